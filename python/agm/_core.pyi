@@ -1,0 +1,250 @@
+"""Type stub of the compiled native core ``agm._core`` (C++17, pybind11, nanoflann).
+
+Hand-written and checked against the binary by ``mypy.stubtest`` (tests/test_stubs.py).
+
+Dtype policy: latent points are float32 or float64 and are never converted; queries must have the index's dtype.
+Node ids, edges and offsets are int64. Weights, costs and distances are float64. Decoded positions for the A*
+heuristic are float32 or float64. Every array argument must be C-contiguous; nothing is silently copied.
+"""
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+FloatArray = NDArray[np.float32] | NDArray[np.float64]
+
+class UnreachableError(ValueError):
+    """The target cannot be reached from the source: they lie in different connected components."""
+
+def hardware_threads() -> int:
+    """Number of hardware threads the core uses when ``n_threads=0``."""
+
+class ChartIndex:
+    """A nanoflann k-d tree over the latent points of one chart.
+
+    The points are copied into the index (row-major), so the caller's array may be freed or mutated afterwards.
+    """
+
+    def __init__(self, points: FloatArray, leaf_size: int = 16) -> None:
+        """Build the tree.
+
+        Args:
+            points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1.
+            leaf_size: maximum points per leaf, >= 1.
+        """
+    @property
+    def n_points(self) -> int: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]: ...
+    def query(
+        self, queries: FloatArray, k: int, n_threads: int = 0
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """k nearest indexed points of each query.
+
+        Args:
+            queries: (Q, d), the index's dtype (TypeError otherwise), C-contiguous, finite.
+            k: 1 <= k <= n_points.
+            n_threads: worker threads; 0 means all hardware threads. The GIL is released.
+
+        Returns:
+            ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance. Distances are true
+            Euclidean distances (nanoflann's squared distances are square-rooted).
+        """
+    def query_self(self, k: int, n_threads: int = 0) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """k nearest neighbours of every indexed point, the point itself excluded.
+
+        Args:
+            k: 1 <= k < n_points.
+
+        Returns:
+            ids (N, k) int64 and distances (N, k) float64 (true Euclidean), row i for point i.
+        """
+
+class AtlasGraph:
+    """The multi-chart graph of Algorithm 1.
+
+    Nodes are numbered globally, chart after chart: the nodes of chart c are
+    ``chart_offsets[c] .. chart_offsets[c+1]-1`` in the order of that chart's points. Each node knows its chart,
+    the index of its source data point and its latent coordinates.
+
+    Candidate edges (undirected, each listed once with u < v): first, chart after chart, the de-duplicated k-NN
+    edges inside each chart; then the cross-chart edges joining every pair of nodes that share a data point.
+    Python weighs them (torch) and hands the float64 weights back with ``set_weights``, which builds the CSR
+    adjacency and the connected components. Searching before ``set_weights`` raises ValueError.
+    """
+
+    def __init__(
+        self,
+        latents: list[FloatArray],
+        point_ids: list[NDArray[np.int64]],
+        k: int,
+        n_threads: int = 0,
+    ) -> None:
+        """Build the per-chart k-d trees and the candidate edges.
+
+        Args:
+            latents: one (N_c, d) array per chart; same d and dtype for all charts; N_c > k (ValueError if a chart
+                is empty or has k or fewer points).
+            point_ids: one (N_c,) int64 array per chart: the data-point index of every node, >= 0, unique within a
+                chart.
+            k: neighbours per node inside its chart, k >= 1.
+            n_threads: 0 means all hardware threads.
+        """
+    # --- structure ---------------------------------------------------------------------------------------
+    @property
+    def n_charts(self) -> int: ...
+    @property
+    def n_nodes(self) -> int: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def latent_dim(self) -> int: ...
+    @property
+    def chart_offsets(self) -> NDArray[np.int64]:
+        """(n_charts + 1,) int64: the first global node id of each chart, then n_nodes."""
+    @property
+    def node_chart(self) -> NDArray[np.int64]:
+        """(n_nodes,) int64: the chart of each node."""
+    @property
+    def node_point(self) -> NDArray[np.int64]:
+        """(n_nodes,) int64: the data-point index of each node."""
+    @property
+    def latents(self) -> FloatArray:
+        """(n_nodes, d): the latent coordinates of each node in its chart (the dtype given at construction)."""
+    @property
+    def edges(self) -> NDArray[np.int64]:
+        """(n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart)."""
+    @property
+    def n_edges(self) -> int: ...
+    @property
+    def n_intra_edges(self) -> int:
+        """The first n_intra_edges rows of ``edges`` join nodes of one chart; the rest are cross-chart edges."""
+    def chart_index(self, chart: int) -> ChartIndex:
+        """The k-d tree of one chart (a shared reference, not a copy); IndexError for a bad chart."""
+    # --- weights and positions ---------------------------------------------------------------------------
+    def set_weights(self, weights: NDArray[np.float64]) -> None:
+        """Set the weight of every candidate edge and build the CSR adjacency and the connected components.
+
+        Args:
+            weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
+        """
+    @property
+    def has_weights(self) -> bool: ...
+    @property
+    def weights(self) -> NDArray[np.float64]:
+        """(n_edges,) float64, in the order of ``edges`` (ValueError before ``set_weights``)."""
+    def set_positions(self, positions: FloatArray) -> None:
+        """Decoded positions P (n_nodes, D), float32 or float64, finite: the A* heuristic is ||P[v] - goal||."""
+    @property
+    def has_positions(self) -> bool: ...
+    @property
+    def positions(self) -> FloatArray:
+        """(n_nodes, D) decoded positions (ValueError when none were set)."""
+    def csr(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies,
+        directly usable as ``scipy.sparse.csr_array((data, indices, indptr))``."""
+    # --- components and statistics -----------------------------------------------------------------------
+    @property
+    def component(self) -> NDArray[np.int64]:
+        """(n_nodes,) int64: connected-component label of each node, labels 0..n_components-1 by first node."""
+    @property
+    def component_sizes(self) -> NDArray[np.int64]:
+        """(n_components,) int64."""
+    def diameter_hops(self, n_threads: int = 0) -> int:
+        """Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component)."""
+    def stats(self, n_threads: int = 0) -> dict[str, int]:
+        """Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
+        largest_component, diameter_hops."""
+    def memory_bytes(self) -> int:
+        """Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions;
+        the k-d trees excluded)."""
+    # --- search ------------------------------------------------------------------------------------------
+    def shortest_path(
+        self, source: int, target: int, method: Literal["astar", "dijkstra"] = "astar"
+    ) -> tuple[NDArray[np.int64], float]:
+        """Point-to-point search between two graph nodes, with early exit.
+
+        "astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0.
+
+        Returns:
+            path (L,) int64 from source to target inclusive, and its cost (float). source == target gives
+            ([source], 0.0).
+
+        Raises:
+            IndexError: source or target out of range.
+            UnreachableError: different components; the message names both components and their sizes.
+        """
+    def shortest_paths(
+        self,
+        sources: NDArray[np.int64],
+        targets: NDArray[np.int64],
+        method: Literal["astar", "dijkstra"] = "astar",
+        n_threads: int = 0,
+        raise_unreachable: bool = True,
+    ) -> tuple[list[NDArray[np.int64]], NDArray[np.float64]]:
+        """Many (source, target) node pairs in one call, spread over threads with the GIL released.
+
+        Args:
+            sources, targets: (B,) int64.
+            raise_unreachable: if False an unreachable pair gets cost inf and an empty path.
+
+        Returns:
+            B paths and costs (B,) float64, equal to B calls of ``shortest_path``.
+        """
+    def search(
+        self,
+        source_nodes: NDArray[np.int64],
+        source_costs: NDArray[np.float64],
+        target_nodes: NDArray[np.int64],
+        target_costs: NDArray[np.float64],
+        goals: FloatArray | None = None,
+        method: Literal["astar", "dijkstra"] = "astar",
+    ) -> tuple[NDArray[np.int64], float]:
+        """Search between two query points that are not graph nodes, without mutating the graph.
+
+        The source is a virtual node with an edge of cost ``source_costs[i]`` to ``source_nodes[i]``; the target
+        a virtual node reached from ``target_nodes[j]`` at cost ``target_costs[j]``. Repeated nodes are allowed
+        (the cheapest attachment counts). With "astar" the heuristic is h(v) = min_g ||P[v] - goals[g]||: pass
+        the decoded positions of the target's attachments (goals (G, D), the positions' dtype), so that
+        ``target_costs[j] >= ||P[target_nodes[j]] - goal||`` keeps h consistent.
+
+        Returns:
+            path (L,) int64 of graph nodes from the first node entered to the last node left, and the total
+            cost including both attachment costs.
+        """
+    def search_many(
+        self,
+        source_offsets: NDArray[np.int64],
+        source_nodes: NDArray[np.int64],
+        source_costs: NDArray[np.float64],
+        target_offsets: NDArray[np.int64],
+        target_nodes: NDArray[np.int64],
+        target_costs: NDArray[np.float64],
+        goal_offsets: NDArray[np.int64] | None = None,
+        goals: FloatArray | None = None,
+        method: Literal["astar", "dijkstra"] = "astar",
+        n_threads: int = 0,
+        raise_unreachable: bool = True,
+    ) -> tuple[list[NDArray[np.int64]], NDArray[np.float64]]:
+        """B virtual-endpoint searches in one call (ragged CSR-style arrays; query b uses
+        ``source_nodes[source_offsets[b]:source_offsets[b+1]]`` and likewise for targets and goals), threads,
+        GIL released. Equal to B calls of ``search``."""
+    def single_source(
+        self, source: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and
+        predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes)."""
+    # --- persistence -------------------------------------------------------------------------------------
+    def save(self, path: str, metadata: str = "") -> None:
+        """Write every array, the build parameters and a UTF-8 metadata string (e.g. JSON) to one file."""
+    @staticmethod
+    def load(path: str) -> AtlasGraph:
+        """Read a file written by ``save``; ValueError for a truncated, corrupted or foreign file."""
+    @property
+    def metadata(self) -> str:
+        """The metadata string stored with ``save`` (empty for a graph that was never saved/loaded)."""
