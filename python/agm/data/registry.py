@@ -1,0 +1,135 @@
+"""One entry point for every data set: ``load_dataset(name, split, ...) -> Dataset``."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+
+from . import embedded
+from .mnist import MNIST_NAMES, load_mnist
+
+__all__ = ["DATASETS", "DEFAULT_SIZES", "N_ANGLE_BINS", "Dataset", "load_dataset"]
+
+DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "circle", "sphere", "torus", "glyph-loop")
+
+#: Number of generated samples per split of the embedded sets when ``n`` is None.
+DEFAULT_SIZES: dict[str, dict[str, int]] = {
+    "circle": {"train": 4096, "test": 1024},
+    "sphere": {"train": 8192, "test": 2048},
+    "torus": {"train": 8192, "test": 2048},
+    "glyph-loop": {"train": 4096, "test": 1024},
+}
+
+#: Embedded sets label each point by the bin of its periodic angle among this many equal bins of [0, 2 pi).
+N_ANGLE_BINS = 8
+
+_SPLIT_STREAM = {"train": 0, "test": 1}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set held in memory (CPU tensors).
+
+    Attributes:
+        x: (N, *shape) float32 data: images in [0, 1] for MNIST/FashionMNIST (1, 28, 28) and the glyph loop
+            (1, 28, 28); points (D,) for circle (D=2), sphere (D=3), torus (D=4).
+        labels: (N,) int64. MNIST/FashionMNIST: class 0-9. Embedded sets: bin index in [0, N_ANGLE_BINS) of the
+            periodic angle (circle/glyph loop: the angle; sphere: the azimuth; torus: the major angle), handy to
+            colour plots; not a class.
+        params: (N, k) float32 intrinsic coordinates (see :class:`agm.data.embedded.ManifoldSample`), None for
+            MNIST/FashionMNIST.
+        name: data set name (one of :data:`DATASETS`).
+        shape: S, the shape of one sample.
+    """
+
+    x: torch.Tensor
+    labels: torch.Tensor
+    params: torch.Tensor | None
+    name: str
+    shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _angle_bins(angle: torch.Tensor) -> torch.Tensor:
+    bins = torch.floor(torch.remainder(angle.to(torch.float64), 2 * math.pi) / (2 * math.pi) * N_ANGLE_BINS)
+    return bins.to(torch.int64).clamp_(0, N_ANGLE_BINS - 1)
+
+
+def _check_int(arg: str, value: object, minimum: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{arg}: expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    n: int | None = None,
+    seed: int = 0,
+    download: bool = True,
+    verify: bool = True,
+) -> Dataset:
+    """Load a data set by name.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        split: ``"train"`` or ``"test"``. For embedded sets the test split uses another random stream of the
+            same ``seed`` (same embedding, independent points).
+        data_dir: MNIST/FashionMNIST only: directory searched first (see :func:`agm.data.mnist.load_mnist`).
+        n: MNIST/FashionMNIST: keep a random subset of n samples (chosen with ``seed``, in file order); None keeps
+            all. Embedded sets: number of points to generate; None means :data:`DEFAULT_SIZES`.
+        seed: random seed (subset choice, or generation of embedded sets).
+        download: MNIST/FashionMNIST only: download missing files.
+        verify: MNIST/FashionMNIST only: check SHA-256 of found files (False for self-generated test files).
+
+    Returns:
+        A :class:`Dataset` of CPU tensors.
+
+    Raises:
+        ValueError: unknown name (the message lists valid names), bad split, n or seed, or n larger than the
+            data set.
+        agm.data.mnist.DatasetNotFoundError: MNIST files missing (FileNotFoundError subclass).
+        agm.data.mnist.ChecksumError: MNIST file with the wrong checksum.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"name: unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
+    if split not in _SPLIT_STREAM:
+        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+    seed = _check_int("seed", seed, 0)
+    if n is not None:
+        n = _check_int("n", n, 1)
+
+    if name in MNIST_NAMES:
+        x, labels = load_mnist(name, split, data_dir=data_dir, download=download, verify=verify)
+        if n is not None:
+            if n > len(x):
+                raise ValueError(f"n: {name} {split} has {len(x)} samples, got n={n}")
+            generator = torch.Generator().manual_seed(seed)
+            keep = torch.randperm(len(x), generator=generator)[:n].sort().values
+            x, labels = x[keep], labels[keep]
+        return Dataset(x=x, labels=labels, params=None, name=name, shape=tuple(x.shape[1:]))
+
+    count = DEFAULT_SIZES[name][split] if n is None else n
+    stream = _SPLIT_STREAM[split]
+    if name == "circle":
+        sample = embedded.circle(count, seed=seed, stream=stream)
+        periodic = sample.params[:, 0]
+    elif name == "sphere":
+        sample = embedded.sphere(count, seed=seed, stream=stream)
+        periodic = sample.params[:, 1]
+    elif name == "torus":
+        sample = embedded.torus(count, seed=seed, stream=stream)
+        periodic = sample.params[:, 0]
+    else:
+        sample = embedded.glyph_loop(count, seed=seed, stream=stream)
+        periodic = sample.params[:, 0]
+    return Dataset(
+        x=sample.x, labels=_angle_bins(periodic), params=sample.params, name=name, shape=tuple(sample.x.shape[1:])
+    )
