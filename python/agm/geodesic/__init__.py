@@ -1,0 +1,24 @@
+"""Geodesic interpolation across the charts of an Atlas Generative Model (the paper's Algorithm 1).
+
+    graph = agm.geodesic.build_graph(model, data, k=20, eps=0.05, n_steps=15)
+    path = agm.geodesic.shortest_path(model, x0, x1)       # uses the graph just built
+    path.length, path.charts, path.interpolate(10).x
+
+With one chart this is Chen et al.'s graph geodesic algorithm.
+"""
+
+from agm.geodesic.graph import GeodesicGraph, build_graph, latest_graph, load_graph, register_graph
+from agm.geodesic.path import GeodesicPath, Interpolation
+from agm.geodesic.search import shortest_path, shortest_paths
+
+__all__ = [
+    "GeodesicGraph",
+    "GeodesicPath",
+    "Interpolation",
+    "build_graph",
+    "latest_graph",
+    "load_graph",
+    "register_graph",
+    "shortest_path",
+    "shortest_paths",
+]

@@ -1,0 +1,74 @@
+"""Which model a graph belongs to: a behavioural fingerprint that survives save/load and any model type.
+
+A fixed set of probe latents (seeded, a few per chart) is decoded, and the decodings are passed back through the
+partition of unity (and the encoders, when the model has them). Fixed random projections of these outputs form a
+small vector that identifies the model's current weights: it changes when the model is trained further or
+replaced, and it is the same for a model loaded back from a checkpoint, on any device (up to float tolerance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from agm.geodesic._context import evaluating
+
+PROBES_PER_CHART = 4
+PROJECTIONS = 8
+_RTOL = 1e-3
+
+
+def _project(out: torch.Tensor, seed: int) -> np.ndarray:
+    flat = out.reshape(out.shape[0], -1).double().cpu()
+    g = torch.Generator().manual_seed(seed)
+    proj = torch.randn(flat.shape[1], PROJECTIONS, generator=g, dtype=torch.float64)
+    return (flat @ proj).numpy().ravel()
+
+
+def model_fingerprint(model: Any, device: torch.device) -> dict[str, Any]:
+    """Fingerprint of a model with the (semi-)atlas interface.
+
+    Returns:
+        A JSON-serialisable dict: class name, n_charts, latent_dim, data shape and the projected probe outputs.
+    """
+    m, d = int(model.n_charts), int(model.latent_dim)
+    g = torch.Generator().manual_seed(12345)
+    z = torch.randn(m * PROBES_PER_CHART, d, generator=g)
+    y = torch.arange(m).repeat_interleave(PROBES_PER_CHART)
+    with evaluating(model):
+        x = model.decode(z.to(device), y.to(device))
+        parts = [_project(x, 1), _project(model.partition(x), 2)]
+        if hasattr(model, "encode"):
+            parts.append(_project(model.encode(x), 3))
+    return {
+        "class": type(model).__qualname__,
+        "n_charts": m,
+        "latent_dim": d,
+        "data_shape": list(x.shape[1:]),
+        "probe": np.concatenate(parts).tolist(),
+    }
+
+
+def fingerprints_match(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two fingerprints describe the same model (probe outputs equal up to a relative 1e-3)."""
+    keys = ("class", "n_charts", "latent_dim", "data_shape")
+    if any(a.get(k) != b.get(k) for k in keys) or len(a["probe"]) != len(b["probe"]):
+        return False
+    pa, pb = np.asarray(a["probe"]), np.asarray(b["probe"])
+    return bool(np.all(np.abs(pa - pb) <= _RTOL * (np.abs(pa) + np.abs(pb)) + 1e-4))
+
+
+def weight_versions(model: Any) -> tuple[int, ...] | None:
+    """A cheap signature of a module's parameters (id and in-place version counters); None for other objects.
+
+    Optimiser steps and ``load_state_dict`` modify parameters in place and bump their version counters, so an
+    unchanged signature means unchanged weights and the fingerprint need not be recomputed.
+    """
+    if not isinstance(model, torch.nn.Module):
+        return None
+    sig: list[int] = [id(model)]
+    for t in list(model.parameters()) + list(model.buffers()):
+        sig.extend((id(t), t._version))
+    return tuple(sig)

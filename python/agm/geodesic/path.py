@@ -1,0 +1,149 @@
+"""The result of a geodesic query: the path through the atlas, its decodings and its interpolation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from agm.geodesic._context import evaluating
+from agm.geodesic.curves import decode_points
+from agm.geodesic.inputs import check_positive_int
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """Points equidistant in decoded arc length along a geodesic (the paper's Fig. 3b).
+
+    Attributes:
+        x: (n, *S) float32 CPU tensor: the decodings.
+        charts: (n,) int64: the chart each decoding comes from.
+        labels: n strings: the chart, or 'y1/y2' for a point on a chart-transition edge.
+        arc_length: (n,) float64: decoded arc length from the start, 0 .. path length.
+        latents: (n, d) float32: the latent point of each decoding in its chart.
+    """
+
+    x: torch.Tensor
+    charts: np.ndarray
+    labels: list[str]
+    arc_length: np.ndarray
+    latents: np.ndarray
+
+
+@dataclass(frozen=True)
+class GeodesicPath:
+    """A graph geodesic between two data points, through one or more charts.
+
+    The path's points are the start's copy in its first chart, the graph nodes visited, and the end's copy in
+    its last chart. Consecutive points in one chart are joined by a straight latent segment (measured by its
+    decoded length); consecutive points in different charts are two encodings of the same data point.
+
+    Attributes:
+        length: the decoded length (float).
+        charts: (L,) int64, the chart of every point on the path.
+        latents: (L, d) float32, the latent point of every point in its chart.
+        nodes: (L - 2,) int64, the graph nodes visited (ids of ``graph.native``).
+        data_indices: (L - 2,) int64, the data point (index into the graph's data) of each visited node.
+        chart_changes: (T,) int64, the indices i where charts[i] != charts[i + 1].
+    """
+
+    length: float
+    charts: np.ndarray
+    latents: np.ndarray
+    nodes: np.ndarray
+    data_indices: np.ndarray
+    chart_changes: np.ndarray
+    _model: Any = field(repr=False)
+    _n_steps: int = field(repr=False)
+    _data_shape: tuple[int, ...] = field(repr=False)
+    _device: torch.device = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.charts.shape[0])
+
+    def decode(self) -> torch.Tensor:
+        """Decodings G_y(z) of the path's points: (L, *S) float32 CPU tensor."""
+        with evaluating(self._model):
+            out = decode_points(
+                self._model.decode,
+                torch.from_numpy(self.latents),
+                torch.from_numpy(self.charts),
+                1024,
+                self._device,
+            )
+        return out.cpu().reshape(len(self), *self._data_shape)
+
+    def _polyline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+        """The fine polyline whose length is the path length: (latents, charts, transition flags, decodings)."""
+        n = self._n_steps
+        t = np.arange(n + 1, dtype=np.float32) / (n + 1)
+        lat, ch, jump = [], [], []
+        for i in range(len(self) - 1):
+            za, zb, ca = self.latents[i], self.latents[i + 1], self.charts[i]
+            if ca == self.charts[i + 1]:
+                lat.append(za[None, :] + t[:, None] * (zb - za)[None, :])
+                ch.append(np.full(n + 1, ca))
+                jump.append(np.zeros(n + 1, dtype=bool))
+            else:
+                lat.append(za[None, :])
+                ch.append(np.array([ca]))
+                jump.append(np.array([True]))
+        lat.append(self.latents[-1:])
+        ch.append(self.charts[-1:])
+        jump.append(np.array([False]))
+        latents = np.concatenate(lat).astype(np.float32)
+        charts = np.concatenate(ch).astype(np.int64)
+        with evaluating(self._model):
+            dec = decode_points(
+                self._model.decode, torch.from_numpy(latents), torch.from_numpy(charts), 1024, self._device
+            ).cpu()
+        return latents, charts, np.concatenate(jump), dec
+
+    def interpolate(self, n: int) -> Interpolation:
+        """n decodings equidistant along the path in decoded arc length (the metric of the graph).
+
+        Within a chart the point at arc length s is decoded from the latent point at that arc length on the
+        fine polyline (the graph's weights' n_steps resolution); on a chart-transition edge (two encodings of one
+        data point) the decoding of the nearer side is shown, labelled 'y1/y2'.
+
+        Args:
+            n: number of points, >= 2.
+
+        Returns:
+            An :class:`Interpolation` with (n, *S) decodings on the CPU.
+        """
+        check_positive_int("n", n)
+        if n < 2:
+            raise ValueError(f"n must be at least 2; got {n}")
+        latents, charts, jump, dec = self._polyline()
+        steps = torch.linalg.vector_norm(dec[1:] - dec[:-1], dim=1).double().numpy()
+        cum = np.concatenate([[0.0], np.cumsum(steps)])
+        targets = np.linspace(0.0, cum[-1], n)
+        piece = np.clip(np.searchsorted(cum, targets, side="right") - 1, 0, len(steps) - 1)
+        frac = np.where(steps[piece] > 0, (targets - cum[piece]) / np.maximum(steps[piece], 1e-300), 0.0)
+        frac = np.clip(frac, 0.0, 1.0).astype(np.float32)
+        out_lat = np.empty((n, latents.shape[1]), dtype=np.float32)
+        out_chart = np.empty(n, dtype=np.int64)
+        labels: list[str] = []
+        for j, (p, f) in enumerate(zip(piece, frac)):
+            if jump[p]:
+                side = p if f < 0.5 else p + 1
+                out_lat[j], out_chart[j] = latents[side], charts[side]
+                labels.append(f"{charts[p]}/{charts[p + 1]}")
+            else:
+                out_lat[j] = latents[p] + f * (latents[p + 1] - latents[p])
+                out_chart[j] = charts[p]
+                labels.append(str(charts[p]))
+        with evaluating(self._model):
+            x = decode_points(
+                self._model.decode, torch.from_numpy(out_lat), torch.from_numpy(out_chart), 1024, self._device
+            ).cpu()
+        return Interpolation(
+            x=x.reshape(n, *self._data_shape),
+            charts=out_chart,
+            labels=labels,
+            arc_length=targets,
+            latents=out_lat,
+        )

@@ -1,0 +1,74 @@
+"""Metric properties of graph geodesics (hypothesis) and agreement of A* with Dijkstra and batched with single."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agm import geodesic
+from agm.models.analytic import CylinderAtlas
+
+MODEL = CylinderAtlas(radius=0.7, ambient_shape=(6,))
+_g = torch.Generator().manual_seed(11)
+DATA = MODEL.points(torch.rand(500, generator=_g) * 2 * math.pi - math.pi, torch.rand(500, generator=_g))
+GRAPH = geodesic.build_graph(MODEL, DATA, k=10, eps=0.05, n_steps=3, progress=False)
+
+angles = st.floats(-math.pi, math.pi)
+heights = st.floats(0.0, 1.0)
+
+
+def point(theta: float, h: float) -> torch.Tensor:
+    return MODEL.points(torch.tensor([theta]), torch.tensor([h]))[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(angles, heights, angles, heights)
+def test_length_is_at_least_the_decoded_chord_and_symmetric(t0: float, h0: float, t1: float, h1: float) -> None:
+    a, b = point(t0, h0), point(t1, h1)
+    ab = geodesic.shortest_path(MODEL, a, b, GRAPH)
+    ba = geodesic.shortest_path(MODEL, b, a, GRAPH)
+    dec = ab.decode()
+    assert ab.length >= float(torch.linalg.vector_norm(dec[0] - dec[-1])) * (1 - 1e-6)
+    assert ab.length == pytest.approx(ba.length, rel=1e-5, abs=1e-6)
+    assert ab.length >= MODEL.distance(*(torch.tensor([v]) for v in (t0, h0, t1, h1))).item() * (1 - 1e-3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(angles, heights, angles, heights, angles, heights)
+def test_triangle_inequality(t0: float, h0: float, t1: float, h1: float, t2: float, h2: float) -> None:
+    a, b, c = point(t0, h0), point(t1, h1), point(t2, h2)
+    d = geodesic.shortest_paths(MODEL, torch.stack([a, b, a]), torch.stack([b, c, c]), GRAPH)
+    assert d[2].length <= d[0].length + d[1].length + 1e-5
+
+
+@settings(max_examples=15, deadline=None)
+@given(angles, heights, angles, heights)
+def test_astar_equals_dijkstra(t0: float, h0: float, t1: float, h1: float) -> None:
+    a, b = point(t0, h0), point(t1, h1)
+    p = geodesic.shortest_path(MODEL, a, b, GRAPH, method="astar")
+    q = geodesic.shortest_path(MODEL, a, b, GRAPH, method="dijkstra")
+    assert p.length == pytest.approx(q.length, rel=1e-9)
+
+
+def test_batched_equals_one_by_one() -> None:
+    g = torch.Generator().manual_seed(5)
+    x0 = MODEL.points(torch.rand(16, generator=g) * 6 - 3, torch.rand(16, generator=g))
+    x1 = MODEL.points(torch.rand(16, generator=g) * 6 - 3, torch.rand(16, generator=g))
+    batched = geodesic.shortest_paths(MODEL, x0, x1, GRAPH, n_threads=2)
+    for i, p in enumerate(batched):
+        single = geodesic.shortest_path(MODEL, x0[i], x1[i], GRAPH)
+        assert p.length == pytest.approx(single.length, rel=1e-9)
+        np.testing.assert_array_equal(p.charts, single.charts)
+
+
+def test_path_length_is_the_sum_of_its_decoded_polyline() -> None:
+    p = geodesic.shortest_path(MODEL, point(-2.5, 0.1), point(2.0, 0.9), GRAPH)
+    fine = p.interpolate(400)
+    assert fine.arc_length[-1] == pytest.approx(p.length, rel=1e-5)
+    assert len(p) == p.latents.shape[0] == p.charts.shape[0]
+    assert p.nodes.shape[0] + 2 <= len(p) <= p.nodes.shape[0] + 4  # main copies [+ copies in other charts]
