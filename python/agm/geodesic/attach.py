@@ -56,6 +56,20 @@ class Attachments:
         return int(lo + np.flatnonzero(self.copy_chart[lo:hi] == chart)[0])
 
 
+    def take(self, lo: int, hi: int) -> Attachments:
+        """The attachments of queries lo..hi-1 (offsets rebased to 0)."""
+        c0, c1 = self.copy_offsets[lo], self.copy_offsets[hi]
+        a0, a1 = self.offsets[lo], self.offsets[hi]
+        return Attachments(
+            copy_offsets=self.copy_offsets[lo : hi + 1] - c0,
+            copy_chart=self.copy_chart[c0:c1],
+            copy_latent=self.copy_latent[c0:c1],
+            copy_position=self.copy_position[c0:c1],
+            offsets=self.offsets[lo : hi + 1] - a0,
+            nodes=self.nodes[a0:a1],
+            costs=self.costs[a0:a1],
+        )
+
     def main_position(self) -> np.ndarray:
         """(B, D) float32: the decodings of the main copies (the A* goals of target queries)."""
         return np.ascontiguousarray(self.copy_position[self.copy_offsets[:-1]])
