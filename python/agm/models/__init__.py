@@ -1,0 +1,27 @@
+"""Atlas generative models: the atlas interface, the AWAE-GAN / WAE-GAN, CAE, Atlas VAE, InfoGAN and the registry."""
+
+from __future__ import annotations
+
+from agm.models.atlas_vae import AtlasVAE
+from agm.models.awae_gan import AWAEGAN, count_parameters
+from agm.models.backbones import PAPER_HIDDEN, backbone_for
+from agm.models.cae import ChartAutoEncoder
+from agm.models.infogan import InfoGAN
+from agm.models.protocol import AtlasModel, SemiAtlasModel, model_device
+from agm.models.registry import MODELS, build_model, register_model
+
+__all__ = [
+    "AWAEGAN",
+    "AtlasVAE",
+    "ChartAutoEncoder",
+    "InfoGAN",
+    "MODELS",
+    "PAPER_HIDDEN",
+    "AtlasModel",
+    "SemiAtlasModel",
+    "backbone_for",
+    "build_model",
+    "count_parameters",
+    "model_device",
+    "register_model",
+]
