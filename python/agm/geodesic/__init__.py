@@ -7,6 +7,7 @@
 With one chart this is Chen et al.'s graph geodesic algorithm.
 """
 
+from agm._core import UnreachableError
 from agm.geodesic.graph import GeodesicGraph, build_graph, latest_graph, load_graph, register_graph
 from agm.geodesic.path import GeodesicPath, Interpolation
 from agm.geodesic.search import shortest_path, shortest_paths
@@ -15,6 +16,7 @@ __all__ = [
     "GeodesicGraph",
     "GeodesicPath",
     "Interpolation",
+    "UnreachableError",
     "build_graph",
     "latest_graph",
     "load_graph",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from agm._core import UnreachableError
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach
 from agm.geodesic.curves import default_batch_size
@@ -136,6 +137,26 @@ def shortest_paths(
     return _solve(model, graph, dev, batch, a, b, method, n_threads)
 
 
+def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> None:
+    """Raise UnreachableError naming the charts and components of the first pair that cannot be joined."""
+    comp, sizes = graph.native.component, graph.native.component_sizes
+    for b in range(len(src.offsets) - 1):
+        cs = set(comp[src.nodes[src.offsets[b] : src.offsets[b + 1]]].tolist())
+        ct = set(comp[dst.nodes[dst.offsets[b] : dst.offsets[b + 1]]].tolist())
+        if cs.isdisjoint(ct):
+            name = "x0 and x1" if len(src.offsets) == 2 else f"pair {b}: X0[{b}] and X1[{b}]"
+
+            def describe(c: set[int], att: Attachments) -> str:
+                charts = att.copy_chart[att.copy_offsets[b] : att.copy_offsets[b + 1]].tolist()
+                return f"charts {charts}, components " + ", ".join(f"{i} (size {sizes[i]})" for i in sorted(c))
+
+            raise UnreachableError(
+                f"{name} attach to different connected components of the graph: x0 in {describe(cs, src)}; "
+                f"x1 in {describe(ct, dst)}. The graph has {len(sizes)} components; a larger k or more data "
+                "joins them"
+            )
+
+
 def _solve(
     model: Any,
     graph: GeodesicGraph,
@@ -149,6 +170,7 @@ def _solve(
     with evaluating(model):  # both ends in one pass: fewer, fuller decoder batches
         both = attach(graph, model, torch.cat([a, b.to(a.device)]), batch, dev)
     src, dst = both.take(0, a.shape[0]), both.take(a.shape[0], 2 * a.shape[0])
+    _check_reachable(graph, src, dst)
     paths, costs = graph.native.search_many(
         src.offsets,
         src.nodes,
