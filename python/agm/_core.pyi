@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 __version__: str
 
-FloatArray = NDArray[np.float32] | NDArray[np.float64]
+_FloatArray = NDArray[np.float32] | NDArray[np.float64]
 
 class UnreachableError(ValueError):
     """The target cannot be reached from the source: they lie in different connected components."""
@@ -28,11 +28,12 @@ class ChartIndex:
     The points are copied into the index (row-major), so the caller's array may be freed or mutated afterwards.
     """
 
-    def __init__(self, points: FloatArray, leaf_size: int = 16) -> None:
+    def __init__(self, points: _FloatArray, leaf_size: int = 16) -> None:
         """Build the tree.
 
         Args:
-            points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1.
+            points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1, with coordinates of
+                magnitude <= sqrt(DBL_MAX / d) / 4 (ValueError otherwise: squared distances would overflow float64).
             leaf_size: maximum points per leaf, >= 1.
         """
     @property
@@ -42,7 +43,7 @@ class ChartIndex:
     @property
     def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]: ...
     def query(
-        self, queries: FloatArray, k: int, n_threads: int = 0
+        self, queries: _FloatArray, k: int, n_threads: int = 0
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """k nearest indexed points of each query.
 
@@ -52,8 +53,8 @@ class ChartIndex:
             n_threads: worker threads; 0 means all hardware threads. The GIL is released.
 
         Returns:
-            ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance. Distances are true
-            Euclidean distances (nanoflann's squared distances are square-rooted).
+            ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance, ties by id. Distances are
+            true Euclidean distances, re-measured in float64 for the selected ids.
         """
     def query_self(self, k: int, n_threads: int = 0) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """k nearest neighbours of every indexed point, the point itself excluded.
@@ -80,7 +81,7 @@ class AtlasGraph:
 
     def __init__(
         self,
-        latents: list[FloatArray],
+        latents: list[_FloatArray],
         point_ids: list[NDArray[np.int64]],
         k: int,
         n_threads: int = 0,
@@ -114,7 +115,7 @@ class AtlasGraph:
     def node_point(self) -> NDArray[np.int64]:
         """(n_nodes,) int64: the data-point index of each node."""
     @property
-    def latents(self) -> FloatArray:
+    def latents(self) -> _FloatArray:
         """(n_nodes, d): the latent coordinates of each node in its chart (the dtype given at construction)."""
     @property
     def edges(self) -> NDArray[np.int64]:
@@ -138,12 +139,12 @@ class AtlasGraph:
     @property
     def weights(self) -> NDArray[np.float64]:
         """(n_edges,) float64, in the order of ``edges`` (ValueError before ``set_weights``)."""
-    def set_positions(self, positions: FloatArray) -> None:
+    def set_positions(self, positions: _FloatArray) -> None:
         """Decoded positions P (n_nodes, D), float32 or float64, finite: the A* heuristic is ||P[v] - goal||."""
     @property
     def has_positions(self) -> bool: ...
     @property
-    def positions(self) -> FloatArray:
+    def positions(self) -> _FloatArray:
         """(n_nodes, D) decoded positions (ValueError when none were set)."""
     def csr(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies,
@@ -156,7 +157,10 @@ class AtlasGraph:
     def component_sizes(self) -> NDArray[np.int64]:
         """(n_components,) int64."""
     def diameter_hops(self, n_threads: int = 0) -> int:
-        """Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component)."""
+        """Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component).
+
+        Computed with eccentricity bounds (Takes & Kosters 2011), which needs far fewer BFS than one per node;
+        cached after the first call."""
     def stats(self, n_threads: int = 0) -> dict[str, int]:
         """Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
         largest_component, diameter_hops."""
@@ -169,7 +173,9 @@ class AtlasGraph:
     ) -> tuple[NDArray[np.int64], float]:
         """Point-to-point search between two graph nodes, with early exit.
 
-        "astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0.
+        "astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0. Internally h
+        is scaled by 1 - 2^-16 (float32 positions) or 1 - 2^-40 (float64) and closed nodes are reopened, so rounding
+        in float32 positions or weights cannot make the result differ from Dijkstra's.
 
         Returns:
             path (L,) int64 from source to target inclusive, and its cost (float). source == target gives
@@ -202,7 +208,7 @@ class AtlasGraph:
         source_costs: NDArray[np.float64],
         target_nodes: NDArray[np.int64],
         target_costs: NDArray[np.float64],
-        goals: FloatArray | None = None,
+        goals: _FloatArray | None = None,
         method: Literal["astar", "dijkstra"] = "astar",
     ) -> tuple[NDArray[np.int64], float]:
         """Search between two query points that are not graph nodes, without mutating the graph.
@@ -226,7 +232,7 @@ class AtlasGraph:
         target_nodes: NDArray[np.int64],
         target_costs: NDArray[np.float64],
         goal_offsets: NDArray[np.int64] | None = None,
-        goals: FloatArray | None = None,
+        goals: _FloatArray | None = None,
         method: Literal["astar", "dijkstra"] = "astar",
         n_threads: int = 0,
         raise_unreachable: bool = True,

@@ -1,0 +1,217 @@
+// Python class AtlasGraph: construction, structure, weights/positions, CSR, components and statistics.
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "numpy_checks.hpp"
+
+namespace agm::bindings {
+
+namespace {
+
+std::shared_ptr<AtlasGraph> make_graph(const std::vector<py::array>& latents, const std::vector<py::array>& point_ids,
+                                       std::int64_t k, std::int64_t n_threads) {
+    const std::size_t threads = checks::threads(n_threads);
+    if (latents.empty()) throw py::value_error("latents must hold at least one chart; got an empty list");
+    if (latents.size() != point_ids.size()) {
+        throw py::value_error("latents and point_ids must have the same length; got " +
+                              std::to_string(latents.size()) + " and " + std::to_string(point_ids.size()));
+    }
+    if (k < 1) throw py::value_error("k must be >= 1; got " + std::to_string(k));
+    std::vector<VectorView<std::int64_t>> ids;
+    for (std::size_t c = 0; c < point_ids.size(); ++c) {
+        ids.push_back(checks::vector<std::int64_t>(point_ids[c], "point_ids[" + std::to_string(c) + "]", "(N_c,)"));
+    }
+    auto build = [&](auto tag) {
+        using T = decltype(tag);
+        std::vector<MatrixView<T>> views;
+        for (std::size_t c = 0; c < latents.size(); ++c) {
+            const std::string name = "latents[" + std::to_string(c) + "]";
+            if (!checks::has_dtype<T>(latents[c])) {
+                throw py::type_error(name + " must have the dtype of latents[0] (" + checks::dtype_name(latents[0]) +
+                                     "); got " + checks::dtype_name(latents[c]));
+            }
+            views.push_back(checks::float_matrix<T>(latents[c], name, "(N_c, d)"));
+        }
+        py::gil_scoped_release release;
+        return std::make_shared<AtlasGraph>(views, ids, static_cast<std::size_t>(k), threads);
+    };
+    return checks::is_float64(latents[0], "latents[0]") ? build(double{}) : build(float{});
+}
+
+py::array float_matrix_copy(const FloatMatrix& m) {
+    return std::visit(
+        [&](const auto& v) -> py::array {
+            using T = typename std::decay_t<decltype(v)>::value_type;
+            py::array_t<T> out({static_cast<py::ssize_t>(m.rows), static_cast<py::ssize_t>(m.cols)});
+            std::copy(v.begin(), v.end(), out.mutable_data());
+            return std::move(out);
+        },
+        m.data);
+}
+
+void set_positions(AtlasGraph& self, const py::array& positions) {
+    const std::string name = "positions";
+    const bool f64 = checks::is_float64(positions, name);
+    checks::require_ndim(positions, 2, name, "(n_nodes, D)");
+    if (static_cast<std::size_t>(positions.shape(0)) != self.n_nodes() || positions.shape(1) < 1) {
+        throw py::value_error("positions must have shape (n_nodes, D) = (" + std::to_string(self.n_nodes()) +
+                              ", D >= 1); got " + checks::shape_string(positions));
+    }
+    FloatMatrix copy = f64 ? FloatMatrix(checks::float_matrix<double>(positions, name))
+                           : FloatMatrix(checks::float_matrix<float>(positions, name));
+    py::gil_scoped_release release;
+    self.set_positions(std::move(copy));
+}
+
+void set_weights(AtlasGraph& self, const py::array& weights) {
+    const auto view = checks::vector<double>(weights, "weights", "(n_edges,)");
+    if (view.size != self.n_edges()) {
+        throw py::value_error("weights must have shape (n_edges,) = (" + std::to_string(self.n_edges()) + ",); got " +
+                              checks::shape_string(weights));
+    }
+    checks::nonnegative(weights, "weights", "(n_edges,)");
+    py::gil_scoped_release release;
+    self.set_weights(view);
+}
+
+py::tuple csr(const AtlasGraph& self) {
+    const auto& data = self.csr_data();
+    py::array_t<double> values(static_cast<py::ssize_t>(data.size()), data.data());
+    return py::make_tuple(py::array_t<std::int64_t>(static_cast<py::ssize_t>(self.csr_indptr().size()),
+                                                    self.csr_indptr().data()),
+                          to_int64(self.csr_indices(), {static_cast<py::ssize_t>(self.csr_indices().size())}),
+                          std::move(values));
+}
+
+py::dict stats(const AtlasGraph& self, std::int64_t n_threads) {
+    const std::size_t threads = checks::threads(n_threads);
+    GraphStats s;
+    {
+        py::gil_scoped_release release;
+        s = self.stats(threads);
+    }
+    py::dict out;
+    out["n_nodes"] = s.n_nodes;
+    out["n_edges"] = s.n_edges;
+    out["n_intra_edges"] = s.n_intra_edges;
+    out["n_cross_edges"] = s.n_cross_edges;
+    out["n_components"] = s.n_components;
+    out["largest_component"] = s.largest_component;
+    out["diameter_hops"] = s.diameter_hops;
+    return out;
+}
+
+template <class V>
+py::array_t<std::int64_t> vector_copy(const V& values) {
+    return to_int64(values, {static_cast<py::ssize_t>(values.size())});
+}
+
+}  // namespace
+
+void bind_atlas_graph(py::module_& m) {
+    GraphClass cls(m, "AtlasGraph", R"pbdoc(
+The multi-chart graph of Algorithm 1.
+
+Nodes are numbered globally, chart after chart. Candidate edges (u < v): the de-duplicated k-NN edges inside each
+chart, chart by chart, then the cross-chart edges joining nodes that share a data point. ``set_weights`` builds
+the weighted CSR adjacency; searching before it raises ValueError.
+)pbdoc");
+    cls.def(py::init(&make_graph), py::arg("latents"), py::arg("point_ids"), py::arg("k"), py::arg("n_threads") = 0,
+            R"pbdoc(
+Build the per-chart k-d trees and the candidate edges.
+
+Args:
+    latents: one (N_c, d) array per chart; same d and dtype (float32/float64) for all charts; N_c > k.
+    point_ids: one (N_c,) int64 array per chart: the data-point index of every node, >= 0, unique within a chart.
+    k: neighbours per node inside its chart, k >= 1.
+    n_threads: 0 means all hardware threads.
+)pbdoc")
+        .def_property_readonly("n_charts", &AtlasGraph::n_charts, R"pbdoc(Number of charts.)pbdoc")
+        .def_property_readonly("n_nodes", &AtlasGraph::n_nodes, R"pbdoc(Number of nodes.)pbdoc")
+        .def_property_readonly("k", &AtlasGraph::k, R"pbdoc(Neighbours per node inside its chart.)pbdoc")
+        .def_property_readonly("latent_dim", &AtlasGraph::latent_dim, R"pbdoc(Latent dimension d.)pbdoc")
+        .def_property_readonly(
+            "chart_offsets", [](const AtlasGraph& g) { return vector_copy(g.chart_offsets()); },
+            R"pbdoc((n_charts + 1,) int64: the first global node id of each chart, then n_nodes.)pbdoc")
+        .def_property_readonly(
+            "node_chart", [](const AtlasGraph& g) { return vector_copy(g.node_chart()); },
+            R"pbdoc((n_nodes,) int64: the chart of each node.)pbdoc")
+        .def_property_readonly(
+            "node_point", [](const AtlasGraph& g) { return vector_copy(g.node_point()); },
+            R"pbdoc((n_nodes,) int64: the data-point index of each node.)pbdoc")
+        .def_property_readonly(
+            "latents", [](const AtlasGraph& g) { return float_matrix_copy(g.latents()); },
+            R"pbdoc((n_nodes, d): the latent coordinates of each node (the dtype given at construction).)pbdoc")
+        .def_property_readonly(
+            "edges",
+            [](const AtlasGraph& g) { return to_int64(g.edges(), {static_cast<py::ssize_t>(g.n_edges()), 2}); },
+            R"pbdoc((n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart).)pbdoc")
+        .def_property_readonly("n_edges", &AtlasGraph::n_edges, R"pbdoc(Number of candidate edges.)pbdoc")
+        .def_property_readonly("n_intra_edges", &AtlasGraph::n_intra_edges,
+                               R"pbdoc(The first n_intra_edges rows of ``edges`` join nodes of one chart.)pbdoc")
+        .def(
+            "chart_index",
+            [](const AtlasGraph& g, std::int64_t chart) {
+                if (chart < 0 || static_cast<std::size_t>(chart) >= g.n_charts()) {
+                    throw py::index_error("chart must be in [0, " + std::to_string(g.n_charts()) + "); got " +
+                                          std::to_string(chart));
+                }
+                return std::make_shared<AnyChartIndex>(g.chart_index(static_cast<std::size_t>(chart)));
+            },
+            py::arg("chart"),
+            R"pbdoc(The k-d tree of one chart (a shared reference, not a copy); IndexError for a bad chart.)pbdoc")
+        .def("set_weights", &set_weights, py::arg("weights"), R"pbdoc(
+Set the weight of every candidate edge and build the weighted CSR adjacency.
+
+Args:
+    weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
+)pbdoc")
+        .def_property_readonly("has_weights", &AtlasGraph::has_weights, R"pbdoc(Whether set_weights was called.)pbdoc")
+        .def_property_readonly(
+            "weights",
+            [](const AtlasGraph& g) {
+                const auto w = g.weights();
+                return py::array_t<double>(static_cast<py::ssize_t>(w.size()), w.data());
+            },
+            R"pbdoc((n_edges,) float64, in the order of ``edges`` (ValueError before ``set_weights``).)pbdoc")
+        .def("set_positions", &set_positions, py::arg("positions"),
+             R"pbdoc(Decoded positions P (n_nodes, D), float32 or float64, finite: the A* heuristic is ||P[v] - goal||.)pbdoc")
+        .def_property_readonly("has_positions", &AtlasGraph::has_positions, R"pbdoc(Whether positions are set.)pbdoc")
+        .def_property_readonly(
+            "positions", [](const AtlasGraph& g) { return float_matrix_copy(g.positions()); },
+            R"pbdoc((n_nodes, D) decoded positions (ValueError when none were set).)pbdoc")
+        .def("csr", &csr, R"pbdoc(
+The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies, directly usable
+as ``scipy.sparse.csr_array((data, indices, indptr))``.
+)pbdoc")
+        .def_property_readonly(
+            "component", [](const AtlasGraph& g) { return vector_copy(g.component()); },
+            R"pbdoc((n_nodes,) int64: connected-component label of each node, labels 0..n_components-1 by first node.)pbdoc")
+        .def_property_readonly(
+            "component_sizes", [](const AtlasGraph& g) { return vector_copy(g.component_sizes()); },
+            R"pbdoc((n_components,) int64.)pbdoc")
+        .def(
+            "diameter_hops",
+            [](const AtlasGraph& g, std::int64_t n_threads) {
+                const std::size_t threads = checks::threads(n_threads);
+                py::gil_scoped_release release;
+                return g.diameter_hops(threads);
+            },
+            py::arg("n_threads") = 0,
+            R"pbdoc(Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component).)pbdoc")
+        .def("stats", &stats, py::arg("n_threads") = 0, R"pbdoc(
+Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component,
+diameter_hops.
+)pbdoc")
+        .def("memory_bytes", &AtlasGraph::memory_bytes, R"pbdoc(
+Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions; the k-d trees
+excluded).
+)pbdoc");
+}
+
+}  // namespace agm::bindings

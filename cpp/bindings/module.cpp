@@ -1,0 +1,23 @@
+// PYBIND11_MODULE(_core): version, thread count, exception registration, then one binding call per concept.
+#include <pybind11/pybind11.h>
+
+#include "agm/parallel.hpp"
+#include "agm/search.hpp"
+#include "bindings.hpp"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = R"pbdoc(Native core of agm (C++17, pybind11, nanoflann): k-d trees, the atlas graph, A* search.)pbdoc";
+    m.attr("__version__") = AGM_VERSION;
+    m.def(
+        "hardware_threads", [] { return agm::hardware_threads(); },
+        R"pbdoc(Number of hardware threads the core uses when ``n_threads=0``.)pbdoc");
+    py::register_exception<agm::UnreachableError>(m, "UnreachableError", PyExc_ValueError);
+    m.attr("UnreachableError").attr("__doc__") =
+        "The target cannot be reached from the source: they lie in different connected components.";
+    agm::bindings::bind_chart_index(m);
+    agm::bindings::bind_atlas_graph(m);
+    agm::bindings::bind_search(m);
+    agm::bindings::bind_persistence(m);
+}

@@ -1,0 +1,127 @@
+// The one place where numpy arguments are checked before they reach the core: exact dtype (TypeError), ndim and
+// shape (ValueError), C-contiguity (ValueError), finiteness (ValueError), index ranges (IndexError), weights.
+// Nothing is converted or copied: a passing array is read in place through a view.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "agm/array_view.hpp"
+
+namespace agm::checks {
+
+namespace py = pybind11;
+
+inline std::string dtype_name(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+inline std::string shape_string(const py::array& a) {
+    std::string out = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) out += (i ? ", " : "") + std::to_string(a.shape(i));
+    return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+inline std::string strides_string(const py::array& a) {
+    std::string out = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) out += (i ? ", " : "") + std::to_string(a.strides(i));
+    return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+    return a.dtype().equal(py::dtype::of<T>());
+}
+
+template <class T>
+void require_dtype(const py::array& a, const std::string& name) {
+    if (!has_dtype<T>(a)) {
+        throw py::type_error(name + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() + "; got " +
+                             dtype_name(a));
+    }
+}
+
+// True for float64, false for float32; TypeError otherwise.
+inline bool is_float64(const py::array& a, const std::string& name) {
+    if (has_dtype<double>(a)) return true;
+    if (has_dtype<float>(a)) return false;
+    throw py::type_error(name + " must have dtype float32 or float64; got " + dtype_name(a));
+}
+
+inline void require_ndim(const py::array& a, py::ssize_t ndim, const std::string& name, const char* shape_hint) {
+    if (a.ndim() != ndim) {
+        throw py::value_error(name + " must be " + std::to_string(ndim) + "-D " + shape_hint + "; got shape " +
+                              shape_string(a));
+    }
+}
+
+inline void require_c_contiguous(const py::array& a, const std::string& name) {
+    if (!(a.flags() & py::array::c_style)) {
+        throw py::value_error(name + " must be C-contiguous; got strides " + strides_string(a) + " for shape " +
+                              shape_string(a));
+    }
+}
+
+template <class T>
+void require_finite(const T* data, std::size_t n, const std::string& name) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(data[i])) {
+            throw py::value_error(name + " must be finite; got " + std::to_string(data[i]) + " at flat index " +
+                                  std::to_string(i));
+        }
+    }
+}
+
+// A (rows, cols) matrix of dtype T (checked by the caller or here), C-contiguous and finite.
+template <class T>
+MatrixView<T> float_matrix(const py::array& a, const std::string& name, const char* shape_hint = "(N, d)") {
+    require_dtype<T>(a, name);
+    require_ndim(a, 2, name, shape_hint);
+    require_c_contiguous(a, name);
+    MatrixView<T> view{static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0)),
+                       static_cast<std::size_t>(a.shape(1))};
+    require_finite(view.data, view.size(), name);
+    return view;
+}
+
+// A 1-D C-contiguous vector of dtype T (no value checks).
+template <class T>
+VectorView<T> vector(const py::array& a, const std::string& name, const char* shape_hint = "(n,)") {
+    require_dtype<T>(a, name);
+    require_ndim(a, 1, name, shape_hint);
+    require_c_contiguous(a, name);
+    return VectorView<T>{static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0))};
+}
+
+// A 1-D int64 vector of node ids in [0, n_nodes); IndexError naming the first bad entry.
+inline VectorView<std::int64_t> node_ids(const py::array& a, const std::string& name, std::size_t n_nodes) {
+    const auto view = vector<std::int64_t>(a, name, "(B,)");
+    for (std::size_t i = 0; i < view.size; ++i) {
+        if (view[i] < 0 || static_cast<std::size_t>(view[i]) >= n_nodes) {
+            throw py::index_error(name + " must hold node ids in [0, " + std::to_string(n_nodes) + "); got " +
+                                  std::to_string(view[i]) + " at index " + std::to_string(i));
+        }
+    }
+    return view;
+}
+
+// A 1-D float64 vector of finite values >= 0 (weights, costs).
+inline VectorView<double> nonnegative(const py::array& a, const std::string& name, const char* shape_hint = "(n,)") {
+    const auto view = vector<double>(a, name, shape_hint);
+    for (std::size_t i = 0; i < view.size; ++i) {
+        if (!(view[i] >= 0.0) || !std::isfinite(view[i])) {
+            throw py::value_error(name + " must be finite and >= 0; got " + std::to_string(view[i]) + " at index " +
+                                  std::to_string(i));
+        }
+    }
+    return view;
+}
+
+inline std::size_t threads(std::int64_t n_threads) {
+    if (n_threads < 0) throw py::value_error("n_threads must be >= 0 (0 = all hardware threads); got " + std::to_string(n_threads));
+    return static_cast<std::size_t>(n_threads);
+}
+
+}  // namespace agm::checks

@@ -1,0 +1,70 @@
+// ChartIndex<T>: a nanoflann k-d tree over a row-major copy of one chart's latent points (T = float or double).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "agm/array_view.hpp"
+
+namespace agm {
+
+template <class T>
+class ChartIndex {
+public:
+    using value_type = T;
+
+    // Copies the (N, d) points and builds the tree. Throws std::invalid_argument for N == 0, d == 0,
+    // leaf_size == 0 or N >= 2^31.
+    ChartIndex(MatrixView<T> points, std::size_t leaf_size);
+    ~ChartIndex();
+    ChartIndex(const ChartIndex&) = delete;
+    ChartIndex& operator=(const ChartIndex&) = delete;
+
+    std::size_t n_points() const { return n_points_; }
+    std::size_t dim() const { return dim_; }
+    std::size_t leaf_size() const { return leaf_size_; }
+
+    // k nearest indexed points of each query row: ids (Q, k) and true Euclidean distances (Q, k), row-major,
+    // sorted by (distance, id). Distances are recomputed in double for the selected ids. 1 <= k <= n_points.
+    void query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists,
+               std::size_t n_threads) const;
+
+    // k nearest neighbours of every indexed point, excluding the point itself (its own id is dropped even
+    // when duplicates tie with it). 1 <= k < n_points. Rows are in point order.
+    void query_self(std::size_t k, std::int64_t* ids, double* dists, std::size_t n_threads) const;
+
+private:
+    struct Tree;
+    void check_k(std::size_t k, std::size_t upper, const char* what) const;
+    // Maps found (squared distance, position) pairs to original ids, sorts by (distance, id), writes k of them.
+    void finish_row(std::vector<std::pair<double, std::uint32_t>>& found, std::size_t k, std::int64_t* ids,
+                    double* dists) const;
+    std::vector<T> points_;                  // row-major, in the tree's leaf order
+    std::vector<std::uint32_t> original_id_;  // original point id of each stored row
+    std::size_t n_points_;
+    std::size_t dim_;
+    std::size_t leaf_size_;
+    std::unique_ptr<Tree> tree_;
+};
+
+extern template class ChartIndex<float>;
+extern template class ChartIndex<double>;
+
+// A chart index of either dtype, shared between a graph and Python handles.
+struct AnyChartIndex {
+    std::variant<std::shared_ptr<const ChartIndex<float>>, std::shared_ptr<const ChartIndex<double>>> impl;
+
+    bool is_double() const { return impl.index() == 1; }
+    std::size_t n_points() const {
+        return std::visit([](const auto& p) { return p->n_points(); }, impl);
+    }
+    std::size_t dim() const {
+        return std::visit([](const auto& p) { return p->dim(); }, impl);
+    }
+};
+
+}  // namespace agm

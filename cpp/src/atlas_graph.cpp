@@ -1,0 +1,279 @@
+// AtlasGraph construction: per-chart trees, de-duplicated k-NN edges, cross-chart edges, CSR structure and
+// connected components; weights and positions.
+#include "agm/atlas_graph.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace agm {
+
+namespace {
+
+constexpr std::size_t max_nodes = (std::size_t{1} << 31) - 1;
+
+std::int32_t find_root(std::vector<std::int32_t>& parent, std::int32_t v) {
+    while (parent[v] != v) {
+        parent[v] = parent[parent[v]];  // path halving
+        v = parent[v];
+    }
+    return v;
+}
+
+}  // namespace
+
+SearchMethod parse_search_method(const std::string& method) {
+    if (method == "astar") return SearchMethod::astar;
+    if (method == "dijkstra") return SearchMethod::dijkstra;
+    throw std::invalid_argument("method must be 'astar' or 'dijkstra'; got '" + method + "'");
+}
+
+template <class T>
+AtlasGraph::AtlasGraph(const std::vector<MatrixView<T>>& latents,
+                       const std::vector<VectorView<std::int64_t>>& point_ids, std::size_t k,
+                       std::size_t n_threads)
+    : k_(k) {
+    if (latents.empty()) throw std::invalid_argument("latents must hold at least one chart; got an empty list");
+    if (latents.size() != point_ids.size()) {
+        throw std::invalid_argument("latents and point_ids must have the same length; got " +
+                                    std::to_string(latents.size()) + " and " + std::to_string(point_ids.size()));
+    }
+    if (k < 1) throw std::invalid_argument("k must be >= 1; got " + std::to_string(k));
+    const std::size_t d = latents[0].cols;
+    std::size_t total = 0;
+    for (std::size_t c = 0; c < latents.size(); ++c) {
+        const std::string name = "latents[" + std::to_string(c) + "]";
+        if (latents[c].cols != d || d == 0) {
+            throw std::invalid_argument(name + " must have d = " + std::to_string(d) + " >= 1 columns like latents[0]; got " +
+                                        std::to_string(latents[c].cols));
+        }
+        if (latents[c].rows <= k) {
+            throw std::invalid_argument(name + " must have more than k = " + std::to_string(k) + " points; got " +
+                                        std::to_string(latents[c].rows));
+        }
+        if (point_ids[c].size != latents[c].rows) {
+            throw std::invalid_argument("point_ids[" + std::to_string(c) + "] must have " +
+                                        std::to_string(latents[c].rows) + " entries like " + name + "; got " +
+                                        std::to_string(point_ids[c].size));
+        }
+        total += latents[c].rows;
+    }
+    if (total > max_nodes) {
+        throw std::invalid_argument("the graph must have at most 2^31 - 1 nodes; got " + std::to_string(total));
+    }
+    chart_offsets_.assign(1, 0);
+    node_chart_.reserve(total);
+    node_point_.reserve(total);
+    std::vector<T> all(total * d);
+    for (std::size_t c = 0; c < latents.size(); ++c) {
+        for (std::size_t i = 0; i < point_ids[c].size; ++i) {
+            if (point_ids[c][i] < 0) {
+                throw std::invalid_argument("point_ids[" + std::to_string(c) + "] must be >= 0; got " +
+                                            std::to_string(point_ids[c][i]) + " at index " + std::to_string(i));
+            }
+        }
+        std::copy(latents[c].data, latents[c].data + latents[c].size(), all.begin() + chart_offsets_.back() * d);
+        node_point_.insert(node_point_.end(), point_ids[c].begin(), point_ids[c].end());
+        node_chart_.insert(node_chart_.end(), latents[c].rows, static_cast<std::int32_t>(c));
+        chart_offsets_.push_back(chart_offsets_.back() + static_cast<std::int64_t>(latents[c].rows));
+    }
+    latents_.data = std::move(all);
+    latents_.rows = total;
+    latents_.cols = d;
+    build_cross_edges();  // first: it also rejects duplicate point ids within a chart
+    std::vector<std::int32_t> cross = std::move(edges_);
+    build_charts<T>(latents, tree_leaf_size);
+    build_intra_edges<T>(n_threads);
+    n_intra_ = edges_.size() / 2;
+    edges_.insert(edges_.end(), cross.begin(), cross.end());
+    edges_.shrink_to_fit();
+    build_structure();
+}
+
+template AtlasGraph::AtlasGraph(const std::vector<MatrixView<float>>&, const std::vector<VectorView<std::int64_t>>&,
+                                std::size_t, std::size_t);
+template AtlasGraph::AtlasGraph(const std::vector<MatrixView<double>>&,
+                                const std::vector<VectorView<std::int64_t>>&, std::size_t, std::size_t);
+
+AtlasGraph::~AtlasGraph() = default;
+
+template <class T>
+void AtlasGraph::build_charts(const std::vector<MatrixView<T>>& latents, std::size_t leaf_size) {
+    charts_.clear();
+    for (const auto& chart : latents) {
+        charts_.push_back(AnyChartIndex{std::make_shared<const ChartIndex<T>>(chart, leaf_size)});
+    }
+}
+
+template <class T>
+void AtlasGraph::build_intra_edges(std::size_t n_threads) {
+    edges_.clear();
+    std::vector<std::uint64_t> keys;
+    std::vector<std::int64_t> ids;
+    std::vector<double> dists;
+    for (std::size_t c = 0; c < charts_.size(); ++c) {
+        const auto& index = *std::get<std::shared_ptr<const ChartIndex<T>>>(charts_[c].impl);
+        const std::size_t n = index.n_points();
+        ids.resize(n * k_);
+        dists.resize(n * k_);
+        index.query_self(k_, ids.data(), dists.data(), n_threads);
+        keys.resize(n * k_);
+        const auto offset = static_cast<std::uint64_t>(chart_offsets_[c]);
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t j = 0; j < k_; ++j) {
+                const std::uint64_t a = offset + i;
+                const std::uint64_t b = offset + static_cast<std::uint64_t>(ids[i * k_ + j]);
+                keys[i * k_ + j] = a < b ? (a << 32 | b) : (b << 32 | a);
+            }
+        }
+        std::sort(keys.begin(), keys.end());
+        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+        for (const std::uint64_t key : keys) {
+            edges_.push_back(static_cast<std::int32_t>(key >> 32));
+            edges_.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
+        }
+    }
+}
+
+void AtlasGraph::build_cross_edges() {
+    // Sort (point, node): nodes sharing a data point become adjacent, each group in increasing node order.
+    const std::size_t n = n_nodes();
+    std::vector<std::pair<std::int64_t, std::int32_t>> by_point(n);
+    for (std::size_t v = 0; v < n; ++v) by_point[v] = {node_point_[v], static_cast<std::int32_t>(v)};
+    std::sort(by_point.begin(), by_point.end());
+    std::vector<std::uint64_t> keys;
+    for (std::size_t begin = 0; begin < n;) {
+        std::size_t end = begin + 1;
+        while (end < n && by_point[end].first == by_point[begin].first) ++end;
+        for (std::size_t a = begin; a < end; ++a) {
+            for (std::size_t b = a + 1; b < end; ++b) {
+                const std::int32_t u = by_point[a].second;
+                const std::int32_t v = by_point[b].second;
+                if (node_chart_[u] == node_chart_[v]) {
+                    throw std::invalid_argument(
+                        "point_ids[" + std::to_string(node_chart_[u]) + "] must be unique within a chart; got " +
+                        std::to_string(by_point[a].first) + " twice");
+                }
+                keys.push_back(static_cast<std::uint64_t>(u) << 32 | static_cast<std::uint64_t>(v));
+            }
+        }
+        begin = end;
+    }
+    std::sort(keys.begin(), keys.end());
+    edges_.clear();
+    edges_.reserve(2 * keys.size());
+    for (const std::uint64_t key : keys) {
+        edges_.push_back(static_cast<std::int32_t>(key >> 32));
+        edges_.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
+    }
+}
+
+void AtlasGraph::build_structure() {
+    const std::size_t n = n_nodes();
+    const std::size_t m = n_edges();
+    indptr_.assign(n + 1, 0);
+    for (std::size_t e = 0; e < m; ++e) {
+        ++indptr_[edges_[2 * e] + 1];
+        ++indptr_[edges_[2 * e + 1] + 1];
+    }
+    std::partial_sum(indptr_.begin(), indptr_.end(), indptr_.begin());
+    // Slots are filled in edge order (u's side, then v's side); set_weights and weights() replay this order.
+    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+    indices_.assign(2 * m, 0);
+    std::vector<std::int32_t> root(n);
+    std::iota(root.begin(), root.end(), 0);
+    for (std::size_t e = 0; e < m; ++e) {
+        const std::int32_t u = edges_[2 * e];
+        const std::int32_t v = edges_[2 * e + 1];
+        indices_[cursor[u]++] = v;
+        indices_[cursor[v]++] = u;
+        const std::int32_t ru = find_root(root, u);
+        const std::int32_t rv = find_root(root, v);
+        if (ru != rv) root[std::max(ru, rv)] = std::min(ru, rv);
+    }
+    // Labels 0.. in order of each component's first node.
+    component_.assign(n, -1);
+    component_sizes_.clear();
+    std::vector<std::int32_t> label_of_root(n, -1);
+    for (std::size_t v = 0; v < n; ++v) {
+        const std::int32_t r = find_root(root, static_cast<std::int32_t>(v));
+        if (label_of_root[r] < 0) {
+            label_of_root[r] = static_cast<std::int32_t>(component_sizes_.size());
+            component_sizes_.push_back(0);
+        }
+        component_[v] = label_of_root[r];
+        ++component_sizes_[label_of_root[r]];
+    }
+}
+
+const AnyChartIndex& AtlasGraph::chart_index(std::size_t chart) const {
+    if (chart >= charts_.size()) {
+        throw std::out_of_range("chart must be in [0, " + std::to_string(charts_.size()) + "); got " +
+                                std::to_string(chart));
+    }
+    return charts_[chart];
+}
+
+void AtlasGraph::set_weights(VectorView<double> weights) {
+    const std::size_t m = n_edges();
+    if (weights.size != m) {
+        throw std::invalid_argument("weights must have n_edges = " + std::to_string(m) + " entries; got " +
+                                    std::to_string(weights.size));
+    }
+    for (std::size_t e = 0; e < m; ++e) {
+        if (!(weights[e] >= 0.0) || weights[e] == std::numeric_limits<double>::infinity()) {
+            throw std::invalid_argument("weights must be finite and >= 0; got " + std::to_string(weights[e]) +
+                                        " at index " + std::to_string(e));
+        }
+    }
+    std::vector<double> data(2 * m);
+    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+    for (std::size_t e = 0; e < m; ++e) {
+        data[cursor[edges_[2 * e]]++] = weights[e];
+        data[cursor[edges_[2 * e + 1]]++] = weights[e];
+    }
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    data_ = std::move(data);
+    has_weights_ = true;
+}
+
+std::vector<double> AtlasGraph::weights() const {
+    const auto& data = csr_data();
+    const std::size_t m = n_edges();
+    std::vector<double> weights(m);
+    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+    for (std::size_t e = 0; e < m; ++e) {
+        weights[e] = data[cursor[edges_[2 * e]]++];
+        ++cursor[edges_[2 * e + 1]];
+    }
+    return weights;
+}
+
+const std::vector<double>& AtlasGraph::csr_data() const {
+    if (!has_weights_) throw std::invalid_argument("the graph has no weights yet: call set_weights first");
+    return data_;
+}
+
+void AtlasGraph::set_positions(FloatMatrix positions) {
+    if (positions.rows != n_nodes() || positions.cols == 0) {
+        throw std::invalid_argument("positions must have shape (n_nodes, D) = (" + std::to_string(n_nodes()) +
+                                    ", D >= 1); got (" + std::to_string(positions.rows) + ", " +
+                                    std::to_string(positions.cols) + ")");
+    }
+    std::unique_lock<std::shared_mutex> lock(state_mutex_);
+    positions_ = std::move(positions);
+}
+
+const FloatMatrix& AtlasGraph::positions() const {
+    if (positions_.empty()) throw std::invalid_argument("the graph has no positions: call set_positions first");
+    return positions_;
+}
+
+}  // namespace agm
+
+namespace agm {
+template void AtlasGraph::build_charts<float>(const std::vector<MatrixView<float>>&, std::size_t);
+template void AtlasGraph::build_charts<double>(const std::vector<MatrixView<double>>&, std::size_t);
+}  // namespace agm

@@ -1,0 +1,48 @@
+"""Shared pytest configuration: hypothesis profiles and a seeded random generator.
+
+Profiles (select with ``HYPOTHESIS_PROFILE=<name>``; "ci" is the default):
+    ci:  deadline=None, 30 examples per property, derandomized so a CI run is reproducible.
+    dev: deadline=None, 200 examples, random seeds: run it locally when changing the native core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=30,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev",
+    deadline=None,
+    max_examples=200,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# On a failure hypothesis formats the failing example as a source patch with libcst, whose import emits a
+# DeprecationWarning (mypy_extensions.TypedDict); with filterwarnings=error that becomes an INTERNALERROR which
+# hides the real failure. Import it once here, warnings silenced.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    with contextlib.suppress(ImportError):
+        import hypothesis.extra._patching  # noqa: F401
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A numpy generator seeded from the test's node id, so every test gets its own reproducible stream."""
+    return np.random.default_rng([20240611, zlib.crc32(request.node.nodeid.encode())])
