@@ -1,0 +1,194 @@
+"""Algorithm 1 end to end: build_graph against the decoder's limit and a per-edge loop; query latency.
+
+The decoder is the whole cost of building the graph. The limit is the time to decode the minimal number of
+points (one decoding per node, n_steps per intra-chart edge) at the decoder's best throughput, measured here by a
+sweep over batch sizes. build_graph is reported as a ratio to that limit, next to a per-edge loop (what a
+hand-written script does: decode the n_steps + 2 points of each edge, endpoints included, one edge at a time).
+
+Model: the paper's 8-chart AWAE-GAN decoder (h = 48, d = 7) with its initial weights, or a trained checkpoint
+(--checkpoint). With initial weights psi is nearly uniform, so the benchmark assigns charts itself (a fixed,
+sharp partition: each point in one chart, one in ten in two), keeping the node count of a trained model.
+Data: MNIST training images when $AGM_DATA_DIR has them, random images otherwise (the cost does not depend on it).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import environment, parser, timeit, write_json  # noqa: E402
+
+from agm import geodesic  # noqa: E402
+from agm.models import AWAEGAN  # noqa: E402
+
+
+class AssignedCharts(torch.nn.Module):
+    """A model whose encoders/decoders are the given AGM's, with a fixed sharp partition of unity."""
+
+    def __init__(self, inner: AWAEGAN, n_points: int, seed: int) -> None:
+        super().__init__()
+        self.inner, self.n_charts, self.latent_dim = inner, inner.n_charts, inner.latent_dim
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("primary", torch.randint(inner.n_charts, (n_points,), generator=g))
+        self.register_buffer("secondary", torch.randint(inner.n_charts, (n_points,), generator=g))
+        self.register_buffer("both", torch.rand(n_points, generator=g) < 0.1)
+        self.lookup: dict[bytes, int] = {}
+
+    def remember(self, data: torch.Tensor) -> None:
+        self.lookup = {row.numpy().tobytes(): i for i, row in enumerate(data.reshape(data.shape[0], -1))}
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.encode(x)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.inner.decode(z, y)
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        idx = torch.tensor([self.lookup.get(r.cpu().numpy().tobytes(), 0) for r in x.reshape(x.shape[0], -1)])
+        psi = torch.full((x.shape[0], self.n_charts), 1e-4)
+        psi[torch.arange(x.shape[0]), self.primary[idx]] = 1.0
+        two = self.both[idx]
+        psi[torch.arange(x.shape[0])[two], self.secondary[idx][two]] = 0.5
+        return (psi / psi.sum(1, keepdim=True)).to(x.device)
+
+
+def load_images(n: int, seed: int) -> tuple[torch.Tensor, str]:
+    try:
+        from agm.data import load_dataset
+
+        ds = load_dataset("mnist", "train", n=n, seed=seed, download=False)
+        return ds.x, "mnist"
+    except (ImportError, FileNotFoundError, ValueError):
+        g = torch.Generator().manual_seed(seed)
+        return torch.rand(n, 1, 28, 28, generator=g), "random"
+
+
+def decode_throughput(model: Any, sizes: list[int], points: int, device: torch.device) -> dict[int, float]:
+    """Points per second of model.decode at each batch size (best of 3 over ``points`` points)."""
+    out = {}
+    with torch.no_grad():
+        for b in sizes:
+            z = torch.randn(b, model.latent_dim, device=device)
+            y = torch.randint(model.n_charts, (b,), device=device)
+            reps = max(1, points // b)
+
+            def run() -> None:
+                for _ in range(reps):
+                    model.decode(z, y)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t, _ = timeit(run, repeats=3)
+            out[b] = reps * b / t.best
+    return out
+
+
+def per_edge_loop(model: Any, graph: geodesic.GeodesicGraph, n_edges: int, device: torch.device) -> float:
+    """Seconds per edge of the naive script: decode the n_steps + 2 points of one edge at a time."""
+    native = graph.native
+    lat = torch.from_numpy(np.asarray(native.latents, dtype=np.float32)).to(device)
+    chart = torch.as_tensor(graph.node_chart).to(device)
+    t = torch.linspace(0, 1, graph.n_steps + 2, device=device)[:, None]
+    edges = native.edges[: native.n_intra_edges][:n_edges]
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        for u, v in edges:
+            z = lat[u] + t * (lat[v] - lat[u])
+            x = model.decode(z, chart[u].repeat(z.shape[0])).reshape(z.shape[0], -1)
+            float((x[1:] - x[:-1]).norm(dim=1).sum())
+        return (time.perf_counter() - t0) / len(edges)
+
+
+def main() -> None:
+    p = parser("bench_geodesic", __doc__.split("\n")[0])
+    p.add_argument("--points", type=int, default=2000, help="data points in the graph (paper: 2000)")
+    p.add_argument("--k", type=int, default=20)
+    p.add_argument("--n-steps", type=int, default=15)
+    p.add_argument("--pairs", type=int, default=100, help="random test pairs (paper: 100)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = p.parse_args()
+    if args.quick:
+        args.points, args.k, args.n_steps, args.pairs = 200, 5, 3, 5
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    hidden = 8 if args.quick else 48
+    agm_model = AWAEGAN(8, (1, 28, 28), hidden=hidden).to(device).eval()
+    data, source = load_images(args.points + 2 * args.pairs, args.seed)
+    model = AssignedCharts(agm_model, data.shape[0], args.seed).to(device)
+    model.remember(data)
+    train, queries = data[: args.points], data[args.points :]
+
+    sizes = [16, 64, 256] if args.quick else [16, 64, 128, 256, 512, 1024, 4096]
+    throughput = decode_throughput(model, sizes, 256 if args.quick else 4096, device)
+    best_batch = max(throughput, key=throughput.get)  # type: ignore[arg-type]
+    print(f"decode throughput (points/s) by batch: { {b: round(v) for b, v in throughput.items()} }")
+
+    t0 = time.perf_counter()
+    graph = geodesic.build_graph(model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False)
+    build_s = time.perf_counter() - t0
+    minimal = graph.n_nodes + graph.native.n_intra_edges * args.n_steps
+    limit_s = minimal / throughput[best_batch]
+    sample = min(graph.native.n_intra_edges, 50 if args.quick else 300)
+    loop_s = per_edge_loop(model, graph, sample, device) * graph.native.n_intra_edges + graph.n_nodes / throughput[best_batch]
+    stats = graph.stats()
+    print(f"graph: {stats}")
+    print(
+        f"build_graph {build_s:.2f}s  (stages {', '.join(f'{k} {v:.2f}s' for k, v in graph.timings.items() if k != 'decoded_points')})\n"
+        f"decoder limit {limit_s:.2f}s for {minimal} decodings at {throughput[best_batch]:.0f}/s (batch {best_batch})"
+        f" -> build/limit {build_s / limit_s:.3f}x\n"
+        f"per-edge loop (extrapolated from {sample} edges) {loop_s:.2f}s -> loop/build {loop_s / build_s:.2f}x"
+    )
+
+    # queries on the prebuilt graph: latency of one, batched many, A* vs Dijkstra agreement
+    x0, x1 = queries[: args.pairs], queries[args.pairs :]
+    single, _ = timeit(lambda: geodesic.shortest_path(model, x0[0], x1[0], graph, device=device), repeats=5)
+    t_batch, paths = timeit(lambda: geodesic.shortest_paths(model, x0, x1, graph, device=device), repeats=1, warmup=0)
+    dijkstra = geodesic.shortest_paths(model, x0, x1, graph, method="dijkstra", device=device)
+    a = np.array([q.length for q in paths])
+    b = np.array([q.length for q in dijkstra])
+    assert np.allclose(a, b, rtol=1e-9), "A* and Dijkstra disagree"
+    chords = []
+    for q in paths[:10]:
+        d = q.decode()
+        chords.append(float((d[0] - d[-1]).norm()))
+    assert np.all(a[:10] >= np.array(chords) * (1 - 1e-5)), "a geodesic is shorter than its chord"
+    print(
+        f"query latency {single.best * 1e3:.1f} ms (one pair), {t_batch.best / args.pairs * 1e3:.1f} ms/pair batched "
+        f"({args.pairs} pairs); mean length {a.mean():.3f}, charts changed on {np.mean([q.chart_changes.size > 0 for q in paths]):.0%} of paths"
+    )
+    write_json(
+        args.out,
+        {
+            "benchmark": "bench_geodesic",
+            "environment": environment(),
+            "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "data": source, "hidden": hidden},
+            "decode_throughput": {str(k): v for k, v in throughput.items()},
+            "graph": stats,
+            "build_s": build_s,
+            "build_timings": graph.timings,
+            "minimal_decodings": minimal,
+            "limit_s": limit_s,
+            "build_over_limit": build_s / limit_s,
+            "per_edge_loop_s": loop_s,
+            "loop_over_build": loop_s / build_s,
+            "query_single_s": single.best,
+            "query_batched_per_pair_s": t_batch.best / args.pairs,
+            "correct": True,
+            "mean_length": float(a.mean()),
+            "lengths_finite": bool(np.all(np.isfinite(a))) and not math.isnan(float(a.mean())),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

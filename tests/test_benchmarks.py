@@ -1,0 +1,43 @@
+"""Smoke test of the benchmark scripts: each runs in --quick mode, writes its JSON and passes its correctness
+checks (timings are recorded, never asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+CASE_KEYS = {
+    "bench_knn": {"n", "d", "k", "timings", "ratio_to_scipy_workers1", "correct"},
+    "bench_paths": {"n", "d", "k", "n_pairs", "n_batch", "graph", "timings", "per_query_s", "ratio_to_scipy",
+                    "batch_speedup_2_threads", "correct"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASE_KEYS))
+def test_benchmark_quick(name: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # keep pykdtree off the other cores in a test run
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--repeats", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert {"benchmark", "mode", "seed", "environment", "notes", "cases", "correctness_passed"} <= set(result)
+    assert result["benchmark"] == name and result["mode"] == "quick"
+    assert result["correctness_passed"] is True
+    env_keys = {"git_commit", "cpu_count", "versions", "python", "agm_hardware_threads"}
+    assert env_keys <= set(result["environment"])
+    assert {"numpy", "scipy", "agm"} <= set(result["environment"]["versions"])
+    assert result["cases"]
+    for case in result["cases"]:
+        assert CASE_KEYS[name] <= set(case)
+        assert case["n"] == 2_000
+        assert case["correct"] and all(case["correct"].values())
+        assert set(case["correct"]) == set(case["timings"])
+        for timing in case["timings"].values():
+            assert timing["min_s"] > 0 and timing["repeats"] >= 1
