@@ -24,7 +24,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, parser, timeit, write_json  # noqa: E402
-
 from agm import geodesic  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 
@@ -79,7 +78,7 @@ def decode_throughput(model: Any, sizes: list[int], points: int, device: torch.d
             y = torch.randint(model.n_charts, (b,), device=device)
             reps = max(1, points // b)
 
-            def run() -> None:
+            def run(z: torch.Tensor = z, y: torch.Tensor = y, reps: int = reps) -> None:
                 for _ in range(reps):
                     model.decode(z, y)
                 if device.type == "cuda":
@@ -93,7 +92,7 @@ def decode_throughput(model: Any, sizes: list[int], points: int, device: torch.d
 def per_edge_loop(model: Any, graph: geodesic.GeodesicGraph, n_edges: int, device: torch.device) -> float:
     """Seconds per edge of the naive script: decode the n_steps + 2 points of one edge at a time."""
     native = graph.native
-    lat = torch.from_numpy(np.asarray(native.latents, dtype=np.float32)).to(device)
+    lat = torch.from_numpy(graph.latents).to(device)
     chart = torch.as_tensor(graph.node_chart).to(device)
     t = torch.linspace(0, 1, graph.n_steps + 2, device=device)[:, None]
     edges = native.edges[: native.n_intra_edges][:n_edges]
@@ -139,11 +138,15 @@ def main() -> None:
     minimal = graph.n_nodes + graph.native.n_intra_edges * args.n_steps
     limit_s = minimal / throughput[best_batch]
     sample = min(graph.native.n_intra_edges, 50 if args.quick else 300)
-    loop_s = per_edge_loop(model, graph, sample, device) * graph.native.n_intra_edges + graph.n_nodes / throughput[best_batch]
+    loop_s = (
+        per_edge_loop(model, graph, sample, device) * graph.native.n_intra_edges
+        + graph.n_nodes / throughput[best_batch]
+    )
     stats = graph.stats()
     print(f"graph: {stats}")
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in graph.timings.items() if k != "decoded_points")
     print(
-        f"build_graph {build_s:.2f}s  (stages {', '.join(f'{k} {v:.2f}s' for k, v in graph.timings.items() if k != 'decoded_points')})\n"
+        f"build_graph {build_s:.2f}s  (stages {stages})\n"
         f"decoder limit {limit_s:.2f}s for {minimal} decodings at {throughput[best_batch]:.0f}/s (batch {best_batch})"
         f" -> build/limit {build_s / limit_s:.3f}x\n"
         f"per-edge loop (extrapolated from {sample} edges) {loop_s:.2f}s -> loop/build {loop_s / build_s:.2f}x"
@@ -164,14 +167,19 @@ def main() -> None:
     assert np.all(a[:10] >= np.array(chords) * (1 - 1e-5)), "a geodesic is shorter than its chord"
     print(
         f"query latency {single.best * 1e3:.1f} ms (one pair), {t_batch.best / args.pairs * 1e3:.1f} ms/pair batched "
-        f"({args.pairs} pairs); mean length {a.mean():.3f}, charts changed on {np.mean([q.chart_changes.size > 0 for q in paths]):.0%} of paths"
+        f"({args.pairs} pairs); mean length {a.mean():.3f}, "
+        f"charts changed on {np.mean([q.chart_changes.size > 0 for q in paths]):.0%} of paths"
     )
     write_json(
         args.out,
         {
             "benchmark": "bench_geodesic",
             "environment": environment(),
-            "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "data": source, "hidden": hidden},
+            "config": {
+                **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "data": source,
+                "hidden": hidden,
+            },
             "decode_throughput": {str(k): v for k, v in throughput.items()},
             "graph": stats,
             "build_s": build_s,

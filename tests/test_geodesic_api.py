@@ -71,7 +71,11 @@ def test_save_load_round_trip_and_model_check(
     np.testing.assert_array_equal(loaded.native.edges, graph.native.edges)
     np.testing.assert_array_equal(loaded.native.weights, graph.native.weights)
     assert (loaded.charts, loaded.eps, loaded.k, loaded.n_steps, loaded.data_shape) == (
-        graph.charts, graph.eps, graph.k, graph.n_steps, graph.data_shape
+        graph.charts,
+        graph.eps,
+        graph.k,
+        graph.n_steps,
+        graph.data_shape,
     )
     x = _data(model, 2, seed=9)
     assert geodesic.shortest_path(model, x[0], x[1], loaded).length == pytest.approx(

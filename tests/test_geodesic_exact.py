@@ -69,7 +69,9 @@ def test_image_shaped_data_gives_the_same_lengths_as_flat_data() -> None:
     np.testing.assert_array_equal(gf.native.edges, gi.native.edges)
     np.testing.assert_allclose(gf.native.weights, gi.native.weights, rtol=1e-4, atol=1e-6)
     q0, q1 = torch.tensor([0.3, 2.5]), torch.tensor([-2.0, 1.0])
-    hf = geodesic.shortest_paths(flat, flat.points(q0, torch.tensor([0.1, 0.9])), flat.points(q1, torch.tensor([0.5, 0.2])))
+    hf = geodesic.shortest_paths(
+        flat, flat.points(q0, torch.tensor([0.1, 0.9])), flat.points(q1, torch.tensor([0.5, 0.2]))
+    )
     hi = geodesic.shortest_paths(
         image, image.points(q0, torch.tensor([0.1, 0.9])), image.points(q1, torch.tensor([0.5, 0.2]))
     )
@@ -81,9 +83,7 @@ def test_image_shaped_data_gives_the_same_lengths_as_flat_data() -> None:
 def test_interpolation_is_equidistant_and_labels_transitions() -> None:
     model = CircleAtlas()
     geodesic.build_graph(model, _circle_data(model, 300, 2), k=5, n_steps=3, progress=False)
-    path = geodesic.shortest_path(
-        model, model.points(torch.tensor([2.9]))[0], model.points(torch.tensor([0.2]))[0]
-    )
+    path = geodesic.shortest_path(model, model.points(torch.tensor([2.9]))[0], model.points(torch.tensor([0.2]))[0])
     interp = path.interpolate(12)
     assert interp.x.shape == (12, 2)
     assert interp.arc_length[0] == 0 and interp.arc_length[-1] == pytest.approx(path.length, rel=1e-5)

@@ -99,7 +99,10 @@ def _biases_before_batch_norm(model: nn.Module) -> set[int]:
         if isinstance(mod, (nn.Sequential, nn.ModuleList)):
             layers = list(mod)
             for a, b in zip(layers, layers[1:]):
-                if isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d, ChartBatchNorm)) and getattr(a, "bias", None) is not None:
+                if (
+                    isinstance(b, (nn.BatchNorm1d, nn.BatchNorm2d, ChartBatchNorm))
+                    and getattr(a, "bias", None) is not None
+                ):
                     out.add(id(a.bias))
     return out
 

@@ -61,9 +61,19 @@ def circle() -> torch.Tensor:
 
 
 def config(family: str, m: int, epochs: int) -> TrainConfig:
-    return TrainConfig(model=family, n_charts=m, dataset="circle", hidden=8, latent_dim=1, epochs=epochs,
-                       batch_size=32, lr=LR[family], lr_milestones=(), device="cpu",
-                       lam=1.0 if family == "infogan" else TRAINCONFIG_DEFAULT_LAM)
+    return TrainConfig(
+        model=family,
+        n_charts=m,
+        dataset="circle",
+        hidden=8,
+        latent_dim=1,
+        epochs=epochs,
+        batch_size=32,
+        lr=LR[family],
+        lr_milestones=(),
+        device="cpu",
+        lam=1.0 if family == "infogan" else TRAINCONFIG_DEFAULT_LAM,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- interface
@@ -124,9 +134,10 @@ def test_decode_groups_by_chart(family: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- objectives
-@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)),
-              elements=st.floats(0, 50, allow_nan=False)),
-       st.floats(0.1, 10))
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=st.floats(0, 50, allow_nan=False)),
+    st.floats(0.1, 10),
+)
 def test_cae_labels_favour_the_smallest_error(err: np.ndarray, temperature: float) -> None:
     labels = chart_labels(torch.from_numpy(err), temperature).numpy()
     expected = np.exp(-(err - err.min(1, keepdims=True)) / temperature)

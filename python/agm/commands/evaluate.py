@@ -17,12 +17,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "chart_samples.png (12 samples z ~ N(0, I) per chart, Fig. 2a) and evaluation.json.",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint.pt written by agm train")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding the data sets (default: the one recorded in the checkpoint's config)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding the data sets (default: the one recorded in the checkpoint's config)",
+    )
     p.add_argument("--out", default=None, help="folder for the PNGs and evaluation.json (default: the checkpoint's)")
     p.add_argument("--n", type=int, default=None, help="number of test points (default: the whole test split)")
     p.add_argument("--samples", type=int, default=12, help="samples per chart in chart_samples.png (default: 12)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device for the model: auto = CUDA when available, else CPU (default: auto)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="device for the model: auto = CUDA when available, else CPU (default: auto)",
+    )
     return p
 
 
@@ -43,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     test = load_dataset(config.dataset, "test", data_dir=data_dir, n=args.n, seed=config.seed)
     summary: dict[str, object] = {
-        "checkpoint": str(path), "model": config.model, "n_charts": model.n_charts, "dataset": config.dataset,
-        "epoch": state["epoch"], "n_test": int(test.x.shape[0]),
+        "checkpoint": str(path),
+        "model": config.model,
+        "n_charts": model.n_charts,
+        "dataset": config.dataset,
+        "epoch": state["epoch"],
+        "n_test": int(test.x.shape[0]),
     }
     if isinstance(model, AtlasModel):
         report = reconstruction_errors(model, test.x)
@@ -64,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if summary["reconstruction_error"] is None:
         print(f"{config.model} has no encoders: no reconstruction error")
     else:
-        print(f"reconstruction error (mean over {summary['n_test']} {config.dataset} test points, squared error "
-              f"summed over entries, most likely chart): {summary['reconstruction_error']:.4f}")
+        print(
+            f"reconstruction error (mean over {summary['n_test']} {config.dataset} test points, squared error "
+            f"summed over entries, most likely chart): {summary['reconstruction_error']:.4f}"
+        )
     print(f"mean confidence max_y psi_y(x): {summary['mean_confidence']:.4f}; points per chart: {usage}")
     print(f"wrote {hist}, {grid}, {out / 'evaluation.json'}")
     return 0

@@ -46,9 +46,7 @@ def plot_confidence_histogram(
 
 
 @torch.no_grad()
-def plot_chart_samples(
-    model: SemiAtlasModel, path: str | os.PathLike[str], n_samples: int = 12, seed: int = 0
-) -> Path:
+def plot_chart_samples(model: SemiAtlasModel, path: str | os.PathLike[str], n_samples: int = 12, seed: int = 0) -> Path:
     """Decode ``n_samples`` draws z ~ N(0, I) in every chart and write them as one PNG.
 
     Args:

@@ -55,7 +55,6 @@ class Attachments:
         lo, hi = self.copy_offsets[b], self.copy_offsets[b + 1]
         return int(lo + np.flatnonzero(self.copy_chart[lo:hi] == chart)[0])
 
-
     def take(self, lo: int, hi: int) -> Attachments:
         """The attachments of queries lo..hi-1 (offsets rebased to 0)."""
         c0, c1 = self.copy_offsets[lo], self.copy_offsets[hi]
@@ -113,8 +112,8 @@ def attach(graph: GeodesicGraph, model: Any, x: torch.Tensor, batch_size: int, d
             model,
             x[torch.from_numpy(query_of_copy)].to(device, torch.float32),
             copy_chart,
-            np.asarray(native.latents),
-            np.asarray(native.positions),
+            graph.latents,
+            graph.positions,
             graph.node_chart,
             steps=graph.refine_steps,
             batch_size=batch_size,
@@ -137,8 +136,8 @@ def attach(graph: GeodesicGraph, model: Any, x: torch.Tensor, batch_size: int, d
     jump = torch.linalg.vector_norm(copy_position - copy_position[main_of_copy], dim=1).double().cpu().numpy()
     nodes = neighbours.reshape(-1)
     owner = np.repeat(np.arange(copy_chart.size), k)
-    node_latents = torch.from_numpy(np.asarray(native.latents, dtype=np.float32)[nodes]).to(device)
-    node_positions = torch.from_numpy(np.asarray(native.positions)[nodes]).to(device, torch.float32)
+    node_latents = torch.from_numpy(graph.latents[nodes]).to(device)
+    node_positions = torch.from_numpy(graph.positions[nodes]).to(device, torch.float32)
     owner_t = torch.from_numpy(owner).to(device)
     costs = np.empty(nodes.size, dtype=np.float64)
     per_batch = max(1, batch_size // max(1, graph.n_steps))

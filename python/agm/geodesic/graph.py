@@ -34,6 +34,8 @@ class GeodesicGraph:
 
     Attributes:
         native: the ``agm._core.AtlasGraph`` (nodes, edges, weights, decoded positions, searches).
+        latents: (n_nodes, d) float32, the latent point of every node in its chart.
+        node_chart: (n_nodes,) int64, the model chart of every node.
         charts: model chart of each native chart (charts with too few points may be skipped).
         eps, k, n_steps: the build parameters.
         nodes: "encoder" (nodes are encoded data points) or "decoder" (nodes are prior samples matched across
@@ -67,6 +69,10 @@ class GeodesicGraph:
         self.timings = dict(timings or {})
         self._native_chart = {c: i for i, c in enumerate(self.charts)}
         self._verified: tuple[int, ...] | None = None
+        # The native properties return copies: read each once (queries gather rows from these).
+        self.latents: np.ndarray = np.asarray(native.latents, dtype=np.float32)
+        self.node_chart: np.ndarray = np.asarray(self.charts, dtype=np.int64)[native.node_chart]
+        self._positions: np.ndarray | None = None
 
     # -- structure -----------------------------------------------------------------------------------------
     @property
@@ -80,9 +86,11 @@ class GeodesicGraph:
         return self.native.n_edges
 
     @property
-    def node_chart(self) -> np.ndarray:
-        """(n_nodes,) int64: the model chart of every node."""
-        return np.asarray(self.charts, dtype=np.int64)[self.native.node_chart]
+    def positions(self) -> np.ndarray:
+        """(n_nodes, D) float32: the decoding of every node (the A* heuristic's positions; read once, cached)."""
+        if self._positions is None:
+            self._positions = np.asarray(self.native.positions)
+        return self._positions
 
     @property
     def node_point(self) -> np.ndarray:
@@ -301,7 +309,9 @@ def build_graph(
     x = as_batch("data", data, None, single=False) if data is not None else None
     dev = torch.device(device) if device is not None else model_device(model)
     batch = check_positive_int("batch_size", batch_size) if batch_size is not None else default_batch_size(dev)
-    samples = check_positive_int("n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000))
+    samples = check_positive_int(
+        "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
+    )
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -314,15 +324,28 @@ def build_graph(
             data_shape = tuple(x.shape[1:])
         else:
             chart_nodes = prior_nodes(
-                model, max(1, samples // model.n_charts), eps, k, batch, dev,
-                refine_steps=refine_steps, seed=seed,
-                skip_small_charts=skip_small_charts, progress=progress,
+                model,
+                max(1, samples // model.n_charts),
+                eps,
+                k,
+                batch,
+                dev,
+                refine_steps=refine_steps,
+                seed=seed,
+                skip_small_charts=skip_small_charts,
+                progress=progress,
             )
             z0 = torch.zeros(1, model.latent_dim, device=dev)
             data_shape = tuple(model.decode(z0, torch.zeros(1, dtype=torch.int64, device=dev)).shape[1:])
         timings["nodes"] = time.perf_counter() - t0
         native = assemble_graph(
-            model, chart_nodes, k=k, n_steps=n_steps, batch_size=batch, device=dev, progress=progress,
+            model,
+            chart_nodes,
+            k=k,
+            n_steps=n_steps,
+            batch_size=batch,
+            device=dev,
+            progress=progress,
             timings=timings,
         )
         fingerprint = model_fingerprint(model, dev)

@@ -65,7 +65,9 @@ def partition_points(model: Any, data: torch.Tensor, batch_size: int, device: to
     Returns:
         (N, m) float32 tensor on ``device``, rows checked to lie on the simplex.
     """
-    out = [model.partition(data[s : s + batch_size].to(device, torch.float32)) for s in range(0, data.shape[0], batch_size)]
+    out = [
+        model.partition(data[s : s + batch_size].to(device, torch.float32)) for s in range(0, data.shape[0], batch_size)
+    ]
     psi = torch.cat(out).float()
     check_partition(psi, model.n_charts)
     return psi

@@ -52,9 +52,7 @@ def _make_path(
     # main copy of x0 [, its copy in the first node's chart], nodes, [x1's copy in the last node's chart,] main copy
     first = sorted({int(src.copy_offsets[b]), src.copy_of(b, int(node_chart[0]))})
     last = sorted({int(dst.copy_offsets[b]), dst.copy_of(b, int(node_chart[-1]))}, reverse=True)
-    latents = np.concatenate(
-        [src.copy_latent[first], np.asarray(native.latents, dtype=np.float32)[nodes], dst.copy_latent[last]]
-    )
+    latents = np.concatenate([src.copy_latent[first], graph.latents[nodes], dst.copy_latent[last]])
     charts = np.concatenate([src.copy_chart[first], node_chart, dst.copy_chart[last]]).astype(np.int64)
     return GeodesicPath(
         length=float(cost),
@@ -146,15 +144,16 @@ def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments) -
         if cs.isdisjoint(ct):
             name = "x0 and x1" if len(src.offsets) == 2 else f"pair {b}: X0[{b}] and X1[{b}]"
 
-            def describe(c: set[int], att: Attachments) -> str:
-                charts = att.copy_chart[att.copy_offsets[b] : att.copy_offsets[b + 1]].tolist()
-                return f"charts {charts}, components " + ", ".join(f"{i} (size {sizes[i]})" for i in sorted(c))
-
             raise UnreachableError(
-                f"{name} attach to different connected components of the graph: x0 in {describe(cs, src)}; "
-                f"x1 in {describe(ct, dst)}. The graph has {len(sizes)} components; a larger k or more data "
-                "joins them"
+                f"{name} attach to different connected components of the graph: x0 in "
+                f"{_describe(b, cs, src, sizes)}; x1 in {_describe(b, ct, dst, sizes)}. The graph has {len(sizes)} "
+                "components; a larger k or more data joins them"
             )
+
+
+def _describe(b: int, components: set[int], att: Attachments, sizes: np.ndarray) -> str:
+    charts = att.copy_chart[att.copy_offsets[b] : att.copy_offsets[b + 1]].tolist()
+    return f"charts {charts}, components " + ", ".join(f"{i} (size {sizes[i]})" for i in sorted(components))
 
 
 def _solve(

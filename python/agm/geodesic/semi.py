@@ -3,9 +3,9 @@
 The paper suggests building the graph of a semi-AGM from samples: draw (z, y) from the prior, decode, and join
 nodes of different charts whenever G_y(z) lies in U_y' (psi_y'(G_y(z)) > eps). Without F_y' the matching latent
 point z' of chart y' is found by search: start from the latent of the nearest decoded node of chart y' and refine
-it with a few Levenberg-Marquardt steps on ||G_y'(z') - G_y(z)||^2. The node (y', z') then shares the sample's point id, so the
-native graph joins it to (y, z) with the cross-chart weight ||G_y(z) - G_y'(z')||, exactly as for an AGM.
-Query points are located the same way (:func:`locate`). Any AGM can use this path too (``nodes="decoder"``).
+it with a few Levenberg-Marquardt steps on ||G_y'(z') - G_y(z)||^2. The node (y', z') then shares the sample's
+point id, so the native graph joins it to (y, z) with the cross-chart weight ||G_y(z) - G_y'(z')||, exactly as for
+an AGM. Query points are located the same way (:func:`locate`). Any AGM can use this path too (``nodes="decoder"``).
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def refine(
         for _ in range(steps):
             h = 1e-3 * zb.abs().clamp(min=1.0)  # (P, d)
             probe = (zb[:, None, :] + h[:, :, None] * eye[None]).reshape(p * d, d)
-            jac = (model.decode(probe, yb.repeat_interleave(d)).reshape(p, d, -1) - (res + tb)[:, None, :]) / h[:, :, None]
+            jac = (model.decode(probe, yb.repeat_interleave(d)).reshape(p, d, -1) - (res + tb)[:, None, :]) / h[
+                :, :, None
+            ]
             a = jac @ jac.transpose(1, 2)  # (P, d, d) = J^T J
             g = (jac @ res[:, :, None])[:, :, 0]  # (P, d) = J^T r
             diag = torch.diagonal(a, dim1=1, dim2=2)

@@ -13,11 +13,13 @@ def check_data(x: object, data_shape: tuple[int, ...], arg: str = "x") -> torch.
         ValueError: wrong shape.
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{arg} must be a floating-point torch.Tensor; got {type(x).__name__} "
-                        f"{getattr(x, 'dtype', '')}")
+        raise TypeError(
+            f"{arg} must be a floating-point torch.Tensor; got {type(x).__name__} {getattr(x, 'dtype', '')}"
+        )
     if tuple(x.shape[1:]) != tuple(data_shape) or x.dim() != len(data_shape) + 1 or x.shape[0] == 0:
-        raise ValueError(f"{arg} must have shape (B, {', '.join(map(str, data_shape))}) with B >= 1; "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"{arg} must have shape (B, {', '.join(map(str, data_shape))}) with B >= 1; got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -38,6 +40,7 @@ def check_latent(z: object, y: object, latent_dim: int, n_charts: int) -> tuple[
     if y.shape != (z.shape[0],):
         raise ValueError(f"y must have shape ({z.shape[0]},) to match z; got {tuple(y.shape)}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_charts):
-        raise IndexError(f"y must hold chart indices in [0, {n_charts}); got values in "
-                         f"[{int(y.min())}, {int(y.max())}]")
+        raise IndexError(
+            f"y must hold chart indices in [0, {n_charts}); got values in [{int(y.min())}, {int(y.max())}]"
+        )
     return z, y

@@ -135,9 +135,7 @@ class CylinderAtlas(_TwoChartRing):
         c = self._coords(x)
         return torch.atan2(c[:, 1], c[:, 0]), c[:, 2]
 
-    def distance(
-        self, theta0: torch.Tensor, h0: torch.Tensor, theta1: torch.Tensor, h1: torch.Tensor
-    ) -> torch.Tensor:
+    def distance(self, theta0: torch.Tensor, h0: torch.Tensor, theta1: torch.Tensor, h1: torch.Tensor) -> torch.Tensor:
         """True geodesic distance on the cylinder, all (B,) -> (B,)."""
         return torch.hypot(self.radius * CircleAtlas.distance(theta0, theta1), h1 - h0)
 

@@ -2,7 +2,8 @@
 
 Objective (minimised by the encoders, psi and the decoders; see :mod:`agm.models.losses` for the derivation)::
 
-    E_x sum_y psi_y(x) ||x - G_y(F_y(x))||^2  +  lambda * ( sum_y E_x psi_y(x) [-log D_y(F_y(x))]  +  JS(E_x psi(x) || U) )
+    E_x sum_y psi_y(x) ||x - G_y(F_y(x))||^2
+        +  lambda * ( sum_y E_x psi_y(x) [-log D_y(F_y(x))]  +  JS(E_x psi(x) || U) )
 
 with lambda = 10, one latent discriminator D_y per chart (the paper's discriminators are "not shared"), trained on the
 importance-weighted samples (F_y(x), y) with weight psi_y(x) against prior samples (z ~ N(0, I), y) with weight 1/m.
@@ -64,7 +65,9 @@ class AWAEGAN(nn.Module):
         if hidden is None:
             hidden = PAPER_HIDDEN.get(n_charts) if backbone == "conv" else 32
             if hidden is None:
-                raise ValueError(f"no paper width h for n_charts={n_charts} (known: {sorted(PAPER_HIDDEN)}); pass hidden")
+                raise ValueError(
+                    f"no paper width h for n_charts={n_charts} (known: {sorted(PAPER_HIDDEN)}); pass hidden"
+                )
         if latent_dim is None:
             latent_dim = 8 if n_charts == 1 else 7
         if hidden < 1 or latent_dim < 1:

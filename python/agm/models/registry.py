@@ -7,7 +7,8 @@ with :func:`register_model` at import time of its module, and import that module
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 

@@ -89,7 +89,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for damaged files
-        raise ValueError(f"{path} is not a readable agm checkpoint (corrupted, truncated or foreign file): {err}") from err
+        raise ValueError(
+            f"{path} is not a readable agm checkpoint (corrupted, truncated or foreign file): {err}"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an agm checkpoint (missing format tag {FORMAT!r})")
     if payload.get("version") != VERSION:
@@ -124,7 +126,9 @@ def load_checkpoint(
         model = build_model(spec.pop("name"), spec.pop("n_charts"), spec.pop("data_shape"), **spec)
         model.load_state_dict(payload["model_state"])
     except (KeyError, RuntimeError, TypeError) as err:
-        raise ValueError(f"{path}: weights do not match the recorded model spec {payload['model_spec']}: {err}") from err
+        raise ValueError(
+            f"{path}: weights do not match the recorded model spec {payload['model_spec']}: {err}"
+        ) from err
     model.to(map_location).eval()
     state = {k: payload[k] for k in ("epoch", "optimizers", "rng", "history")}
     return model, config, state

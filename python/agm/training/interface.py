@@ -22,7 +22,8 @@ The model owns: its losses and how its optimizers step.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -31,9 +32,7 @@ import torch
 class TrainableModel(Protocol):
     """The per-model training-step interface used by :func:`agm.training.train`."""
 
-    def make_optimizers(
-        self, lr: Mapping[str, float], betas: tuple[float, float]
-    ) -> dict[str, torch.optim.Optimizer]:
+    def make_optimizers(self, lr: Mapping[str, float], betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
         """Create the model's optimizers.
 
         Args:

@@ -34,6 +34,8 @@ def preset_lr(main: float, adversary: float) -> dict[str, float]:
     "discriminator"); unused names are ignored by the trainer.
     """
     return {**{k: main for k in MAIN_OPTIMIZERS}, **{k: adversary for k in ADVERSARY_OPTIMIZERS}}
+
+
 IMAGE_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "glyph-loop")
 
 
@@ -111,7 +113,9 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def make_config(preset: str, model: str = "awae", n_charts: int = 8, dataset: str = "mnist", **overrides: Any) -> TrainConfig:
+def make_config(
+    preset: str, model: str = "awae", n_charts: int = 8, dataset: str = "mnist", **overrides: Any
+) -> TrainConfig:
     """The preset's configuration for (model, n_charts, dataset), with explicit overrides applied last.
 
     Args:
@@ -132,10 +136,17 @@ def make_config(preset: str, model: str = "awae", n_charts: int = 8, dataset: st
             base.update(batch_size=100, lr=preset_lr(2e-4, 1e-4), lr_milestones=(5, 25, 50))
         base.update(epochs=80, hidden=None if image else 32)
     elif preset == "cpu":
-        base.update(hidden=8 if image else 32, epochs=5, batch_size=64, n_train=10000 if image else None,
-                    lr=preset_lr(2e-3, 1e-3), lr_milestones=(2, 4))
+        base.update(
+            hidden=8 if image else 32,
+            epochs=5,
+            batch_size=64,
+            n_train=10000 if image else None,
+            lr=preset_lr(2e-3, 1e-3),
+            lr_milestones=(2, 4),
+        )
     else:
-        base.update(hidden=4 if image else 8, epochs=2, batch_size=32, n_train=256,
-                    lr=preset_lr(2e-3, 1e-3), lr_milestones=(1,))
+        base.update(
+            hidden=4 if image else 8, epochs=2, batch_size=32, n_train=256, lr=preset_lr(2e-3, 1e-3), lr_milestones=(1,)
+        )
     base.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**base)

@@ -31,7 +31,7 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """"auto" -> CUDA when available else CPU; "cpu"; "cuda" (ValueError when CUDA is unavailable)."""
+    """ "auto" -> CUDA when available else CPU; "cpu"; "cuda" (ValueError when CUDA is unavailable)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -101,8 +101,9 @@ def train(
         config = saved.replace(epochs=config.epochs, device=config.device, data_dir=config.data_dir or saved.data_dir)
     x = load_training_data(config) if data is None else data
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2 or x.shape[0] < 2:
-        raise ValueError(f"training data must be a float tensor (N, *S) with N >= 2; got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"training data must be a float tensor (N, *S) with N >= 2; got {getattr(x, 'shape', type(x).__name__)}"
+        )
     x = x.to(torch.float32)
     if resume:
         model = cast(TrainableModel, module)
@@ -136,8 +137,7 @@ def train(
         record.update(epoch=epoch + 1, seconds=time.perf_counter() - t0)
         history.append(record)
         if progress:
-            tqdm.write("epoch {epoch}: ".format(epoch=epoch + 1)
-                       + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
+            tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
         if ckpt_path is not None:
             save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=epoch + 1, history=history)
     if ckpt_path is not None and start >= config.epochs and not ckpt_path.is_file():
