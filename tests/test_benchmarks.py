@@ -14,8 +14,19 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 CASE_KEYS = {
     "bench_knn": {"n", "d", "k", "timings", "ratio_to_scipy_workers1", "correct"},
-    "bench_paths": {"n", "d", "k", "n_pairs", "n_batch", "graph", "timings", "per_query_s", "ratio_to_scipy",
-                    "batch_speedup_2_threads", "correct"},
+    "bench_paths": {
+        "n",
+        "d",
+        "k",
+        "n_pairs",
+        "n_batch",
+        "graph",
+        "timings",
+        "per_query_s",
+        "ratio_to_scipy",
+        "batch_speedup_2_threads",
+        "correct",
+    },
 }
 
 
@@ -23,8 +34,13 @@ CASE_KEYS = {
 def test_benchmark_quick(name: str, tmp_path: Path) -> None:
     out = tmp_path / f"{name}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # keep pykdtree off the other cores in a test run
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--repeats", "1",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{name}.py"), "--quick", "--repeats", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(out.read_text())
     assert {"benchmark", "mode", "seed", "environment", "notes", "cases", "correctness_passed"} <= set(result)
@@ -41,3 +57,21 @@ def test_benchmark_quick(name: str, tmp_path: Path) -> None:
         assert set(case["correct"]) == set(case["timings"])
         for timing in case["timings"].values():
             assert timing["min_s"] > 0 and timing["repeats"] >= 1
+
+
+def test_geodesic_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_geodesic.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_geodesic.py"), "--quick", "--threads", "1", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"bench_geodesic failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_geodesic" and result["mode"] == "quick"
+    assert result["correctness_passed"] is True
+    res = result["results"]
+    assert res["graph"]["n_nodes"] >= 200 and res["graph"]["n_edges"] > res["graph"]["n_nodes"]
+    assert res["minimal_decodings"] == res["graph"]["n_nodes"] + res["graph"]["n_intra_edges"] * 3
+    assert res["build_s"] > 0 and res["limit_s"] > 0 and res["query_single_s"] > 0
