@@ -1,4 +1,4 @@
-"""Shared pytest configuration: hypothesis profiles and a seeded random generator.
+"""Shared pytest configuration: hypothesis profiles, a seeded random generator, one torch thread.
 
 Profiles (select with ``HYPOTHESIS_PROFILE=<name>``; "ci" is the default):
     ci:  deadline=None, 30 examples per property, derandomized so a CI run is reproducible.
@@ -14,7 +14,12 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
+
+# The test models are tiny: one torch thread is fastest, and on a shared 2-core machine a second thread makes the
+# torch tests several times slower (measured). Set once here for the whole session.
+torch.set_num_threads(1)
 
 settings.register_profile(
     "ci",

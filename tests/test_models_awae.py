@@ -14,7 +14,6 @@ from agm.models.chart_layers import ChartBatchNorm, ChartConvTranspose2d, ChartL
 
 CHARTS = (1, 2, 4, 8, 16)
 
-torch.set_num_threads(1)  # the machine is shared; these models are tiny
 SHAPES = ((1, 28, 28), (5,))
 
 

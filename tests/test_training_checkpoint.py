@@ -11,7 +11,6 @@ import torch
 from agm.models import build_model
 from agm.training import TrainConfig, load_checkpoint, make_config, read_checkpoint, save_checkpoint
 
-torch.set_num_threads(1)
 
 
 def _saved(tmp_path: Path, shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.nn.Module, TrainConfig, Path]:

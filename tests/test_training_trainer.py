@@ -12,7 +12,6 @@ from agm.evaluation import reconstruction_errors
 from agm.training import TrainableModel, load_checkpoint, make_config, resolve_device, train
 from agm.training.trainer import _batches, _set_learning_rates
 
-torch.set_num_threads(1)  # the machine is shared; these runs are tiny
 
 
 def _circle_in_r5(n: int = 256, seed: int = 0) -> torch.Tensor:
