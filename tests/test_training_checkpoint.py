@@ -12,7 +12,6 @@ from agm.models import build_model
 from agm.training import TrainConfig, load_checkpoint, make_config, read_checkpoint, save_checkpoint
 
 
-
 def _saved(tmp_path: Path, shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.nn.Module, TrainConfig, Path]:
     torch.manual_seed(0)
     model = build_model("awae", 2, shape, hidden=2)

@@ -13,7 +13,6 @@ from agm.training import TrainableModel, load_checkpoint, make_config, resolve_d
 from agm.training.trainer import _batches, _set_learning_rates
 
 
-
 def _circle_in_r5(n: int = 256, seed: int = 0) -> torch.Tensor:
     """Points of a unit circle embedded in R^5 by a fixed random orthonormal 2-frame."""
     g = torch.Generator().manual_seed(seed)
