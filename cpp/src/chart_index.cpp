@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -48,14 +49,20 @@ double coordinate_limit(std::size_t dim) {
     return 0.25 * std::sqrt(std::numeric_limits<double>::max() / static_cast<double>(dim));
 }
 
+std::string format_g(double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", value);
+    return buf;
+}
+
 template <class T>
 void check_magnitude(const T* data, std::size_t n, std::size_t dim, const char* name) {
     const double limit = coordinate_limit(dim);
     for (std::size_t i = 0; i < n; ++i) {
         if (!(std::abs(static_cast<double>(data[i])) <= limit)) {
             throw std::invalid_argument(std::string(name) + " must have coordinates of magnitude <= " +
-                                        std::to_string(limit) + " (so that squared distances fit in float64); got " +
-                                        std::to_string(static_cast<double>(data[i])) + " at flat index " +
+                                        format_g(limit) + " (so that squared distances fit in float64); got " +
+                                        format_g(static_cast<double>(data[i])) + " at flat index " +
                                         std::to_string(i));
         }
     }
