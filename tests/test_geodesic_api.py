@@ -172,6 +172,9 @@ def test_unreachable_pair_raises_the_native_exception() -> None:
     with pytest.raises(agm.UnreachableError, match=r"x0 in charts \[.*\], components .*x1 in charts") as info:
         geodesic.shortest_path(model, data[0], data[300], graph)
     assert isinstance(info.value, ValueError)
+    paths = geodesic.shortest_paths(model, data[[0, 1]], data[[300, 2]], graph, raise_unreachable=False)
+    assert paths[0] is None and paths[1] is not None
+    assert paths[1].length == pytest.approx(geodesic.shortest_path(model, data[1], data[2], graph).length, rel=1e-12)
 
 
 def test_one_chart_model_is_chen_et_al() -> None:

@@ -102,7 +102,9 @@ def shortest_path(
     graph, dev, batch = _prepare(model, graph, method, batch_size, device)
     a = as_batch("x0", x0, graph.data_shape, single=True)
     b = as_batch("x1", x1, graph.data_shape, single=True)
-    return _solve(model, graph, dev, batch, a, b, method, n_threads=1)[0]
+    path = _solve(model, graph, dev, batch, a, b, method, n_threads=1)[0]
+    assert path is not None  # unreachable pairs raised
+    return path
 
 
 def shortest_paths(
@@ -115,24 +117,27 @@ def shortest_paths(
     batch_size: int | None = None,
     device: torch.device | str | None = None,
     n_threads: int = 0,
-) -> list[GeodesicPath]:
+    raise_unreachable: bool = True,
+) -> list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
     search.
 
     Args:
         X0, X1: (B, *S) float tensors or arrays.
         n_threads: native search threads; 0 means all cores.
+        raise_unreachable: if False, a pair in different components gets None instead of raising.
         (other arguments as in :func:`shortest_path`)
 
     Returns:
-        B :class:`GeodesicPath` objects, equal to B calls of :func:`shortest_path`.
+        B :class:`GeodesicPath` objects (None for unreachable pairs when ``raise_unreachable`` is False), equal to
+        B calls of :func:`shortest_path`.
     """
     graph, dev, batch = _prepare(model, graph, method, batch_size, device)
     a = as_batch("X0", X0, graph.data_shape, single=False)
     b = as_batch("X1", X1, graph.data_shape, single=False)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"X0 and X1 must hold the same number of points; got {a.shape[0]} and {b.shape[0]}")
-    return _solve(model, graph, dev, batch, a, b, method, n_threads)
+    return _solve(model, graph, dev, batch, a, b, method, n_threads, raise_unreachable)
 
 
 def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> None:
@@ -165,11 +170,13 @@ def _solve(
     b: torch.Tensor,
     method: str,
     n_threads: int,
-) -> list[GeodesicPath]:
+    raise_unreachable: bool = True,
+) -> list[GeodesicPath | None]:
     with evaluating(model):  # both ends in one pass: fewer, fuller decoder batches
         both = attach(graph, model, torch.cat([a, b.to(a.device)]), batch, dev)
     src, dst = both.take(0, a.shape[0]), both.take(a.shape[0], 2 * a.shape[0])
-    _check_reachable(graph, src, dst)
+    if raise_unreachable:
+        _check_reachable(graph, src, dst)
     paths, costs = graph.native.search_many(
         src.offsets,
         src.nodes,
@@ -181,5 +188,9 @@ def _solve(
         dst.main_position(),
         method=method,
         n_threads=n_threads,
+        raise_unreachable=raise_unreachable,
     )
-    return [_make_path(graph, model, dev, src, dst, i, p, c) for i, (p, c) in enumerate(zip(paths, costs))]
+    return [
+        _make_path(graph, model, dev, src, dst, i, p, c) if np.isfinite(c) else None
+        for i, (p, c) in enumerate(zip(paths, costs))
+    ]
