@@ -1,0 +1,177 @@
+"""`agm reproduce` end to end on generated IDX data (tiny preset): every output, resume and reuse, error paths."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+
+from agm.cli import main
+from agm.data import render_glyph, write_idx
+from agm.experiments.reproduce import ReproduceSettings, strip_chart_count
+from agm.experiments.reproduce_report import TABLE1_HEADER
+
+FIGURES = ("fig3a_lengths.png", "fig3b_interpolations.png") + tuple(
+    f"fig2{kind}_m{m:02d}.png" for m in (1, 2) for kind in ("a_samples", "b_confidence")
+)
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) > 50 and float(img[..., :3].std()) > 0.01, path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake MNIST folder: rotated glyphs as uint8 IDX files (not the real data)."""
+    root = tmp_path_factory.mktemp("data")
+    (root / "mnist").mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 160), ("t10k", 60)):
+        images = render_glyph(torch.from_numpy(rng.uniform(0, 2 * np.pi, n)))[:, 0].numpy()
+        write_idx(root / "mnist" / f"{split}-images-idx3-ubyte.gz", (images * 255).round().astype(np.uint8))
+        write_idx(root / "mnist" / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n).astype(np.uint8))
+    return root
+
+
+def _args(data_dir: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "reproduce",
+        "--dataset",
+        "mnist",
+        "--charts",
+        "1",
+        "2",
+        "--preset",
+        "tiny",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--points",
+        "80",
+        "--pairs",
+        "6",
+        "--k",
+        "4",
+        "--n-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--n-train",
+        "150",
+        "--no-verify",
+        "--quiet",
+        *extra,
+    ]
+
+
+def _results(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
+
+
+def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_args(data_dir, out)) == 0
+    for name in FIGURES:
+        assert_png(out / "figures" / name)
+    rows = list(csv.reader((out / "table1.csv").read_text().splitlines()))
+    assert rows[0] == TABLE1_HEADER and len(rows) == 3
+    col = {name: i for i, name in enumerate(TABLE1_HEADER)}
+    assert [int(r[col["charts"]]) for r in rows[1:]] == [1, 2]
+    for r in rows[1:]:
+        for name in (
+            "recon. error",
+            "graph nodes",
+            "graph edges",
+            "diameter (hops)",
+            "components",
+            "geodesic length (median)",
+            "parameters (enc+dec)",
+        ):
+            assert math.isfinite(float(r[col[name]])), name
+        assert int(r[col["graph nodes"]]) >= 80 and int(r[col["diameter (hops)"]]) >= 1
+        assert r[col["paper: recon. error"]] == ""  # unknown paper values stay empty, never invented
+    assert rows[1][col["straight line (median)"]] != "" and rows[2][col["straight line (median)"]] == ""
+    md = (out / "table1.md").read_text().splitlines()
+    assert md[0].count("|") == len(TABLE1_HEADER) + 1 and sum(line.startswith("| ") for line in md) == 3
+
+    res = _results(out)
+    assert res["n_test"] == 60 and len(res["pairs"]) == 6 and len(res["graph_points"]) == 80
+    wae, awae = res["models"]
+    assert (wae["model"], awae["model"]) == ("wae", "awae") and wae["latent_dim"] == 8 and awae["latent_dim"] == 7
+    assert len(wae["straight_line"]) == 6 and all(v is not None and v > 0 for v in wae["straight_line"])
+    for m in res["models"]:
+        assert m["training"]["status"] == "trained" and m["graph"]["status"] == "built"
+        assert len(m["geodesics"]["lengths"]) == 6 and math.isfinite(m["reconstruction_error"])
+        assert m["geodesics"]["n_unreachable"] + sum(v is not None for v in m["geodesics"]["lengths"]) == 6
+        assert sum(m["chart_usage"]) == 60
+    report = (out / "report.md").read_text()
+    assert "## Table 1" in report and all(f"figures/{name}" in report for name in FIGURES)
+
+
+def test_reproduce_resumes_and_reuses_saved_results(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_args(data_dir, out, "--charts", "1")) == 0
+    first = _results(out)["models"][0]
+    assert main(_args(data_dir, out, "--charts", "1")) == 0  # everything reused
+    again = _results(out)["models"][0]
+    assert (again["training"]["status"], again["graph"]["status"], again["geodesics"]["status"]) == (
+        "loaded",
+        "loaded",
+        "loaded",
+    )
+    assert again["geodesics"]["lengths"] == first["geodesics"]["lengths"]
+    assert main(_args(data_dir, out, "--charts", "1", "--epochs", "2")) == 0  # an unfinished run is resumed
+    more = _results(out)["models"][0]
+    assert more["training"]["status"] == "resumed" and more["training"]["epochs"] == 2
+    assert more["graph"]["status"] == "built"  # new weights: new graph
+    assert len(list((out / "models" / "m01").glob("graph-*.agmg"))) == 2
+
+
+def test_reproduce_refuses_a_folder_of_another_configuration(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(_args(data_dir, out, "--charts", "1", "--pairs", "2")) == 0
+    with pytest.raises(SystemExit) as err:
+        main(_args(data_dir, out, "--charts", "1", "--seed", "5"))
+    assert err.value.code == 2
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="dataset"):
+        ReproduceSettings(dataset="glyph-loop")
+    with pytest.raises(ValueError, match="charts"):
+        ReproduceSettings(charts=(1, 1))
+    with pytest.raises(ValueError, match="points"):
+        ReproduceSettings(points=0)
+    assert strip_chart_count((1, 2, 4, 8, 16)) == 8 and strip_chart_count((1, 2, 4)) == 4
+
+
+def test_too_many_graph_points_is_an_error(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(_args(data_dir, tmp_path / "run", "--points", "5000"))
+    assert "points" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "reproduce"])
+def test_every_option_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for opt in ("--out", "--seed", "--device", "--threads", "--quiet"):
+        assert opt in text
+    from agm.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert all(action.help for action in sub[command]._actions)
