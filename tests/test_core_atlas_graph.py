@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import shortest_path as scipy_shortest_path
+
 from _core_oracles import (
     assert_knn_matches_brute_force,
     canonical_labels,
@@ -17,9 +21,6 @@ from _core_oracles import (
     symmetric_csr,
 )
 from agm import _core as core
-from numpy.typing import NDArray
-from scipy.sparse.csgraph import connected_components
-from scipy.sparse.csgraph import shortest_path as scipy_shortest_path
 
 DTYPES = [np.float32, np.float64]
 STATS_KEYS = {"n_nodes", "n_edges", "n_intra_edges", "n_cross_edges", "n_components", "largest_component",

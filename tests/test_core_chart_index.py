@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import agm
 import numpy as np
 import pytest
-from _core_oracles import assert_knn_matches_brute_force
-from agm import _core as core
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
+
+import agm
+from _core_oracles import assert_knn_matches_brute_force
+from agm import _core as core
 
 DTYPES = [np.float32, np.float64]
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _core_oracles import edge_weight_map, make_atlas, path_cost, symmetric_csr
-from agm import _core as core
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra
+
+from _core_oracles import edge_weight_map, make_atlas, path_cost, symmetric_csr
+from agm import _core as core
 
 METHODS = ["astar", "dijkstra"]
 I64 = np.int64

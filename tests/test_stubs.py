@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from agm import _core
 
 REPO = Path(__file__).resolve().parents[1]
