@@ -41,8 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks
-from agm.models.cae import reject_lam, resolve_architecture
+from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
+from agm.models.cae import reject_lam
 from agm.models.chart_layers import ChartLinear
 from agm.models.registry import register_model
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from agm.models._validation import check_data, check_latent
-from agm.models.backbones import PAPER_HIDDEN, backbone_for, conv_networks, mlp_networks
+from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
 from agm.models.losses import discriminator_loss, encoder_adversarial, marginal_js, weighted_reconstruction
 from agm.models.networks import AtlasDecoder, AtlasEncoder, ChartDiscriminator
 
@@ -58,20 +58,7 @@ class AWAEGAN(nn.Module):
         name: str = "awae",
     ) -> None:
         super().__init__()
-        if not isinstance(n_charts, int) or n_charts < 1:
-            raise ValueError(f"n_charts must be an int >= 1; got {n_charts!r}")
-        shape = tuple(int(s) for s in data_shape)
-        backbone = backbone_for(shape)
-        if hidden is None:
-            hidden = PAPER_HIDDEN.get(n_charts) if backbone == "conv" else 32
-            if hidden is None:
-                raise ValueError(
-                    f"no paper width h for n_charts={n_charts} (known: {sorted(PAPER_HIDDEN)}); pass hidden"
-                )
-        if latent_dim is None:
-            latent_dim = 8 if n_charts == 1 else 7
-        if hidden < 1 or latent_dim < 1:
-            raise ValueError(f"hidden and latent_dim must be >= 1; got hidden={hidden}, latent_dim={latent_dim}")
+        shape, backbone, hidden, latent_dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
         if not lam >= 0:
             raise ValueError(f"lam must be >= 0; got {lam}")
         self.n_charts, self.latent_dim, self.data_shape = n_charts, int(latent_dim), shape

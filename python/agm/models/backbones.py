@@ -129,3 +129,29 @@ def mlp_networks(n_charts: int, latent_dim: int, hidden: int, data_dim: int) -> 
     )
     tail = nn.Sequential(*_fc_block(4 * h, 2 * h), nn.Linear(2 * h, data_dim))
     return encoder, AtlasDecoder(head, tail, m)
+
+
+def resolve_architecture(
+    n_charts: int, data_shape: tuple[int, ...], hidden: int | None, latent_dim: int | None
+) -> tuple[tuple[int, ...], str, int, int]:
+    """Validated (shape, backbone, hidden, latent_dim) with the paper's defaults, shared by every model family.
+
+    hidden: the paper's width for m charts (:data:`PAPER_HIDDEN`) with the conv backbone, 32 with the MLP one;
+    latent_dim: 8 for one chart (WAE-GAN), 7 otherwise (AWAE-GAN).
+
+    Raises:
+        ValueError: n_charts < 1, a data_shape no backbone takes, hidden or latent_dim < 1.
+    """
+    if not isinstance(n_charts, int) or isinstance(n_charts, bool) or n_charts < 1:
+        raise ValueError(f"n_charts must be an int >= 1; got {n_charts!r}")
+    shape = tuple(int(s) for s in data_shape)
+    backbone = backbone_for(shape)
+    if hidden is None:
+        hidden = PAPER_HIDDEN.get(n_charts) if backbone == "conv" else 32
+        if hidden is None:
+            raise ValueError(f"no paper width h for n_charts={n_charts} (known: {sorted(PAPER_HIDDEN)}); pass hidden")
+    if latent_dim is None:
+        latent_dim = 8 if n_charts == 1 else 7
+    if hidden < 1 or latent_dim < 1:
+        raise ValueError(f"hidden and latent_dim must be >= 1; got hidden={hidden}, latent_dim={latent_dim}")
+    return shape, backbone, int(hidden), int(latent_dim)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from agm.models._validation import check_data, check_latent
-from agm.models.backbones import PAPER_HIDDEN, backbone_for, conv_networks, mlp_networks
+from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
 from agm.models.registry import register_model
 
 #: Default of ``TrainConfig.lam``: the trainer passes ``lam`` to every family; the CAE has no such weight and
@@ -72,29 +72,6 @@ def cae_loss(
     rec = err.min(dim=1).values.mean()
     pred = -(chart_labels(err, temperature) * log_psi).sum(1).mean()
     return {"rec": rec, "pred": pred, "total": rec + pred, "err": err.detach()}
-
-
-def resolve_architecture(
-    n_charts: int, data_shape: tuple[int, ...], hidden: int | None, latent_dim: int | None
-) -> tuple[tuple[int, ...], str, int, int]:
-    """Validated (shape, backbone, hidden, latent_dim) with the AWAE-GAN's defaults (CAE, Atlas VAE, InfoGAN).
-
-    Raises:
-        ValueError: n_charts < 1, a data_shape no backbone takes, hidden or latent_dim < 1.
-    """
-    if not isinstance(n_charts, int) or isinstance(n_charts, bool) or n_charts < 1:
-        raise ValueError(f"n_charts must be an int >= 1; got {n_charts!r}")
-    shape = tuple(int(s) for s in data_shape)
-    backbone = backbone_for(shape)
-    if hidden is None:
-        hidden = PAPER_HIDDEN.get(n_charts) if backbone == "conv" else 32
-        if hidden is None:
-            raise ValueError(f"no paper width h for n_charts={n_charts} (known: {sorted(PAPER_HIDDEN)}); pass hidden")
-    if latent_dim is None:
-        latent_dim = 8 if n_charts == 1 else 7
-    if hidden < 1 or latent_dim < 1:
-        raise ValueError(f"hidden and latent_dim must be >= 1; got hidden={hidden}, latent_dim={latent_dim}")
-    return shape, backbone, int(hidden), int(latent_dim)
 
 
 class ChartAutoEncoder(nn.Module):

@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks
-from agm.models.cae import resolve_architecture
+from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
 from agm.models.networks import AtlasDecoder, AtlasEncoder
 from agm.models.registry import register_model
 
