@@ -10,11 +10,12 @@ from __future__ import annotations
 import gzip as _gzip
 import io
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from agm._files import atomic_write
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -131,12 +132,6 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, gzip: bool = True
             gz.write(payload)
         payload = buffer.getvalue()
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as handle:
+        handle.write(payload)
     return path

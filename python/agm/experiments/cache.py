@@ -6,11 +6,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agm._files import atomic_write
 
 
 def param_key(params: dict[str, Any]) -> str:
@@ -46,15 +47,8 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
     """Write strict JSON atomically (NaN/inf written as null, numpy values converted; folder created)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_clean(payload), fh, indent=2, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "w") as fh:
+        json.dump(_clean(payload), fh, indent=2, allow_nan=False)
     return path
 
 

@@ -11,13 +11,13 @@ Layout (format "agm-checkpoint", version 1)::
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import nn
 
+from agm._files import atomic_write
 from agm.models.registry import build_model
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
@@ -62,17 +62,8 @@ def save_checkpoint(
         },
         "history": list(history or []),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as fh:
+        torch.save(payload, fh)
     return path
 
 
