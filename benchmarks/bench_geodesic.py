@@ -145,7 +145,7 @@ def main() -> None:
     print(f"graph: {stats}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in graph.timings.items() if k != "decoded_points")
     print(
-        f"build_graph {build_s:.2f}s  (stages {stages})\n"
+        f"build_graph {build_s:.2f}s  (stages {stages}; batch chosen by measurement: {graph.batch_size})\n"
         f"decoder limit {limit_s:.2f}s for {minimal} decodings at {throughput[best_batch]:.0f}/s (batch {best_batch})"
         f" -> build/limit {build_s / limit_s:.3f}x\n"
         f"per-edge loop (extrapolated from {sample} edges) {loop_s:.2f}s -> loop/build {loop_s / build_s:.2f}x"
@@ -186,6 +186,7 @@ def main() -> None:
                 "graph": stats,
                 "build_s": build_s,
                 "build_timings": graph.timings,
+                "chosen_batch_size": graph.batch_size,
                 "minimal_decodings": minimal,
                 "limit_s": limit_s,
                 "build_over_limit": build_s / limit_s,

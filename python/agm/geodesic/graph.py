@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
-from agm.geodesic.curves import decode_points, default_batch_size, edge_lengths
+from agm.geodesic.curves import decode_points, default_batch_size, edge_lengths, tune_batch_size
 from agm.geodesic.fingerprint import fingerprints_match, model_fingerprint, weight_versions
 from agm.geodesic.inputs import as_batch, check_eps, check_model, check_non_negative_int, check_positive_int
 from agm.geodesic.nodes import ChartNodes, encode_atlas, select_nodes
@@ -41,6 +41,7 @@ class GeodesicGraph:
         nodes: "encoder" (nodes are encoded data points) or "decoder" (nodes are prior samples matched across
             charts by search, for semi-AGMs; see ``agm.geodesic.semi``).
         refine_steps: iterations of the latent search of the "decoder" mode (also used to locate query points).
+        batch_size: decoded points per forward call chosen at build time (the queries' default; None when loaded).
         data_shape: S, the shape of one data point.
         fingerprint: identifies the model the graph was built for (see ``agm.geodesic.fingerprint``).
         timings: seconds spent in each build stage (empty for a loaded graph).
@@ -58,10 +59,12 @@ class GeodesicGraph:
         fingerprint: dict[str, Any],
         nodes: str = "encoder",
         refine_steps: int = 0,
+        batch_size: int | None = None,
         timings: dict[str, float] | None = None,
     ) -> None:
         self.native = native
         self.nodes, self.refine_steps = nodes, int(refine_steps)
+        self.batch_size = batch_size
         self.charts = tuple(int(c) for c in charts)
         self.eps, self.k, self.n_steps = float(eps), int(k), int(n_steps)
         self.data_shape = tuple(int(s) for s in data_shape)
@@ -277,8 +280,9 @@ def build_graph(
         k: neighbours per node inside its chart (each chart needs more than k nodes).
         eps: partition threshold in [0, 1): point x joins chart y when psi_y(x) > eps.
         n_steps: intermediate decodings per edge (>= 0).
-        batch_size: points per encoder/decoder call; default 256 on CPU, 16384 on CUDA (see
-            ``agm.geodesic.curves``). Peak memory is set by it, not by the number of edges.
+        batch_size: points per encoder/decoder call; default: chosen by measurement on the CPU
+            (:func:`agm.geodesic.curves.tune_batch_size`), 16384 on CUDA. Peak memory is set by it, not by the
+            number of edges.
         device: where the model runs; default the device of its parameters.
         nodes: "encoder", "decoder" or "auto" ("encoder" when the model has ``encode``).
         n_samples: "decoder" mode: prior samples in all (split evenly over the charts); default len(data), or
@@ -308,7 +312,9 @@ def build_graph(
         raise ValueError("data is required to build the graph of an AGM from its encoders (nodes='encoder')")
     x = as_batch("data", data, None, single=False) if data is not None else None
     dev = torch.device(device) if device is not None else model_device(model)
-    batch = check_positive_int("batch_size", batch_size) if batch_size is not None else default_batch_size(dev)
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
+    batch = batch_size or default_batch_size(dev)
     samples = check_positive_int(
         "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
     )
@@ -338,6 +344,10 @@ def build_graph(
             z0 = torch.zeros(1, model.latent_dim, device=dev)
             data_shape = tuple(model.decode(z0, torch.zeros(1, dtype=torch.int64, device=dev)).shape[1:])
         timings["nodes"] = time.perf_counter() - t0
+        if batch_size is None:  # choose by measurement: the best batch depends on the decoder and the machine
+            sample = torch.from_numpy(np.concatenate(chart_nodes.latents)[:256])
+            charts_of = np.repeat(chart_nodes.charts, [len(lat) for lat in chart_nodes.latents])[:256]
+            batch = tune_batch_size(model.decode, sample, torch.from_numpy(charts_of), dev)
         native = assemble_graph(
             model,
             chart_nodes,
@@ -360,6 +370,7 @@ def build_graph(
         fingerprint=fingerprint,
         nodes=mode,
         refine_steps=refine_steps,
+        batch_size=batch,
         timings=timings,
     )
     graph._verified = weight_versions(model)

@@ -33,7 +33,10 @@ def _prepare(
     check_model(model, need_encoder=graph.nodes == "encoder")
     dev = torch.device(device) if device is not None else model_device(model)
     graph.check_model(model, dev)
-    batch = check_positive_int("batch_size", batch_size) if batch_size is not None else default_batch_size(dev)
+    if batch_size is not None:
+        batch = check_positive_int("batch_size", batch_size)
+    else:
+        batch = graph.batch_size or default_batch_size(dev)
     return graph, dev, batch
 
 
