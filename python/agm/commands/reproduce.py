@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--batch-size",
         type=int,
         default=None,
-        help="decoded points per forward call in the graph and geodesic stages (default: 256 on CPU, 16384 on CUDA)",
+        help="decoded points per forward call in graph and geodesic stages (default: measured on CPU, 16384 on CUDA)",
     )
     p.add_argument("--no-verify", action="store_true", help="do not check the IDX files' SHA-256 (own files)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
