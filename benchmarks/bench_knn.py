@@ -45,14 +45,14 @@ def numpy_brute(points: np.ndarray, k: int, block: int = 2048) -> KnnResult:
     ids = np.empty((n, k), dtype=np.int64)
     dists = np.empty((n, k))
     for lo in range(0, n, block):
-        q = points[lo:lo + block]
-        d2 = sq[lo:lo + block, None] + sq[None, :] - 2.0 * (q @ points.T)
+        q = points[lo : lo + block]
+        d2 = sq[lo : lo + block, None] + sq[None, :] - 2.0 * (q @ points.T)
         d2[np.arange(q.shape[0]), np.arange(lo, lo + q.shape[0])] = np.inf
         part = np.argpartition(d2, k, axis=1)[:, :k]
         exact = np.linalg.norm(q[:, None, :] - points[part], axis=2)
         order = np.argsort(exact, axis=1)
-        ids[lo:lo + block] = np.take_along_axis(part, order, axis=1)
-        dists[lo:lo + block] = np.take_along_axis(exact, order, axis=1)
+        ids[lo : lo + block] = np.take_along_axis(part, order, axis=1)
+        dists[lo : lo + block] = np.take_along_axis(exact, order, axis=1)
     return ids, dists
 
 
@@ -80,7 +80,10 @@ def peers(points: np.ndarray) -> dict[str, tuple[Callable[[], KnnResult], float,
     if knn_graph is not None:
         for method in ("tree", "auto") + (("brute",) if n <= BRUTE_MAX_N else ()):
             out[f"agm knn_graph method={method}"] = (
-                lambda m=method: knn_graph(points, K, method=m, n_threads=0), 1e-9, "")
+                lambda m=method: knn_graph(points, K, method=m, n_threads=0),
+                1e-9,
+                "",
+            )
     if PyKDTree is not None:
         out["pykdtree (OpenMP)"] = (lambda: pykdtree_knn(points), 1e-9, "threads: OMP_NUM_THREADS")
     if n <= BRUTE_MAX_N:
@@ -141,15 +144,18 @@ def main() -> None:
         repeats = args.repeats or (5 if n <= 2_000 else 3 if n <= 20_000 else 1)
         cases.append(run_case(n, d, args.seed, repeats))
     passed = all(all(c["correct"].values()) for c in cases)
-    write_json(args.out, {
-        "benchmark": "bench_knn",
-        "mode": "quick" if args.quick else "cases" if args.cases else "full",
-        "seed": args.seed,
-        "environment": env,
-        "notes": notes,
-        "cases": cases,
-        "correctness_passed": passed,
-    })
+    write_json(
+        args.out,
+        {
+            "benchmark": "bench_knn",
+            "mode": "quick" if args.quick else "cases" if args.cases else "full",
+            "seed": args.seed,
+            "environment": env,
+            "notes": notes,
+            "cases": cases,
+            "correctness_passed": passed,
+        },
+    )
     print(f"\ncorrectness {'passed' if passed else 'FAILED'}; wrote {args.out}")
     for note in notes:
         print(f"note: {note}")

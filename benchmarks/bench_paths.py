@@ -95,8 +95,12 @@ def run_case(n: int, dim: int, seed: int, repeats: int, with_networkx: bool) -> 
 
         def nx_costs() -> np.ndarray:
             heuristic = lambda u, v: math.dist(pos[u], pos[v])  # noqa: E731
-            return np.array([nx.astar_path_length(nxg, int(s), int(t), heuristic=heuristic, weight="weight")
-                             for s, t in pairs[:NX_PAIRS]])
+            return np.array(
+                [
+                    nx.astar_path_length(nxg, int(s), int(t), heuristic=heuristic, weight="weight")
+                    for s, t in pairs[:NX_PAIRS]
+                ]
+            )
 
         timing, costs = timeit(nx_costs, repeats=1, warmup=0)
         timings[name] = {**timing.as_dict(), "queries": NX_PAIRS, "graph_build_s": nx_build_s}
@@ -113,7 +117,8 @@ def run_case(n: int, dim: int, seed: int, repeats: int, with_networkx: bool) -> 
         name = f"agm shortest_paths astar x{N_BATCH} n_threads={n_threads}"
         timing, (_, costs) = timeit(
             lambda nt=n_threads: graph.shortest_paths(batch_sources, batch_targets, method="astar", n_threads=nt),
-            repeats=repeats)
+            repeats=repeats,
+        )
         timings[name] = {**timing.as_dict(), "queries": N_BATCH}
         correct[name] = bool(np.array_equal(costs, one_by_one))
         batch_rows.append((name, timing.best, "" if correct[name] else "DIFFERS FROM ONE-BY-ONE"))
@@ -123,13 +128,21 @@ def run_case(n: int, dim: int, seed: int, repeats: int, with_networkx: bool) -> 
     scipy_per_query = per_query["scipy dijkstra single source"]
     n_edges = graph.n_edges  # not graph.stats(): its exact diameter is a BFS from every node, O(N E)
     memory = graph.memory_bytes()
-    print(f"  graph: {n_edges} edges, build {build_s:.2f} s, {memory / n_edges:.1f} bytes/edge "
-          f"(positions included)")
+    print(f"  graph: {n_edges} edges, build {build_s:.2f} s, {memory / n_edges:.1f} bytes/edge (positions included)")
     return {
-        "n": n, "d": dim, "k": K, "n_pairs": N_PAIRS, "n_batch": N_BATCH,
-        "graph": {"build_s": build_s, "n_edges": n_edges, "n_components": len(graph.component_sizes),
-                  "memory_bytes": memory, "bytes_per_edge": memory / n_edges,
-                  "bytes_per_edge_without_positions": (memory - points.nbytes) / n_edges},
+        "n": n,
+        "d": dim,
+        "k": K,
+        "n_pairs": N_PAIRS,
+        "n_batch": N_BATCH,
+        "graph": {
+            "build_s": build_s,
+            "n_edges": n_edges,
+            "n_components": len(graph.component_sizes),
+            "memory_bytes": memory,
+            "bytes_per_edge": memory / n_edges,
+            "bytes_per_edge_without_positions": (memory - points.nbytes) / n_edges,
+        },
         "timings": timings,
         "per_query_s": per_query,
         "ratio_to_scipy": {name: s / scipy_per_query for name, s in per_query.items()},
@@ -144,8 +157,10 @@ def main() -> None:
     args = p.parse_args()
     env = environment()
     sizes = [2_000] if args.quick else [2_000, 20_000, 200_000]
-    notes = [f"networkx only for N <= {NX_MAX_N} and on the first {NX_PAIRS} pairs (pure python, slow)",
-             "scipy computes a full single-source Dijkstra per pair (it has no target / early exit)"]
+    notes = [
+        f"networkx only for N <= {NX_MAX_N} and on the first {NX_PAIRS} pairs (pure python, slow)",
+        "scipy computes a full single-source Dijkstra per pair (it has no target / early exit)",
+    ]
     if nx is None:
         notes.append("networkx not installed: its rows were skipped")
     cases = []
@@ -153,15 +168,18 @@ def main() -> None:
         repeats = args.repeats or (3 if n <= 20_000 else 1)
         cases.append(run_case(n, args.dim, args.seed, repeats, with_networkx=nx is not None and n <= NX_MAX_N))
     passed = all(all(c["correct"].values()) for c in cases)
-    write_json(args.out, {
-        "benchmark": "bench_paths",
-        "mode": "quick" if args.quick else "full",
-        "seed": args.seed,
-        "environment": env,
-        "notes": notes,
-        "cases": cases,
-        "correctness_passed": passed,
-    })
+    write_json(
+        args.out,
+        {
+            "benchmark": "bench_paths",
+            "mode": "quick" if args.quick else "full",
+            "seed": args.seed,
+            "environment": env,
+            "notes": notes,
+            "cases": cases,
+            "correctness_passed": passed,
+        },
+    )
     print(f"\ncorrectness {'passed' if passed else 'FAILED'}; wrote {args.out}")
     sys.exit(0 if passed else 1)
 

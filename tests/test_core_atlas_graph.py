@@ -23,8 +23,15 @@ from _core_oracles import (
 from agm import _core as core
 
 DTYPES = [np.float32, np.float64]
-STATS_KEYS = {"n_nodes", "n_edges", "n_intra_edges", "n_cross_edges", "n_components", "largest_component",
-              "diameter_hops"}
+STATS_KEYS = {
+    "n_nodes",
+    "n_edges",
+    "n_intra_edges",
+    "n_cross_edges",
+    "n_components",
+    "largest_component",
+    "diameter_hops",
+}
 
 # (sizes, d, k, shared point ids, blobs per chart)
 LAYOUTS = [
@@ -36,16 +43,18 @@ LAYOUTS = [
 ]
 
 
-def csr_triples(n_nodes: int, indptr: NDArray[np.int64], indices: NDArray[np.int64],
-                data: NDArray[np.float64]) -> NDArray[np.float64]:
+def csr_triples(
+    n_nodes: int, indptr: NDArray[np.int64], indices: NDArray[np.int64], data: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """(nnz, 3) rows (row, col, value) sorted lexicographically."""
     rows = np.repeat(np.arange(n_nodes), np.diff(indptr))
     t = np.stack([rows.astype(np.float64), indices.astype(np.float64), data], axis=1)
     return t[np.lexsort((t[:, 1], t[:, 0]))]
 
 
-def weighted_graph(rng: np.random.Generator, layout: tuple, dtype: type = np.float64,
-                   n_threads: int = 0) -> tuple[core.AtlasGraph, list, list]:
+def weighted_graph(
+    rng: np.random.Generator, layout: tuple, dtype: type = np.float64, n_threads: int = 0
+) -> tuple[core.AtlasGraph, list, list]:
     sizes, d, k, shared, blobs = layout
     latents, point_ids = make_atlas(rng, sizes, d, dtype, shared=shared, clusters=blobs)
     graph = core.AtlasGraph(latents, point_ids, k, n_threads=n_threads)
@@ -194,8 +203,7 @@ def test_memory_bytes_per_edge(rng: np.random.Generator) -> None:
 
 
 def _assert_same_graph(a: core.AtlasGraph, b: core.AtlasGraph) -> None:
-    for name in ("n_charts", "n_nodes", "k", "latent_dim", "n_edges", "n_intra_edges", "has_weights",
-                 "has_positions"):
+    for name in ("n_charts", "n_nodes", "k", "latent_dim", "n_edges", "n_intra_edges", "has_weights", "has_positions"):
         assert getattr(a, name) == getattr(b, name), name
     for name in ("chart_offsets", "node_chart", "node_point", "latents", "edges"):
         x, y = getattr(a, name), getattr(b, name)
@@ -405,8 +413,15 @@ def test_astar_before_set_positions(graph: core.AtlasGraph) -> None:
 
 def test_bad_positions(graph: core.AtlasGraph) -> None:
     n = graph.n_nodes
-    for p in (np.zeros((n - 1, 3)), np.zeros((n + 1, 3)), np.zeros(n), np.zeros((n, 3, 1)), np.zeros((n, 0)),
-              np.zeros((n, 6))[:, ::2], np.asfortranarray(np.zeros((n, 3)))):
+    for p in (
+        np.zeros((n - 1, 3)),
+        np.zeros((n + 1, 3)),
+        np.zeros(n),
+        np.zeros((n, 3, 1)),
+        np.zeros((n, 0)),
+        np.zeros((n, 6))[:, ::2],
+        np.asfortranarray(np.zeros((n, 3))),
+    ):
         with pytest.raises(ValueError, match="positions"):
             graph.set_positions(p)
     nan = np.zeros((n, 3))

@@ -173,8 +173,10 @@ def test_points_wrong_dtype(dtype: type) -> None:
         core.ChartIndex(np.zeros((5, 2), dtype=dtype))
 
 
-@pytest.mark.parametrize(("index_dtype", "query_dtype"), [(np.float32, np.float64), (np.float64, np.float32),
-                                                          (np.float32, np.float16), (np.float64, np.int64)])
+@pytest.mark.parametrize(
+    ("index_dtype", "query_dtype"),
+    [(np.float32, np.float64), (np.float64, np.float32), (np.float32, np.float16), (np.float64, np.int64)],
+)
 def test_queries_dtype_must_match_index(index_dtype: type, query_dtype: type) -> None:
     index = core.ChartIndex(np.zeros((5, 2), dtype=index_dtype))
     with pytest.raises(TypeError, match="queries"):

@@ -53,8 +53,9 @@ class Case:
         return nodes, dist * self.rng.choice([1.0, 1.0, 1.5, 3.0], size=size)
 
 
-def make_case(seed: int, dtype: type, sizes: list[int], k: int, shared: bool, blobs: int, dim: int,
-              duplicates: bool) -> Case:
+def make_case(
+    seed: int, dtype: type, sizes: list[int], k: int, shared: bool, blobs: int, dim: int, duplicates: bool
+) -> Case:
     rng = np.random.default_rng(seed)
     latents, point_ids = make_atlas(rng, sizes, 2, np.float64, shared=shared, clusters=blobs)
     graph = core.AtlasGraph(latents, point_ids, k)
@@ -127,8 +128,9 @@ def test_shortest_paths_batched_equals_one_by_one(case: Case, method: str) -> No
         ref_paths.append(path)
         ref_costs.append(cost)
     for n_threads in (1, 2):
-        paths, costs = case.graph.shortest_paths(sources, targets, method=method, n_threads=n_threads,
-                                                 raise_unreachable=False)
+        paths, costs = case.graph.shortest_paths(
+            sources, targets, method=method, n_threads=n_threads, raise_unreachable=False
+        )
         assert costs.dtype == np.float64 and costs.shape == (12,) and len(paths) == 12
         np.testing.assert_array_equal(costs, ref_costs)
         for got, ref in zip(paths, ref_paths):
@@ -150,8 +152,7 @@ def test_unreachable_error_names_components_and_sizes(method: str) -> None:
     numbers = set(re.findall(r"\d+", str(info.value)))
     for needed in (comp[s], comp[t], sizes[comp[s]], sizes[comp[t]]):
         assert str(needed) in numbers, f"{needed} missing from: {info.value}"
-    paths, costs = case.graph.shortest_paths(np.array([s, s]), np.array([t, s]), method=method,
-                                             raise_unreachable=False)
+    paths, costs = case.graph.shortest_paths(np.array([s, s]), np.array([t, s]), method=method, raise_unreachable=False)
     assert np.isinf(costs[0]) and paths[0].shape == (0,) and paths[0].dtype == I64
     assert costs[1] == 0.0 and paths[1].tolist() == [s]
 
@@ -159,8 +160,9 @@ def test_unreachable_error_names_components_and_sizes(method: str) -> None:
 # --- virtual endpoints -------------------------------------------------------------------------------------
 
 
-def virtual_oracle(case: Case, sn: NDArray[np.int64], sc: NDArray[np.float64], tn: NDArray[np.int64],
-                   tc: NDArray[np.float64]) -> float:
+def virtual_oracle(
+    case: Case, sn: NDArray[np.int64], sc: NDArray[np.float64], tn: NDArray[np.int64], tc: NDArray[np.float64]
+) -> float:
     """Cost from a virtual source S (edges S->sn[i]) to a virtual target T (edges tn[j]->T) by scipy on the
     graph augmented with S = n and T = n + 1 (repeated attachments: the cheapest one)."""
     n = case.n
@@ -178,8 +180,9 @@ def virtual_oracle(case: Case, sn: NDArray[np.int64], sc: NDArray[np.float64], t
     return float(dijkstra(aug, directed=True, indices=n)[n + 1])
 
 
-def random_query(case: Case) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64],
-                                      NDArray[np.float64], NDArray[np.floating]]:
+def random_query(
+    case: Case,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.floating]]:
     """(source_nodes, source_costs, target_nodes, target_costs, goals) for two random query points."""
     d = case.positions.shape[1]
     q_s, q_t = case.rng.normal(size=d), case.rng.normal(size=d)
@@ -190,8 +193,15 @@ def random_query(case: Case) -> tuple[NDArray[np.int64], NDArray[np.float64], ND
     return sn, sc, tn, tc, goals
 
 
-def check_virtual_path(case: Case, path: NDArray[np.int64], cost: float, sn: NDArray[np.int64],
-                       sc: NDArray[np.float64], tn: NDArray[np.int64], tc: NDArray[np.float64]) -> None:
+def check_virtual_path(
+    case: Case,
+    path: NDArray[np.int64],
+    cost: float,
+    sn: NDArray[np.int64],
+    sc: NDArray[np.float64],
+    tn: NDArray[np.int64],
+    tc: NDArray[np.float64],
+) -> None:
     assert path.dtype == I64 and path.size >= 1
     assert path[0] in sn and path[-1] in tn
     total = sc[sn == path[0]].min() + path_cost(path, case.wmap) + tc[tn == path[-1]].min()
@@ -243,8 +253,9 @@ def test_search_many_equals_search(case: Case, method: str) -> None:
             ref.append((np.empty(0, I64), np.inf))
     kwargs = {"goal_offsets": go, "goals": goals} if method == "astar" else {}
     for n_threads in (1, 2):
-        paths, costs = case.graph.search_many(so, sn, sc, to, tn, tc, method=method, n_threads=n_threads,
-                                              raise_unreachable=False, **kwargs)
+        paths, costs = case.graph.search_many(
+            so, sn, sc, to, tn, tc, method=method, n_threads=n_threads, raise_unreachable=False, **kwargs
+        )
         assert costs.dtype == np.float64 and costs.shape == (len(queries),)
         np.testing.assert_array_equal(costs, [c for _, c in ref])
         for got, (path, _) in zip(paths, ref):

@@ -26,8 +26,16 @@ ALLOWLIST = Path(__file__).with_name("stubtest_allowlist.txt")
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed (pip install mypy)")
 def test_stubtest_core() -> None:
-    cmd = [sys.executable, "-m", "mypy.stubtest", "agm._core", "--mypy-config-file", str(REPO / "pyproject.toml"),
-           "--allowlist", str(ALLOWLIST)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mypy.stubtest",
+        "agm._core",
+        "--mypy-config-file",
+        str(REPO / "pyproject.toml"),
+        "--allowlist",
+        str(ALLOWLIST),
+    ]
     # The editable install is an import hook that mypy cannot follow: point it at the source tree's stub.
     env = {**os.environ, "MYPYPATH": str(REPO / "python")}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)

@@ -19,8 +19,9 @@ def _saved(tmp_path: Path, shape: tuple[int, ...] = (1, 28, 28)) -> tuple[torch.
     model.training_step(torch.rand(4, *shape), opts)  # non-trivial weights, BN statistics, optimizer states
     model.eval()
     cfg = make_config("tiny", "awae", 2, "glyph-loop", hidden=2, seed=7)
-    path = save_checkpoint(tmp_path / "ck" / "checkpoint.pt", model, cfg, optimizers=opts, epoch=5,
-                           history=[{"rec": 1.5}])
+    path = save_checkpoint(
+        tmp_path / "ck" / "checkpoint.pt", model, cfg, optimizers=opts, epoch=5, history=[{"rec": 1.5}]
+    )
     return model, cfg, path
 
 

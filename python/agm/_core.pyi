@@ -42,9 +42,7 @@ class ChartIndex:
     def dim(self) -> int: ...
     @property
     def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]: ...
-    def query(
-        self, queries: _FloatArray, k: int, n_threads: int = 0
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    def query(self, queries: _FloatArray, k: int, n_threads: int = 0) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """k nearest indexed points of each query.
 
         Args:
@@ -240,9 +238,7 @@ class AtlasGraph:
         """B virtual-endpoint searches in one call (ragged CSR-style arrays; query b uses
         ``source_nodes[source_offsets[b]:source_offsets[b+1]]`` and likewise for targets and goals), threads,
         GIL released. Equal to B calls of ``search``."""
-    def single_source(
-        self, source: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def single_source(self, source: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and
         predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes)."""
     # --- persistence -------------------------------------------------------------------------------------
