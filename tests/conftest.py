@@ -18,8 +18,9 @@ import torch
 from hypothesis import HealthCheck, settings
 
 # The test models are tiny: one torch thread is fastest, and on a shared 2-core machine a second thread makes the
-# torch tests several times slower (measured). Set once here for the whole session.
-torch.set_num_threads(1)
+# torch tests several times slower (measured). Set once here for the whole session; AGM_TEST_THREADS=2 runs the
+# suite with two intra-op threads (CI does, to catch float32 results that depend on the thread count).
+torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))
 
 settings.register_profile(
     "ci",
