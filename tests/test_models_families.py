@@ -195,6 +195,7 @@ def test_vae_elbo_is_the_exact_sum_over_charts(likelihood: str, m: int, shape: t
     if m > 1:  # a far-from-uniform psi, so that KL(psi || U) matters
         with torch.no_grad():
             model.encoder.psi_head[-1].weight.mul_(50.0)
+            model.encoder.psi_head[-1].bias.copy_(torch.arange(m) * 1.5)
     x = torch.rand(6, *shape).round() if likelihood == "bernoulli" else torch.randn(6, *shape)
     with torch.no_grad():
         torch.manual_seed(5)

@@ -8,37 +8,46 @@ part          layers                                                            
 trunk         Conv(1->h) 28->14, Conv(h->2h) 14->7, Conv(2h->4h) 7->3                 charts + psi
 chart head    Conv(4h->8h) 3->1, FC 8h->d                                             per chart
 psi head      Conv(4h->8h) 3->1, FC 8h->m, softmax                                    psi only
-dec. head     FC d->7*7*8h (Swish), FSConv(8h->4h) 7->14 (BN, Swish)                  per chart
+dec. head     FC d->7*7*8h, FSConv(8h->4h) 7->14 (BN, Swish)                          per chart
 dec. tail     FSConv(4h->2h) 14->28 (BN, Swish), FSConv(2h->1) 28->28, sigmoid        shared
 discrim.      FC d->4h, 3x FC 4h->4h (BN, Swish each), FC 4h->1                       per chart
 ============  =====================================================================  ===========
 
-Kernel choices (the paper does not give them all): every Conv/FSConv that halves/doubles the resolution is
-kernel 4, stride 2, padding 1; the last FSConv is kernel 3, stride 1, padding 1; convs keep their bias; the decoder FC
-has no BN.  This gives the WAE-GAN (m=1, h=128, d=8) 21,968,009 encoder+decoder parameters, 128 (0.0006 %) more than
-the paper's 21,967,881 (Table 1).  (Exact matches exist only for odd choices, e.g. dropping the first conv's bias
-alone; the encoder ends at 1x1, so its FC sees 8h features.)
+Layer conventions (Appendix A draws the layers but not all of these; the five parameter counts of Table 1 fix them,
+see below):
 
-Encoder + decoder (+ psi) parameters, discriminators excluded (``count_parameters(model, "autoencoder")``;
-exact, checked by tests/test_models_awae.py against :data:`AUTOENCODER_PARAMETERS`):
+* every kernel is 4x4; the convs and FSConvs that halve / double the resolution have stride 2, padding 1; the last
+  FSConv has stride 1 and TensorFlow's ``padding="same"`` (PyTorch: padding 1 then :class:`CropTopLeft` to 28x28);
+* the encoder's convs carry no bias (each is followed by a batch norm, whose shift makes a bias redundant); the
+  FSConvs and the FC layers keep theirs, the last FSConv included;
+* the decoder's FC is followed directly by the first FSConv: no batch norm and no activation in between (as the
+  diagram); the encoder ends at 1x1, so its FCs see 8h features.
 
-=====  ==  ===  =  ====================  ====================  ===============
-model  m   h    d  encoders+psi+decoders  discriminators        paper Table 1
-=====  ==  ===  =  ====================  ====================  ===============
-WAE    1   128  8  21,968,009            797,185               21,967,881
-AWAE   2   86   7  21,627,727            723,778               --
-AWAE   4   64   7  20,887,905            806,916               --
-AWAE   8   48   7  21,964,337            915,464               --
-AWAE   16  34   7  21,628,107            931,344               --
-=====  ==  ===  =  ====================  ====================  ===============
+Encoder + psi + decoder parameters, discriminators excluded (``count_parameters(model, "autoencoder")``; equal to
+the paper's Table 1 to the unit, pinned by tests/test_models_awae.py against :data:`AUTOENCODER_PARAMETERS`):
 
-(the paper's table reports the AWAE-GAN counts too; only the WAE-GAN value was available when this was written.)
+=====  ==  ===  =  ====================  ==============
+model  m   h    d  encoders+psi+decoders  discriminators
+=====  ==  ===  =  ====================  ==============
+WAE    1   128  8  21,967,881            797,185
+AWAE   2   86   7  21,626,265            723,778
+AWAE   4   64   7  20,885,793            806,916
+AWAE   8   48   7  21,961,217            915,464
+AWAE   16  34   7  21,623,721            931,344
+=====  ==  ===  =  ====================  ==============
 
-MLP backbone for S = (D,): the same structure with Linear layers of widths h, 2h, 4h, 8h, a linear (identity) output.
+Each count differs from the last version of this backbone (3x3 last FSConv, biased encoder convs) by -h for m = 1
+and -(8m + 1) h otherwise: -(7h + 8mh + 8h [m > 1]) for the encoder biases, +14h for the 4x4 last kernel.
+A search over single-layer bias / batch-norm-affine / last-kernel choices finds other exact combinations, but each
+mixes rules layer by layer (e.g. one batch norm without affine parameters); this is the uniform one.
+
+MLP backbone for S = (D,): the same structure with Linear layers of widths h, 2h, 4h, 8h, a linear (identity) output
+(every Linear keeps its bias; this twin has no published counts to match).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from agm.models.chart_layers import (
@@ -54,8 +63,9 @@ from agm.models.networks import AtlasDecoder, AtlasEncoder
 #: Width h of the paper's networks by number of charts (Appendix A), keeping ~22M encoder+decoder parameters.
 PAPER_HIDDEN: dict[int, int] = {1: 128, 2: 86, 4: 64, 8: 48, 16: 34}
 
-#: Encoder + psi + decoder parameter counts of the paper-size conv models (h = PAPER_HIDDEN[m]; d = 8 for m = 1 else 7).
-AUTOENCODER_PARAMETERS: dict[int, int] = {1: 21_968_009, 2: 21_627_727, 4: 20_887_905, 8: 21_964_337, 16: 21_628_107}
+#: Encoder + psi + decoder parameter counts of the paper-size conv models (h = PAPER_HIDDEN[m]; d = 8 for m = 1 else
+#: 7): the paper's Table 1, which these models reproduce exactly.
+AUTOENCODER_PARAMETERS: dict[int, int] = {1: 21_967_881, 2: 21_626_265, 4: 20_885_793, 8: 21_961_217, 16: 21_623_721}
 
 IMAGE_SHAPE: tuple[int, ...] = (1, 28, 28)
 
@@ -77,15 +87,43 @@ def backbone_for(data_shape: tuple[int, ...]) -> str:
 
 
 def _conv_block(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout), nn.SiLU()]
+    """Conv 4x4 stride 2 padding 1 without bias (the batch norm that follows has its own shift), BN, Swish."""
+    return [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.SiLU()]
 
 
 def _fc_block(fin: int, fout: int) -> list[nn.Module]:
     return [nn.Linear(fin, fout), nn.BatchNorm1d(fout), nn.SiLU()]
 
 
+class CropTopLeft(nn.Module):
+    """Keep the top-left ``height x width`` pixels: (N, C, H, W) -> (N, C, height, width), H >= height, W >= width.
+
+    After a stride-1 transposed convolution with an even kernel k and padding (k - 2) / 2 this is TensorFlow's
+    ``padding="same"``: (k - 2) / 2 pixels cropped before, k / 2 after.
+    """
+
+    def __init__(self, height: int, width: int) -> None:
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, C, height, width), a view of x."""
+        return x[..., : self.height, : self.width]
+
+    def extra_repr(self) -> str:
+        return f"height={self.height}, width={self.width}"
+
+
 def conv_networks(n_charts: int, latent_dim: int, hidden: int) -> tuple[AtlasEncoder, AtlasDecoder]:
-    """The paper's conv encoder (+ psi) and decoder for (1, 28, 28) images in [0, 1]; see the module docstring."""
+    """The paper's conv encoder (+ psi) and decoder for (1, 28, 28) images in [0, 1]; see the module docstring.
+
+    Args:
+        n_charts: m >= 1.  latent_dim: d >= 1.  hidden: h >= 1.
+
+    Returns:
+        The encoder (x (B, 1, 28, 28) -> z (B, m, d), log psi (B, m)) and the decoder (z -> (B, m, 1, 28, 28) or
+        (B, 1, 28, 28) per chart), float32 on the CPU, PyTorch's default initialisation.
+    """
     m, d, h = n_charts, latent_dim, hidden
     trunk = nn.Sequential(*_conv_block(1, h), *_conv_block(h, 2 * h), *_conv_block(2 * h, 4 * h))
     chart_block = nn.Sequential(*_conv_block(4 * h, m * 8 * h), nn.Flatten())
@@ -93,8 +131,7 @@ def conv_networks(n_charts: int, latent_dim: int, hidden: int) -> tuple[AtlasEnc
     encoder = AtlasEncoder(trunk, chart_block, ChartLinear(m, 8 * h, d), psi)
     head = ChartSequential(
         [
-            ChartLinear(m, d, 7 * 7 * 8 * h),
-            ChartActivation(),
+            ChartLinear(m, d, 7 * 7 * 8 * h),  # no activation before the first FSConv (Appendix A)
             ChartUnflatten((8 * h, 7, 7)),
             ChartConvTranspose2d(m, 8 * h, 4 * h, 4, 2, 1),
             ChartBatchNorm(m, 4 * h),
@@ -105,7 +142,8 @@ def conv_networks(n_charts: int, latent_dim: int, hidden: int) -> tuple[AtlasEnc
         nn.ConvTranspose2d(4 * h, 2 * h, 4, 2, 1),
         nn.BatchNorm2d(2 * h),
         nn.SiLU(),
-        nn.ConvTranspose2d(2 * h, 1, 3, 1, 1),
+        nn.ConvTranspose2d(2 * h, 1, 4, 1, 1),  # 28 -> 29, cropped to 28 ("same")
+        CropTopLeft(28, 28),
         nn.Sigmoid(),
     )
     return encoder, AtlasDecoder(head, tail, m)
