@@ -1,16 +1,29 @@
-"""Checkpoints: one file (``torch.save`` of a dict) holding weights, optimizer states, epoch, RNG states, history
-and the whole :class:`~agm.training.presets.TrainConfig` as JSON; written atomically.
+"""Checkpoints: one file holding weights, optimizer states, epoch, RNG states, history and the whole
+:class:`~agm.training.presets.TrainConfig` as JSON; written atomically, checksummed, refused when damaged.
 
-Layout (format "agm-checkpoint", version 1)::
+File layout (format "agm-checkpoint", version 2)::
 
-    {"format": "agm-checkpoint", "version": 1, "config": <TrainConfig JSON>, "model_spec": {build_model kwargs},
+    b"agm-checkpoint 2\\n"
+    b"sha256 <64 lowercase hex digits of the payload> <payload length in bytes>\\n"
+    <payload: torch.save of the dict below>
+
+    {"format": "agm-checkpoint", "version": 2, "config": <TrainConfig JSON>, "model_spec": {build_model kwargs},
      "model_state": state_dict, "optimizers": {name: state_dict}, "epoch": completed epochs,
      "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...]}, "history": [{loss: value, ...} per epoch]}
+
+Every byte of the file is covered: the header lines are parsed exactly and the payload by its SHA-256, so any damage
+is refused with a ValueError naming the file. Every floating tensor must be finite, on writing and on reading.
+Version 1 files (the bare ``torch.save`` zip of agm 0.1.0, no checksum) are still read, with the finiteness check.
+Read the file with :func:`read_checkpoint` (``torch.load`` alone does not understand the header).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +36,41 @@ from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
 
 FORMAT = "agm-checkpoint"
-VERSION = 1
+VERSION = 2
+_MAGIC = f"{FORMAT} {VERSION}\n".encode()
+_DIGEST_LINE = re.compile(rb"sha256 ([0-9a-f]{64}) ([1-9][0-9]{0,15})\n")
+_ZIP_MAGIC = b"PK\x03\x04"  # version 1: a bare torch.save zip
+_FIELDS = ("config", "model_spec", "model_state", "optimizers", "epoch", "rng", "history")
+
+
+def _tensors(value: Any, where: str) -> Iterator[tuple[str, torch.Tensor]]:
+    """(location, tensor) for every tensor nested in dicts / lists / tuples of ``value``."""
+    if isinstance(value, torch.Tensor):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{where}[{i}]")
+
+
+def non_finite_tensor(payload: dict[str, Any]) -> str | None:
+    """Where the first floating tensor with a NaN or inf value of a checkpoint dict is, or None when all are finite.
+
+    Args:
+        payload: a checkpoint dict (any nesting of dicts, lists and tensors on any device).
+
+    Returns:
+        e.g. ``"model_state['decoder.0.weight'] (3 of 64 values not finite)"``, or None.
+    """
+    for field, value in payload.items():
+        for where, tensor in _tensors(value, str(field)):
+            if tensor.is_floating_point() or tensor.is_complex():
+                bad = int((~torch.isfinite(tensor)).sum())
+                if bad:
+                    return f"{where} ({bad} of {tensor.numel()} values not finite)"
+    return None
 
 
 def save_checkpoint(
@@ -35,7 +82,7 @@ def save_checkpoint(
     epoch: int = 0,
     history: list[dict[str, float]] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temp file in the same folder, fsync, ``os.replace``).
+    """Write a checkpoint atomically (temp file in the same folder, fsync, ``os.replace``), with its SHA-256.
 
     Args:
         path: destination file; its folder is created if needed.
@@ -45,9 +92,11 @@ def save_checkpoint(
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: a weight or optimizer state holds NaN or inf (nothing is written, an existing file is kept).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -62,9 +111,42 @@ def save_checkpoint(
         },
         "history": list(history or []),
     }
+    bad = non_finite_tensor(payload)
+    if bad is not None:
+        raise ValueError(f"refusing to write the checkpoint {path}: {bad}")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    body = buffer.getvalue()
+    header = _MAGIC + f"sha256 {hashlib.sha256(body).hexdigest()} {len(body)}\n".encode()
     with atomic_write(path, "wb") as fh:
-        torch.save(payload, fh)
+        fh.write(header)
+        fh.write(body)
     return path
+
+
+def _payload_bytes(path: Path, data: bytes) -> bytes:
+    """The torch payload of a checkpoint file's bytes, after the header and checksum checks."""
+    if data.startswith(_ZIP_MAGIC):
+        return data  # version 1: no header, no checksum
+    if not data.startswith(_MAGIC):
+        raise ValueError(f"{path} is not an agm checkpoint (it does not start with {_MAGIC!r})")
+    end = data.find(b"\n", len(_MAGIC)) + 1
+    match = _DIGEST_LINE.fullmatch(data[len(_MAGIC) : end]) if end > 0 else None
+    if match is None:
+        raise ValueError(f"{path} is a damaged agm checkpoint: its checksum line is unreadable")
+    body = data[end:]
+    if len(body) != int(match.group(2)):
+        raise ValueError(
+            f"{path} is a damaged agm checkpoint: {len(body)} payload bytes, the header says {int(match.group(2))} "
+            "(truncated or corrupted)"
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != match.group(1).decode():
+        raise ValueError(
+            f"{path} is a damaged agm checkpoint: checksum mismatch (sha256 of the payload {digest[:16]}..., "
+            f"recorded {match.group(1).decode()[:16]}...)"
+        )
+    return body
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -72,24 +154,29 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        ValueError: the file is truncated/corrupted, not a torch file, or not an agm checkpoint (names the path).
+        ValueError: the file is truncated, corrupted (checksum mismatch), not an agm checkpoint, of an unknown
+            version, or holds a non-finite tensor (names the path).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    body = _payload_bytes(path, path.read_bytes())
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for damaged files
         raise ValueError(
             f"{path} is not a readable agm checkpoint (corrupted, truncated or foreign file): {err}"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not an agm checkpoint (missing format tag {FORMAT!r})")
-    if payload.get("version") != VERSION:
+    if payload.get("version") not in (1, VERSION):
         raise ValueError(f"{path}: unsupported agm checkpoint version {payload.get('version')!r} (expected {VERSION})")
-    missing = {"config", "model_spec", "model_state", "optimizers", "epoch", "rng", "history"} - set(payload)
+    missing = set(_FIELDS) - set(payload)
     if missing:
         raise ValueError(f"{path}: agm checkpoint lacks the fields {sorted(missing)}")
+    bad = non_finite_tensor(payload)
+    if bad is not None:
+        raise ValueError(f"{path} holds non-finite values (a diverged run?): {bad}")
     return payload
 
 
