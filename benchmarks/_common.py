@@ -49,16 +49,36 @@ def rng_for(seed: int, *keys: int) -> np.random.Generator:
 
 @dataclass
 class Timing:
-    """Wall-clock times of repeated calls, in seconds."""
+    """Wall-clock and CPU times (all threads of this process) of repeated calls, in seconds.
+
+    On a shared machine the wall time of a threaded call includes waiting for cores; the CPU time shows the work.
+    """
 
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
 
     @property
     def best(self) -> float:
         return min(self.times)
 
+    def record(self, fn: Callable[[], T]) -> T:
+        """Call ``fn`` once, appending its wall and CPU time; return its result."""
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = fn()
+        self.times.append(time.perf_counter() - t0)
+        self.cpu_times.append(time.process_time() - c0)
+        return result
+
     def as_dict(self) -> dict[str, Any]:
-        return {"min_s": min(self.times), "median_s": float(np.median(self.times)), "repeats": len(self.times)}
+        out: dict[str, Any] = {
+            "min_s": min(self.times),
+            "median_s": float(np.median(self.times)),
+            "repeats": len(self.times),
+        }
+        if self.cpu_times:
+            out["cpu_min_s"] = min(self.cpu_times)
+            out["cpu_median_s"] = float(np.median(self.cpu_times))
+        return out
 
 
 def timeit(fn: Callable[[], T], repeats: int, warmup: int = 1) -> tuple[Timing, T]:
@@ -72,9 +92,7 @@ def timeit(fn: Callable[[], T], repeats: int, warmup: int = 1) -> tuple[Timing, 
         result = fn()
     timing = Timing()
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        timing.times.append(time.perf_counter() - t0)
+        result = timing.record(fn)
     return timing, result  # type: ignore[return-value]
 
 
@@ -97,6 +115,22 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip()
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux /proc/cpuinfo), e.g. 'Intel(R) Xeon(R) Processor'; None where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the platform has none)."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+
+
 def environment() -> dict[str, Any]:
     """Commit, machine and library versions (a missing optional library is recorded as null)."""
     try:
@@ -112,10 +146,11 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "agm_hardware_threads": hardware_threads,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_at_start": load_average(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "versions": {m: _version(m) for m in ("agm", "numpy", "scipy", "networkx", "pykdtree", "torch")},
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -125,6 +160,9 @@ def environment() -> dict[str, Any]:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    env = payload.get("environment")
+    if isinstance(env, dict):
+        env["load_average_at_end"] = load_average()
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 

@@ -12,7 +12,6 @@ Usage: python benchmarks/bench_knn.py [--quick] [--out PATH]
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,10 +99,10 @@ def run_case(n: int, d: int, seed: int, repeats: int) -> dict[str, Any]:
     results: dict[str, KnnResult] = {}
     for round_ in range(repeats + (1 if repeats > 1 else 0)):
         for name, (fn, _, _) in table.items():
-            t0 = time.perf_counter()
-            results[name] = fn()
             if repeats == 1 or round_ > 0:
-                runs[name].times.append(time.perf_counter() - t0)
+                results[name] = runs[name].record(fn)
+            else:
+                results[name] = fn()
     timings: dict[str, Any] = {}
     correct: dict[str, bool] = {}
     reference = results["scipy cKDTree workers=1"][1]
@@ -115,7 +114,8 @@ def run_case(n: int, d: int, seed: int, repeats: int) -> dict[str, Any]:
         ok = ok and not np.any(np.asarray(ids) == np.arange(n)[:, None])
         correct[name] = ok
         timings[name] = runs[name].as_dict()
-        rows.append((name, runs[name].best, note + ("" if ok else "  WRONG DISTANCES")))
+        cpu = f"cpu {min(runs[name].cpu_times) * 1e3:.0f} ms  "
+        rows.append((name, runs[name].best, cpu + note + ("" if ok else "  WRONG DISTANCES")))
     baseline = timings["scipy cKDTree workers=1"]["min_s"]
     print_table(f"kNN graph N={n} d={d} k={K} (ratio: time / scipy cKDTree workers=1)", rows, baseline)
     ratios = {name: t["min_s"] / baseline for name, t in timings.items()}
