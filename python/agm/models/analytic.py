@@ -33,13 +33,16 @@ def _orthonormal_embedding(natural_dim: int, ambient_shape: tuple[int, ...], see
         return torch.eye(natural_dim)
     g = torch.Generator().manual_seed(seed)
     q, _ = torch.linalg.qr(torch.randn(ambient_dim, natural_dim, generator=g, dtype=torch.float64))
-    return q.T.to(torch.float32)  # (natural_dim, ambient_dim), orthonormal rows
+    frame: torch.Tensor = q.T.to(torch.float32)  # (natural_dim, ambient_dim), orthonormal rows
+    return frame
 
 
 class _TwoChartRing(nn.Module):
     """Shared machinery: angle-based charts with offsets (0, pi) and a sigmoid(beta cos) partition."""
 
     n_charts = 2
+    embedding: torch.Tensor
+    offsets: torch.Tensor
 
     def __init__(self, natural_dim: int, ambient_shape: tuple[int, ...] | None, beta: float, seed: int) -> None:
         super().__init__()

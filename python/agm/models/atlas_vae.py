@@ -34,17 +34,16 @@ Atlas interface: F_y(x) = mu_y(x) (posterior means), G_y(z) = decoded means, psi
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
-from agm.models.cae import reject_lam
+from agm.models._validation import check_data
 from agm.models.chart_layers import ChartLinear
-from agm.models.registry import register_model
+from agm.models.family import AtlasFamily
+from agm.models.registry import register_family
 
 LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian")
 
@@ -63,11 +62,13 @@ def categorical_kl_uniform(log_psi: torch.Tensor) -> torch.Tensor:
     return (log_psi.exp() * (log_psi + math.log(m))).sum(1)
 
 
-class AtlasVAE(nn.Module):
+@register_family("avae")
+class AtlasVAE(AtlasFamily):
     """Atlas VAE: per-chart Gaussian encoders q(z | x, y), psi = q(y | x) and per-chart decoders p(x | z, y).
 
-    Implements :class:`agm.models.AtlasModel` and the trainer interface of :mod:`agm.training.interface`
-    (one optimizer, ``"autoencoder"``).
+    The atlas interface and the trainer interface come from :class:`agm.models.family.AtlasFamily` (per-point atlas
+    maps: batch norm on running statistics in train and eval mode); one optimizer, "autoencoder" (encoders, psi,
+    decoders and sigma), one Adam step on -ELBO - mi_weight * I_hat per batch.
 
     Args:
         n_charts: m >= 1.
@@ -78,7 +79,13 @@ class AtlasVAE(nn.Module):
         mi_weight: weight >= 0 of the InfoCatVAE mutual-information term (module docstring).
         obs_std: initial sigma > 0 of the Gaussian likelihood (ignored, but recorded, for "bernoulli").
         name: registry name recorded in :meth:`spec`.
+
+    Raises:
+        ValueError: bad architecture (see :class:`~agm.models.family.SemiAtlasFamily`), an unknown likelihood,
+            mi_weight < 0 or obs_std <= 0.
     """
+
+    SPEC_OPTIONS: ClassVar[tuple[str, ...]] = ("likelihood", "mi_weight", "obs_std")
 
     def __init__(
         self,
@@ -92,28 +99,22 @@ class AtlasVAE(nn.Module):
         obs_std: float = 0.1,
         name: str = "avae",
     ) -> None:
-        super().__init__()
-        shape, backbone, hidden, latent_dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
+        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
         if likelihood is None:
-            likelihood = "bernoulli" if backbone == "conv" else "gaussian"
+            likelihood = "bernoulli" if self.backbone == "conv" else "gaussian"
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}")
         if not mi_weight >= 0:
             raise ValueError(f"mi_weight must be >= 0; got {mi_weight}")
         if not obs_std > 0:
             raise ValueError(f"obs_std must be > 0; got {obs_std}")
-        self.n_charts, self.latent_dim, self.data_shape = n_charts, latent_dim, shape
-        self.hidden, self.backbone, self.name = hidden, backbone, name
         self.likelihood, self.mi_weight, self.obs_std = likelihood, float(mi_weight), float(obs_std)
-        if backbone == "conv":
-            self.encoder, self.decoder = conv_networks(n_charts, latent_dim, hidden)
-        else:
-            self.encoder, self.decoder = mlp_networks(n_charts, latent_dim, hidden, shape[0])
+        self.encoder, self.decoder = self.networks()
         # per-chart head emits (mu, logvar): the backbone's chart FC F -> d becomes F -> 2d
-        self.encoder.chart_fc = ChartLinear(n_charts, self.encoder.chart_fc.fin, 2 * latent_dim)
+        self.encoder.chart_fc = ChartLinear(n_charts, self.encoder.chart_fc.fin, 2 * self.latent_dim)
         tail = self.decoder.tail
         if likelihood == "bernoulli" and isinstance(tail, nn.Sequential) and isinstance(tail[-1], nn.Sigmoid):
-            tail[-1] = nn.Identity()  # the decoder emits logits; decode() applies the sigmoid
+            tail[-1] = nn.Identity()  # the decoder emits logits; decoded_mean applies the sigmoid
         self.log_obs_std = nn.Parameter(torch.tensor(math.log(obs_std))) if likelihood == "gaussian" else None
 
     # ----------------------------------------------------------------- posterior and likelihood
@@ -131,7 +132,8 @@ class AtlasVAE(nn.Module):
         mu, logvar = h.split(self.latent_dim, dim=-1)
         return mu, logvar, log_psi
 
-    def _mean(self, out: torch.Tensor) -> torch.Tensor:
+    def decoded_mean(self, out: torch.Tensor) -> torch.Tensor:
+        """Mean of p(x | z, y) from the decoder output: sigmoid(logits) (Bernoulli) or the output (Gaussian)."""
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     def log_likelihood(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -152,32 +154,13 @@ class AtlasVAE(nn.Module):
         n = out[0, 0].numel()
         return -0.5 * sq * torch.exp(-2.0 * log_std) - n * (log_std + 0.5 * math.log(2 * math.pi))
 
-    # ----------------------------------------------------------------- atlas interface
-    def encode_partition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One trunk pass: (F_y(x) = mu_y(x) for all y (B, m, d), psi(x) (B, m), rows on the simplex)."""
-        mu, _, log_psi = self.posterior(x)
-        return mu, log_psi.exp()
+    def chart_codes_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """F_y(x) = posterior means mu_y(x): (B, *S) -> (B, m, d) through the encoder as it is."""
+        return self.encoder.charts(x)[..., : self.latent_dim]
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Chart maps F_y(x) = posterior means mu_y(x): x (B, *S) -> (B, m, d)."""
-        return self.posterior(x)[0]
-
-    def partition(self, x: torch.Tensor) -> torch.Tensor:
-        """psi(x) = q(y | x): x (B, *S) -> (B, m), softmax rows (exactly 1 for m = 1)."""
-        return self.posterior(x)[2].exp()
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Decoded means G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S) (in [0, 1] for Bernoulli)."""
-        check_latent(z, y, self.latent_dim, self.n_charts)
-        if z.shape[0] == 0:
-            return z.new_zeros(0, *self.data_shape)
-        return self._mean(self.decoder.forward_select(z, y))
-
-    def decode_all(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoded means G_c(z[:, c]) for every chart c: z (B, m, d) -> (B, m, *S)."""
-        if z.dim() != 3 or tuple(z.shape[1:]) != (self.n_charts, self.latent_dim):
-            raise ValueError(f"z must have shape (B, {self.n_charts}, {self.latent_dim}); got {tuple(z.shape)}")
-        return self._mean(self.decoder.forward_all(z))
+    def log_partition_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """log q(y | x): (B, *S) -> (B, m) through the encoder as it is."""
+        return self.encoder.log_partition(x)
 
     # ----------------------------------------------------------------- objective
     def mutual_information(self, n_per_chart: int, like: torch.Tensor) -> torch.Tensor:
@@ -193,9 +176,9 @@ class AtlasVAE(nn.Module):
         if m == 1:
             return like.new_zeros(())
         z = torch.randn(n_per_chart, m, self.latent_dim, dtype=like.dtype, device=like.device)
-        gen = self._mean(self.decoder.forward_all(z)).reshape(n_per_chart * m, *self.data_shape)
+        gen = self.decoded_mean(self.decoder.forward_all(z)).reshape(n_per_chart * m, *self.data_shape)
         y = torch.arange(m, device=like.device).repeat(n_per_chart)
-        _, log_psi = self.encoder(gen)
+        log_psi: torch.Tensor = self.encoder(gen)[1]  # the whole encoder: its BN statistics see x_gen (train mode)
         return math.log(m) + log_psi.gather(1, y[:, None]).mean()
 
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -219,41 +202,3 @@ class AtlasVAE(nn.Module):
         else:
             mi = x.new_zeros(())
         return {"rec": rec, "kl_z": kl_z, "kl_y": kl_y, "elbo": elbo, "mi": mi, "total": -elbo - self.mi_weight * mi}
-
-    # ----------------------------------------------------------------- trainer interface
-    def make_optimizers(self, lr: dict[str, float], betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        """One Adam over encoders, psi, decoders (and sigma), named "autoencoder" (the key required in ``lr``)."""
-        if "autoencoder" not in lr:
-            raise ValueError(f"lr must give a rate for 'autoencoder'; got keys {sorted(lr)}")
-        return {"autoencoder": torch.optim.Adam(self.parameters(), lr=lr["autoencoder"], betas=betas)}
-
-    def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
-        """One Adam step on -ELBO - mi_weight * I_hat; batch (B, *S), B >= 2. Returns the floats of :meth:`losses`."""
-        self.train()
-        losses = self.losses(batch)
-        opt = optimizers["autoencoder"]
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt.step()
-        return {k: float(v.detach()) for k, v in losses.items()}
-
-    def spec(self) -> dict[str, Any]:
-        """JSON-serialisable keyword arguments that rebuild this architecture with :func:`agm.models.build_model`."""
-        return {
-            "name": self.name,
-            "n_charts": self.n_charts,
-            "data_shape": list(self.data_shape),
-            "hidden": self.hidden,
-            "latent_dim": self.latent_dim,
-            "likelihood": self.likelihood,
-            "mi_weight": self.mi_weight,
-            "obs_std": self.obs_std,
-        }
-
-
-def _build_avae(n_charts: int, data_shape: tuple[int, ...], *, lam: float | None = None, **kwargs: Any) -> nn.Module:
-    reject_lam("avae", lam)
-    return AtlasVAE(n_charts, data_shape, **kwargs)
-
-
-register_model("avae", _build_avae)

@@ -12,39 +12,41 @@ For m = 1 psi is the constant 1, the marginal term vanishes and this is exactly 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
+from agm.models._validation import check_data
+from agm.models.family import AtlasFamily, frozen, optimizer_step, scalar_floats
 from agm.models.losses import discriminator_loss, encoder_adversarial, marginal_js, weighted_reconstruction
-from agm.models.networks import AtlasDecoder, AtlasEncoder, ChartDiscriminator
+from agm.models.networks import ChartDiscriminator
+from agm.models.registry import register_family
 
 
-class AWAEGAN(nn.Module):
+@register_family("awae", "wae")
+class AWAEGAN(AtlasFamily):
     """Atlas WAE-GAN: m chart encoders F_y, m chart decoders G_y, psi, m latent discriminators.
 
-    Implements :class:`agm.models.AtlasModel` (``n_charts``, ``latent_dim``, ``encode``, ``decode``, ``partition``)
-    and the trainer interface of :mod:`agm.training.interface` (``make_optimizers``, ``training_step``, ``spec``).
-    The atlas maps (``encode``, ``partition``, ``decode``, ``decode_all``) are per-point functions: their batch norms
-    always use the running statistics, in train and eval mode alike, and they stay differentiable.  All tensors live
-    on the model's device; inputs are float32 (float64 works if the model is converted with ``.double()``).
+    The atlas interface and the trainer interface come from :class:`agm.models.family.AtlasFamily` (per-point atlas
+    maps: batch norm on running statistics in train and eval mode); optimizers "autoencoder" (encoders, psi,
+    decoders) and "discriminator".
 
     Args:
-        n_charts: m >= 1.
+        n_charts: m >= 1 (exactly 1 for name "wae").
         data_shape: S, (1, 28, 28) (conv backbone) or (D,) (MLP backbone).
         hidden: width h; default the paper's value for m (:data:`PAPER_HIDDEN`), 32 for the MLP backbone.
         latent_dim: d; default 8 for m = 1 (WAE-GAN) and 7 otherwise (AWAE-GAN), as in the paper.
         lam: lambda, weight of the divergence terms (paper: 10).
-        name: registry name recorded in :meth:`spec` ("awae" or "wae").
+        name: registry name recorded in :meth:`spec`: "awae" or "wae" (the WAE-GAN, one chart).
+
+    Raises:
+        ValueError: bad architecture (see :class:`~agm.models.family.SemiAtlasFamily`), lam < 0, an unknown name,
+            or name "wae" with n_charts != 1.
     """
 
-    encoder: AtlasEncoder
-    decoder: AtlasDecoder
+    SPEC_OPTIONS: ClassVar[tuple[str, ...]] = ("lam",)
+
     discriminator: ChartDiscriminator
 
     def __init__(
@@ -57,67 +59,24 @@ class AWAEGAN(nn.Module):
         lam: float = 10.0,
         name: str = "awae",
     ) -> None:
-        super().__init__()
-        shape, backbone, hidden, latent_dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
+        if name == "wae" and n_charts != 1:
+            raise ValueError(f"the WAE-GAN has one chart: n_charts must be 1; got {n_charts} (use model 'awae')")
+        if name not in ("awae", "wae"):
+            raise ValueError(f"name must be 'awae' or 'wae'; got {name!r}")
+        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
         if not lam >= 0:
             raise ValueError(f"lam must be >= 0; got {lam}")
-        self.n_charts, self.latent_dim, self.data_shape = n_charts, int(latent_dim), shape
-        self.hidden, self.lam, self.backbone, self.name = int(hidden), float(lam), backbone, name
-        if backbone == "conv":
-            self.encoder, self.decoder = conv_networks(n_charts, self.latent_dim, self.hidden)
-        else:
-            self.encoder, self.decoder = mlp_networks(n_charts, self.latent_dim, self.hidden, shape[0])
+        self.lam = float(lam)
+        self.encoder, self.decoder = self.networks()
         self.discriminator = ChartDiscriminator(n_charts, self.latent_dim, 4 * self.hidden)
 
-    # ----------------------------------------------------------------- atlas interface
-    # The atlas maps are per-point functions: batch norm always uses its running statistics here (whatever the
-    # module's train/eval mode), so a point's code or decoding never depends on the rest of the batch.  They stay
-    # differentiable.  Training uses the networks directly (batch statistics), see autoencoder_losses.
-    @contextmanager
-    def _per_point(self) -> Iterator[None]:
-        was = self.training
-        self.train(False)
-        try:
-            yield
-        finally:
-            self.train(was)
+    def chart_codes_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """F_y(x): (B, *S) -> (B, m, d) through the encoder as it is."""
+        return self.encoder.charts(x)
 
-    def encode_partition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One trunk pass: (F_y(x) for all y, psi(x)).
-
-        Args:
-            x: (B, *S) float tensor on the model's device.
-
-        Returns:
-            z: (B, m, d) and psi: (B, m) (rows on the simplex), same dtype/device as x.
-        """
-        check_data(x, self.data_shape)
-        with self._per_point():
-            z, log_psi = self.encoder(x)
-        return z, log_psi.exp()
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Chart maps F_y(x) for every chart: x (B, *S) -> (B, m, d)."""
-        return self.encode_partition(x)[0]
-
-    def partition(self, x: torch.Tensor) -> torch.Tensor:
-        """psi(x) = q(y | x): x (B, *S) -> (B, m), softmax rows (exactly 1 for m = 1)."""
-        return self.encode_partition(x)[1]
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S) (pixels in [0, 1] for the conv backbone)."""
-        check_latent(z, y, self.latent_dim, self.n_charts)
-        if z.shape[0] == 0:
-            return z.new_zeros(0, *self.data_shape)
-        with self._per_point():
-            return self.decoder.forward_select(z, y)
-
-    def decode_all(self, z: torch.Tensor) -> torch.Tensor:
-        """G_c(z[:, c]) for every chart c: z (B, m, d) -> (B, m, *S)."""
-        if z.dim() != 3 or tuple(z.shape[1:]) != (self.n_charts, self.latent_dim):
-            raise ValueError(f"z must have shape (B, {self.n_charts}, {self.latent_dim}); got {tuple(z.shape)}")
-        with self._per_point():
-            return self.decoder.forward_all(z)
+    def log_partition_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """log psi(x): (B, *S) -> (B, m) through the encoder as it is."""
+        return self.encoder.log_partition(x)
 
     # ----------------------------------------------------------------- objective
     def autoencoder_losses(self, x: torch.Tensor, z_prior: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -149,20 +108,11 @@ class AWAEGAN(nn.Module):
         return discriminator_loss(logits[: z_prior.shape[0]], logits[z_prior.shape[0] :], psi)
 
     # ----------------------------------------------------------------- trainer interface
-    def make_optimizers(self, lr: dict[str, float], betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        """Adam for the encoders + psi + decoders ("autoencoder") and for the discriminators ("discriminator").
-
-        Args:
-            lr: learning rates by optimizer name; keys "autoencoder" and "discriminator" are required.
-            betas: Adam betas (paper: (0.5, 0.999)).
-        """
-        missing = {"autoencoder", "discriminator"} - set(lr)
-        if missing:
-            raise ValueError(f"lr must give rates for {sorted(missing)}; got keys {sorted(lr)}")
-        ae = list(self.encoder.parameters()) + list(self.decoder.parameters())
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        """ "autoencoder": encoders + psi + decoders; "discriminator": the latent discriminators."""
         return {
-            "autoencoder": torch.optim.Adam(ae, lr=lr["autoencoder"], betas=betas),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr["discriminator"], betas=betas),
+            "autoencoder": list(self.encoder.parameters()) + list(self.decoder.parameters()),
+            "discriminator": list(self.discriminator.parameters()),
         }
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
@@ -177,31 +127,12 @@ class AWAEGAN(nn.Module):
         """
         self.train()
         z_prior = torch.randn(batch.shape[0], self.n_charts, self.latent_dim, device=batch.device, dtype=batch.dtype)
-        self.discriminator.requires_grad_(False)
-        losses = self.autoencoder_losses(batch, z_prior)
-        self.discriminator.requires_grad_(True)
-        opt_ae, opt_d = optimizers["autoencoder"], optimizers["discriminator"]
-        opt_ae.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt_ae.step()
+        with frozen(self.discriminator):
+            losses = self.autoencoder_losses(batch, z_prior)
+        optimizer_step(optimizers["autoencoder"], losses["total"])
         d_loss = self.discriminator_step_loss(losses["z"], losses["psi"], z_prior)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        out = {k: float(losses[k].detach()) for k in ("rec", "adv", "marg", "total")}
-        out["disc"] = float(d_loss.detach())
-        return out
-
-    def spec(self) -> dict[str, Any]:
-        """JSON-serialisable keyword arguments that rebuild this architecture with :func:`agm.models.build_model`."""
-        return {
-            "name": self.name,
-            "n_charts": self.n_charts,
-            "data_shape": list(self.data_shape),
-            "hidden": self.hidden,
-            "latent_dim": self.latent_dim,
-            "lam": self.lam,
-        }
+        optimizer_step(optimizers["discriminator"], d_loss)
+        return {**scalar_floats(losses, ("rec", "adv", "marg", "total")), "disc": float(d_loss.detach())}
 
 
 def count_parameters(model: AWAEGAN, part: str = "autoencoder") -> int:

@@ -21,18 +21,13 @@ Architecture: the AWAE-GAN's backbones (:func:`agm.models.backbones.conv_network
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import torch
-from torch import nn
 
-from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
-from agm.models.registry import register_model
-
-#: Default of ``TrainConfig.lam``: the trainer passes ``lam`` to every family; the CAE has no such weight and
-#: accepts only this default (or None), so that an explicit ``--lam`` is not ignored silently.
-TRAINCONFIG_DEFAULT_LAM = 10.0
+from agm.models._validation import check_data
+from agm.models.family import AtlasFamily
+from agm.models.registry import register_family
 
 
 def chart_labels(err: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -74,11 +69,13 @@ def cae_loss(
     return {"rec": rec, "pred": pred, "total": rec + pred, "err": err.detach()}
 
 
-class ChartAutoEncoder(nn.Module):
+@register_family("cae")
+class ChartAutoEncoder(AtlasFamily):
     """Chart Auto-Encoder: m chart encoders F_y, m chart decoders G_y and the chart predictor P = psi.
 
-    Implements :class:`agm.models.AtlasModel` and the trainer interface of :mod:`agm.training.interface`
-    (one optimizer, ``"autoencoder"``).
+    The atlas interface and the trainer interface come from :class:`agm.models.family.AtlasFamily` (per-point atlas
+    maps: batch norm on running statistics in train and eval mode); one optimizer, "autoencoder", one Adam step on
+    eq. 7 per batch.
 
     Args:
         n_charts: m >= 1.
@@ -87,7 +84,12 @@ class ChartAutoEncoder(nn.Module):
         latent_dim: d; default 8 for m = 1, 7 otherwise (as the AWAE-GAN).
         temperature: T of the chart labels softmax(-e / T), > 0.
         name: registry name recorded in :meth:`spec`.
+
+    Raises:
+        ValueError: bad architecture (see :class:`~agm.models.family.SemiAtlasFamily`) or temperature <= 0.
     """
+
+    SPEC_OPTIONS: ClassVar[tuple[str, ...]] = ("temperature",)
 
     def __init__(
         self,
@@ -99,93 +101,22 @@ class ChartAutoEncoder(nn.Module):
         temperature: float = 1.0,
         name: str = "cae",
     ) -> None:
-        super().__init__()
-        shape, backbone, hidden, latent_dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
+        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0; got {temperature}")
-        self.n_charts, self.latent_dim, self.data_shape = n_charts, latent_dim, shape
-        self.hidden, self.temperature, self.backbone, self.name = hidden, float(temperature), backbone, name
-        if backbone == "conv":
-            self.encoder, self.decoder = conv_networks(n_charts, latent_dim, hidden)
-        else:
-            self.encoder, self.decoder = mlp_networks(n_charts, latent_dim, hidden, shape[0])
+        self.temperature = float(temperature)
+        self.encoder, self.decoder = self.networks()
 
-    # ----------------------------------------------------------------- atlas interface
-    def encode_partition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One trunk pass: (F_y(x) for all y (B, m, d), psi(x) = P(x) (B, m), rows on the simplex)."""
-        check_data(x, self.data_shape)
-        z, log_psi = self.encoder(x)
-        return z, log_psi.exp()
+    def chart_codes_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """F_y(x): (B, *S) -> (B, m, d) through the encoder as it is."""
+        return self.encoder.charts(x)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Chart maps F_y(x) for every chart: x (B, *S) float -> (B, m, d), same device."""
-        return self.encode_partition(x)[0]
+    def log_partition_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """log P(x): (B, *S) -> (B, m) through the encoder as it is."""
+        return self.encoder.log_partition(x)
 
-    def partition(self, x: torch.Tensor) -> torch.Tensor:
-        """psi(x) = P(x): x (B, *S) -> (B, m), softmax rows (exactly 1 for m = 1)."""
-        return self.encode_partition(x)[1]
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S)."""
-        check_latent(z, y, self.latent_dim, self.n_charts)
-        if z.shape[0] == 0:
-            return z.new_zeros(0, *self.data_shape)
-        return self.decoder.forward_select(z, y)
-
-    def decode_all(self, z: torch.Tensor) -> torch.Tensor:
-        """G_c(z[:, c]) for every chart c: z (B, m, d) -> (B, m, *S)."""
-        if z.dim() != 3 or tuple(z.shape[1:]) != (self.n_charts, self.latent_dim):
-            raise ValueError(f"z must have shape (B, {self.n_charts}, {self.latent_dim}); got {tuple(z.shape)}")
-        return self.decoder.forward_all(z)
-
-    # ----------------------------------------------------------------- objective and trainer interface
     def losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The terms of :func:`cae_loss` on a batch x (B, *S) (differentiable; "total" is what the step minimises)."""
         check_data(x, self.data_shape)
         z, log_psi = self.encoder(x)
         return cae_loss(x, self.decoder.forward_all(z), log_psi, self.temperature)
-
-    def make_optimizers(self, lr: dict[str, float], betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        """One Adam over encoders, P and decoders, named "autoencoder" (the key required in ``lr``)."""
-        if "autoencoder" not in lr:
-            raise ValueError(f"lr must give a rate for 'autoencoder'; got keys {sorted(lr)}")
-        return {"autoencoder": torch.optim.Adam(self.parameters(), lr=lr["autoencoder"], betas=betas)}
-
-    def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
-        """One Adam step on eq. 7; batch (B, *S), B >= 2. Returns floats "rec", "pred", "total"."""
-        self.train()
-        losses = self.losses(batch)
-        opt = optimizers["autoencoder"]
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        opt.step()
-        return {k: float(losses[k].detach()) for k in ("rec", "pred", "total")}
-
-    def spec(self) -> dict[str, Any]:
-        """JSON-serialisable keyword arguments that rebuild this architecture with :func:`agm.models.build_model`."""
-        return {
-            "name": self.name,
-            "n_charts": self.n_charts,
-            "data_shape": list(self.data_shape),
-            "hidden": self.hidden,
-            "latent_dim": self.latent_dim,
-            "temperature": self.temperature,
-        }
-
-
-def reject_lam(family: str, lam: float | None) -> None:
-    """Refuse an explicit divergence weight for a family that has none (the trainer always passes ``lam``).
-
-    Raises:
-        ValueError: ``lam`` is neither None nor the TrainConfig default.
-    """
-    if lam is not None and float(lam) != TRAINCONFIG_DEFAULT_LAM:
-        raise ValueError(f"model {family!r} has no divergence weight lam; got lam={lam}")
-
-
-def _build_cae(n_charts: int, data_shape: tuple[int, ...], *, lam: float | None = None, **kwargs: Any) -> nn.Module:
-    reject_lam("cae", lam)
-    return ChartAutoEncoder(n_charts, data_shape, **kwargs)
-
-
-register_model("cae", _build_cae)

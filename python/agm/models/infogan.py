@@ -25,23 +25,25 @@ backbone's one-chart encoder with a 1-dimensional output (the logit) and Q is th
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agm.models._validation import check_data, check_latent
-from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
+from agm.models._validation import check_data
+from agm.models.family import SemiAtlasFamily, frozen, optimizer_step, scalar_floats
 from agm.models.networks import AtlasDecoder, AtlasEncoder
-from agm.models.registry import register_model
+from agm.models.registry import register_family
 
 
-class InfoGAN(nn.Module):
+@register_family("infogan")
+class InfoGAN(SemiAtlasFamily):
     """InfoGAN semi-AGM: chart decoders G_y (the generator), discriminator D, categorical inference network Q = psi.
 
-    Implements :class:`agm.models.SemiAtlasModel` (``n_charts``, ``latent_dim``, ``decode``, ``partition``) and the
-    trainer interface of :mod:`agm.training.interface` (optimizers ``"generator"`` and ``"discriminator"``).
+    The semi-atlas interface and the trainer interface come from :class:`agm.models.family.SemiAtlasFamily`
+    (per-point ``decode`` and ``partition``: batch norm on running statistics in train and eval mode); optimizers
+    "generator" and "discriminator" (D and Q).
 
     Args:
         n_charts: m >= 1 (values of the categorical code).
@@ -50,7 +52,15 @@ class InfoGAN(nn.Module):
         latent_dim: d (continuous code); default 8 for m = 1, 7 otherwise (as the AWAE-GAN).
         lam: lambda >= 0, weight of the mutual-information term.
         name: registry name recorded in :meth:`spec`.
+
+    Raises:
+        ValueError: bad architecture (see :class:`~agm.models.family.SemiAtlasFamily`) or lam < 0.
     """
+
+    SPEC_OPTIONS: ClassVar[tuple[str, ...]] = ("lam",)
+
+    generator: AtlasDecoder
+    discriminator: AtlasEncoder
 
     def __init__(
         self,
@@ -62,25 +72,25 @@ class InfoGAN(nn.Module):
         lam: float = 1.0,
         name: str = "infogan",
     ) -> None:
-        super().__init__()
-        shape, backbone, hidden, latent_dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
+        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
         if not lam >= 0:
             raise ValueError(f"lam must be >= 0; got {lam}")
-        self.n_charts, self.latent_dim, self.data_shape = n_charts, latent_dim, shape
-        self.hidden, self.lam, self.backbone, self.name = hidden, float(lam), backbone, name
-
-        def networks(m: int, d: int) -> tuple[AtlasEncoder, AtlasDecoder]:
-            if backbone == "conv":
-                return conv_networks(m, d, hidden)
-            return mlp_networks(m, d, hidden, shape[0])
-
-        self.generator: AtlasDecoder = networks(n_charts, latent_dim)[1]
+        self.lam = float(lam)
+        self.generator = self.networks()[1]
         # D: the backbone's 1-chart encoder with a 1-dim output (the logit); no psi head yet
-        self.discriminator: AtlasEncoder = networks(1, 1)[0]
+        self.discriminator = self.networks(1, 1)[0]
         if n_charts > 1:
-            self.discriminator.psi_head = networks(n_charts, 1)[0].psi_head  # Q(y | x) on D's trunk
+            self.discriminator.psi_head = self.networks(n_charts, 1)[0].psi_head  # Q(y | x) on D's trunk
 
-    # ----------------------------------------------------------------- semi-atlas interface
+    @property
+    def chart_decoder(self) -> AtlasDecoder:
+        """The generator: the chart decoders G_y."""
+        return self.generator
+
+    def log_partition_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """log Q(y | x): (B, *S) -> (B, m) through D's trunk and Q's head as they are (zeros for m = 1)."""
+        return self.discriminator.log_partition(x)
+
     def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One trunk pass of D and Q.
 
@@ -92,24 +102,6 @@ class InfoGAN(nn.Module):
         """
         logit, log_q = self.discriminator(x)
         return logit.reshape(x.shape[0]), log_q
-
-    def partition(self, x: torch.Tensor) -> torch.Tensor:
-        """psi(x) = Q(y | x): x (B, *S) -> (B, m), softmax rows (exactly 1 for m = 1)."""
-        check_data(x, self.data_shape)
-        return self.discriminate(x)[1].exp()
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S)."""
-        check_latent(z, y, self.latent_dim, self.n_charts)
-        if z.shape[0] == 0:
-            return z.new_zeros(0, *self.data_shape)
-        return self.generator.forward_select(z, y)
-
-    def decode_all(self, z: torch.Tensor) -> torch.Tensor:
-        """G_c(z[:, c]) for every chart c: z (B, m, d) -> (B, m, *S)."""
-        if z.dim() != 3 or tuple(z.shape[1:]) != (self.n_charts, self.latent_dim):
-            raise ValueError(f"z must have shape (B, {self.n_charts}, {self.latent_dim}); got {tuple(z.shape)}")
-        return self.generator.forward_all(z)
 
     # ----------------------------------------------------------------- objective
     def generate(self, n_per_chart: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -156,15 +148,9 @@ class InfoGAN(nn.Module):
         return {"gen": gen, "info": info, "mi": mi, "total": gen + self.lam * info}
 
     # ----------------------------------------------------------------- trainer interface
-    def make_optimizers(self, lr: dict[str, float], betas: tuple[float, float]) -> dict[str, torch.optim.Optimizer]:
-        """Adam for G ("generator") and for D + Q ("discriminator"); both keys are required in ``lr``."""
-        missing = {"generator", "discriminator"} - set(lr)
-        if missing:
-            raise ValueError(f"lr must give rates for {sorted(missing)}; got keys {sorted(lr)}")
-        return {
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr["generator"], betas=betas),
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr["discriminator"], betas=betas),
-        }
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        """ "generator": G; "discriminator": D and Q (they share D's trunk)."""
+        return {"generator": list(self.generator.parameters()), "discriminator": list(self.discriminator.parameters())}
 
     def training_step(self, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         """One D + Q step, then one G step on the same generated batch (stratified, ceil(B / m) >= 2 draws per chart).
@@ -179,38 +165,10 @@ class InfoGAN(nn.Module):
         self.train()
         check_data(batch, self.data_shape, "batch")
         n = max(2, -(-batch.shape[0] // self.n_charts))
-        opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
         x_gen, y = self.generate(n, batch)  # its graph holds only G's parameters, which the D step leaves alone
         d = self.discriminator_losses(batch, x_gen.detach(), y)
-        opt_d.zero_grad(set_to_none=True)
-        d["total"].backward()
-        opt_d.step()
-        self.discriminator.requires_grad_(False)
-        try:
+        optimizer_step(optimizers["discriminator"], d["total"])
+        with frozen(self.discriminator):
             g = self.generator_losses(x_gen, y)  # against the updated D and Q
-            opt_g.zero_grad(set_to_none=True)
-            g["total"].backward()
-            opt_g.step()
-        finally:
-            self.discriminator.requires_grad_(True)
-        out = {k: float(d[k].detach()) for k in ("disc", "info_d")}
-        out.update({k: float(g[k].detach()) for k in ("gen", "info", "mi")})
-        return out
-
-    def spec(self) -> dict[str, Any]:
-        """JSON-serialisable keyword arguments that rebuild this architecture with :func:`agm.models.build_model`."""
-        return {
-            "name": self.name,
-            "n_charts": self.n_charts,
-            "data_shape": list(self.data_shape),
-            "hidden": self.hidden,
-            "latent_dim": self.latent_dim,
-            "lam": self.lam,
-        }
-
-
-def _build_infogan(n_charts: int, data_shape: tuple[int, ...], **kwargs: Any) -> nn.Module:
-    return InfoGAN(n_charts, data_shape, **kwargs)
-
-
-register_model("infogan", _build_infogan)
+            optimizer_step(optimizers["generator"], g["total"])
+        return {**scalar_floats(d, ("disc", "info_d")), **scalar_floats(g, ("gen", "info", "mi"))}

@@ -1,7 +1,7 @@
 """Backbone-independent atlas networks: chart encoders + psi, chart decoders, per-chart latent discriminators.
 
-The backbones (:mod:`agm.models.backbone_conv`, :mod:`agm.models.backbone_mlp`) only supply the layers; these
-classes wire them so that every chart shares the trunk and owns its head, evaluated batched over charts.
+The backbones (:func:`agm.models.backbones.conv_networks`, :func:`~agm.models.backbones.mlp_networks`) supply the
+layers; these classes wire them so that every chart shares the trunk and owns its head, evaluated batched over charts.
 """
 
 from __future__ import annotations
@@ -31,13 +31,24 @@ class AtlasEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, *S) -> (z (B, m, d), log_psi (B, m)); log_psi = log_softmax of psi's logits (zeros for m = 1)."""
         feats = self.trunk(x)
-        heads = self.chart_block(feats).reshape(x.shape[0], self.n_charts, -1)
-        z = self.chart_fc.forward_all(heads)
+        return self._charts(feats), self._log_partition(feats)
+
+    def charts(self, x: torch.Tensor) -> torch.Tensor:
+        """Only the chart codes: x (B, *S) -> z (B, m, d) (skips the psi head)."""
+        return self._charts(self.trunk(x))
+
+    def log_partition(self, x: torch.Tensor) -> torch.Tensor:
+        """Only log psi: x (B, *S) -> (B, m), zeros for m = 1 (skips the chart heads)."""
+        return self._log_partition(self.trunk(x))
+
+    def _charts(self, feats: torch.Tensor) -> torch.Tensor:
+        heads = self.chart_block(feats).reshape(feats.shape[0], self.n_charts, -1)
+        return self.chart_fc.forward_all(heads)
+
+    def _log_partition(self, feats: torch.Tensor) -> torch.Tensor:
         if self.psi_head is None:
-            log_psi = torch.zeros(x.shape[0], 1, dtype=z.dtype, device=z.device)
-        else:
-            log_psi = torch.log_softmax(self.psi_head(feats), dim=1)
-        return z, log_psi
+            return torch.zeros(feats.shape[0], 1, dtype=feats.dtype, device=feats.device)
+        return torch.log_softmax(self.psi_head(feats), dim=1)
 
 
 class AtlasDecoder(nn.Module):
@@ -56,14 +67,15 @@ class AtlasDecoder(nn.Module):
         """z (B, m, d) -> (B, m, *S): G_c(z[:, c]) for every chart c."""
         b, m = z.shape[:2]
         t = self.chart_head.forward_all(z)
-        out = self.tail(t.reshape(b * m, *t.shape[2:]))
+        out: torch.Tensor = self.tail(t.reshape(b * m, *t.shape[2:]))
         return out.reshape(b, m, *out.shape[1:])
 
     def forward_select(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z (B, d), y (B,) int64 -> (B, *S): G_{y_i}(z_i); one pass per chart present in y."""
         charts = torch.unique(y).tolist()
         if len(charts) == 1:
-            return self.tail(self.chart_head.forward_chart(z, int(charts[0])))
+            single: torch.Tensor = self.tail(self.chart_head.forward_chart(z, int(charts[0])))
+            return single
         parts = []
         order = []
         for c in charts:
@@ -73,7 +85,8 @@ class AtlasDecoder(nn.Module):
         t = torch.cat(parts)
         inv = torch.empty(z.shape[0], dtype=torch.long, device=z.device)
         inv[torch.cat(order)] = torch.arange(z.shape[0], device=z.device)
-        return self.tail(t[inv])
+        out: torch.Tensor = self.tail(t[inv])
+        return out
 
 
 class ChartDiscriminator(nn.Module):

@@ -1,20 +1,22 @@
 """Model registry: names -> builders, so every model family trains through the same trainer and CLI.
 
-A builder takes ``(n_charts, data_shape, **kwargs)`` and returns an ``nn.Module`` that implements the trainer
-interface of :mod:`agm.training.interface` (``make_optimizers``, ``training_step``, ``spec``).  Register a new family
-with :func:`register_model` at import time of its module, and import that module in ``agm/models/__init__.py``.
+A builder takes ``(n_charts, data_shape, **options)`` and returns an ``nn.Module`` that implements the trainer
+interface of :mod:`agm.training.interface` (``make_optimizers``, ``training_step``, ``spec``).  agm's own families
+register themselves one way: the class decorator :func:`register_family` in the family's module, which
+``agm/models/__init__.py`` imports.  Other builders (any callable) go through :func:`register_model`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
-from agm.models.awae_gan import AWAEGAN
-
 ModelBuilder = Callable[..., nn.Module]
+FamilyT = TypeVar("FamilyT", bound=type[nn.Module])
 
 #: Registered model builders by name.
 MODELS: dict[str, ModelBuilder] = {}
@@ -31,32 +33,52 @@ def register_model(name: str, builder: ModelBuilder) -> None:
     MODELS[name] = builder
 
 
+def register_family(*names: str) -> Callable[[FamilyT], FamilyT]:
+    """Class decorator: register the family under each of ``names``, built as ``cls(m, S, name=name, **options)``.
+
+    Raises:
+        ValueError: no name, or a name that is already registered.
+    """
+    if not names:
+        raise ValueError("register_family needs at least one name")
+
+    def decorate(cls: FamilyT) -> FamilyT:
+        for name in names:
+            register_model(name, functools.partial(cls, name=name))
+        return cls
+
+    return decorate
+
+
+def model_options(name: str) -> frozenset[str] | None:
+    """The keyword options the builder of ``name`` takes (besides n_charts and data_shape); None: any (``**kwargs``).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    params = list(inspect.signature(MODELS[name]).parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "name")
+
+
 def build_model(name: str, n_charts: int, data_shape: tuple[int, ...] | list[int], **kwargs: Any) -> nn.Module:
     """Build a registered model.
 
     Args:
-        name: a key of :data:`MODELS` ("awae", "wae", ...).
+        name: a key of :data:`MODELS` ("awae", "wae", "cae", "avae", "infogan", ...).
         n_charts: m.
         data_shape: S, the shape of one data point.
-        **kwargs: family-specific options (for the AWAE-GAN: hidden, latent_dim, lam).
+        **kwargs: family-specific options (:func:`model_options`; for the AWAE-GAN: hidden, latent_dim, lam).
 
     Raises:
-        ValueError: unknown name (the message lists the known ones) or options the family rejects.
+        ValueError: unknown name (the message lists the known ones), an option the family does not take, or
+            values the family rejects.
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    options = model_options(name)
+    unknown = sorted(set(kwargs) - options) if options is not None else []
+    if unknown:
+        raise ValueError(f"model {name!r} takes no option {unknown}; its options: {sorted(options or ())}")
     return MODELS[name](n_charts, tuple(data_shape), **kwargs)
-
-
-def _build_awae(n_charts: int, data_shape: tuple[int, ...], **kwargs: Any) -> nn.Module:
-    return AWAEGAN(n_charts, data_shape, name="awae", **kwargs)
-
-
-def _build_wae(n_charts: int, data_shape: tuple[int, ...], **kwargs: Any) -> nn.Module:
-    if n_charts != 1:
-        raise ValueError(f"the WAE-GAN has one chart: n_charts must be 1; got {n_charts} (use model 'awae')")
-    return AWAEGAN(1, data_shape, name="wae", **kwargs)
-
-
-register_model("awae", _build_awae)
-register_model("wae", _build_wae)

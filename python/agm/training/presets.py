@@ -38,6 +38,11 @@ def preset_lr(main: float, adversary: float) -> dict[str, float]:
 
 IMAGE_DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "glyph-loop")
 
+#: Default divergence weight lambda of a config (the paper's 10).  It is passed to the families that take ``lam``
+#: (AWAE-GAN, WAE-GAN, InfoGAN); for the others (CAE, Atlas VAE) only this default is allowed, so that an explicit
+#: lam is never ignored silently.
+DEFAULT_LAM = 10.0
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -45,7 +50,8 @@ class TrainConfig:
 
     Attributes:
         model: registry name ("awae", "wae", ...).  n_charts: m.  dataset: ``agm.data`` name.  preset: origin.
-        hidden / latent_dim: architecture overrides (None: the model's default).  lam: divergence weight.
+        hidden / latent_dim: architecture overrides (None: the model's default).  lam: divergence weight of the
+        families that have one (others accept only :data:`DEFAULT_LAM`).
         epochs: total epochs.  batch_size: B.  lr: learning rate by optimizer name.  lr_milestones: epochs after
         which the rates are multiplied by lr_factor.  betas: Adam betas.
         n_train: number of training points (None: all).  seed: RNG seed.  device: "auto", "cpu" or "cuda".
@@ -58,7 +64,7 @@ class TrainConfig:
     preset: str = "cpu"
     hidden: int | None = None
     latent_dim: int | None = None
-    lam: float = 10.0
+    lam: float = DEFAULT_LAM
     epochs: int = 5
     batch_size: int = 64
     lr: dict[str, float] = field(default_factory=lambda: preset_lr(2e-3, 1e-3))
@@ -85,8 +91,21 @@ class TrainConfig:
                 raise ValueError(f"invalid TrainConfig.{name}: {getattr(self, name)!r}")
 
     def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``build_model`` beyond name / n_charts / data_shape."""
-        kw: dict[str, Any] = {"lam": self.lam}
+        """Keyword arguments for ``build_model`` beyond name / n_charts / data_shape.
+
+        ``lam`` is included when the family takes it (:func:`agm.models.model_options`).
+
+        Raises:
+            ValueError: unknown model, or ``lam`` other than :data:`DEFAULT_LAM` for a family without that option.
+        """
+        from agm.models.registry import model_options  # lazily: configs are built before torch is needed
+
+        kw: dict[str, Any] = {}
+        options = model_options(self.model)
+        if options is None or "lam" in options:
+            kw["lam"] = self.lam
+        elif self.lam != DEFAULT_LAM:
+            raise ValueError(f"model {self.model!r} has no divergence weight lam; got lam={self.lam}")
         if self.hidden is not None:
             kw["hidden"] = self.hidden
         if self.latent_dim is not None:
