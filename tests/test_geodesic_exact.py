@@ -29,7 +29,7 @@ def _cylinder_data(model: CylinderAtlas, n: int, seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("shape", [None, (5,)])
 def test_circle_geodesic_is_the_arc_and_crosses_charts(shape: tuple[int, ...] | None) -> None:
     model = CircleAtlas(ambient_shape=shape)
-    graph = geodesic.build_graph(model, _circle_data(model, 400, 0), k=6, eps=0.05, n_steps=4, progress=False)
+    graph = geodesic.build_graph(model, _circle_data(model, 400, 0), k=6, eps=0.05, n_steps=5, progress=False)
     assert set(graph.charts) == {0, 1}
     # 170 deg lies only in chart 1 (around pi), 10 deg only in chart 0: the short arc (160 deg) must change chart.
     t0, t1 = torch.tensor([math.radians(170.0)]), torch.tensor([math.radians(10.0)])
@@ -47,7 +47,7 @@ def test_circle_geodesic_is_the_arc_and_crosses_charts(shape: tuple[int, ...] | 
 def test_cylinder_geodesic_length_within_a_few_percent() -> None:
     model = CylinderAtlas(radius=1.0)
     data = _cylinder_data(model, 2000, 1)
-    geodesic.build_graph(model, data, k=20, eps=0.05, n_steps=3, progress=False)
+    geodesic.build_graph(model, data, k=20, eps=0.05, n_steps=4, progress=False)
     g = torch.Generator().manual_seed(7)
     th0, th1 = (torch.rand(12, generator=g) * 2 - 1) * math.pi, (torch.rand(12, generator=g) * 2 - 1) * math.pi
     h0, h1 = 0.2 + 1.6 * torch.rand(12, generator=g), 0.2 + 1.6 * torch.rand(12, generator=g)
@@ -63,8 +63,8 @@ def test_image_shaped_data_gives_the_same_lengths_as_flat_data() -> None:
     flat, image = CylinderAtlas(), CylinderAtlas(ambient_shape=(1, 28, 28))
     g = torch.Generator().manual_seed(3)
     theta, h = torch.rand(600, generator=g) * 6.28 - 3.14, torch.rand(600, generator=g)
-    gf = geodesic.build_graph(flat, flat.points(theta, h), k=8, n_steps=2, progress=False)
-    gi = geodesic.build_graph(image, image.points(theta, h), k=8, n_steps=2, progress=False)
+    gf = geodesic.build_graph(flat, flat.points(theta, h), k=8, n_steps=3, progress=False)
+    gi = geodesic.build_graph(image, image.points(theta, h), k=8, n_steps=3, progress=False)
     assert gi.data_shape == (1, 28, 28) and gf.data_shape == (3,)
     np.testing.assert_array_equal(gf.native.edges, gi.native.edges)
     np.testing.assert_allclose(gf.native.weights, gi.native.weights, rtol=1e-4, atol=1e-6)
@@ -82,7 +82,7 @@ def test_image_shaped_data_gives_the_same_lengths_as_flat_data() -> None:
 
 def test_interpolation_is_equidistant_and_labels_transitions() -> None:
     model = CircleAtlas()
-    geodesic.build_graph(model, _circle_data(model, 300, 2), k=5, n_steps=3, progress=False)
+    geodesic.build_graph(model, _circle_data(model, 300, 2), k=5, n_steps=4, progress=False)
     path = geodesic.shortest_path(model, model.points(torch.tensor([2.9]))[0], model.points(torch.tensor([0.2]))[0])
     interp = path.interpolate(12)
     assert interp.x.shape == (12, 2)

@@ -5,11 +5,18 @@
     path.length, path.charts, path.interpolate(10).x
 
 With one chart this is Chen et al.'s graph geodesic algorithm.
+
+Modules: ``build`` (graph construction), ``graph`` (the graph record), ``graph_file`` (its file format),
+``registry`` (the default graph of each model), ``modes`` (encoder / decoder nodes), ``nodes`` and ``semi``
+(making nodes), ``curves`` (eq. 10), ``attach`` and ``direct`` (query points in the graph), ``search``
+(queries), ``switches`` (fewest chart switches), ``path`` (results), ``inputs`` (argument checks).
 """
 
 from agm._core import UnreachableError
-from agm.geodesic.graph import GeodesicGraph, build_graph, latest_graph, load_graph, register_graph
+from agm.geodesic.build import build_graph, load_graph
+from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.path import GeodesicPath, Interpolation
+from agm.geodesic.registry import latest_graph, register_graph
 from agm.geodesic.search import shortest_path, shortest_paths
 
 __all__ = [

@@ -1,11 +1,16 @@
 """Query points of a geodesic: encode them and attach them to their k nearest nodes in each of their charts.
 
-A query point x is not a graph node. Like a data point of the graph, it gets one copy per chart y of the graph
-with psi_y(x) > eps: the latent F_y(x) and the decoding G_y(F_y(x)). Each copy is joined to its k nearest nodes
-of chart y with the same curve-length weight as graph edges, and the copies are joined to each other with the
-cross-chart weight ||G_i F_i(x) - G_j F_j(x)||. The query point itself is its *main* copy, the one in its most
-likely chart argmax_y psi_y(x) (always kept), so graph distances between query points are symmetric and obey the
-triangle inequality, exactly as between data points of the graph.
+As in Chen et al., the two query points are added to the graph. Like a data point of the graph, a query point x
+gets one copy per chart y of the graph with psi_y(x) > eps: the latent F_y(x) and the decoding G_y(F_y(x)). Each
+copy is joined to its k nearest nodes of chart y with the same curve-length weight as graph edges, and the copies
+are joined to x's *main* copy, the one in its most likely chart argmax_y psi_y(x) (always kept), with the
+cross-chart weight ||G_i F_i(x) - G_j F_j(x)||. So graph distances between query points are symmetric and obey
+the triangle inequality, exactly as between data points of the graph. The two query points of one geodesic are
+also candidates of each other's k nearest neighbours in every chart they share (see :mod:`agm.geodesic.direct`).
+
+Two extensions of the paper's rule, both of which can only shorten paths: a query point is attached in *every*
+chart with psi > eps (the paper attaches it where it is encoded), and it keeps all k nearest graph nodes even when
+the other query point is nearer than the k-th of them (the graph's own edges are never removed by a query).
 
 For the native search a query point is a virtual node: its attachment to node u of chart y costs the curve length
 from its copy in y to u, plus the cross-chart jump from the main copy to the copy in y. The shared graph is never
@@ -14,16 +19,15 @@ mutated, so concurrent queries are safe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from agm.geodesic.curves import decode_points, segment_lengths
+from agm.geodesic.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.graph import GeodesicGraph
-from agm.geodesic.nodes import encode_atlas, partition_points
-from agm.geodesic.semi import locate
 
 
 @dataclass(frozen=True)
@@ -36,42 +40,77 @@ class Attachments:
         copy_chart: (C,) int64 model chart of each copy.
         copy_latent: (C, d) float32 latent of each copy in its chart.
         copy_position: (C, D) float32 decoding of each copy (the goals of the A* heuristic).
+        copy_jump: (C,) float64 cross-chart weight from the query's main copy to each copy (0 for the main copy).
+        copy_reach: (C,) float64 latent distance from each copy to its k-th nearest node of its chart (another
+            query point's copy nearer than this is one of its k nearest neighbours).
         offsets: (B+1,) int64; the attachment edges of query b are ``offsets[b]:offsets[b+1]``.
         nodes: (A,) int64 graph node of each attachment edge.
-        costs: (A,) float64 cost of each attachment edge: the curve length from the copy to the node plus the
-            jump from the main copy to that copy.
+        segments: (A,) float64 curve length of each attachment edge (copy -> node, eq. 10).
+        costs: (A,) float64 cost of each attachment edge from the main copy: ``segments`` plus the jump from the
+            main copy to the edge's copy.
     """
 
     copy_offsets: np.ndarray
     copy_chart: np.ndarray
     copy_latent: np.ndarray
     copy_position: np.ndarray
+    copy_jump: np.ndarray
+    copy_reach: np.ndarray
     offsets: np.ndarray
     nodes: np.ndarray
+    segments: np.ndarray
     costs: np.ndarray
 
-    def copy_of(self, b: int, chart: int) -> int:
-        """Index of query b's copy in a model chart."""
-        lo, hi = self.copy_offsets[b], self.copy_offsets[b + 1]
-        return int(lo + np.flatnonzero(self.copy_chart[lo:hi] == chart)[0])
+    @property
+    def n_queries(self) -> int:
+        """B, the number of query points."""
+        return int(self.copy_offsets.shape[0] - 1)
 
-    def take(self, lo: int, hi: int) -> Attachments:
-        """The attachments of queries lo..hi-1 (offsets rebased to 0)."""
-        c0, c1 = self.copy_offsets[lo], self.copy_offsets[hi]
-        a0, a1 = self.offsets[lo], self.offsets[hi]
+    def copies(self, b: int) -> range:
+        """Indices of query b's copies (its main copy first)."""
+        return range(int(self.copy_offsets[b]), int(self.copy_offsets[b + 1]))
+
+    def copy_of(self, b: int, chart: int) -> int:
+        """Index of query b's copy in a model chart (ValueError when it has none there)."""
+        lo, hi = self.copy_offsets[b], self.copy_offsets[b + 1]
+        found = np.flatnonzero(self.copy_chart[lo:hi] == chart)
+        if found.size == 0:
+            raise ValueError(f"query {b} has no copy in chart {chart}")
+        return int(lo + found[0])
+
+    def main_chart(self, b: int) -> int:
+        """The most likely chart of query b (the chart of its main copy)."""
+        return int(self.copy_chart[self.copy_offsets[b]])
+
+    def select(self, rows: np.ndarray) -> Attachments:
+        """The attachments of queries ``rows`` (any order, repeats allowed), as a new ragged set."""
+        rows = np.asarray(rows, dtype=np.int64)
+        copy_offsets, copy_idx = _ragged_take(self.copy_offsets, rows)
+        offsets, edge_idx = _ragged_take(self.offsets, rows)
         return Attachments(
-            copy_offsets=self.copy_offsets[lo : hi + 1] - c0,
-            copy_chart=self.copy_chart[c0:c1],
-            copy_latent=self.copy_latent[c0:c1],
-            copy_position=self.copy_position[c0:c1],
-            offsets=self.offsets[lo : hi + 1] - a0,
-            nodes=self.nodes[a0:a1],
-            costs=self.costs[a0:a1],
+            copy_offsets=copy_offsets,
+            copy_chart=self.copy_chart[copy_idx],
+            copy_latent=self.copy_latent[copy_idx],
+            copy_position=self.copy_position[copy_idx],
+            copy_jump=self.copy_jump[copy_idx],
+            copy_reach=self.copy_reach[copy_idx],
+            offsets=offsets,
+            nodes=self.nodes[edge_idx],
+            segments=self.segments[edge_idx],
+            costs=self.costs[edge_idx],
         )
 
     def main_position(self) -> np.ndarray:
         """(B, D) float32: the decodings of the main copies (the A* goals of target queries)."""
         return np.ascontiguousarray(self.copy_position[self.copy_offsets[:-1]])
+
+
+def _ragged_take(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and element indices of the groups ``rows`` of a ragged array with ``offsets``."""
+    counts = offsets[rows + 1] - offsets[rows]
+    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    starts = np.repeat(offsets[rows] - new_offsets[:-1], counts)
+    return new_offsets, (starts + np.arange(int(new_offsets[-1]), dtype=np.int64)).astype(np.int64)
 
 
 def _choose_charts(graph: GeodesicGraph, psi: torch.Tensor) -> list[list[int]]:
@@ -84,66 +123,57 @@ def _choose_charts(graph: GeodesicGraph, psi: torch.Tensor) -> list[list[int]]:
     return choice
 
 
-def attach(graph: GeodesicGraph, model: Any, x: torch.Tensor, batch_size: int, device: torch.device) -> Attachments:
+def attach(
+    graph: GeodesicGraph,
+    model: Any,
+    x: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    label: Callable[[int], str] = "query point {}".format,
+) -> Attachments:
     """Encode B query points and compute their attachment edges (call under ``evaluating``).
 
     Args:
         graph: the graph to attach to.
         model: the AGM it was built for.
-        x: (B, *S) float tensor of validated query points.
+        x: (B, *S) float tensor of validated query points (any device).
         batch_size: decoded points per forward call.
         device: the model's device.
+        label: names query point b in error messages (e.g. "x0", "X1[3]").
+
+    Raises:
+        ValueError: a model call fails or gives NaN/inf (naming the method, the query point and the chart).
     """
-    native = graph.native
     k = graph.k
-    if graph.nodes == "encoder":
-        psi, z = encode_atlas(model, x, batch_size, device)
-    else:
-        psi = partition_points(model, x, batch_size, device).cpu()
+    psi, copy_latent_of = graph.node_mode.locate(graph, model, x, batch_size, device)
     charts = _choose_charts(graph, psi)
     counts = np.array([len(c) for c in charts], dtype=np.int64)
-    copy_offsets = np.concatenate([[0], np.cumsum(counts)])
+    copy_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     copy_chart = np.fromiter((c for cs in charts for c in cs), dtype=np.int64, count=int(counts.sum()))
     query_of_copy = np.repeat(np.arange(len(charts)), counts)
-    if graph.nodes == "encoder":
-        copy_latent = np.ascontiguousarray(z[torch.from_numpy(query_of_copy), torch.from_numpy(copy_chart)].numpy())
-    else:  # no encoder: search each copy's latent from the nearest decoded node of its chart
-        copy_latent = locate(
-            model,
-            x[torch.from_numpy(query_of_copy)].to(device, torch.float32),
-            copy_chart,
-            graph.latents,
-            graph.positions,
-            graph.node_chart,
-            steps=graph.refine_steps,
-            batch_size=batch_size,
-        )
+    copy_latent = np.ascontiguousarray(copy_latent_of(query_of_copy, copy_chart), dtype=np.float32)
 
-    # k nearest nodes of every copy, chart by chart in the native k-d trees.
-    neighbours = np.empty((copy_chart.size, k), dtype=np.int64)
-    offsets = native.chart_offsets
-    for chart in np.unique(copy_chart):
-        c = graph.native_chart(int(chart))
-        rows = np.flatnonzero(copy_chart == chart)
-        ids, _ = native.chart_index(c).query(np.ascontiguousarray(copy_latent[rows]), k)
-        neighbours[rows] = ids + offsets[c]
+    def name_copy(row: int) -> str:
+        return f"{label(int(query_of_copy[row]))}'s copy in chart {int(copy_chart[row])}"
 
-    # Curve lengths of the attachment segments: copy decoding -> node decoding, n_steps decodings in between.
+    neighbours, reach = _nearest_nodes(graph, copy_latent, copy_chart)
+
+    # Curve lengths of the attachment segments: copy decoding -> node decoding (eq. 10).
     latent_t = torch.from_numpy(copy_latent).to(device)
     chart_t = torch.from_numpy(copy_chart).to(device)
-    copy_position = decode_points(model.decode, latent_t, chart_t, batch_size, device)
+    copy_position = decode_points(model.decode, latent_t, chart_t, batch_size, device, row_name=name_copy)
     main_of_copy = torch.from_numpy(copy_offsets[query_of_copy]).to(device)
     jump = torch.linalg.vector_norm(copy_position - copy_position[main_of_copy], dim=1).double().cpu().numpy()
     nodes = neighbours.reshape(-1)
     owner = np.repeat(np.arange(copy_chart.size), k)
+    segments = np.empty(nodes.size, dtype=np.float64)
     node_latents = torch.from_numpy(graph.latents[nodes]).to(device)
     node_positions = torch.from_numpy(graph.positions[nodes]).to(device, torch.float32)
     owner_t = torch.from_numpy(owner).to(device)
-    costs = np.empty(nodes.size, dtype=np.float64)
-    per_batch = max(1, batch_size // max(1, graph.n_steps))
+    per_batch = edges_per_batch(batch_size, graph.n_steps)
     for s in range(0, nodes.size, per_batch):
         o = owner_t[s : s + per_batch]
-        costs[s : s + o.shape[0]] = (
+        segments[s : s + o.shape[0]] = (
             segment_lengths(
                 model.decode,
                 latent_t[o],
@@ -156,13 +186,46 @@ def attach(graph: GeodesicGraph, model: Any, x: torch.Tensor, batch_size: int, d
             .cpu()
             .numpy()
         )
-    costs += jump[owner]
+    costs = segments + jump[owner]
+    _check_finite(costs, owner, name_copy)
     return Attachments(
         copy_offsets=copy_offsets,
         copy_chart=copy_chart,
         copy_latent=copy_latent,
         copy_position=np.ascontiguousarray(copy_position.cpu().numpy()),
+        copy_jump=jump,
+        copy_reach=reach,
         offsets=copy_offsets * k,
         nodes=nodes,
+        segments=segments,
         costs=costs,
     )
+
+
+def _nearest_nodes(graph: GeodesicGraph, latents: np.ndarray, charts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest nodes (C, k) global ids of every copy in its chart, and the distance to the k-th (C,)."""
+    k = graph.k
+    native = graph.native
+    neighbours = np.empty((charts.size, k), dtype=np.int64)
+    reach = np.empty(charts.size, dtype=np.float64)
+    offsets = native.chart_offsets
+    for chart in np.unique(charts):
+        c = graph.native_chart(int(chart))
+        if c is None:  # _choose_charts keeps only the graph's charts
+            raise AssertionError(f"chart {int(chart)} is not in the graph")
+        rows = np.flatnonzero(charts == chart)
+        ids, dist = native.chart_index(c).query(np.ascontiguousarray(latents[rows]), k)
+        neighbours[rows] = ids + offsets[c]
+        reach[rows] = dist[:, -1]
+    return neighbours, reach
+
+
+def _check_finite(costs: np.ndarray, owner: np.ndarray, name_copy: Callable[[int], str]) -> None:
+    """Attachment costs must be finite: name the query point and chart whose decodings cannot be measured."""
+    bad = ~np.isfinite(costs)
+    if bool(bad.any()):
+        row = int(owner[np.flatnonzero(bad)[0]])
+        raise ValueError(
+            f"{name_copy(row)}: model.decode gives decodings too large to measure (curve length inf); "
+            "the point is far off the data manifold of the model"
+        )

@@ -1,9 +1,10 @@
 """Decoded curve lengths of straight latent segments, batched on the model's device (the paper's eq. 10).
 
-The length of the segment z_a -> z_b in chart y with n intermediate steps is
-    sum_{i=0}^{n} || G_y(g(t_i)) - G_y(g(t_{i+1})) ||,   g(t) = (1 - t) z_a + t z_b,   t_i = i / (n + 1).
-Its endpoints G_y(z_a), G_y(z_b) are the decodings of graph nodes, computed once per node and shared by all the
-node's edges, so a segment costs exactly n decodings. Every weight is therefore at least ||G_y(z_a) - G_y(z_b)||,
+The length of the segment z_a -> z_b in chart y with n steps (eq. 10 of the paper, literally) is
+    sum_{i=0}^{n-1} || G_y(g(t_i)) - G_y(g(t_{i+1})) ||,   g(t) = z_a + t (z_b - z_a),   t_i = i / n,  i = 0..n,
+so ``n_steps = n`` means n segments and n - 1 interior decodings (n = 1 is the decoded chord). Its endpoints
+G_y(z_a), G_y(z_b) are the decodings of graph nodes, computed once per node and shared by all the node's edges,
+so a segment costs exactly n - 1 decodings. Every weight is therefore at least ||G_y(z_a) - G_y(z_b)||,
 which makes the A* heuristic consistent.
 """
 
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agm.geodesic.inputs import call_model, check_decoded
+
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 #: Decoded points per forward call when the caller does not choose and nothing was measured. Measured on the
@@ -25,6 +28,23 @@ DEFAULT_CPU_BATCH = 256
 DEFAULT_CUDA_BATCH = 16384
 #: Candidate batch sizes tried by :func:`tune_batch_size`, smallest first.
 CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
+
+
+def interior_decodings(n_steps: int) -> int:
+    """Decodings inside one segment of ``n_steps`` steps (eq. 10: t_i = i / n, the two endpoints excluded)."""
+    return max(0, n_steps - 1)
+
+
+def checked_decode(
+    decode: Decoder, z: torch.Tensor, y: torch.Tensor, row_name: Callable[[int], str] | None = None
+) -> torch.Tensor:
+    """``decode(z, y)`` flattened to (B, D) float32; a failing call or a NaN/inf decoding is a clear error.
+
+    Errors name the model method and what was passed (see :func:`agm.geodesic.inputs.call_model`), or the chart
+    and latent of the first non-finite decoding (:func:`agm.geodesic.inputs.check_decoded`).
+    """
+    out = check_decoded(call_model("decode", decode, z, y), z, y, z.shape[0], row_name)
+    return out.reshape(z.shape[0], -1).to(torch.float32)
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -53,13 +73,13 @@ def tune_batch_size(
     if device.type == "cuda":
         return DEFAULT_CUDA_BATCH
     n = z.shape[0]
-    decode(z[:16].to(device), y[:16].to(device))  # warm-up: first-call allocations
+    call_model("decode", decode, z[:16].to(device), y[:16].to(device))  # warm-up: first-call allocations
     best, best_rate = DEFAULT_CPU_BATCH, 0.0
     for size in CANDIDATES:
         idx = torch.arange(size) % n
         zb, yb = z[idx].to(device), y[idx].to(device)
         start = time.perf_counter()
-        decode(zb, yb)
+        call_model("decode", decode, zb, yb)
         seconds = time.perf_counter() - start
         if size / seconds > best_rate:
             best, best_rate = size, size / seconds
@@ -69,7 +89,12 @@ def tune_batch_size(
 
 
 def decode_points(
-    decode: Decoder, z: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device
+    decode: Decoder,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    row_name: Callable[[int], str] | None = None,
 ) -> torch.Tensor:
     """Decode many latent points in batches.
 
@@ -79,6 +104,7 @@ def decode_points(
         y: (N,) int64 tensor of charts.
         batch_size: decoded points per forward call.
         device: where to run the decoder.
+        row_name: names row i in the error raised for a NaN/inf decoding (e.g. the query point it belongs to).
 
     Returns:
         (N, D) float32 tensor on ``device``: the flattened decodings.
@@ -87,10 +113,16 @@ def decode_points(
     for start in range(0, z.shape[0], batch_size):
         zb = z[start : start + batch_size].to(device, torch.float32)
         yb = y[start : start + batch_size].to(device)
-        out.append(decode(zb, yb).reshape(zb.shape[0], -1).to(torch.float32))
+        name = None if row_name is None else (lambda r, s=start: row_name(s + r))
+        out.append(checked_decode(decode, zb, yb, name))
     if not out:
         return torch.empty(0, 0, device=device)
     return torch.cat(out)
+
+
+def edges_per_batch(batch_size: int, n_steps: int) -> int:
+    """Segments per decoder call so that one call decodes at most ``batch_size`` interior points."""
+    return max(1, batch_size // max(1, interior_decodings(n_steps)))
 
 
 def segment_lengths(
@@ -109,20 +141,23 @@ def segment_lengths(
         z_start, z_end: (E, d) float32 latent endpoints on the decoder's device.
         charts: (E,) int64 chart of each segment.
         x_start, x_end: (E, D) float32 decodings of the endpoints (flattened).
-        n_steps: intermediate points per segment, >= 0.
+        n_steps: segments per curve (eq. 10's n), >= 1; n - 1 interior decodings per segment.
 
     Returns:
         (E,) float64 tensor of polyline lengths, on the decoder's device.
     """
     e = z_start.shape[0]
-    if n_steps == 0:
-        return torch.linalg.vector_norm(x_end - x_start, dim=1).double()
-    t = torch.arange(1, n_steps + 1, device=z_start.device, dtype=z_start.dtype) / (n_steps + 1)
-    z = z_start[:, None, :] + t[None, :, None] * (z_end - z_start)[:, None, :]  # (E, n, d)
-    y = charts[:, None].expand(e, n_steps).reshape(-1)
-    inner = decode(z.reshape(e * n_steps, -1), y).reshape(e, n_steps, -1).to(torch.float32)
-    poly = torch.cat([x_start[:, None, :], inner, x_end[:, None, :]], dim=1)  # (E, n+2, D)
-    return torch.linalg.vector_norm(poly[:, 1:] - poly[:, :-1], dim=2).double().sum(dim=1)
+    inner_n = interior_decodings(n_steps)
+    if inner_n == 0:
+        chord: torch.Tensor = torch.linalg.vector_norm(x_end - x_start, dim=1).double()
+        return chord
+    t = torch.arange(1, n_steps, device=z_start.device, dtype=z_start.dtype) / n_steps
+    z = z_start[:, None, :] + t[None, :, None] * (z_end - z_start)[:, None, :]  # (E, n-1, d)
+    y = charts[:, None].expand(e, inner_n).reshape(-1)
+    inner = checked_decode(decode, z.reshape(e * inner_n, -1), y).reshape(e, inner_n, -1)
+    poly = torch.cat([x_start[:, None, :], inner, x_end[:, None, :]], dim=1)  # (E, n+1, D)
+    lengths: torch.Tensor = torch.linalg.vector_norm(poly[:, 1:] - poly[:, :-1], dim=2).double().sum(dim=1)
+    return lengths
 
 
 def edge_lengths(
@@ -144,9 +179,9 @@ def edge_lengths(
         positions: (N, D) float32 node decodings on the same device.
         node_chart: (N,) int64 node charts on the same device.
         edges: (E, 2) int64 numpy array of node pairs of the same chart.
-        n_steps: intermediate points per edge.
-        batch_size: decoded points per forward call; ``max(1, batch_size // n_steps)`` edges per batch, so peak
-            memory is set by the batch size, not by E.
+        n_steps: segments per edge (eq. 10's n, >= 1).
+        batch_size: decoded points per forward call; ``max(1, batch_size // (n_steps - 1))`` edges per batch, so
+            peak memory is set by the batch size, not by E.
         progress: show a tqdm bar.
 
     Returns:
@@ -154,7 +189,7 @@ def edge_lengths(
     """
     device = latents.device
     n_edges = edges.shape[0]
-    per_batch = max(1, batch_size // max(1, n_steps))
+    per_batch = edges_per_batch(batch_size, n_steps)
     out = torch.empty(n_edges, dtype=torch.float64, device=device)
     ends = torch.from_numpy(edges).to(device)
     with tqdm(total=n_edges, desc=desc, unit="edge", disable=not progress, leave=False) as bar:

@@ -72,3 +72,22 @@ def weight_versions(model: Any) -> tuple[int, ...] | None:
     for t in list(model.parameters()) + list(model.buffers()):
         sig.extend((id(t), t._version))
     return tuple(sig)
+
+
+class ModelCheck:
+    """Checks that a model is the one a graph (and its paths) were computed with, recomputing the fingerprint
+    only when the model's weights may have changed since the last successful check."""
+
+    def __init__(self, fingerprint: dict[str, Any], verified: tuple[int, ...] | None = None) -> None:
+        self.fingerprint = fingerprint
+        self.verified = verified
+
+    def matches(self, model: Any, device: torch.device) -> bool:
+        """Whether ``model`` (run on ``device``) behaves as the fingerprinted model."""
+        sig = weight_versions(model)
+        if sig is not None and sig == self.verified:
+            return True
+        if not fingerprints_match(model_fingerprint(model, device), self.fingerprint):
+            return False
+        self.verified = sig
+        return True

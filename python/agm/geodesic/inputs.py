@@ -1,13 +1,22 @@
-"""Input checks of the geodesic API, in one place: every public entry point validates through these."""
+"""Checks of the geodesic API's arguments and of what the model returns, in one place and one message style.
+
+Every public entry point of :mod:`agm.geodesic` validates through these. Messages read
+``"<argument> must be <rule>; got <value>"``; a failing model call is re-raised as
+``"model.<method>(<what was passed>) failed: <original message>"``, chained to the original exception.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
 from agm.models.protocol import AtlasModel, SemiAtlasModel
+
+T = TypeVar("T")
 
 
 def check_model(model: Any, *, need_encoder: bool) -> None:
@@ -20,34 +29,68 @@ def check_model(model: Any, *, need_encoder: bool) -> None:
             if not hasattr(model, name)
         ]
         raise TypeError(
-            f"model: {type(model).__name__} does not have the atlas interface (missing {', '.join(missing)}); "
-            "see agm.AtlasModel"
+            f"model must have the atlas interface (see agm.AtlasModel); got a {type(model).__name__} "
+            f"missing {', '.join(missing)}"
         )
     for name in ("n_charts", "latent_dim"):
-        value = getattr(model, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"model.{name} must be a positive int; got {value!r}")
+        check_int(f"model.{name}", getattr(model, name), minimum=1)
 
 
-def check_eps(eps: float) -> float:
-    """eps must be a finite number in [0, 1)."""
-    if not isinstance(eps, (int, float)) or isinstance(eps, bool) or not (0.0 <= float(eps) < 1.0):
+def check_int(name: str, value: Any, *, minimum: int) -> int:
+    """An integer >= ``minimum``: Python or numpy integers (``numbers.Integral``), bools refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
+        rule = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {rule}; got {value!r}")
+    return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """An integer >= 1 (see :func:`check_int`)."""
+    return check_int(name, value, minimum=1)
+
+
+def check_non_negative_int(name: str, value: Any) -> int:
+    """An integer >= 0 (see :func:`check_int`)."""
+    return check_int(name, value, minimum=0)
+
+
+def check_eps(eps: Any) -> float:
+    """eps must be a real number in [0, 1) (Python or numpy floats and ints, ``numbers.Real``; bools refused)."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not (0.0 <= float(eps) < 1.0):
         raise ValueError(f"eps must be a number in [0, 1); got {eps!r}")
     return float(eps)
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    """A positive Python int (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of a few strings."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value
 
 
-def check_non_negative_int(name: str, value: Any) -> int:
-    """A non-negative Python int (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int; got {value!r}")
-    return value
+def check_device(device: Any) -> torch.device:
+    """A torch device that exists on this machine (ValueError naming it and what is available otherwise)."""
+    try:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(f"device must be a torch device or its name; got {device!r}") from err
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            raise ValueError(f"device must be available; got {device!r}, but this machine has {available_devices()}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device must be available; got {device!r}, but this machine has {available_devices()}")
+    return dev
+
+
+def available_devices() -> str:
+    """The devices torch can use here, in words (for error messages)."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return "only " + ", ".join(names) if len(names) == 1 else ", ".join(names)
 
 
 def as_batch(name: str, x: Any, data_shape: tuple[int, ...] | None, *, single: bool) -> torch.Tensor:
@@ -59,34 +102,84 @@ def as_batch(name: str, x: Any, data_shape: tuple[int, ...] | None, *, single: b
         data_shape: S, or None to infer it (``single=False`` only: S = x.shape[1:]).
         single: whether one point (shape S) is expected.
     """
-    if not isinstance(x, torch.Tensor):
+    if isinstance(x, torch.Tensor):
+        t: torch.Tensor = x
+    else:
         try:
-            x = torch.as_tensor(x)
+            t = torch.as_tensor(x)
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{name} must be a tensor or array; got {type(x).__name__}") from err
-    if not torch.is_floating_point(x):
-        raise TypeError(f"{name} must have a floating dtype; got {x.dtype}")
+    if not torch.is_floating_point(t):
+        raise TypeError(f"{name} must have a floating dtype; got {t.dtype}")
     if single:
-        if data_shape is not None and tuple(x.shape) != data_shape:
-            raise ValueError(f"{name} must have the data shape {data_shape}; got {tuple(x.shape)}")
-        x = x.unsqueeze(0)
+        if data_shape is not None and tuple(t.shape) != data_shape:
+            raise ValueError(f"{name} must have the data shape {data_shape}; got {tuple(t.shape)}")
+        t = t.unsqueeze(0)
     else:
-        if x.ndim < 2 or x.shape[0] < 1:
-            raise ValueError(f"{name} must have shape (B, *S) with B >= 1; got {tuple(x.shape)}")
-        if data_shape is not None and tuple(x.shape[1:]) != data_shape:
-            raise ValueError(f"{name} must have shape (B, *{data_shape}); got {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).reshape(x.shape[0], -1).any(dim=1).nonzero()[0, 0])
-        raise ValueError(f"{name} contains NaN or inf (first at row {bad})")
-    return x
+        if t.ndim < 2 or t.shape[0] < 1:
+            raise ValueError(f"{name} must have shape (B, *S) with B >= 1; got {tuple(t.shape)}")
+        if data_shape is not None and tuple(t.shape[1:]) != data_shape:
+            raise ValueError(f"{name} must have shape (B, *{data_shape}); got {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).reshape(t.shape[0], -1).any(dim=1).nonzero()[0, 0])
+        raise ValueError(f"{name} must be finite; got NaN or inf (first at row {bad})")
+    return t
+
+
+def describe(t: Any) -> str:
+    """A tensor argument in words for error messages: shape, dtype and device (or the type of anything else)."""
+    if isinstance(t, torch.Tensor):
+        return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')} on {t.device}"
+    return type(t).__name__
+
+
+def call_model(method: str, fn: Callable[..., T], *args: Any) -> T:
+    """Call a model method; if it raises, re-raise naming the method and what was passed, chained to the error.
+
+    The exception keeps its type when it can be built from one message (TypeError, ValueError, IndexError,
+    RuntimeError, ...); otherwise it becomes a ValueError.
+    """
+    try:
+        return fn(*args)
+    except Exception as err:
+        message = f"model.{method}({', '.join(describe(a) for a in args)}) failed: {type(err).__name__}: {err}"
+        try:
+            wrapped = type(err)(message)
+        except Exception:
+            wrapped = ValueError(message)
+        if not isinstance(wrapped, Exception) or str(wrapped) != message:
+            wrapped = ValueError(message)
+        raise wrapped from err
+
+
+def check_decoded(
+    out: torch.Tensor,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    n_points: int,
+    row_name: Callable[[int], str] | None = None,
+) -> torch.Tensor:
+    """model.decode's output must hold one finite decoding per latent; ValueError naming the chart and latent
+    (and what the row is, via ``row_name``)."""
+    if out.ndim < 1 or out.shape[0] != n_points:
+        raise ValueError(f"model.decode must return one decoding per latent ({n_points}); got shape {tuple(out.shape)}")
+    bad = ~torch.isfinite(out.reshape(n_points, -1)).all(dim=1)
+    if bool(bad.any()):
+        row = int(bad.nonzero()[0, 0])
+        what = f" ({row_name(row)})" if row_name is not None else ""
+        raise ValueError(
+            f"model.decode must return finite values; got NaN or inf{what} for chart {int(y[row])}, "
+            f"latent {z[row].tolist()} ({int(bad.sum())} of {n_points} decodings)"
+        )
+    return out
 
 
 def check_partition(psi: torch.Tensor, n_charts: int) -> None:
     """The model's partition must be (B, n_charts), finite and on the simplex."""
     if psi.ndim != 2 or psi.shape[1] != n_charts:
-        raise ValueError(f"model.partition returned shape {tuple(psi.shape)}; expected (B, {n_charts})")
+        raise ValueError(f"model.partition must return shape (B, {n_charts}); got {tuple(psi.shape)}")
     if not bool(torch.isfinite(psi).all()) or bool((psi < -1e-6).any()):
-        raise ValueError("model.partition returned negative or non-finite values")
+        raise ValueError("model.partition must return finite, non-negative values; got negative or NaN/inf")
     err = float((psi.sum(dim=1) - 1).abs().max())
     if err > 1e-3 or math.isnan(err):
-        raise ValueError(f"model.partition rows must sum to 1; max deviation {err:.3g}")
+        raise ValueError(f"model.partition rows must sum to 1; got a maximum deviation of {err:.3g}")

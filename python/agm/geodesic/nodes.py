@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agm.geodesic.inputs import check_partition
+from agm.geodesic.inputs import call_model, check_partition
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,16 @@ def encode_atlas(
     for start in tqdm(range(0, data.shape[0], batch_size), desc="encoding", disable=not progress, leave=False):
         xb = data[start : start + batch_size].to(device, torch.float32)
         if hasattr(model, "encode_partition"):  # one trunk pass for both (agm's own models)
-            z, psi = model.encode_partition(xb)
+            z, psi = call_model("encode_partition", model.encode_partition, xb)
         else:
-            psi, z = model.partition(xb), model.encode(xb)
+            psi = call_model("partition", model.partition, xb)
+            z = call_model("encode", model.encode, xb)
         check_partition(psi, m)
         if tuple(z.shape) != (xb.shape[0], m, d):
-            raise ValueError(f"model.encode returned shape {tuple(z.shape)}; expected ({xb.shape[0]}, {m}, {d})")
+            raise ValueError(f"model.encode must return shape ({xb.shape[0]}, {m}, {d}); got {tuple(z.shape)}")
         if not bool(torch.isfinite(z).all()):
-            raise ValueError("model.encode returned NaN or inf")
+            row = int((~torch.isfinite(z)).reshape(z.shape[0], -1).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"model.encode must return finite latents; got NaN or inf for point {start + row}")
         psis.append(psi.float().cpu())
         zs.append(z.float().cpu())
     return torch.cat(psis), torch.cat(zs)
@@ -66,7 +68,8 @@ def partition_points(model: Any, data: torch.Tensor, batch_size: int, device: to
         (N, m) float32 tensor on ``device``, rows checked to lie on the simplex.
     """
     out = [
-        model.partition(data[s : s + batch_size].to(device, torch.float32)) for s in range(0, data.shape[0], batch_size)
+        call_model("partition", model.partition, data[s : s + batch_size].to(device, torch.float32))
+        for s in range(0, data.shape[0], batch_size)
     ]
     psi = torch.cat(out).float()
     check_partition(psi, model.n_charts)

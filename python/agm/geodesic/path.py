@@ -10,7 +10,8 @@ import torch
 
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import decode_points
-from agm.geodesic.inputs import check_positive_int
+from agm.geodesic.fingerprint import ModelCheck
+from agm.geodesic.inputs import check_int
 
 
 @dataclass(frozen=True)
@@ -36,16 +37,22 @@ class Interpolation:
 class GeodesicPath:
     """A graph geodesic between two data points, through one or more charts.
 
-    The path's points are the start's copy in its first chart, the graph nodes visited, and the end's copy in
-    its last chart. Consecutive points in one chart are joined by a straight latent segment (measured by its
-    decoded length); consecutive points in different charts are two encodings of the same data point.
+    The path's points are the start's main copy (its encoding in its most likely chart) [and its copy in the
+    chart the path leaves it in], the graph nodes visited, and [the end's copy in the chart the path reaches it
+    in, and] the end's main copy. Consecutive points in one chart are joined by a straight latent segment
+    (measured by its decoded length); consecutive points in different charts are two encodings of the same point.
+    A direct route (the two query points joined by their own edge, e.g. x0 == x1 or two close points) visits no
+    graph node: ``nodes`` and ``data_indices`` are empty and the points are the queries' copies only.
+
+    The decodings (``decode``, ``interpolate``) use the model's current weights: they raise ValueError once the
+    model no longer is the one the path was computed with (the fingerprint check of the queries).
 
     Attributes:
         length: the decoded length (float).
         charts: (L,) int64, the chart of every point on the path.
         latents: (L, d) float32, the latent point of every point in its chart.
-        nodes: (L - 2,) int64, the graph nodes visited (ids of ``graph.native``).
-        data_indices: (L - 2,) int64, the data point (index into the graph's data) of each visited node.
+        nodes: (N,) int64, the graph nodes visited (ids of ``graph.native``), L - 4 <= N <= L - 2; may be empty.
+        data_indices: (N,) int64, the data point (index into the graph's data) of each visited node.
         chart_changes: (T,) int64, the indices i where charts[i] != charts[i + 1].
     """
 
@@ -59,12 +66,25 @@ class GeodesicPath:
     _n_steps: int = field(repr=False)
     _data_shape: tuple[int, ...] = field(repr=False)
     _device: torch.device = field(repr=False)
+    _check: ModelCheck | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.charts.shape[0])
 
+    def _check_model(self) -> None:
+        if self._check is not None and not self._check.matches(self._model, self._device):
+            raise ValueError(
+                "the model's weights changed since this path was computed, so its decodings would be those of "
+                "another model; recompute the path (rebuild the graph with agm.geodesic.build_graph first)"
+            )
+
     def decode(self) -> torch.Tensor:
-        """Decodings G_y(z) of the path's points: (L, *S) float32 CPU tensor."""
+        """Decodings G_y(z) of the path's points: (L, *S) float32 CPU tensor.
+
+        Raises:
+            ValueError: the model changed since the path was computed.
+        """
+        self._check_model()
         with evaluating(self._model):
             out = decode_points(
                 self._model.decode,
@@ -77,15 +97,15 @@ class GeodesicPath:
 
     def _polyline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
         """The fine polyline whose length is the path length: (latents, charts, transition flags, decodings)."""
-        n = self._n_steps
-        t = np.arange(n + 1, dtype=np.float32) / (n + 1)
+        n = self._n_steps  # eq. 10: t_i = i / n, i = 0..n-1 here (the end is the next point's start)
+        t = np.arange(n, dtype=np.float32) / n
         lat, ch, jump = [], [], []
         for i in range(len(self) - 1):
             za, zb, ca = self.latents[i], self.latents[i + 1], self.charts[i]
             if ca == self.charts[i + 1]:
                 lat.append(za[None, :] + t[:, None] * (zb - za)[None, :])
-                ch.append(np.full(n + 1, ca))
-                jump.append(np.zeros(n + 1, dtype=bool))
+                ch.append(np.full(n, ca))
+                jump.append(np.zeros(n, dtype=bool))
             else:
                 lat.append(za[None, :])
                 ch.append(np.array([ca]))
@@ -109,14 +129,16 @@ class GeodesicPath:
         data point) the decoding of the nearer side is shown, labelled 'y1/y2'.
 
         Args:
-            n: number of points, >= 2.
+            n: number of points, >= 2 (a Python or numpy integer).
 
         Returns:
             An :class:`Interpolation` with (n, *S) decodings on the CPU.
+
+        Raises:
+            ValueError: n < 2, or the model changed since the path was computed.
         """
-        check_positive_int("n", n)
-        if n < 2:
-            raise ValueError(f"n must be at least 2; got {n}")
+        n = check_int("n", n, minimum=2)
+        self._check_model()
         latents, charts, jump, dec = self._polyline()
         steps = torch.linalg.vector_norm(dec[1:] - dec[:-1], dim=1).double().numpy()
         cum = np.concatenate([[0.0], np.cumsum(steps)])

@@ -1,0 +1,236 @@
+"""Algorithm 1, graph construction: the multi-chart graph of an AGM with decoded curve-length weights.
+
+This module computes what needs the model: the nodes (through the node mode, :mod:`agm.geodesic.modes`), their
+decodings (for the weights' endpoints and the A* heuristic) and the edge weights, streamed in torch batches on
+the model's device; the native core builds the k-d trees, the candidate edges, the CSR adjacency and components.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from agm._core import AtlasGraph
+from agm.geodesic._context import evaluating
+from agm.geodesic.curves import decode_points, default_batch_size, edge_lengths, interior_decodings, tune_batch_size
+from agm.geodesic.fingerprint import model_fingerprint, weight_versions
+from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.inputs import (
+    as_batch,
+    check_device,
+    check_eps,
+    check_model,
+    check_non_negative_int,
+    check_positive_int,
+)
+from agm.geodesic.modes import NodeSettings, node_mode
+from agm.geodesic.nodes import ChartNodes
+from agm.geodesic.registry import can_register, register_graph
+from agm.models.protocol import model_device
+
+NodeModeName = Literal["auto", "encoder", "decoder"]
+
+
+def assemble_graph(
+    model: Any,
+    nodes: ChartNodes,
+    *,
+    k: int,
+    n_steps: int,
+    batch_size: int,
+    device: torch.device,
+    progress: bool,
+    timings: dict[str, float],
+) -> tuple[AtlasGraph, np.ndarray, np.ndarray]:
+    """Native graph over given nodes with decoded positions and curve-length weights (call under ``evaluating``).
+
+    Cross-chart edges (nodes sharing a data point) weigh ||G_i(z_i) - G_j(z_j)||, the distance of the decodings.
+
+    Returns:
+        The native graph, the node latents (n_nodes, d) float32 and their decodings (n_nodes, D) float32 (both
+        in native node order, chart after chart), so that nobody reads them back from the native graph.
+    """
+    t0 = time.perf_counter()
+    native = AtlasGraph(list(nodes.latents), list(nodes.point_ids), k)
+    timings["knn_graph"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    latents_np = np.ascontiguousarray(np.concatenate(nodes.latents), dtype=np.float32)  # native node order
+    counts = [len(lat) for lat in nodes.latents]
+    charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
+    latents = torch.from_numpy(latents_np).to(device)
+    positions = decode_points(model.decode, latents, charts, batch_size, device)
+    timings["decode_nodes"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    edges = native.edges
+    n_intra = native.n_intra_edges
+    weights = np.empty(edges.shape[0], dtype=np.float64)
+    weights[:n_intra] = edge_lengths(
+        model.decode, latents, positions, charts, edges[:n_intra], n_steps, batch_size, progress=progress
+    )
+    cross = torch.from_numpy(edges[n_intra:]).to(device)
+    weights[n_intra:] = (
+        torch.linalg.vector_norm(positions[cross[:, 0]] - positions[cross[:, 1]], dim=1).double().cpu().numpy()
+    )
+    timings["edge_weights"] = time.perf_counter() - t0
+    timings["decoded_points"] = float(native.n_nodes + n_intra * interior_decodings(n_steps))
+
+    positions_np = np.ascontiguousarray(positions.cpu().numpy())
+    native.set_weights(weights)
+    native.set_positions(positions_np)
+    return native, latents_np, positions_np
+
+
+def build_graph(
+    model: Any,
+    data: torch.Tensor | np.ndarray | None = None,
+    k: int = 20,
+    eps: float = 0.05,
+    n_steps: int = 15,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+    *,
+    nodes: NodeModeName = "auto",
+    n_samples: int | None = None,
+    refine_steps: int = 10,
+    seed: int = 0,
+    skip_small_charts: bool = False,
+    progress: bool = True,
+) -> GeodesicGraph:
+    """Build the multi-chart graph of Algorithm 1 for an AGM (or, without encoders, a semi-AGM).
+
+    For each chart y the points with psi_y(x) > eps are encoded with F_y; a k-NN graph is built in every chart
+    (native k-d trees); each edge weighs the decoded length of its straight latent segment in ``n_steps`` steps
+    (eq. 10: t_i = i / n_steps, so n_steps - 1 interior decodings); the nodes of one data point in charts i and
+    j are joined with weight ||G_i F_i(x) - G_j F_j(x)||. The nodes' decodings are kept for the A* heuristic.
+    With one chart this is Chen et al.'s graph exactly. The model runs in eval mode without gradients; its mode
+    is restored.
+
+    A model without ``encode`` (a semi-AGM such as InfoGAN), or ``nodes="decoder"``, takes the paper's
+    encoder-free route (:mod:`agm.geodesic.semi`): prior samples decoded in each chart are the nodes, and a sample
+    that also lies in U_y' is matched in chart y' by a latent search.
+
+    Args:
+        model: an AGM (``agm.AtlasModel``) or, for ``nodes="decoder"``, a semi-AGM (``agm.SemiAtlasModel``).
+        data: (N, *S) float tensor or array of data points (any device; moved in batches to ``device``).
+            Required for ``nodes="encoder"``; in "decoder" mode only its length sets the default ``n_samples``.
+        k: neighbours per node inside its chart (each chart needs more than k nodes).
+        eps: partition threshold in [0, 1): point x joins chart y when psi_y(x) > eps.
+        n_steps: segments per edge (eq. 10's n, >= 1; 1 is the decoded chord).
+        batch_size: points per encoder/decoder call; default: chosen by measurement on the CPU
+            (:func:`agm.geodesic.curves.tune_batch_size`), 16384 on CUDA. Peak memory is set by it, not by the
+            number of edges.
+        device: where the model runs; default the device of its parameters.
+        nodes: "encoder", "decoder" or "auto" ("encoder" when the model has ``encode``).
+        n_samples: "decoder" mode: prior samples in all (split evenly over the charts); default len(data), or
+            2000 without data.
+        refine_steps: "decoder" mode: Levenberg-Marquardt iterations of the latent search
+            (:func:`agm.geodesic.semi.refine`).
+        seed: "decoder" mode: seed of the prior samples.
+        skip_small_charts: leave out charts with k or fewer nodes instead of raising ValueError.
+        progress: show tqdm progress bars.
+
+    Integer and real arguments may be Python or numpy scalars (bools are refused).
+
+    Returns:
+        A :class:`GeodesicGraph`; it also becomes the default graph of ``model`` for ``shortest_path`` (unless the
+        model cannot be weakly referenced: see :mod:`agm.geodesic.registry`).
+
+    Raises:
+        TypeError: ``model`` lacks the (semi-)atlas interface, or ``data`` is not a floating tensor/array.
+        ValueError: bad shapes, NaN/inf in ``data``, eps outside [0, 1), k < 1, n_steps < 1, a chart with too few
+            points, a device this machine does not have, or a model call that fails (naming the method and what
+            was passed; the exception keeps the model's type where it can).
+    """
+    mode = node_mode(nodes, model)
+    check_model(model, need_encoder=mode.needs_encoder)
+    k = check_positive_int("k", k)
+    eps = check_eps(eps)
+    n_steps = check_positive_int("n_steps", n_steps)
+    refine_steps = check_non_negative_int("refine_steps", refine_steps)
+    seed = check_non_negative_int("seed", seed)
+    if mode.needs_encoder and data is None:
+        raise ValueError("data is required to build the graph of an AGM from its encoders (nodes='encoder')")
+    x = as_batch("data", data, None, single=False) if data is not None else None
+    dev = check_device(device) if device is not None else model_device(model)
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    samples = check_positive_int(
+        "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
+    )
+    settings = NodeSettings(
+        eps=eps,
+        k=k,
+        batch_size=batch_size or default_batch_size(dev),
+        device=dev,
+        skip_small_charts=bool(skip_small_charts),
+        progress=bool(progress),
+        n_samples=samples,
+        refine_steps=refine_steps,
+        seed=seed,
+    )
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    with evaluating(model):
+        t0 = time.perf_counter()
+        chart_nodes, data_shape = mode.build(model, x, settings)
+        timings["nodes"] = time.perf_counter() - t0
+        batch = settings.batch_size
+        if batch_size is None:  # choose by measurement: the best batch depends on the decoder and the machine
+            sample = torch.from_numpy(np.concatenate(chart_nodes.latents)[:256])
+            charts_of = np.repeat(chart_nodes.charts, [len(lat) for lat in chart_nodes.latents])[:256]
+            batch = tune_batch_size(model.decode, sample, torch.from_numpy(charts_of), dev)
+        native, latents, positions = assemble_graph(
+            model,
+            chart_nodes,
+            k=k,
+            n_steps=n_steps,
+            batch_size=batch,
+            device=dev,
+            progress=progress,
+            timings=timings,
+        )
+        fingerprint = model_fingerprint(model, dev)
+    timings["total"] = time.perf_counter() - start
+    graph = GeodesicGraph(
+        native,
+        charts=chart_nodes.charts,
+        eps=eps,
+        k=k,
+        n_steps=n_steps,
+        data_shape=data_shape,
+        fingerprint=fingerprint,
+        nodes=mode,
+        refine_steps=refine_steps,
+        batch_size=batch,
+        timings=timings,
+        latents=latents,
+        positions=positions,
+    )
+    graph.model_check.verified = weight_versions(model)
+    if can_register(model):
+        register_graph(model, graph)
+    if progress:
+        tqdm.write(f"agm: built {graph!r} in {timings['total']:.1f}s")
+    return graph
+
+
+def load_graph(path: str | os.PathLike[str], model: Any | None = None) -> GeodesicGraph:
+    """Load a graph saved with :meth:`GeodesicGraph.save`.
+
+    Args:
+        path: the file.
+        model: if given, the graph is checked against it (ValueError if it belongs to another model) and becomes
+            its default graph.
+    """
+    graph = GeodesicGraph.load(path)
+    if model is not None:
+        register_graph(model, graph)
+    return graph

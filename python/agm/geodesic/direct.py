@@ -1,0 +1,89 @@
+"""The direct edges between the two query points of a geodesic (Chen et al.: both points are added to the graph).
+
+Added to the graph, x0 and x1 are candidates of each other's k nearest neighbours in every chart c they share:
+x1 is a neighbour of x0's copy in chart c when it is within the k nearest of that copy among the chart's nodes
+plus x1's copy, or vice versa (the k-NN graph is symmetrised), i.e. when ||F_c(x0) - F_c(x1)|| is at most the
+larger of the two copies' distances to their k-th nearest node. The edge has the curve-length weight of eq. 10.
+
+A simple path that uses the edge x0 - x1 is that edge alone, so the geodesic is the shorter of the graph search's
+path and the cheapest direct route jump(main0 -> copy0_c) + length(copy0_c -> copy1_c) + jump(copy1_c -> main1)
+(:mod:`agm.geodesic.search`). Two bitwise-equal copies are joined at length exactly 0, so d(x, x) = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from agm.geodesic.attach import Attachments
+from agm.geodesic.curves import edges_per_batch, segment_lengths
+from agm.geodesic.graph import GeodesicGraph
+
+
+@dataclass(frozen=True)
+class DirectEdges:
+    """Direct edges of B query pairs, ragged.
+
+    Attributes:
+        offsets: (B+1,) int64; the direct edges of pair b are ``offsets[b]:offsets[b+1]``.
+        source_copy, target_copy: (E,) int64 copy index (into the source / target attachments) of each edge's ends.
+        chart: (E,) int64 model chart of each edge.
+        length: (E,) float64 curve length of each edge (eq. 10), 0 for bitwise-equal latents.
+    """
+
+    offsets: np.ndarray
+    source_copy: np.ndarray
+    target_copy: np.ndarray
+    chart: np.ndarray
+    length: np.ndarray
+
+    def of(self, b: int) -> range:
+        """The direct edges of pair b."""
+        return range(int(self.offsets[b]), int(self.offsets[b + 1]))
+
+
+def _candidates(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets and copy pairs of the shared charts in which the two queries are each other's k-NN candidates."""
+    offsets, pairs_s, pairs_t = [0], [], []
+    for b in range(src.n_queries):
+        for i in src.copies(b):
+            for j in dst.copies(b):
+                if src.copy_chart[i] != dst.copy_chart[j]:
+                    continue
+                gap = float(np.linalg.norm(src.copy_latent[i].astype(np.float64) - dst.copy_latent[j]))
+                if gap <= max(float(src.copy_reach[i]), float(dst.copy_reach[j])):
+                    pairs_s.append(i)
+                    pairs_t.append(j)
+        offsets.append(len(pairs_s))
+    return np.asarray(offsets, dtype=np.int64), np.asarray(pairs_s, dtype=np.int64), np.asarray(pairs_t, dtype=np.int64)
+
+
+def direct_edges(
+    graph: GeodesicGraph, model: Any, src: Attachments, dst: Attachments, batch_size: int, device: torch.device
+) -> DirectEdges:
+    """The direct edges of the pairs (src query b, dst query b) (call under ``evaluating``)."""
+    offsets, si, ti = _candidates(src, dst)
+    length = np.zeros(si.size, dtype=np.float64)
+    same = np.all(src.copy_latent[si] == dst.copy_latent[ti], axis=1) if si.size else np.zeros(0, dtype=bool)
+    todo = np.flatnonzero(~same)
+    per_batch = edges_per_batch(batch_size, graph.n_steps)
+    for s in range(0, todo.size, per_batch):
+        rows = todo[s : s + per_batch]
+        a, b = si[rows], ti[rows]
+        length[rows] = (
+            segment_lengths(
+                model.decode,
+                torch.from_numpy(src.copy_latent[a]).to(device),
+                torch.from_numpy(dst.copy_latent[b]).to(device),
+                torch.from_numpy(src.copy_chart[a]).to(device),
+                torch.from_numpy(src.copy_position[a]).to(device),
+                torch.from_numpy(dst.copy_position[b]).to(device),
+                graph.n_steps,
+            )
+            .cpu()
+            .numpy()
+        )
+    return DirectEdges(offsets=offsets, source_copy=si, target_copy=ti, chart=src.copy_chart[si], length=length)
