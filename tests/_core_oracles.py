@@ -24,7 +24,8 @@ def pairwise_distances(a: NDArray[np.floating], b: NDArray[np.floating]) -> NDAr
         (Q, N) float64 distance matrix.
     """
     diff = a.astype(np.float64)[:, None, :] - b.astype(np.float64)[None, :, :]
-    return np.sqrt(np.einsum("qnd,qnd->qn", diff, diff))
+    out: NDArray[np.float64] = np.sqrt(np.einsum("qnd,qnd->qn", diff, diff))
+    return out
 
 
 def assert_knn_matches_brute_force(
@@ -199,7 +200,8 @@ def make_atlas(
         (latents, point_ids): one (N_c, d) C-contiguous array and one (N_c,) int64 array per chart.
     """
     pool = 2 * max(sizes)
-    latents, point_ids = [], []
+    latents: list[NDArray[np.floating]] = []
+    point_ids: list[NDArray[np.int64]] = []
     for c, n in enumerate(sizes):
         offset = 0 if shared else c * pool
         point_ids.append((offset + rng.choice(pool, size=n, replace=False)).astype(np.int64))

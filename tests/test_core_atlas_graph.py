@@ -225,7 +225,8 @@ def test_save_load_round_trip(dtype: type, stage: str, tmp_path: Path, rng: np.r
     if stage != "unweighted":
         graph.set_weights(rng.uniform(0.1, 1.0, size=graph.n_edges))
     if stage == "positioned":
-        graph.set_positions(rng.normal(size=(graph.n_nodes, 6)).astype(dtype))
+        # small positions: distances below every weight (>= 0.1), so A*'s heuristic is consistent
+        graph.set_positions((0.005 * rng.normal(size=(graph.n_nodes, 6))).astype(dtype))
     metadata = '{"model": "awae", "note": "λ ✓ \\u00e9"}'
     path = tmp_path / "graph.agm"
     assert graph.metadata == ""

@@ -70,18 +70,13 @@ void set_positions(AtlasGraph& self, const py::array& positions) {
 
 void set_weights(AtlasGraph& self, const py::array& weights) {
     const auto view = checks::vector<double>(weights, "weights", "(n_edges,)");
-    if (view.size != self.n_edges()) {
-        throw py::value_error("weights must have shape (n_edges,) = (" + std::to_string(self.n_edges()) + ",); got " +
-                              checks::shape_string(weights));
-    }
-    checks::nonnegative(weights, "weights", "(n_edges,)");
     py::gil_scoped_release release;
-    self.set_weights(view);
+    self.set_weights(view);  // checks the length and values, reading every entry once
 }
 
 py::tuple csr(const AtlasGraph& self) {
-    const auto& data = self.csr_data();
-    py::array_t<double> values(static_cast<py::ssize_t>(data.size()), data.data());
+    const auto data = self.csr_data();  // a snapshot: set_weights in another thread cannot free or tear it
+    py::array_t<double> values(static_cast<py::ssize_t>(data->size()), data->data());
     return py::make_tuple(py::array_t<std::int64_t>(static_cast<py::ssize_t>(self.csr_indptr().size()),
                                                     self.csr_indptr().data()),
                           to_int64(self.csr_indices(), {static_cast<py::ssize_t>(self.csr_indices().size())}),
@@ -183,7 +178,7 @@ Args:
              R"pbdoc(Decoded positions P (n_nodes, D), float32 or float64, finite: the A* heuristic is ||P[v] - goal||.)pbdoc")
         .def_property_readonly("has_positions", &AtlasGraph::has_positions, R"pbdoc(Whether positions are set.)pbdoc")
         .def_property_readonly(
-            "positions", [](const AtlasGraph& g) { return float_matrix_copy(g.positions()); },
+            "positions", [](const AtlasGraph& g) { return float_matrix_copy(*g.positions()); },
             R"pbdoc((n_nodes, D) decoded positions (ValueError when none were set).)pbdoc")
         .def("csr", &csr, R"pbdoc(
 The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies, directly usable
@@ -207,6 +202,10 @@ as ``scipy.sparse.csr_array((data, indices, indptr))``.
         .def("stats", &stats, py::arg("n_threads") = 0, R"pbdoc(
 Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component,
 diameter_hops.
+)pbdoc")
+        .def("workspace_bytes", &AtlasGraph::workspace_bytes, R"pbdoc(
+Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()`` of them,
+each about 40 bytes per node).
 )pbdoc")
         .def("memory_bytes", &AtlasGraph::memory_bytes, R"pbdoc(
 Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions; the k-d trees

@@ -42,16 +42,12 @@ py::tuple shortest_paths(const AtlasGraph& g, const py::array& sources, const py
                          const std::string& method, std::int64_t n_threads, bool raise_unreachable) {
     const SearchMethod m = parse_search_method(method);
     const std::size_t threads = checks::threads(n_threads);
-    const auto s = checks::node_ids(sources, "sources", g.n_nodes());
-    const auto t = checks::node_ids(targets, "targets", g.n_nodes());
-    if (s.size != t.size) {
-        throw py::value_error("sources and targets must have the same length; got " + std::to_string(s.size) +
-                              " and " + std::to_string(t.size));
-    }
+    const auto s = checks::copy_vector<std::int64_t>(sources, "sources", "(B,)");  // the core checks the copies
+    const auto t = checks::copy_vector<std::int64_t>(targets, "targets", "(B,)");
     std::vector<PathResult> results;
     {
         py::gil_scoped_release release;
-        results = g.shortest_paths(s, t, m, threads, raise_unreachable);
+        results = g.shortest_paths(checks::view_of(s), checks::view_of(t), m, threads, raise_unreachable);
     }
     return paths_and_costs(results);
 }
@@ -62,7 +58,8 @@ template <class Body>
 auto with_goals(const AtlasGraph& g, SearchMethod m, const std::optional<py::array>& goals,
                 std::vector<std::int64_t>& default_offsets, Body&& body) {
     const bool astar = m == SearchMethod::astar;
-    if (astar && !g.has_positions()) {
+    const auto positions = g.values().positions;  // the core re-checks against its own snapshot
+    if (astar && !positions) {
         throw py::value_error("method 'astar' needs decoded positions: call set_positions first (or use "
                               "method='dijkstra')");
     }
@@ -72,15 +69,17 @@ auto with_goals(const AtlasGraph& g, SearchMethod m, const std::optional<py::arr
         return body(batch);
     }
     const bool f64 = checks::is_float64(*goals, "goals");
-    if (astar && f64 != g.positions().is_double()) {
+    if (astar && f64 != positions->is_double()) {
         throw py::type_error(std::string("goals must have the positions' dtype ") +
-                             (g.positions().is_double() ? "float64" : "float32") + "; got " +
+                             (positions->is_double() ? "float64" : "float32") + "; got " +
                              checks::dtype_name(*goals));
     }
     auto run = [&](auto tag) {
         using T = decltype(tag);
         EndpointBatch<T> batch{};
-        batch.goals = checks::float_matrix<T>(*goals, "goals", "(G, D)");
+        const MatrixView<T> view = checks::float_matrix<T>(*goals, "goals", "(G, D)");
+        const std::vector<T> copy(view.data, view.data + view.size());  // read once, after the finiteness check
+        batch.goals = MatrixView<T>{copy.data(), view.rows, view.cols};
         if (default_offsets.size() == 2 && batch.goals.rows == 0) {
             throw py::value_error("goals must have at least one row; got shape " + checks::shape_string(*goals));
         }
@@ -95,26 +94,27 @@ py::tuple search(const AtlasGraph& g, const py::array& source_nodes, const py::a
                  const py::array& target_nodes, const py::array& target_costs, const std::optional<py::array>& goals,
                  const std::string& method) {
     const SearchMethod m = parse_search_method(method);
-    const auto sn = checks::node_ids(source_nodes, "source_nodes", g.n_nodes());
-    const auto sc = checks::nonnegative(source_costs, "source_costs");
-    const auto tn = checks::node_ids(target_nodes, "target_nodes", g.n_nodes());
-    const auto tc = checks::nonnegative(target_costs, "target_costs");
-    if (sn.size == 0 || tn.size == 0) throw py::value_error("source_nodes and target_nodes must not be empty");
-    if (sc.size != sn.size || tc.size != tn.size) {
+    // Private copies (the GIL is released during the search); the core checks their values.
+    const auto sn = checks::copy_vector<std::int64_t>(source_nodes, "source_nodes");
+    const auto sc = checks::copy_vector<double>(source_costs, "source_costs");
+    const auto tn = checks::copy_vector<std::int64_t>(target_nodes, "target_nodes");
+    const auto tc = checks::copy_vector<double>(target_costs, "target_costs");
+    if (sn.empty() || tn.empty()) throw py::value_error("source_nodes and target_nodes must not be empty");
+    if (sc.size() != sn.size() || tc.size() != tn.size()) {
         throw py::value_error("source_costs / target_costs must have the length of source_nodes / target_nodes; got " +
-                              std::to_string(sc.size) + " vs " + std::to_string(sn.size) + " and " +
-                              std::to_string(tc.size) + " vs " + std::to_string(tn.size));
+                              std::to_string(sc.size()) + " vs " + std::to_string(sn.size()) + " and " +
+                              std::to_string(tc.size()) + " vs " + std::to_string(tn.size()));
     }
-    const std::int64_t s_off[2] = {0, static_cast<std::int64_t>(sn.size)};
-    const std::int64_t t_off[2] = {0, static_cast<std::int64_t>(tn.size)};
+    const std::int64_t s_off[2] = {0, static_cast<std::int64_t>(sn.size())};
+    const std::int64_t t_off[2] = {0, static_cast<std::int64_t>(tn.size())};
     std::vector<std::int64_t> goal_off = {0, 0};
     std::vector<PathResult> results = with_goals(g, m, goals, goal_off, [&](auto& batch) {
         batch.source_offsets = {s_off, 2};
-        batch.source_nodes = sn;
-        batch.source_costs = sc;
+        batch.source_nodes = checks::view_of(sn);
+        batch.source_costs = checks::view_of(sc);
         batch.target_offsets = {t_off, 2};
-        batch.target_nodes = tn;
-        batch.target_costs = tc;
+        batch.target_nodes = checks::view_of(tn);
+        batch.target_costs = checks::view_of(tc);
         py::gil_scoped_release release;
         return g.search_many(batch, m, 1, true);
     });
@@ -131,23 +131,24 @@ py::tuple search_many(const AtlasGraph& g, const py::array& source_offsets, cons
     if (goal_offsets.has_value() != goals.has_value()) {
         throw py::value_error("goal_offsets and goals must be given together (or both None)");
     }
-    const auto so = checks::vector<std::int64_t>(source_offsets, "source_offsets", "(B + 1,)");
-    const auto to = checks::vector<std::int64_t>(target_offsets, "target_offsets", "(B + 1,)");
-    const auto sn = checks::node_ids(source_nodes, "source_nodes", g.n_nodes());
-    const auto sc = checks::nonnegative(source_costs, "source_costs");
-    const auto tn = checks::node_ids(target_nodes, "target_nodes", g.n_nodes());
-    const auto tc = checks::nonnegative(target_costs, "target_costs");
-    VectorView<std::int64_t> go{};
-    if (goal_offsets.has_value()) go = checks::vector<std::int64_t>(*goal_offsets, "goal_offsets", "(B + 1,)");
+    // Private copies (the GIL is released during the search); the core checks their values.
+    const auto so = checks::copy_vector<std::int64_t>(source_offsets, "source_offsets", "(B + 1,)");
+    const auto to = checks::copy_vector<std::int64_t>(target_offsets, "target_offsets", "(B + 1,)");
+    const auto sn = checks::copy_vector<std::int64_t>(source_nodes, "source_nodes");
+    const auto sc = checks::copy_vector<double>(source_costs, "source_costs");
+    const auto tn = checks::copy_vector<std::int64_t>(target_nodes, "target_nodes");
+    const auto tc = checks::copy_vector<double>(target_costs, "target_costs");
+    std::vector<std::int64_t> go;
+    if (goal_offsets.has_value()) go = checks::copy_vector<std::int64_t>(*goal_offsets, "goal_offsets", "(B + 1,)");
     std::vector<std::int64_t> unused;
     std::vector<PathResult> results = with_goals(g, m, goals, unused, [&](auto& batch) {
-        batch.source_offsets = so;
-        batch.source_nodes = sn;
-        batch.source_costs = sc;
-        batch.target_offsets = to;
-        batch.target_nodes = tn;
-        batch.target_costs = tc;
-        if (goals.has_value()) batch.goal_offsets = go;
+        batch.source_offsets = checks::view_of(so);
+        batch.source_nodes = checks::view_of(sn);
+        batch.source_costs = checks::view_of(sc);
+        batch.target_offsets = checks::view_of(to);
+        batch.target_nodes = checks::view_of(tn);
+        batch.target_costs = checks::view_of(tc);
+        if (goals.has_value()) batch.goal_offsets = checks::view_of(go);
         py::gil_scoped_release release;
         return g.search_many(batch, m, threads, raise_unreachable);
     });

@@ -1,6 +1,8 @@
-// The one place where numpy arguments are checked before they reach the core: exact dtype (TypeError), ndim and
-// shape (ValueError), C-contiguity (ValueError), finiteness (ValueError), index ranges (IndexError), weights.
-// Nothing is converted or copied: a passing array is read in place through a view.
+// The one place where numpy arguments are checked before they reach the core: exact dtype and alignment
+// (TypeError), ndim and shape (ValueError), C-contiguity (ValueError), finiteness of float matrices (ValueError).
+// Nothing is converted: a passing array is read through a view, or copied as it is (copy_vector) where the core
+// must not read the caller's buffer again after its checks (the GIL is released during the call, so another
+// thread could change the buffer). Value invariants (node ids in range, costs >= 0, ...) belong to the core.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -9,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "agm/array_view.hpp"
 
@@ -50,6 +53,17 @@ inline bool is_float64(const py::array& a, const std::string& name) {
     throw py::type_error(name + " must have dtype float32 or float64; got " + dtype_name(a));
 }
 
+// numpy allows views at any byte offset (np.frombuffer(buf, offset=1)); the core reads T through aligned pointers.
+template <class T>
+void require_aligned(const py::array& a, const std::string& name) {
+    const auto address = reinterpret_cast<std::uintptr_t>(a.data());
+    if (address % alignof(T) != 0) {
+        throw py::type_error(name + " must be aligned to " + std::to_string(alignof(T)) + " bytes (its dtype's "
+                             "alignment); got an array at address " + std::to_string(address) + " (offset " +
+                             std::to_string(address % alignof(T)) + "): pass a copy, e.g. np.array(" + name + ")");
+    }
+}
+
 inline void require_ndim(const py::array& a, py::ssize_t ndim, const std::string& name, const char* shape_hint) {
     if (a.ndim() != ndim) {
         throw py::value_error(name + " must be " + std::to_string(ndim) + "-D " + shape_hint + "; got shape " +
@@ -78,6 +92,7 @@ void require_finite(const T* data, std::size_t n, const std::string& name) {
 template <class T>
 MatrixView<T> float_matrix(const py::array& a, const std::string& name, const char* shape_hint = "(N, d)") {
     require_dtype<T>(a, name);
+    require_aligned<T>(a, name);
     require_ndim(a, 2, name, shape_hint);
     require_c_contiguous(a, name);
     MatrixView<T> view{static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0)),
@@ -86,41 +101,34 @@ MatrixView<T> float_matrix(const py::array& a, const std::string& name, const ch
     return view;
 }
 
-// A 1-D C-contiguous vector of dtype T (no value checks).
+// A 1-D C-contiguous aligned vector of dtype T (no value checks).
 template <class T>
 VectorView<T> vector(const py::array& a, const std::string& name, const char* shape_hint = "(n,)") {
     require_dtype<T>(a, name);
+    require_aligned<T>(a, name);
     require_ndim(a, 1, name, shape_hint);
     require_c_contiguous(a, name);
     return VectorView<T>{static_cast<const T*>(a.data()), static_cast<std::size_t>(a.shape(0))};
 }
 
-// A 1-D int64 vector of node ids in [0, n_nodes); IndexError naming the first bad entry.
-inline VectorView<std::int64_t> node_ids(const py::array& a, const std::string& name, std::size_t n_nodes) {
-    const auto view = vector<std::int64_t>(a, name, "(B,)");
-    for (std::size_t i = 0; i < view.size; ++i) {
-        if (view[i] < 0 || static_cast<std::size_t>(view[i]) >= n_nodes) {
-            throw py::index_error(name + " must hold node ids in [0, " + std::to_string(n_nodes) + "); got " +
-                                  std::to_string(view[i]) + " at index " + std::to_string(i));
-        }
-    }
-    return view;
+// A private copy of a 1-D vector (index, offset and cost arrays: small), taken with the GIL held, so that the
+// core checks and reads the same values.
+template <class T>
+std::vector<T> copy_vector(const py::array& a, const std::string& name, const char* shape_hint = "(n,)") {
+    const VectorView<T> view = vector<T>(a, name, shape_hint);
+    return std::vector<T>(view.begin(), view.end());
 }
 
-// A 1-D float64 vector of finite values >= 0 (weights, costs).
-inline VectorView<double> nonnegative(const py::array& a, const std::string& name, const char* shape_hint = "(n,)") {
-    const auto view = vector<double>(a, name, shape_hint);
-    for (std::size_t i = 0; i < view.size; ++i) {
-        if (!(view[i] >= 0.0) || !std::isfinite(view[i])) {
-            throw py::value_error(name + " must be finite and >= 0; got " + std::to_string(view[i]) + " at index " +
-                                  std::to_string(i));
-        }
-    }
-    return view;
+template <class T>
+VectorView<T> view_of(const std::vector<T>& v) {
+    return VectorView<T>{v.data(), v.size()};
 }
 
+// n_threads >= 0 (0 = all hardware threads); the core clamps it to the cores and to the work.
 inline std::size_t threads(std::int64_t n_threads) {
-    if (n_threads < 0) throw py::value_error("n_threads must be >= 0 (0 = all hardware threads); got " + std::to_string(n_threads));
+    if (n_threads < 0) {
+        throw py::value_error("n_threads must be >= 0 (0 = all hardware threads); got " + std::to_string(n_threads));
+    }
     return static_cast<std::size_t>(n_threads);
 }
 

@@ -68,14 +68,18 @@ AtlasGraph::AtlasGraph(const std::vector<MatrixView<T>>& latents,
     node_point_.reserve(total);
     std::vector<T> all(total * d);
     for (std::size_t c = 0; c < latents.size(); ++c) {
+        // Copy first, then check the copies: the caller's buffers are read once.
+        const std::size_t begin = node_point_.size();
+        node_point_.insert(node_point_.end(), point_ids[c].begin(), point_ids[c].end());
         for (std::size_t i = 0; i < point_ids[c].size; ++i) {
-            if (point_ids[c][i] < 0) {
+            if (node_point_[begin + i] < 0) {
                 throw std::invalid_argument("point_ids[" + std::to_string(c) + "] must be >= 0; got " +
-                                            std::to_string(point_ids[c][i]) + " at index " + std::to_string(i));
+                                            std::to_string(node_point_[begin + i]) + " at index " + std::to_string(i));
             }
         }
-        std::copy(latents[c].data, latents[c].data + latents[c].size(), all.begin() + chart_offsets_.back() * d);
-        node_point_.insert(node_point_.end(), point_ids[c].begin(), point_ids[c].end());
+        T* chart = all.data() + chart_offsets_.back() * d;
+        std::copy(latents[c].data, latents[c].data + latents[c].size(), chart);
+        check_coordinates(chart, latents[c].rows, d, "latents[" + std::to_string(c) + "]");
         node_chart_.insert(node_chart_.end(), latents[c].rows, static_cast<std::int32_t>(c));
         chart_offsets_.push_back(chart_offsets_.back() + static_cast<std::int64_t>(latents[c].rows));
     }
@@ -84,7 +88,12 @@ AtlasGraph::AtlasGraph(const std::vector<MatrixView<T>>& latents,
     latents_.cols = d;
     build_cross_edges();  // first: it also rejects duplicate point ids within a chart
     std::vector<std::int32_t> cross = std::move(edges_);
-    build_charts<T>(latents, tree_leaf_size);
+    std::vector<MatrixView<T>> own;  // the trees copy from latents_, never again from the caller
+    const auto& stored = std::get<std::vector<T>>(latents_.data);
+    for (std::size_t c = 0; c < latents.size(); ++c) {
+        own.push_back(MatrixView<T>{stored.data() + chart_offsets_[c] * d, latents[c].rows, d});
+    }
+    build_charts<T>(own, tree_leaf_size);
     build_intra_edges<T>(n_threads);
     n_intra_ = edges_.size() / 2;
     edges_.insert(edges_.end(), cross.begin(), cross.end());
@@ -216,44 +225,51 @@ const AnyChartIndex& AtlasGraph::chart_index(std::size_t chart) const {
     return charts_[chart];
 }
 
+AtlasGraph::Values AtlasGraph::values() const {
+    std::lock_guard<std::mutex> lock(values_mutex_);
+    return values_;
+}
+
 void AtlasGraph::set_weights(VectorView<double> weights) {
     const std::size_t m = n_edges();
     if (weights.size != m) {
-        throw std::invalid_argument("weights must have n_edges = " + std::to_string(m) + " entries; got " +
-                                    std::to_string(weights.size));
+        throw std::invalid_argument("weights must have shape (n_edges,) = (" + std::to_string(m) + ",); got (" +
+                                    std::to_string(weights.size) + ",)");
     }
-    for (std::size_t e = 0; e < m; ++e) {
-        if (!(weights[e] >= 0.0) || weights[e] == std::numeric_limits<double>::infinity()) {
-            throw std::invalid_argument("weights must be finite and >= 0; got " + std::to_string(weights[e]) +
-                                        " at index " + std::to_string(e));
-        }
-    }
-    std::vector<double> data(2 * m);
+    auto data = std::make_shared<std::vector<double>>(2 * m);
     std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
     for (std::size_t e = 0; e < m; ++e) {
-        data[cursor[edges_[2 * e]]++] = weights[e];
-        data[cursor[edges_[2 * e + 1]]++] = weights[e];
+        const double w = weights[e];  // read once: checked and stored as the same value
+        if (!(w >= 0.0) || w == std::numeric_limits<double>::infinity()) {
+            throw std::invalid_argument("weights must be finite and >= 0; got " + std::to_string(w) + " at index " +
+                                        std::to_string(e));
+        }
+        (*data)[cursor[edges_[2 * e]]++] = w;
+        (*data)[cursor[edges_[2 * e + 1]]++] = w;
     }
-    std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    data_ = std::move(data);
-    has_weights_ = true;
+    std::shared_ptr<const std::vector<double>> frozen = std::move(data);
+    std::lock_guard<std::mutex> lock(values_mutex_);
+    values_.csr_weights.swap(frozen);
+    ++values_.version;
+    // `frozen` (the previous block) is released after the lock; readers holding a snapshot keep it alive.
 }
 
 std::vector<double> AtlasGraph::weights() const {
-    const auto& data = csr_data();
+    const auto data = csr_data();
     const std::size_t m = n_edges();
     std::vector<double> weights(m);
     std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
     for (std::size_t e = 0; e < m; ++e) {
-        weights[e] = data[cursor[edges_[2 * e]]++];
+        weights[e] = (*data)[cursor[edges_[2 * e]]++];
         ++cursor[edges_[2 * e + 1]];
     }
     return weights;
 }
 
-const std::vector<double>& AtlasGraph::csr_data() const {
-    if (!has_weights_) throw std::invalid_argument("the graph has no weights yet: call set_weights first");
-    return data_;
+std::shared_ptr<const std::vector<double>> AtlasGraph::csr_data() const {
+    auto data = values().csr_weights;
+    if (!data) throw std::invalid_argument("the graph has no weights yet: call set_weights first");
+    return data;
 }
 
 void AtlasGraph::set_positions(FloatMatrix positions) {
@@ -262,13 +278,21 @@ void AtlasGraph::set_positions(FloatMatrix positions) {
                                     ", D >= 1); got (" + std::to_string(positions.rows) + ", " +
                                     std::to_string(positions.cols) + ")");
     }
-    std::unique_lock<std::shared_mutex> lock(state_mutex_);
-    positions_ = std::move(positions);
+    std::shared_ptr<const FloatMatrix> frozen = std::make_shared<const FloatMatrix>(std::move(positions));
+    std::lock_guard<std::mutex> lock(values_mutex_);
+    values_.positions.swap(frozen);
+    ++values_.version;
 }
 
-const FloatMatrix& AtlasGraph::positions() const {
-    if (positions_.empty()) throw std::invalid_argument("the graph has no positions: call set_positions first");
-    return positions_;
+std::shared_ptr<const FloatMatrix> AtlasGraph::positions() const {
+    auto positions = values().positions;
+    if (!positions) throw std::invalid_argument("the graph has no positions: call set_positions first");
+    return positions;
+}
+
+std::string AtlasGraph::metadata() const {
+    std::lock_guard<std::mutex> lock(values_mutex_);
+    return metadata_;
 }
 
 }  // namespace agm

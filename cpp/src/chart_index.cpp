@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <nanoflann.hpp>
@@ -43,32 +44,37 @@ double squared_distance(const T* a, const T* b, std::size_t dim) {
 // Queries are processed in chunks of this many points per task.
 constexpr std::size_t query_grain = 256;
 
-// Squared distances are accumulated in double: coordinates up to this magnitude keep them finite (d terms of at
-// most (2 limit)^2 each, with a factor-4 margin for nanoflann's bound computations).
-double coordinate_limit(std::size_t dim) {
-    return 0.25 * std::sqrt(std::numeric_limits<double>::max() / static_cast<double>(dim));
-}
-
 std::string format_g(double value) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6g", value);
     return buf;
 }
 
+}  // namespace
+
 template <class T>
-void check_magnitude(const T* data, std::size_t n, std::size_t dim, const char* name) {
-    const double limit = coordinate_limit(dim);
-    for (std::size_t i = 0; i < n; ++i) {
+double coordinate_limit(std::size_t dim) {
+    return 0.25 * std::sqrt(static_cast<double>(std::numeric_limits<T>::max()) / static_cast<double>(dim));
+}
+
+template <class T>
+void check_coordinates(const T* data, std::size_t rows, std::size_t cols, const std::string& name) {
+    const double limit = coordinate_limit<T>(cols);
+    for (std::size_t i = 0; i < rows * cols; ++i) {
         if (!(std::abs(static_cast<double>(data[i])) <= limit)) {
-            throw std::invalid_argument(std::string(name) + " must have coordinates of magnitude <= " +
-                                        format_g(limit) + " (so that squared distances fit in float64); got " +
-                                        format_g(static_cast<double>(data[i])) + " at flat index " +
-                                        std::to_string(i));
+            throw std::invalid_argument(name + " must have coordinates of magnitude <= " + format_g(limit) +
+                                        " (so that squared distances fit in " +
+                                        (std::is_same_v<T, float> ? "float32" : "float64") + " for d = " +
+                                        std::to_string(cols) + "); got " + format_g(static_cast<double>(data[i])) +
+                                        " at [" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + "]");
         }
     }
 }
 
-}  // namespace
+template double coordinate_limit<float>(std::size_t);
+template double coordinate_limit<double>(std::size_t);
+template void check_coordinates<float>(const float*, std::size_t, std::size_t, const std::string&);
+template void check_coordinates<double>(const double*, std::size_t, std::size_t, const std::string&);
 
 template <class T>
 struct ChartIndex<T>::Tree {
@@ -124,7 +130,7 @@ ChartIndex<T>::ChartIndex(MatrixView<T> points, std::size_t leaf_size)
     if (n_points_ >= (std::size_t{1} << 31)) {
         throw std::invalid_argument("points must have fewer than 2^31 rows; got " + std::to_string(n_points_));
     }
-    check_magnitude(points_.data(), points_.size(), dim_, "points");
+    check_coordinates(points_.data(), n_points_, dim_, "points");
     tree_ = std::make_unique<Tree>(points_.data(), n_points_, dim_, leaf_size_);
     // Store the points in leaf order (see Tree::use_leaf_order); original_id_ maps a position back.
     original_id_.assign(tree_->index.vAcc.begin(), tree_->index.vAcc.end());
@@ -166,14 +172,16 @@ void ChartIndex<T>::query(MatrixView<T> queries, std::size_t k, std::int64_t* id
         throw std::invalid_argument("queries must have " + std::to_string(dim_) + " columns; got " +
                                     std::to_string(queries.cols));
     }
-    check_magnitude(queries.data, queries.size(), dim_, "queries");
+    const std::vector<T> copy(queries.data, queries.data + queries.size());  // checked and read once
+    check_coordinates(copy.data(), queries.rows, dim_, "queries");
+    const MatrixView<T> rows{copy.data(), queries.rows, queries.cols};
     parallel_for(queries.rows, n_threads, query_grain, [&](std::size_t begin, std::size_t end, std::size_t) {
         std::vector<std::uint32_t> idx_buf(k);
         std::vector<double> d2_buf(k);
         std::vector<std::pair<double, std::uint32_t>> found;
         found.reserve(k);
         for (std::size_t i = begin; i < end; ++i) {
-            tree_->search(queries.row(i), k, idx_buf.data(), d2_buf.data(), found);
+            tree_->search(rows.row(i), k, idx_buf.data(), d2_buf.data(), found);
             finish_row(found, k, ids + i * k, dists + i * k);
         }
     });

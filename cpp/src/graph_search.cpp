@@ -1,5 +1,7 @@
 // AtlasGraph searches: endpoint checks, reachability by component labels, per-thread workspace pool, batches.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -13,6 +15,7 @@ namespace agm {
 namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr std::size_t scalar = std::numeric_limits<std::size_t>::max();  // check_node: not an array entry
 
 // The distinct component labels of a node set, with sizes: "{0 (size 12), 3 (size 2)}".
 std::string describe_components(const std::set<std::int32_t>& labels, const std::vector<std::int64_t>& sizes) {
@@ -31,18 +34,113 @@ Heuristic<T> make_heuristic(const FloatMatrix& positions, MatrixView<T> goals) {
 
 }  // namespace
 
-void AtlasGraph::check_searchable(SearchMethod method) const {
-    if (!has_weights_) throw std::invalid_argument("the graph has no weights yet: call set_weights before searching");
-    if (method == SearchMethod::astar && positions_.empty()) {
-        throw std::invalid_argument("method 'astar' needs decoded positions: call set_positions first (or use "
-                                    "method='dijkstra')");
+void AtlasGraph::check_searchable(SearchMethod method, const Values& values) const {
+    if (!values.csr_weights) {
+        throw std::invalid_argument("the graph has no weights yet: call set_weights before searching");
+    }
+    if (method == SearchMethod::astar) {
+        if (!values.positions) {
+            throw std::invalid_argument("method 'astar' needs decoded positions: call set_positions first (or use "
+                                        "method='dijkstra')");
+        }
+        check_consistent_heuristic(values);
     }
 }
 
-void AtlasGraph::check_node(std::int64_t node, const char* what) const {
+namespace {
+
+template <class T>
+double norm_of(const T* a, std::size_t dim) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < dim; ++j) s += static_cast<double>(a[j]) * static_cast<double>(a[j]);
+    return std::sqrt(s);
+}
+
+template <class T>
+double distance_of(const T* a, const T* b, std::size_t dim) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < dim; ++j) {
+        const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
+        s += diff * diff;
+    }
+    return std::sqrt(s);
+}
+
+// How far a cost falls below the scaled heuristic drop it must cover, beyond what rounding of T coordinates of
+// these magnitudes explains (> 0: the A* heuristic is inconsistent there).
+template <class T>
+double heuristic_excess(double cost, double distance, double magnitude) {
+    const double rounding = 8.0 * static_cast<double>(std::numeric_limits<T>::epsilon()) * magnitude;
+    return heuristic_scale<T>() * distance - cost - rounding;
+}
+
+std::string format_g(double value) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", value);
+    return buf;
+}
+
+}  // namespace
+
+// A* returns optimal paths only when h is consistent: w(u, v) >= h(u) - h(v) for every edge, which for
+// h = scale * ||P - goal|| holds when w(u, v) >= scale * ||P[u] - P[v]||. Checked once per (weights, positions)
+// version, O(n_edges * D), and the verdict cached.
+void AtlasGraph::check_consistent_heuristic(const Values& values) const {
+    std::lock_guard<std::mutex> lock(heuristic_mutex_);
+    if (heuristic_version_ != values.version) {
+        const std::vector<double>& data = *values.csr_weights;
+        const FloatMatrix& positions = *values.positions;
+        std::size_t worst = 0, n_bad = 0;
+        double worst_excess = 0.0, worst_distance = 0.0, worst_weight = 0.0;
+        std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+        std::visit(
+            [&](const auto& p) {
+                using T = typename std::decay_t<decltype(p)>::value_type;
+                const std::size_t dim = positions.cols;
+                for (std::size_t e = 0; e < n_edges(); ++e) {
+                    const std::size_t u = static_cast<std::size_t>(edges_[2 * e]);
+                    const std::size_t v = static_cast<std::size_t>(edges_[2 * e + 1]);
+                    const double w = data[cursor[u]++];
+                    ++cursor[v];
+                    const T* pu = p.data() + u * dim;
+                    const T* pv = p.data() + v * dim;
+                    const double d = distance_of(pu, pv, dim);
+                    const double excess = heuristic_excess<T>(w, d, norm_of(pu, dim) + norm_of(pv, dim));
+                    if (excess > 0.0) {
+                        ++n_bad;
+                        if (excess > worst_excess) {
+                            worst_excess = excess;
+                            worst = e;
+                            worst_distance = d;
+                            worst_weight = w;
+                        }
+                    }
+                }
+            },
+            positions.data);
+        heuristic_problem_.clear();
+        if (n_bad > 0) {
+            heuristic_problem_ =
+                "method 'astar' needs a consistent heuristic: every edge weight must be >= the distance of its "
+                "endpoints' positions, ||P[u] - P[v]||; edge " + std::to_string(worst) + " (" +
+                std::to_string(edges_[2 * worst]) + ", " + std::to_string(edges_[2 * worst + 1]) + ") has weight " +
+                format_g(worst_weight) + " < distance " + format_g(worst_distance) + " (" + std::to_string(n_bad) +
+                " of " + std::to_string(n_edges()) + " edges violate it): fix the weights or positions, or use "
+                "method='dijkstra'";
+        }
+        heuristic_version_ = values.version;
+    }
+    if (!heuristic_problem_.empty()) throw std::invalid_argument(heuristic_problem_);
+}
+
+void AtlasGraph::check_node(std::int64_t node, const char* what, std::size_t index) const {
     if (node < 0 || static_cast<std::size_t>(node) >= n_nodes()) {
-        throw std::out_of_range(std::string(what) + " must be a node id in [0, " + std::to_string(n_nodes()) +
-                                "); got " + std::to_string(node));
+        if (index == scalar) {
+            throw std::out_of_range(std::string(what) + " must be a node id in [0, " + std::to_string(n_nodes()) +
+                                    "); got " + std::to_string(node));
+        }
+        throw std::out_of_range(std::string(what) + " must hold node ids in [0, " + std::to_string(n_nodes()) +
+                                "); got " + std::to_string(node) + " at index " + std::to_string(index));
     }
 }
 
@@ -55,7 +153,9 @@ std::string AtlasGraph::unreachable_message(std::int64_t source, std::int64_t ta
            ") are in different connected components";
 }
 
-CsrView AtlasGraph::csr_view() const { return CsrView{indptr_.data(), indices_.data(), data_.data(), n_nodes()}; }
+CsrView AtlasGraph::csr_view(const Values& values) const {
+    return CsrView{indptr_.data(), indices_.data(), values.csr_weights->data(), n_nodes()};
+}
 
 std::unique_ptr<SearchWorkspace> AtlasGraph::acquire_workspace() const {
     {
@@ -71,7 +171,13 @@ std::unique_ptr<SearchWorkspace> AtlasGraph::acquire_workspace() const {
 
 void AtlasGraph::release_workspace(std::unique_ptr<SearchWorkspace> workspace) const {
     std::lock_guard<std::mutex> lock(pool_mutex_);
-    workspace_pool_.push_back(std::move(workspace));
+    // Keep at most one workspace per hardware thread: concurrent callers beyond that allocate and free their own.
+    if (workspace_pool_.size() < hardware_threads()) workspace_pool_.push_back(std::move(workspace));
+}
+
+std::size_t AtlasGraph::workspace_bytes() const {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    return workspace_pool_.size() * SearchWorkspace::bytes_for(n_nodes());
 }
 
 template <class Query>
@@ -96,15 +202,15 @@ std::vector<PathResult> AtlasGraph::run_batch(std::size_t n_queries, std::size_t
 std::vector<PathResult> AtlasGraph::shortest_paths(VectorView<std::int64_t> sources, VectorView<std::int64_t> targets,
                                                    SearchMethod method, std::size_t n_threads,
                                                    bool raise_unreachable) const {
-    std::shared_lock<std::shared_mutex> lock(state_mutex_);
-    check_searchable(method);
+    const Values values = this->values();  // one snapshot for the whole call
+    check_searchable(method, values);
     if (sources.size != targets.size) {
         throw std::invalid_argument("sources and targets must have the same length; got " +
                                     std::to_string(sources.size) + " and " + std::to_string(targets.size));
     }
     for (std::size_t b = 0; b < sources.size; ++b) {
-        check_node(sources[b], "sources");
-        check_node(targets[b], "targets");
+        check_node(sources[b], "sources", b);
+        check_node(targets[b], "targets", b);
     }
     if (raise_unreachable) {
         for (std::size_t b = 0; b < sources.size; ++b) {
@@ -113,7 +219,7 @@ std::vector<PathResult> AtlasGraph::shortest_paths(VectorView<std::int64_t> sour
             }
         }
     }
-    const CsrView csr = csr_view();
+    const CsrView csr = csr_view(values);
     const double zero = 0.0;
     return run_batch(sources.size, n_threads, [&](std::size_t b, SearchWorkspace& ws) -> PathResult {
         const std::int64_t s = sources[b];
@@ -122,30 +228,69 @@ std::vector<PathResult> AtlasGraph::shortest_paths(VectorView<std::int64_t> sour
         if (s == t) return PathResult{{s}, 0.0};
         const Endpoints endpoints{{&sources[b], 1}, {&zero, 1}, {&targets[b], 1}, {&zero, 1}};
         if (method == SearchMethod::dijkstra) return ws.run(csr, Heuristic<double>{}, endpoints);
-        if (positions_.is_double()) {
-            const auto p = positions_.view<double>();
-            return ws.run(csr, make_heuristic(positions_, MatrixView<double>{p.row(t), 1, p.cols}), endpoints);
+        const FloatMatrix& positions = *values.positions;
+        if (positions.is_double()) {
+            const auto p = positions.view<double>();
+            return ws.run(csr, make_heuristic(positions, MatrixView<double>{p.row(t), 1, p.cols}), endpoints);
         }
-        const auto p = positions_.view<float>();
-        return ws.run(csr, make_heuristic(positions_, MatrixView<float>{p.row(t), 1, p.cols}), endpoints);
+        const auto p = positions.view<float>();
+        return ws.run(csr, make_heuristic(positions, MatrixView<float>{p.row(t), 1, p.cols}), endpoints);
     });
 }
 
 PathResult AtlasGraph::shortest_path(std::int64_t source, std::int64_t target, SearchMethod method) const {
-    check_node(source, "source");
-    check_node(target, "target");
+    check_node(source, "source", scalar);
+    check_node(target, "target", scalar);
     auto results = shortest_paths({&source, 1}, {&target, 1}, method, 1, true);
     return std::move(results[0]);
 }
 
+namespace {
+
+// The virtual target's edge from target_nodes[j] must cover the heuristic there, target_costs[j] >=
+// scale * min_g ||P[target_nodes[j]] - goals[g]|| (the goals of j's query), or A* is inconsistent at it.
+template <class T>
+void check_target_costs(const EndpointBatch<T>& batch, const FloatMatrix& positions) {
+    const auto p = positions.view<T>();
+    const std::size_t n_queries = batch.source_offsets.size - 1;
+    for (std::size_t b = 0; b < n_queries; ++b) {
+        const auto g0 = static_cast<std::size_t>(batch.goal_offsets[b]);
+        const auto g1 = static_cast<std::size_t>(batch.goal_offsets[b + 1]);
+        for (auto j = static_cast<std::size_t>(batch.target_offsets[b]);
+             j < static_cast<std::size_t>(batch.target_offsets[b + 1]); ++j) {
+            const T* pv = p.row(static_cast<std::size_t>(batch.target_nodes[j]));
+            double d = inf;
+            std::size_t nearest = g0;
+            for (std::size_t g = g0; g < g1; ++g) {
+                const double dg = distance_of(pv, batch.goals.row(g), p.cols);
+                if (dg < d) {
+                    d = dg;
+                    nearest = g;
+                }
+            }
+            const double magnitude = norm_of(pv, p.cols) + norm_of(batch.goals.row(nearest), p.cols);
+            if (heuristic_excess<T>(batch.target_costs[j], d, magnitude) > 0.0) {
+                throw std::invalid_argument(
+                    "method 'astar' needs target_costs[j] >= ||P[target_nodes[j]] - goal|| (a consistent "
+                    "heuristic); got target_costs[" + std::to_string(j) + "] = " + format_g(batch.target_costs[j]) +
+                    " < " + format_g(d) + " (target node " + std::to_string(batch.target_nodes[j]) + ", query " +
+                    std::to_string(b) + "): fix the costs or goals, or use method='dijkstra'");
+            }
+        }
+    }
+}
+
+}  // namespace
+
 template <class T>
 std::vector<PathResult> AtlasGraph::search_many(const EndpointBatch<T>& batch, SearchMethod method,
                                                 std::size_t n_threads, bool raise_unreachable) const {
-    std::shared_lock<std::shared_mutex> lock(state_mutex_);
-    check_searchable(method);
+    const Values values = this->values();  // one snapshot for the whole call
+    check_searchable(method, values);
     const bool astar = method == SearchMethod::astar;
-    if (astar && positions_.is_double() != std::is_same_v<T, double>) {
-        throw std::invalid_argument("goals must have the positions' dtype");
+    if (astar && values.positions->is_double() != std::is_same_v<T, double>) {
+        throw std::invalid_argument(std::string("goals must have the positions' dtype ") +
+                                    (values.positions->is_double() ? "float64" : "float32"));
     }
     const std::size_t n_queries = batch.source_offsets.size == 0 ? 0 : batch.source_offsets.size - 1;
     auto check_offsets = [&](VectorView<std::int64_t> offsets, std::size_t n_items, const char* name) {
@@ -175,19 +320,23 @@ std::vector<PathResult> AtlasGraph::search_many(const EndpointBatch<T>& batch, S
     if (astar) {
         if (batch.goal_offsets.data == nullptr) throw std::invalid_argument("method 'astar' needs goals");
         check_offsets(batch.goal_offsets, batch.goals.rows, "goal_offsets");
-        if (batch.goals.cols != positions_.cols) {
-            throw std::invalid_argument("goals must have D = " + std::to_string(positions_.cols) +
+        if (batch.goals.cols != values.positions->cols) {
+            throw std::invalid_argument("goals must have D = " + std::to_string(values.positions->cols) +
                                         " columns like the positions; got " + std::to_string(batch.goals.cols));
         }
     }
-    for (const std::int64_t v : batch.source_nodes) check_node(v, "source_nodes");
-    for (const std::int64_t v : batch.target_nodes) check_node(v, "target_nodes");
-    for (const double c : batch.source_costs) {
-        if (!(c >= 0.0) || c == inf) throw std::invalid_argument("source_costs must be finite and >= 0; got " + std::to_string(c));
-    }
-    for (const double c : batch.target_costs) {
-        if (!(c >= 0.0) || c == inf) throw std::invalid_argument("target_costs must be finite and >= 0; got " + std::to_string(c));
-    }
+    for (std::size_t i = 0; i < batch.source_nodes.size; ++i) check_node(batch.source_nodes[i], "source_nodes", i);
+    for (std::size_t i = 0; i < batch.target_nodes.size; ++i) check_node(batch.target_nodes[i], "target_nodes", i);
+    auto check_costs = [](VectorView<double> costs, const char* name) {
+        for (std::size_t i = 0; i < costs.size; ++i) {
+            if (!(costs[i] >= 0.0) || costs[i] == inf) {
+                throw std::invalid_argument(std::string(name) + " must be finite and >= 0; got " +
+                                            std::to_string(costs[i]) + " at index " + std::to_string(i));
+            }
+        }
+    };
+    check_costs(batch.source_costs, "source_costs");
+    check_costs(batch.target_costs, "target_costs");
     auto slice = [](const auto& view, const VectorView<std::int64_t>& offsets, std::size_t b) {
         using V = std::decay_t<decltype(view)>;
         return V{view.data + offsets[b], static_cast<std::size_t>(offsets[b + 1] - offsets[b])};
@@ -204,7 +353,8 @@ std::vector<PathResult> AtlasGraph::search_many(const EndpointBatch<T>& batch, S
                                    ") are in different connected components");
         }
     }
-    const CsrView csr = csr_view();
+    if (astar) check_target_costs(batch, *values.positions);
+    const CsrView csr = csr_view(values);
     return run_batch(n_queries, n_threads, [&](std::size_t b, SearchWorkspace& ws) -> PathResult {
         if (!reachable[b]) return PathResult{{}, inf};
         const Endpoints endpoints{slice(batch.source_nodes, batch.source_offsets, b),
@@ -215,7 +365,7 @@ std::vector<PathResult> AtlasGraph::search_many(const EndpointBatch<T>& batch, S
         const auto rows = static_cast<std::size_t>(batch.goal_offsets[b + 1] - batch.goal_offsets[b]);
         const MatrixView<T> goals{batch.goals.row(static_cast<std::size_t>(batch.goal_offsets[b])), rows,
                                   batch.goals.cols};
-        return ws.run(csr, make_heuristic(positions_, goals), endpoints);
+        return ws.run(csr, make_heuristic(*values.positions, goals), endpoints);
     });
 }
 
@@ -225,10 +375,10 @@ template std::vector<PathResult> AtlasGraph::search_many<double>(const EndpointB
                                                                  std::size_t, bool) const;
 
 void AtlasGraph::single_source(std::int64_t source, double* dist, std::int64_t* pred) const {
-    std::shared_lock<std::shared_mutex> lock(state_mutex_);
-    check_searchable(SearchMethod::dijkstra);
-    check_node(source, "source");
-    single_source_dijkstra(csr_view(), static_cast<std::size_t>(source), dist, pred);
+    const Values values = this->values();
+    check_searchable(SearchMethod::dijkstra, values);
+    check_node(source, "source", scalar);
+    single_source_dijkstra(csr_view(values), static_cast<std::size_t>(source), dist, pred);
 }
 
 }  // namespace agm

@@ -54,7 +54,8 @@ std::int64_t AtlasGraph::diameter_hops(std::size_t n_threads) const {
     constexpr std::int32_t unknown = std::numeric_limits<std::int32_t>::max();
     std::vector<std::int32_t> lower(n, 0), upper(n, unknown), alive(n);
     std::iota(alive.begin(), alive.end(), 0);
-    const std::size_t per_round = std::max<std::size_t>(2, resolve_threads(n_threads));
+    // At most one BFS per thread (clamped to the cores) and never more than there are nodes.
+    const std::size_t per_round = std::max<std::size_t>(1, std::min(std::max<std::size_t>(2, resolve_threads(n_threads)), n));
     std::vector<std::vector<std::int32_t>> dist(per_round, std::vector<std::int32_t>(n, -1));
     std::vector<BfsResult> runs(per_round);
     std::int32_t best = 0;
@@ -112,9 +113,10 @@ GraphStats AtlasGraph::stats(std::size_t n_threads) const {
 
 std::size_t AtlasGraph::memory_bytes() const {
     auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    return latents_.bytes() + positions_.bytes() + bytes(chart_offsets_) + bytes(node_chart_) + bytes(node_point_) +
-           bytes(edges_) + bytes(indptr_) + bytes(indices_) + bytes(data_) + bytes(component_) +
-           bytes(component_sizes_);
+    const Values values = this->values();
+    return latents_.bytes() + (values.positions ? values.positions->bytes() : 0) + bytes(chart_offsets_) +
+           bytes(node_chart_) + bytes(node_point_) + bytes(edges_) + bytes(indptr_) + bytes(indices_) +
+           (values.csr_weights ? bytes(*values.csr_weights) : 0) + bytes(component_) + bytes(component_sizes_);
 }
 
 }  // namespace agm

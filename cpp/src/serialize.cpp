@@ -5,11 +5,26 @@
 // n_intra_edges, positions_dim, metadata_bytes; then i64 chart_offsets[n_charts + 1], i64 node_point[n_nodes],
 // latents[n_nodes * latent_dim], i32 edges[2 * n_edges], f64 weights[n_edges] (if any), positions (if any),
 // metadata bytes; then u64 FNV-1a 64 of every preceding byte.
+//
+// A file is untrusted input: load checks every header field against the file's size (with overflow-checked
+// arithmetic) before it allocates anything, then the checksum, then every array's invariants.
+//
+// save is atomic: it writes ".{basename}.{pid}-{random}.part" in the target's folder (mode 0666 & ~umask),
+// fsyncs it, renames it over the target and fsyncs the folder; on any error the part file is removed. Part files
+// of writers whose pid is no longer alive (killed mid-write) are removed by the next save to the same target. The
+// Python side (agm._files.atomic_write) uses the same naming scheme.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -38,7 +53,9 @@ struct Writer {
     template <class T>
     void put(const T& value) { buffer.append(reinterpret_cast<const char*>(&value), sizeof(T)); }
     template <class T>
-    void put_array(const T* data, std::size_t n) { buffer.append(reinterpret_cast<const char*>(data), n * sizeof(T)); }
+    void put_array(const T* data, std::size_t n) {
+        if (n != 0) buffer.append(reinterpret_cast<const char*>(data), n * sizeof(T));
+    }
 };
 
 struct Reader {
@@ -55,7 +72,8 @@ struct Reader {
     std::vector<T> get_array(std::size_t n) {
         if (n > (buffer.size() - pos) / sizeof(T)) fail("truncated file (an array runs past the end)");
         std::vector<T> out(n);
-        std::memcpy(out.data(), take(n * sizeof(T)), n * sizeof(T));
+        const char* src = take(n * sizeof(T));
+        if (n != 0) std::memcpy(out.data(), src, n * sizeof(T));  // out.data() may be null when n == 0
         return out;
     }
     const char* take(std::size_t n) {
@@ -102,42 +120,156 @@ FloatMatrix read_matrix(Reader& r, std::uint8_t dtype, std::size_t rows, std::si
 
 }  // namespace
 
+namespace {
+
+[[noreturn]] void fail_os(int error, const std::string& path, const std::string& doing) {
+    throw FileError(error, path, doing + " '" + path + "' failed: " + std::strerror(error));
+}
+
+// Overflow-checked size arithmetic for the header check.
+bool add_to(std::uint64_t& total, std::uint64_t a) { return !__builtin_add_overflow(total, a, &total); }
+bool mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+
+bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH); }
+
+// Removes ".{base}.{pid}-{anything}.part" files in `dir` whose writer process no longer exists.
+void remove_stale_parts(const std::string& dir, const std::string& base) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return;
+    const std::string prefix = "." + base + ".";
+    const std::string suffix = ".part";
+    while (const dirent* entry = ::readdir(d)) {
+        const std::string name = entry->d_name;
+        if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+            continue;
+        }
+        const std::string middle = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+        const std::size_t dash = middle.find('-');
+        if (dash == 0 || dash == std::string::npos || middle.find_first_not_of("0123456789") != dash) continue;
+        if (dash > 9) continue;  // not a pid
+        if (!pid_alive(std::stol(middle.substr(0, dash)))) ::unlink((dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+}
+
+void write_all(int fd, const std::string& bytes, const std::string& part) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_os(errno, part, "writing");
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void write_atomically(const std::string& path, const std::string& bytes) {
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    const std::string base = target.filename().string();
+    if (base.empty() || base == "." || base == "..") fail_os(EISDIR, path, "saving to");
+    const std::string dir = target.has_parent_path() ? target.parent_path().string() : std::string(".");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) fail_os(ec.value(), dir, "creating the folder");
+    remove_stale_parts(dir, base);
+    std::random_device entropy;
+    char tag[32];
+    std::snprintf(tag, sizeof tag, "%ld-%08x%08x", static_cast<long>(::getpid()), entropy(), entropy());
+    const std::string part = dir + "/." + base + "." + tag + ".part";
+    const int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) fail_os(errno, part, "creating");
+    try {
+        write_all(fd, bytes, part);
+        if (::fsync(fd) != 0) fail_os(errno, part, "fsync of");
+        const int closed = ::close(fd);
+        if (closed != 0) {
+            const int error = errno;
+            ::unlink(part.c_str());
+            fail_os(error, part, "closing");
+        }
+    } catch (...) {
+        ::close(fd);
+        ::unlink(part.c_str());
+        throw;
+    }
+    if (::rename(part.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(part.c_str());
+        fail_os(error, path, "renaming the part file to");
+    }
+    const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {  // make the rename durable; a folder that cannot be opened for reading is not an error
+        ::fsync(dir_fd);
+        ::close(dir_fd);
+    }
+}
+
+std::string read_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_os(errno, path, "opening");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        const int error = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        ::close(fd);
+        fail_os(error, path, "reading");
+    }
+    std::string buffer;
+    char chunk[1 << 16];
+    while (true) {
+        const ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int error = errno;
+            ::close(fd);
+            fail_os(error, path, "reading");
+        }
+        if (n == 0) break;
+        buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return buffer;
+}
+
+}  // namespace
+
 void AtlasGraph::save(const std::string& path, const std::string& metadata) {
+    const Values values = this->values();  // one snapshot: a concurrent set_weights cannot tear or free it
+    const FloatMatrix* positions = values.positions.get();
     Writer w;
     w.put_array(magic, 8);
     w.put(format_version);
     w.put(byte_order_mark);
     const std::uint8_t flags[4] = {static_cast<std::uint8_t>(latents_.is_double() ? 2 : 1),
-                                   static_cast<std::uint8_t>(has_weights_ ? 1 : 0),
-                                   static_cast<std::uint8_t>(positions_.empty() ? 0 : positions_.is_double() ? 2 : 1),
-                                   0};
+                                   static_cast<std::uint8_t>(values.csr_weights ? 1 : 0),
+                                   static_cast<std::uint8_t>(!positions ? 0 : positions->is_double() ? 2 : 1), 0};
     w.put_array(flags, 4);
-    const std::uint64_t sizes[8] = {n_charts(), n_nodes(),       latent_dim(),    k_,
-                                    n_edges(),  n_intra_,        positions_.cols, metadata.size()};
+    const std::uint64_t sizes[8] = {n_charts(), n_nodes(), latent_dim(), k_, n_edges(), n_intra_,
+                                    positions ? positions->cols : 0, metadata.size()};
     w.put_array(sizes, 8);
     w.put_array(chart_offsets_.data(), chart_offsets_.size());
     w.put_array(node_point_.data(), node_point_.size());
     latents_.is_double() ? put_matrix<double>(w, latents_) : put_matrix<float>(w, latents_);
     w.put_array(edges_.data(), edges_.size());
-    if (has_weights_) {
-        const std::vector<double> weight_list = weights();
+    if (values.csr_weights) {
+        std::vector<double> weight_list(n_edges());
+        std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+        for (std::size_t e = 0; e < n_edges(); ++e) {
+            weight_list[e] = (*values.csr_weights)[cursor[edges_[2 * e]]++];
+            ++cursor[edges_[2 * e + 1]];
+        }
         w.put_array(weight_list.data(), weight_list.size());
     }
-    if (!positions_.empty()) positions_.is_double() ? put_matrix<double>(w, positions_) : put_matrix<float>(w, positions_);
+    if (positions) positions->is_double() ? put_matrix<double>(w, *positions) : put_matrix<float>(w, *positions);
     w.put_array(metadata.data(), metadata.size());
     w.put(fnv1a64(w.buffer.data(), w.buffer.size()));
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::invalid_argument("cannot open '" + path + "' for writing");
-    out.write(w.buffer.data(), static_cast<std::streamsize>(w.buffer.size()));
-    out.close();
-    if (!out) throw std::runtime_error("writing '" + path + "' failed");
+    write_atomically(path, w.buffer);
+    std::lock_guard<std::mutex> lock(values_mutex_);
     metadata_ = metadata;
 }
 
 std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::invalid_argument("cannot open '" + path + "' for reading");
-    const std::string buffer((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string buffer = read_file(path);
     Reader r{buffer, 0, path};
     if (buffer.size() < 8 || std::memcmp(buffer.data(), magic, 8) != 0) r.fail("not an AtlasGraph file (wrong magic)");
     if (buffer.size() < header_bytes + 8) r.fail("truncated file (incomplete header)");
@@ -164,9 +296,28 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     for (auto& x : s) x = b.get<std::uint64_t>();
     const std::uint64_t n_charts = s[0], n_nodes = s[1], dim = s[2], k = s[3], n_edges = s[4], n_intra = s[5],
                         pos_dim = s[6], meta_bytes = s[7];
-    if (n_charts == 0 || n_nodes >= (std::uint64_t{1} << 31) || dim == 0 || k == 0 || n_intra > n_edges ||
-        n_charts > n_nodes || n_edges > (std::uint64_t{1} << 40)) {
-        b.fail("inconsistent sizes in the header");
+    if (latent_dtype != 1 && latent_dtype != 2) b.fail("unknown latent dtype code " + std::to_string(latent_dtype));
+    if (has_weights > 1) b.fail("invalid has_weights flag " + std::to_string(has_weights));
+    if (position_dtype > 2) b.fail("unknown positions dtype code " + std::to_string(position_dtype));
+    if ((position_dtype == 0) != (pos_dim == 0)) b.fail("positions_dim " + std::to_string(pos_dim) + " does not match the positions flag");
+    if (n_charts == 0 || n_nodes >= (std::uint64_t{1} << 31) || dim == 0 || k == 0 || k >= n_nodes ||
+        n_intra > n_edges || n_charts > n_nodes || n_intra > n_nodes * k) {
+        b.fail("inconsistent sizes in the header (n_charts " + std::to_string(n_charts) + ", n_nodes " +
+               std::to_string(n_nodes) + ", latent_dim " + std::to_string(dim) + ", k " + std::to_string(k) +
+               ", n_edges " + std::to_string(n_edges) + ", n_intra_edges " + std::to_string(n_intra) + ")");
+    }
+    // The exact file size the header implies, before anything is allocated.
+    std::uint64_t expected = header_bytes + 8, part = 0;
+    const std::uint64_t latent_bytes = latent_dtype == 2 ? 8 : 4, position_bytes = position_dtype == 2 ? 8 : 4;
+    const bool sized = add_to(expected, 8 * (n_charts + 1)) && add_to(expected, 8 * n_nodes) &&
+                       mul(n_nodes * latent_bytes, dim, part) && add_to(expected, part) &&
+                       mul(n_edges, 8, part) && add_to(expected, part) &&
+                       (has_weights == 0 || add_to(expected, part)) &&
+                       (position_dtype == 0 || (mul(n_nodes * position_bytes, pos_dim, part) && add_to(expected, part))) &&
+                       add_to(expected, meta_bytes);
+    if (!sized || expected != buffer.size()) {
+        b.fail("the header's sizes imply " + (sized ? std::to_string(expected) + " bytes" : std::string("an overflowing size")) +
+               " but the file has " + std::to_string(buffer.size()));
     }
     std::unique_ptr<AtlasGraph> g(new AtlasGraph());
     g->k_ = k;
@@ -193,7 +344,8 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     std::vector<double> weights = has_weights ? b.get_array<double>(n_edges) : std::vector<double>();
     FloatMatrix positions;
     if (position_dtype != 0) positions = read_matrix(b, position_dtype, n_nodes, pos_dim, "positions");
-    g->metadata_.assign(b.take(meta_bytes), meta_bytes);
+    const char* meta = b.take(meta_bytes);
+    g->metadata_.assign(meta, meta_bytes);
     if (b.pos != body.size()) b.fail("trailing bytes after the arrays (sizes inconsistent)");
     // Rebuild what is derived: cross edges (checked against the file), trees, CSR, components.
     const std::vector<std::int32_t> stored_edges = std::move(g->edges_);
@@ -214,7 +366,11 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
             for (std::size_t c = 0; c < n_charts; ++c) {
                 views.push_back(MatrixView<T>{all.data() + off[c] * dim, static_cast<std::size_t>(off[c + 1] - off[c]), dim});
             }
-            g->build_charts<T>(views, tree_leaf_size);
+            try {
+                g->build_charts<T>(views, tree_leaf_size);
+            } catch (const std::invalid_argument& e) {
+                b.fail(std::string("latents: ") + e.what());
+            }
         },
         g->latents_.data);
     g->build_structure();
@@ -225,7 +381,7 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
             b.fail(e.what());
         }
     }
-    if (position_dtype != 0) g->positions_ = std::move(positions);
+    if (position_dtype != 0) g->set_positions(std::move(positions));
     return g;
 }
 

@@ -4,7 +4,14 @@ Hand-written and checked against the binary by ``mypy.stubtest`` (tests/test_stu
 
 Dtype policy: latent points are float32 or float64 and are never converted; queries must have the index's dtype.
 Node ids, edges and offsets are int64. Weights, costs and distances are float64. Decoded positions for the A*
-heuristic are float32 or float64. Every array argument must be C-contiguous; nothing is silently copied.
+heuristic are float32 or float64. Every array argument must be C-contiguous and aligned to its dtype (TypeError
+for an unaligned view such as ``np.frombuffer(buf, offset=1)``); nothing is silently converted. Index, offset and
+cost arrays are copied before the GIL is released, so another thread that changes them during a call cannot make
+the core read anything but the values it checked.
+
+Thread safety: every method may be called from several threads at once. ``set_weights``/``set_positions`` swap
+immutable blocks; a concurrent reader (``weights``, ``csr``, ``save``, searches, ...) sees either the old or the
+new values, never a mix. ``n_threads`` is clamped to ``hardware_threads()`` and to the work.
 """
 
 from typing import Literal
@@ -33,7 +40,8 @@ class ChartIndex:
 
         Args:
             points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1, with coordinates of
-                magnitude <= sqrt(DBL_MAX / d) / 4 (ValueError otherwise: squared distances would overflow float64).
+                magnitude <= sqrt(max / d) / 4, max the dtype's largest value (FLT_MAX or DBL_MAX; ValueError
+                otherwise: squared distances would overflow the dtype).
             leaf_size: maximum points per leaf, >= 1.
         """
     @property
@@ -46,7 +54,8 @@ class ChartIndex:
         """k nearest indexed points of each query.
 
         Args:
-            queries: (Q, d), the index's dtype (TypeError otherwise), C-contiguous, finite.
+            queries: (Q, d), the index's dtype (TypeError otherwise), C-contiguous, finite, within the points'
+                magnitude limit.
             k: 1 <= k <= n_points.
             n_threads: worker threads; 0 means all hardware threads. The GIL is released.
 
@@ -162,6 +171,9 @@ class AtlasGraph:
     def stats(self, n_threads: int = 0) -> dict[str, int]:
         """Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
         largest_component, diameter_hops."""
+    def workspace_bytes(self) -> int:
+        """Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()``
+        of them, each about 40 bytes per node)."""
     def memory_bytes(self) -> int:
         """Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions;
         the k-d trees excluded)."""
@@ -174,6 +186,10 @@ class AtlasGraph:
         "astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0. Internally h
         is scaled by 1 - 2^-16 (float32 positions) or 1 - 2^-40 (float64) and closed nodes are reopened, so rounding
         in float32 positions or weights cannot make the result differ from Dijkstra's.
+
+        Precondition of "astar" (checked once per set_weights/set_positions, O(n_edges * D)): the heuristic is
+        consistent, every edge weight w(u, v) >= ||P[u] - P[v]|| up to that scale and the rounding of the
+        positions' dtype. Otherwise ValueError names the worst edge (use method="dijkstra").
 
         Returns:
             path (L,) int64 from source to target inclusive, and its cost (float). source == target gives
@@ -214,8 +230,9 @@ class AtlasGraph:
         The source is a virtual node with an edge of cost ``source_costs[i]`` to ``source_nodes[i]``; the target
         a virtual node reached from ``target_nodes[j]`` at cost ``target_costs[j]``. Repeated nodes are allowed
         (the cheapest attachment counts). With "astar" the heuristic is h(v) = min_g ||P[v] - goals[g]||: pass
-        the decoded positions of the target's attachments (goals (G, D), the positions' dtype), so that
-        ``target_costs[j] >= ||P[target_nodes[j]] - goal||`` keeps h consistent.
+        the decoded positions of the target's attachments (goals (G, D), the positions' dtype). Precondition of
+        "astar", checked: the edges are consistent (see ``shortest_path``) and
+        ``target_costs[j] >= min_g ||P[target_nodes[j]] - goals[g]||`` (ValueError naming target_costs and j).
 
         Returns:
             path (L,) int64 of graph nodes from the first node entered to the last node left, and the total
@@ -243,10 +260,17 @@ class AtlasGraph:
         predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes)."""
     # --- persistence -------------------------------------------------------------------------------------
     def save(self, path: str, metadata: str = "") -> None:
-        """Write every array, the build parameters and a UTF-8 metadata string (e.g. JSON) to one file."""
+        """Write every array, the build parameters and a UTF-8 metadata string (e.g. JSON) to one file.
+
+        Atomic: the bytes go to ``.{basename}.{pid}-{random}.part`` in the same folder (created if missing; mode
+        0666 minus the umask), which is fsynced and renamed over ``path``; a crash leaves the old file or the new
+        one, and part files of dead writers are removed by the next save. OSError (with errno and path) on
+        failure."""
     @staticmethod
     def load(path: str) -> AtlasGraph:
-        """Read a file written by ``save``; ValueError for a truncated, corrupted or foreign file."""
+        """Read a file written by ``save``; ValueError for a truncated, corrupted, crafted or foreign file (every
+        header field is checked against the file size before anything is allocated), FileNotFoundError for a
+        missing file, IsADirectoryError for a folder."""
     @property
     def metadata(self) -> str:
         """The metadata string stored with ``save`` (empty for a graph that was never saved/loaded)."""

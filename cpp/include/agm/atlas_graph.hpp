@@ -7,12 +7,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "agm/array_view.hpp"
 #include "agm/chart_index.hpp"
+#include "agm/file_error.hpp"
 #include "agm/float_matrix.hpp"
 #include "agm/search.hpp"
 
@@ -66,16 +66,23 @@ public:
     const std::vector<std::int32_t>& edges() const { return edges_; }  // (n_edges, 2) row-major, u < v
     const AnyChartIndex& chart_index(std::size_t chart) const;       // std::out_of_range for a bad chart
 
-    // --- weights and positions
-    void set_weights(VectorView<double> weights);  // (n_edges,), finite, >= 0
-    bool has_weights() const { return has_weights_; }
+    // --- weights and positions: immutable blocks swapped atomically. Every reader takes a snapshot (values())
+    // and reads only it, so a concurrent set_weights / set_positions never frees or tears what a reader sees.
+    struct Values {
+        std::shared_ptr<const std::vector<double>> csr_weights;  // (2 n_edges,) in CSR slot order, or null
+        std::shared_ptr<const FloatMatrix> positions;            // (n_nodes, D), or null
+        std::uint64_t version = 0;                               // bumped by every set_weights / set_positions
+    };
+    Values values() const;
+    void set_weights(VectorView<double> weights);  // (n_edges,), finite, >= 0; each entry is read once
+    bool has_weights() const { return values().csr_weights != nullptr; }
     std::vector<double> weights() const;  // in edge order; std::invalid_argument before set_weights
     void set_positions(FloatMatrix positions);
-    bool has_positions() const { return !positions_.empty(); }
-    const FloatMatrix& positions() const;  // std::invalid_argument when none were set
+    bool has_positions() const { return values().positions != nullptr; }
+    std::shared_ptr<const FloatMatrix> positions() const;  // std::invalid_argument when none were set
     const std::vector<std::int64_t>& csr_indptr() const { return indptr_; }
     const std::vector<std::int32_t>& csr_indices() const { return indices_; }
-    const std::vector<double>& csr_data() const;  // std::invalid_argument before set_weights
+    std::shared_ptr<const std::vector<double>> csr_data() const;  // std::invalid_argument before set_weights
 
     // --- components and statistics
     const std::vector<std::int32_t>& component() const { return component_; }
@@ -83,6 +90,7 @@ public:
     std::int64_t diameter_hops(std::size_t n_threads) const;  // exact, cached after the first call
     GraphStats stats(std::size_t n_threads) const;
     std::size_t memory_bytes() const;
+    std::size_t workspace_bytes() const;  // held by the pooled search workspaces (at most hardware_threads())
 
     // --- search (see search.hpp); UnreachableError when the endpoints lie in different components
     PathResult shortest_path(std::int64_t source, std::int64_t target, SearchMethod method) const;
@@ -95,9 +103,12 @@ public:
     void single_source(std::int64_t source, double* dist, std::int64_t* pred) const;
 
     // --- persistence (serialize.cpp)
+    // save writes a temporary file beside `path`, fsyncs it and renames it over `path` (see serialize.cpp);
+    // FileError for an operating-system failure. load: FileError for a missing file or a folder,
+    // std::invalid_argument for anything that is not a well-formed graph file.
     void save(const std::string& path, const std::string& metadata);  // also sets metadata()
     static std::unique_ptr<AtlasGraph> load(const std::string& path);
-    const std::string& metadata() const { return metadata_; }
+    std::string metadata() const;
 
 private:
     AtlasGraph() = default;
@@ -107,10 +118,11 @@ private:
     void build_intra_edges(std::size_t n_threads);
     void build_cross_edges();
     void build_structure();  // CSR indptr/indices and components from edges_
-    void check_searchable(SearchMethod method) const;
-    void check_node(std::int64_t node, const char* what) const;
+    void check_searchable(SearchMethod method, const Values& values) const;
+    void check_consistent_heuristic(const Values& values) const;  // A* precondition, cached per version
+    void check_node(std::int64_t node, const char* what, std::size_t index) const;
     std::string unreachable_message(std::int64_t source, std::int64_t target) const;
-    CsrView csr_view() const;
+    CsrView csr_view(const Values& values) const;
     std::unique_ptr<SearchWorkspace> acquire_workspace() const;
     void release_workspace(std::unique_ptr<SearchWorkspace> workspace) const;
     template <class Query>
@@ -126,14 +138,15 @@ private:
     std::size_t n_intra_ = 0;
     std::vector<std::int64_t> indptr_;
     std::vector<std::int32_t> indices_;
-    std::vector<double> data_;  // CSR weights: the only copy of the edge weights
-    bool has_weights_ = false;
-    FloatMatrix positions_;
     std::vector<std::int32_t> component_;
     std::vector<std::int64_t> component_sizes_;
-    std::string metadata_;
 
-    mutable std::shared_mutex state_mutex_;  // searches read; set_weights / set_positions write
+    mutable std::mutex values_mutex_;  // guards values_ and metadata_ (the pointers, not the blocks)
+    Values values_;
+    std::string metadata_;
+    mutable std::mutex heuristic_mutex_;  // guards the cached A* consistency verdict
+    mutable std::uint64_t heuristic_version_ = 0;
+    mutable std::string heuristic_problem_;  // empty: consistent
     mutable std::mutex pool_mutex_;
     mutable std::vector<std::unique_ptr<SearchWorkspace>> workspace_pool_;
     mutable std::optional<std::int64_t> diameter_;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -12,13 +13,23 @@
 
 namespace agm {
 
+// The largest coordinate magnitude a (rows, d) matrix of dtype T may hold: sqrt(max(T) / d) / 4, so that the
+// k-d tree's squared distances, which nanoflann partly computes in T, stay finite (factor 4 of margin).
+template <class T>
+double coordinate_limit(std::size_t dim);
+
+// std::invalid_argument naming `name`, the limit, the value and its [row, col] unless every |data[i]| is at most
+// coordinate_limit<T>(cols) (NaN fails too).
+template <class T>
+void check_coordinates(const T* data, std::size_t rows, std::size_t cols, const std::string& name);
+
 template <class T>
 class ChartIndex {
 public:
     using value_type = T;
 
     // Copies the (N, d) points and builds the tree. Throws std::invalid_argument for N == 0, d == 0,
-    // leaf_size == 0 or N >= 2^31.
+    // leaf_size == 0, N >= 2^31 or a coordinate beyond coordinate_limit<T>(d).
     ChartIndex(MatrixView<T> points, std::size_t leaf_size);
     ~ChartIndex();
     ChartIndex(const ChartIndex&) = delete;
@@ -30,6 +41,8 @@ public:
 
     // k nearest indexed points of each query row: ids (Q, k) and true Euclidean distances (Q, k), row-major,
     // sorted by (distance, id). Distances are recomputed in double for the selected ids. 1 <= k <= n_points.
+    // The queries are copied before they are checked (check_coordinates), so a caller that mutates them during
+    // the call cannot get past the check.
     void query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists,
                std::size_t n_threads) const;
 

@@ -11,14 +11,17 @@
 
 namespace agm {
 
-// Threads used for n_threads == 0: std::thread::hardware_concurrency(), at least 1.
+// Threads used for n_threads == 0 (and the most ever used): std::thread::hardware_concurrency(), at least 1.
 inline std::size_t hardware_threads() {
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<std::size_t>(n);
 }
 
+// Threads actually used for a request: 0 means all hardware threads, and more than the hardware has is clamped
+// to it (extra threads only add scratch memory and contention).
 inline std::size_t resolve_threads(std::size_t n_threads) {
-    return n_threads == 0 ? hardware_threads() : n_threads;
+    const std::size_t hardware = hardware_threads();
+    return n_threads == 0 ? hardware : std::min(n_threads, hardware);
 }
 
 // Calls body(begin, end, worker) over [0, n) in chunks of `grain` items, spread over up to n_threads workers

@@ -55,6 +55,8 @@ class SearchWorkspace {
 public:
     explicit SearchWorkspace(std::size_t n_nodes);
     std::size_t n_nodes() const { return n_nodes_; }
+    // Bytes of the per-node arrays of a workspace for n_nodes nodes (the heap, O(visited), excluded).
+    static std::size_t bytes_for(std::size_t n_nodes) { return (n_nodes + 1) * (sizeof(NodeState) + sizeof(double)); }
 
     template <class T>
     PathResult run(const CsrView& graph, const Heuristic<T>& heuristic, const Endpoints& endpoints);
