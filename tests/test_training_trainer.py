@@ -1,16 +1,18 @@
-"""Trainer: loss goes down on embedded data, CPU reproducibility, resume == uninterrupted run, presets, LR schedule."""
+"""Trainer: loss goes down on embedded data, CPU reproducibility, resume == uninterrupted run, presets, LR schedule,
+batch order, bad data and diverging runs."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from agm.evaluation import reconstruction_errors
-from agm.training import TrainableModel, load_checkpoint, make_config, resolve_device, train
-from agm.training.trainer import _batches, _set_learning_rates
+from agm.training import TrainableModel, TrainConfig, load_checkpoint, make_config, resolve_device, train
+from agm.training.trainer import TrainingInterrupted, batch_loader, epoch_seed, make_schedulers
 
 
 def _circle_in_r5(n: int = 256, seed: int = 0) -> torch.Tensor:
@@ -18,10 +20,11 @@ def _circle_in_r5(n: int = 256, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     t = torch.rand(n, generator=g) * 2 * math.pi
     frame, _ = torch.linalg.qr(torch.randn(5, 2, generator=g))
-    return torch.stack([t.cos(), t.sin()], 1) @ frame.T
+    points: torch.Tensor = torch.stack([t.cos(), t.sin()], 1) @ frame.T
+    return points
 
 
-def _config(**kw: object) -> object:
+def _config(**kw: Any) -> TrainConfig:
     base = dict(epochs=2, n_train=None, hidden=4, batch_size=32, device="cpu")
     base.update(kw)
     return make_config("tiny", "awae", 4, "circle", **base)
@@ -35,9 +38,11 @@ def _state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_training_lowers_reconstruction_error() -> None:
     x = _circle_in_r5(512)
     cfg = _config(epochs=0)
-    before = reconstruction_errors(train(cfg, None, data=x, progress=False).model, x).mean_error
+    untrained: Any = train(cfg, None, data=x, progress=False).model
+    before = reconstruction_errors(untrained, x).mean_error
     result = train(cfg.replace(epochs=12), None, data=x, progress=False)
-    after = reconstruction_errors(result.model, x).mean_error
+    trained: Any = result.model
+    after = reconstruction_errors(trained, x).mean_error
     assert isinstance(result.model, TrainableModel)
     assert len(result.history) == 12 and all(math.isfinite(h["total"]) for h in result.history)
     assert after < 0.5 * before, (before, after)
@@ -88,23 +93,108 @@ def test_paper_presets_follow_the_paper() -> None:
         make_config("tiny", batch_size=1)
 
 
-def test_learning_rate_halving_schedule() -> None:
-    cfg = make_config("paper", "awae", 2, "mnist")
+def _old_learning_rate(config: TrainConfig, name: str, epoch: int) -> float:
+    """The schedule as the trainer computed it before MultiStepLR (the oracle)."""
+    return config.lr[name] * config.lr_factor ** sum(epoch >= m for m in config.lr_milestones)
+
+
+def _two_optimizers() -> dict[str, torch.optim.Optimizer]:
     p = torch.nn.Parameter(torch.zeros(1))
-    opts = {"autoencoder": torch.optim.Adam([p]), "discriminator": torch.optim.Adam([p])}
-    expected = {0: 2e-4, 4: 2e-4, 5: 1e-4, 24: 1e-4, 25: 5e-5, 50: 2.5e-5, 79: 2.5e-5}
-    for epoch, lr in expected.items():
-        _set_learning_rates(opts, cfg, epoch)
-        assert math.isclose(opts["autoencoder"].param_groups[0]["lr"], lr)
-        assert math.isclose(opts["discriminator"].param_groups[0]["lr"], lr / 2)
+    return {"autoencoder": torch.optim.Adam([p]), "discriminator": torch.optim.Adam([p])}
 
 
-def test_batches_are_a_seeded_partition() -> None:
-    b1, b2 = _batches(70, 32, seed=1, epoch=2), _batches(70, 32, seed=1, epoch=2)
-    assert [t.tolist() for t in b1] == [t.tolist() for t in b2] and len(b1) == 2
-    flat = torch.cat(b1)
-    assert flat.unique().numel() == 64 and int(flat.max()) < 70
-    assert [t.tolist() for t in _batches(70, 32, seed=1, epoch=3)] != [t.tolist() for t in b1]
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_learning_rate_halving_schedule(dataset: str) -> None:
+    cfg = make_config("paper", "awae", 2, dataset)
+    opts = _two_optimizers()
+    schedulers = make_schedulers(opts, cfg)
+    if dataset == "mnist":
+        expected = {0: 2e-4, 4: 2e-4, 5: 1e-4, 24: 1e-4, 25: 5e-5, 50: 2.5e-5, 79: 2.5e-5}
+    else:
+        expected = {0: 1e-4, 14: 1e-4, 15: 5e-5, 30: 2.5e-5, 50: 1.25e-5, 70: 6.25e-6, 79: 6.25e-6}
+    for epoch in range(cfg.epochs):
+        for name, opt in opts.items():  # halving is exact in binary: the same floats as before MultiStepLR
+            assert opt.param_groups[0]["lr"] == _old_learning_rate(cfg, name, epoch)
+        if epoch in expected:
+            assert math.isclose(opts["autoencoder"].param_groups[0]["lr"], expected[epoch], rel_tol=1e-12)
+            assert math.isclose(opts["discriminator"].param_groups[0]["lr"], expected[epoch] / 2, rel_tol=1e-12)
+        for opt in opts.values():  # (MultiStepLR expects an optimizer step before its own)
+            opt.step()
+        for scheduler in schedulers.values():
+            scheduler.step()
+
+
+def test_schedulers_resumed_at_any_epoch_equal_an_uninterrupted_schedule() -> None:
+    cfg = make_config("tiny", "awae", 2, "circle", lr_milestones=(0, 2, 2, 5), lr_factor=0.3, epochs=8)
+    opts = _two_optimizers()
+    schedulers = make_schedulers(opts, cfg)
+    for epoch in range(cfg.epochs):
+        resumed = _two_optimizers()
+        make_schedulers(resumed, cfg, start=epoch)
+        for name in opts:
+            assert resumed[name].param_groups[0]["lr"] == opts[name].param_groups[0]["lr"]  # bit for bit
+            old = _old_learning_rate(cfg, name, epoch)  # factor 0.3 is inexact: old formula within rounding
+            assert math.isclose(opts[name].param_groups[0]["lr"], old, rel_tol=1e-14)
+        for opt in opts.values():
+            opt.step()
+        for scheduler in schedulers.values():
+            scheduler.step()
+    with pytest.raises(ValueError, match="optimizer 'critic' has no learning rate in config.lr"):
+        make_schedulers({"critic": opts["autoencoder"]}, cfg)
+
+
+@pytest.mark.parametrize(("n", "batch_size", "seed"), [(70, 32, 1), (64, 64, 0), (5, 32, 3)])
+def test_batch_order_is_the_seeded_permutation_as_before(n: int, batch_size: int, seed: int) -> None:
+    x = torch.arange(n, dtype=torch.float32)[:, None]  # row i holds i: batches show their indices
+    loader, shuffle = batch_loader(x, batch_size, seed)
+    rng_before = torch.get_rng_state()
+    for epoch in (0, 2, 3):
+        shuffle.manual_seed(epoch_seed(seed, epoch))
+        got = [b[:, 0].long().tolist() for b in loader]
+        # the order before the DataLoader: a seeded randperm cut into full batches (the incomplete one dropped)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        bs = min(batch_size, n)
+        assert got == [perm[i : i + bs].tolist() for i in range(0, n - bs + 1, bs)]
+        assert len(got) == len(loader) == n // bs
+    assert torch.equal(torch.get_rng_state(), rng_before)  # batching draws nothing from the global RNG
+
+
+def test_nan_training_data_is_refused_with_its_row() -> None:
+    x = _circle_in_r5(64)
+    x[17, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"data: training data contains NaN or inf \(first at row 17: nan\)"):
+        train(_config(), None, data=x, progress=False)
+    x[17, 3], x[40, 0] = 0.0, -math.inf
+    with pytest.raises(ValueError, match=r"first at row 40: -inf"):
+        train(_config(), None, data=x, progress=False)
+    with pytest.raises(ValueError, match=r"data: training data must be a float tensor \(N, \*S\) with N >= 2"):
+        train(_config(), None, data=torch.zeros(1, 5), progress=False)
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    x = _circle_in_r5(96)
+    train(_config(epochs=1), tmp_path, data=x, progress=False)
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(
+        FloatingPointError,
+        match=r"training diverged: (loss '\w+' = (nan|inf|-inf) in epoch 2/3, step \d+/3|weight .* after epoch 2/3)"
+        rf".*the last checkpoint is {tmp_path / 'checkpoint.pt'} \(epoch 1\)",
+    ):
+        train(_config(epochs=3), tmp_path, data=x * 1e30, resume=True, progress=False)  # squares overflow float32
+    assert (tmp_path / "checkpoint.pt").read_bytes() == good
+
+
+def test_a_loss_that_is_nan_in_the_first_step_names_epoch_and_step() -> None:
+    x = _circle_in_r5(96) * 1e30  # finite data whose squares overflow float32
+    with pytest.raises(FloatingPointError, match=r"loss '\w+' = (nan|inf) in epoch 1/2, step 1/3; no checkpoint"):
+        train(_config(), None, data=x, progress=False)
+
+
+def test_relative_data_dir_is_stored_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = train(_config(epochs=0, data_dir="data/../sets"), None, data=_circle_in_r5(64), progress=False)
+    assert result.config.data_dir == str(tmp_path.resolve() / "sets")
+    assert "TrainResult(model=AWAEGAN, awae m=4 on circle, epochs=0" in repr(result)
 
 
 def test_device_resolution() -> None:
@@ -113,3 +203,44 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def _patched_step(monkeypatch: pytest.MonkeyPatch, at_call: int, action: Any) -> None:
+    """Make the AWAE-GAN's training step call ``action(model)`` after its ``at_call``-th call (1-based)."""
+    from agm.models import AWAEGAN
+
+    original, calls = AWAEGAN.training_step, [0]
+
+    def step(self: Any, batch: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+        losses = original(self, batch, optimizers)
+        calls[0] += 1
+        if calls[0] == at_call:
+            action(self)
+        return losses
+
+    monkeypatch.setattr(AWAEGAN, "training_step", step)
+
+
+def test_a_weight_that_turns_nan_with_finite_losses_is_caught_before_saving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def poison(model: torch.nn.Module) -> None:
+        with torch.no_grad():
+            next(model.parameters()).view(-1)[0] = float("nan")
+
+    _patched_step(monkeypatch, 6, poison)  # 3 steps per epoch: the last step of epoch 2
+    with pytest.raises(FloatingPointError, match=r"weight '[\w.]+' is not finite after epoch 2/3; the last checkpoint"):
+        train(_config(epochs=3), tmp_path, data=_circle_in_r5(96), progress=False)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")[2]["epoch"] == 1
+
+
+def test_ctrl_c_says_how_far_the_run_got(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(model: torch.nn.Module) -> None:
+        raise KeyboardInterrupt
+
+    _patched_step(monkeypatch, 4, interrupt)  # the 1st step of epoch 2
+    with pytest.raises(TrainingInterrupted, match="training interrupted in epoch 2/3") as info:
+        train(_config(epochs=3), tmp_path, data=_circle_in_r5(96), progress=False)
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert (info.value.epoch, info.value.checkpoint, info.value.checkpoint_epoch) == (2, tmp_path / "checkpoint.pt", 1)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")[2]["epoch"] == 1

@@ -10,13 +10,15 @@ Adding a model family (CAE, Atlas VAE, InfoGAN, ...):
    ``build_model(**spec)`` rebuilds the same architecture (this is how checkpoints are loaded).
 3. Choose optimizer names; each needs a learning rate in the preset's ``lr`` dict: "autoencoder" and "generator"
    get the preset's main rate, "discriminator" the adversary rate (:func:`agm.training.presets.preset_lr`; add a
-   name to ``MAIN_OPTIMIZERS`` / ``ADVERSARY_OPTIMIZERS`` there if you need another).  The trainer sets
-   ``lr = preset lr[name] * lr_factor ** (number of milestones <= epoch)`` on every param group at each epoch start,
-   saves every optimizer's ``state_dict`` in the checkpoint and restores it on resume.
+   name to ``MAIN_OPTIMIZERS`` / ``ADVERSARY_OPTIMIZERS`` there if you need another).  The trainer drives every
+   optimizer with a ``torch.optim.lr_scheduler.MultiStepLR``: in epoch e every param group has
+   ``lr = preset lr[name] * lr_factor ** (number of milestones <= e)``; it saves every optimizer's ``state_dict`` in
+   the checkpoint and restores it on resume.
 
 The trainer owns: device placement, seeding (``torch.manual_seed(seed)`` before the model is built and the global
 RNG state saved/restored with the checkpoints, so ``torch.randn`` inside ``training_step`` is reproducible and
-resumable), shuffling (a generator seeded from (seed, epoch)), the progress bar, checkpoints and the history.
+resumable), batching (a DataLoader whose sampler's generator is seeded from (seed, epoch)), the progress bar,
+checkpoints, the history and the finiteness checks (a NaN/inf loss or weight stops the run).
 The model owns: its losses and how its optimizers step.
 """
 

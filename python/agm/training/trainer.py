@@ -1,15 +1,25 @@
-"""The training loop: any registered model (see :mod:`agm.training.interface`), seeded, resumable, with progress."""
+"""The training loop: any registered model (see :mod:`agm.training.interface`), seeded, resumable, with progress.
+
+Batches come from a ``torch.utils.data.DataLoader`` whose sampler draws a permutation from a ``torch.Generator``
+seeded with ``(seed, epoch)``; the learning rates follow ``torch.optim.lr_scheduler.MultiStepLR``. A run stops with
+a FloatingPointError at the first non-finite loss or weight, before its checkpoint could be overwritten.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import time
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import MultiStepLR
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
 from agm.models.registry import build_model
@@ -28,6 +38,30 @@ class TrainResult:
     config: TrainConfig
     checkpoint: Path | None
     history: list[dict[str, float]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        last = self.history[-1] if self.history else {}
+        losses = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k not in ("epoch", "seconds"))
+        return (
+            f"TrainResult(model={type(self.model).__name__}, {self.config.model} m={self.config.n_charts} on "
+            f"{self.config.dataset}, epochs={len(self.history)}, last epoch: {losses or '-'}, "
+            f"checkpoint={str(self.checkpoint) if self.checkpoint else None})"
+        )
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`train` (a KeyboardInterrupt that says how far the run got).
+
+    Attributes:
+        epoch: the epoch in progress (1-based).  epochs: the run's total.
+        checkpoint: the checkpoint file of this run, or None when none has been written by it.
+        checkpoint_epoch: completed epochs stored in ``checkpoint`` (0 when None).
+    """
+
+    def __init__(self, epoch: int, epochs: int, checkpoint: Path | None, checkpoint_epoch: int) -> None:
+        super().__init__(f"training interrupted in epoch {epoch}/{epochs}")
+        self.epoch, self.epochs = epoch, epochs
+        self.checkpoint, self.checkpoint_epoch = checkpoint, checkpoint_epoch
 
 
 def resolve_device(device: str) -> torch.device:
@@ -49,21 +83,186 @@ def load_training_data(config: TrainConfig) -> torch.Tensor:
     return ds.x
 
 
-def _set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig, epoch: int) -> None:
-    factor = config.lr_factor ** sum(epoch >= m for m in config.lr_milestones)
+def check_training_data(x: Any, source: str = "data") -> torch.Tensor:
+    """Validate training data and return it as float32.
+
+    Args:
+        x: (N, *S) floating tensor with N >= 2, every value finite (any device).
+        source: what ``x`` is, for the messages (the argument name or the data set).
+
+    Raises:
+        ValueError: not a floating tensor of that shape, or a NaN/inf value (names its row).
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2 or x.shape[0] < 2:
+        raise ValueError(
+            f"{source}: training data must be a float tensor (N, *S) with N >= 2; "
+            f"got {getattr(x, 'shape', type(x).__name__)}"
+        )
+    finite = torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
+    if not bool(finite.all()):
+        row = int((~finite).nonzero()[0, 0])
+        value = x[row].reshape(-1)[~torch.isfinite(x[row].reshape(-1))][0].item()
+        raise ValueError(f"{source}: training data contains NaN or inf (first at row {row}: {value})")
+    return x.to(torch.float32)
+
+
+class _Rows(Dataset[torch.Tensor]):
+    """The rows of a tensor as a map-style data set; a batch of indices is gathered in one indexing call."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.x[index]
+
+    def __getitems__(self, indices: list[int]) -> torch.Tensor:
+        return self.x[torch.tensor(indices, device=self.x.device)]
+
+
+def _whole_batch(batch: Any) -> Any:
+    """collate_fn of :func:`batch_loader`: ``_Rows.__getitems__`` already returns the stacked batch."""
+    return batch
+
+
+def batch_loader(x: torch.Tensor, batch_size: int, seed: int) -> tuple[DataLoader[torch.Tensor], torch.Generator]:
+    """A DataLoader over the rows of ``x`` in seeded random batches; reseed the generator before each epoch.
+
+    Each epoch's order is ``torch.randperm(N, generator)`` with the generator seeded by :func:`epoch_seed`, cut into
+    batches of ``min(batch_size, N)`` rows; the incomplete last batch is dropped (batch norm needs B >= 2).
+
+    Args:
+        x: (N, *S) tensor on the training device.  batch_size: B >= 1.  seed: the run's seed.
+
+    Returns:
+        (loader yielding (B, *S) tensors on the device of ``x``, the sampler's generator).
+    """
+    shuffle = torch.Generator()
+    # The loader draws a worker base seed from its own generator when an epoch starts; a separate generator keeps
+    # that draw out of the shuffling stream and out of the global RNG that the models' training steps use.
+    return (
+        DataLoader(
+            _Rows(x),
+            batch_size=min(batch_size, int(x.shape[0])),
+            sampler=RandomSampler(range(int(x.shape[0])), generator=shuffle),
+            drop_last=True,
+            collate_fn=_whole_batch,
+            generator=torch.Generator().manual_seed(seed),
+        ),
+        shuffle,
+    )
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Seed of the shuffling generator in ``epoch`` (0-based) of a run with ``seed``."""
+    return seed * 1_000_003 + epoch
+
+
+def _base_learning_rates(optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig) -> dict[str, float]:
+    missing = [name for name in optimizers if name not in config.lr]
+    if missing:
+        raise ValueError(f"the model's optimizer {missing[0]!r} has no learning rate in config.lr {config.lr}")
+    return {name: config.lr[name] for name in optimizers}
+
+
+def make_schedulers(
+    optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig, start: int = 0
+) -> dict[str, MultiStepLR]:
+    """MultiStepLR schedulers (milestones ``config.lr_milestones``, gamma ``config.lr_factor``) positioned at
+    epoch ``start``: the learning rates are set to the ones an uninterrupted run has in that epoch (bit for bit).
+
+    In epoch e every group of optimizer ``name`` has ``lr = config.lr[name] * lr_factor ** #{milestones <= e}``;
+    call ``step()`` on every scheduler after each epoch.
+
+    Raises:
+        ValueError: an optimizer name has no learning rate in ``config.lr``.
+    """
+    base = _base_learning_rates(optimizers, config)
+    schedulers = {}
     for name, opt in optimizers.items():
-        if name not in config.lr:
-            raise ValueError(f"the model's optimizer {name!r} has no learning rate in config.lr {config.lr}")
+        lr = base[name]
+        for milestone in sorted(set(config.lr_milestones)):
+            if milestone < start:  # the multiplications the scheduler made in epochs 0 .. start-1, in its order
+                lr = lr * config.lr_factor ** config.lr_milestones.count(milestone)
         for group in opt.param_groups:
-            group["lr"] = config.lr[name] * factor
+            group["lr"], group["initial_lr"] = lr, base[name]
+        schedulers[name] = MultiStepLR(
+            opt, milestones=list(config.lr_milestones), gamma=config.lr_factor, last_epoch=start - 1
+        )
+    return schedulers
 
 
-def _batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """Index batches of a seeded permutation; the incomplete last batch is dropped (batch norm needs B >= 2)."""
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    perm = torch.randperm(n, generator=gen)
-    bs = min(batch_size, n)
-    return [perm[i : i + bs] for i in range(0, n - bs + 1, bs)]
+def _step_schedulers(schedulers: dict[str, MultiStepLR]) -> None:
+    """Step every scheduler at the end of an epoch.
+
+    torch warns when a scheduler steps before its optimizer ever did (a family may leave an optimizer idle in the
+    first epoch); the schedule is still right here, as every epoch ends with exactly one scheduler step.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Detected call of `lr_scheduler.step\(\)` before", category=UserWarning
+        )
+        for scheduler in schedulers.values():
+            scheduler.step()
+
+
+def _first_non_finite(values: dict[str, float]) -> str | None:
+    return next((k for k, v in values.items() if not math.isfinite(v)), None)
+
+
+def _non_finite_parameter(module: nn.Module) -> str | None:
+    return next((n for n, p in module.state_dict().items() if p.is_floating_point() and not p.isfinite().all()), None)
+
+
+@dataclass
+class _Run:
+    """State of one call of :func:`train` that the error messages need."""
+
+    config: TrainConfig
+    checkpoint: Path | None
+    saved_epoch: int = 0
+
+    def last_checkpoint(self) -> str:
+        if self.checkpoint is None or self.saved_epoch == 0:
+            return "no checkpoint of this run was written"
+        return f"the last checkpoint is {self.checkpoint} (epoch {self.saved_epoch})"
+
+
+def _train_epoch(
+    model: TrainableModel,
+    optimizers: dict[str, torch.optim.Optimizer],
+    batches: Sequence[torch.Tensor] | DataLoader[torch.Tensor],
+    epoch: int,
+    run: _Run,
+    progress: bool,
+) -> dict[str, float]:
+    """One epoch of training steps; returns the mean of each logged loss. Raises FloatingPointError on NaN/inf."""
+    sums: dict[str, float] = {}
+    n_steps = len(batches)
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{run.config.epochs}", disable=not progress, leave=False)
+    for step, batch in enumerate(bar):
+        losses = model.training_step(batch, optimizers)
+        bad = _first_non_finite(losses)
+        if bad is not None:
+            bar.close()
+            raise FloatingPointError(
+                f"training diverged: loss {bad!r} = {losses[bad]} in epoch {epoch + 1}/{run.config.epochs}, step "
+                f"{step + 1}/{n_steps}; {run.last_checkpoint()}"
+            )
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + v
+        bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+    bar.close()
+    return {k: v / max(n_steps, 1) for k, v in sums.items()}
+
+
+def _resolved(config: TrainConfig) -> TrainConfig:
+    """``config`` with an absolute ``data_dir`` (a relative one would point elsewhere from another folder)."""
+    if config.data_dir is None:
+        return config
+    return config.replace(data_dir=str(Path(config.data_dir).expanduser().resolve()))
 
 
 def train(
@@ -77,7 +276,8 @@ def train(
     """Train ``config.model`` on ``config.dataset`` for ``config.epochs`` epochs.
 
     Args:
-        config: the run's configuration (see :func:`agm.training.make_config`).
+        config: the run's configuration (see :func:`agm.training.make_config`); a relative ``data_dir`` is stored
+            resolved against the current folder.
         out_dir: folder for ``checkpoint.pt`` (written atomically after every epoch); None: no checkpoint.
         data: (N, *S) float tensor to train on instead of loading ``config.dataset`` (tests, notebooks).
         resume: continue from ``out_dir/checkpoint.pt`` (weights, optimizer and RNG states, epoch) with the saved
@@ -89,22 +289,24 @@ def train(
         A :class:`TrainResult` with the trained model in eval mode.
 
     Raises:
-        ValueError: bad config, missing checkpoint for ``resume``, data of a shape the model cannot take.
+        ValueError: bad config, missing checkpoint for ``resume``, training data that is not a float tensor
+            (N >= 2, *S) or holds NaN/inf (the message names the row), data of a shape the model cannot take.
+        FloatingPointError: a loss or a weight became NaN/inf (names the epoch and step; the checkpoint of the last
+            good epoch is kept).
+        TrainingInterrupted: Ctrl-C (a KeyboardInterrupt carrying the epoch and the last checkpoint).
     """
     device = resolve_device(config.device)
     ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
+    config = _resolved(config)
     history: list[dict[str, float]] = []
     if resume:
         if ckpt_path is None or not ckpt_path.is_file():
             raise ValueError(f"resume=True needs an existing checkpoint; none at {ckpt_path}")
         module, saved, state = load_checkpoint(ckpt_path, map_location=device)
         config = saved.replace(epochs=config.epochs, device=config.device, data_dir=config.data_dir or saved.data_dir)
-    x = load_training_data(config) if data is None else data
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2 or x.shape[0] < 2:
-        raise ValueError(
-            f"training data must be a float tensor (N, *S) with N >= 2; got {getattr(x, 'shape', type(x).__name__)}"
-        )
-    x = x.to(torch.float32)
+    x = check_training_data(
+        load_training_data(config) if data is None else data, config.dataset if data is None else "data"
+    )
     if resume:
         model = cast(TrainableModel, module)
         optimizers = model.make_optimizers(config.lr, config.betas)
@@ -120,26 +322,34 @@ def train(
         model = cast(TrainableModel, module)
         optimizers = model.make_optimizers(config.lr, config.betas)
         start = 0
-    x_dev = x.to(device)
-    for epoch in range(start, config.epochs):
-        _set_learning_rates(optimizers, config, epoch)
-        batches = _batches(x.shape[0], config.batch_size, config.seed, epoch)
-        sums: dict[str, float] = {}
-        t0 = time.perf_counter()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False)
-        for idx in bar:
-            losses = model.training_step(x_dev[idx.to(device)], optimizers)
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
-        bar.close()
-        record: dict[str, Any] = {k: v / max(len(batches), 1) for k, v in sums.items()}
-        record.update(epoch=epoch + 1, seconds=time.perf_counter() - t0)
-        history.append(record)
-        if progress:
-            tqdm.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"))
-        if ckpt_path is not None:
-            save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=epoch + 1, history=history)
+    run = _Run(config, ckpt_path, start if resume else 0)
+    schedulers = make_schedulers(optimizers, config, start)
+    loader, shuffle = batch_loader(x.to(device), config.batch_size, config.seed)
+    epoch = start
+    try:
+        for epoch in range(start, config.epochs):
+            shuffle.manual_seed(epoch_seed(config.seed, epoch))
+            t0 = time.perf_counter()
+            record: dict[str, Any] = _train_epoch(model, optimizers, loader, epoch, run, progress)
+            bad = _non_finite_parameter(module)
+            if bad is not None:
+                raise FloatingPointError(
+                    f"training diverged: weight {bad!r} is not finite after epoch {epoch + 1}/{config.epochs}; "
+                    f"{run.last_checkpoint()}"
+                )
+            _step_schedulers(schedulers)
+            record.update(epoch=epoch + 1, seconds=time.perf_counter() - t0)
+            history.append(record)
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
+                )
+            if ckpt_path is not None:
+                save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=epoch + 1, history=history)
+                run.saved_epoch = epoch + 1
+    except KeyboardInterrupt as err:
+        written = ckpt_path if run.saved_epoch > 0 else None
+        raise TrainingInterrupted(epoch + 1, config.epochs, written, run.saved_epoch) from err
     if ckpt_path is not None and start >= config.epochs and not ckpt_path.is_file():
         save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=start, history=history)
     module.eval()
