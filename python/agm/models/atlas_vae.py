@@ -34,7 +34,7 @@ Atlas interface: F_y(x) = mu_y(x) (posterior means), G_y(z) = decoded means, psi
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -42,8 +42,11 @@ from torch import nn
 
 from agm.models._validation import check_data
 from agm.models.chart_layers import ChartLinear
-from agm.models.family import AtlasFamily
+from agm.models.family import Architecture, AtlasFamily
 from agm.models.registry import register_family
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian")
 
@@ -92,14 +95,13 @@ class AtlasVAE(AtlasFamily):
         n_charts: int,
         data_shape: tuple[int, ...],
         *,
-        hidden: int | None = None,
-        latent_dim: int | None = None,
         likelihood: str | None = None,
         mi_weight: float = 0.0,
         obs_std: float = 0.1,
         name: str = "avae",
+        **architecture: Unpack[Architecture],
     ) -> None:
-        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
+        super().__init__(n_charts, data_shape, name=name, **architecture)
         if likelihood is None:
             likelihood = "bernoulli" if self.backbone == "conv" else "gaussian"
         if likelihood not in LIKELIHOODS:

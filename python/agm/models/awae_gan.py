@@ -12,16 +12,19 @@ For m = 1 psi is the constant 1, the marginal term vanishes and this is exactly 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
 
 from agm.models._validation import check_data
-from agm.models.family import AtlasFamily, frozen, optimizer_step, scalar_floats
+from agm.models.family import Architecture, AtlasFamily, frozen, optimizer_step, scalar_floats
 from agm.models.losses import discriminator_loss, encoder_adversarial, marginal_js, weighted_reconstruction
 from agm.models.networks import ChartDiscriminator
 from agm.models.registry import register_family
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @register_family("awae", "wae")
@@ -54,16 +57,15 @@ class AWAEGAN(AtlasFamily):
         n_charts: int,
         data_shape: tuple[int, ...],
         *,
-        hidden: int | None = None,
-        latent_dim: int | None = None,
         lam: float = 10.0,
         name: str = "awae",
+        **architecture: Unpack[Architecture],
     ) -> None:
         if name == "wae" and n_charts != 1:
             raise ValueError(f"the WAE-GAN has one chart: n_charts must be 1; got {n_charts} (use model 'awae')")
         if name not in ("awae", "wae"):
             raise ValueError(f"name must be 'awae' or 'wae'; got {name!r}")
-        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
+        super().__init__(n_charts, data_shape, name=name, **architecture)
         if not lam >= 0:
             raise ValueError(f"lam must be >= 0; got {lam}")
         self.lam = float(lam)

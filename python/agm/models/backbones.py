@@ -193,3 +193,63 @@ def resolve_architecture(
     if hidden < 1 or latent_dim < 1:
         raise ValueError(f"hidden and latent_dim must be >= 1; got hidden={hidden}, latent_dim={latent_dim}")
     return shape, backbone, int(hidden), int(latent_dim)
+
+
+def autoencoder_parameter_count(
+    n_charts: int, hidden: int, latent_dim: int | None = None, data_shape: tuple[int, ...] = IMAGE_SHAPE
+) -> int:
+    """Parameters of the encoders + psi + decoders of the backbone for S (the paper's Table 1 count).
+
+    Counted on the package's own networks, built on PyTorch's ``meta`` device (shapes only: no memory, no
+    initialisation cost), so the count is exact for any architecture change.
+
+    Args:
+        n_charts: m >= 1.  hidden: h >= 1.  latent_dim: d (default 8 for m = 1, 7 otherwise).  data_shape: S.
+
+    Raises:
+        ValueError: as :func:`resolve_architecture`.
+    """
+    shape, backbone, h, d = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
+    with torch.device("meta"):
+        if backbone == "conv":
+            encoder, decoder = conv_networks(n_charts, d, h)
+        else:
+            encoder, decoder = mlp_networks(n_charts, d, h, shape[0])
+    return sum(p.numel() for net in (encoder, decoder) for p in net.parameters())
+
+
+def matched_hidden(n_charts: int, reference_hidden: int, data_shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
+    """The width h for m charts whose model size is closest to the one-chart model's (the WAE-GAN) at width h_1.
+
+    This is how the paper compares chart counts at equal size (Table 1: h = 128, 86, 64, 48, 34 at about 22M; this
+    rule gives 128, 87, 66, 48, 34, each within 1.6 % of the WAE-GAN's 21,967,881).  Sizes are the exact counts of
+    :func:`autoencoder_parameter_count` with the default latent sizes (d = 8 for one chart, 7 otherwise).  Integer
+    widths limit how close a match can be: with h about 9 or less the next width changes the size by more than 10 %,
+    so within 2 % for all of m = 1, 2, 4, 8, 16 needs h_1 >= 36 (1.83M parameters).
+
+    Args:
+        n_charts: m >= 1.
+        reference_hidden: h_1 >= 1, the one-chart model's width (returned as is for m = 1).
+        data_shape: S (conv or MLP backbone).
+
+    Returns:
+        h >= 1 minimising |count(m, h) - count(1, h_1)| (the smaller h on a tie).
+
+    Raises:
+        ValueError: n_charts < 1, reference_hidden < 1, a data_shape no backbone takes.
+    """
+    if isinstance(reference_hidden, bool) or not isinstance(reference_hidden, int) or reference_hidden < 1:
+        raise ValueError(f"reference_hidden must be an int >= 1; got {reference_hidden!r}")
+    resolve_architecture(n_charts, data_shape, reference_hidden, None)  # validates n_charts and data_shape
+    if n_charts == 1:
+        return reference_hidden
+    target = autoencoder_parameter_count(1, reference_hidden, data_shape=data_shape)
+    low, high = 1, reference_hidden  # the count grows with h and with m: h(m) <= h_1
+    while low < high:  # smallest h with count >= target (or h_1)
+        mid = (low + high) // 2
+        if autoencoder_parameter_count(n_charts, mid, data_shape=data_shape) >= target:
+            high = mid
+        else:
+            low = mid + 1
+    candidates = [h for h in (low - 1, low) if h >= 1]
+    return min(candidates, key=lambda h: abs(autoencoder_parameter_count(n_charts, h, data_shape=data_shape) - target))

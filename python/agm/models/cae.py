@@ -21,13 +21,16 @@ Architecture: the AWAE-GAN's backbones (:func:`agm.models.backbones.conv_network
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
 from agm.models._validation import check_data
-from agm.models.family import AtlasFamily
+from agm.models.family import Architecture, AtlasFamily
 from agm.models.registry import register_family
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def chart_labels(err: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -96,12 +99,11 @@ class ChartAutoEncoder(AtlasFamily):
         n_charts: int,
         data_shape: tuple[int, ...],
         *,
-        hidden: int | None = None,
-        latent_dim: int | None = None,
         temperature: float = 1.0,
         name: str = "cae",
+        **architecture: Unpack[Architecture],
     ) -> None:
-        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
+        super().__init__(n_charts, data_shape, name=name, **architecture)
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0; got {temperature}")
         self.temperature = float(temperature)

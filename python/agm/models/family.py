@@ -18,9 +18,9 @@ directly (``losses``), with batch statistics and running-statistic updates as us
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import torch
 from torch import nn
@@ -28,6 +28,21 @@ from torch import nn
 from agm.models._validation import check_data, check_latent
 from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
 from agm.models.networks import AtlasDecoder, AtlasEncoder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class Architecture(TypedDict, total=False):
+    """The architecture options every family takes (``**architecture`` of the family constructors).
+
+    Keys:
+        hidden: width h (None: the paper's width for m with the conv backbone, 32 with the MLP one).
+        latent_dim: d (None: 8 for m = 1, 7 otherwise, as in the paper).
+    """
+
+    hidden: int | None
+    latent_dim: int | None
 
 
 @contextmanager
@@ -76,10 +91,10 @@ class SemiAtlasFamily(nn.Module):
     Args:
         n_charts: m >= 1.
         data_shape: S, (1, 28, 28) (conv backbone) or (D,) (MLP backbone).
-        hidden: width h; default the paper's width for m (:data:`agm.models.PAPER_HIDDEN`) with the conv backbone,
-            32 with the MLP one.
-        latent_dim: d; default 8 for m = 1 and 7 otherwise, as in the paper.
         name: registry name recorded in :meth:`spec`.
+        **architecture: :class:`Architecture`: ``hidden`` (width h; default the paper's width for m,
+            :data:`agm.models.PAPER_HIDDEN`, with the conv backbone, 32 with the MLP one) and ``latent_dim`` (d;
+            default 8 for m = 1 and 7 otherwise, as in the paper).
 
     Raises:
         ValueError: n_charts < 1, a data_shape no backbone takes, hidden or latent_dim < 1.
@@ -87,13 +102,16 @@ class SemiAtlasFamily(nn.Module):
 
     #: Constructor options recorded by :meth:`spec` besides the architecture (attributes of the same names).
     SPEC_OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: The keys of :class:`Architecture`: options of every family (read by :func:`agm.models.model_options`).
+    ARCHITECTURE_OPTIONS: ClassVar[tuple[str, ...]] = tuple(Architecture.__annotations__)
     #: Optimizer that :meth:`training_step` steps for a family with one objective.
     MAIN_OPTIMIZER: ClassVar[str] = "autoencoder"
 
     def __init__(
-        self, n_charts: int, data_shape: tuple[int, ...], *, hidden: int | None, latent_dim: int | None, name: str
+        self, n_charts: int, data_shape: tuple[int, ...], *, name: str, **architecture: Unpack[Architecture]
     ) -> None:
         super().__init__()
+        hidden, latent_dim = architecture.get("hidden"), architecture.get("latent_dim")
         shape, backbone, width, dim = resolve_architecture(n_charts, data_shape, hidden, latent_dim)
         self.n_charts, self.latent_dim, self.data_shape = n_charts, dim, shape
         self.hidden, self.backbone, self.name = width, backbone, name
@@ -136,15 +154,23 @@ class SemiAtlasFamily(nn.Module):
         raise NotImplementedError
 
     # ----------------------------------------------------------------- semi-atlas interface (per point)
-    def partition(self, x: torch.Tensor) -> torch.Tensor:
-        """psi(x) = q(y | x): x (B, *S) float -> (B, m), rows on the simplex (exactly 1 for m = 1), same device.
+    def at_points(self, network_map: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``network_map(x)`` as a per-point function: x checked as (B, *S) data, batch norm on running statistics.
 
         Raises:
             TypeError / ValueError: x is not a floating tensor of shape (B, *S).
         """
         check_data(x, self.data_shape)
         with per_point(self):
-            return self.log_partition_batch(x).exp()
+            return network_map(x)
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        """psi(x) = q(y | x): x (B, *S) float -> (B, m), rows on the simplex (exactly 1 for m = 1), same device.
+
+        Raises:
+            TypeError / ValueError: x is not a floating tensor of shape (B, *S).
+        """
+        return self.at_points(self.log_partition_batch, x).exp()
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S) (decoded means), same dtype and device as z.
@@ -234,6 +260,4 @@ class AtlasFamily(SemiAtlasFamily):
         Raises:
             TypeError / ValueError: x is not a floating tensor of shape (B, *S).
         """
-        check_data(x, self.data_shape)
-        with per_point(self):
-            return self.chart_codes_batch(x)
+        return self.at_points(self.chart_codes_batch, x)

@@ -25,16 +25,19 @@ backbone's one-chart encoder with a 1-dimensional output (the logit) and Q is th
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from agm.models._validation import check_data
-from agm.models.family import SemiAtlasFamily, frozen, optimizer_step, scalar_floats
+from agm.models.family import Architecture, SemiAtlasFamily, frozen, optimizer_step, scalar_floats
 from agm.models.networks import AtlasDecoder, AtlasEncoder
 from agm.models.registry import register_family
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @register_family("infogan")
@@ -67,12 +70,11 @@ class InfoGAN(SemiAtlasFamily):
         n_charts: int,
         data_shape: tuple[int, ...],
         *,
-        hidden: int | None = None,
-        latent_dim: int | None = None,
         lam: float = 1.0,
         name: str = "infogan",
+        **architecture: Unpack[Architecture],
     ) -> None:
-        super().__init__(n_charts, data_shape, hidden=hidden, latent_dim=latent_dim, name=name)
+        super().__init__(n_charts, data_shape, name=name, **architecture)
         if not lam >= 0:
             raise ValueError(f"lam must be >= 0; got {lam}")
         self.lam = float(lam)

@@ -53,15 +53,24 @@ def register_family(*names: str) -> Callable[[FamilyT], FamilyT]:
 def model_options(name: str) -> frozenset[str] | None:
     """The keyword options the builder of ``name`` takes (besides n_charts and data_shape); None: any (``**kwargs``).
 
+    For agm's families: their keyword-only parameters (``name`` excepted) and the architecture options they take as
+    ``**architecture`` (their ``ARCHITECTURE_OPTIONS``: hidden, latent_dim).
+
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
-    params = list(inspect.signature(MODELS[name]).parameters.values())
+    builder = MODELS[name]
+    target = builder.func if isinstance(builder, functools.partial) else builder
+    params = list(inspect.signature(builder).parameters.values())
+    named = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "name"}
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "name")
+        architecture = getattr(target, "ARCHITECTURE_OPTIONS", None)
+        if architecture is None:
+            return None
+        named |= set(architecture)
+    return frozenset(named)
 
 
 def build_model(name: str, n_charts: int, data_shape: tuple[int, ...] | list[int], **kwargs: Any) -> nn.Module:

@@ -20,6 +20,12 @@ from typing import Any
 
 PRESETS: tuple[str, ...] = ("paper", "cpu", "tiny")
 
+#: Width h_1 of the one-chart model of the ``cpu`` preset on images; the m-chart models get
+#: ``agm.models.backbones.matched_hidden(m, CPU_REFERENCE_HIDDEN)``, the width that holds the model size equal
+#: (36 -> h = 36, 24, 18, 13, 9 for m = 1, 2, 4, 8, 16: 1.83M, 1.80M, 1.82M, 1.86M, 1.86M encoder + psi + decoder
+#: parameters, each within 2 % of the one-chart model's; smaller h_1 cannot hold 2 % with integer widths).
+CPU_REFERENCE_HIDDEN = 36
+
 #: Optimizer names that get the preset's main rate (encoders, psi, decoders, generators); every other optimizer name
 #: a model uses must be in ADVERSARY_OPTIMIZERS or be added to the config's lr dict explicitly.
 MAIN_OPTIMIZERS: tuple[str, ...] = ("autoencoder", "generator")
@@ -132,6 +138,12 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def _cpu_image_hidden(n_charts: int) -> int:
+    from agm.models.backbones import matched_hidden  # lazily: configs are built before torch is needed
+
+    return matched_hidden(n_charts, CPU_REFERENCE_HIDDEN)
+
+
 def make_config(
     preset: str, model: str = "awae", n_charts: int = 8, dataset: str = "mnist", **overrides: Any
 ) -> TrainConfig:
@@ -156,7 +168,7 @@ def make_config(
         base.update(epochs=80, hidden=None if image else 32)
     elif preset == "cpu":
         base.update(
-            hidden=8 if image else 32,
+            hidden=_cpu_image_hidden(n_charts) if image else 32,
             epochs=5,
             batch_size=64,
             n_train=10000 if image else None,
