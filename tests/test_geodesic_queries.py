@@ -3,6 +3,7 @@ distance), direct routes without graph nodes, and the fewest chart switches amon
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from agm import geodesic
 from agm.geodesic import search
+from agm.geodesic.switches import fewest_switches
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -128,3 +130,42 @@ def test_quick_start_path_changes_chart_only_where_the_geometry_needs(monkeypatc
     assert path.interpolate(400).arc_length[-1] == pytest.approx(path.length, rel=1e-5)
     labels = path.interpolate(60).labels
     assert sum("/" in lab for lab in labels) <= 2 * path.chart_changes.size
+
+
+def _brute_force(steps: np.ndarray, switch: np.ndarray, start: int, end: int, budget: float) -> tuple[int, float]:
+    """(fewest switches, lowest cost among those) over every chart choice of a chain with one-station steps."""
+    n_steps, m = steps.shape[0], steps.shape[2]
+    best: tuple[int, float] | None = None
+    for leaves in itertools.product(range(m), repeat=n_steps):
+        charts = (start, *leaves, end)  # chart of step i is leaves[i]; station i switches charts[i] -> charts[i+1]
+        cost, switches = 0.0, 0
+        for i in range(n_steps + 1):
+            if charts[i] != charts[i + 1]:
+                cost += switch[i, charts[i], charts[i + 1]]
+                switches += 1
+            if i < n_steps:
+                cost += steps[i, 0, charts[i + 1]]
+        if np.isfinite(cost) and cost <= budget and (best is None or (switches, cost) < best):
+            best = (switches, cost)
+    return best if best is not None else (-1, np.inf)
+
+
+def test_fewest_switches_agrees_with_brute_force(rng: np.random.Generator) -> None:
+    for _ in range(60):
+        n_steps, m = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        steps = np.where(rng.random((n_steps, 1, m)) < 0.8, rng.random((n_steps, 1, m)), np.inf)
+        switch = np.where(rng.random((n_steps + 1, m, m)) < 0.7, rng.random((n_steps + 1, m, m)) * 0.3, np.inf)
+        start, end = int(rng.integers(m)), int(rng.integers(m))
+        optimum = _brute_force(steps, switch, start, end, np.inf)[1]
+        if not np.isfinite(optimum):
+            assert fewest_switches(steps, switch, start, end, 1e300, 2 * n_steps + 2) is None
+            continue
+        budget = optimum * float(rng.choice([1.0, 1.2, 2.0]))
+        want = _brute_force(steps, switch, start, end, budget)
+        got = fewest_switches(steps, switch, start, end, budget, 2 * n_steps + 2)
+        assert got is not None and (got.switches, got.cost) == pytest.approx(want, rel=1e-12)
+        # the chosen charts reproduce the cost
+        charts = [got.arrive[0], *got.leave]
+        total = sum(steps[i, 0, charts[i + 1]] for i in range(n_steps))
+        total += sum(switch[i, a, lv] for i, (a, lv) in enumerate(zip(got.arrive, got.leave)) if a != lv)
+        assert total == pytest.approx(got.cost, rel=1e-12)

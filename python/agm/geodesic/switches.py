@@ -9,9 +9,14 @@ query points' attachments) are used, so the result is a path of the same graph, 
 that tolerance.
 
 A chain has stations 0..M (station 0 the source query point, M the target) in ``m`` charts:
-    steps[i, c]         cost of the step from station i to i+1 in chart c (inf: no such edge),
+    steps[i, d, c]      cost of the step from station i to station i + d + 1 in chart c (inf: no such edge),
     switch[i, a, c]     cost of switching from chart a to chart c at station i (inf: no such edge),
-and starts at station 0 in chart ``start`` and ends at station M in chart ``end``.
+and starts at station 0 in chart ``start`` and ends at station M in chart ``end`` (steps with d > 0 skip
+stations).
+
+What this cannot remove: near a chart's boundary the two charts' k-NN graphs differ (their node sets do), so the
+shortest path may need an edge that only one chart has; a path with fewer switches then runs through other points
+and is longer by more than the tolerance. Such switches are the graph's, and stay.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ class ChartChoice:
     """The charts chosen along a chain.
 
     Attributes:
-        arrive: (M+1,) chart in which each station is reached (station 0: the start chart).
-        leave: (M+1,) chart in which each station is left (station M: the end chart).
+        stations: (V,) the stations visited, increasing, from 0 to M.
+        arrive: (V,) chart in which each visited station is reached (station 0: the start chart).
+        leave: (V,) chart in which each visited station is left (station M: the end chart).
         switches: number of stations where arrive != leave.
         cost: total cost of the chosen steps and switches.
     """
 
+    stations: np.ndarray
     arrive: np.ndarray
     leave: np.ndarray
     switches: int
@@ -48,45 +55,65 @@ def fewest_switches(
     """The chart choice with the fewest switches (then the lowest cost) whose cost is at most ``budget``.
 
     Args:
-        steps: (M, m) float64 step costs (inf where there is no edge).
+        steps: (M, W, m) float64 step costs, ``steps[i, d, c]`` from station i to i + d + 1 (inf where there is
+            no edge or i + d + 1 > M).
         switch: (M+1, m, m) float64 switch costs (inf where there is no edge; the diagonal is ignored).
         start, end: charts (0..m-1) of the first and the last station.
-        budget: the largest acceptable total cost.
+        budget: the largest acceptable total cost (finite).
         max_switches: look for at most this many switches.
 
     Returns:
-        The :class:`ChartChoice`, or None when no choice with at most ``max_switches`` switches fits the budget.
+        The :class:`ChartChoice` (over the stations visited: skipped stations are left out), or None when no
+        choice with at most ``max_switches`` switches fits the budget.
     """
     n_stations, m = switch.shape[0], switch.shape[1]
+    window = steps.shape[1]
     s_max = max(0, int(max_switches))
     off_diag = switch.copy()
     off_diag[:, np.arange(m), np.arange(m)] = np.inf
-    cost = np.full((s_max + 1, m), np.inf)
-    cost[0, start] = 0.0
+    left: list[np.ndarray] = []  # cost after the switch at each station, (S+1, m)
     came_from = np.empty((n_stations, s_max + 1, m), dtype=np.int64)  # chart before the switch at station i
+    arrived_from = np.full((n_stations, s_max + 1, m), -1, dtype=np.int64)  # station of the step into station i
     for i in range(n_stations):
+        arrive = np.full((s_max + 1, m), np.inf)
+        if i == 0:
+            arrive[0, start] = 0.0
+        for d in range(1, min(window, i) + 1):
+            cand = left[i - d] + steps[i - d, d - 1][None, :]
+            better = cand < arrive
+            arrive = np.where(better, cand, arrive)
+            arrived_from[i] = np.where(better, i - d, arrived_from[i])
+        cost = arrive.copy()
         came_from[i] = np.arange(m)[None, :]
         if s_max > 0:
-            cand = cost[:-1, :, None] + off_diag[i][None, :, :]  # (S, from, to)
+            cand = arrive[:-1, :, None] + off_diag[i][None, :, :]  # (S, from, to)
             best_from = cand.argmin(axis=1)
             best = np.take_along_axis(cand, best_from[:, None, :], axis=1)[:, 0, :]
             better = best < cost[1:]
             cost[1:] = np.where(better, best, cost[1:])
             came_from[i, 1:] = np.where(better, best_from, came_from[i, 1:])
-        if i < n_stations - 1:
-            cost = cost + steps[i][None, :]
-    fits = np.flatnonzero(cost[:, end] <= budget)
+        left.append(cost)
+    final = left[-1][:, end]
+    fits = np.flatnonzero(np.isfinite(final) & (final <= budget))
     if fits.size == 0:
         return None
     s = int(fits[0])
-    total = float(cost[s, end])
-    arrive = np.empty(n_stations, dtype=np.int64)
-    leave = np.empty(n_stations, dtype=np.int64)
-    chart = end
-    for i in range(n_stations - 1, -1, -1):
-        leave[i] = chart
-        before = int(came_from[i, s, chart])
+    total = float(final[s])
+    stations: list[tuple[int, int, int]] = []  # (station, arrive chart, leave chart), last first
+    station, chart = n_stations - 1, end
+    while True:
+        before = int(came_from[station, s, chart])
         if before != chart:
             s -= 1
-        arrive[i] = chart = before
-    return ChartChoice(arrive=arrive, leave=leave, switches=int(np.sum(arrive != leave)), cost=total)
+        stations.append((station, before, chart))
+        if station == 0:
+            break
+        station, chart = int(arrived_from[station, s, before]), before
+    stations.reverse()
+    return ChartChoice(
+        stations=np.array([st for st, _, _ in stations], dtype=np.int64),
+        arrive=np.array([a for _, a, _ in stations], dtype=np.int64),
+        leave=np.array([lv for _, _, lv in stations], dtype=np.int64),
+        switches=sum(int(a != lv) for _, a, lv in stations),
+        cost=total,
+    )
