@@ -65,6 +65,11 @@ def test_close_pairs_on_the_cylinder_are_at_their_true_distance(
     ratio = np.array([p.length for p in paths]) / model.distance(th, h, th1, h1).numpy()
     # before queries joined each other: up to 127x; float32 decodings leave ~1e-4 of 0.001
     assert ratio.max() <= 1.5 and ratio.min() >= 0.99, ratio
+    for i in range(4):  # one by one: decodings of magnitude 1 differ by ~1 ulp (1e-7) with the batch
+        single = geodesic.shortest_path(
+            model, model.points(th[i : i + 1], h[i : i + 1])[0], model.points(th1[i : i + 1], h1[i : i + 1])[0], graph
+        )
+        assert single.length == pytest.approx(paths[i].length, abs=1e-6)
 
 
 @pytest.mark.parametrize("true", [0.001, 0.01])

@@ -63,6 +63,8 @@ class GeodesicGraph:
         self.model_check = ModelCheck(fingerprint)
         self.timings = dict(timings or {})
         self._native_chart = {c: i for i, c in enumerate(self.charts)}
+        self._native_of_model = np.full(max(self.charts) + 1, -1, dtype=np.int64)  # model chart -> native chart
+        self._native_of_model[list(self.charts)] = np.arange(len(self.charts))
         # The native properties return copies: read each once (or take the builder's), queries gather from these.
         self.latents: np.ndarray = np.asarray(native.latents if latents is None else latents, dtype=np.float32)
         self._native_node_chart = native.node_chart
@@ -105,7 +107,9 @@ class GeodesicGraph:
             table = np.full((int(self.node_point.max()) + 1, len(self.charts)), -1, dtype=np.int64)
             table[self.node_point, self._native_node_chart] = np.arange(self.n_nodes, dtype=np.int64)
             self._node_of = table
-        native = np.array([self._native_chart.get(int(c), -1) for c in np.ravel(charts)], dtype=np.int64)
+        flat_charts = np.ravel(charts).astype(np.int64)
+        known = (flat_charts >= 0) & (flat_charts < self._native_of_model.size)
+        native = np.where(known, self._native_of_model[np.where(known, flat_charts, 0)], -1)
         flat_points = np.ravel(points).astype(np.int64)
         ok = (native >= 0) & (flat_points >= 0) & (flat_points < self._node_of.shape[0])
         out = np.full(flat_points.shape, -1, dtype=np.int64)
