@@ -4,10 +4,13 @@
     MNIST:          batch 100, lr 2e-4 (encoders, psi, decoders) / 1e-4 (discriminators), halved after epochs 5, 25, 50;
     Fashion-MNIST:  batch 128, lr 1e-4 / 5e-5, halved after epochs 15, 30, 50, 70;
     other data:     the MNIST settings.  Width h from the paper's table (:data:`agm.models.PAPER_HIDDEN`).
-``cpu``: the same structure, small (h = 8 for images, 32 for flat data), 10,000 training points (images), 5 epochs,
-    batch 64, lr 2e-3 / 1e-3 halved after epochs 2 and 4: a usable 8-chart MNIST model in minutes on 1-2 CPU cores.
-    Measured (8 charts, MNIST, 1 thread): 296 s CPU time in all (about 59 s per epoch, 0.38 s per step), test
-    reconstruction error 15.08 (WAE-GAN with the same preset: 33 s, 15.82), every chart used, mean max psi 0.91.
+``cpu``: the same structure at equal model size across chart counts, as the paper's comparison: width
+    ``matched_hidden(m, CPU_REFERENCE_HIDDEN)`` for images (36, 24, 18, 13, 9 for m = 1, 2, 4, 8, 16: 1.80M-1.86M
+    parameters, each within 2 % of the one-chart model), 32 for flat data; 10,000 training points (images), 5 epochs,
+    batch 64, lr 2e-3 / 1e-3 halved after epochs 2 and 4.  Measured on random 1x28x28 data, batch 64, 1 thread, 20
+    steps per model on a shared machine (load average 14 on 2 cores, so upper bounds), CPU seconds per step:
+    0.49, 0.50, 0.85, 1.11, 1.95 for m = 1, 2, 4, 8, 16: about 76-305 s per 10,000-point epoch, 64 CPU minutes for
+    the five models' 5 epochs.  Time grows with m at equal size: every chart decodes every sample at 28x28.
 ``tiny``: h = 4 / 8, 256 points, 2 epochs, batch 32 (tests; seconds).
 """
 
