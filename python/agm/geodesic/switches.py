@@ -88,7 +88,7 @@ def fewest_switches(
         if s_max > 0:
             cand = arrive[:-1, :, None] + off_diag[i][None, :, :]  # (S, from, to)
             best_from = cand.argmin(axis=1)
-            best = np.take_along_axis(cand, best_from[:, None, :], axis=1)[:, 0, :]
+            best = cand.min(axis=1)
             better = best < cost[1:]
             cost[1:] = np.where(better, best, cost[1:])
             came_from[i, 1:] = np.where(better, best_from, came_from[i, 1:])
