@@ -1,7 +1,8 @@
 """The atlas interface: what the geodesic code needs from a generative model.
 
 Any object with these attributes and methods is an AGM for agm's purposes; no inheritance from agm is needed
-(structural typing through :class:`typing.Protocol`).
+(structural typing through :class:`typing.Protocol`).  There is no fused ``encode_partition``: callers use
+``encode`` and ``partition`` (agm's families run the shared trunk once for each, plus that map's own head).
 """
 
 from __future__ import annotations
