@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic import search
+from agm.geodesic import routes
 from agm.geodesic.switches import fewest_switches
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
@@ -124,7 +124,7 @@ def test_quick_start_path_changes_chart_only_where_the_geometry_needs(monkeypatc
     model, graph, x0, x1 = _quick_start()
     path = geodesic.shortest_path(model, x0, x1, graph)
     with monkeypatch.context() as patch:  # the search's own path, free flips kept
-        patch.setattr(search, "_merge_flips", lambda *args: None)
+        patch.setattr(routes, "_merge_flips", lambda *args: None)
         raw = geodesic.shortest_path(model, x0, x1, graph)
     assert raw.chart_changes.size >= 3  # the search flips charts for free where the two charts agree
     assert 1 <= path.chart_changes.size <= 2  # x0 (angle 3.0) lies in chart 1 only, x1 (0.2) in chart 0 only
