@@ -15,7 +15,8 @@ import torch
 from agm.cli import main
 from agm.data import render_glyph, write_idx
 from agm.experiments.reproduce import ReproduceSettings, strip_chart_count
-from agm.experiments.reproduce_report import TABLE1_HEADER
+from agm.experiments.reproduction_report import TABLE1_HEADER
+from agm.experiments.reproduction_results import load_reproduction_result
 
 FIGURES = ("fig3a_lengths.png", "fig3b_interpolations.png") + tuple(
     f"fig2{kind}_m{m:02d}.png" for m in (1, 2) for kind in ("a_samples", "b_confidence")
@@ -88,7 +89,9 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
     assert [int(r[col["charts"]]) for r in rows[1:]] == [1, 2]
     for r in rows[1:]:
         for name in (
-            "recon. error",
+            "recon. error (per pixel)",
+            "recon. error (summed)",
+            "eps",
             "graph nodes",
             "graph edges",
             "diameter (hops)",
@@ -98,10 +101,14 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
         ):
             assert math.isfinite(float(r[col[name]])), name
         assert int(r[col["graph nodes"]]) >= 80 and int(r[col["diameter (hops)"]]) >= 1
-        assert r[col["paper: recon. error"]] == ""  # unknown paper values stay empty, never invented
+        assert float(r[col["paper: recon. error (per pixel)"]]) > 0  # the paper's value beside ours
     assert rows[1][col["straight line (median)"]] != "" and rows[2][col["straight line (median)"]] == ""
     md = (out / "table1.md").read_text().splitlines()
-    assert md[0].count("|") == len(TABLE1_HEADER) + 1 and sum(line.startswith("| ") for line in md) == 3
+    wide = md.index("| " + " | ".join(TABLE1_HEADER) + " |")
+    assert sum(line.startswith("| ") for line in md[wide:]) == 3
+    recon = next(line for line in md if line.startswith("| Reconstruction error (per-pixel MSE) |"))
+    assert "(0.0142) |" in recon and "(0.0134) |" in recon  # every cell: ours (paper)
+    assert "(21,626,265)" in next(line for line in md if "Trainable parameters" in line)
 
     res = _results(out)
     assert res["n_test"] == 60 and len(res["pairs"]) == 6 and len(res["graph_points"]) == 80
@@ -115,6 +122,11 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
         assert sum(m["chart_usage"]) == 60
     report = (out / "report.md").read_text()
     assert "## Table 1" in report and all(f"figures/{name}" in report for name in FIGURES)
+    assert "## The paper's claims, checked" in report
+    typed = load_reproduction_result(out / "results.json")  # the typed loader reads back what was written
+    assert typed.to_dict() == res and res["format"] == "agm-reproduction-results" and res["version"] == 1
+    for m in typed.models:  # the paper's unit beside the summed value
+        assert m.reconstruction_error_per_pixel == pytest.approx(m.reconstruction_error / 784, rel=1e-12)
 
 
 def test_reproduce_resumes_and_reuses_saved_results(data_dir: Path, tmp_path: Path) -> None:

@@ -1,18 +1,25 @@
 """``agm demo``: one chart must tear a loop, an atlas need not; shown with geodesics on the rotating-glyph loop.
 
-Pipeline (embedded data, no download): train a WAE-GAN (one chart) and an AWAE-GAN (``charts`` charts) with a
-one-dimensional latent space on the glyph loop (or the circle in R^D), locate the one-chart model's tear (largest
-jump of its encoding along the loop), build both graphs (Algorithm 1), compute geodesics between pairs of glyphs
-``gap`` degrees apart around the loop, the first pair straddling the tear, and write ``report.md`` with figures.
-A circle does not embed in R^1, so the one-chart model must cut it somewhere; the atlas covers it with charts.
+Stages (embedded data, no download), each one function over typed results (:mod:`agm.experiments.demo_results`):
+train a WAE-GAN (one chart) and an AWAE-GAN (``charts`` charts) with a one-dimensional latent space on the glyph
+loop (or the circle in R^D) (:func:`train_demo_model`); locate the one-chart model's tear, the largest jump of its
+encoding along the loop, and measure each model's reconstruction near the tear and away from it
+(:func:`cover_loop`); build both graphs (Algorithm 1); compute geodesics between pairs of glyphs ``gap`` degrees
+apart around the loop, the first pair straddling the tear (:func:`loop_geodesics`); draw the figures and write
+``results.json`` and ``report.md``. A circle does not embed in R^1, so the one-chart model must cut it somewhere;
+the atlas covers it with charts.
+
+Threads: the demo's models are tiny, so torch's intra-op threads cost more at their barriers than they save (on a
+shared machine far more: measured in docs/results/README.md). Training, graphs and geodesics run with
+:data:`DEMO_THREADS` torch threads and as many native search threads unless the caller asks for another count;
+the caller's thread count is restored afterwards.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +27,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agm.data import angular_distance, load_dataset, random_embedding, render_glyph
+from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
 from agm.evaluation import plot_chart_samples, reconstruction_errors
-from agm.experiments.cache import write_json
-from agm.experiments.figures import StripRow, plot_length_bars, plot_loop_coverage, plot_strips
-from agm.experiments.geodesics import geodesics, path_lengths, path_summary, strip_row
+from agm.experiments.demo_figures import plot_demo_figures
+from agm.experiments.demo_report import write_demo_report
+from agm.experiments.demo_results import (
+    DemoResult,
+    ModelResult,
+    PairResult,
+    PathResult,
+    write_demo_result,
+)
+from agm.experiments.demo_settings import DEMO_DATASETS, FULL, QUICK, DemoSettings
+from agm.experiments.geodesics import geodesics, path_summary
 from agm.experiments.lengths import (
     angle_travelled,
     encode_most_likely,
@@ -33,66 +48,64 @@ from agm.experiments.lengths import (
     track_on_loop,
 )
 from agm.experiments.pairs import loop_pairs
-from agm.experiments.report import write_demo_report
+from agm.experiments.result_types import GraphStats
 from agm.experiments.runs import train_or_load
-from agm.geodesic import build_graph
+from agm.experiments.stages import StageClock, torch_threads
+from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph
 from agm.training import make_config
 
-DEMO_DATASETS = ("glyph-loop", "circle")
+__all__ = [
+    "DEMO_DATASETS",
+    "DEMO_THREADS",
+    "FULL",
+    "QUICK",
+    "DemoResult",
+    "DemoSettings",
+    "TrainedModel",
+    "cover_loop",
+    "loop_geodesics",
+    "loop_points",
+    "run_demo",
+    "run_demo_result",
+    "train_demo_model",
+]
+
+#: torch threads of the demo's stages when the caller does not choose (measured: docs/results/README.md, "agm demo
+#: on a shared machine": 1 thread is as fast as 2 on an idle 2-core machine and costs far less CPU under load).
+DEMO_THREADS = 1
+#: Loop angles (degrees) at which the models' encodings and reconstructions of the loop are measured.
+LOOP_ANGLES_DEG = np.arange(0.0, 360.0, 1.0)
 
 
-@dataclass(frozen=True)
-class DemoSettings:
-    """Sizes of the demo (the defaults take about 2-3 minutes on 2 CPU cores; :data:`QUICK` takes seconds).
+@dataclass
+class TrainedModel:
+    """A model of the demo and what was measured on it so far (the graph is added by the graph stage).
 
     Attributes:
-        charts: m of the atlas model.  latent_dim: d of both models (1: a loop cannot be embedded in R^1).
-        n_train: training points.  epochs: training epochs.  hidden: width h (None: the cpu preset's, 8 for
-        images and 32 for flat data).  batch_size: training batch.
-        lr_milestones: epochs after which the learning rates (the cpu preset's) are halved; pinned here so that
-        the demo does not change when the preset does.  graph_points: training points encoded as graph nodes.
-        k, eps, n_steps: graph parameters (Algorithm 1); k must be large enough that the k-NN graph of random points
-        on the loop has no gaps (k = 8 with 600 points leaves gaps of ~5 degrees unbridged).  n_pairs: pairs around
-        the loop.
-        gap_deg: angular distance of each pair.  strip_steps: images per interpolation strip.
-        track_steps: points per geodesic located on the loop (angle travelled, distance to the loop).
+        tag: "one_chart" or "atlas".  model: the trained model (eval mode).  label, name, n_charts, hidden: as in
+        :class:`~agm.experiments.demo_results.ModelResult`.  run, epochs: how it was obtained.
+        reconstruction_error, chart_usage: on the test points.  graph: its geodesic graph (None until built).
+        loop_errors: (360,) float32 squared reconstruction error of the loop, one point per degree (None until
+        measured).
     """
 
-    charts: int = 4
-    latent_dim: int = 1
-    n_train: int = 2048
-    epochs: int = 8
-    hidden: int | None = None
-    batch_size: int = 32
-    lr_milestones: tuple[int, ...] = (2, 4)
-    graph_points: int = 500
-    k: int = 16
-    eps: float = 0.05
-    n_steps: int = 8
-    n_pairs: int = 12
-    gap_deg: float = 90.0
-    strip_steps: int = 12
-    track_steps: int = 48
-
-
-FULL = DemoSettings()
-QUICK = DemoSettings(
-    n_train=192,
-    epochs=1,
-    hidden=4,
-    lr_milestones=(1,),
-    graph_points=96,
-    k=4,
-    n_steps=2,
-    n_pairs=3,
-    strip_steps=6,
-    track_steps=8,
-)
+    tag: str
+    model: Any
+    label: str
+    name: str
+    n_charts: int
+    hidden: int | None
+    run: str
+    epochs: int
+    reconstruction_error: float
+    chart_usage: list[int]
+    graph: GeodesicGraph | None = None
+    loop_errors: np.ndarray | None = None
 
 
 def loop_points(dataset: str, angles: torch.Tensor) -> torch.Tensor:
     """Points of the demo data set at given loop angles (radians): rotated glyphs (N, 1, 28, 28) or circle points
-    (N, 2) under the data set's embedding."""
+    (N, 2) under the data set's embedding (float32 CPU tensors)."""
     if dataset == "glyph-loop":
         return render_glyph(angles.to(torch.float64))
     nat = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).to(torch.float32)
@@ -113,7 +126,223 @@ def _tear(latent: torch.Tensor, angles_deg: np.ndarray) -> float:
     return float((angles_deg[i] + nxt) / 2.0 % 360.0)
 
 
-def run_demo(
+def near_tear(angles_deg: np.ndarray, tear_deg: float, window_deg: float) -> np.ndarray:
+    """(N,) bool: loop angles within ``window_deg`` degrees of ``tear_deg`` (cyclic distance)."""
+    diff = np.abs((np.asarray(angles_deg, dtype=np.float64) - tear_deg + 180.0) % 360.0 - 180.0)
+    return np.asarray(diff <= window_deg)
+
+
+def train_demo_model(
+    tag: str,
+    s: DemoSettings,
+    dataset: str,
+    train: Dataset,
+    test: Dataset,
+    out: Path,
+    *,
+    seed: int,
+    device: str,
+    progress: bool,
+) -> TrainedModel:
+    """Train (or load from ``out/models/TAG``) one model of the demo and measure it on the test points.
+
+    Args:
+        tag: "one_chart" (WAE-GAN, ``s.one_chart_epochs`` epochs, width ``s.one_chart_hidden``) or "atlas"
+            (AWAE-GAN with ``s.charts`` charts).
+        s: the sizes.  dataset: a demo data set.  train, test: its splits.  out: the demo's folder (the samples
+            figure ``samples_TAG.png`` is written there).  seed, device, progress: as in :func:`run_demo_result`.
+
+    Returns:
+        The :class:`TrainedModel`.
+    """
+    one = tag == "one_chart"
+    name, m = ("wae", 1) if one else ("awae", s.charts)
+    label = "one chart (WAE-GAN)" if one else f"atlas ({s.charts} charts)"
+    hidden = s.one_chart_hidden if one else s.hidden
+    config = make_config(
+        "cpu",
+        name,
+        m,
+        dataset,
+        epochs=s.one_chart_epochs if one else s.epochs,
+        n_train=s.n_train,
+        latent_dim=s.latent_dim,
+        hidden=hidden,
+        batch_size=s.batch_size,
+        lr_milestones=s.lr_milestones,
+        seed=seed,
+        device=device,
+    )
+    model, run = train_or_load(config, out / "models" / tag, train.x, progress=progress)
+    rec = reconstruction_errors(model, test.x)
+    plot_chart_samples(model, out / f"samples_{tag}.png", n_samples=12, seed=seed)
+    usage = [int(c) for c in rec.charts.bincount(minlength=m)]
+    return TrainedModel(tag, model, label, name, m, hidden, run.status, run.epochs, rec.mean_error, usage)
+
+
+def cover_loop(
+    models: dict[str, TrainedModel], dataset: str, out: Path, window_deg: float
+) -> tuple[float, dict[str, tuple[torch.Tensor, torch.Tensor]]]:
+    """Encode the loop (one point per degree) with every model, find the one-chart model's tear and measure each
+    model's reconstruction of the loop (stored in ``TrainedModel.loop_errors``); draw ``loop_coverage.png``.
+
+    Args:
+        models: the trained models by tag.  dataset: the demo data set.  out: the demo's folder.
+        window_deg: only used for the figure's shading of "near the tear".
+
+    Returns:
+        (tear angle in degrees, per tag (z (360, d) float32, most likely chart (360,) int64) CPU tensors).
+    """
+    from agm.experiments.figures import plot_loop_coverage
+
+    loop = loop_points(dataset, torch.from_numpy(np.deg2rad(LOOP_ANGLES_DEG)))
+    coverage = {tag: encode_most_likely(t.model, loop) for tag, t in models.items()}
+    for t in models.values():
+        t.loop_errors = reconstruction_errors(t.model, loop).errors.numpy()
+    tear = _tear(coverage["one_chart"][0], LOOP_ANGLES_DEG)
+    plot_loop_coverage(
+        LOOP_ANGLES_DEG,
+        [
+            (
+                f"{t.label}: encoding of the loop (most likely chart)",
+                coverage[tag][0][:, 0].numpy(),
+                coverage[tag][1].numpy(),
+            )
+            for tag, t in models.items()
+        ],
+        out / "loop_coverage.png",
+        tears=[tear, None],
+    )
+    return tear, coverage
+
+
+def build_demo_graph(t: TrainedModel, s: DemoSettings, train: Dataset, *, progress: bool) -> GeodesicGraph:
+    """Algorithm 1's graph of one model on the first ``s.graph_points`` training points (stored in ``t.graph``)."""
+    t.graph = build_graph(
+        t.model,
+        train.x[: s.graph_points],
+        k=s.k,
+        eps=s.eps,
+        n_steps=s.n_steps,
+        skip_small_charts=True,
+        progress=progress,
+    )
+    return t.graph
+
+
+@dataclass(frozen=True)
+class LoopGeodesics:
+    """The geodesic stage's output: the pairs (typed results) and the paths themselves (for the figures).
+
+    Attributes:
+        pairs: P :class:`~agm.experiments.demo_results.PairResult`.  theta: (P, 2) float64 endpoint angles
+        (radians).  names: P labels of the pairs (centre angle).  paths: per tag, P paths (None: unreachable).
+    """
+
+    pairs: list[PairResult]
+    theta: np.ndarray
+    names: list[str]
+    paths: dict[str, list[GeodesicPath | None]]
+
+
+def _track(path: GeodesicPath | None, steps: int, reference: torch.Tensor, ref_angles: torch.Tensor) -> PathResult:
+    summary = path_summary(path)
+    if path is None:
+        return PathResult(length=None, reachable=False)
+    ang, dist = track_on_loop(path.interpolate(steps).x, reference, ref_angles)
+    return PathResult(
+        length=summary["length"],
+        reachable=True,
+        n_points=summary["n_points"],
+        chart_sequence=summary["chart_sequence"],
+        n_chart_changes=summary["n_chart_changes"],
+        angle_travelled_deg=math.degrees(angle_travelled(ang)),
+        mean_distance_to_loop=float(dist.mean()),
+    )
+
+
+def loop_geodesics(
+    models: dict[str, TrainedModel],
+    s: DemoSettings,
+    dataset: str,
+    tear_deg: float,
+    *,
+    n_threads: int,
+    progress: bool,
+) -> LoopGeodesics:
+    """Geodesics of both models between ``s.n_pairs`` pairs ``s.gap_deg`` apart, centred every 360 / n_pairs
+    degrees starting at the tear; each located on the loop (angle travelled, distance to the loop).
+
+    Args:
+        models: the models, their graphs built.  s, dataset: the demo's sizes and data set.
+        tear_deg: the one-chart model's tear (the first pair's centre).  n_threads: native search threads.
+        progress: progress bars.
+
+    Returns:
+        A :class:`LoopGeodesics`.
+    """
+    centres = np.deg2rad(tear_deg + 360.0 * np.arange(s.n_pairs) / s.n_pairs)
+    theta = loop_pairs(centres, math.radians(s.gap_deg))
+    x0 = loop_points(dataset, torch.from_numpy(theta[:, 0]))
+    x1 = loop_points(dataset, torch.from_numpy(theta[:, 1]))
+    paths: dict[str, list[GeodesicPath | None]] = {}
+    for tag, t in models.items():
+        assert t.graph is not None, "build the graphs first"
+        paths[tag] = geodesics(
+            t.model, x0, x1, t.graph, n_threads=n_threads, progress=progress, desc=f"geodesics ({tag})"
+        )
+    true = _true_lengths(dataset, theta)
+    straight = straight_latent_lengths(models["one_chart"].model, x0, x1)
+    ref_angles = torch.arange(720, dtype=torch.float64) * (math.pi / 360)
+    reference = loop_points(dataset, ref_angles)
+    tracks = {tag: [_track(p, s.track_steps, reference, ref_angles) for p in plist] for tag, plist in paths.items()}
+    pairs = [
+        PairResult(
+            centre_deg=float(math.degrees(centres[i]) % 360),
+            theta0_deg=float(np.degrees(theta[i, 0])),
+            theta1_deg=float(np.degrees(theta[i, 1])),
+            angle_deg=float(s.gap_deg),
+            true_length=float(true[i]),
+            straight_line_one_chart=float(straight[i]) if math.isfinite(straight[i]) else None,
+            one_chart=tracks["one_chart"][i],
+            atlas=tracks["atlas"][i],
+        )
+        for i in range(s.n_pairs)
+    ]
+    names = [f"{math.degrees(c) % 360:.0f}°" for c in centres]
+    return LoopGeodesics(pairs, theta, names, paths)
+
+
+def model_result(t: TrainedModel, tear_deg: float, window_deg: float) -> ModelResult:
+    """The typed result of one model (its graph and loop errors measured)."""
+    assert t.graph is not None and t.loop_errors is not None, "build the graph and cover the loop first"
+    near = near_tear(LOOP_ANGLES_DEG, tear_deg, window_deg)
+    return ModelResult(
+        label=t.label,
+        model=t.name,
+        n_charts=t.n_charts,
+        latent_dim=int(t.model.latent_dim),
+        hidden=t.hidden,
+        run=t.run,
+        epochs=t.epochs,
+        reconstruction_error=t.reconstruction_error,
+        chart_usage=t.chart_usage,
+        graph=GraphStats.from_stats(t.graph.stats()),
+        loop_error_near_tear=float(t.loop_errors[near].mean()),
+        loop_error_away_from_tear=float(t.loop_errors[~near].mean()),
+    )
+
+
+def _settings(quick: bool, settings: DemoSettings | None, dataset: str) -> DemoSettings:
+    if dataset not in DEMO_DATASETS:
+        raise ValueError(f"dataset: expected one of {DEMO_DATASETS}, got {dataset!r}")
+    s = settings if settings is not None else (QUICK if quick else FULL)
+    if not isinstance(s, DemoSettings):
+        raise TypeError(f"settings: expected a DemoSettings, got {type(s).__name__}")
+    return s
+
+
+def run_demo_result(
     out: str | os.PathLike[str],
     *,
     quick: bool = False,
@@ -121,8 +350,9 @@ def run_demo(
     device: str = "auto",
     dataset: str = "glyph-loop",
     settings: DemoSettings | None = None,
+    threads: int | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+) -> DemoResult:
     """Run the demo and write ``report.md``, the PNG figures and ``results.json`` into ``out``.
 
     Args:
@@ -132,212 +362,87 @@ def run_demo(
         device: "auto", "cpu" or "cuda".
         dataset: "glyph-loop" (images, conv backbone) or "circle" (points in R^2, MLP backbone).
         settings: explicit sizes (overrides ``quick``).
+        threads: torch threads (and native search threads) of the stages; None: :data:`DEMO_THREADS`. The
+            caller's torch thread count is restored on return.
         progress: show progress bars and stage messages.
 
     Returns:
-        The results (also written to ``results.json``).
+        The :class:`~agm.experiments.demo_results.DemoResult` (also written to ``results.json``).
 
     Raises:
-        ValueError: unknown dataset or bad settings.
+        ValueError: unknown dataset, bad settings or threads < 1.
+        TypeError: settings that are not a DemoSettings.
     """
-    if dataset not in DEMO_DATASETS:
-        raise ValueError(f"dataset: expected one of {DEMO_DATASETS}, got {dataset!r}")
-    s = settings if settings is not None else (QUICK if quick else FULL)
-    if s.charts < 2:
-        raise ValueError(f"settings.charts: the atlas needs at least 2 charts, got {s.charts}")
+    s = _settings(quick, settings, dataset)
+    n_threads = DEMO_THREADS if threads is None else threads
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
     say = tqdm.write if progress else (lambda _msg: None)
-    start_wall, start_cpu = time.perf_counter(), time.process_time()
-
-    t0 = time.perf_counter()
-    train = load_dataset(dataset, "train", n=s.n_train, seed=seed)
-    test = load_dataset(dataset, "test", n=max(64, s.n_train // 4), seed=seed)
-    timings["data"] = time.perf_counter() - t0
-
-    specs = [("one_chart", "wae", 1, "one chart (WAE-GAN)"), ("atlas", "awae", s.charts, f"atlas ({s.charts} charts)")]
-    models: dict[str, Any] = {}
-    info: dict[str, dict[str, Any]] = {}
-    for tag, name, m, label in specs:
-        say(f"agm demo: training the {label} model")
-        t0 = time.perf_counter()
-        config = make_config(
-            "cpu",
-            name,
-            m,
-            dataset,
-            epochs=s.epochs,
-            n_train=s.n_train,
-            latent_dim=s.latent_dim,
-            hidden=s.hidden,
-            batch_size=s.batch_size,
-            lr_milestones=s.lr_milestones,
-            seed=seed,
-            device=device,
-        )
-        model, run = train_or_load(config, out / "models" / tag, train.x, progress=progress)
-        models[tag] = model
-        rec = reconstruction_errors(model, test.x)
-        plot_chart_samples(model, out / f"samples_{tag}.png", n_samples=12, seed=seed)
-        timings[f"train_{tag}"] = time.perf_counter() - t0
-        info[tag] = {
-            "label": label,
-            "model": name,
-            "n_charts": m,
-            "latent_dim": model.latent_dim,
-            "run": run.status,
-            "epochs": run.epochs,
-            "reconstruction_error": rec.mean_error,
-            "chart_usage": [int(c) for c in rec.charts.bincount(minlength=m)],
-        }
-
-    # where does each model put the loop? (dense angles; the one-chart model's largest jump is its tear)
-    angles_deg = np.arange(0.0, 360.0, 1.0)
-    loop = loop_points(dataset, torch.from_numpy(np.deg2rad(angles_deg)))
-    coverage = {tag: encode_most_likely(model, loop) for tag, model in models.items()}
-    tear = _tear(coverage["one_chart"][0], angles_deg)
-    plot_loop_coverage(
-        angles_deg,
-        [
-            (
-                f"{info[t]['label']}: encoding of the loop (most likely chart)",
-                coverage[t][0][:, 0].numpy(),
-                coverage[t][1].numpy(),
-            )
-            for t in models
-        ],
-        out / "loop_coverage.png",
-        tears=[tear, None],
-    )
-
-    graphs = {}
-    for tag, model in models.items():
-        say(f"agm demo: building the graph of the {info[tag]['label']} model")
-        t0 = time.perf_counter()
-        graphs[tag] = build_graph(
-            model,
-            train.x[: s.graph_points],
-            k=s.k,
-            eps=s.eps,
-            n_steps=s.n_steps,
-            skip_small_charts=True,
-            progress=progress,
-        )
-        timings[f"graph_{tag}"] = time.perf_counter() - t0
-        info[tag]["graph"] = graphs[tag].stats()
-
-    t0 = time.perf_counter()
-    centres = np.deg2rad(tear + 360.0 * np.arange(s.n_pairs) / s.n_pairs)
-    theta = loop_pairs(centres, math.radians(s.gap_deg))
-    x0 = loop_points(dataset, torch.from_numpy(theta[:, 0]))
-    x1 = loop_points(dataset, torch.from_numpy(theta[:, 1]))
-    paths = {
-        tag: geodesics(models[tag], x0, x1, graphs[tag], progress=progress, desc=f"geodesics ({tag})") for tag in models
-    }
-    lengths = {tag: path_lengths(p) for tag, p in paths.items()}
-    true = _true_lengths(dataset, theta)
-    straight = straight_latent_lengths(models["one_chart"], x0, x1)
-    ref_angles = torch.arange(720, dtype=torch.float64) * (math.pi / 360)
-    reference = loop_points(dataset, ref_angles)
-    tracks: dict[str, list[dict[str, float | None]]] = {}
-    for tag, plist in paths.items():
-        tracks[tag] = []
-        for p in plist:
-            if p is None:
-                tracks[tag].append({"angle_travelled_deg": None, "mean_distance_to_loop": None})
-                continue
-            ang, dist = track_on_loop(p.interpolate(s.track_steps).x, reference, ref_angles)
-            tracks[tag].append(
-                {"angle_travelled_deg": math.degrees(angle_travelled(ang)), "mean_distance_to_loop": float(dist.mean())}
-            )
-    timings["geodesics"] = time.perf_counter() - t0
-
-    names = [f"{(math.degrees(c)) % 360:.0f}°" for c in centres]
-    pairs = []
-    for i in range(s.n_pairs):
-        pairs.append(
-            {
-                "centre_deg": float(math.degrees(centres[i]) % 360),
-                "theta0_deg": float(np.degrees(theta[i, 0])),
-                "theta1_deg": float(np.degrees(theta[i, 1])),
-                "angle_deg": float(s.gap_deg),
-                "true_length": float(true[i]),
-                "straight_line_one_chart": float(straight[i]),
-                "one_chart": {**path_summary(paths["one_chart"][i]), **tracks["one_chart"][i]},
-                "atlas": {**path_summary(paths["atlas"][i]), **tracks["atlas"][i]},
-            }
-        )
-    plot_length_bars(
-        names,
-        {
-            "one chart: geodesic": lengths["one_chart"],
-            f"atlas ({s.charts} charts): geodesic": lengths["atlas"],
-            "true arc (rendered)" if dataset == "glyph-loop" else "true arc": true,
-        },
-        out / "lengths.png",
-        title=f"pairs {s.gap_deg:.0f}° apart, by centre angle (first: across the one-chart model's tear)",
-    )
-
-    travelled = {
-        tag: np.array([np.nan if t["angle_travelled_deg"] is None else t["angle_travelled_deg"] for t in tracks[tag]])
-        for tag in models
-    }
-    plot_length_bars(
-        names,
-        {
-            "one chart": travelled["one_chart"],
-            f"atlas ({s.charts} charts)": travelled["atlas"],
-            "true (short arc)": np.full(s.n_pairs, s.gap_deg),
-        },
-        out / "angles.png",
-        ylabel="angle travelled along the loop (deg)",
-        title="how far round the loop each geodesic goes (nearest rendered point of every decoding)",
-    )
-
-    far = s.n_pairs // 2
-    rows: list[StripRow] = []
-    for i, where in ((0, "across the tear"), (far, "opposite the tear")):
-        if dataset == "glyph-loop":
-            delta = (theta[i, 1] - theta[i, 0] + math.pi) % (2 * math.pi) - math.pi
-            arc = torch.from_numpy(theta[i, 0] + delta * np.linspace(0, 1, s.strip_steps))
-            rows.append(
-                StripRow(
-                    loop_points(dataset, arc),
-                    ["true"] * s.strip_steps,
-                    f"pair centred at {names[i]} ({where}): true rotation, length {true[i]:.1f}",
+    clock = StageClock()
+    with torch_threads(n_threads) as used:
+        with clock.stage("data"):
+            train = load_dataset(dataset, "train", n=s.n_train, seed=seed)
+            test = load_dataset(dataset, "test", n=max(64, s.n_train // 4), seed=seed)
+        models: dict[str, TrainedModel] = {}
+        for tag in ("one_chart", "atlas"):
+            say(f"agm demo: training the {tag.replace('_', ' ')} model")
+            with clock.stage(f"train_{tag}"):
+                models[tag] = train_demo_model(
+                    tag, s, dataset, train, test, out, seed=seed, device=device, progress=progress
                 )
-            )
-        for tag in models:
-            length = lengths[tag][i]
-            rows.append(
-                strip_row(
-                    paths[tag][i],
-                    s.strip_steps,
-                    f"{info[tag]['label']}: geodesic, length {length:.1f}",
-                    tuple(train.shape),
-                )
-            )
-    plot_strips(
-        rows,
-        out / "strips.png",
-        background=None if dataset == "glyph-loop" else loop,
-        title="geodesic interpolations; the chart under each step ('a/b': transition)",
+        with clock.stage("loop_coverage"):
+            tear, _ = cover_loop(models, dataset, out, s.tear_window_deg)
+        for tag, t in models.items():
+            say(f"agm demo: building the graph of the {t.label} model")
+            with clock.stage(f"graph_{tag}"):
+                build_demo_graph(t, s, train, progress=progress)
+        with clock.stage("geodesics"):
+            geo = loop_geodesics(models, s, dataset, tear, n_threads=used, progress=progress)
+        with clock.stage("figures"):
+            plot_demo_figures(geo, models, s, dataset, out, data_shape=tuple(train.shape))
+    clock.finish()
+    result = DemoResult(
+        dataset=dataset,
+        seed=seed,
+        quick=quick,
+        settings=s,
+        threads=used,
+        tear_deg=tear,
+        models={tag: model_result(t, tear, s.tear_window_deg) for tag, t in models.items()},
+        pairs=geo.pairs,
+        timings_s=clock.wall_s,
+        cpu_s=clock.cpu_s,
     )
-
-    timings["total"] = time.perf_counter() - start_wall
-    timings["total_process_cpu"] = time.process_time() - start_cpu
-    results = {
-        "dataset": dataset,
-        "seed": seed,
-        "quick": quick,
-        "settings": asdict(s),
-        "tear_deg": tear,
-        "models": info,
-        "pairs": pairs,
-        "timings_s": timings,
-    }
-    write_json(out / "results.json", results)
-    write_demo_report(out / "report.md", results)
+    write_demo_result(out / "results.json", result)
+    write_demo_report(out / "report.md", result)
     say(f"agm demo: wrote {out / 'report.md'}")
-    return results
+    return result
+
+
+def run_demo(
+    out: str | os.PathLike[str],
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    device: str = "auto",
+    dataset: str = "glyph-loop",
+    settings: DemoSettings | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_demo_result` returning the JSON form of the result (the content of ``results.json``).
+
+    Kept for callers that read the results by key (``agm demo``'s command); new code should use
+    :func:`run_demo_result` and the typed :class:`~agm.experiments.demo_results.DemoResult`.
+    """
+    result = run_demo_result(
+        out,
+        quick=quick,
+        seed=seed,
+        device=device,
+        dataset=dataset,
+        settings=settings,
+        threads=threads,
+        progress=progress,
+    )
+    return result.to_dict()

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,6 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from agm.models.protocol import model_device  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,10 @@ class StripRow:
     title: str
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+def _save(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -113,9 +118,16 @@ def plot_strips(
     return _save(fig, path)
 
 
+def _legend_outside(ax: Axes, fig: Figure) -> None:
+    """The legend right of the axes, outside the data (legends never cover data; the figure is saved with a
+    tight bounding box, so it is not cut off)."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.set_figwidth(fig.get_figwidth() + 2.0)
+
+
 def _finite(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    return values[np.isfinite(values)]
+    arr: np.ndarray = np.asarray(values, dtype=np.float64)
+    return np.asarray(arr[np.isfinite(arr)])
 
 
 def plot_length_bars(
@@ -151,7 +163,7 @@ def plot_length_bars(
     ax.set_xticks(np.arange(p))
     ax.set_xticklabels(pair_names, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend_outside(ax, fig)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -231,7 +243,7 @@ def plot_length_scatter(
     ax.plot([0, top], [0, top], "k--", lw=0.8, label="y = x")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend_outside(ax, fig)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
@@ -256,7 +268,7 @@ def plot_loop_coverage(
     Returns:
         The path written.
     """
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.3 * len(panels) + 0.3), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.6, 2.3 * len(panels) + 0.3), squeeze=False, sharex=True)
     cmap = plt.get_cmap("tab10")
     for i, (title, latent, chart) in enumerate(panels):
         ax = axes[i][0]
@@ -271,8 +283,46 @@ def plot_loop_coverage(
             ax.axvline(float(tear), color="tab:red", ls="--", lw=1, label="largest jump")
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("latent z[0]")
-        ax.legend(fontsize=6, loc="upper right", ncol=3, markerscale=2)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, markerscale=2)
     axes[-1][0].set_xlabel("rotation angle of the glyph (degrees)")
     axes[-1][0].set_xlim(0, 360)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def plot_chart_sample_grid(model: Any, path: str | os.PathLike[str], n_samples: int = 12, seed: int = 0) -> Path:
+    """The paper's Fig. 2a: ``n_samples`` draws z ~ N(0, I) decoded in every chart, one row per chart, the charts
+    numbered 1..m as in the paper.
+
+    Args:
+        model: a (semi-)atlas model in eval mode whose decodings are images (1, H, W).
+        path: PNG file (folder created).  n_samples: samples per chart (>= 1; the paper shows 12).
+        seed: seed of the latent draws (the same z in every chart).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: n_samples < 1 or decodings that are not (1, H, W) images.
+    """
+    if n_samples < 1:
+        raise ValueError(f"n_samples: expected >= 1, got {n_samples!r}")
+    m, d = int(model.n_charts), int(model.latent_dim)
+    device = model_device(model)
+    z = torch.randn(n_samples, d, generator=torch.Generator().manual_seed(seed)).repeat(m, 1).to(device)
+    y = torch.arange(m, device=device).repeat_interleave(n_samples)
+    out = model.decode(z, y).detach().cpu().float()
+    if out.dim() != 4 or out.shape[1] != 1:
+        raise ValueError(f"model: expected decodings of shape (1, H, W), got {tuple(out.shape[1:])}")
+    fig, axes = plt.subplots(m, n_samples, figsize=(0.6 * n_samples + 0.7, 0.6 * m + 0.4), squeeze=False)
+    for c in range(m):
+        for j in range(n_samples):
+            ax = axes[c][j]
+            ax.imshow(out[c * n_samples + j, 0].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[c][0].set_ylabel(f"{c + 1}", rotation=0, labelpad=10, fontsize=8, va="center")
+    fig.suptitle(f"{n_samples} samples per chart (rows: charts 1-{m}; the same z in every chart)", fontsize=8)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.01, top=1 - 0.35 / (0.6 * m + 0.4), wspace=0.04, hspace=0.04)
     return _save(fig, path)

@@ -20,6 +20,7 @@ def geodesics(
     *,
     batch_size: int | None = None,
     chunk: int = 25,
+    n_threads: int = 0,
     progress: bool = True,
     desc: str = "geodesics",
 ) -> list[GeodesicPath | None]:
@@ -34,6 +35,7 @@ def geodesics(
         graph: the model's :class:`agm.geodesic.GeodesicGraph`.
         batch_size: decoded points per forward call (None: the geodesic module's default for the device).
         chunk: pairs per batched call (>= 1).
+        n_threads: native search threads (0: all cores).
         progress: show a tqdm bar over the pairs.
 
     Returns:
@@ -47,7 +49,9 @@ def geodesics(
     with tqdm(total=x0.shape[0], desc=desc, unit="pair", disable=not progress, leave=False) as bar:
         for start in range(0, x0.shape[0], chunk):
             a, b = x0[start : start + chunk], x1[start : start + chunk]
-            out.extend(shortest_paths(model, a, b, graph, batch_size=batch_size, raise_unreachable=False))
+            out.extend(
+                shortest_paths(model, a, b, graph, batch_size=batch_size, n_threads=n_threads, raise_unreachable=False)
+            )
             bar.update(a.shape[0])
     return out
 
@@ -72,10 +76,18 @@ def path_summary(path: GeodesicPath | None) -> dict[str, Any]:
     }
 
 
-def strip_row(path: GeodesicPath | None, n: int, title: str, data_shape: tuple[int, ...]) -> StripRow:
+def strip_row(
+    path: GeodesicPath | None, n: int, title: str, data_shape: tuple[int, ...], *, first_chart: int = 0
+) -> StripRow:
     """The interpolation strip of a path (n points equidistant in decoded arc length), or a blank strip labelled
-    'unreachable' when there is no path."""
+    'unreachable' when there is no path.
+
+    Args:
+        path: the geodesic or None.  n: steps (>= 2).  title: the strip's title.  data_shape: S of one point.
+        first_chart: the number shown for chart 0 (1: the paper's numbering 1..m).
+    """
     if path is None:
         return StripRow(torch.zeros(n, *data_shape), ["-"] * n, f"{title}: unreachable (different components)")
     inter = path.interpolate(n)
-    return StripRow(inter.x, list(inter.labels), title)
+    labels = ["/".join(str(int(c) + first_chart) for c in label.split("/")) for label in inter.labels]
+    return StripRow(inter.x, labels, title)

@@ -1,18 +1,19 @@
 """``agm reproduce``: the paper's MNIST / Fashion-MNIST experiment (Table 1, Figs. 2 and 3), resumable.
 
-For every chart count m (1: the WAE-GAN "wae", > 1: the AWAE-GAN "awae"): train with a preset (or load/resume the
-checkpoint in ``out/models/mNN``), measure the test reconstruction error, draw Fig. 2a/2b, build the graph of
-Algorithm 1 on ``points`` encoded training points, and compute geodesics between ``pairs`` seeded random test
-pairs (plus, for m = 1, the decoded straight latent line). Graphs and geodesic lengths are saved next to the
-checkpoint under a key of their parameters and reused by a rerun. Then Table 1 (Markdown + CSV), Fig. 3a/3b,
-``results.json`` and ``report.md``.
+For every chart count m (1: the WAE-GAN "wae", > 1: the AWAE-GAN "awae") the stages are: train with a preset (or
+load/resume the checkpoint in ``out/models/mNN``) (:func:`train_stage`); measure the test reconstruction error and
+the chart confidences and draw Fig. 2a/2b (:func:`evaluate_stage`); choose eps (:func:`choose_eps`: fixed, or the
+grid value whose node count is closest to the paper's); build the graph of Algorithm 1 on ``points`` encoded
+training points (:func:`graph_stage`); compute geodesics between ``pairs`` seeded random test pairs, plus, for
+m = 1, the decoded straight latent line (:func:`geodesics_stage`); and for the Fig. 3b models the interpolation
+strips (:func:`strips_stage`). Graphs and geodesic lengths are saved next to the checkpoint under a key of their
+parameters and reused by a rerun. Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and ``report.md``.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,69 +21,45 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agm.data import load_dataset
-from agm.evaluation import plot_chart_samples, plot_confidence_histogram, reconstruction_errors
+from agm.data import Dataset, load_dataset
+from agm.evaluation import plot_confidence_histogram, reconstruction_errors
 from agm.experiments.cache import array_key, param_key, read_json, write_json
-from agm.experiments.figures import StripRow, plot_length_distributions, plot_strips
+from agm.experiments.figures import StripRow, plot_chart_sample_grid, plot_length_distributions, plot_strips
 from agm.experiments.geodesics import geodesics, path_summary, strip_row
 from agm.experiments.lengths import straight_latent_lengths
 from agm.experiments.pairs import random_pairs
-from agm.experiments.reproduce_report import write_reproduce_report, write_table1
+from agm.experiments.paper import paper_node_target
+from agm.experiments.records import from_record, to_record
+from agm.experiments.reproduction_report import write_reproduction_report, write_table1
+from agm.experiments.reproduction_results import (
+    EpsChoice,
+    GeodesicsResult,
+    GraphBuild,
+    ReproductionModelResult,
+    ReproductionResult,
+    TrainingInfo,
+    write_reproduction_result,
+)
+from agm.experiments.reproduction_settings import REPRODUCE_DATASETS, ReproduceSettings
+from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
-from agm.geodesic import build_graph, load_graph
-from agm.training import make_config
+from agm.experiments.stages import StageClock
+from agm.geodesic import GeodesicGraph, build_graph, load_graph
+from agm.training import TrainConfig, make_config
 
-REPRODUCE_DATASETS = ("mnist", "fashion-mnist")
+__all__ = [
+    "REPRODUCE_DATASETS",
+    "ReproduceSettings",
+    "choose_eps",
+    "node_counts",
+    "run_reproduce",
+    "strip_chart_count",
+]
 
-
-@dataclass(frozen=True)
-class ReproduceSettings:
-    """Parameters of a reproduction.
-
-    Attributes:
-        dataset: "mnist" or "fashion-mnist".  charts: chart counts m (1 = the WAE-GAN).
-        preset: training preset ("paper", "cpu", "tiny").  data_dir: folder of the IDX files (None: agm.data's
-        search).  points: encoded training points in each graph.  pairs: random test pairs.  k, eps, n_steps:
-        graph parameters.  seed: seed of training, point and pair choice.  device: "auto", "cpu", "cuda".
-        epochs / n_train: overrides of the preset.  n_test: test points (None: the whole test split).
-        verify: check the IDX files' SHA-256 (False for self-generated files).  strip_pairs / strip_steps: Fig. 3b
-        size.  straight_steps: decodings along the straight latent line.  batch_size: decoded points per call
-        (None: the geodesic module's default).  progress: progress bars.
-    """
-
-    dataset: str = "mnist"
-    charts: tuple[int, ...] = (1, 2, 4, 8, 16)
-    preset: str = "cpu"
-    data_dir: str | None = None
-    points: int = 2000
-    pairs: int = 100
-    k: int = 20
-    eps: float = 0.05
-    n_steps: int = 15
-    seed: int = 0
-    device: str = "auto"
-    epochs: int | None = None
-    n_train: int | None = None
-    n_test: int | None = None
-    verify: bool = True
-    strip_pairs: int = 5
-    strip_steps: int = 10
-    straight_steps: int = 200
-    batch_size: int | None = None
-    progress: bool = field(default=True, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.dataset not in REPRODUCE_DATASETS:
-            raise ValueError(f"dataset: expected one of {REPRODUCE_DATASETS}, got {self.dataset!r}")
-        if not self.charts or any(not isinstance(m, int) or m < 1 for m in self.charts):
-            raise ValueError(f"charts: expected positive ints, got {self.charts!r}")
-        if len(set(self.charts)) != len(self.charts):
-            raise ValueError(f"charts: expected distinct chart counts, got {self.charts!r}")
-        for name in ("points", "pairs", "k", "strip_steps", "straight_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)!r}")
-        if self.strip_steps < 2:
-            raise ValueError(f"strip_steps: expected >= 2, got {self.strip_steps}")
+#: A test point is "confidently" in one chart when max_y psi_y(x) exceeds this (Fig. 2b's claim).
+CONFIDENT = 0.9
+#: A chart "holds" a class when at least this fraction of the class's test points has it as most likely chart.
+CLASS_SHARE = 0.1
 
 
 def strip_chart_count(charts: tuple[int, ...]) -> int:
@@ -90,7 +67,7 @@ def strip_chart_count(charts: tuple[int, ...]) -> int:
     return 8 if 8 in charts else max(charts)
 
 
-def _model_config(s: ReproduceSettings, m: int) -> Any:
+def _model_config(s: ReproduceSettings, m: int) -> TrainConfig:
     return make_config(
         s.preset,
         "wae" if m == 1 else "awae",
@@ -104,143 +81,318 @@ def _model_config(s: ReproduceSettings, m: int) -> Any:
     )
 
 
-def _graph(model: Any, s: ReproduceSettings, nodes_x: torch.Tensor, key: str, run_dir: Path) -> tuple[Any, dict]:
-    """Load the saved graph of this key, or build and save it; returns (graph, info)."""
-    path = run_dir / f"graph-{key}.agmg"
-    t0 = time.perf_counter()
-    if path.is_file():
-        try:
-            graph = load_graph(path, model)
-            return graph, {"status": "loaded", "seconds": time.perf_counter() - t0, "file": path.name}
-        except ValueError:  # another model (retrained) or a damaged file: rebuild
-            pass
-    graph = build_graph(
-        model,
-        nodes_x,
-        k=s.k,
-        eps=s.eps,
-        n_steps=s.n_steps,
-        batch_size=s.batch_size,
-        skip_small_charts=True,
-        progress=s.progress,
+@dataclass(frozen=True)
+class _Inputs:
+    """What every model's stages share: the data, the graph's points, the test pairs and the output folders."""
+
+    s: ReproduceSettings
+    train: Dataset
+    test: Dataset
+    nodes_idx: np.ndarray
+    pairs: np.ndarray
+    out: Path
+
+    @property
+    def figures(self) -> Path:
+        return self.out / "figures"
+
+    def run_dir(self, m: int) -> Path:
+        return self.out / "models" / f"m{m:02d}"
+
+
+def train_stage(inp: _Inputs, m: int) -> tuple[Any, TrainConfig, TrainingInfo]:
+    """Train (or load/resume) the model of chart count m; returns (model in eval mode, config, training info)."""
+    config = _model_config(inp.s, m)
+    model, run = train_or_load(config, inp.run_dir(m), inp.train.x, progress=inp.s.progress)
+    final: dict[str, float | None] | None = dict(run.history[-1]) if run.history else None
+    info = TrainingInfo(run.status, run.epochs, run.seconds, final, str(run.checkpoint))
+    return model, config, info
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluation stage's numbers (see :class:`~agm.experiments.reproduction_results.ReproductionModelResult`)."""
+
+    reconstruction_error: float
+    reconstruction_error_per_pixel: float
+    mean_confidence: float
+    confident_fraction: float
+    chart_usage: list[int]
+    charts_per_class: list[int]
+
+
+def charts_per_class(charts: torch.Tensor, labels: torch.Tensor, share: float = CLASS_SHARE) -> list[int]:
+    """Per class label (sorted), the number of charts that are the most likely chart of at least ``share`` of the
+    class's points.
+
+    Args:
+        charts: (N,) int64 most likely chart.  labels: (N,) int64 class labels.  share: in (0, 1].
+
+    Returns:
+        One count per distinct label, in increasing label order.
+    """
+    if charts.shape != labels.shape:
+        raise ValueError(
+            f"charts, labels: expected the same shape, got {tuple(charts.shape)} and {tuple(labels.shape)}"
+        )
+    counts = []
+    for label in torch.unique(labels).tolist():
+        of_class = charts[labels == label]
+        shares = torch.bincount(of_class).double() / of_class.numel()
+        counts.append(int((shares >= share).sum()))
+    return counts
+
+
+def evaluate_stage(inp: _Inputs, model: Any, m: int) -> Evaluation:
+    """Reconstruction error (both units), chart confidences and chart use per class on the test points; writes
+    Fig. 2a (12 samples per chart, charts numbered 1..m) and Fig. 2b (histogram of max_y psi_y on the test points)."""
+    rec = reconstruction_errors(model, inp.test.x)
+    n_pixels = int(inp.test.x[0].numel())
+    plot_chart_sample_grid(model, inp.figures / f"fig2a_samples_m{m:02d}.png", n_samples=12, seed=inp.s.seed)
+    plot_confidence_histogram(rec.confidence, m, inp.figures / f"fig2b_confidence_m{m:02d}.png")
+    return Evaluation(
+        reconstruction_error=rec.mean_error,
+        reconstruction_error_per_pixel=rec.mean_error / n_pixels,
+        mean_confidence=float(rec.confidence.mean()),
+        confident_fraction=float((rec.confidence > CONFIDENT).double().mean()),
+        chart_usage=[int(c) for c in rec.charts.bincount(minlength=m)],
+        charts_per_class=charts_per_class(rec.charts, inp.test.labels),
     )
-    graph.save(path)
-    return graph, {
-        "status": "built",
-        "seconds": time.perf_counter() - t0,
-        "file": path.name,
-        "stages_s": dict(graph.timings),
-    }
 
 
-def _run_model(
-    s: ReproduceSettings,
-    m: int,
-    train_x: torch.Tensor,
-    nodes_idx: np.ndarray,
-    test_x: torch.Tensor,
-    pairs: np.ndarray,
-    figures: Path,
-    out: Path,
-) -> tuple[dict[str, Any], list[StripRow]]:
-    """Everything for one chart count; returns its results and, for the Fig. 3b models, its strip rows."""
-    say = tqdm.write if s.progress else (lambda _msg: None)
-    run_dir = out / "models" / f"m{m:02d}"
-    times: dict[str, float] = {}
-    say(f"agm reproduce: m = {m}: training / loading")
-    cpu: dict[str, float] = {}
-    t0, c0 = time.perf_counter(), time.process_time()
-    config = _model_config(s, m)
-    model, run = train_or_load(config, run_dir, train_x, progress=s.progress)
-    times["train"], cpu["train"] = time.perf_counter() - t0, time.process_time() - c0
+@torch.no_grad()
+def partition_of(model: Any, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """(N, m) float32 CPU tensor psi(x) of the points (model in eval mode; x moved in batches to its device)."""
+    device = next(model.parameters()).device
+    parts = [
+        model.partition(x[i : i + batch_size].to(device, torch.float32)).cpu() for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(parts)
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    rec = reconstruction_errors(model, test_x)
-    plot_chart_samples(model, figures / f"fig2a_samples_m{m:02d}.png", n_samples=12, seed=s.seed)
-    plot_confidence_histogram(rec.confidence, m, figures / f"fig2b_confidence_m{m:02d}.png")
-    times["evaluate"], cpu["evaluate"] = time.perf_counter() - t0, time.process_time() - c0
 
-    say(f"agm reproduce: m = {m}: graph")
-    gkey = param_key(
-        {
-            "ckpt_epoch": run.epochs,
-            "config": comparable_config(config),
-            "nodes": array_key(nodes_idx),
-            "k": s.k,
-            "eps": s.eps,
-            "n_steps": s.n_steps,
-        }
-    )
-    c0 = time.process_time()
-    graph, ginfo = _graph(model, s, train_x[torch.from_numpy(nodes_idx)], gkey, run_dir)
-    times["graph"], cpu["graph"] = ginfo["seconds"], time.process_time() - c0
+def node_counts(psi: torch.Tensor, grid: tuple[float, ...], k: int) -> list[int]:
+    """Graph node counts for each eps of ``grid``: sum over the charts of the points with psi_y > eps, leaving out
+    charts with k or fewer such points (as ``build_graph(skip_small_charts=True)`` does).
 
-    say(f"agm reproduce: m = {m}: geodesics")
-    t0, c0 = time.perf_counter(), time.process_time()
-    qkey = param_key(
-        {"graph": gkey, "pairs": array_key(pairs), "n_test": len(test_x), "straight_steps": s.straight_steps}
-    )
-    qpath = run_dir / f"geodesics-{qkey}.json"
-    cached = read_json(qpath)
-    x0, x1 = test_x[torch.from_numpy(pairs[:, 0])], test_x[torch.from_numpy(pairs[:, 1])]
-    if cached is not None and len(cached.get("paths", [])) == len(pairs):
-        summaries, straight, gstatus = cached["paths"], cached["straight_line"], "loaded"
+    Args:
+        psi: (N, m) float partition of unity of the graph's points.  grid: eps values.  k: neighbours per node.
+
+    Returns:
+        One count per eps.
+    """
+    counts = []
+    for eps in grid:
+        per_chart = (psi > eps).sum(0)
+        counts.append(int(per_chart[per_chart > k].sum()))
+    return counts
+
+
+def choose_eps(inp: _Inputs, model: Any, m: int) -> tuple[float, EpsChoice]:
+    """The eps of the model's graph: the settings' eps, or (eps None) the grid value whose node count is closest
+    to the paper's Table 1 count for m charts scaled to the graph's points (ties: the smaller eps)."""
+    s = inp.s
+    if s.eps is not None:
+        return s.eps, EpsChoice("fixed", None, [s.eps], [])
+    target = paper_node_target(s.dataset, m, s.points)
+    psi = partition_of(model, inp.train.x[torch.from_numpy(inp.nodes_idx)])
+    grid = sorted(s.eps_grid)
+    nodes = node_counts(psi, tuple(grid), s.k)
+    if target is None:
+        best = min(range(len(grid)), key=lambda i: abs(grid[i] - 0.05))
     else:
+        best = min(range(len(grid)), key=lambda i: abs(nodes[i] - target))
+    return grid[best], EpsChoice("paper-nodes", target, grid, nodes)
+
+
+def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple[GeodesicGraph, GraphBuild]:
+    """Load the saved graph of this key, or build and save it; returns (graph, its record)."""
+    s = inp.s
+    path = inp.run_dir(m) / f"graph-{key}.agmg"
+    clock = StageClock()
+    graph: GeodesicGraph | None = None
+    status, stages = "loaded", None
+    with clock.stage("graph"):
+        if path.is_file():
+            try:
+                graph = load_graph(path, model)
+            except ValueError:  # another model (retrained) or a damaged file: rebuild
+                graph = None
+        if graph is None:
+            nodes_x = inp.train.x[torch.from_numpy(inp.nodes_idx)]
+            graph = build_graph(
+                model,
+                nodes_x,
+                k=s.k,
+                eps=eps,
+                n_steps=s.n_steps,
+                batch_size=s.batch_size,
+                skip_small_charts=True,
+                progress=s.progress,
+            )
+            graph.save(path)
+            status, stages = "built", dict(graph.timings)
+    stats = GraphStats.from_stats(graph.stats())
+    record = GraphBuild(
+        **to_record(stats), status=status, seconds=clock.wall_s["graph"], file=path.name, eps=eps, stages_s=stages
+    )
+    return graph, record
+
+
+def geodesics_stage(
+    inp: _Inputs, model: Any, graph: GeodesicGraph, key: str, m: int
+) -> tuple[GeodesicsResult, list[float | None] | None]:
+    """Geodesics of the random test pairs (cached in ``geodesics-KEY.json``) and, for m = 1, the straight line."""
+    s, pairs, test_x = inp.s, inp.pairs, inp.test.x
+    qkey = param_key(
+        {"graph": key, "pairs": array_key(pairs), "n_test": len(test_x), "straight_steps": s.straight_steps}
+    )
+    qpath = inp.run_dir(m) / f"geodesics-{qkey}.json"
+    cached = read_json(qpath)
+    if cached is not None and len(cached.get("paths", [])) == len(pairs):
+        summaries = [from_record(PathSummary, p, f"{qpath}: paths[{i}]") for i, p in enumerate(cached["paths"])]
+        straight, status = cached["straight_line"], "loaded"
+    else:
+        x0, x1 = test_x[torch.from_numpy(pairs[:, 0])], test_x[torch.from_numpy(pairs[:, 1])]
         paths = geodesics(model, x0, x1, graph, batch_size=s.batch_size, progress=s.progress, desc=f"geodesics m={m}")
-        summaries = [path_summary(p) for p in paths]
+        summaries = [from_record(PathSummary, path_summary(p)) for p in paths]
         straight = straight_latent_lengths(model, x0, x1, s.straight_steps).tolist() if m == 1 else None
-        write_json(qpath, {"paths": summaries, "straight_line": straight})
-        gstatus = "computed"
-    times["geodesics"], cpu["geodesics"] = time.perf_counter() - t0, time.process_time() - c0
+        write_json(qpath, {"paths": to_record(summaries), "straight_line": straight})
+        status = "computed"
+    lengths = [q.length for q in summaries]
+    finite = np.array([v for v in lengths if v is not None], dtype=np.float64)
+    changes = [q.n_chart_changes or 0 for q in summaries if q.reachable]
+    result = GeodesicsResult(
+        status=status,
+        lengths=lengths,
+        paths=summaries,
+        n_unreachable=sum(v is None for v in lengths),
+        mean=float(finite.mean()) if finite.size else None,
+        median=float(np.median(finite)) if finite.size else None,
+        mean_chart_changes=float(np.mean(changes)) if changes else 0.0,
+    )
+    return result, straight
 
+
+def strips_stage(inp: _Inputs, model: Any, graph: GeodesicGraph, m: int) -> tuple[list[StripRow], float]:
+    """Fig. 3b's rows of this model (the first ``strip_pairs`` test pairs) and the mean distance of their
+    decodings to the nearest test point (how far the interpolations stray from the data)."""
+    s, pairs, test_x = inp.s, inp.pairs, inp.test.x
+    n = min(s.strip_pairs, len(pairs))
+    x0, x1 = test_x[torch.from_numpy(pairs[:n, 0])], test_x[torch.from_numpy(pairs[:n, 1])]
+    paths = geodesics(model, x0, x1, graph, batch_size=s.batch_size, progress=False)
+    label = "WAE-GAN" if m == 1 else f"AWAE-GAN {m} charts"
+    rows = []
+    for i, p in enumerate(paths):
+        length = "unreachable" if p is None else f"{p.length:.3g}"
+        title = f"pair {i}: {label}, length {length}"
+        rows.append(strip_row(p, s.strip_steps, title, tuple(test_x.shape[1:]), first_chart=1))
+    decoded = torch.cat(
+        [r.x.reshape(r.x.shape[0], -1) for r, p in zip(rows, paths) if p is not None] or [torch.empty(0)]
+    )
+    if decoded.numel() == 0:
+        return rows, float("nan")
+    flat = test_x.reshape(test_x.shape[0], -1)
+    nearest = torch.cat(
+        [torch.cdist(decoded[i : i + 64].double(), flat.double()).min(1).values for i in range(0, len(decoded), 64)]
+    )
+    return rows, float(nearest.mean())
+
+
+def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[StripRow]]:
+    """Every stage of one chart count; returns its result and, for the Fig. 3b models, its strip rows."""
+    s = inp.s
+    say = tqdm.write if s.progress else (lambda _msg: None)
+    clock = StageClock()
+    say(f"agm reproduce: m = {m}: training / loading")
+    with clock.stage("train"):
+        model, config, training = train_stage(inp, m)
+    with clock.stage("evaluate"):
+        ev = evaluate_stage(inp, model, m)
+    say(f"agm reproduce: m = {m}: graph")
+    with clock.stage("graph"):
+        eps, eps_choice = choose_eps(inp, model, m)
+        gkey = param_key(
+            {
+                "ckpt_epoch": training.epochs,
+                "config": comparable_config(config),
+                "nodes": array_key(inp.nodes_idx),
+                "k": s.k,
+                "eps": eps,
+                "n_steps": s.n_steps,
+            }
+        )
+        graph, graph_record = graph_stage(inp, model, eps, gkey, m)
+    say(f"agm reproduce: m = {m}: geodesics")
+    with clock.stage("geodesics"):
+        geo, straight = geodesics_stage(inp, model, graph, gkey, m)
     rows: list[StripRow] = []
+    strip_distance = None
     if m in (1, strip_chart_count(s.charts)):
-        t0, c0 = time.perf_counter(), time.process_time()
-        n = min(s.strip_pairs, len(pairs))
-        strip_paths = geodesics(model, x0[:n], x1[:n], graph, batch_size=s.batch_size, progress=False)
-        label = "WAE-GAN" if m == 1 else f"AWAE-GAN {m} charts"
-        for i, p in enumerate(strip_paths):
-            length = "unreachable" if p is None else f"{p.length:.3g}"
-            rows.append(strip_row(p, s.strip_steps, f"pair {i}: {label}, length {length}", tuple(test_x.shape[1:])))
-        times["strips"], cpu["strips"] = time.perf_counter() - t0, time.process_time() - c0
-
-    lengths = np.array([np.inf if q["length"] is None else q["length"] for q in summaries])
-    finite = lengths[np.isfinite(lengths)]
-    result = {
-        "charts": m,
-        "model": config.model,
-        "latent_dim": int(model.latent_dim),
-        "parameters": autoencoder_parameters(model),
-        "reconstruction_error": rec.mean_error,
-        "mean_confidence": float(rec.confidence.mean()),
-        "chart_usage": [int(c) for c in rec.charts.bincount(minlength=m)],
-        "training": {
-            "status": run.status,
-            "epochs": run.epochs,
-            "seconds": run.seconds,
-            "final_losses": run.history[-1] if run.history else None,
-            "checkpoint": str(run.checkpoint),
-        },
-        "graph": {**graph.stats(), **ginfo},
-        "geodesics": {
-            "status": gstatus,
-            "lengths": lengths.tolist(),
-            "paths": summaries,
-            "n_unreachable": int((~np.isfinite(lengths)).sum()),
-            "mean": float(finite.mean()) if finite.size else None,
-            "median": float(np.median(finite)) if finite.size else None,
-            "mean_chart_changes": float(
-                np.mean([q.get("n_chart_changes", 0) for q in summaries if q["reachable"]] or [0.0])
-            ),
-        },
-        "straight_line": straight,
-        "timings_s": times,
-        "cpu_s": cpu,
-    }
+        with clock.stage("strips"):
+            rows, strip_distance = strips_stage(inp, model, graph, m)
+    result = ReproductionModelResult(
+        charts=m,
+        model=config.model,
+        latent_dim=int(model.latent_dim),
+        parameters=autoencoder_parameters(model),
+        reconstruction_error=ev.reconstruction_error,
+        reconstruction_error_per_pixel=ev.reconstruction_error_per_pixel,
+        mean_confidence=ev.mean_confidence,
+        confident_fraction=ev.confident_fraction,
+        chart_usage=ev.chart_usage,
+        charts_per_class=ev.charts_per_class,
+        training=training,
+        eps_choice=eps_choice,
+        graph=graph_record,
+        geodesics=geo,
+        straight_line=straight,
+        strip_distance_to_data=strip_distance,
+        timings_s=clock.wall_s,
+        cpu_s=clock.cpu_s,
+    )
     return result, rows
 
 
-def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> dict[str, Any]:
+def _load_inputs(s: ReproduceSettings, out: Path) -> _Inputs:
+    base = _model_config(s, s.charts[0])
+    train = load_dataset(s.dataset, "train", data_dir=s.data_dir, n=base.n_train, seed=base.seed, verify=s.verify)
+    test = load_dataset(s.dataset, "test", data_dir=s.data_dir, n=s.n_test, seed=s.seed, verify=s.verify)
+    if s.points > len(train):
+        raise ValueError(f"points: the training set has {len(train)} points, got points={s.points}")
+    rng = np.random.default_rng([s.seed, 0x6EA9])
+    nodes_idx = np.sort(rng.choice(len(train), size=s.points, replace=False)).astype(np.int64)
+    return _Inputs(s, train, test, nodes_idx, random_pairs(len(test), s.pairs, s.seed), out)
+
+
+def plot_fig3(inp: _Inputs, models: list[ReproductionModelResult], strips: dict[int, list[StripRow]]) -> None:
+    """Fig. 3a (the length distribution of every model, and the WAE-GAN's straight line) and Fig. 3b (the WAE-GAN's
+    rows and the multi-chart model's rows, pair by pair)."""
+    s = inp.s
+    series: dict[str, np.ndarray] = {}
+    for r in models:
+        name = f"{r.charts} chart{'s' if r.charts > 1 else ''}"
+        series[name] = np.array([np.inf if v is None else v for v in r.geodesics.lengths], dtype=np.float64)
+    for r in models:
+        if r.straight_line is not None:
+            series[f"{r.charts} chart: straight line"] = np.array(
+                [np.nan if v is None else v for v in r.straight_line], dtype=np.float64
+            )
+    plot_length_distributions(
+        series,
+        inp.figures / "fig3a_lengths.png",
+        title=f"{s.dataset}: decoded lengths of {s.pairs} test-pair geodesics",
+    )
+    order = [m for m in (1, strip_chart_count(s.charts)) if m in strips]
+    rows = [row for i in range(s.strip_pairs) for m in order for row in strips[m][i : i + 1]]
+    if rows:
+        plot_strips(
+            rows,
+            inp.figures / "fig3b_interpolations.png",
+            title="geodesic interpolations between the same test pairs; chart under each step ('a/b': transition)",
+        )
+
+
+def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> ReproductionResult:
     """Run the reproduction and write everything into ``out``.
 
     Outputs: ``table1.md``, ``table1.csv``, ``figures/fig2a_samples_mNN.png``, ``figures/fig2b_confidence_mNN.png``,
@@ -253,72 +405,44 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> dict[str
         out: output folder (created); rerunning with the same folder resumes and reuses what is there.
 
     Returns:
-        The results (as in ``results.json``).
+        The :class:`~agm.experiments.reproduction_results.ReproductionResult` (as in ``results.json``).
 
     Raises:
         ValueError: bad settings, a checkpoint of another configuration in ``out``.
         agm.data.DatasetNotFoundError: the data set is not found (and cannot be downloaded).
     """
     out = Path(out)
-    figures = out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    timings: dict[str, Any] = {}
-
-    t0 = time.perf_counter()
-    base = _model_config(s, s.charts[0])
-    train_ds = load_dataset(s.dataset, "train", data_dir=s.data_dir, n=base.n_train, seed=base.seed, verify=s.verify)
-    test_ds = load_dataset(s.dataset, "test", data_dir=s.data_dir, n=s.n_test, seed=s.seed, verify=s.verify)
-    timings["data"] = time.perf_counter() - t0
-    if s.points > len(train_ds):
-        raise ValueError(f"points: the training set has {len(train_ds)} points, got points={s.points}")
-    rng = np.random.default_rng([s.seed, 0x6EA9])
-    nodes_idx = np.sort(rng.choice(len(train_ds), size=s.points, replace=False)).astype(np.int64)
-    pairs = random_pairs(len(test_ds), s.pairs, s.seed)
-
-    models: list[dict[str, Any]] = []
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    clock = StageClock()
+    with clock.stage("data"):
+        inp = _load_inputs(s, out)
+    models: list[ReproductionModelResult] = []
     strips: dict[int, list[StripRow]] = {}
     for m in tqdm(s.charts, desc="models", unit="model", disable=not s.progress):
-        result, rows = _run_model(s, m, train_ds.x, nodes_idx, test_ds.x, pairs, figures, out)
-        write_json(out / "models" / f"m{m:02d}" / "summary.json", result)  # readable while later models run
+        result, rows = run_model(inp, m)
+        write_json(inp.run_dir(m) / "summary.json", to_record(result))  # readable while later models run
         models.append(result)
         if rows:
             strips[m] = rows
-        timings[f"m{m:02d}"] = result["timings_s"]
-
-    t0 = time.perf_counter()
-    series = {
-        f"{r['charts']} chart{'s' if r['charts'] > 1 else ''}": np.asarray(r["geodesics"]["lengths"]) for r in models
-    }
-    for r in models:
-        if r["straight_line"] is not None:
-            series[f"{r['charts']} chart: straight line"] = np.asarray(r["straight_line"], dtype=np.float64)
-    plot_length_distributions(
-        series, figures / "fig3a_lengths.png", title=f"{s.dataset}: decoded lengths of {s.pairs} test-pair geodesics"
+    with clock.stage("figures"):
+        plot_fig3(inp, models, strips)
+    clock.finish()
+    timings: dict[str, float | dict[str, float]] = {"data": clock.wall_s["data"]}
+    timings.update({f"m{r.charts:02d}": r.timings_s for r in models})
+    timings.update({"figures": clock.wall_s["figures"], "total": clock.wall_s["total"]})
+    reproduction = ReproductionResult(
+        settings=s,
+        n_train=len(inp.train),
+        n_test=len(inp.test),
+        n_pixels=int(inp.test.x[0].numel()),
+        graph_points=inp.nodes_idx.tolist(),
+        pairs=inp.pairs.tolist(),
+        models=models,
+        timings_s=timings,
     )
-    order = [m for m in (1, strip_chart_count(s.charts)) if m in strips]
-    rows = [row for i in range(s.strip_pairs) for m in order for row in strips[m][i : i + 1]]
-    if rows:
-        plot_strips(
-            rows,
-            figures / "fig3b_interpolations.png",
-            title="geodesic interpolations between the same test pairs; chart under each step ('a/b': transition)",
-        )
-    timings["figures"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
-
-    results = {
-        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()},
-        "n_train": len(train_ds),
-        "n_test": len(test_ds),
-        "graph_points": nodes_idx.tolist(),
-        "pairs": pairs.tolist(),
-        "models": models,
-        "timings_s": timings,
-    }
-    write_table1(out, results)
-    write_json(out / "results.json", results)
-    write_reproduce_report(out / "report.md", results)
+    write_table1(out, reproduction)
+    write_reproduction_result(out / "results.json", reproduction)
+    write_reproduction_report(out / "report.md", reproduction)
     if s.progress:
-        tqdm.write(f"agm reproduce: wrote {out / 'report.md'} ({timings['total']:.0f} s)")
-    return results
+        tqdm.write(f"agm reproduce: wrote {out / 'report.md'} ({clock.wall_s['total']:.0f} s)")
+    return reproduction

@@ -1,4 +1,5 @@
-"""Table 1 (Markdown + CSV) and ``report.md`` of the reproduction."""
+"""The reproduction's Table 1 (Markdown + CSV, every cell beside the paper's) and ``report.md``, written from its
+typed result (:class:`~agm.experiments.reproduction_results.ReproductionResult`)."""
 
 from __future__ import annotations
 
@@ -6,26 +7,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agm.experiments.tables import markdown_table, write_csv
-
-#: The paper's Table 1, where this project knows the value (None: not known here, fill in from the paper).
-#: The WAE-GAN's parameter count is the one quoted in :mod:`agm.models.backbones` from the paper's Table 1.
-PAPER_TABLE1: dict[str, dict[int, dict[str, float | int | None]]] = {
-    "mnist": {
-        1: {"parameters": 21_967_881, "reconstruction_error": None, "nodes": None, "edges": None, "diameter": None},
-        **{
-            m: {"parameters": None, "reconstruction_error": None, "nodes": None, "edges": None, "diameter": None}
-            for m in (2, 4, 8, 16)
-        },
-    },
-}
+from agm.experiments.claims import check_claims
+from agm.experiments.paper import paper_row
+from agm.experiments.reproduction_results import ReproductionModelResult, ReproductionResult
+from agm.experiments.tables import format_cell, markdown_table, write_csv
 
 TABLE1_HEADER = [
     "charts",
     "model",
     "continuous dim",
     "parameters (enc+dec)",
-    "recon. error",
+    "recon. error (per pixel)",
+    "recon. error (summed)",
+    "eps",
     "graph nodes",
     "graph edges",
     "diameter (hops)",
@@ -34,8 +28,9 @@ TABLE1_HEADER = [
     "geodesic length (mean)",
     "unreachable pairs",
     "straight line (median)",
+    "paper: continuous dim",
     "paper: parameters",
-    "paper: recon. error",
+    "paper: recon. error (per pixel)",
     "paper: nodes",
     "paper: edges",
     "paper: diameter",
@@ -50,142 +45,226 @@ def _median(values: list[float | None] | None) -> float | None:
     return vals[mid] if len(vals) % 2 else 0.5 * (vals[mid - 1] + vals[mid])
 
 
-def table1_rows(results: dict[str, Any]) -> list[list[Any]]:
-    """Table 1 rows (one per chart count) in the order of :data:`TABLE1_HEADER`."""
-    paper = PAPER_TABLE1.get(results["settings"]["dataset"], {})
+def _name(m: int) -> str:
+    return "WAE-GAN" if m == 1 else "AWAE-GAN"
+
+
+def table1_rows(result: ReproductionResult) -> list[list[Any]]:
+    """Table 1 rows (one per chart count) in the order of :data:`TABLE1_HEADER` (paper cells None where the
+    paper's Table 1 has no such model)."""
     rows = []
-    for r in results["models"]:
-        g, q = r["graph"], r["geodesics"]
-        p = paper.get(r["charts"], {})
+    for r in result.models:
+        g, q, p = r.graph, r.geodesics, paper_row(result.settings.dataset, r.charts)
         rows.append(
             [
-                r["charts"],
-                "WAE-GAN" if r["charts"] == 1 else "AWAE-GAN",
-                r["latent_dim"],
-                r["parameters"],
-                r["reconstruction_error"],
-                g["n_nodes"],
-                g["n_edges"],
-                g["diameter_hops"],
-                g["n_components"],
-                q["median"],
-                q["mean"],
-                q["n_unreachable"],
-                _median(r["straight_line"]),
-                p.get("parameters"),
-                p.get("reconstruction_error"),
-                p.get("nodes"),
-                p.get("edges"),
-                p.get("diameter"),
+                r.charts,
+                _name(r.charts),
+                r.latent_dim,
+                r.parameters,
+                r.reconstruction_error_per_pixel,
+                r.reconstruction_error,
+                g.eps,
+                g.n_nodes,
+                g.n_edges,
+                g.diameter_hops,
+                g.n_components,
+                q.median,
+                q.mean,
+                q.n_unreachable,
+                _median(r.straight_line),
+                None if p is None else p.latent_dim,
+                None if p is None else p.parameters,
+                None if p is None else p.reconstruction_error,
+                None if p is None else p.nodes,
+                None if p is None else p.edges,
+                None if p is None else p.diameter,
             ]
         )
     return rows
 
 
-def write_table1(out: str | os.PathLike[str], results: dict[str, Any]) -> tuple[Path, Path]:
-    """Write ``table1.md`` and ``table1.csv`` into ``out``."""
+def _beside(ours: Any, paper: Any, digits: int = 4) -> str:
+    return f"{format_cell(ours, digits)} ({format_cell(paper, digits)})"
+
+
+def paper_shaped_table(result: ReproductionResult) -> str:
+    """Table 1 laid out as in the paper (one column per model), every cell "ours (paper)"."""
+    models = result.models
+    papers = [paper_row(result.settings.dataset, r.charts) for r in models]
+
+    def row(name: str, ours: list[Any], paper: list[Any], digits: int = 4) -> list[str]:
+        return [name] + [_beside(o, p, digits) for o, p in zip(ours, paper)]
+
+    def field(attr: str) -> list[Any]:
+        return [None if p is None else getattr(p, attr) for p in papers]
+
+    rows = [
+        ["No. charts"] + [str(r.charts) for r in models],
+        row("Continuous dimension", [r.latent_dim for r in models], field("latent_dim")),
+        row("Trainable parameters", [r.parameters for r in models], field("parameters")),
+        row(
+            "Reconstruction error (per-pixel MSE)",
+            [r.reconstruction_error_per_pixel for r in models],
+            field("reconstruction_error"),
+            3,
+        ),
+        row("Graph nodes", [r.graph.n_nodes for r in models], field("nodes")),
+        row("Graph edges", [r.graph.n_edges for r in models], field("edges")),
+        row("Graph diameter", [r.graph.diameter_hops for r in models], field("diameter")),
+        ["eps (ours; the paper gives none)"] + [format_cell(r.graph.eps) for r in models],
+    ]
+    return markdown_table([""] + [_name(r.charts) for r in models], rows)
+
+
+def write_table1(out: str | os.PathLike[str], result: ReproductionResult) -> tuple[Path, Path]:
+    """Write ``table1.md`` (the paper-shaped table and the wide one) and ``table1.csv`` (the wide one) into ``out``."""
     out = Path(out)
-    rows = table1_rows(results)
+    rows = table1_rows(result)
     md = out / "table1.md"
-    md.write_text(markdown_table(TABLE1_HEADER, rows) + "\n" + _TABLE1_NOTE)
+    md.write_text(paper_shaped_table(result) + "\n" + markdown_table(TABLE1_HEADER, rows) + "\n" + _table1_note(result))
     return md, write_csv(out / "table1.csv", TABLE1_HEADER, rows)
 
 
-_TABLE1_NOTE = (
-    "Reconstruction error: mean over the test points of the squared error (summed over pixels) through the most "
-    "likely chart (agm.evaluation). Parameters: encoders + psi + decoders (discriminators excluded). Graph: Algorithm "
-    "1 on the encoded training points; diameter in hops within the largest component. Geodesic lengths: decoded "
-    "path lengths of the random test pairs; straight line: the one-chart model's decoded straight latent segment "
-    "between the same encodings. Columns 'paper: ...' hold the paper's Table 1 values where this project knows them; "
-    "— means not filled in (not an observed value).\n"
-)
+def _eps_note(models: list[ReproductionModelResult]) -> str:
+    choices = {r.eps_choice.rule for r in models}
+    if choices == {"fixed"}:
+        return f"eps is fixed at {models[0].graph.eps:g} for every graph."
+    grid = ", ".join(f"{v:g}" for v in models[0].eps_choice.grid)
+    return (
+        "eps: the paper does not give it, so for every model it is the value of the grid {" + grid + "} whose node "
+        "count (points with psi_y > eps, summed over the charts kept) is closest to the paper's node count for that "
+        "chart count, scaled to this graph's points / 2,000; the node count decides only eps, nothing else. "
+        "For one chart every eps gives the same graph."
+    )
 
 
-def write_reproduce_report(path: str | os.PathLike[str], results: dict[str, Any]) -> Path:
-    """Write ``report.md`` tying Table 1, Figs. 2-3 and the timings together."""
-    s = results["settings"]
+def _table1_note(result: ReproductionResult) -> str:
+    return (
+        "Cells are 'ours (paper)'; the paper's values are those of its Table 1 for this data set (agm.experiments."
+        "paper); — means the paper has no such model. Reconstruction error: mean over the test points of the squared "
+        f"error through the most likely chart, per pixel (the paper's unit: the summed value / {result.n_pixels}); "
+        "the summed value is kept in results.json and the wide table. Parameters: encoders + psi + decoders "
+        "(discriminators excluded). Graph: Algorithm 1 on the encoded training points; diameter in hops within the "
+        "largest component. Paper edges are published rounded to 0.1k. "
+        + _eps_note(result.models)
+        + " Geodesic lengths: decoded path lengths of the random test pairs; straight line: the one-chart model's "
+        "decoded straight latent segment between the same encodings.\n"
+    )
+
+
+def _claims_section(result: ReproductionResult) -> list[str]:
+    rows = [[c.claim, f"**{c.verdict}**", c.evidence] for c in check_claims(result)]
+    return [
+        "## The paper's claims, checked",
+        "",
+        "Each claim of Section 4 (as listed in `shared/paper/table1.md`), the rule applied to our numbers and the "
+        "verdict, generated from this run's results.",
+        "",
+        markdown_table(["claim", "our numbers", "evidence"], rows),
+    ]
+
+
+def _lengths_section(result: ReproductionResult) -> list[str]:
     lines = [
-        f"# Reproduction: atlas generative models on {s['dataset']}",
-        "",
-        f"Preset **{s['preset']}**, charts {', '.join(map(str, s['charts']))}, seed {s['seed']}; "
-        f"{results['n_train']} training points, {results['n_test']} test points; graphs on {s['points']} encoded "
-        f"training points (k = {s['k']}, eps = {s['eps']}, {s['n_steps']} steps per edge); {s['pairs']} random test "
-        "pairs.",
-        "",
-        "## Table 1",
-        "",
-        markdown_table(TABLE1_HEADER, table1_rows(results)),
-        _TABLE1_NOTE,
         "## Geodesic lengths (Fig. 3a)",
         "",
-        "Beside every model's geodesics, the one-chart model's straight latent line between the same encodings "
-        "(decoded with many steps). A ratio geodesic / straight line below 1 means the graph geodesic is shorter; "
-        "above 1, the discrete graph path (a polyline through encoded training points, which stays near the data) "
-        "is longer than the straight line (which may cross regions without data).",
+        "The length distribution of every model's geodesics between the same random test pairs, and the one-chart "
+        "model's straight latent line between the same encodings (decoded with many steps). A ratio geodesic / "
+        "straight line above 1 means the discrete graph path (a polyline through encoded training points, which "
+        "stays near the data) is longer than the straight line (which may cross regions without data).",
         "",
     ]
-    gain = []
-    for r in results["models"]:
-        if r["straight_line"] is not None:
-            pairs = [
-                (g, s)
-                for g, s in zip(r["geodesics"]["lengths"], r["straight_line"])
-                if g is not None and s is not None and s > 0
-            ]
-            if pairs:
-                ratios = sorted(g / s for g, s in pairs)
-                gain.append(
-                    f"WAE-GAN: geodesic / straight line, median over {len(pairs)} pairs: "
-                    f"**{ratios[len(ratios) // 2]:.3f}** (range {ratios[0]:.3f} – {ratios[-1]:.3f})."
-                )
-    lines += gain + [
-        "",
-        "![Fig. 3a](figures/fig3a_lengths.png)",
-        "",
-        "## Interpolations (Fig. 3b)",
-        "",
-        "The same test pairs for the WAE-GAN and the multi-chart model; under each step its chart, "
-        "'a/b' on a chart transition.",
-        "",
-        "![Fig. 3b](figures/fig3b_interpolations.png)",
-        "",
-        "## Per model (Fig. 2)",
+    for r in result.models:
+        if r.straight_line is None:
+            continue
+        pairs = [
+            (g, s) for g, s in zip(r.geodesics.lengths, r.straight_line) if g is not None and s is not None and s > 0
+        ]
+        if pairs:
+            ratios = sorted(g / s for g, s in pairs)
+            lines.append(
+                f"WAE-GAN: geodesic / straight line, median over {len(pairs)} pairs: "
+                f"**{ratios[len(ratios) // 2]:.3f}** (range {ratios[0]:.3f} – {ratios[-1]:.3f})."
+            )
+    return lines + ["", "![Fig. 3a](figures/fig3a_lengths.png)", ""]
+
+
+def _per_model_section(result: ReproductionResult) -> list[str]:
+    lines = [
+        "## Per model (Fig. 2: 12 samples per chart, charts 1..m; histogram of max_y psi_y on the test points)",
         "",
     ]
-    for r in results["models"]:
-        m = r["charts"]
-        t = r["training"]
+    for r in result.models:
+        m, t = r.charts, r.training
         lines += [
-            f"### {m} chart{'s' if m > 1 else ''} ({'WAE-GAN' if m == 1 else 'AWAE-GAN'})",
+            f"### {m} chart{'s' if m > 1 else ''} ({_name(m)})",
             "",
-            f"Training: {t['status']} ({t['epochs']} epochs, {t['seconds']:.0f} s in this run); mean confidence "
-            f"max psi: {r['mean_confidence']:.3f}; test points per chart: {' '.join(map(str, r['chart_usage']))}; "
-            f"graph {r['graph']['status']}; geodesics {r['geodesics']['status']}, mean chart changes per path "
-            f"{r['geodesics']['mean_chart_changes']:.2f}.",
+            f"Training: {t.status} ({t.epochs} epochs, {t.seconds:.0f} s in this run); mean max psi "
+            f"{r.mean_confidence:.3f}, max psi > 0.9 for {r.confident_fraction:.0%} of the test points; test points "
+            f"per chart: {' '.join(map(str, r.chart_usage))}; charts holding >= 10% of a class: "
+            f"{' '.join(map(str, r.charts_per_class))}; graph {r.graph.status} (eps {r.graph.eps:g}); geodesics "
+            f"{r.geodesics.status}, mean chart changes per path {r.geodesics.mean_chart_changes:.2f}.",
             "",
             f"![Fig. 2a m={m}](figures/fig2a_samples_m{m:02d}.png) "
             f"![Fig. 2b m={m}](figures/fig2b_confidence_m{m:02d}.png)",
             "",
         ]
-    trows = []
+    return lines
+
+
+def _timings_section(result: ReproductionResult) -> list[str]:
     stages = ("train", "evaluate", "graph", "geodesics", "strips")
-    for r in results["models"]:
-        t, c = r["timings_s"], r.get("cpu_s", {})
-        trows.append(
-            [r["charts"]]
-            + [f"{t[k]:.1f} / {c.get(k, float('nan')):.1f}" if k in t else None for k in stages]
-            + [sum(t.values())]
-        )
-    lines += [
+    rows = []
+    for r in result.models:
+        cells = [f"{r.timings_s[k]:.1f} / {r.cpu_s[k]:.1f}" if k in r.timings_s else None for k in stages]
+        rows.append([r.charts, *cells, sum(r.timings_s.values())])
+    t = result.timings_s
+    return [
         "## Timings (wall / process CPU seconds, this run; loaded stages cost only their loading)",
         "",
         "With one torch thread the CPU time is what the stage costs on an otherwise idle core.",
         "",
-        markdown_table(["charts", *stages, "wall total"], trows, digits=3),
-        f"Data loading {results['timings_s']['data']:.1f} s, figures {results['timings_s']['figures']:.1f} s, "
-        f"**total {results['timings_s']['total']:.0f} s**.",
+        markdown_table(["charts", *stages, "wall total"], rows, digits=3),
+        f"Data loading {t['data']:.1f} s, figures {t['figures']:.1f} s, **total {t['total']:.0f} s**.",
         "",
     ]
+
+
+def write_reproduction_report(path: str | os.PathLike[str], result: ReproductionResult) -> Path:
+    """Write ``report.md``: Table 1 beside the paper's, the claims checked, Figs. 2-3 and the timings.
+
+    Returns:
+        The path written.
+    """
+    s = result.settings
+    lines = [
+        f"# Reproduction: atlas generative models on {s.dataset}",
+        "",
+        f"Preset **{s.preset}**, charts {', '.join(map(str, s.charts))}, seed {s.seed}; {result.n_train} training "
+        f"points, {result.n_test} test points; graphs on {s.points} encoded training points (k = {s.k}, "
+        f"{s.n_steps} steps per edge); {s.pairs} random test pairs.",
+        "",
+        "## Table 1",
+        "",
+        paper_shaped_table(result),
+        markdown_table(TABLE1_HEADER, table1_rows(result)),
+        _table1_note(result),
+    ]
+    lines += _claims_section(result) + [""] + _lengths_section(result)
+    lines += [
+        "## Interpolations (Fig. 3b)",
+        "",
+        "The same test pairs for the WAE-GAN and the multi-chart model, pair by pair; under each step its chart "
+        "(numbered 1..m as in Fig. 2a), 'a/b' on a chart transition.",
+        "",
+        "![Fig. 3b](figures/fig3b_interpolations.png)",
+        "",
+    ]
+    lines += _per_model_section(result) + _timings_section(result)
     path = Path(path)
     path.write_text("\n".join(lines))
     return path
+
+
+#: Compatible name of :func:`write_reproduction_report` (the module was ``reproduce_report``).
+write_reproduce_report = write_reproduction_report

@@ -1,0 +1,67 @@
+"""Parameters of ``agm reproduce``: the :class:`ReproduceSettings` record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+REPRODUCE_DATASETS = ("mnist", "fashion-mnist")
+#: eps values tried when eps is chosen to match the paper's node counts (the paper does not give eps).
+EPS_GRID: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4)
+
+
+@dataclass(frozen=True)
+class ReproduceSettings:
+    """Parameters of a reproduction.
+
+    Attributes:
+        dataset: "mnist" or "fashion-mnist".  charts: chart counts m (1 = the WAE-GAN).
+        preset: training preset ("paper", "cpu", "tiny").  data_dir: folder of the IDX files (None: agm.data's
+        search).  points: encoded training points in each graph.  pairs: random test pairs.  k, n_steps: graph
+        parameters.  eps: partition threshold of every graph, or None to choose it per model from ``eps_grid``
+        so that the node count is closest to the paper's for that chart count (scaled to ``points`` /
+        2,000; the paper does not give eps).  eps_grid: the candidates.  seed: seed of training, point and pair
+        choice.  device: "auto", "cpu", "cuda".  epochs / n_train: overrides of the preset.  n_test: test points
+        (None: the whole test split).  verify: check the IDX files' SHA-256 (False for self-generated files).
+        strip_pairs / strip_steps: Fig. 3b size.  straight_steps: decodings along the straight latent line.
+        batch_size: decoded points per call (None: the geodesic module's default).  progress: progress bars.
+    """
+
+    dataset: str = "mnist"
+    charts: tuple[int, ...] = (1, 2, 4, 8, 16)
+    preset: str = "cpu"
+    data_dir: str | None = None
+    points: int = 2000
+    pairs: int = 100
+    k: int = 20
+    eps: float | None = None
+    eps_grid: tuple[float, ...] = EPS_GRID
+    n_steps: int = 15
+    seed: int = 0
+    device: str = "auto"
+    epochs: int | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    verify: bool = True
+    strip_pairs: int = 5
+    strip_steps: int = 10
+    straight_steps: int = 200
+    batch_size: int | None = None
+    progress: bool = field(default=True, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in REPRODUCE_DATASETS:
+            raise ValueError(f"dataset: expected one of {REPRODUCE_DATASETS}, got {self.dataset!r}")
+        if not self.charts or any(not isinstance(m, int) or m < 1 for m in self.charts):
+            raise ValueError(f"charts: expected positive ints, got {self.charts!r}")
+        if len(set(self.charts)) != len(self.charts):
+            raise ValueError(f"charts: expected distinct chart counts, got {self.charts!r}")
+        for name in ("points", "pairs", "k", "strip_steps", "straight_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)!r}")
+        if self.strip_steps < 2:
+            raise ValueError(f"strip_steps: expected >= 2, got {self.strip_steps}")
+        for name, values in (("eps", () if self.eps is None else (self.eps,)), ("eps_grid", self.eps_grid)):
+            if any(not 0.0 <= v < 1.0 for v in values):
+                raise ValueError(f"{name}: expected values in [0, 1), got {getattr(self, name)!r}")
+        if self.eps is None and not self.eps_grid:
+            raise ValueError("eps_grid: expected at least one candidate when eps is None, got ()")
