@@ -9,7 +9,8 @@ With one chart this is Chen et al.'s graph geodesic algorithm.
 Modules: ``build`` (graph construction), ``graph`` (the graph record), ``graph_file`` (its file format),
 ``registry`` (the default graph of each model), ``modes`` (encoder / decoder nodes), ``nodes`` and ``semi``
 (making nodes), ``curves`` (eq. 10), ``attach`` and ``direct`` (query points in the graph), ``search``
-(queries), ``switches`` (fewest chart switches), ``path`` (results), ``inputs`` (argument checks).
+(queries), ``routes`` and ``switches`` (which route, fewest chart switches), ``path`` (results),
+``inputs`` (argument checks).
 """
 
 from agm._core import UnreachableError

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from agm.geodesic._context import evaluating
+from agm.geodesic.inputs import call_model
 
 PROBES_PER_CHART = 4
 PROJECTIONS = 8
@@ -38,10 +39,10 @@ def model_fingerprint(model: Any, device: torch.device) -> dict[str, Any]:
     z = torch.randn(m * PROBES_PER_CHART, d, generator=g)
     y = torch.arange(m).repeat_interleave(PROBES_PER_CHART)
     with evaluating(model):
-        x = model.decode(z.to(device), y.to(device))
-        parts = [_project(x, 1), _project(model.partition(x), 2)]
+        x = call_model("decode", model.decode, z.to(device), y.to(device))
+        parts = [_project(x, 1), _project(call_model("partition", model.partition, x), 2)]
         if hasattr(model, "encode"):
-            parts.append(_project(model.encode(x), 3))
+            parts.append(_project(call_model("encode", model.encode, x), 3))
     return {
         "class": type(model).__qualname__,
         "n_charts": m,

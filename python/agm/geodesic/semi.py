@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from agm.geodesic.curves import decode_points
+from agm.geodesic.inputs import call_model
 from agm.geodesic.nodes import ChartNodes, partition_points
 
 
@@ -61,21 +62,20 @@ def refine(
     for s in range(0, z.shape[0], rows):
         zb, yb, tb = out[s : s + rows].clone(), y[s : s + rows], targets[s : s + rows]
         p = zb.shape[0]
-        res = model.decode(zb, yb).reshape(p, -1) - tb
+        res = call_model("decode", model.decode, zb, yb).reshape(p, -1) - tb
         cost = res.square().sum(dim=1)
         damping = torch.full((p,), 1e-3, device=z.device, dtype=z.dtype)
         for _ in range(steps):
             h = 1e-3 * zb.abs().clamp(min=1.0)  # (P, d)
             probe = (zb[:, None, :] + h[:, :, None] * eye[None]).reshape(p * d, d)
-            jac = (model.decode(probe, yb.repeat_interleave(d)).reshape(p, d, -1) - (res + tb)[:, None, :]) / h[
-                :, :, None
-            ]
+            decoded = call_model("decode", model.decode, probe, yb.repeat_interleave(d)).reshape(p, d, -1)
+            jac = (decoded - (res + tb)[:, None, :]) / h[:, :, None]
             a = jac @ jac.transpose(1, 2)  # (P, d, d) = J^T J
             g = (jac @ res[:, :, None])[:, :, 0]  # (P, d) = J^T r
             diag = torch.diagonal(a, dim1=1, dim2=2)
             step = torch.linalg.solve(a + damping[:, None, None] * torch.diag_embed(diag + 1e-9), -g)
             trial = zb + step
-            trial_res = model.decode(trial, yb).reshape(p, -1) - tb
+            trial_res = call_model("decode", model.decode, trial, yb).reshape(p, -1) - tb
             trial_cost = trial_res.square().sum(dim=1)
             ok = trial_cost < cost
             zb[ok], res[ok], cost[ok] = trial[ok], trial_res[ok], trial_cost[ok]
@@ -115,7 +115,7 @@ def prior_nodes(
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(m * n_per_chart, d, generator=g).to(device)
     y = torch.arange(m, device=device).repeat_interleave(n_per_chart)
-    shape = tuple(model.decode(z[:1], y[:1]).shape[1:])
+    shape = tuple(call_model("decode", model.decode, z[:1], y[:1]).shape[1:])
     x = decode_points(model.decode, z, y, batch_size, device)
     psi = partition_points(model, x.reshape(-1, *shape), batch_size, device)
     member = psi > eps  # (S, m): sample s lies in U_y'
