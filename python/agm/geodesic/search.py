@@ -71,6 +71,8 @@ def shortest_path(
     chart) is an extension of the paper's rule that can only shorten paths. The native A* finds the shortest
     path through the graph with the heuristic h(v) = ||G(v) - G(x1)||, consistent because every weight is at least
     the distance of its decoded endpoints; the geodesic is the shorter of that path and the direct edge.
+    Distances are symmetric; as each query adds only its own two points, the triangle inequality can fail for
+    triples of close points (see :mod:`agm.geodesic.attach`).
 
     Among paths of equal length (within :data:`agm.geodesic.switches.REL_TOLERANCE`, float32 rounding) the one
     with the fewest chart switches is returned, so ``charts`` and ``chart_changes`` show the transitions the
