@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -28,7 +29,7 @@ def test_help_explains_every_option(argv: list[str], capsys: pytest.CaptureFixtu
     assert exc.value.code == 0
     text = capsys.readouterr().out
     parser = build_parser()
-    sub = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    sub: Any = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     target = parser if argv == ["--help"] else sub[argv[0]]
     for action in target._actions:
         assert action.help, f"option {action.option_strings or action.dest} has no help"
@@ -64,7 +65,8 @@ def test_train_then_evaluate_on_embedded_data(tmp_path: Path, capsys: pytest.Cap
     assert main(argv) == 0
     ckpt = out / "checkpoint.pt"
     assert f"checkpoint: {ckpt}" in capsys.readouterr().out
-    model, config, state = load_checkpoint(ckpt)
+    module, config, state = load_checkpoint(ckpt)
+    model: Any = module
     assert (model.n_charts, config.dataset, config.seed, config.n_train, state["epoch"]) == (3, "circle", 1, 128, 2)
     assert (
         main(
@@ -104,7 +106,7 @@ def test_evaluate_image_model_writes_sample_grid(tmp_path: Path) -> None:
     from agm.evaluation import plot_chart_samples, plot_confidence_histogram
     from agm.models import build_model
 
-    model = build_model("awae", 2, (1, 28, 28), hidden=2).eval()
+    model: Any = build_model("awae", 2, (1, 28, 28), hidden=2).eval()
     grid = plot_chart_samples(model, tmp_path / "g.png", n_samples=3)
     hist = plot_confidence_histogram(torch.rand(50) * 0.5 + 0.5, 2, tmp_path / "h.png")
     assert grid.read_bytes()[:8] == PNG_MAGIC and hist.read_bytes()[:8] == PNG_MAGIC

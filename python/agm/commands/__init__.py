@@ -1,33 +1,46 @@
 """Subcommands of the ``agm`` console script, one module per subcommand.
 
-Every public module in this package (name not starting with ``_``) is a subcommand module exposing::
+Every public module in this package (name not starting with ``_``) is the subcommand of its name. Its docstring is
+its help: the first line is the summary in ``agm --help``, the paragraphs after it the text of ``agm NAME --help``.
+It defines::
 
-    add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser   # adds "agm <name>"
-    run(args: argparse.Namespace) -> int                                             # exit status
+    add_arguments(parser: argparse.ArgumentParser) -> None   # its options (shared ones from agm.commands._options)
+    run(args: argparse.Namespace) -> int                     # exit status
 
-:func:`discover` finds them (sorted by module name), so adding a subcommand (``demo``, ``reproduce``, ...) means adding
-one file here; :mod:`agm.cli` needs no change.
+:func:`discover` finds them (sorted by module name), so adding a subcommand means adding one file here; :mod:`agm.cli`
+needs no change. Module level code must not import torch (import it in ``run``): ``agm --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from types import ModuleType
+
+_INTERFACE = ("add_arguments", "run")
 
 
 def discover() -> list[ModuleType]:
     """Import and return the subcommand modules of this package, sorted by name.
 
     Raises:
-        TypeError: a public module lacks ``add_parser`` or ``run``.
+        TypeError: a public module lacks part of the subcommand interface.
     """
     modules = []
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
         mod = importlib.import_module(f"{__name__}.{info.name}")
-        if not (callable(getattr(mod, "add_parser", None)) and callable(getattr(mod, "run", None))):
-            raise TypeError(f"subcommand module {mod.__name__} must define add_parser(subparsers) and run(args)")
+        missing = [name for name in _INTERFACE if not callable(getattr(mod, name, None))]
+        if missing or not mod.__doc__:
+            raise TypeError(f"subcommand module {mod.__name__} needs a docstring and {' and '.join(_INTERFACE)}")
         modules.append(mod)
     return modules
+
+
+def help_texts(module: ModuleType) -> tuple[str, str]:
+    """(summary, description) of a subcommand module: its docstring's first line (without the final period) and the
+    paragraphs after it."""
+    summary, _, description = inspect.cleandoc(module.__doc__ or "").partition("\n\n")
+    return summary.removesuffix("."), " ".join(description.split())

@@ -1,37 +1,31 @@
-"""``agm evaluate``: test-set reconstruction error (Table 1) and the Fig. 2 PNGs of a checkpoint."""
+"""Reconstruction error and figures of a checkpoint.
+
+Print the mean squared reconstruction error on the test split (each point through its most likely chart argmax_y
+psi_y(x)) and write confidence_histogram.png (max_y psi_y(x), Fig. 2b), chart_samples.png (12 samples z ~ N(0, I) per
+chart, Fig. 2a) and evaluation.json.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+from agm.commands._options import add_shared, int_at_least
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``evaluate`` subcommand."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="reconstruction error and figures of a checkpoint",
-        description="Print the mean squared reconstruction error on the test split (each point through its most "
-        "likely chart argmax_y psi_y(x)) and write confidence_histogram.png (max_y psi_y(x), Fig. 2b), "
-        "chart_samples.png (12 samples z ~ N(0, I) per chart, Fig. 2a) and evaluation.json.",
-    )
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``agm evaluate``."""
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint.pt written by agm train")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder holding the data sets (default: the one recorded in the checkpoint's config)",
-    )
     p.add_argument("--out", default=None, help="folder for the PNGs and evaluation.json (default: the checkpoint's)")
-    p.add_argument("--n", type=int, default=None, help="number of test points (default: the whole test split)")
-    p.add_argument("--samples", type=int, default=12, help="samples per chart in chart_samples.png (default: 12)")
-    p.add_argument(
-        "--device",
-        default="auto",
-        choices=["auto", "cpu", "cuda"],
-        help="device for the model: auto = CUDA when available, else CPU (default: auto)",
+    p.add_argument("--n", type=int_at_least(1), default=None, help="test points (default: the whole test split)")
+    p.add_argument("--samples", type=int_at_least(1), default=12, help="samples per chart in chart_samples.png")
+    add_shared(
+        p,
+        data_dir="folder holding the data sets (default: the one recorded in the checkpoint's config)",
+        device="device for the model: auto = CUDA when available, else CPU",
     )
-    return p
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,10 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(model, AtlasModel):
         report = reconstruction_errors(model, test.x)
         confidence, charts = report.confidence, report.charts
+        if not math.isfinite(report.mean_error):
+            raise FloatingPointError(f"{path}: the reconstruction error is {report.mean_error} (the model diverged)")
         summary["reconstruction_error"] = report.mean_error
     else:  # semi-AGM (e.g. InfoGAN): no encoders, so no reconstruction; psi still gives the assignment
         with torch.no_grad():
-            psi = torch.cat([model.partition(xb.to(model_device(model))).cpu() for xb in test.x.split(500)])
+            psi = torch.cat([model.partition(xb.to(model_device(model))).cpu() for xb in torch.split(test.x, 500)])
         confidence, charts = psi.max(1)
         summary["reconstruction_error"] = None
     out = Path(args.out) if args.out else path.parent

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .summary import tensor_summary
+
 __all__ = [
     "ManifoldSample",
     "angular_distance",
@@ -48,6 +50,12 @@ class ManifoldSample:
     x: torch.Tensor
     params: torch.Tensor
     embedding: torch.Tensor | None
+
+    def __repr__(self) -> str:
+        return (
+            f"ManifoldSample(x={tensor_summary(self.x)}, params={tensor_summary(self.params)}, "
+            f"embedding={tensor_summary(self.embedding)})"
+        )
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -241,7 +249,9 @@ def sphere_distance(p: torch.Tensor, q: torch.Tensor, radius: float = 1.0) -> to
         s = torch.sin(polar)
         return torch.stack([s * torch.cos(azimuth), s * torch.sin(azimuth), torch.cos(polar)], dim=-1)
 
-    u, v = torch.broadcast_tensors(unit(p), unit(q))
+    u, v = unit(p), unit(q)
+    shape = np.broadcast_shapes(u.shape, v.shape)
+    u, v = u.broadcast_to(shape), v.broadcast_to(shape)
     cross = torch.linalg.vector_norm(torch.linalg.cross(u, v, dim=-1), dim=-1)
     return radius * torch.atan2(cross, (u * v).sum(-1))
 
@@ -272,7 +282,8 @@ def _glyph_template(size: int) -> np.ndarray:
     inside = np.zeros((size * sub, size * sub), dtype=bool)
     for u0, u1, v0, v1 in rects:
         inside |= (u >= u0 * 0.9) & (u <= u1 * 0.9) & (v >= v0 * 0.9) & (v <= v1 * 0.9)
-    return inside.reshape(size, sub, size, sub).mean(axis=(1, 3))
+    coverage: np.ndarray = inside.reshape(size, sub, size, sub).mean(axis=(1, 3))
+    return coverage
 
 
 def render_glyph(angles: torch.Tensor, size: int = 28) -> torch.Tensor:

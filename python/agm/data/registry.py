@@ -10,6 +10,7 @@ import torch
 
 from . import embedded
 from .mnist import MNIST_NAMES, load_mnist
+from .summary import tensor_summary
 
 __all__ = ["DATASETS", "DEFAULT_SIZES", "N_ANGLE_BINS", "Dataset", "load_dataset"]
 
@@ -53,6 +54,12 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, {len(self)} points of shape {self.shape}, x={tensor_summary(self.x)}, "
+            f"labels={tensor_summary(self.labels)}, params={tensor_summary(self.params)})"
+        )
 
 
 def _angle_bins(angle: torch.Tensor) -> torch.Tensor:

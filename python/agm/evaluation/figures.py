@@ -1,4 +1,7 @@
-"""Figures of the paper's Fig. 2 as PNG files (matplotlib, Agg backend).
+"""Figures of the paper's Fig. 2 as PNG files.
+
+The figures are ``matplotlib.figure.Figure`` objects saved with ``savefig``: no pyplot, no global figure state and no
+backend choice here (that is the application's: ``agm`` picks Agg; a notebook keeps its inline backend).
 
 * :func:`plot_confidence_histogram` (Fig. 2b): histogram of the chart-assignment confidence max_y psi_y(x).
 * :func:`plot_chart_samples` (Fig. 2a): ``n_samples`` latent draws z ~ N(0, I) decoded in every chart, one row per
@@ -11,12 +14,10 @@ import os
 from pathlib import Path
 
 import matplotlib
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
-import torch  # noqa: E402
-
-from agm.models.protocol import SemiAtlasModel, model_device  # noqa: E402
+from agm.models.protocol import SemiAtlasModel, model_device
 
 
 def plot_confidence_histogram(
@@ -33,7 +34,8 @@ def plot_confidence_histogram(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.subplots()
     lo = 1.0 / n_charts if n_charts > 1 else 0.0
     ax.hist(confidence.detach().cpu().numpy(), bins=bins, range=(lo, 1.0), color="tab:blue")
     ax.set_xlabel(r"chart assignment confidence $\max_y \psi_y(x)$")
@@ -41,7 +43,6 @@ def plot_confidence_histogram(
     ax.set_title(f"{n_charts} charts, {confidence.numel()} points")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -71,7 +72,8 @@ def plot_chart_samples(model: SemiAtlasModel, path: str | os.PathLike[str], n_sa
     path.parent.mkdir(parents=True, exist_ok=True)
     if out.dim() == 4 and out.shape[1] == 1:
         imgs = out[:, 0].reshape(m, n_samples, *out.shape[2:])
-        fig, axes = plt.subplots(m, n_samples, figsize=(n_samples * 0.8, m * 0.8 + 0.3), squeeze=False)
+        fig = Figure(figsize=(n_samples * 0.8, m * 0.8 + 0.3))
+        axes = fig.subplots(m, n_samples, squeeze=False)
         for c in range(m):
             for j in range(n_samples):
                 ax = axes[c][j]
@@ -81,9 +83,10 @@ def plot_chart_samples(model: SemiAtlasModel, path: str | os.PathLike[str], n_sa
             axes[c][0].set_ylabel(f"chart {c}", rotation=0, labelpad=22, fontsize=8)
         fig.suptitle(f"{n_samples} samples z ~ N(0, I) per chart (rows)", fontsize=9)
     elif out.dim() == 2:
-        fig, ax = plt.subplots(figsize=(5.5, 5))
+        fig = Figure(figsize=(5.5, 5))
+        ax = fig.subplots()
         second = out[:, 1] if out.shape[1] > 1 else torch.arange(out.shape[0], dtype=out.dtype)
-        cmap = plt.get_cmap("tab20")
+        cmap = matplotlib.colormaps["tab20"]
         for c in range(m):
             rows = slice(c * n_samples, (c + 1) * n_samples)
             ax.scatter(out[rows, 0].numpy(), second[rows].numpy(), color=cmap(c % 20), s=14, label=f"chart {c}")
@@ -94,5 +97,4 @@ def plot_chart_samples(model: SemiAtlasModel, path: str | os.PathLike[str], n_sa
     else:
         raise ValueError(f"decoded points must have shape (1, H, W) or (D,); got {tuple(out.shape[1:])}")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -38,6 +38,13 @@ class ReconstructionReport:
         """The Table 1 number: mean squared reconstruction error over the points."""
         return float(self.errors.mean())
 
+    def __repr__(self) -> str:
+        used = int((self.charts.bincount() > 0).sum()) if self.charts.numel() else 0
+        return (
+            f"ReconstructionReport({self.errors.numel()} points, mean error {self.mean_error:.4g}, "
+            f"charts used {used}, mean confidence {float(self.confidence.mean()):.3f})"
+        )
+
 
 @torch.no_grad()
 def reconstruction_errors(model: AtlasModel, x: torch.Tensor, batch_size: int = 500) -> ReconstructionReport:
