@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,9 @@ def test_idx_header_matches_the_mnist_layout(tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     array=hnp.arrays(
-        dtype=st.sampled_from([np.uint8, np.int8, ">i2", "<i2", np.int32, np.float32, np.float64]),
+        dtype=st.sampled_from(
+            [np.dtype(t) for t in (np.uint8, np.int8, ">i2", "<i2", np.int32, np.float32, np.float64)]
+        ),
         shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5),
         elements={"allow_nan": False},
     ),
@@ -247,7 +250,7 @@ def test_bad_name_and_split(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- download (injected, never the network)
 
 
-def _serving_downloader(served: dict[str, bytes], calls: list[str]):
+def _serving_downloader(served: dict[str, bytes], calls: list[str]) -> Callable[[str, Path], None]:
     def downloader(url: str, destination: Path) -> None:
         calls.append(url)
         name = url.rsplit("/", 1)[-1]
