@@ -26,9 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_shared(
         p,
         "device",
-        "threads",
         "quiet",
         seed="random seed (data, weights, samples)",
+        threads="torch threads (and native search threads) of the demo's stages (default: DEMO_THREADS of "
+        "agm.experiments.demo, measured fastest on a shared machine)",
         epochs="training epochs per model (default 8)",
     )
 
@@ -37,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print where the report is."""
     import dataclasses
 
-    from agm.commands._options import apply_threads
     from agm.experiments.demo import FULL, QUICK, run_demo
 
-    apply_threads(args)
     settings = QUICK if args.quick else FULL
     changes = {k: v for k, v in (("charts", args.charts), ("epochs", args.epochs)) if v is not None}
     if changes:
@@ -52,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         dataset=args.dataset,
         settings=settings,
+        threads=args.threads,
         progress=not args.quiet,
     )
     p = results["pairs"][0]

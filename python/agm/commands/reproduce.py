@@ -31,7 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", type=counts, default=2000, help="encoded training points per graph")
     p.add_argument("--pairs", type=counts, default=100, help="random test pairs")
     p.add_argument("--k", type=counts, default=20, help="neighbours per node in each chart")
-    p.add_argument("--eps", type=float, default=0.05, help="partition threshold: x joins chart y when psi_y(x) > eps")
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=None,
+        help="partition threshold: x joins chart y when psi_y(x) > eps (default: chosen per model from a grid to "
+        "match the paper's graph node counts)",
+    )
     p.add_argument("--n-steps", type=counts, default=15, help="intermediate decodings per graph edge")
     add_shared(p, "device", "epochs", "n_train", seed="seed of training, graph points and pairs")
     p.add_argument("--n-test", type=counts, default=None, help="test points (default: the whole test split)")
