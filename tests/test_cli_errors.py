@@ -133,3 +133,14 @@ def test_a_relative_data_dir_works_from_another_folder(
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "work" / "run" / "checkpoint.pt"), "--n", "20", "--device", "cpu"]) == 0
     assert "reconstruction error (mean over 20 mnist test points" in capsys.readouterr().out
+
+
+def test_a_multi_line_library_error_is_printed_on_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AGM_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist, "urllib_download", _no_download)
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "r"), *TINY]
+    err = _fails(argv, capsys)  # DatasetNotFoundError lists files and folders on several lines
+    assert err.startswith("agm train: error: ") and "train-images-idx3-ubyte.gz" in err and "; " in err

@@ -37,59 +37,23 @@ def test_help_explains_every_option(argv: list[str], capsys: pytest.CaptureFixtu
             assert opt in text
 
 
+def _train_argv(out: Path, model: str, charts: int, *extra: str) -> list[str]:
+    """``agm train`` of a tiny model on the circle into ``out`` (CPU, no progress bars)."""
+    common = ["--dataset", "circle", "--preset", "tiny", "--device", "cpu", "--quiet"]
+    return ["train", "--model", model, "--charts", str(charts), "--out", str(out), *common, *extra]
+
+
 def test_train_then_evaluate_on_embedded_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch.set_num_threads(1)
     out = tmp_path / "run"
-    argv = [
-        "train",
-        "--model",
-        "awae",
-        "--charts",
-        "3",
-        "--dataset",
-        "circle",
-        "--preset",
-        "tiny",
-        "--out",
-        str(out),
-        "--epochs",
-        "2",
-        "--seed",
-        "1",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--n-train",
-        "128",
-    ]
+    argv = _train_argv(out, "awae", 3, "--epochs", "2", "--seed", "1", "--n-train", "128")
     assert main(argv) == 0
     ckpt = out / "checkpoint.pt"
     assert f"checkpoint: {ckpt}" in capsys.readouterr().out
     module, config, state = load_checkpoint(ckpt)
     model: Any = module
     assert (model.n_charts, config.dataset, config.seed, config.n_train, state["epoch"]) == (3, "circle", 1, 128, 2)
-    assert (
-        main(
-            [
-                "train",
-                "--out",
-                str(out),
-                "--dataset",
-                "circle",
-                "--preset",
-                "tiny",
-                "--charts",
-                "3",
-                "--epochs",
-                "3",
-                "--resume",
-                "--quiet",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "3", "--quiet", "--device", "cpu"]) == 0
     assert load_checkpoint(ckpt)[2]["epoch"] == 3
     figs = tmp_path / "figs"
     assert main(["evaluate", str(ckpt), "--out", str(figs), "--n", "200", "--device", "cpu"]) == 0
@@ -120,31 +84,7 @@ def test_evaluate_semi_atlas_model_writes_figures_without_reconstruction(
 ) -> None:
     torch.set_num_threads(1)
     out = tmp_path / "ig"
-    assert (
-        main(
-            [
-                "train",
-                "--model",
-                "infogan",
-                "--charts",
-                "2",
-                "--dataset",
-                "circle",
-                "--preset",
-                "tiny",
-                "--out",
-                str(out),
-                "--epochs",
-                "1",
-                "--quiet",
-                "--device",
-                "cpu",
-                "--n-train",
-                "64",
-            ]
-        )
-        == 0
-    )
+    assert main(_train_argv(out, "infogan", 2, "--epochs", "1", "--n-train", "64")) == 0
     assert main(["evaluate", str(out / "checkpoint.pt"), "--n", "50", "--device", "cpu"]) == 0
     assert "no reconstruction error" in capsys.readouterr().out
     assert json.loads((out / "evaluation.json").read_text())["reconstruction_error"] is None
