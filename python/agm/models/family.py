@@ -14,6 +14,10 @@ The atlas maps (``encode``, ``partition``, ``decode``, ``decode_all``) are per-p
 eval mode: every batch norm uses its running statistics and leaves them unchanged, so the code, weight or decoding
 of a point never depends on the rest of its batch.  They stay differentiable.  Training goes through the networks
 directly (``losses``), with batch statistics and running-statistic updates as usual.
+
+Without gradients (``torch.no_grad`` / ``torch.inference_mode``), ``decode`` and ``decode_all`` run a folded copy of
+the chart decoders (batch norm folded into the layer before it, no autograd; :mod:`agm.models.inference`): equal up
+to float rounding, folded again whenever a weight changes.  With gradients on they stay differentiable.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import nn
 
 from agm.models._validation import check_data, check_latent
 from agm.models.backbones import conv_networks, mlp_networks, resolve_architecture
+from agm.models.inference import decode_all_folded, decode_folded, folded_decoder
 from agm.models.networks import AtlasDecoder, AtlasEncoder
 
 if TYPE_CHECKING:
@@ -106,6 +111,9 @@ class SemiAtlasFamily(nn.Module):
     ARCHITECTURE_OPTIONS: ClassVar[tuple[str, ...]] = tuple(Architecture.__annotations__)
     #: Optimizer that :meth:`training_step` steps for a family with one objective.
     MAIN_OPTIMIZER: ClassVar[str] = "autoencoder"
+    #: Decode through the folded inference copy when gradients are off (:mod:`agm.models.inference`); set False on
+    #: a model (``model.fast_decode = False``) to always run its own networks.
+    fast_decode: bool = True
 
     def __init__(
         self, n_charts: int, data_shape: tuple[int, ...], *, name: str, **architecture: Unpack[Architecture]
@@ -153,6 +161,17 @@ class SemiAtlasFamily(nn.Module):
         """The objective's terms on a batch x (B, *S); "total" is what the one-objective training step minimises."""
         raise NotImplementedError
 
+    def inference_decoder(self) -> AtlasDecoder | None:
+        """The folded decoder ``decode`` and ``decode_all`` use now, or None: they run the networks as they are.
+
+        The fast path (:mod:`agm.models.inference`) serves only calls without gradients (``torch.no_grad`` /
+        ``torch.inference_mode``) while :attr:`fast_decode` is true; it equals the networks' eval-mode output up to
+        float rounding and is folded again whenever a weight changes.
+        """
+        if torch.is_grad_enabled() or not getattr(self, "fast_decode", True):
+            return None
+        return folded_decoder(self)
+
     # ----------------------------------------------------------------- semi-atlas interface (per point)
     def at_points(self, network_map: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """``network_map(x)`` as a per-point function: x checked as (B, *S) data, batch norm on running statistics.
@@ -181,6 +200,9 @@ class SemiAtlasFamily(nn.Module):
         check_latent(z, y, self.latent_dim, self.n_charts)
         if z.shape[0] == 0:
             return z.new_zeros(0, *self.data_shape)
+        folded = self.inference_decoder()
+        if folded is not None:
+            return decode_folded(self, folded, z, y)
         with per_point(self):
             return self.decoded_mean(self.chart_decoder.forward_select(z, y))
 
@@ -192,6 +214,9 @@ class SemiAtlasFamily(nn.Module):
         """
         if z.dim() != 3 or tuple(z.shape[1:]) != (self.n_charts, self.latent_dim):
             raise ValueError(f"z must have shape (B, {self.n_charts}, {self.latent_dim}); got {tuple(z.shape)}")
+        folded = self.inference_decoder()
+        if folded is not None:
+            return decode_all_folded(self, folded, z)
         with per_point(self):
             return self.decoded_mean(self.chart_decoder.forward_all(z))
 
