@@ -53,7 +53,7 @@ STATS = {
 
 def _demo_result() -> DemoResult:
     graph = GraphStats(**STATS)
-    model = ModelResult("one", "wae", 1, 1, None, "trained", 2, 1.5, [3], graph, 2.0, 1.0)
+    model = ModelResult("one", "wae", 1, 1, 8, "trained", 2, 1.5, [3], graph, 2.0, 1.0)
     path = PathResult(length=2.5, reachable=True, n_points=4, chart_sequence=[0, 1], n_chart_changes=1)
     pair = PairResult(10.0, 0.0, 20.0, 20.0, 3.0, None, PathResult(length=None, reachable=False), path)
     return DemoResult(

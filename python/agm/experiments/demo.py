@@ -94,7 +94,7 @@ class TrainedModel:
     label: str
     name: str
     n_charts: int
-    hidden: int | None
+    hidden: int
     run: str
     epochs: int
     reconstruction_error: float
@@ -158,7 +158,7 @@ def train_demo_model(
     one = tag == "one_chart"
     name, m = ("wae", 1) if one else ("awae", s.charts)
     label = "one chart (WAE-GAN)" if one else f"atlas ({s.charts} charts)"
-    hidden = s.one_chart_hidden if one else s.hidden
+    hidden = s.one_chart_hidden(dataset) if one else s.atlas_hidden(dataset)
     config = make_config(
         "cpu",
         name,

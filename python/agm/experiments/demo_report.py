@@ -186,7 +186,7 @@ def _models(r: DemoResult) -> list[str]:
             d.label,
             d.n_charts,
             d.latent_dim,
-            "preset" if d.hidden is None else d.hidden,
+            d.hidden,
             d.reconstruction_error,
             d.loop_error_away_from_tear,
             d.loop_error_near_tear,

@@ -59,7 +59,7 @@ class ModelResult:
 
     Attributes:
         label: its name in the report.  model: registry name ("wae", "awae").  n_charts, latent_dim, hidden
-        (width h, None: the preset's).  run: "trained", "resumed" or "loaded".  epochs: epochs trained.
+        (width h).  run: "trained", "resumed" or "loaded".  epochs: epochs trained.
         reconstruction_error: mean squared error (summed over pixels) on the test points through the most likely
         chart.  chart_usage: test points per most likely chart.  graph: its geodesic graph's statistics.
         loop_error_near_tear / loop_error_away_from_tear: the same error on the exactly rendered loop (one point
@@ -70,7 +70,7 @@ class ModelResult:
     model: str
     n_charts: int
     latent_dim: int
-    hidden: int | None
+    hidden: int
     run: str
     epochs: int
     reconstruction_error: float

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEMO_DATASETS = ("glyph-loop", "circle")
+#: Width h of the demo's models when the settings do not choose: by data set (images: conv nets; points: MLPs).
+DEMO_HIDDEN = {"glyph-loop": 8, "circle": 32}
 
 
 @dataclass(frozen=True)
@@ -16,8 +18,9 @@ class DemoSettings:
         n_train: training points.  epochs: training epochs of the atlas.  baseline_epochs: training epochs of the
         one-chart model (None: ``epochs``); the one-chart model gets more so that both reconstruct the loop
         about equally well away from the tear (the comparison is then about the tear, not about a weak baseline).
-        hidden: width h (None: the cpu preset's, 8 for images and 32 for flat data).  baseline_hidden: width of the
-        one-chart model (None: ``hidden``).  batch_size: training batch.
+        hidden: width h of the atlas (None: :data:`DEMO_HIDDEN`, 8 for images and 32 for flat data, pinned here so
+        that the demo does not change when the cpu preset does).  baseline_hidden: width of the one-chart model
+        (None: ``hidden``).  batch_size: training batch.
         lr_milestones: epochs after which the learning rates (the cpu preset's) are halved; pinned here so that
         the demo does not change when the preset does.  graph_points: training points encoded as graph nodes.
         k, eps, n_steps: graph parameters (Algorithm 1); k must be large enough that the k-NN graph of random points
@@ -67,10 +70,13 @@ class DemoSettings:
         """Training epochs of the one-chart model."""
         return self.epochs if self.baseline_epochs is None else self.baseline_epochs
 
-    @property
-    def one_chart_hidden(self) -> int | None:
-        """Width h of the one-chart model (None: the preset's)."""
-        return self.hidden if self.baseline_hidden is None else self.baseline_hidden
+    def atlas_hidden(self, dataset: str) -> int:
+        """Width h of the atlas model on ``dataset``."""
+        return DEMO_HIDDEN[dataset] if self.hidden is None else self.hidden
+
+    def one_chart_hidden(self, dataset: str) -> int:
+        """Width h of the one-chart model on ``dataset``."""
+        return self.atlas_hidden(dataset) if self.baseline_hidden is None else self.baseline_hidden
 
 
 FULL = DemoSettings()
