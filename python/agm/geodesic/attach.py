@@ -17,6 +17,11 @@ Two extensions of the paper's rule, both of which can only shorten paths: a quer
 chart with psi > eps (the paper attaches it where it is encoded), and it keeps all k nearest graph nodes even when
 the other query point is nearer than the k-th of them (the graph's own edges are never removed by a query).
 
+Attachment weights are lazy (issue 12, section 2): every attachment edge starts at its decoded chord
+||G(copy) - G(node)||, a lower bound of its curve length that needs no decoding beyond the copy's, and is decoded
+(:func:`evaluate_attachments`) only when a search's path uses it; the queries repeat the search until every edge
+of the path found is exact (:mod:`agm.geodesic.lazysp`), so the result equals the eager search's.
+
 For the native search a query point is a virtual node: its attachment to node u of chart y costs the curve length
 from its copy in y to u, plus the cross-chart jump from the main copy to the copy in y. The shared graph is never
 mutated, so concurrent queries are safe.
@@ -31,8 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from agm.geodesic.curves import decode_points, edges_per_batch, segment_lengths
+from agm.geodesic.curves import PointTable, chord_lengths, decode_points, interior_decodings, packed_lengths
 from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.policy import DecodePolicy, applied
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,11 @@ class Attachments:
             query point's copy nearer than this is one of its k nearest neighbours).
         offsets: (B+1,) int64; the attachment edges of query b are ``offsets[b]:offsets[b+1]``.
         nodes: (A,) int64 graph node of each attachment edge.
-        segments: (A,) float64 curve length of each attachment edge (copy -> node, eq. 10).
+        segments: (A,) float64 curve length of each attachment edge (copy -> node, eq. 10) where ``evaluated``,
+            its decoded chord (a lower bound) elsewhere; updated in place by :func:`evaluate_attachments`.
         costs: (A,) float64 cost of each attachment edge from the main copy: ``segments`` plus the jump from the
             main copy to the edge's copy.
+        evaluated: (A,) bool, whether ``segments`` holds the curve length.
     """
 
     copy_offsets: np.ndarray
@@ -65,6 +73,7 @@ class Attachments:
     nodes: np.ndarray
     segments: np.ndarray
     costs: np.ndarray
+    evaluated: np.ndarray
 
     @property
     def n_queries(self) -> int:
@@ -103,7 +112,12 @@ class Attachments:
             nodes=self.nodes[edge_idx],
             segments=self.segments[edge_idx],
             costs=self.costs[edge_idx],
+            evaluated=self.evaluated[edge_idx],
         )
+
+    def edge_index(self, rows: np.ndarray) -> np.ndarray:
+        """(A',) int64: for :meth:`select` (rows), the index in this set of each attachment edge of the result."""
+        return _ragged_take(self.offsets, np.asarray(rows, dtype=np.int64))[1]
 
     def main_position(self) -> np.ndarray:
         """(B, D) float32: the decodings of the main copies (the A* goals of target queries)."""
@@ -163,7 +177,7 @@ def attach(
 
     neighbours, reach = _nearest_nodes(graph, copy_latent, copy_chart)
 
-    # Curve lengths of the attachment segments: copy decoding -> node decoding (eq. 10).
+    # Decoded chords of the attachment segments (copy decoding -> node decoding): lower bounds, exact for n = 1.
     latent_t = torch.from_numpy(copy_latent).to(device)
     chart_t = torch.from_numpy(copy_chart).to(device)
     copy_position = decode_points(model.decode, latent_t, chart_t, batch_size, device, row_name=name_copy)
@@ -171,26 +185,9 @@ def attach(
     jump = torch.linalg.vector_norm(copy_position - copy_position[main_of_copy], dim=1).double().cpu().numpy()
     nodes = neighbours.reshape(-1)
     owner = np.repeat(np.arange(copy_chart.size), k)
-    segments = np.empty(nodes.size, dtype=np.float64)
-    node_latents = torch.from_numpy(graph.latents[nodes]).to(device)
     node_positions = torch.from_numpy(graph.positions[nodes]).to(device, torch.float32)
-    owner_t = torch.from_numpy(owner).to(device)
-    per_batch = edges_per_batch(batch_size, graph.n_steps)
-    for s in range(0, nodes.size, per_batch):
-        o = owner_t[s : s + per_batch]
-        segments[s : s + o.shape[0]] = (
-            segment_lengths(
-                model.decode,
-                latent_t[o],
-                node_latents[s : s + per_batch],
-                chart_t[o],
-                copy_position[o],
-                node_positions[s : s + per_batch],
-                graph.n_steps,
-            )
-            .cpu()
-            .numpy()
-        )
+    segments = chord_lengths(copy_position[torch.from_numpy(owner).to(device)], node_positions).cpu().numpy()
+    evaluated = np.full(nodes.size, interior_decodings(graph.n_steps) == 0)
     costs = segments + jump[owner]
     _check_finite(costs, owner, name_copy)
     return Attachments(
@@ -204,7 +201,47 @@ def attach(
         nodes=nodes,
         segments=segments,
         costs=costs,
+        evaluated=evaluated,
     )
+
+
+def evaluate_attachments(
+    graph: GeodesicGraph,
+    model: Any,
+    att: Attachments,
+    edges: np.ndarray,
+    policy: DecodePolicy,
+    device: torch.device,
+) -> int:
+    """Decode the curve lengths of attachment edges ``edges`` of ``att`` in packed calls and update ``att``'s
+    segments, costs and evaluated flags in place (call under ``evaluating``).
+
+    Returns:
+        The number of edges decoded (those already evaluated are skipped).
+    """
+    edges = np.unique(np.asarray(edges, dtype=np.int64))
+    edges = edges[~att.evaluated[edges]]
+    if edges.size == 0:
+        return 0
+    edges = edges[np.argsort(att.copy_chart[edges // graph.k], kind="stable")]  # single-chart decoder calls
+    owner = edges // graph.k
+    copies, copy_row = np.unique(owner, return_inverse=True)
+    used, node_row = np.unique(att.nodes[edges], return_inverse=True)
+    table = PointTable(
+        latents=torch.from_numpy(np.concatenate([att.copy_latent[copies], graph.latents[used]])).to(device),
+        positions=torch.from_numpy(
+            np.concatenate([att.copy_position[copies], graph.positions[used].astype(np.float32)])
+        ).to(device),
+        charts=torch.from_numpy(np.concatenate([att.copy_chart[copies], graph.node_chart[used]])).to(device),
+    )
+    ends = torch.from_numpy(np.stack([copy_row, copies.size + node_row], axis=1).astype(np.int64)).to(device)
+    with applied(policy):
+        lengths = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
+    att.segments[edges] = lengths
+    att.costs[edges] = lengths + att.copy_jump[owner]
+    att.evaluated[edges] = True
+    _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
+    return int(edges.size)
 
 
 def _nearest_nodes(graph: GeodesicGraph, latents: np.ndarray, charts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

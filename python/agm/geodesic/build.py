@@ -17,23 +17,28 @@ from tqdm.auto import tqdm
 
 from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
-from agm.geodesic.curves import decode_points, default_batch_size, edge_lengths, interior_decodings, tune_batch_size
+from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings
 from agm.geodesic.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import (
     as_batch,
+    check_choice,
     check_device,
     check_eps,
     check_model,
     check_non_negative_int,
     check_positive_int,
 )
+from agm.geodesic.lazy import GraphWeights, chord_weights, evaluate_edges
 from agm.geodesic.modes import NodeSettings, node_mode
 from agm.geodesic.nodes import ChartNodes
+from agm.geodesic.policy import DecodePolicy, applied, check_policy, measure_policy
 from agm.geodesic.registry import can_register, register_graph
 from agm.models.protocol import model_device
 
 NodeModeName = Literal["auto", "encoder", "decoder"]
+WeightMode = Literal["lazy", "eager"]
+WEIGHT_MODES = ("lazy", "eager")
 
 
 def assemble_graph(
@@ -42,18 +47,23 @@ def assemble_graph(
     *,
     k: int,
     n_steps: int,
-    batch_size: int,
+    policy: DecodePolicy,
     device: torch.device,
+    lazy: bool,
     progress: bool,
     timings: dict[str, float],
-) -> tuple[AtlasGraph, np.ndarray, np.ndarray]:
-    """Native graph over given nodes with decoded positions and curve-length weights (call under ``evaluating``).
+) -> tuple[AtlasGraph, np.ndarray, np.ndarray, np.ndarray]:
+    """Native graph over given nodes with decoded positions and weights (call under ``evaluating``).
 
     Cross-chart edges (nodes sharing a data point) weigh ||G_i(z_i) - G_j(z_j)||, the distance of the decodings.
+    Intra-chart edges weigh their decoded chord (``lazy``: evaluated by the queries that need them,
+    :mod:`agm.geodesic.lazysp`) or their curve length (eq. 10), decoded in packed calls of exactly
+    ``policy.batch_size`` points.
 
     Returns:
         The native graph, the node latents (n_nodes, d) float32 and their decodings (n_nodes, D) float32 (both
-        in native node order, chart after chart), so that nobody reads them back from the native graph.
+        in native node order, chart after chart), so that nobody reads them back from the native graph, and the
+        (n_edges,) bool mask of exact weights.
     """
     t0 = time.perf_counter()
     native = AtlasGraph(list(nodes.latents), list(nodes.point_ids), k)
@@ -64,27 +74,44 @@ def assemble_graph(
     counts = [len(lat) for lat in nodes.latents]
     charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
     latents = torch.from_numpy(latents_np).to(device)
-    positions = decode_points(model.decode, latents, charts, batch_size, device)
+    with applied(policy):
+        positions = decode_points(model.decode, latents, charts, policy.batch_size, device)
     timings["decode_nodes"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    edges = native.edges
     n_intra = native.n_intra_edges
-    weights = np.empty(edges.shape[0], dtype=np.float64)
-    weights[:n_intra] = edge_lengths(
-        model.decode, latents, positions, charts, edges[:n_intra], n_steps, batch_size, progress=progress
-    )
-    cross = torch.from_numpy(edges[n_intra:]).to(device)
-    weights[n_intra:] = (
-        torch.linalg.vector_norm(positions[cross[:, 0]] - positions[cross[:, 1]], dim=1).double().cpu().numpy()
-    )
-    timings["edge_weights"] = time.perf_counter() - t0
-    timings["decoded_points"] = float(native.n_nodes + n_intra * interior_decodings(n_steps))
-
     positions_np = np.ascontiguousarray(positions.cpu().numpy())
-    native.set_weights(weights)
+    native.set_weights(chord_weights(native, positions))  # exact for cross-chart edges and for n_steps = 1
     native.set_positions(positions_np)
-    return native, latents_np, positions_np
+    evaluated = np.ones(native.n_edges, dtype=bool)
+    evaluated[:n_intra] = interior_decodings(n_steps) == 0
+    weights = GraphWeights(native, evaluated)
+    if not lazy:
+        table = PointTable(latents, positions, charts)
+        evaluate_edges(model, table, native, weights, np.arange(n_intra), n_steps, policy, progress=progress)
+    timings["edge_weights"] = time.perf_counter() - t0
+    evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
+    timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
+    return native, latents_np, positions_np, weights.evaluated
+
+
+def choose_policy(
+    model: Any, nodes: ChartNodes, device: torch.device, policy: DecodePolicy | None, batch_size: int | None
+) -> DecodePolicy:
+    """The decode policy of a build: the given one, the given batch size with torch's threads, or measured on
+    single-chart batches of the largest chart's nodes (:func:`agm.geodesic.policy.measure_policy`)."""
+    if policy is not None:
+        if batch_size is not None and batch_size != policy.batch_size:
+            raise ValueError(
+                f"batch_size must match decode_policy.batch_size when both are given; got {batch_size} and "
+                f"{policy.batch_size}"
+            )
+        return policy
+    if batch_size is not None:
+        return DecodePolicy(threads=None, batch_size=batch_size)
+    largest = int(np.argmax([len(lat) for lat in nodes.latents]))
+    sample = torch.from_numpy(np.ascontiguousarray(nodes.latents[largest][:256]))
+    return measure_policy(model.decode, sample, nodes.charts[largest], device)
 
 
 def build_graph(
@@ -102,6 +129,8 @@ def build_graph(
     seed: int = 0,
     skip_small_charts: bool = False,
     progress: bool = True,
+    weights: WeightMode = "lazy",
+    decode_policy: DecodePolicy | None = None,
 ) -> GeodesicGraph:
     """Build the multi-chart graph of Algorithm 1 for an AGM (or, without encoders, a semi-AGM).
 
@@ -123,9 +152,8 @@ def build_graph(
         k: neighbours per node inside its chart (each chart needs more than k nodes).
         eps: partition threshold in [0, 1): point x joins chart y when psi_y(x) > eps.
         n_steps: segments per edge (eq. 10's n, >= 1; 1 is the decoded chord).
-        batch_size: points per encoder/decoder call; default: chosen by measurement on the CPU
-            (:func:`agm.geodesic.curves.tune_batch_size`), 16384 on CUDA. Peak memory is set by it, not by the
-            number of edges.
+        batch_size: points per encoder/decoder call (with torch's thread setting); default: the batch size of
+            ``decode_policy``. Peak memory is set by it, not by the number of edges.
         device: where the model runs; default the device of its parameters.
         nodes: "encoder", "decoder" or "auto" ("encoder" when the model has ``encode``).
         n_samples: "decoder" mode: prior samples in all (split evenly over the charts); default len(data), or
@@ -135,6 +163,14 @@ def build_graph(
         seed: "decoder" mode: seed of the prior samples.
         skip_small_charts: leave out charts with k or fewer nodes instead of raising ValueError.
         progress: show tqdm progress bars.
+        weights: "lazy" (default): the nodes, their decodings and the structure, with every intra-chart edge at
+            its decoded chord (a lower bound of its weight); queries decode only the edges their paths need
+            (LazySP, :mod:`agm.geodesic.lazysp`) and the graph keeps them. Lengths equal the eager graph's to
+            float32 rounding. "eager": every edge decoded now (N + E (n_steps - 1) decodings); the same as a
+            lazy graph after ``graph.evaluate_all(model)``.
+        decode_policy: torch threads and batch size of the decoder (:class:`agm.geodesic.policy.DecodePolicy`);
+            default chosen by measurement (:func:`agm.geodesic.policy.measure_policy`; 16384 points, torch's
+            threads on CUDA). Stored with the graph and used by its queries.
 
     Integer and real arguments may be Python or numpy scalars (bools are refused).
 
@@ -161,13 +197,15 @@ def build_graph(
     dev = check_device(device) if device is not None else model_device(model)
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
+    check_choice("weights", weights, WEIGHT_MODES)
+    decode_policy = check_policy(decode_policy)
     samples = check_positive_int(
         "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
     )
     settings = NodeSettings(
         eps=eps,
         k=k,
-        batch_size=batch_size or default_batch_size(dev),
+        batch_size=batch_size or (decode_policy.batch_size if decode_policy else default_batch_size(dev)),
         device=dev,
         skip_small_charts=bool(skip_small_charts),
         progress=bool(progress),
@@ -182,18 +220,17 @@ def build_graph(
         t0 = time.perf_counter()
         chart_nodes, data_shape = mode.build(model, x, settings)
         timings["nodes"] = time.perf_counter() - t0
-        batch = settings.batch_size
-        if batch_size is None:  # choose by measurement: the best batch depends on the decoder and the machine
-            sample = torch.from_numpy(np.concatenate(chart_nodes.latents)[:256])
-            charts_of = np.repeat(chart_nodes.charts, [len(lat) for lat in chart_nodes.latents])[:256]
-            batch = tune_batch_size(model.decode, sample, torch.from_numpy(charts_of), dev)
-        native, latents, positions = assemble_graph(
+        t0 = time.perf_counter()
+        policy = choose_policy(model, chart_nodes, dev, decode_policy, batch_size)
+        timings["decode_policy"] = time.perf_counter() - t0
+        native, latents, positions, evaluated = assemble_graph(
             model,
             chart_nodes,
             k=k,
             n_steps=n_steps,
-            batch_size=batch,
+            policy=policy,
             device=dev,
+            lazy=weights == "lazy",
             progress=progress,
             timings=timings,
         )
@@ -209,10 +246,11 @@ def build_graph(
         fingerprint=fingerprint,
         nodes=mode,
         refine_steps=refine_steps,
-        batch_size=batch,
         timings=timings,
         latents=latents,
         positions=positions,
+        evaluated=evaluated,
+        decode_policy=policy,
     )
     graph.model_check.verified = weight_versions(model)
     if can_register(model):

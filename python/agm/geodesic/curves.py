@@ -10,8 +10,8 @@ which makes the A* heuristic consistent.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -26,8 +26,6 @@ Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: 4096 (glibc malloc); a cheap decoder, on the other hand, is dominated by per-call overhead below thousands.
 DEFAULT_CPU_BATCH = 256
 DEFAULT_CUDA_BATCH = 16384
-#: Candidate batch sizes tried by :func:`tune_batch_size`, smallest first.
-CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
 
 
 def interior_decodings(n_steps: int) -> int:
@@ -50,42 +48,6 @@ def checked_decode(
 def default_batch_size(device: torch.device) -> int:
     """Decoded points per forward call: small on the CPU (allocator-bound), large on CUDA."""
     return DEFAULT_CUDA_BATCH if device.type == "cuda" else DEFAULT_CPU_BATCH
-
-
-def tune_batch_size(
-    decode: Decoder, z: torch.Tensor, y: torch.Tensor, device: torch.device, budget_s: float = 0.2
-) -> int:
-    """Choose the decoder batch size by measurement: the fastest of :data:`CANDIDATES` in points per second.
-
-    Sizes are tried from the smallest up, one timed forward call each (after a small warm-up call), and the
-    search stops at the first call that takes longer than ``budget_s``: an expensive decoder is measured with a
-    few small calls (well under a second), a cheap one climbs to large batches where per-call overhead vanishes.
-
-    Args:
-        decode: the model's ``decode(z, y)`` (call under ``evaluating``).
-        z: (N, d) latents to decode (rows are repeated to fill a batch).
-        y: (N,) int64 charts.
-        device: the decoder's device.
-
-    Returns:
-        The batch size (points per forward call) with the best measured throughput.
-    """
-    if device.type == "cuda":
-        return DEFAULT_CUDA_BATCH
-    n = z.shape[0]
-    call_model("decode", decode, z[:16].to(device), y[:16].to(device))  # warm-up: first-call allocations
-    best, best_rate = DEFAULT_CPU_BATCH, 0.0
-    for size in CANDIDATES:
-        idx = torch.arange(size) % n
-        zb, yb = z[idx].to(device), y[idx].to(device)
-        start = time.perf_counter()
-        call_model("decode", decode, zb, yb)
-        seconds = time.perf_counter() - start
-        if size / seconds > best_rate:
-            best, best_rate = size, size / seconds
-        if seconds > budget_s:
-            break
-    return best
 
 
 def decode_points(
@@ -125,6 +87,12 @@ def edges_per_batch(batch_size: int, n_steps: int) -> int:
     return max(1, batch_size // max(1, interior_decodings(n_steps)))
 
 
+def chord_lengths(x_start: torch.Tensor, x_end: torch.Tensor) -> torch.Tensor:
+    """(E,) float64 decoded chords ||x_end - x_start|| of (E, D) float32 decodings: every weight's lower bound."""
+    chord: torch.Tensor = torch.linalg.vector_norm(x_end - x_start, dim=1).double()
+    return chord
+
+
 def segment_lengths(
     decode: Decoder,
     z_start: torch.Tensor,
@@ -149,8 +117,7 @@ def segment_lengths(
     e = z_start.shape[0]
     inner_n = interior_decodings(n_steps)
     if inner_n == 0:
-        chord: torch.Tensor = torch.linalg.vector_norm(x_end - x_start, dim=1).double()
-        return chord
+        return chord_lengths(x_start, x_end)
     t = torch.arange(1, n_steps, device=z_start.device, dtype=z_start.dtype) / n_steps
     z = z_start[:, None, :] + t[None, :, None] * (z_end - z_start)[:, None, :]  # (E, n-1, d)
     y = charts[:, None].expand(e, inner_n).reshape(-1)
@@ -158,6 +125,74 @@ def segment_lengths(
     poly = torch.cat([x_start[:, None, :], inner, x_end[:, None, :]], dim=1)  # (E, n+1, D)
     lengths: torch.Tensor = torch.linalg.vector_norm(poly[:, 1:] - poly[:, :-1], dim=2).double().sum(dim=1)
     return lengths
+
+
+@dataclass(frozen=True)
+class PointTable:
+    """Endpoints that segments index into: latents (P, d) float32, decodings (P, D) float32 and charts (P,)
+    int64, all on the decoder's device."""
+
+    latents: torch.Tensor
+    positions: torch.Tensor
+    charts: torch.Tensor
+
+
+def packed_lengths(
+    decode: Decoder,
+    table: PointTable,
+    ends: torch.Tensor,
+    n_steps: int,
+    batch_size: int,
+    progress: bool = False,
+    desc: str = "edge weights",
+) -> torch.Tensor:
+    """Curve lengths (eq. 10) of many segments with every decoder call holding exactly ``batch_size`` points.
+
+    The interior points of all segments form one stream (segment after segment, t_i = i / n for i = 1..n-1);
+    each decoder call takes the next ``batch_size`` of them, across segment boundaries, so only the last call is
+    short. Each point contributes its distance to the previous point of its segment (the start's decoding for
+    i = 1, the last decoded point of the previous call where a segment crosses calls), and the last interior
+    point also its distance to the end's decoding. Segments of one chart should be consecutive (the build's
+    edges are, chart after chart) so that calls are single-chart, as fast decoders want.
+
+    Args:
+        decode: the model's ``decode(z, y)``.
+        table: the endpoints.
+        ends: (E, 2) int64 tensor on the decoder's device: rows of ``table`` (same chart) of each segment.
+        n_steps: segments per curve (eq. 10's n), >= 1 (1: the chord, nothing decoded).
+        batch_size: decoded points per forward call; peak memory is set by it, not by E.
+        progress: show a tqdm bar (in segments).
+
+    Returns:
+        (E,) float64 tensor of lengths on the decoder's device.
+    """
+    device = table.latents.device
+    n_edges = ends.shape[0]
+    u, v = ends[:, 0], ends[:, 1]
+    inner = interior_decodings(n_steps)
+    if inner == 0 or n_edges == 0:
+        return chord_lengths(table.positions[u], table.positions[v])
+    out = torch.zeros(n_edges, dtype=torch.float64, device=device)
+    total = n_edges * inner
+    carry: torch.Tensor | None = None  # last decoded point of the previous call
+    with tqdm(total=n_edges, desc=desc, unit="edge", disable=not progress, leave=False) as bar:
+        for start in range(0, total, batch_size):
+            p = torch.arange(start, min(total, start + batch_size), device=device)
+            edge, step = p // inner, p % inner + 1
+            eu, ev = u[edge], v[edge]
+            t = (step.to(table.latents.dtype) / n_steps)[:, None]
+            za = table.latents[eu]
+            x = checked_decode(decode, za + t * (table.latents[ev] - za), table.charts[eu])
+            previous = torch.cat([x[:1] if carry is None else carry, x[:-1]])
+            first = step == 1
+            previous = torch.where(first[:, None], table.positions[eu], previous)
+            pieces = torch.linalg.vector_norm(x - previous, dim=1).double()
+            last = step == inner
+            pieces = pieces + torch.where(last, torch.linalg.vector_norm(table.positions[ev] - x, dim=1).double(), 0.0)
+            out.index_add_(0, edge, pieces)
+            carry = x[-1:]
+            bar.update(int(last.sum()))
+    return out
 
 
 def edge_lengths(
@@ -171,7 +206,7 @@ def edge_lengths(
     progress: bool = False,
     desc: str = "edge weights",
 ) -> np.ndarray:
-    """Curve-length weights of intra-chart graph edges, streamed in batches (no Python per edge).
+    """Curve-length weights of intra-chart graph edges in packed calls (:func:`packed_lengths`).
 
     Args:
         decode: the model's ``decode(z, y)``.
@@ -180,23 +215,12 @@ def edge_lengths(
         node_chart: (N,) int64 node charts on the same device.
         edges: (E, 2) int64 numpy array of node pairs of the same chart.
         n_steps: segments per edge (eq. 10's n, >= 1).
-        batch_size: decoded points per forward call; ``max(1, batch_size // (n_steps - 1))`` edges per batch, so
-            peak memory is set by the batch size, not by E.
+        batch_size: decoded points per forward call (every call but the last holds exactly this many).
         progress: show a tqdm bar.
 
     Returns:
         (E,) float64 numpy array.
     """
-    device = latents.device
-    n_edges = edges.shape[0]
-    per_batch = edges_per_batch(batch_size, n_steps)
-    out = torch.empty(n_edges, dtype=torch.float64, device=device)
-    ends = torch.from_numpy(edges).to(device)
-    with tqdm(total=n_edges, desc=desc, unit="edge", disable=not progress, leave=False) as bar:
-        for start in range(0, n_edges, per_batch):
-            u, v = ends[start : start + per_batch].unbind(1)
-            out[start : start + u.shape[0]] = segment_lengths(
-                decode, latents[u], latents[v], node_chart[u], positions[u], positions[v], n_steps
-            )
-            bar.update(u.shape[0])
-    return out.cpu().numpy()
+    table = PointTable(latents, positions, node_chart)
+    ends = torch.from_numpy(np.ascontiguousarray(edges, dtype=np.int64)).to(latents.device)
+    return packed_lengths(decode, table, ends, n_steps, batch_size, progress, desc).cpu().numpy()

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from agm.geodesic.attach import Attachments
-from agm.geodesic.curves import edges_per_batch, segment_lengths
+from agm.geodesic.curves import PointTable, interior_decodings, packed_lengths
 from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.policy import DecodePolicy, applied
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class DirectEdges:
         offsets: (B+1,) int64; the direct edges of pair b are ``offsets[b]:offsets[b+1]``.
         source_copy, target_copy: (E,) int64 copy index (into the source / target attachments) of each edge's ends.
         chart: (E,) int64 model chart of each edge.
-        length: (E,) float64 curve length of each edge (eq. 10), 0 for bitwise-equal latents.
+        length: (E,) float64 curve length of each edge (eq. 10), 0 for bitwise-equal latents, where
+            ``evaluated``; its decoded chord (a lower bound) elsewhere.
+        evaluated: (E,) bool.
     """
 
     offsets: np.ndarray
@@ -39,6 +42,7 @@ class DirectEdges:
     target_copy: np.ndarray
     chart: np.ndarray
     length: np.ndarray
+    evaluated: np.ndarray
 
     def of(self, b: int) -> range:
         """The direct edges of pair b."""
@@ -61,29 +65,50 @@ def _candidates(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndar
     return np.asarray(offsets, dtype=np.int64), np.asarray(pairs_s, dtype=np.int64), np.asarray(pairs_t, dtype=np.int64)
 
 
-def direct_edges(
-    graph: GeodesicGraph, model: Any, src: Attachments, dst: Attachments, batch_size: int, device: torch.device
-) -> DirectEdges:
-    """The direct edges of the pairs (src query b, dst query b) (call under ``evaluating``)."""
+def direct_edges(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> DirectEdges:
+    """The direct edges of the pairs (src query b, dst query b), at their decoded chords (lower bounds; exact for
+    n_steps = 1 and 0 for bitwise-equal latents): :func:`evaluate_direct` decodes the ones a route needs."""
     offsets, si, ti = _candidates(src, dst)
-    length = np.zeros(si.size, dtype=np.float64)
     same = np.all(src.copy_latent[si] == dst.copy_latent[ti], axis=1) if si.size else np.zeros(0, dtype=bool)
-    todo = np.flatnonzero(~same)
-    per_batch = edges_per_batch(batch_size, graph.n_steps)
-    for s in range(0, todo.size, per_batch):
-        rows = todo[s : s + per_batch]
-        a, b = si[rows], ti[rows]
-        length[rows] = (
-            segment_lengths(
-                model.decode,
-                torch.from_numpy(src.copy_latent[a]).to(device),
-                torch.from_numpy(dst.copy_latent[b]).to(device),
-                torch.from_numpy(src.copy_chart[a]).to(device),
-                torch.from_numpy(src.copy_position[a]).to(device),
-                torch.from_numpy(dst.copy_position[b]).to(device),
-                graph.n_steps,
-            )
-            .cpu()
-            .numpy()
-        )
-    return DirectEdges(offsets=offsets, source_copy=si, target_copy=ti, chart=src.copy_chart[si], length=length)
+    chord = torch.linalg.vector_norm(
+        torch.from_numpy(src.copy_position[si]) - torch.from_numpy(dst.copy_position[ti]), dim=1
+    ).double()
+    length = np.where(same, 0.0, chord.numpy())
+    evaluated = same | (interior_decodings(graph.n_steps) == 0)
+    return DirectEdges(
+        offsets=offsets, source_copy=si, target_copy=ti, chart=src.copy_chart[si], length=length, evaluated=evaluated
+    )
+
+
+def evaluate_direct(
+    graph: GeodesicGraph,
+    model: Any,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    edges: np.ndarray,
+    policy: DecodePolicy,
+    device: torch.device,
+) -> int:
+    """Decode the curve lengths of direct edges ``edges`` in packed calls, in place (call under ``evaluating``).
+
+    Returns:
+        The number of edges decoded (those already evaluated are skipped).
+    """
+    edges = np.unique(np.asarray(edges, dtype=np.int64))
+    edges = edges[~direct.evaluated[edges]]
+    if edges.size == 0:
+        return 0
+    edges = edges[np.argsort(direct.chart[edges], kind="stable")]
+    a, b = direct.source_copy[edges], direct.target_copy[edges]
+    table = PointTable(
+        latents=torch.from_numpy(np.concatenate([src.copy_latent[a], dst.copy_latent[b]])).to(device),
+        positions=torch.from_numpy(np.concatenate([src.copy_position[a], dst.copy_position[b]])).to(device),
+        charts=torch.from_numpy(np.concatenate([src.copy_chart[a], dst.copy_chart[b]])).to(device),
+    )
+    n = edges.size
+    ends = torch.stack([torch.arange(n), torch.arange(n, 2 * n)], dim=1).to(device)
+    with applied(policy):
+        direct.length[edges] = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
+    direct.evaluated[edges] = True
+    return int(n)

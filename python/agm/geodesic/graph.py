@@ -15,7 +15,9 @@ import torch
 
 from agm._core import AtlasGraph
 from agm.geodesic.fingerprint import ModelCheck
+from agm.geodesic.lazy import GraphWeights
 from agm.geodesic.modes import MODES, NodeMode
+from agm.geodesic.policy import DecodePolicy
 from agm.models.protocol import model_device
 
 
@@ -30,7 +32,10 @@ class GeodesicGraph:
         eps, k, n_steps: the build parameters (``n_steps``: segments per edge, eq. 10).
         node_mode: how nodes were made and query points are located (:mod:`agm.geodesic.modes`).
         refine_steps: iterations of the latent search of the "decoder" mode (also used to locate query points).
-        batch_size: decoded points per forward call chosen at build time (the queries' default; None when loaded).
+        batch_size: decoded points per forward call of ``decode_policy`` (the queries' default; None if unknown).
+        decode_policy: how the decoder runs (threads, batch size; :mod:`agm.geodesic.policy`), chosen at build
+            time and stored in the graph file; None for a file written before policies were stored.
+        edge_weights: the edge weights and which are exact (:mod:`agm.geodesic.lazy`; all for an eager graph).
         data_shape: S, the shape of one data point.
         fingerprint: identifies the model the graph was built for (see ``agm.geodesic.fingerprint``).
         timings: seconds spent in each build stage (empty for a loaded graph).
@@ -52,11 +57,15 @@ class GeodesicGraph:
         timings: dict[str, float] | None = None,
         latents: np.ndarray | None = None,
         positions: np.ndarray | None = None,
+        evaluated: np.ndarray | None = None,
+        decode_policy: DecodePolicy | None = None,
     ) -> None:
         self.native = native
         self.node_mode: NodeMode = MODES[nodes] if isinstance(nodes, str) else nodes
         self.refine_steps = int(refine_steps)
-        self.batch_size = batch_size
+        self.decode_policy = decode_policy
+        self.batch_size = batch_size if batch_size is not None else (decode_policy.batch_size if decode_policy else None)
+        self.edge_weights = GraphWeights(native, evaluated)
         self.charts = tuple(int(c) for c in charts)
         self.eps, self.k, self.n_steps = float(eps), int(k), int(n_steps)
         self.data_shape = tuple(int(s) for s in data_shape)
@@ -72,7 +81,6 @@ class GeodesicGraph:
         self.node_point: np.ndarray = native.node_point
         self._positions: np.ndarray | None = positions
         self._node_of: np.ndarray | None = None
-        self._edge_keys: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def nodes(self) -> str:
@@ -118,17 +126,19 @@ class GeodesicGraph:
 
     def edge_weight(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Weights (float64, inf where there is no edge) of the node pairs (u[i], v[i]), any shape, -1 allowed."""
-        if self._edge_keys is None:
-            edges = self.native.edges
-            keys = edges[:, 0] * self.n_nodes + edges[:, 1]
-            order = np.argsort(keys, kind="stable")
-            self._edge_keys = (keys[order], self.native.weights[order])
-        keys, weights = self._edge_keys
-        a, b = np.minimum(u, v).astype(np.int64), np.maximum(u, v).astype(np.int64)
-        want = a * self.n_nodes + b
-        pos = np.clip(np.searchsorted(keys, want), 0, max(0, keys.size - 1))
-        found = (a >= 0) & (a != b) & (keys.size > 0) & (keys[pos] == want)
-        return np.where(found, weights[pos], np.inf)
+        ids = self.edge_weights.edge_ids(u, v)
+        return np.where(ids >= 0, self.edge_weights.values[np.maximum(ids, 0)], np.inf)
+
+    @property
+    def weights_evaluated(self) -> float:
+        """Fraction of intra-chart edge weights decoded: 1.0 for an eager graph, grows with a lazy one's queries."""
+        return self.edge_weights.fraction_evaluated
+
+    def evaluate_all(self, model: Any, device: torch.device | str | None = None, progress: bool = False) -> None:
+        """Decode every edge weight not yet evaluated: a lazy graph becomes the eager graph (same weights)."""
+        from agm.geodesic.lazysp import evaluate_all
+
+        evaluate_all(self, model, device, progress)
 
     def stats(self) -> dict[str, int]:
         """Table 1's statistics: nodes, edges (intra and cross-chart), components, largest component, diameter

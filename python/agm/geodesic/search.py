@@ -22,9 +22,11 @@ from agm.geodesic.inputs import (
     check_non_negative_int,
     check_positive_int,
 )
+from agm.geodesic.lazysp import LazyStats, QuerySet, lazy_routes
 from agm.geodesic.path import GeodesicPath
+from agm.geodesic.policy import DecodePolicy, applied, check_policy
 from agm.geodesic.registry import latest_graph
-from agm.geodesic.routes import Route, best_route
+from agm.geodesic.routes import Route
 from agm.models.protocol import model_device
 
 Method = Literal["astar", "dijkstra"]
@@ -34,8 +36,13 @@ Names = tuple[Callable[[int], str], Callable[[int], str]]
 
 
 def _prepare(
-    model: Any, graph: GeodesicGraph | None, method: str, batch_size: int | None, device: Any
-) -> tuple[GeodesicGraph, torch.device, int]:
+    model: Any,
+    graph: GeodesicGraph | None,
+    method: str,
+    batch_size: int | None,
+    device: Any,
+    decode_policy: DecodePolicy | None,
+) -> tuple[GeodesicGraph, torch.device, DecodePolicy]:
     check_model(model, need_encoder=False)
     check_choice("method", method, METHODS)
     if graph is None:
@@ -45,11 +52,18 @@ def _prepare(
     check_model(model, need_encoder=graph.node_mode.needs_encoder)
     dev = check_device(device) if device is not None else model_device(model)
     graph.check_model(model, dev)
+    policy = check_policy(decode_policy)
     if batch_size is not None:
         batch = check_positive_int("batch_size", batch_size)
-    else:
-        batch = graph.batch_size or default_batch_size(dev)
-    return graph, dev, batch
+        if policy is not None and policy.batch_size != batch:
+            raise ValueError(
+                f"batch_size must match decode_policy.batch_size when both are given; got {batch} and "
+                f"{policy.batch_size}"
+            )
+        policy = policy or DecodePolicy(threads=None, batch_size=batch)
+    if policy is None:
+        policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
+    return graph, dev, policy
 
 
 def shortest_path(
@@ -61,6 +75,8 @@ def shortest_path(
     method: Method = "astar",
     batch_size: int | None = None,
     device: torch.device | str | None = None,
+    decode_policy: DecodePolicy | None = None,
+    lazy_stats: LazyStats | None = None,
 ) -> GeodesicPath:
     """Geodesic between two data points through the charts of an AGM (Algorithm 1's query).
 
@@ -83,8 +99,10 @@ def shortest_path(
         x0, x1: data points of shape S (the graph's ``data_shape``), float, finite.
         graph: a :class:`GeodesicGraph`; default the graph most recently built for ``model``.
         method: "astar" (default) or "dijkstra" (same result, no heuristic).
-        batch_size: decoded points per forward call (default as in ``build_graph``).
+        batch_size: decoded points per forward call (default: the graph's decode policy).
         device: where the model runs; default the device of its parameters.
+        decode_policy: torch threads and batch size of the decoder (default: the graph's, chosen at build time).
+        lazy_stats: if given, filled with what the query decoded (:class:`agm.geodesic.lazysp.LazyStats`).
 
     Returns:
         A :class:`GeodesicPath` (length, charts, latents, chart_changes, decode(), interpolate(n)).
@@ -95,10 +113,10 @@ def shortest_path(
             query point).
         agm.UnreachableError: x0 and x1 attach to different connected components (a ValueError).
     """
-    graph, dev, batch = _prepare(model, graph, method, batch_size, device)
+    graph, dev, policy = _prepare(model, graph, method, batch_size, device, decode_policy)
     a = as_batch("x0", x0, graph.data_shape, single=True)
     b = as_batch("x1", x1, graph.data_shape, single=True)
-    path = _solve(model, graph, dev, batch, a, b, method, n_threads=1)[0]
+    path = _solve(model, graph, dev, policy, a, b, method, n_threads=1, stats=lazy_stats)[0]
     if path is None:  # _check_reachable raised for every unreachable pair
         raise AssertionError("an unreachable pair was not reported")
     return path
@@ -115,6 +133,8 @@ def shortest_paths(
     device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: bool = True,
+    decode_policy: DecodePolicy | None = None,
+    lazy_stats: LazyStats | None = None,
 ) -> list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
     search.
@@ -131,14 +151,14 @@ def shortest_paths(
         but the model's float32 encodings and decodings depend on the batch they are computed in (by ~1 ulp), so
         lengths agree to about 1e-6 relative, and where two routes are that close in length either may be chosen.
     """
-    graph, dev, batch = _prepare(model, graph, method, batch_size, device)
+    graph, dev, policy = _prepare(model, graph, method, batch_size, device, decode_policy)
     n_threads = check_non_negative_int("n_threads", n_threads)
     a = as_batch("X0", X0, graph.data_shape, single=False)
     b = as_batch("X1", X1, graph.data_shape, single=False)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"X0 and X1 must hold the same number of points; got {a.shape[0]} and {b.shape[0]}")
     names: Names = ("X0[{}]".format, "X1[{}]".format)
-    return _solve(model, graph, dev, batch, a, b, method, n_threads, raise_unreachable, names)
+    return _solve(model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, names, lazy_stats)
 
 
 def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges) -> None:
@@ -164,8 +184,14 @@ def _describe(b: int, components: set[int], att: Attachments, sizes: np.ndarray)
 
 
 def _attach_unique(
-    model: Any, graph: GeodesicGraph, dev: torch.device, batch: int, a: torch.Tensor, b: torch.Tensor, names: Names
-) -> tuple[Attachments, Attachments]:
+    model: Any,
+    graph: GeodesicGraph,
+    dev: torch.device,
+    policy: DecodePolicy,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    names: Names,
+) -> QuerySet:
     """Attachments of the sources and targets; bitwise-equal query points are encoded once (so identically)."""
     both = torch.cat([a, b.to(a.device)])
     unique, inverse = torch.unique(both.reshape(both.shape[0], -1), dim=0, return_inverse=True)
@@ -176,46 +202,32 @@ def _attach_unique(
         q = int(first[u])
         return names[0](q) if q < a.shape[0] else names[1](q - a.shape[0])
 
-    with evaluating(model):  # all ends in one pass: fewer, fuller decoder batches
-        att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), batch, dev, label)
-    return att.select(inv[: a.shape[0]]), att.select(inv[a.shape[0] :])
+    with evaluating(model), applied(policy):  # all ends in one pass: fewer, fuller decoder batches
+        att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label)
+    return QuerySet.of(att, inv[: a.shape[0]], inv[a.shape[0] :])
 
 
 def _solve(
     model: Any,
     graph: GeodesicGraph,
     dev: torch.device,
-    batch: int,
+    policy: DecodePolicy,
     a: torch.Tensor,
     b: torch.Tensor,
     method: Method,
     n_threads: int,
     raise_unreachable: bool = True,
     names: Names = ("x0".format, "x1".format),
+    stats: LazyStats | None = None,
 ) -> list[GeodesicPath | None]:
-    src, dst = _attach_unique(model, graph, dev, batch, a, b, names)
-    with evaluating(model):
-        direct = direct_edges(graph, model, src, dst, batch, dev)
+    qs = _attach_unique(model, graph, dev, policy, a, b, names)
+    src, dst = qs.sides()
+    direct = direct_edges(graph, src, dst)
     if raise_unreachable:
         _check_reachable(graph, src, dst, direct)
-    paths, costs = graph.native.search_many(
-        src.offsets,
-        src.nodes,
-        src.costs,
-        dst.offsets,
-        dst.nodes,
-        dst.costs,
-        np.arange(a.shape[0] + 1, dtype=np.int64),
-        dst.main_position(),
-        method=method,
-        n_threads=n_threads,
-        raise_unreachable=False,
-    )
-    out: list[GeodesicPath | None] = []
-    for i, (p, c) in enumerate(zip(paths, costs)):
-        route = best_route(graph, src, dst, direct, i, p, float(c))
-        out.append(None if route is None else _make_path(graph, model, dev, src, dst, i, route))
-    return out
+    with evaluating(model):
+        routes, src, dst, direct = lazy_routes(graph, model, dev, policy, qs, direct, method, n_threads, stats)
+    return [None if r is None else _make_path(graph, model, dev, src, dst, i, r) for i, r in enumerate(routes)]
 
 
 def _make_path(

@@ -1,0 +1,165 @@
+"""How the decoder is run for geodesics: one decode policy (torch threads, batch size), measured, stored, applied.
+
+A :class:`DecodePolicy` says how many points one decoder call takes and how many intra-op threads torch uses for
+it. Both depend on the decoder and on the machine (on a busy 2-core machine one thread beat two for the paper's
+decoder by 1.4-5x; on an idle one two threads won by 1.7-1.9x), so by default they are chosen together by
+measurement (:func:`measure_policy`): every candidate is timed several times on single-chart batches (as edges
+are decoded) and its median kept, which survives a noisy neighbour. The policy is stored in the graph file and
+reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1, batch_size=64))`` (and the same
+argument of the queries) sets it explicitly.
+
+:func:`applied` sets torch's thread count around the decode loops and restores it afterwards. The thread count
+is process-global in torch (``torch.set_num_threads``), so the context is reference-counted under one lock, like
+:func:`agm.geodesic._context.evaluating`: the outermost entry in any thread sets it, inner and concurrent entries
+only count (they run with the outermost entry's setting), and the last exit restores the value found by the
+first. Code outside agm that changes the thread count meanwhile is overridden until that last exit.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from agm.geodesic.inputs import call_model, check_positive_int
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Batch sizes tried by :func:`measure_policy`, smallest first.
+BATCH_CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
+#: Timed calls per candidate; the median is kept.
+REPEATS = 3
+#: Points per decoder call on CUDA (not measured: large batches always win there).
+CUDA_BATCH = 16384
+
+
+@dataclass(frozen=True)
+class DecodePolicy:
+    """How to run the decoder: ``batch_size`` points per call with ``threads`` torch intra-op threads.
+
+    Attributes:
+        threads: torch intra-op threads during decoding, >= 1; None leaves torch's setting alone.
+        batch_size: decoded points per forward call, >= 1.
+        measured: points per second measured for this policy (0.0 when it was not measured).
+    """
+
+    threads: int | None
+    batch_size: int
+    measured: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.threads is not None:
+            check_positive_int("DecodePolicy.threads", self.threads)
+        check_positive_int("DecodePolicy.batch_size", self.batch_size)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as a JSON-serialisable dict (stored in the graph file)."""
+        return {"threads": self.threads, "batch_size": self.batch_size, "measured": self.measured}
+
+    @classmethod
+    def from_json(cls, meta: dict[str, Any]) -> DecodePolicy:
+        """Inverse of :meth:`to_json`; ValueError for bad values."""
+        return cls(threads=meta["threads"], batch_size=meta["batch_size"], measured=float(meta.get("measured", 0.0)))
+
+
+def check_policy(policy: Any) -> DecodePolicy | None:
+    """A DecodePolicy or None (TypeError naming the argument otherwise)."""
+    if policy is not None and not isinstance(policy, DecodePolicy):
+        raise TypeError(f"decode_policy must be an agm.geodesic.DecodePolicy or None; got {type(policy).__name__}")
+    return policy
+
+
+_LOCK = threading.Lock()
+_DEPTH = 0
+_SAVED = 0
+
+
+@contextmanager
+def applied(policy: DecodePolicy) -> Iterator[None]:
+    """Run the block with ``policy.threads`` torch threads (process-global: see the module docstring)."""
+    global _DEPTH, _SAVED
+    if policy.threads is None:
+        yield
+        return
+    with _LOCK:
+        if _DEPTH == 0:
+            _SAVED = torch.get_num_threads()
+            if _SAVED != policy.threads:
+                torch.set_num_threads(policy.threads)
+        _DEPTH += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0 and torch.get_num_threads() != _SAVED:
+                torch.set_num_threads(_SAVED)
+
+
+def _median_seconds(decode: Decoder, z: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call_model("decode", decode, z, y)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def thread_candidates() -> tuple[int, ...]:
+    """Torch thread counts worth trying: 1 and torch's current setting."""
+    current = torch.get_num_threads()
+    return (1,) if current <= 1 else (1, current)
+
+
+def measure_policy(
+    decode: Decoder,
+    z: torch.Tensor,
+    chart: int,
+    device: torch.device,
+    *,
+    call_budget_s: float = 0.04,
+    total_budget_s: float = 0.6,
+    repeats: int = REPEATS,
+) -> DecodePolicy:
+    """Choose (threads, batch size) together by measurement on single-chart batches (call under ``evaluating``).
+
+    For each thread count of :func:`thread_candidates`, batch sizes are tried from the smallest up, each timed
+    ``repeats`` times (after one warm-up call) with the median kept; a thread count stops climbing at the first
+    size whose median call exceeds ``call_budget_s`` or when its share of ``total_budget_s`` is spent. So an
+    expensive decoder is measured with a few small calls (under a second in all), a cheap one climbs to large
+    batches where per-call overhead vanishes. On CUDA nothing is measured: (None, 16384).
+
+    Args:
+        decode: the model's ``decode(z, y)``.
+        z: (N, d) float32 latents of one chart (rows are repeated to fill a batch).
+        chart: the chart of ``z``.
+        device: the decoder's device.
+
+    Returns:
+        The candidate with the most points per second (its rate in ``measured``).
+    """
+    if device.type == "cuda":
+        return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
+    n = z.shape[0]
+    best = DecodePolicy(threads=None, batch_size=256)
+    share = total_budget_s / len(thread_candidates())
+    for threads in thread_candidates():
+        with applied(DecodePolicy(threads=threads, batch_size=1)):
+            started = time.perf_counter()
+            call_model("decode", decode, z[:16].to(device), torch.full((min(16, n),), chart, device=device))
+            for size in BATCH_CANDIDATES:
+                idx = torch.arange(size) % n
+                zb, yb = z[idx].to(device), torch.full((size,), chart, dtype=torch.int64, device=device)
+                seconds = _median_seconds(decode, zb, yb, repeats)
+                rate = size / max(seconds, 1e-9)
+                if rate > best.measured:
+                    best = DecodePolicy(threads=threads, batch_size=size, measured=rate)
+                if seconds > call_budget_s or time.perf_counter() - started > share:
+                    break
+    return best
