@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import os
 import subprocess
 import sys
@@ -101,3 +102,37 @@ def _stub_functions() -> list[tuple[str, str, ast.FunctionDef]]:
 def test_parameter_names_and_defaults_match_stub(owner: str, name: str, node: ast.FunctionDef) -> None:
     obj = getattr(getattr(_core, owner), name) if owner else getattr(_core, name)
     assert _runtime_params(obj, name) == _stub_params(node)
+
+
+def _runtime_doc(obj: object, name: str) -> str:
+    """The docstring pybind11 holds for ``obj``, its generated signature line dropped, cleaned like ast's."""
+    doc = obj.__doc__ or ""
+    lines = doc.splitlines()
+    if lines and lines[0].startswith(f"{name}("):
+        doc = "\n".join(lines[1:])
+    return inspect.cleandoc(doc).strip()
+
+
+def _documented() -> list[tuple[str, object, str | None]]:
+    """(qualified name, runtime object, stub docstring) of every class, function, method and property."""
+    out: list[tuple[str, object, str | None]] = []
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name in ("AtlasGraph", "ChartIndex"):
+            cls = getattr(_core, node.name)
+            out.append((node.name, cls, ast.get_docstring(node)))
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    member = inspect.getattr_static(cls, item.name)
+                    if isinstance(member, staticmethod):
+                        member = member.__func__
+                    out.append((f"{node.name}.{item.name}", member, ast.get_docstring(item)))
+        elif isinstance(node, ast.FunctionDef):
+            out.append((node.name, getattr(_core, node.name), ast.get_docstring(node)))
+    return out
+
+
+@pytest.mark.parametrize(("name", "obj", "stub_doc"), [pytest.param(*item, id=item[0]) for item in _documented()])
+def test_native_docstrings_equal_the_stub(name: str, obj: object, stub_doc: str | None) -> None:
+    """One source for the native docs: the pybind11 docstring of every name is the stub's, word for word."""
+    assert stub_doc, f"{name}: the stub has no docstring"
+    assert _runtime_doc(obj, name.rsplit(".", 1)[-1]) == stub_doc

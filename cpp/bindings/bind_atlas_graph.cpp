@@ -15,13 +15,9 @@ namespace {
 
 std::shared_ptr<AtlasGraph> make_graph(const std::vector<py::array>& latents, const std::vector<py::array>& point_ids,
                                        std::int64_t k, std::int64_t n_threads) {
+    // dtype and layout here; counts, lengths and values are the core's invariants (std::invalid_argument).
     const std::size_t threads = checks::threads(n_threads);
-    if (latents.empty()) throw py::value_error("latents must hold at least one chart; got an empty list");
-    if (latents.size() != point_ids.size()) {
-        throw py::value_error("latents and point_ids must have the same length; got " +
-                              std::to_string(latents.size()) + " and " + std::to_string(point_ids.size()));
-    }
-    if (k < 1) throw py::value_error("k must be >= 1; got " + std::to_string(k));
+    const std::size_t kk = check_graph_k(k);  // the core's rule, before the unsigned cast
     std::vector<VectorView<std::int64_t>> ids;
     for (std::size_t c = 0; c < point_ids.size(); ++c) {
         ids.push_back(checks::vector<std::int64_t>(point_ids[c], "point_ids[" + std::to_string(c) + "]", "(N_c,)"));
@@ -38,9 +34,9 @@ std::shared_ptr<AtlasGraph> make_graph(const std::vector<py::array>& latents, co
             views.push_back(checks::float_matrix<T>(latents[c], name, "(N_c, d)"));
         }
         py::gil_scoped_release release;
-        return std::make_shared<AtlasGraph>(views, ids, static_cast<std::size_t>(k), threads);
+        return std::make_shared<AtlasGraph>(views, ids, kk, threads);
     };
-    return checks::is_float64(latents[0], "latents[0]") ? build(double{}) : build(float{});
+    return latents.empty() || checks::is_float64(latents[0], "latents[0]") ? build(double{}) : build(float{});
 }
 
 py::array float_matrix_copy(const FloatMatrix& m) {
@@ -55,15 +51,10 @@ py::array float_matrix_copy(const FloatMatrix& m) {
 }
 
 void set_positions(AtlasGraph& self, const py::array& positions) {
-    const std::string name = "positions";
+    const std::string name = "positions";  // dtype and layout here; the core checks the shape
     const bool f64 = checks::is_float64(positions, name);
-    checks::require_ndim(positions, 2, name, "(n_nodes, D)");
-    if (static_cast<std::size_t>(positions.shape(0)) != self.n_nodes() || positions.shape(1) < 1) {
-        throw py::value_error("positions must have shape (n_nodes, D) = (" + std::to_string(self.n_nodes()) +
-                              ", D >= 1); got " + checks::shape_string(positions));
-    }
-    FloatMatrix copy = f64 ? FloatMatrix(checks::float_matrix<double>(positions, name))
-                           : FloatMatrix(checks::float_matrix<float>(positions, name));
+    FloatMatrix copy = f64 ? FloatMatrix(checks::float_matrix<double>(positions, name, "(n_nodes, D)"))
+                           : FloatMatrix(checks::float_matrix<float>(positions, name, "(n_nodes, D)"));
     py::gil_scoped_release release;
     self.set_positions(std::move(copy));
 }
@@ -112,17 +103,24 @@ void bind_atlas_graph(py::module_& m) {
     GraphClass cls(m, "AtlasGraph", R"pbdoc(
 The multi-chart graph of Algorithm 1.
 
-Nodes are numbered globally, chart after chart. Candidate edges (u < v): the de-duplicated k-NN edges inside each
-chart, chart by chart, then the cross-chart edges joining nodes that share a data point. ``set_weights`` builds
-the weighted CSR adjacency; searching before it raises ValueError.
+Nodes are numbered globally, chart after chart: the nodes of chart c are
+``chart_offsets[c] .. chart_offsets[c+1]-1`` in the order of that chart's points. Each node knows its chart,
+the index of its source data point and its latent coordinates.
+
+Candidate edges (undirected, each listed once with u < v): first, chart after chart, the de-duplicated k-NN
+edges inside each chart; then the cross-chart edges joining every pair of nodes that share a data point.
+Python weighs them (torch) and hands the float64 weights back with ``set_weights``, which builds the CSR
+adjacency and the connected components. Searching before ``set_weights`` raises ValueError.
 )pbdoc");
     cls.def(py::init(&make_graph), py::arg("latents"), py::arg("point_ids"), py::arg("k"), py::arg("n_threads") = 0,
             R"pbdoc(
 Build the per-chart k-d trees and the candidate edges.
 
 Args:
-    latents: one (N_c, d) array per chart; same d and dtype (float32/float64) for all charts; N_c > k.
-    point_ids: one (N_c,) int64 array per chart: the data-point index of every node, >= 0, unique within a chart.
+    latents: one (N_c, d) array per chart; same d and dtype for all charts; N_c > k (ValueError if a chart
+        is empty or has k or fewer points).
+    point_ids: one (N_c,) int64 array per chart: the data-point index of every node, >= 0, unique within a
+        chart.
     k: neighbours per node inside its chart, k >= 1.
     n_threads: 0 means all hardware threads.
 )pbdoc")
@@ -141,27 +139,23 @@ Args:
             R"pbdoc((n_nodes,) int64: the data-point index of each node.)pbdoc")
         .def_property_readonly(
             "latents", [](const AtlasGraph& g) { return float_matrix_copy(g.latents()); },
-            R"pbdoc((n_nodes, d): the latent coordinates of each node (the dtype given at construction).)pbdoc")
+            R"pbdoc((n_nodes, d): the latent coordinates of each node in its chart (the dtype given at construction).)pbdoc")
         .def_property_readonly(
             "edges",
             [](const AtlasGraph& g) { return to_int64(g.edges(), {static_cast<py::ssize_t>(g.n_edges()), 2}); },
             R"pbdoc((n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart).)pbdoc")
         .def_property_readonly("n_edges", &AtlasGraph::n_edges, R"pbdoc(Number of candidate edges.)pbdoc")
         .def_property_readonly("n_intra_edges", &AtlasGraph::n_intra_edges,
-                               R"pbdoc(The first n_intra_edges rows of ``edges`` join nodes of one chart.)pbdoc")
+                               R"pbdoc(The first n_intra_edges rows of ``edges`` join nodes of one chart; the rest are cross-chart edges.)pbdoc")
         .def(
             "chart_index",
             [](const AtlasGraph& g, std::int64_t chart) {
-                if (chart < 0 || static_cast<std::size_t>(chart) >= g.n_charts()) {
-                    throw py::index_error("chart must be in [0, " + std::to_string(g.n_charts()) + "); got " +
-                                          std::to_string(chart));
-                }
-                return std::make_shared<AnyChartIndex>(g.chart_index(static_cast<std::size_t>(chart)));
+                return std::make_shared<AnyChartIndex>(g.chart_index(chart));  // IndexError from the core
             },
             py::arg("chart"),
             R"pbdoc(The k-d tree of one chart (a shared reference, not a copy); IndexError for a bad chart.)pbdoc")
         .def("set_weights", &set_weights, py::arg("weights"), R"pbdoc(
-Set the weight of every candidate edge and build the weighted CSR adjacency.
+Set the weight of every candidate edge and build the CSR adjacency and the connected components.
 
 Args:
     weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
@@ -181,8 +175,8 @@ Args:
             "positions", [](const AtlasGraph& g) { return float_matrix_copy(*g.positions()); },
             R"pbdoc((n_nodes, D) decoded positions (ValueError when none were set).)pbdoc")
         .def("csr", &csr, R"pbdoc(
-The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies, directly usable
-as ``scipy.sparse.csr_array((data, indices, indptr))``.
+The symmetric adjacency as (indptr (n_nodes+1,), indices (2 n_edges,), data (2 n_edges,)) copies,
+directly usable as ``scipy.sparse.csr_array((data, indices, indptr))``.
 )pbdoc")
         .def_property_readonly(
             "component", [](const AtlasGraph& g) { return vector_copy(g.component()); },
@@ -198,18 +192,23 @@ as ``scipy.sparse.csr_array((data, indices, indptr))``.
                 return g.diameter_hops(threads);
             },
             py::arg("n_threads") = 0,
-            R"pbdoc(Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component).)pbdoc")
+            R"pbdoc(
+Exact diameter in hops: the largest BFS eccentricity over all nodes (within their component).
+
+Computed with eccentricity bounds (Takes & Kosters 2011), which needs far fewer BFS than one per node;
+cached after the first call.
+)pbdoc")
         .def("stats", &stats, py::arg("n_threads") = 0, R"pbdoc(
-Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component,
-diameter_hops.
+Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
+largest_component, diameter_hops.
 )pbdoc")
         .def("workspace_bytes", &AtlasGraph::workspace_bytes, R"pbdoc(
-Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()`` of them,
-each about 40 bytes per node).
+Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()``
+of them, each about 40 bytes per node).
 )pbdoc")
         .def("memory_bytes", &AtlasGraph::memory_bytes, R"pbdoc(
-Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions; the k-d trees
-excluded).
+Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions;
+the k-d trees excluded).
 )pbdoc");
 }
 

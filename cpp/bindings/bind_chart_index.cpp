@@ -13,35 +13,23 @@ namespace agm::bindings {
 namespace {
 
 std::shared_ptr<AnyChartIndex> make_index(const py::array& points, std::int64_t leaf_size) {
-    if (leaf_size < 1) throw py::value_error("leaf_size must be >= 1; got " + std::to_string(leaf_size));
+    const std::size_t leaf = check_leaf_size(leaf_size);  // the core's rule
     auto build = [&](auto tag) -> std::shared_ptr<AnyChartIndex> {
         using T = decltype(tag);
-        const auto view = checks::float_matrix<T>(points, "points");
-        if (view.rows == 0 || view.cols == 0) {
-            throw py::value_error("points must have N >= 1 rows and d >= 1 columns; got shape " +
-                                  checks::shape_string(points));
-        }
+        const auto view = checks::float_matrix<T>(points, "points");  // the core checks N >= 1, d >= 1
         std::shared_ptr<const ChartIndex<T>> index;
         {
             py::gil_scoped_release release;
-            index = std::make_shared<const ChartIndex<T>>(view, static_cast<std::size_t>(leaf_size));
+            index = std::make_shared<const ChartIndex<T>>(view, leaf);
         }
         return std::make_shared<AnyChartIndex>(AnyChartIndex{std::move(index)});
     };
     return checks::is_float64(points, "points") ? build(double{}) : build(float{});
 }
 
-std::size_t checked_k(std::int64_t k, std::size_t upper, const char* relation, std::size_t n_points) {
-    if (k < 1 || static_cast<std::size_t>(k) > upper) {
-        throw py::value_error(std::string("k must satisfy 1 <= k ") + relation + " n_points = " +
-                              std::to_string(n_points) + "; got " + std::to_string(k));
-    }
-    return static_cast<std::size_t>(k);
-}
-
 py::tuple query(const AnyChartIndex& self, const py::array& queries, std::int64_t k, std::int64_t n_threads) {
     const std::size_t threads = checks::threads(n_threads);
-    const std::size_t kk = checked_k(k, self.n_points(), "<=", self.n_points());
+    const std::size_t kk = check_k(k, self.n_points(), false);  // the core's rule, before sizing the outputs
     return std::visit(
         [&](const auto& index) -> py::tuple {
             using T = typename std::decay_t<decltype(*index)>::value_type;
@@ -71,7 +59,7 @@ py::tuple query(const AnyChartIndex& self, const py::array& queries, std::int64_
 
 py::tuple query_self(const AnyChartIndex& self, std::int64_t k, std::int64_t n_threads) {
     const std::size_t threads = checks::threads(n_threads);
-    const std::size_t kk = checked_k(k, self.n_points() - 1, "<", self.n_points());
+    const std::size_t kk = check_k(k, self.n_points(), true);
     const auto n = static_cast<py::ssize_t>(self.n_points());
     py::array_t<std::int64_t> ids({n, static_cast<py::ssize_t>(kk)});
     py::array_t<double> dists({n, static_cast<py::ssize_t>(kk)});
@@ -96,7 +84,9 @@ The points are copied into the index (row-major), so the caller's array may be f
 Build the tree.
 
 Args:
-    points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1.
+    points: (N, d) float32 or float64, C-contiguous, finite, N >= 1, d >= 1, with coordinates of
+        magnitude <= sqrt(max / d) / 4, max the dtype's largest value (FLT_MAX or DBL_MAX; ValueError
+        otherwise: squared distances would overflow the dtype).
     leaf_size: maximum points per leaf, >= 1.
 )pbdoc")
         .def_property_readonly("n_points", &AnyChartIndex::n_points, R"pbdoc(Number of indexed points N.)pbdoc")
@@ -109,20 +99,20 @@ Args:
 k nearest indexed points of each query.
 
 Args:
-    queries: (Q, d), the index's dtype (TypeError otherwise), C-contiguous, finite.
+    queries: (Q, d), the index's dtype (TypeError otherwise), C-contiguous, finite, within the points'
+        magnitude limit.
     k: 1 <= k <= n_points.
     n_threads: worker threads; 0 means all hardware threads. The GIL is released.
 
 Returns:
-    ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance (ties by id). Distances are
-    true Euclidean distances.
+    ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance, ties by id. Distances are
+    true Euclidean distances, re-measured in float64 for the selected ids.
 )pbdoc")
         .def("query_self", &query_self, py::arg("k"), py::arg("n_threads") = 0, R"pbdoc(
 k nearest neighbours of every indexed point, the point itself excluded.
 
 Args:
     k: 1 <= k < n_points.
-    n_threads: worker threads; 0 means all hardware threads. The GIL is released.
 
 Returns:
     ids (N, k) int64 and distances (N, k) float64 (true Euclidean), row i for point i.

@@ -15,7 +15,14 @@ void bind_persistence(py::module_& m) {
                g.save(path, metadata);
            },
            py::arg("path"), py::arg("metadata") = "",
-           R"pbdoc(Write every array, the build parameters and a UTF-8 metadata string (e.g. JSON) to one file.)pbdoc")
+           R"pbdoc(
+Write every array, the build parameters and a UTF-8 metadata string (e.g. JSON) to one file.
+
+Atomic: the bytes go to ``.{basename}.{pid}-{random}.part`` in the same folder (created if missing; mode
+0666 minus the umask), which is fsynced and renamed over ``path``; a crash leaves the old file or the new
+one, and part files of dead writers are removed by the next save. OSError (with errno and path) on
+failure.
+)pbdoc")
         .def_static(
             "load",
             [](const std::string& path) {
@@ -27,7 +34,11 @@ void bind_persistence(py::module_& m) {
                 return std::shared_ptr<AtlasGraph>(std::move(g));
             },
             py::arg("path"),
-            R"pbdoc(Read a file written by ``save``; ValueError for a truncated, corrupted or foreign file.)pbdoc")
+            R"pbdoc(
+Read a file written by ``save``; ValueError for a truncated, corrupted, crafted or foreign file (every
+header field is checked against the file size before anything is allocated), FileNotFoundError for a
+missing file, IsADirectoryError for a folder.
+)pbdoc")
         .def_property_readonly(
             "metadata", [](const AtlasGraph& g) { return g.metadata(); },
             R"pbdoc(The metadata string stored with ``save`` (empty for a graph that was never saved/loaded).)pbdoc");

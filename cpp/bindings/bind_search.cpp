@@ -59,9 +59,9 @@ auto with_goals(const AtlasGraph& g, SearchMethod m, const std::optional<py::arr
                 std::vector<std::int64_t>& default_offsets, Body&& body) {
     const bool astar = m == SearchMethod::astar;
     const auto positions = g.values().positions;  // the core re-checks against its own snapshot
-    if (astar && !positions) {
-        throw py::value_error("method 'astar' needs decoded positions: call set_positions first (or use "
-                              "method='dijkstra')");
+    if (astar && !positions) {  // the core raises its "needs decoded positions" error
+        EndpointBatch<double> batch{};
+        return body(batch);
     }
     if (!goals.has_value()) {
         if (astar) throw py::value_error("goals is required for method 'astar' (the decoded target attachments)");
@@ -176,10 +176,17 @@ void bind_search(py::module_& m) {
             R"pbdoc(
 Point-to-point search between two graph nodes, with early exit.
 
-"astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0.
+"astar" uses h(v) = ||P[v] - P[target]|| and needs ``set_positions``; "dijkstra" uses h = 0. Internally h
+is scaled by 1 - 2^-16 (float32 positions) or 1 - 2^-40 (float64) and closed nodes are reopened, so rounding
+in float32 positions or weights cannot make the result differ from Dijkstra's.
+
+Precondition of "astar" (checked once per set_weights/set_positions, O(n_edges * D)): the heuristic is
+consistent, every edge weight w(u, v) >= ||P[u] - P[v]|| up to that scale and the rounding of the
+positions' dtype. Otherwise ValueError names the worst edge (use method="dijkstra").
 
 Returns:
-    path (L,) int64 from source to target inclusive, and its cost (float). source == target gives ([source], 0.0).
+    path (L,) int64 from source to target inclusive, and its cost (float). source == target gives
+    ([source], 0.0).
 
 Raises:
     IndexError: source or target out of range.
@@ -200,25 +207,28 @@ Returns:
              py::arg("target_costs"), py::arg("goals") = py::none(), py::arg("method") = "astar", R"pbdoc(
 Search between two query points that are not graph nodes, without mutating the graph.
 
-The source is a virtual node with an edge of cost ``source_costs[i]`` to ``source_nodes[i]``; the target a virtual
-node reached from ``target_nodes[j]`` at cost ``target_costs[j]``. With "astar" the heuristic is
-h(v) = min_g ||P[v] - goals[g]|| (goals (G, D), the positions' dtype).
+The source is a virtual node with an edge of cost ``source_costs[i]`` to ``source_nodes[i]``; the target
+a virtual node reached from ``target_nodes[j]`` at cost ``target_costs[j]``. Repeated nodes are allowed
+(the cheapest attachment counts). With "astar" the heuristic is h(v) = min_g ||P[v] - goals[g]||: pass
+the decoded positions of the target's attachments (goals (G, D), the positions' dtype). Precondition of
+"astar", checked: the edges are consistent (see ``shortest_path``) and
+``target_costs[j] >= min_g ||P[target_nodes[j]] - goals[g]||`` (ValueError naming target_costs and j).
 
 Returns:
-    path (L,) int64 of graph nodes from the first node entered to the last node left, and the total cost
-    including both attachment costs.
+    path (L,) int64 of graph nodes from the first node entered to the last node left, and the total
+    cost including both attachment costs.
 )pbdoc")
         .def("search_many", &search_many, py::arg("source_offsets"), py::arg("source_nodes"), py::arg("source_costs"),
              py::arg("target_offsets"), py::arg("target_nodes"), py::arg("target_costs"),
              py::arg("goal_offsets") = py::none(), py::arg("goals") = py::none(), py::arg("method") = "astar",
              py::arg("n_threads") = 0, py::arg("raise_unreachable") = true, R"pbdoc(
 B virtual-endpoint searches in one call (ragged CSR-style arrays; query b uses
-``source_nodes[source_offsets[b]:source_offsets[b+1]]`` and likewise for targets and goals), threads, GIL
-released. Equal to B calls of ``search``.
+``source_nodes[source_offsets[b]:source_offsets[b+1]]`` and likewise for targets and goals), threads,
+GIL released. Equal to B calls of ``search``.
 )pbdoc")
         .def("single_source", &single_source, py::arg("source"), R"pbdoc(
-One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and predecessors
-(n_nodes,) int64 (-1 for the source and unreachable nodes).
+One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and
+predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes).
 )pbdoc");
 }
 

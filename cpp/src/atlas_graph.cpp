@@ -24,6 +24,11 @@ std::int32_t find_root(std::vector<std::int32_t>& parent, std::int32_t v) {
 
 }  // namespace
 
+std::size_t check_graph_k(std::int64_t k) {
+    if (k < 1) throw std::invalid_argument("k must be >= 1; got " + std::to_string(k));
+    return static_cast<std::size_t>(k);
+}
+
 SearchMethod parse_search_method(const std::string& method) {
     if (method == "astar") return SearchMethod::astar;
     if (method == "dijkstra") return SearchMethod::dijkstra;
@@ -40,7 +45,7 @@ AtlasGraph::AtlasGraph(const std::vector<MatrixView<T>>& latents,
         throw std::invalid_argument("latents and point_ids must have the same length; got " +
                                     std::to_string(latents.size()) + " and " + std::to_string(point_ids.size()));
     }
-    if (k < 1) throw std::invalid_argument("k must be >= 1; got " + std::to_string(k));
+    check_graph_k(static_cast<std::int64_t>(k));
     const std::size_t d = latents[0].cols;
     std::size_t total = 0;
     for (std::size_t c = 0; c < latents.size(); ++c) {
@@ -217,12 +222,12 @@ void AtlasGraph::build_structure() {
     }
 }
 
-const AnyChartIndex& AtlasGraph::chart_index(std::size_t chart) const {
-    if (chart >= charts_.size()) {
+const AnyChartIndex& AtlasGraph::chart_index(std::int64_t chart) const {
+    if (chart < 0 || static_cast<std::size_t>(chart) >= charts_.size()) {
         throw std::out_of_range("chart must be in [0, " + std::to_string(charts_.size()) + "); got " +
                                 std::to_string(chart));
     }
-    return charts_[chart];
+    return charts_[static_cast<std::size_t>(chart)];
 }
 
 AtlasGraph::Values AtlasGraph::values() const {

@@ -126,7 +126,7 @@ ChartIndex<T>::ChartIndex(MatrixView<T> points, std::size_t leaf_size)
       leaf_size_(leaf_size) {
     if (n_points_ == 0) throw std::invalid_argument("points must have at least one row; got 0 rows");
     if (dim_ == 0) throw std::invalid_argument("points must have at least one column; got 0 columns");
-    if (leaf_size_ == 0) throw std::invalid_argument("leaf_size must be >= 1; got 0");
+    check_leaf_size(static_cast<std::int64_t>(leaf_size_));
     if (n_points_ >= (std::size_t{1} << 31)) {
         throw std::invalid_argument("points must have fewer than 2^31 rows; got " + std::to_string(n_points_));
     }
@@ -156,18 +156,24 @@ void ChartIndex<T>::finish_row(std::vector<std::pair<double, std::uint32_t>>& fo
 template <class T>
 ChartIndex<T>::~ChartIndex() = default;
 
-template <class T>
-void ChartIndex<T>::check_k(std::size_t k, std::size_t upper, const char* what) const {
+std::size_t check_k(std::int64_t k, std::size_t n_points, bool exclude_self) {
+    const auto upper = static_cast<std::int64_t>(exclude_self ? n_points - 1 : n_points);
     if (k < 1 || k > upper) {
-        throw std::invalid_argument("k must satisfy 1 <= k " + std::string(what) + " n_points = " +
-                                    std::to_string(n_points_) + "; got k = " + std::to_string(k));
+        throw std::invalid_argument(std::string("k must satisfy 1 <= k ") + (exclude_self ? "<" : "<=") +
+                                    " n_points = " + std::to_string(n_points) + "; got " + std::to_string(k));
     }
+    return static_cast<std::size_t>(k);
+}
+
+std::size_t check_leaf_size(std::int64_t leaf_size) {
+    if (leaf_size < 1) throw std::invalid_argument("leaf_size must be >= 1; got " + std::to_string(leaf_size));
+    return static_cast<std::size_t>(leaf_size);
 }
 
 template <class T>
 void ChartIndex<T>::query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists,
                           std::size_t n_threads) const {
-    check_k(k, n_points_, "<=");
+    check_k(static_cast<std::int64_t>(k), n_points_, false);
     if (queries.cols != dim_) {
         throw std::invalid_argument("queries must have " + std::to_string(dim_) + " columns; got " +
                                     std::to_string(queries.cols));
@@ -189,7 +195,7 @@ void ChartIndex<T>::query(MatrixView<T> queries, std::size_t k, std::int64_t* id
 
 template <class T>
 void ChartIndex<T>::query_self(std::size_t k, std::int64_t* ids, double* dists, std::size_t n_threads) const {
-    check_k(k, n_points_ - 1, "<");
+    check_k(static_cast<std::int64_t>(k), n_points_, true);
     // Points are visited in the tree's leaf order, so consecutive queries touch the same leaves (cache locality).
     const std::size_t kk = k + 1;
     parallel_for(n_points_, n_threads, query_grain, [&](std::size_t begin, std::size_t end, std::size_t) {

@@ -289,8 +289,10 @@ std::vector<PathResult> AtlasGraph::search_many(const EndpointBatch<T>& batch, S
     check_searchable(method, values);
     const bool astar = method == SearchMethod::astar;
     if (astar && values.positions->is_double() != std::is_same_v<T, double>) {
-        throw std::invalid_argument(std::string("goals must have the positions' dtype ") +
-                                    (values.positions->is_double() ? "float64" : "float32"));
+        // The bindings check the goals' dtype; this guards set_positions changing the dtype during the call.
+        throw std::invalid_argument(std::string("the positions are now ") +
+                                    (values.positions->is_double() ? "float64" : "float32") +
+                                    ": set_positions changed their dtype during the search; pass goals of that dtype");
     }
     const std::size_t n_queries = batch.source_offsets.size == 0 ? 0 : batch.source_offsets.size - 1;
     auto check_offsets = [&](VectorView<std::int64_t> offsets, std::size_t n_items, const char* name) {

@@ -45,11 +45,14 @@ class ChartIndex:
             leaf_size: maximum points per leaf, >= 1.
         """
     @property
-    def n_points(self) -> int: ...
+    def n_points(self) -> int:
+        """Number of indexed points N."""
     @property
-    def dim(self) -> int: ...
+    def dim(self) -> int:
+        """Dimension d of the points."""
     @property
-    def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]: ...
+    def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]:
+        """The points' dtype (float32 or float64)."""
     def query(self, queries: _FloatArray, k: int, n_threads: int = 0) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """k nearest indexed points of each query.
 
@@ -105,13 +108,17 @@ class AtlasGraph:
         """
     # --- structure ---------------------------------------------------------------------------------------
     @property
-    def n_charts(self) -> int: ...
+    def n_charts(self) -> int:
+        """Number of charts."""
     @property
-    def n_nodes(self) -> int: ...
+    def n_nodes(self) -> int:
+        """Number of nodes."""
     @property
-    def k(self) -> int: ...
+    def k(self) -> int:
+        """Neighbours per node inside its chart."""
     @property
-    def latent_dim(self) -> int: ...
+    def latent_dim(self) -> int:
+        """Latent dimension d."""
     @property
     def chart_offsets(self) -> NDArray[np.int64]:
         """(n_charts + 1,) int64: the first global node id of each chart, then n_nodes."""
@@ -128,7 +135,8 @@ class AtlasGraph:
     def edges(self) -> NDArray[np.int64]:
         """(n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart)."""
     @property
-    def n_edges(self) -> int: ...
+    def n_edges(self) -> int:
+        """Number of candidate edges."""
     @property
     def n_intra_edges(self) -> int:
         """The first n_intra_edges rows of ``edges`` join nodes of one chart; the rest are cross-chart edges."""
@@ -142,14 +150,16 @@ class AtlasGraph:
             weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
         """
     @property
-    def has_weights(self) -> bool: ...
+    def has_weights(self) -> bool:
+        """Whether set_weights was called."""
     @property
     def weights(self) -> NDArray[np.float64]:
         """(n_edges,) float64, in the order of ``edges`` (ValueError before ``set_weights``)."""
     def set_positions(self, positions: _FloatArray) -> None:
         """Decoded positions P (n_nodes, D), float32 or float64, finite: the A* heuristic is ||P[v] - goal||."""
     @property
-    def has_positions(self) -> bool: ...
+    def has_positions(self) -> bool:
+        """Whether positions are set."""
     @property
     def positions(self) -> _FloatArray:
         """(n_nodes, D) decoded positions (ValueError when none were set)."""

@@ -38,6 +38,9 @@ struct EndpointBatch {
     MatrixView<T> goals;
 };
 
+// k >= 1 for a graph (std::invalid_argument naming the value otherwise); also called by the bindings.
+std::size_t check_graph_k(std::int64_t k);
+
 class AtlasGraph {
 public:
     static constexpr std::size_t tree_leaf_size = 16;  // leaf size of the per-chart k-d trees
@@ -64,7 +67,7 @@ public:
     const std::vector<std::int64_t>& node_point() const { return node_point_; }
     const FloatMatrix& latents() const { return latents_; }
     const std::vector<std::int32_t>& edges() const { return edges_; }  // (n_edges, 2) row-major, u < v
-    const AnyChartIndex& chart_index(std::size_t chart) const;       // std::out_of_range for a bad chart
+    const AnyChartIndex& chart_index(std::int64_t chart) const;      // std::out_of_range for a bad chart
 
     // --- weights and positions: immutable blocks swapped atomically. Every reader takes a snapshot (values())
     // and reads only it, so a concurrent set_weights / set_positions never frees or tears what a reader sees.

@@ -23,6 +23,12 @@ double coordinate_limit(std::size_t dim);
 template <class T>
 void check_coordinates(const T* data, std::size_t rows, std::size_t cols, const std::string& name);
 
+// The user-facing count rules, owned here and also called by the bindings (before they size output arrays):
+// k for a query (1 <= k <= n_points, or < n_points when the point itself is excluded) and leaf_size >= 1.
+// std::invalid_argument naming the value otherwise.
+std::size_t check_k(std::int64_t k, std::size_t n_points, bool exclude_self);
+std::size_t check_leaf_size(std::int64_t leaf_size);
+
 template <class T>
 class ChartIndex {
 public:
@@ -52,7 +58,6 @@ public:
 
 private:
     struct Tree;
-    void check_k(std::size_t k, std::size_t upper, const char* what) const;
     // Maps found (squared distance, position) pairs to original ids, sorts by (distance, id), writes k of them.
     void finish_row(std::vector<std::pair<double, std::uint32_t>>& found, std::size_t k, std::int64_t* ids,
                     double* dists) const;
