@@ -272,3 +272,14 @@ def test_load_dataset_default_sizes_and_errors() -> None:
     with pytest.raises(ValueError, match="n: .*0"):
         load_dataset("torus", n=0)
     assert DATASETS == ("mnist", "fashion-mnist", "circle", "sphere", "torus", "glyph-loop")
+
+
+def test_load_dataset_accepts_numpy_integers_and_refuses_bools() -> None:
+    ds = load_dataset("circle", n=np.int64(10), seed=np.uint8(3))
+    assert len(ds) == 10 and torch.equal(ds.x, load_dataset("circle", n=10, seed=3).x)
+    with pytest.raises(ValueError, match=r"n: expected an int >= 1, got True"):
+        load_dataset("circle", n=True)
+    with pytest.raises(ValueError, match=r"seed: expected an int >= 0, got np.int32\(-1\)"):
+        load_dataset("circle", seed=np.int32(-1))
+    with pytest.raises(ValueError, match=r"n: expected an int >= 1, got 2.0"):
+        load_dataset("circle", n=2.0)  # type: ignore[arg-type]

@@ -73,6 +73,14 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert [h["rec"] for h in s_full["history"]] == [h["rec"] for h in s_res["history"]]
 
 
+def test_resume_with_data_of_another_shape_is_an_error(tmp_path: Path) -> None:
+    train(_config(epochs=1), tmp_path, data=_circle_in_r5(64), progress=False)
+    with pytest.raises(
+        ValueError, match=r"data: points of shape \(4,\), but the model in .*checkpoint.pt takes \(5,\)"
+    ):
+        train(_config(epochs=2), tmp_path, data=_circle_in_r5(64)[:, :4], resume=True, progress=False)
+
+
 def test_resume_without_checkpoint_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="resume=True needs an existing checkpoint"):
         train(_config(), tmp_path, data=_circle_in_r5(64), resume=True, progress=False)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 
 from . import embedded
@@ -68,9 +71,10 @@ def _angle_bins(angle: torch.Tensor) -> torch.Tensor:
 
 
 def _check_int(arg: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    """``value`` as a Python int: any integer (numpy's too, bools refused) >= ``minimum``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or int(value) < minimum:
         raise ValueError(f"{arg}: expected an int >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def load_dataset(
@@ -78,8 +82,8 @@ def load_dataset(
     split: str = "train",
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    n: int | None = None,
-    seed: int = 0,
+    n: int | np.integer[Any] | None = None,
+    seed: int | np.integer[Any] = 0,
     download: bool = True,
     verify: bool = True,
 ) -> Dataset:
@@ -92,7 +96,7 @@ def load_dataset(
         data_dir: MNIST/FashionMNIST only: directory searched first (see :func:`agm.data.mnist.load_mnist`).
         n: MNIST/FashionMNIST: keep a random subset of n samples (chosen with ``seed``, in file order); None keeps
             all. Embedded sets: number of points to generate; None means :data:`DEFAULT_SIZES`.
-        seed: random seed (subset choice, or generation of embedded sets).
+        seed: random seed (subset choice, or generation of embedded sets); n and seed may be numpy integers.
         download: MNIST/FashionMNIST only: download missing files.
         verify: MNIST/FashionMNIST only: check SHA-256 of found files (False for self-generated test files).
 

@@ -309,6 +309,11 @@ def train(
     )
     if resume:
         model = cast(TrainableModel, module)
+        expected = tuple(model.spec()["data_shape"])
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"data: points of shape {tuple(x.shape[1:])}, but the model in {ckpt_path} takes {expected}"
+            )
         optimizers = model.make_optimizers(config.lr, config.betas)
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
