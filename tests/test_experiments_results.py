@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from agm.experiments.claims import NOT_CHECKED, NOT_SUPPORTED, SUPPORTED, check_claims
+from agm.experiments.demo_report import write_demo_report
 from agm.experiments.demo_results import (
     DemoResult,
     ModelResult,
@@ -56,8 +57,9 @@ def _demo_result() -> DemoResult:
     model = ModelResult("one", "wae", 1, 1, 8, "trained", 2, 1.5, [3], graph, 2.0, 1.0)
     path = PathResult(length=2.5, reachable=True, n_points=4, chart_sequence=[0, 1], n_chart_changes=1)
     pair = PairResult(10.0, 0.0, 20.0, 20.0, 3.0, None, PathResult(length=None, reachable=False), path)
+    atlas = dataclasses.replace(model, label="atlas", loop_error_near_tear=0.5, loop_error_away_from_tear=0.4)
     return DemoResult(
-        "glyph-loop", 0, True, QUICK, 1, 12.5, {"one_chart": model, "atlas": model}, [pair], {"a": 1.0}, {"a": 0.5}
+        "glyph-loop", 0, True, QUICK, 1, 12.5, {"one_chart": model, "atlas": atlas}, [pair], {"a": 1.0}, {"a": 0.5}
     )
 
 
@@ -90,6 +92,18 @@ def test_a_bad_demo_results_file_is_a_clear_value_error(tmp_path: Path, change, 
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=match):
         load_demo_result(path)
+
+
+def test_the_demo_report_states_each_models_error_near_and_away_from_the_tear(tmp_path: Path) -> None:
+    result = _demo_result()
+    text = write_demo_report(tmp_path / "report.md", result).read_text()
+    line = next(x for x in text.splitlines() if "near the tear and away from it" in x)
+    assert "one chart **1**, atlas **0.4**" in line and "one chart 2 (2x its error away from it)" in line
+    assert "weaker model away from the tear" in line  # 1 > 1.5 x 0.4
+    even = dataclasses.replace(
+        result, models={**result.models, "atlas": dataclasses.replace(result.atlas, loop_error_away_from_tear=0.9)}
+    )
+    assert "weaker model" not in write_demo_report(tmp_path / "even.md", even).read_text()
 
 
 def test_results_files_that_are_not_results(tmp_path: Path) -> None:
