@@ -1,9 +1,13 @@
-"""Algorithm 1 end to end: build_graph against the decoder's limit and a per-edge loop; query latency.
+"""Algorithm 1 end to end: build_graph against the decoder's limit and a per-edge loop; query latency; lazy
+weights (LazySP) against eager ones.
 
 The decoder is the whole cost of building the graph. The limit is the time to decode the minimal number of
-points (one decoding per node, n_steps per intra-chart edge) at the decoder's best throughput, measured here by a
-sweep over batch sizes. build_graph is reported as a ratio to that limit, next to a per-edge loop (what a
-hand-written script does: decode the n_steps + 2 points of each edge, endpoints included, one edge at a time).
+points (one decoding per node, n_steps - 1 per intra-chart edge: eq. 10 with t_i = i / n) at the decoder's best
+throughput, measured here by a sweep over (torch threads, batch size) on single-chart batches, as the build
+decodes them. The eager build_graph is reported as a ratio to that limit (wall and CPU time), next to a per-edge
+loop (what a hand-written script does: decode the n_steps + 1 points of each edge, endpoints included, one edge
+at a time). Lazy weights: decodes and time to the first exact geodesic (build + one query) and for all pairs,
+lazy vs eager, with the fraction of edges the pairs evaluated; the lengths must agree.
 
 Model: the paper's 8-chart AWAE-GAN decoder (h = 48, d = 7) with its initial weights, or a trained checkpoint
 (--checkpoint). With initial weights psi is nearly uniform, so the benchmark assigns charts itself (a fixed,
@@ -13,6 +17,7 @@ Data: MNIST training images when $AGM_DATA_DIR has them, random images otherwise
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,11 +29,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, parser, timeit, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
+from agm.geodesic.attach import attach  # noqa: E402
+from agm.geodesic.direct import direct_edges  # noqa: E402
+from agm.geodesic.policy import DecodePolicy, applied, thread_candidates  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 
 
 class AssignedCharts(torch.nn.Module):
     """A model whose encoders/decoders are the given AGM's, with a fixed sharp partition of unity."""
+
+    primary: torch.Tensor
+    secondary: torch.Tensor
+    both: torch.Tensor
 
     def __init__(self, inner: AWAEGAN, n_points: int, seed: int) -> None:
         super().__init__()
@@ -38,6 +50,7 @@ class AssignedCharts(torch.nn.Module):
         self.register_buffer("secondary", torch.randint(inner.n_charts, (n_points,), generator=g))
         self.register_buffer("both", torch.rand(n_points, generator=g) < 0.1)
         self.lookup: dict[bytes, int] = {}
+        self.decoded = 0  # points decoded so far (the benchmark's decode counter)
 
     def remember(self, data: torch.Tensor) -> None:
         self.lookup = {row.numpy().tobytes(): i for i, row in enumerate(data.reshape(data.shape[0], -1))}
@@ -46,6 +59,7 @@ class AssignedCharts(torch.nn.Module):
         return self.inner.encode(x)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.decoded += int(z.shape[0])
         return self.inner.decode(z, y)
 
     def partition(self, x: torch.Tensor) -> torch.Tensor:
@@ -55,6 +69,27 @@ class AssignedCharts(torch.nn.Module):
         two = self.both[idx]
         psi[torch.arange(x.shape[0])[two], self.secondary[idx][two]] = 0.5
         return (psi / psi.sum(1, keepdim=True)).to(x.device)
+
+
+def eager_attachment_decodes(
+    model: Any, graph: geodesic.GeodesicGraph, x0: torch.Tensor, x1: torch.Tensor, device: torch.device
+) -> int:
+    """Points a query decodes with eager attachments (every attachment and direct edge decoded, as before
+    issue 12): the copies' decodings plus n_steps - 1 per attachment and direct edge."""
+    batch = graph.batch_size or 256
+    with torch.no_grad():
+        src = attach(graph, model, x0, batch, device)
+        dst = attach(graph, model, x1, batch, device)
+    inner = graph.n_steps - 1
+    n_direct = int(direct_edges(graph, src, dst).length.size)
+    return int(src.copy_chart.size + dst.copy_chart.size + (src.nodes.size + dst.nodes.size + n_direct) * inner)
+
+
+def reached(paths: list[geodesic.GeodesicPath | None]) -> list[geodesic.GeodesicPath]:
+    """The paths, every pair reachable (the benchmark's graph is connected)."""
+    out = [p for p in paths if p is not None]
+    assert len(out) == len(paths), "an unreachable pair"
+    return out
 
 
 def load_images(n: int, seed: int) -> tuple[torch.Tensor, str]:
@@ -68,13 +103,17 @@ def load_images(n: int, seed: int) -> tuple[torch.Tensor, str]:
         return torch.rand(n, 1, 28, 28, generator=g), "random"
 
 
-def decode_throughput(model: Any, sizes: list[int], points: int, device: torch.device) -> dict[int, float]:
-    """Points per second of model.decode at each batch size (best of 2 over ``max(points, size)`` points)."""
+def decode_throughput(
+    model: Any, sizes: list[int], points: int, device: torch.device, threads: int | None
+) -> dict[int, float]:
+    """Points per second of model.decode at each batch size on single-chart batches (as the build decodes), with
+    ``threads`` torch threads: median of 3 runs of ``max(points, size)`` points each."""
     out = {}
-    with torch.no_grad():
+    policy = DecodePolicy(threads=threads, batch_size=1)
+    with torch.no_grad(), applied(policy):
         for b in sizes:
             z = torch.randn(b, model.latent_dim, device=device)
-            y = torch.randint(model.n_charts, (b,), device=device)
+            y = torch.zeros(b, dtype=torch.int64, device=device)
             reps = max(1, points // b)
 
             def run(z: torch.Tensor = z, y: torch.Tensor = y, reps: int = reps) -> None:
@@ -83,17 +122,22 @@ def decode_throughput(model: Any, sizes: list[int], points: int, device: torch.d
                 if device.type == "cuda":
                     torch.cuda.synchronize()
 
-            t, _ = timeit(run, repeats=2)
-            out[b] = reps * b / t.best
+            t, _ = timeit(run, repeats=3)
+            out[b] = reps * b / statistics.median(t.times)
     return out
 
 
+def cpu_seconds() -> float:
+    """Process CPU time (all threads), for CPU time beside wall time on a shared machine."""
+    return time.process_time()
+
+
 def per_edge_loop(model: Any, graph: geodesic.GeodesicGraph, n_edges: int, device: torch.device) -> float:
-    """Seconds per edge of the naive script: decode the n_steps + 2 points of one edge at a time."""
+    """Seconds per edge of the naive script: decode the n_steps + 1 points of one edge at a time."""
     native = graph.native
     lat = torch.from_numpy(graph.latents).to(device)
     chart = torch.as_tensor(graph.node_chart).to(device)
-    t = torch.linspace(0, 1, graph.n_steps + 2, device=device)[:, None]
+    t = torch.linspace(0, 1, graph.n_steps + 1, device=device)[:, None]  # eq. 10: t_i = i / n, i = 0..n
     edges = native.edges[: native.n_intra_edges][:n_edges]
     with torch.no_grad():
         t0 = time.perf_counter()
@@ -127,47 +171,86 @@ def main() -> None:
     train, queries = data[: args.points], data[args.points :]
 
     sizes = [16, 64, 256] if args.quick else [16, 64, 256, 1024, 4096]
-    throughput = decode_throughput(model, sizes, 256 if args.quick else 1024, device)
-    best_batch = max(throughput, key=throughput.get)  # type: ignore[arg-type]
-    print(f"decode throughput (points/s) by batch: { {b: round(v) for b, v in throughput.items()} }")
-
-    t0 = time.perf_counter()
-    graph = geodesic.build_graph(model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False)
-    build_s = time.perf_counter() - t0
-    minimal = graph.n_nodes + graph.native.n_intra_edges * args.n_steps
-    limit_s = minimal / throughput[best_batch]
-    sample = min(graph.native.n_intra_edges, 50 if args.quick else 300)
-    loop_s = (
-        per_edge_loop(model, graph, sample, device) * graph.native.n_intra_edges
-        + graph.n_nodes / throughput[best_batch]
+    throughput: dict[str, dict[int, float]] = {}
+    for threads in thread_candidates():
+        throughput[str(threads)] = decode_throughput(model, sizes, 256 if args.quick else 1024, device, threads)
+    best_threads, best_batch, best_rate = max(
+        ((t, b, r) for t, rates in throughput.items() for b, r in rates.items()), key=lambda c: c[2]
     )
+    shown = {t: {b: round(v) for b, v in rates.items()} for t, rates in throughput.items()}
+    print(f"decode throughput (points/s, single chart) by threads and batch: {shown}")
+
+    model.decoded = 0
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    graph = geodesic.build_graph(
+        model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False, weights="eager"
+    )
+    build_s, build_cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
+    build_decoded = model.decoded
+    minimal = graph.n_nodes + graph.native.n_intra_edges * (args.n_steps - 1)
+    limit_s = minimal / best_rate
+    sample = min(graph.native.n_intra_edges, 50 if args.quick else 300)
+    loop_s = per_edge_loop(model, graph, sample, device) * graph.native.n_intra_edges + graph.n_nodes / best_rate
     stats = graph.stats()
+    policy = graph.decode_policy
     print(f"graph: {stats}")
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in graph.timings.items() if k != "decoded_points")
     print(
-        f"build_graph {build_s:.2f}s  (stages {stages}; batch chosen by measurement: {graph.batch_size})\n"
-        f"decoder limit {limit_s:.2f}s for {minimal} decodings at {throughput[best_batch]:.0f}/s (batch {best_batch})"
-        f" -> build/limit {build_s / limit_s:.3f}x\n"
+        f"build_graph (eager) {build_s:.2f}s wall, {build_cpu_s:.2f}s CPU (stages {stages}; policy {policy}; "
+        f"{build_decoded} points decoded, tuning included)\n"
+        f"decoder limit {limit_s:.2f}s for {minimal} decodings at {best_rate:.0f}/s (threads {best_threads}, "
+        f"batch {best_batch}) -> build/limit {build_s / limit_s:.3f}x wall, {build_cpu_s / limit_s:.3f}x CPU\n"
         f"per-edge loop (extrapolated from {sample} edges) {loop_s:.2f}s -> loop/build {loop_s / build_s:.2f}x"
     )
 
-    # queries on the prebuilt graph: latency of one, batched many, A* vs Dijkstra agreement
+    # queries on the prebuilt eager graph: latency of one, batched many, A* vs Dijkstra agreement
     x0, x1 = queries[: args.pairs], queries[args.pairs :]
     single, _ = timeit(lambda: geodesic.shortest_path(model, x0[0], x1[0], graph, device=device), repeats=5)
-    t_batch, paths = timeit(lambda: geodesic.shortest_paths(model, x0, x1, graph, device=device), repeats=1, warmup=0)
-    dijkstra = geodesic.shortest_paths(model, x0, x1, graph, method="dijkstra", device=device)
+    model.decoded = 0
+    geodesic.shortest_path(model, x0[0], x1[0], graph, device=device)
+    query_decoded = model.decoded
+    query_decoded_before = eager_attachment_decodes(model, graph, x0[:1], x1[:1], device)
+    t_batch, found = timeit(lambda: geodesic.shortest_paths(model, x0, x1, graph, device=device), repeats=1, warmup=0)
+    paths = reached(found)
+    dijkstra = reached(geodesic.shortest_paths(model, x0, x1, graph, method="dijkstra", device=device))
     a = np.array([q.length for q in paths])
     b = np.array([q.length for q in dijkstra])
-    assert np.allclose(a, b, rtol=1e-9), "A* and Dijkstra disagree"
+    # float32 decodings in different batches (~1e-7 relative per weight) move path lengths by up to ~1.5e-6
+    assert np.allclose(a, b, rtol=2e-6), "A* and Dijkstra disagree"
     chords = []
     for q in paths[:10]:
         d = q.decode()
         chords.append(float((d[0] - d[-1]).norm()))
     assert np.all(a[:10] >= np.array(chords) * (1 - 1e-5)), "a geodesic is shorter than its chord"
     print(
-        f"query latency {single.best * 1e3:.1f} ms (one pair), {t_batch.best / args.pairs * 1e3:.1f} ms/pair batched "
+        f"query latency {single.best * 1e3:.1f} ms (one pair; {query_decoded} points decoded, "
+        f"{query_decoded_before} with eager attachments), {t_batch.best / args.pairs * 1e3:.1f} ms/pair batched "
         f"({args.pairs} pairs); mean length {a.mean():.3f}, "
         f"charts changed on {np.mean([q.chart_changes.size > 0 for q in paths]):.0%} of paths"
+    )
+
+    # lazy weights: the first exact geodesic and all pairs, against the eager graph
+    model.decoded = 0
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    lazy = geodesic.build_graph(
+        model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False, decode_policy=policy
+    )
+    first = geodesic.shortest_path(model, x0[0], x1[0], lazy, device=device)
+    first_s, first_cpu_s, first_decoded = time.perf_counter() - t0, cpu_seconds() - c0, model.decoded
+    t0 = time.perf_counter()
+    lazy_paths = reached(geodesic.shortest_paths(model, x0, x1, lazy, device=device))
+    lazy_all_s, lazy_decoded = time.perf_counter() - t0 + first_s, model.decoded
+    lazy_lengths = np.array([q.length for q in lazy_paths])
+    assert np.allclose(lazy_lengths, a, rtol=2e-6), "lazy and eager weights disagree"
+    assert abs(first.length - a[0]) <= 2e-6 * a[0], "the first lazy geodesic differs from the eager one"
+    eager_first_s = build_s + single.best
+    eager_all_s = build_s + t_batch.best
+    evaluated = lazy.weights_evaluated
+    print(
+        f"lazy: first exact geodesic {first_s:.2f}s wall ({first_cpu_s:.2f}s CPU, {first_decoded} decodes) vs eager "
+        f"{eager_first_s:.2f}s ({build_decoded + query_decoded} decodes); {args.pairs} pairs {lazy_all_s:.2f}s vs "
+        f"{eager_all_s:.2f}s, {lazy_decoded} vs {build_decoded + query_decoded * args.pairs} decodes; "
+        f"{evaluated:.1%} of the intra-chart edges evaluated"
     )
     write_json(
         args.out,
@@ -182,19 +265,36 @@ def main() -> None:
                 "hidden": hidden,
             },
             "results": {
-                "decode_throughput": {str(k): v for k, v in throughput.items()},
+                "decode_throughput": throughput,
+                "limit_threads": best_threads,
+                "limit_batch": best_batch,
                 "graph": stats,
                 "build_s": build_s,
+                "build_cpu_s": build_cpu_s,
+                "build_decoded": build_decoded,
                 "build_timings": graph.timings,
                 "chosen_batch_size": graph.batch_size,
+                "decode_policy": None if policy is None else policy.to_json(),
                 "minimal_decodings": minimal,
                 "limit_s": limit_s,
                 "build_over_limit": build_s / limit_s,
+                "build_cpu_over_limit": build_cpu_s / limit_s,
                 "per_edge_loop_s": loop_s,
                 "loop_over_build": loop_s / build_s,
                 "query_single_s": single.best,
                 "query_batched_per_pair_s": t_batch.best / args.pairs,
+                "query_decoded": query_decoded,
+                "query_decoded_eager_attachments": query_decoded_before,
                 "mean_length": float(a.mean()),
+                "lazy_first_s": first_s,
+                "lazy_first_cpu_s": first_cpu_s,
+                "lazy_first_decoded": first_decoded,
+                "eager_first_s": eager_first_s,
+                "eager_first_decoded": build_decoded + query_decoded,
+                "lazy_all_pairs_s": lazy_all_s,
+                "eager_all_pairs_s": eager_all_s,
+                "lazy_all_pairs_decoded": lazy_decoded,
+                "lazy_fraction_evaluated": evaluated,
             },
             "correctness_passed": bool(np.all(np.isfinite(a))),
         },
