@@ -64,3 +64,30 @@ def test_the_cli_chooses_the_agg_backend(tmp_path: Path, capsys: pytest.CaptureF
         main(["evaluate", str(tmp_path / "none.pt")])
     capsys.readouterr()
     assert matplotlib.get_backend().lower() == "agg"
+
+
+_REAL_HELP = r"""
+import sys
+import agm
+from agm.cli import build_parser
+try:
+    build_parser().parse_args(["--help"])
+except SystemExit:
+    pass
+print("torch" in sys.modules)
+"""
+
+
+def test_the_real_package_and_help_import_no_torch() -> None:
+    done = subprocess.run([sys.executable, "-c", _REAL_HELP], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines()[-1] == "False"
+
+
+def test_every_public_name_of_agm_resolves() -> None:
+    import agm
+
+    for name in agm.__all__:
+        assert getattr(agm, name) is not None, name
+    assert agm.shortest_path is __import__("agm.geodesic", fromlist=["shortest_path"]).shortest_path
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = agm.nope  # type: ignore[attr-defined]
