@@ -90,4 +90,4 @@ def test_every_public_name_of_agm_resolves() -> None:
         assert getattr(agm, name) is not None, name
     assert agm.shortest_path is __import__("agm.geodesic", fromlist=["shortest_path"]).shortest_path
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        _ = agm.nope  # type: ignore[attr-defined]
+        _ = agm.nope
