@@ -17,10 +17,12 @@ from agm._core import UnreachableError
 from agm.geodesic.build import build_graph, load_graph
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.path import GeodesicPath, Interpolation
+from agm.geodesic.policy import DecodePolicy
 from agm.geodesic.registry import latest_graph, register_graph
 from agm.geodesic.search import shortest_path, shortest_paths
 
 __all__ = [
+    "DecodePolicy",
     "GeodesicGraph",
     "GeodesicPath",
     "Interpolation",

@@ -1,0 +1,140 @@
+"""The decode policy (threads, batch size): packed decoder calls, the thread context, the measurement, and the
+policy stored with the graph and used by its queries (issue 12, section 1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from agm import geodesic
+from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
+from agm.geodesic.policy import BATCH_CANDIDATES, DecodePolicy, applied, measure_policy, thread_candidates
+from agm.models.analytic import CylinderAtlas
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+class Recorder(CylinderAtlas):
+    """The cylinder, recording the size of every decoder call and torch's thread count during it."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__()
+        self.calls: list[tuple[int, int]] = []
+        self.delay_s = delay_s
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.calls.append((int(z.shape[0]), torch.get_num_threads()))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return super().decode(z, y)
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 5])
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_packed_lengths_equal_one_segment_per_call_and_fill_every_call(n_steps: int, batch: int) -> None:
+    model = Recorder()
+    g = torch.Generator().manual_seed(n_steps * 100 + batch)
+    latents = torch.rand(30, 2, generator=g) * 2 - 1
+    charts = (torch.arange(30) >= 15).long()  # nodes 0-14 in chart 0, 15-29 in chart 1
+    u = torch.randint(15, (23,), generator=g)
+    v = (u + 1 + torch.randint(14, (23,), generator=g)) % 15
+    side = (torch.arange(23) % 2) * 15
+    ends = torch.stack([u + side, v + side], dim=1)
+    with torch.no_grad():
+        positions = model.decode(latents, charts).reshape(30, -1)
+        model.calls.clear()
+        got = packed_lengths(model.decode, PointTable(latents, positions, charts), ends, n_steps, batch)
+        sizes = [c for c, _ in model.calls]
+        oracle = torch.cat(
+            [
+                segment_lengths(
+                    model.decode,
+                    latents[u, None],
+                    latents[v, None],
+                    charts[u, None],
+                    positions[u, None],
+                    positions[v, None],
+                    n_steps,
+                )
+                for u, v in ends.tolist()
+            ]
+        )
+    # float32 decodings in other batches: ~1 ulp per point, lengths to ~1e-6 relative
+    np.testing.assert_allclose(got.numpy(), oracle.numpy(), rtol=1e-6)
+    total = ends.shape[0] * (n_steps - 1)
+    assert sum(sizes) == total
+    assert all(s == batch for s in sizes[:-1]) and (not sizes or 0 < sizes[-1] <= batch)
+
+
+def test_applied_sets_and_restores_threads_nested_and_across_threads() -> None:
+    before = torch.get_num_threads()
+    with applied(DecodePolicy(threads=1, batch_size=8)):
+        assert torch.get_num_threads() == 1
+        with applied(DecodePolicy(threads=2, batch_size=8)):  # inner entries run with the outermost setting
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                with applied(DecodePolicy(threads=1, batch_size=8)):
+                    pass
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and torch.get_num_threads() == before
+    with applied(DecodePolicy(threads=None, batch_size=8)):
+        assert torch.get_num_threads() == before
+
+
+def test_measure_policy_is_cheap_for_an_expensive_decoder() -> None:
+    model = Recorder(delay_s=0.05)  # 50 ms per call, whatever the batch
+    start = time.perf_counter()
+    policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
+    elapsed = time.perf_counter() - start
+    assert policy.batch_size in BATCH_CANDIDATES and policy.threads in thread_candidates()
+    assert policy.measured > 0
+    assert all(s <= 16 for s, _ in model.calls)  # the first size already exceeds the call budget
+    assert elapsed < 1.0, elapsed
+
+
+def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
+    model = Recorder()
+    policy = measure_policy(model.decode, torch.rand(64, 2), 1, torch.device("cpu"))
+    assert policy.batch_size >= 256  # per-call overhead dominates small batches of a cheap decoder
+
+
+def test_bad_policies() -> None:
+    with pytest.raises(ValueError, match="DecodePolicy.threads must be a positive int; got 0"):
+        DecodePolicy(threads=0, batch_size=8)
+    with pytest.raises(ValueError, match="DecodePolicy.batch_size must be a positive int; got -1"):
+        DecodePolicy(threads=None, batch_size=-1)
+    assert DecodePolicy.from_json(DecodePolicy(threads=2, batch_size=64).to_json()) == DecodePolicy(2, 64)
+
+
+def test_build_and_queries_use_the_policy_and_restore_threads() -> None:
+    model = Recorder()
+    g = torch.Generator().manual_seed(0)
+    data = model.points(torch.rand(300, generator=g) * 6.28 - 3.14, torch.rand(300, generator=g))
+    before = torch.get_num_threads()
+    policy = DecodePolicy(threads=1, batch_size=24)
+    graph = geodesic.build_graph(model, data, k=6, n_steps=4, progress=False, weights="eager", decode_policy=policy)
+    assert graph.decode_policy == policy and graph.batch_size == 24
+    assert model.calls and all(t == 1 for _, t in model.calls[:-8])  # the fingerprint's probe runs outside
+    assert sum(s != 24 for s, _ in model.calls[:-1]) <= 4  # packed: short calls only at the ends of stages
+    assert torch.get_num_threads() == before
+    model.calls.clear()
+    geodesic.shortest_paths(model, data[:6], data[6:12], graph)
+    assert model.calls and max(s for s, _ in model.calls) <= 24 and all(t == 1 for _, t in model.calls)
+    assert torch.get_num_threads() == before
