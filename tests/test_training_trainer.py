@@ -97,8 +97,10 @@ def test_paper_presets_follow_the_paper() -> None:
     assert make_config("cpu", epochs=None).epochs == make_config("cpu").epochs  # None overrides are ignored
     with pytest.raises(ValueError, match="preset must be one of"):
         make_config("huge")
-    with pytest.raises(ValueError, match="invalid TrainConfig.batch_size: 1"):
+    with pytest.raises(ValueError, match="TrainConfig.batch_size must be an int >= 2; got 1"):
         make_config("tiny", batch_size=1)
+    with pytest.raises(ValueError, match="TrainConfig.n_charts must be an int >= 1; got 0"):
+        make_config("tiny", n_charts=0)
 
 
 def _old_learning_rate(config: TrainConfig, name: str, epoch: int) -> float:

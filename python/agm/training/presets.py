@@ -87,17 +87,17 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            ("n_charts", self.n_charts >= 1),
-            ("epochs", self.epochs >= 0),
-            ("batch_size", self.batch_size >= 2),
-            ("lr_factor", self.lr_factor > 0),
-            ("n_train", self.n_train is None or self.n_train >= 2),
-            ("device", self.device in ("auto", "cpu", "cuda")),
-            ("lr", all(v > 0 for v in self.lr.values())),
+            ("n_charts", self.n_charts >= 1, "an int >= 1"),
+            ("epochs", self.epochs >= 0, "an int >= 0"),
+            ("batch_size", self.batch_size >= 2, "an int >= 2"),
+            ("lr_factor", self.lr_factor > 0, "a number > 0"),
+            ("n_train", self.n_train is None or self.n_train >= 2, "None or an int >= 2"),
+            ("device", self.device in ("auto", "cpu", "cuda"), "one of 'auto', 'cpu', 'cuda'"),
+            ("lr", all(v > 0 for v in self.lr.values()), "learning rates > 0"),
         ]
-        for name, ok in checks:
+        for name, ok, allowed in checks:
             if not ok:
-                raise ValueError(f"invalid TrainConfig.{name}: {getattr(self, name)!r}")
+                raise ValueError(f"TrainConfig.{name} must be {allowed}; got {getattr(self, name)!r}")
 
     def model_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``build_model`` beyond name / n_charts / data_shape.
