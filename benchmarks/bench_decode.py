@@ -6,7 +6,8 @@ Variants (all under ``torch.no_grad``, timed round-robin within each case, media
   every decode took before agm.models.inference;
 * ``folded``: batch norm folded into the layer before it, no autograd (``fold_decoder(..., channels_last=False)``);
 * ``folded_cl``: the same with channels-last 4-d weights (what ``model.decode`` uses without gradients);
-* ``compiled`` (``--compile``): ``torch.compile`` of the folded channels-last single-chart decoder.
+* ``compiled`` (``--compile``): ``torch.compile`` (inductor, frozen weights) of the folded channels-last decoder
+  of chart 0 (single-chart batches only; mixed batches run ``folded_cl``).
 
 Models: the paper decoder (AWAE-GAN, 8 charts, h = 48, d = 7, (1, 28, 28)) and a small one (8 charts, MLP, h = 32,
 D = 16); batch sizes 1, 16, 64, 256; torch threads 1 and 2; single-chart batches (every point in chart 0, as the
@@ -75,7 +76,10 @@ def variants(model: Any, compile_too: bool) -> dict[str, Decode]:
         "folded": lambda z, y: decode_folded(model, plain, z, y),
         "folded_cl": lambda z, y: decode_folded(model, cl, z, y),
     }
-    if compile_too:
+    if compile_too:  # inductor with frozen weights (constants: folded and prepacked at compile time)
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True
         compiled = torch.compile(lambda z: model.decoded_mean(cl.tail(cl.chart_head.forward_chart(z, 0))))
         out["compiled"] = lambda z, y: compiled(z) if bool((y == 0).all()) else decode_folded(model, cl, z, y)
     return out
@@ -117,14 +121,18 @@ def main() -> None:
     p = parser("bench_decode", __doc__.splitlines()[0] if __doc__ else "")
     p.add_argument("--compile", action="store_true", help="also time torch.compile of the folded decoder")
     p.add_argument("--threads", type=int, nargs="+", default=list(THREADS), help="torch threads to time")
+    p.add_argument("--batches", type=int, nargs="+", default=None, help=f"batch sizes (default {BATCHES})")
+    p.add_argument("--models", nargs="+", choices=("small", "paper"), default=("small", "paper"))
     args = p.parse_args()
     repeats = args.repeats or (1 if args.quick else 5)
-    models: dict[str, tuple[str, tuple[int, ...], int]] = {"small_mlp_h32_D16": ("awae", (16,), 32)}
+    models: dict[str, tuple[str, tuple[int, ...], int]] = {}
+    if "small" in args.models:
+        models["small_mlp_h32_D16"] = ("awae", (16,), 32)
     if args.quick:
         models["conv_h8"] = ("awae", (1, 28, 28), 8)
-    else:
+    elif "paper" in args.models:
         models["paper_conv_h48"] = ("awae", (1, 28, 28), 48)
-    batches = (1, 16) if args.quick else BATCHES
+    batches = args.batches or ((1, 16) if args.quick else BATCHES)
     env, threads0 = environment(), torch.get_num_threads()
     cases: list[dict[str, Any]] = []
     for label, (name, shape, hidden) in models.items():

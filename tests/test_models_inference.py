@@ -93,12 +93,12 @@ def test_every_decoder_batch_norm_is_folded(shape: tuple[int, ...]) -> None:
 
 
 def test_paper_size_folding_matches() -> None:
-    """The paper decoder's widths (h = 48 sums of up to 1,536 terms) at a few points, both chart modes."""
+    """The paper decoder's widths (h = 48: sums of up to 1,536 terms; 2 charts to keep the test small)."""
     torch.manual_seed(1)
-    model = build_model("awae", 8, (1, 28, 28), hidden=48)
+    model = build_model("awae", 2, (1, 28, 28), hidden=48)
     _randomise_batch_norms(model)
     z = torch.randn(4, 7)
-    for y in (torch.zeros(4, dtype=torch.long), torch.tensor([0, 3, 5, 7])):
+    for y in (torch.zeros(4, dtype=torch.long), torch.tensor([0, 1, 1, 0])):
         torch.testing.assert_close(_fast(model, z, y), _unfolded(model, z, y), rtol=RTOL, atol=ATOL)
 
 
@@ -227,6 +227,8 @@ def test_fast_decoder_errors_match_decode() -> None:
     assert fast(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)).shape == (0, 3)
     with pytest.raises(TypeError, match="model must be an agm model family with a chart_decoder; got CircleAtlas"):
         fast_decoder(CircleAtlas())
+    with pytest.raises(TypeError, match="decoder must be an AtlasDecoder; got Linear"):
+        fold_decoder(nn.Linear(2, 2))  # type: ignore[arg-type]
 
 
 def _check_fold(layer: nn.Module, bn: nn.Module, x: torch.Tensor, chart_entry: str | None = None) -> None:
@@ -271,3 +273,17 @@ def test_unfoldable_batch_norms_are_kept() -> None:
     ]  # after ReLU, no stats, channel mismatch
     chart = ChartSequential([ChartLinear(2, 3, 4), nn.BatchNorm1d(8)])  # a torch BN never folds into a chart layer
     assert len(list(fold_batch_norms(chart).children())) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_folded_decode_on_cuda() -> None:
+    model = _model("awae", (1, 28, 28)).cuda()
+    z, y = torch.randn(6, 2, device="cuda"), torch.arange(6, device="cuda") % 3
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # float32 convolutions, so that float32 tolerances apply
+    try:
+        out, ref = _fast(model, z, y), _unfolded(model, z, y)
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
+    assert out.device == ref.device == z.device
+    torch.testing.assert_close(out, ref, rtol=RTOL, atol=ATOL)

@@ -19,8 +19,8 @@ non-tensor attribute such as a batch norm's ``eps``).
 **Cost.**  Folding copies the decoder: the paper's h = 48, 8-chart decoder (11M parameters) takes 0.16 s of CPU,
 about what decoding 25 of its points takes; it happens once per weight change, on the first call without
 gradients.  (Folding always, rather than after a few calls, keeps a call's result independent of the calls before
-it.)  The copy lives as long as the model (a weak-keyed cache that holds no reference to the model) and is not part
-of its ``state_dict`` or pickles.
+it.)  The copy holds one more set of the decoder's weights (44 MB for the paper decoder), lives as long as the model
+(a weak-keyed cache that holds no reference to the model) and is not part of its ``state_dict`` or pickles.
 
 :meth:`agm.models.SemiAtlasFamily.decode` and ``decode_all`` use this path by themselves whenever gradients are off
 (``torch.no_grad`` / ``torch.inference_mode``) and the model's ``fast_decode`` attribute is true (the default); with
@@ -101,16 +101,19 @@ def fold_decoder(decoder: AtlasDecoder, channels_last: bool = CHANNELS_LAST) -> 
         An :class:`AtlasDecoder` whose ``forward_select`` / ``forward_all`` equal ``decoder``'s in eval mode up to
         float rounding, with ``requires_grad`` off.
     """
+    if not isinstance(decoder, AtlasDecoder):
+        raise TypeError(f"decoder must be an AtlasDecoder; got {type(decoder).__name__}")
     with torch.no_grad():
         twin = copy.deepcopy(decoder).train(False).requires_grad_(False)
-        folded = fold_batch_norms(twin)
+        for param in twin.parameters():
+            param.grad = None  # a copied gradient would only hold memory
+        fold_batch_norms(twin)  # folds the chains inside twin in place (twin is no chain itself)
+        folded = twin
         if channels_last:
             for mod in folded.modules():
                 for name, param in list(mod.named_parameters(recurse=False)):
                     if param.dim() == 4:
                         setattr(mod, name, nn.Parameter(param.contiguous(memory_format=torch.channels_last), False))
-    if not isinstance(folded, AtlasDecoder):
-        raise TypeError(f"decoder must be an AtlasDecoder; got {type(decoder).__name__}")
     return folded
 
 
