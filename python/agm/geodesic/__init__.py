@@ -15,11 +15,15 @@ Modules: ``build`` (graph construction), ``graph`` (the graph record), ``graph_f
 
 from agm._core import UnreachableError
 from agm.geodesic.build import build_graph, load_graph
+from agm.geodesic.distances import distances
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.path import GeodesicPath, Interpolation
 from agm.geodesic.policy import DecodePolicy
+from agm.geodesic.refine import refine_paths
 from agm.geodesic.registry import latest_graph, register_graph
 from agm.geodesic.search import shortest_path, shortest_paths
+from agm.geodesic.statistics import Clustering, FrechetMean, frechet_mean, k_medoids, medoid
+from agm.geodesic.strips import plot_strip
 
 __all__ = [
     "DecodePolicy",
@@ -33,4 +37,12 @@ __all__ = [
     "register_graph",
     "shortest_path",
     "shortest_paths",
+    "distances",
+    "refine_paths",
+    "Clustering",
+    "FrechetMean",
+    "frechet_mean",
+    "k_medoids",
+    "medoid",
+    "plot_strip",
 ]

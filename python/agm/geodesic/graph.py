@@ -8,6 +8,7 @@ made (node mode), the build parameters, and in-memory copies of the node latents
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,75 @@ class GeodesicGraph:
             f"k={self.k}, eps={self.eps}, n_steps={self.n_steps}, node_mode={self.nodes!r}, "
             f"data_shape={self.data_shape})"
         )
+
+    # -- the graph as an object: queries and exports (the module functions stay the reference) --------------
+    def bind(self, model: Any) -> None:
+        """Remember ``model`` (weakly: the graph never keeps it alive) for the query methods below.
+
+        Raises:
+            ValueError: the graph was built for another model.  TypeError: ``model`` cannot be weakly referenced
+            (pass ``model=`` to each method instead).
+        """
+        self.check_model(model)
+        try:
+            self._model_ref: weakref.ref[Any] | None = weakref.ref(model)
+        except TypeError:
+            raise TypeError(
+                f"model must be weakly referenceable to be bound; got a {type(model).__name__}: pass model= instead"
+            ) from None
+
+    @property
+    def model(self) -> Any:
+        """The model the graph was built for, held weakly: the one bound with :meth:`bind`, else the model whose
+        default graph this is (``build_graph`` and ``load_graph(model=...)`` make it so); ValueError if neither
+        is alive."""
+        ref = getattr(self, "_model_ref", None)
+        model = ref() if ref is not None else None
+        if model is None:
+            from agm.geodesic.registry import _LATEST
+
+            model = next((m for m, g in list(_LATEST.items()) if g is self), None)
+        if model is None:
+            raise ValueError(
+                "this graph holds no live model (it holds its model weakly): call graph.bind(model) or pass model="
+            )
+        return model
+
+    def shortest_path(self, x0: Any, x1: Any, *, model: Any = None, **options: Any) -> Any:
+        """:func:`agm.geodesic.shortest_path` on this graph (``model`` default: :attr:`model`)."""
+        from agm.geodesic.search import shortest_path
+
+        return shortest_path(self.model if model is None else model, x0, x1, graph=self, **options)
+
+    def shortest_paths(self, X0: Any, X1: Any, *, model: Any = None, **options: Any) -> list[Any]:
+        """:func:`agm.geodesic.shortest_paths` on this graph (``model`` default: :attr:`model`)."""
+        from agm.geodesic.search import shortest_paths
+
+        return list(shortest_paths(self.model if model is None else model, X0, X1, graph=self, **options))
+
+    def distances(self, X: Any, Y: Any = None, *, model: Any = None, **options: Any) -> np.ndarray:
+        """:func:`agm.geodesic.distances` on this graph: (n, m) float64 (``model`` default: :attr:`model`)."""
+        from agm.geodesic.distances import distances
+
+        return distances(self.model if model is None else model, X, Y, graph=self, **options)
+
+    def to_scipy(self) -> Any:
+        """The weighted adjacency over nodes as a ``scipy.sparse.csr_array`` (:func:`agm.geodesic.export.to_scipy`)."""
+        from agm.geodesic.export import to_scipy
+
+        return to_scipy(self)
+
+    def to_networkx(self) -> Any:
+        """A ``networkx.Graph`` with node attributes chart, data_index, latent (:mod:`agm.geodesic.export`)."""
+        from agm.geodesic.export import to_networkx
+
+        return to_networkx(self)
+
+    def point_graph(self) -> Any:
+        """The data-point-level view (nodes of a point contracted): :func:`agm.geodesic.export.point_graph`."""
+        from agm.geodesic.export import point_graph
+
+        return point_graph(self)
 
     # -- model check ---------------------------------------------------------------------------------------
     def check_model(self, model: Any, device: torch.device | None = None) -> None:

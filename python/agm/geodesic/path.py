@@ -121,6 +121,25 @@ class GeodesicPath:
             ).cpu()
         return latents, charts, np.concatenate(jump), dec
 
+    def refine(
+        self,
+        steps: int = 300,
+        *,
+        points: int = 32,
+        jump_weight: float = 100.0,
+        eps: float = 0.05,
+        keep_in_chart: bool = True,
+    ) -> GeodesicPath:
+        """This geodesic refined into a smooth curve of (nearly) minimal decoded length, never longer than this one.
+
+        See :func:`agm.geodesic.refine.refine_paths` (which refines many paths in one batched optimisation).
+        """
+        from agm.geodesic.refine import refine_paths
+
+        return refine_paths(
+            [self], steps=steps, points=points, jump_weight=jump_weight, eps=eps, keep_in_chart=keep_in_chart
+        )[0]
+
     def interpolate(self, n: int) -> Interpolation:
         """n decodings equidistant along the path in decoded arc length (the metric of the graph).
 

@@ -1,0 +1,198 @@
+"""Geodesic distance matrices (cdist-like) through the graph of Algorithm 1: one search per row, not per pair.
+
+``distances(model, X, Y)[i, j]`` is the length of ``shortest_path(model, X[i], Y[j])``: the shorter of the route
+through the graph (X[i] and Y[j] added as virtual nodes, :mod:`agm.geodesic.attach`) and the direct edge between
+the two query points (:mod:`agm.geodesic.direct`). Every query point is encoded and attached once (one batched
+pass for X and Y together). Then, for each row, one multi-source Dijkstra runs over the graph augmented with
+virtual nodes: every source query is a node with out-edges only (to its attachments, at their costs) and every
+target query a sink with in-edges only (from its attachments), so no route passes through another query point,
+exactly as in the pairwise query. All-pairs routes need most edges, so a lazy graph
+(``build_graph(weights="lazy")``) is first completed (:meth:`GeodesicGraph.evaluate_all`, the same weights an eager
+build decodes), and every attachment and direct edge of X and Y is decoded. The searches run in scipy
+(``scipy.sparse.csgraph.dijkstra(indices=...)``, C, no GIL for the search) until the native core has a one-to-many
+search with virtual targets.
+
+Lengths agree with :func:`agm.geodesic.shortest_paths` up to float32 rounding of the model's encodings (~1e-6
+relative; the pairwise query may return a route up to :data:`agm.geodesic.switches.REL_TOLERANCE` longer than
+the shortest to save a chart switch). Pairs in different connected components (and no direct edge) are ``inf``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import dijkstra
+
+from agm.geodesic._context import evaluating
+from agm.geodesic.attach import Attachments, attach, evaluate_attachments
+from agm.geodesic.curves import default_batch_size
+from agm.geodesic.direct import direct_edges, evaluate_direct
+from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.inputs import as_batch, check_device, check_model, check_non_negative_int, check_positive_int
+from agm.geodesic.policy import DecodePolicy, applied
+from agm.geodesic.registry import latest_graph
+from agm.geodesic.routes import _cheapest_direct
+from agm.models.protocol import model_device
+
+
+def distances(
+    model: Any,
+    X: torch.Tensor | np.ndarray,
+    Y: torch.Tensor | np.ndarray | None = None,
+    graph: GeodesicGraph | None = None,
+    n_threads: int = 0,
+    *,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+) -> np.ndarray:
+    """Geodesic distances between all pairs (X[i], Y[j]), like ``scipy.spatial.distance.cdist``.
+
+    Args:
+        model: the AGM the graph was built for.
+        X: (n, *S) float data points (tensor or array), finite.
+        Y: (m, *S) float data points; None means X against itself (a symmetric matrix with an exactly zero
+            diagonal).
+        graph: a :class:`GeodesicGraph`; default the graph most recently built for ``model``.
+        n_threads: search threads, 0 = all cores. The scipy searches are single-threaded today (the value is
+            checked and kept for the native one-to-many search that will use it).
+        batch_size: decoded points per forward call (default as in ``build_graph``).
+        device: where the model runs; default the device of its parameters.
+
+    Returns:
+        (n, m) float64 numpy array of geodesic lengths; ``inf`` where X[i] and Y[j] attach to different connected
+        components of the graph and have no direct edge.
+
+    Raises:
+        ValueError: no graph for the model, a graph of another model, bad shapes or NaN/inf, a device this
+            machine does not have, or a failing model call.
+        TypeError: ``model`` lacks the atlas interface, ``graph`` is not a GeodesicGraph, non-float points.
+    """
+    graph, dev, policy = _prepare(model, graph, batch_size, device)
+    check_non_negative_int("n_threads", n_threads)
+    a = as_batch("X", X, graph.data_shape, single=False)
+    b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
+    if not graph.edge_weights.complete:
+        graph.evaluate_all(model, dev)
+    src, dst = _attach_all(model, graph, dev, policy, a, None if Y is None else b)
+    out = _graph_distances(graph, src, dst)
+    _apply_direct(model, graph, dev, policy, src, dst, out)
+    if Y is None:
+        out = np.minimum(out, out.T)  # both directions are one undirected query; float rounding may differ
+        np.fill_diagonal(out, 0.0)
+    return out
+
+
+def _prepare(
+    model: Any, graph: GeodesicGraph | None, batch_size: int | None, device: Any
+) -> tuple[GeodesicGraph, torch.device, DecodePolicy]:
+    """The graph (default: the model's latest), the device and the decode policy, all checked."""
+    check_model(model, need_encoder=False)
+    if graph is None:
+        graph = latest_graph(model)
+    elif not isinstance(graph, GeodesicGraph):
+        raise TypeError(f"graph must be a GeodesicGraph; got {type(graph).__name__}")
+    check_model(model, need_encoder=graph.node_mode.needs_encoder)
+    dev = check_device(device) if device is not None else model_device(model)
+    graph.check_model(model, dev)
+    if batch_size is not None:
+        return graph, dev, DecodePolicy(threads=None, batch_size=check_positive_int("batch_size", batch_size))
+    return graph, dev, graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
+
+
+def _attach_all(
+    model: Any, graph: GeodesicGraph, dev: torch.device, policy: DecodePolicy, a: torch.Tensor, b: torch.Tensor | None
+) -> tuple[Attachments, Attachments]:
+    """Exact attachments of X and Y from one batched pass; bitwise-equal points are encoded once (so identically)."""
+    both = a if b is None else torch.cat([a, b.to(a.device)])
+    unique, inverse = torch.unique(both.reshape(both.shape[0], -1), dim=0, return_inverse=True)
+    inv = inverse.cpu().numpy()
+    n = a.shape[0]
+
+    def label(u: int) -> str:
+        q = int(np.flatnonzero(inv == u)[0])
+        return f"X[{q}]" if q < n else f"Y[{q - n}]"
+
+    with evaluating(model), applied(policy):
+        att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label)
+        evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, dev)
+    src = att.select(inv[:n])
+    return src, (src if b is None else att.select(inv[n:]))
+
+
+def augmented_csr(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> csr_array:
+    """The graph's directed adjacency plus B source nodes (out-edges to their attachments) and T sink nodes (in-edges
+    from theirs): node ids 0..N-1 graph, N..N+B-1 sources, N+B..N+B+T-1 sinks. (N+B+T, N+B+T) float64.
+
+    Parallel entries keep their minimum; zero weights stay explicit edges (scipy's csgraph reads a sparse matrix's
+    stored zeros as edges of weight 0).
+    """
+    n, n_src, n_dst = graph.n_nodes, src.n_queries, dst.n_queries
+    indptr, indices, data = graph.native.csr()
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    src_rows = n + np.repeat(np.arange(n_src, dtype=np.int64), np.diff(src.offsets))
+    dst_cols = n + n_src + np.repeat(np.arange(n_dst, dtype=np.int64), np.diff(dst.offsets))
+    r = np.concatenate([rows, src_rows, dst.nodes])
+    c = np.concatenate([indices, src.nodes, dst_cols])
+    w = np.concatenate([data, src.costs, dst.costs])
+    size = n + n_src + n_dst
+    order = np.lexsort((w, c, r))  # by row, column, then weight: the first of each (row, column) is the cheapest
+    r, c, w = r[order], c[order], w[order]
+    first = np.concatenate([[True], (r[1:] != r[:-1]) | (c[1:] != c[:-1])])
+    r, c, w = r[first], c[first], w[first]
+    ptr = np.zeros(size + 1, dtype=np.int64)
+    np.add.at(ptr, r + 1, 1)
+    return csr_array((w, c, np.cumsum(ptr)), shape=(size, size))
+
+
+def _graph_distances(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> np.ndarray:
+    """(B, T) float64 route lengths through the graph (inf where unreachable): one Dijkstra per source row."""
+    adjacency = augmented_csr(graph, src, dst)
+    n, n_src = graph.n_nodes, src.n_queries
+    dist = dijkstra(adjacency, directed=True, indices=np.arange(n, n + n_src))
+    return np.ascontiguousarray(np.asarray(dist, dtype=np.float64)[:, n + n_src :])
+
+
+def _candidate_pairs(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, j) that may have a direct edge: copies in one chart within the larger of the copies' k-th-node
+    distances (a superset of :mod:`agm.geodesic.direct`'s rule, which decides exactly; float64 with a margin)."""
+    pairs: set[tuple[int, int]] = set()
+    src_owner = np.repeat(np.arange(src.n_queries), np.diff(src.copy_offsets))
+    dst_owner = np.repeat(np.arange(dst.n_queries), np.diff(dst.copy_offsets))
+    for chart in np.intersect1d(src.copy_chart, dst.copy_chart):
+        i = np.flatnonzero(src.copy_chart == chart)
+        j = np.flatnonzero(dst.copy_chart == chart)
+        za, zb = src.copy_latent[i].astype(np.float64), dst.copy_latent[j].astype(np.float64)
+        gap = np.sqrt(np.maximum(0.0, (za**2).sum(1)[:, None] + (zb**2).sum(1)[None, :] - 2.0 * za @ zb.T))
+        reach = np.maximum(src.copy_reach[i][:, None], dst.copy_reach[j][None, :])
+        hit_i, hit_j = np.nonzero(gap <= reach * (1.0 + 1e-6) + 1e-6)
+        pairs.update(zip(src_owner[i[hit_i]].tolist(), dst_owner[j[hit_j]].tolist()))
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    both = np.array(sorted(pairs), dtype=np.int64)
+    return both[:, 0], both[:, 1]
+
+
+def _apply_direct(
+    model: Any,
+    graph: GeodesicGraph,
+    dev: torch.device,
+    policy: DecodePolicy,
+    src: Attachments,
+    dst: Attachments,
+    out: np.ndarray,
+) -> None:
+    """Lower ``out[i, j]`` to the cheapest direct route where X[i] and Y[j] have direct edges (in place)."""
+    rows, cols = _candidate_pairs(src, dst)
+    if rows.size == 0:
+        return
+    pair_src, pair_dst = src.select(rows), dst.select(cols)
+    direct = direct_edges(graph, pair_src, pair_dst)
+    with evaluating(model):
+        evaluate_direct(graph, model, pair_src, pair_dst, direct, np.arange(direct.length.size), policy, dev)
+    for p in range(rows.size):
+        if len(direct.of(p)) > 0:
+            cost = _cheapest_direct(graph, pair_src, pair_dst, direct, p)
+            out[rows[p], cols[p]] = min(out[rows[p], cols[p]], cost)

@@ -1,0 +1,94 @@
+"""agm.geodesic.distances: cdist-like geodesic distances, against shortest_paths, closed forms and bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from agm import geodesic
+from agm.geodesic.distances import augmented_csr
+from agm.models.analytic import CircleAtlas, CylinderAtlas
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _cylinder(n: int = 500, seed: int = 1) -> tuple[CylinderAtlas, torch.Tensor, geodesic.GeodesicGraph]:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
+    return model, data, geodesic.build_graph(model, data, k=10, n_steps=3, progress=False)
+
+
+def test_distances_equal_shortest_paths_lengths() -> None:
+    model, data, graph = _cylinder()
+    g = torch.Generator().manual_seed(5)
+    off = model.points(torch.rand(4, generator=g) * 6 - 3, torch.rand(4, generator=g))  # not data points
+    X, Y = torch.cat([data[:8], off[:2]]), torch.cat([data[5:12], off[2:], data[:1]])  # shared and equal points
+    D = geodesic.distances(model, X, Y, graph=graph)
+    assert D.shape == (10, 10) and D.dtype == np.float64
+    paths = geodesic.shortest_paths(model, X.repeat_interleave(len(Y), 0), Y.repeat(len(X), 1), graph=graph)
+    L = np.array([p.length for p in paths if p is not None]).reshape(D.shape)
+    # float32 encodings in different batches (~1e-7) and the fewest-switch route tolerance (1e-6 relative)
+    np.testing.assert_allclose(D, L, rtol=1e-5, atol=1e-6)
+    assert D[0, 10 - 1] == 0.0  # X[0] == Y[-1]: d(x, x) = 0 exactly
+
+
+def test_self_distances_symmetric_with_zero_diagonal() -> None:
+    model, data, graph = _cylinder()
+    D = graph.distances(data[:15])
+    np.testing.assert_array_equal(D, D.T)
+    np.testing.assert_array_equal(np.diag(D), 0.0)
+    assert bool((D[~np.eye(15, dtype=bool)] > 0).all())
+
+
+def test_circle_distances_match_the_arc_to_graph_accuracy() -> None:
+    model = CircleAtlas()
+    n = 400
+    g = torch.Generator().manual_seed(0)
+    theta = (torch.arange(n) + torch.rand(n, generator=g)) / n * 2 * math.pi - math.pi
+    data = model.points(theta)
+    graph = geodesic.build_graph(model, data, k=6, n_steps=5, progress=False)
+    idx = torch.arange(0, n, 37)
+    D = geodesic.distances(model, data[idx], graph=graph)
+    true = model.distance(theta[idx][:, None], theta[idx][None, :]).numpy()
+    off = ~np.eye(len(idx), dtype=bool)
+    rel = D[off] / true[off] - 1
+    assert np.all(rel <= 1e-5) and np.all(rel > -0.02), rel  # chords of the arc: never longer than the arc
+
+
+def test_unreachable_pairs_are_inf() -> None:
+    model = CircleAtlas()
+    theta = torch.cat([torch.linspace(-0.5, 0.5, 60), torch.linspace(2.6, 3.7, 60)])  # two arcs, far apart
+    data = model.points(theta)
+    graph = geodesic.build_graph(model, data, k=4, eps=0.01, n_steps=2, progress=False)
+    assert graph.stats()["n_components"] >= 2
+    D = geodesic.distances(model, data[[0, 30, 90]], graph=graph)
+    assert np.isfinite(D[0, 1]) and D[0, 2] == np.inf and D[2, 0] == np.inf
+
+
+def test_augmented_graph_keeps_zero_weights_and_queries_are_ends_only() -> None:
+    model, data, graph = _cylinder(300)
+    from agm.geodesic.distances import _attach_all, _prepare
+
+    g, dev, policy = _prepare(model, graph, None, None)
+    src, dst = _attach_all(model, g, dev, policy, data[:3], data[3:5])
+    adj = augmented_csr(g, src, dst)
+    n = g.n_nodes
+    assert adj.shape == (n + 5, n + 5)
+    assert adj[:, n : n + 3].nnz == 0 and adj[n + 3 :, :].nnz == 0  # sources: out-edges only; sinks: in-edges only
+    assert adj.nnz == 2 * g.n_edges + src.nodes.size + dst.nodes.size  # zero-weight entries kept
+
+
+def test_bad_inputs_raise() -> None:
+    model, data, graph = _cylinder(300)
+    with pytest.raises(ValueError, match="X must have shape"):
+        geodesic.distances(model, data[:2, :2], graph=graph)
+    with pytest.raises(ValueError, match="n_threads must be an int >= 0"):
+        geodesic.distances(model, data[:2], graph=graph, n_threads=-1)
+    with pytest.raises(TypeError, match="graph must be a GeodesicGraph"):
+        geodesic.distances(model, data[:2], graph="g")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Y must be finite"):
+        geodesic.distances(model, data[:2], data[:2] * float("nan"), graph=graph)

@@ -1,0 +1,77 @@
+"""The graph as an object: scipy / networkx exports and the point-level view, round-tripped with native searches."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from scipy.sparse.csgraph import dijkstra
+
+from agm import geodesic
+from agm.models.analytic import CylinderAtlas
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _graph(n: int = 300) -> tuple[CylinderAtlas, torch.Tensor, geodesic.GeodesicGraph]:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(0)
+    data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g))
+    graph = geodesic.build_graph(model, data, k=6, n_steps=3, progress=False)
+    graph.evaluate_all(model)
+    return model, data, graph
+
+
+def test_scipy_and_networkx_shortest_paths_equal_the_native_search() -> None:
+    model, data, graph = _graph()
+    a = graph.to_scipy()
+    assert a.shape == (graph.n_nodes, graph.n_nodes) and (a != a.T).nnz == 0
+    nxg = graph.to_networkx()
+    assert nxg.number_of_nodes() == graph.n_nodes and nxg.number_of_edges() == graph.n_edges
+    node = nxg.nodes[5]
+    assert node["chart"] == graph.node_chart[5] and node["data_index"] == graph.node_point[5]
+    np.testing.assert_array_equal(node["latent"], graph.latents[5])
+    sources = [0, 17, graph.n_nodes - 1]
+    dist = dijkstra(a, indices=sources)
+    for row, s in enumerate(sources):
+        native, _ = graph.native.single_source(s)
+        np.testing.assert_allclose(dist[row], native, rtol=1e-12)
+        for t in (3, graph.n_nodes // 2):
+            _, cost = graph.native.shortest_path(s, t, method="dijkstra")
+            assert nx.dijkstra_path_length(nxg, s, t) == pytest.approx(cost, rel=1e-12)
+
+
+def test_point_graph_keeps_the_cheapest_edge_between_points() -> None:
+    model, data, graph = _graph(200)
+    p = graph.point_graph()
+    assert p.shape == (200, 200) and (p != p.T).nnz == 0 and p.diagonal().max() == 0
+    edges, w = graph.native.edges[: graph.native.n_intra_edges], graph.native.weights[: graph.native.n_intra_edges]
+    u, v = graph.node_point[edges[:, 0]], graph.node_point[edges[:, 1]]
+    i, j = int(u[0]), int(v[0])
+    brute = w[((u == i) & (v == j)) | ((u == j) & (v == i))].min()
+    assert p[i, j] == brute
+    # contracting a point's copies never lengthens a route between nodes of two points
+    d_point = dijkstra(p, indices=[i])[0]
+    d_node = dijkstra(graph.to_scipy(), indices=np.flatnonzero(graph.node_point == i)).min(axis=0)
+    for q in (5, 50, 150):
+        assert d_point[q] <= d_node[graph.node_point == q].min() + 1e-12
+
+
+def test_graph_methods_use_the_model_held_weakly() -> None:
+    model, data, graph = _graph(200)
+    assert graph.model is model
+    path = graph.shortest_path(data[0], data[9])
+    assert path.length == pytest.approx(geodesic.shortest_path(model, data[0], data[9], graph=graph).length)
+    assert len(graph.shortest_paths(data[:2], data[2:4])) == 2
+    other = CylinderAtlas()
+    g2 = geodesic.build_graph(other, data, k=6, n_steps=3, progress=False)
+    del other
+    gc.collect()
+    with pytest.raises(ValueError, match="holds no live model"):
+        _ = g2.model
+    g2.bind(model)  # same behaviour (a closed-form model): the fingerprint matches
+    assert g2.model is model

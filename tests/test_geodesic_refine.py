@@ -1,0 +1,87 @@
+"""Refined geodesics (path.refine / refine_paths) against the closed-form geodesics of the exact models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from agm import geodesic
+from agm.models.analytic import CylinderAtlas, SphereAtlas
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _sphere_pairs(n_pairs: int, seed: int) -> tuple[SphereAtlas, list[geodesic.GeodesicPath], np.ndarray]:
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.randn(1200, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=10, n_steps=5, progress=False)
+    u0, u1 = torch.randn(3 * n_pairs, 3, generator=g), torch.randn(3 * n_pairs, 3, generator=g)
+    u1[::2, 2] = -u0[::2, 2].sign() * u1[::2, 2].abs()  # every other pair has its ends in opposite main charts
+    q0, q1 = model.points(u0), model.points(u1)
+    true = model.distance(q0, q1).numpy()
+    keep = np.flatnonzero((true > 0.2) & (true < 0.8 * math.pi))[:n_pairs]  # no near-antipodal (ambiguous) pair
+    paths = geodesic.shortest_paths(model, q0[keep], q1[keep], graph=graph)
+    return model, [p for p in paths if p is not None], true[keep]
+
+
+def test_sphere_refined_lengths_meet_the_targets_also_across_charts() -> None:
+    torch.set_num_threads(1)
+    model, paths, true = _sphere_pairs(8, 3)
+    refined = geodesic.refine_paths(paths)
+    graph_err = np.abs(np.array([p.length for p in paths]) / true - 1)
+    err = np.abs(np.array([p.length for p in refined]) / true - 1)
+    crossing = np.array([p.chart_changes.size > 0 for p in refined])
+    assert crossing.sum() >= 3  # the check covers pairs whose refined curve changes chart
+    assert np.median(err) <= 0.003 and err.max() <= 0.02, (graph_err, err)
+    assert np.median(err) < np.median(graph_err)
+    for p, r in zip(paths, refined):
+        assert r.length <= p.length  # never above the graph path
+    # the refined curve lies on the sphere and joins the two query points
+    x = model.coordinates(refined[0].decode())
+    np.testing.assert_allclose(torch.linalg.vector_norm(x, dim=1).numpy(), 1.0, atol=1e-5)
+
+
+def test_refined_path_has_the_graph_path_interface() -> None:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(0)
+    data = model.points(torch.rand(800, generator=g) * 6.28 - 3.14, torch.rand(800, generator=g) * 2)
+    graph = geodesic.build_graph(model, data, k=10, n_steps=3, progress=False)
+    t0, t1 = torch.tensor([2.8, 0.2]), torch.tensor([0.5, 1.6])
+    path = graph.shortest_path(model.points(t0[:1], t0[1:])[0], model.points(t1[:1], t1[1:])[0])
+    refined = path.refine(steps=200)
+    true = float(model.distance(t0[:1], t0[1:], t1[:1], t1[1:])[0])
+    assert refined.length <= path.length
+    assert refined.length == pytest.approx(true, rel=3e-3)
+    assert refined.charts[0] == path.charts[0] and refined.charts[-1] == path.charts[-1]
+    np.testing.assert_array_equal(refined.chart_changes, np.flatnonzero(refined.charts[1:] != refined.charts[:-1]))
+    strip = refined.interpolate(7)
+    assert strip.x.shape == (7, 3) and strip.arc_length[-1] == pytest.approx(refined.length, rel=1e-4)
+    assert refined.decode().shape == (len(refined), 3)
+    assert refined.nodes.size == 0 and refined.latents.shape == (len(refined), 2)
+
+
+def test_refine_keeps_a_path_it_cannot_shorten() -> None:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(2)
+    data = model.points(torch.rand(300, generator=g) * 6.28 - 3.14, torch.rand(300, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=3, progress=False)
+    same = graph.shortest_path(data[0], data[0])
+    assert geodesic.refine_paths([same])[0] is same  # length 0: nothing to refine
+
+
+def test_refine_bad_arguments() -> None:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(2)
+    data = model.points(torch.rand(300, generator=g) * 6.28 - 3.14, torch.rand(300, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=3, progress=False)
+    path = graph.shortest_path(data[0], data[1])
+    with pytest.raises(ValueError, match="points must be an int >= 2"):
+        path.refine(points=1)
+    with pytest.raises(ValueError, match="jump_weight must be > 0"):
+        geodesic.refine_paths([path], jump_weight=0.0)
+    with pytest.raises(TypeError, match=r"paths\[0\] must be a GeodesicPath"):
+        geodesic.refine_paths(["p"])  # type: ignore[list-item]
