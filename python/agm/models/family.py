@@ -194,6 +194,8 @@ class SemiAtlasFamily(nn.Module):
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S) (decoded means), same dtype and device as z.
 
+        Without gradients this runs the folded inference copy (:meth:`inference_decoder`), equal up to float rounding.
+
         Raises:
             TypeError / ValueError / IndexError: see :func:`agm.models._validation.check_latent`.
         """
