@@ -150,22 +150,28 @@ def test_mutating_the_callers_index_arrays_cannot_make_the_core_read_out_of_boun
 
 # --- 3. kill -9 during save ----------------------------------------------------------------------------------
 
+# One warm helper process builds the graph once, then forks a writer per round that overwrites the target in a loop
+# (fork is safe here: the helper is single-threaded); the test kill -9s each writer at a random moment.
 _SAVER = textwrap.dedent(
     """
-    import importlib.util, sys
+    import importlib.util, os, sys
     import numpy as np
     spec = importlib.util.spec_from_file_location("agm._core", sys.argv[1])
     core = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(core)
-    rng = np.random.default_rng(int(sys.argv[3]))
-    z = np.ascontiguousarray(rng.normal(size=(6000, 4)))
-    g = core.AtlasGraph([z], [np.arange(6000, dtype=np.int64)], 8)
+    rng = np.random.default_rng(0)
+    z = np.ascontiguousarray(rng.normal(size=(20000, 4)))
+    g = core.AtlasGraph([z], [np.arange(20000, dtype=np.int64)], 8, n_threads=1)
     g.set_weights(rng.uniform(size=g.n_edges))
-    print("ready", flush=True)
-    i = 0
-    while True:
-        g.save(sys.argv[2], metadata="new-%d" % i)
-        i += 1
+    for line in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            i = 0
+            while True:
+                g.save(sys.argv[2], metadata="new-%d" % i)
+                i += 1
+        print(pid, flush=True)
+        os.waitpid(int(sys.stdin.readline()), 0)  # the test sends the pid back once it has killed it
     """
 )
 
@@ -175,22 +181,35 @@ def test_save_is_atomic_under_kill_9(tmp_path: Path, rng: np.random.Generator) -
     _graph(rng, [30]).save(str(target), metadata="old")
     script = tmp_path / "saver.py"
     script.write_text(_SAVER)
+    helper = subprocess.Popen(
+        [sys.executable, str(script), core.__file__, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert helper.stdin is not None and helper.stdout is not None
     unloadable = 0
-    for kill in range(20):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), core.__file__, str(target), str(kill)], stdout=subprocess.PIPE, text=True
-        )
-        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        time.sleep(random.Random(kill).uniform(0.0, 0.02))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-        try:
-            meta = core.AtlasGraph.load(str(target)).metadata
-        except ValueError:
-            unloadable += 1
-            continue
-        assert meta == "old" or meta.startswith("new-")
+    try:
+        for kill in range(20):
+            helper.stdin.write("fork\n")
+            helper.stdin.flush()
+            pid = int(helper.stdout.readline())
+            time.sleep(random.Random(kill).uniform(0.0, 0.1))
+            os.kill(pid, signal.SIGKILL)
+            helper.stdin.write(f"{pid}\n")
+            helper.stdin.flush()
+            time.sleep(0.01)  # let the helper reap it
+            try:
+                meta = core.AtlasGraph.load(str(target)).metadata
+            except ValueError:
+                unloadable += 1
+                continue
+            assert meta == "old" or meta.startswith("new-")
+    finally:
+        helper.kill()
+        helper.wait()
+        helper.stdin.close()
+        helper.stdout.close()
     assert unloadable == 0, f"{unloadable} of 20 kills left an unloadable file"
     _graph(rng, [30]).save(str(target), metadata="final")  # cleans the part files of the killed writers
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.agm", "saver.py"]
