@@ -19,12 +19,10 @@ the shortest to save a chart switch). Pairs in different connected components (a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
 
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach, evaluate_attachments
@@ -36,6 +34,9 @@ from agm.geodesic.policy import DecodePolicy, applied
 from agm.geodesic.registry import latest_graph
 from agm.geodesic.routes import _cheapest_direct
 from agm.models.protocol import model_device
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_array
 
 
 def distances(
@@ -129,6 +130,8 @@ def augmented_csr(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> c
     Parallel entries keep their minimum; zero weights stay explicit edges (scipy's csgraph reads a sparse matrix's
     stored zeros as edges of weight 0).
     """
+    from scipy.sparse import csr_array  # here: ``import agm.geodesic`` stays free of scipy.sparse
+
     n, n_src, n_dst = graph.n_nodes, src.n_queries, dst.n_queries
     indptr, indices, data = graph.native.csr()
     rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
@@ -149,6 +152,8 @@ def augmented_csr(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> c
 
 def _graph_distances(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> np.ndarray:
     """(B, T) float64 route lengths through the graph (inf where unreachable): one Dijkstra per source row."""
+    from scipy.sparse.csgraph import dijkstra
+
     adjacency = augmented_csr(graph, src, dst)
     n, n_src = graph.n_nodes, src.n_queries
     dist = dijkstra(adjacency, directed=True, indices=np.arange(n, n + n_src))

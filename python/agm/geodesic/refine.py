@@ -31,6 +31,7 @@ import torch
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import decode_points, segment_lengths
 from agm.geodesic.inputs import call_model, check_int
+from agm.geodesic.lbfgs import minimise
 from agm.geodesic.path import GeodesicPath
 
 #: The barrier starts this factor above ``eps`` so that the optimum keeps a margin from the chart's edge.
@@ -102,27 +103,43 @@ def refine_paths(
     todo = [i for i, p in enumerate(paths) if p.length > 0 and len(p) >= 2]
     if not todo:
         return paths
-    first = paths[todo[0]]
-    model, device = first._model, first._device
-    with evaluating(model):
-        curves = _initial_curves(
-            [paths[i] for i in todo], points, float(jump_weight), float(eps) if keep_in_chart else None, batch_size
-        )
-    latents = _optimise(
-        model, device, first._data_shape, curves, steps, float(eps) if keep_in_chart else None, batch_size
-    )
-    with evaluating(model):
-        lengths, inside = _measure(
-            model, device, first._data_shape, curves, latents, first._n_steps, float(eps), batch_size
-        )
+    barrier = float(eps) if keep_in_chart else None
+    current = [paths[i] for i in todo]
+    levels = [n for n in (points // 4, points // 2) if n >= 4] + [points]
+    for level, n_points in enumerate(levels):  # coarse to fine: the slow, smooth modes converge on few points
+        level_steps = steps if level == len(levels) - 1 else steps // 2
+        current, inside = _refine_level(current, n_points, level_steps, float(jump_weight), barrier, eps, batch_size)
     out = list(paths)
     for j, i in enumerate(todo):
-        ok = bool(np.isfinite(lengths[j])) and lengths[j] < paths[i].length and (inside[j] or not keep_in_chart)
-        if ok:
-            out[i] = _as_path(
-                paths[i], latents[curves.point_path == j], curves.charts[curves.point_path == j], lengths[j]
-            )
+        r = current[j]
+        if bool(np.isfinite(r.length)) and r.length < paths[i].length and (inside[j] or not keep_in_chart):
+            out[i] = r
     return out
+
+
+def _refine_level(
+    paths: list[GeodesicPath],
+    points: int,
+    steps: int,
+    jump_weight: float,
+    barrier: float | None,
+    eps: float,
+    batch_size: int,
+) -> tuple[list[GeodesicPath], np.ndarray]:
+    """One resolution: resample every path into ``points`` segments, optimise, measure. Returns the curves as
+    paths (their measured lengths) and whether each keeps all its points in their charts."""
+    first = paths[0]
+    model, device = first._model, first._device
+    with evaluating(model):
+        curves = _initial_curves(paths, points, jump_weight, barrier, batch_size)
+    latents = _optimise(model, device, first._data_shape, curves, steps, barrier, batch_size)
+    with evaluating(model):
+        lengths, inside = _measure(model, device, first._data_shape, curves, latents, first._n_steps, eps, batch_size)
+    out = [
+        _as_path(p, latents[curves.point_path == j], curves.charts[curves.point_path == j], float(lengths[j]))
+        for j, p in enumerate(paths)
+    ]
+    return out, inside
 
 
 def _decode(model: Any, z: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -262,10 +279,8 @@ def _optimise(
     a, b = torch.from_numpy(curves.segments).to(device).unbind(1)
     weight = torch.from_numpy(curves.jump * curves.scale[curves.segment_path]).to(device, torch.float32)
     free_charts = charts[free]
-    param = base[free].clone().requires_grad_(True)
-    optimiser = torch.optim.LBFGS([param], lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
 
-    def energy() -> torch.Tensor:
+    def energy(param: torch.Tensor) -> torch.Tensor:
         z = base.index_put((free,), param)
         x = _decode(model, z, charts, batch_size)
         e = (weight * ((x[b] - x[a]) ** 2).sum(dim=1)).sum()
@@ -275,15 +290,15 @@ def _optimise(
             e = e + 1e3 * torch.relu(BARRIER_MARGIN * eps - own).pow(2).sum()
         return e
 
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
-        e = energy()
-        (param.grad,) = torch.autograd.grad(e, [param])
-        return e.detach()
+    def value_and_grad(param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        param = param.detach().requires_grad_(True)
+        e = energy(param)
+        (grad,) = torch.autograd.grad(e, [param])
+        return e.detach(), grad
 
     with evaluating(model), torch.enable_grad():
-        optimiser.step(closure)  # type: ignore[no-untyped-call]
-    out = base.index_put((free,), param.detach())
+        best = minimise(value_and_grad, base[free], steps)
+    out = base.index_put((free,), best)
     return np.ascontiguousarray(out.cpu().numpy(), dtype=np.float32)
 
 

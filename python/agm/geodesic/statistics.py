@@ -19,6 +19,7 @@ from agm.geodesic._context import evaluating
 from agm.geodesic.distances import distances
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, call_model, check_int
+from agm.geodesic.lbfgs import minimise
 from agm.geodesic.path import GeodesicPath
 from agm.geodesic.refine import refine_paths
 from agm.geodesic.search import shortest_paths
@@ -211,20 +212,19 @@ def _retract(
     """The point of ``chart`` whose decoding is nearest to decode(latent) + log: (decoding (*S), latent (d,))."""
     device = path._device
     y = torch.tensor([chart], dtype=torch.int64, device=device)
-    z = torch.from_numpy(latent[None]).to(device).clone().requires_grad_(True)
+    z0 = torch.from_numpy(latent[None]).to(device)
     with evaluating(model):
-        base = call_model("decode", model.decode, z.detach(), y).reshape(1, -1).double()
+        base = call_model("decode", model.decode, z0, y).reshape(1, -1).double()
     target = (base + torch.from_numpy(log[None]).to(device)).float()
-    optimiser = torch.optim.LBFGS([z], lr=1.0, max_iter=50, line_search_fn="strong_wolfe")
 
-    def closure() -> torch.Tensor:
-        optimiser.zero_grad()
-        e: torch.Tensor = ((call_model("decode", model.decode, z, y).reshape(1, -1) - target) ** 2).sum()
-        (z.grad,) = torch.autograd.grad(e, [z])
-        return e.detach()
+    def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = z.detach().requires_grad_(True)
+        e = ((call_model("decode", model.decode, z, y).reshape(1, -1) - target) ** 2).sum()
+        (grad,) = torch.autograd.grad(e, [z])
+        return e.detach(), grad
 
     with evaluating(model), torch.enable_grad():
-        optimiser.step(closure)  # type: ignore[no-untyped-call]
-        x = call_model("decode", model.decode, z.detach(), y)
+        z = minimise(value_and_grad, z0, 50)
+        x = call_model("decode", model.decode, z, y)
     point: torch.Tensor = x[0].detach().cpu().float().reshape(path._data_shape)
     return point, z.detach().cpu().numpy()[0].astype(np.float32)

@@ -1,0 +1,74 @@
+"""``agm geodesic``: end to end on a tiny checkpoint (strips, lengths, chart sequences, distance matrix)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agm.cli import main
+from agm.commands.geodesic import estimate_decodes
+from agm.models import build_model
+from agm.training import TrainConfig, save_checkpoint
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _checkpoint(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    model = build_model("awae", 2, (2,), hidden=4)  # untrained: the command only needs the atlas interface
+    config = TrainConfig(model="awae", n_charts=2, dataset="circle", preset="tiny", epochs=0, device="cpu")
+    return save_checkpoint(tmp_path / "run" / "checkpoint.pt", model, config)
+
+
+def test_geodesic_command_writes_strips_lengths_and_distances(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.set_num_threads(1)
+    ckpt, out = _checkpoint(tmp_path), tmp_path / "geo"
+    argv = [
+        "geodesic",
+        str(ckpt),
+        "--n",
+        "120",
+        "--k",
+        "5",
+        "--n-steps",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+        "--strip",
+        "3",
+    ]
+    assert main([*argv, "--from", "3", "--to", "40", "--refine", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "decodings" in printed and "3 -> 40: length" in printed
+    assert (out / "strips.png").read_bytes()[:8] == PNG_MAGIC
+    summary = json.loads((out / "geodesics.json").read_text())
+    (pair,) = summary["pairs"]
+    assert (pair["from"], pair["to"]) == (3, 40)
+    assert pair["refined_length"] <= pair["length"] and len(pair["charts"]) >= 2
+    matrix = np.load(out / "distances.npy")
+    assert matrix.shape == (2, 2) and matrix[0, 0] == 0.0
+    assert matrix[0, 1] == pytest.approx(pair["length"], rel=1e-5, abs=1e-7)  # float32 encodings in other batches
+    assert json.loads((out / "distances.json").read_text())["points"] == [3, 40]
+
+
+def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = _checkpoint(tmp_path)
+    base = ["geodesic", str(ckpt), "--n", "50", "--out", str(tmp_path / "g"), "--quiet", "--device", "cpu"]
+    with pytest.raises(SystemExit) as exc:
+        main([*base, "--from", "1"])
+    assert exc.value.code == 2 and "--from and --to must be given together" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*base, "--from", "1", "--to", "99"])
+    assert "--to must be below the number of points --n=50; got 99" in capsys.readouterr().err
+
+
+def test_decode_estimate_bounds_the_build() -> None:
+    assert estimate_decodes(100, 2, 5, 3, 2, 0) == 200 + 200 * 5 * 2 + 2 * 2 * (1 + 5 * 2)
