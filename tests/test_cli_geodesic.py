@@ -28,7 +28,6 @@ def _checkpoint(tmp_path: Path) -> Path:
 def test_geodesic_command_writes_strips_lengths_and_distances(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    torch.set_num_threads(1)
     ckpt, out = _checkpoint(tmp_path), tmp_path / "geo"
     argv = [
         "geodesic",

@@ -29,7 +29,6 @@ def _sphere_pairs(n_pairs: int, seed: int) -> tuple[SphereAtlas, list[geodesic.G
 
 
 def test_sphere_refined_lengths_meet_the_targets_also_across_charts() -> None:
-    torch.set_num_threads(1)
     model, paths, true = _sphere_pairs(8, 3)
     refined = geodesic.refine_paths(paths)
     graph_err = np.abs(np.array([p.length for p in paths]) / true - 1)

@@ -42,7 +42,6 @@ def test_medoid_of_points_around_the_pole_is_the_point_nearest_the_pole() -> Non
 
 
 def test_frechet_mean_of_two_points_is_their_geodesic_midpoint() -> None:
-    torch.set_num_threads(1)
     model, graph = _sphere_graph()
     x = model.spherical(torch.tensor([1.0, 1.3]), torch.tensor([0.3, 1.4]))
     mean = geodesic.frechet_mean(model, x, graph=graph, max_iter=4, refine_steps=150)

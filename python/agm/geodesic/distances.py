@@ -64,7 +64,7 @@ def distances(
 
     Returns:
         (n, m) float64 numpy array of geodesic lengths; ``inf`` where X[i] and Y[j] attach to different connected
-        components of the graph and have no direct edge.
+        components of the graph and have no direct edge. A lazy graph has all its weights evaluated afterwards.
 
     Raises:
         ValueError: no graph for the model, a graph of another model, bad shapes or NaN/inf, a device this

@@ -16,7 +16,14 @@ point leaves the region its chart is trained on. The two ends (the query points'
 The refined length is measured like a graph path's: eq. (10) with the graph's ``n_steps`` on every segment inside
 a chart, plus the (small) decoded gap at each transition. A refinement is kept only where that length is below the
 graph path's (and every point is in its chart); otherwise the graph path is returned unchanged. All paths are
-optimised together (one L-BFGS over all their points, decoded in batches on the model's device).
+optimised together (one L-BFGS over all their points, :mod:`agm.geodesic.lbfgs`, decoded in batches on the model's
+device), coarse to fine: with points/4, then points/2, then ``points`` segments per path, each level starting from
+the previous one's curve (the smooth modes, such as a transition sliding along the overlap, converge on few points).
+
+Measured on the exact models (2000 points, k = 10, n_steps = 5, loaded 2-core machine; relative error to the closed
+form, graph -> refined): cylinder median 3.9% -> 0.0003%, max 30.6% -> 0.058% (60 pairs, 46 crossing charts);
+sphere median 3.1% -> 0.003%, max 10.8% -> 0.72% (87 pairs, 61 crossing). On the circle (an isometric 1-D chart)
+the graph is already exact to 0.001% and both lie below the arc by the chords' deficit.
 """
 
 from __future__ import annotations
@@ -69,8 +76,8 @@ def refine_paths(
 
     Args:
         paths: graph paths of one model (from ``shortest_path(s)``), or already refined paths.
-        steps: L-BFGS iterations (all paths together), >= 0 (0 returns the resampled paths' measured lengths
-            when shorter, i.e. only the extra resolution).
+        steps: L-BFGS iterations of the finest level (all paths together; the coarser levels get steps // 2),
+            >= 0 (0 only resamples: the measured lengths of the resampled graph paths, kept where shorter).
         points: segments per path inside charts (split among the path's chart runs by decoded length), >= 2.
         jump_weight: energy weight of a transition segment (two copies of one point in two charts), > 0.
         eps: the partition threshold that keeps each point in its chart (the graph's eps).
