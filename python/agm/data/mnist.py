@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from agm._files import atomic_path
 
 from .idx import read_idx
 
@@ -191,21 +192,16 @@ def _download(name: str, filename: str, target_dir: Path, downloader: Downloader
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return None, [f"cannot create {str(target_dir)!r}: {exc}"]
+    final = target_dir / filename
     for base in MIRRORS[name]:
         url = base + filename
-        fd, tmp_name = tempfile.mkstemp(dir=target_dir, prefix=f".{filename}.", suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp_name)
         try:
-            downloader(url, tmp)
-            _verify(tmp, SHA256[name][filename])
-            final = target_dir / filename
-            os.replace(tmp, final)
+            with atomic_path(final) as tmp:  # a failed or interrupted download never leaves a file under its name
+                downloader(url, tmp)
+                _verify(tmp, SHA256[name][filename])
             return final, errors
         except (OSError, ValueError, http.client.HTTPException) as exc:
             errors.append(f"{url}: {type(exc).__name__}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     return None, errors
 
 
