@@ -195,3 +195,21 @@ def test_bad_weights_and_policy_arguments(cylinder: tuple[BumpyCylinder, torch.T
         geodesic.shortest_path(model, data[0], data[1], graph, batch_size=8, decode_policy=POLICY)
     with pytest.raises(TypeError, match="decode_policy must be"):
         geodesic.shortest_paths(model, data[:2], data[2:4], graph, decode_policy=64)  # type: ignore[arg-type]
+
+
+def test_queries_past_the_eager_switch_complete_the_graph(
+    cylinder: tuple[BumpyCylinder, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agm.geodesic import lazysp
+
+    model, data = cylinder
+    eager = geodesic.build_graph(
+        model, data[:300], k=6, n_steps=3, progress=False, weights="eager", decode_policy=POLICY
+    )
+    lazy = geodesic.build_graph(model, data[:300], k=6, n_steps=3, progress=False, decode_policy=POLICY)
+    monkeypatch.setattr(lazysp, "EAGER_SWITCH", 0.0)  # the first round with a graph edge completes the graph
+    x0, x1 = data[300:306], data[306:312]
+    got = _lengths(geodesic.shortest_paths(model, x0, x1, lazy))
+    assert lazy.edge_weights.complete
+    np.testing.assert_allclose(got, _lengths(geodesic.shortest_paths(model, x0, x1, eager)), rtol=PATH_RTOL)
+    np.testing.assert_allclose(lazy.native.weights, eager.native.weights, rtol=WEIGHT_RTOL)

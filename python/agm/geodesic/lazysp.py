@@ -10,6 +10,11 @@ edges - weighs at least its decoded chord, known without decoding. The queries o
 3. decode the union of the collected edges of all pairs in packed calls (one per kind: graph, attachment,
    direct), store them (graph edges stay evaluated in the graph), and repeat with the pairs that collected any.
 
+When the queries have evaluated :data:`EAGER_SWITCH` of the graph's intra-chart edges, the rest are decoded at
+once (the graph becomes the eager graph): every edge is decoded at most once, so a lazy graph never decodes more
+than an eager one, and the rounds stop growing where lower bounds are weak (measured on a briefly trained 4-chart
+demo model, weight/chord median 1.0001 but max 3.6: 100 MNIST pairs needed 103 rounds and 50% of the edges).
+
 A pair is done when its shortest route and its chosen route are fully evaluated. Exactness: the route found is
 the shortest under lower bounds, and its own cost is exact, so no other route can be shorter (its true cost is at
 least its bound): the result equals the eager search's to float32 rounding of the bounds (~1e-7 relative). The
@@ -36,6 +41,9 @@ from agm.geodesic.lazy import evaluate_edges
 from agm.geodesic.policy import DecodePolicy
 from agm.geodesic.routes import Route, best_route
 from agm.models.protocol import model_device
+
+#: Fraction of the intra-chart edges evaluated by queries beyond which the remaining ones are decoded in one pass.
+EAGER_SWITCH = 0.5
 
 
 @dataclass
@@ -220,21 +228,31 @@ def lazy_routes(
         n_att = np.concatenate([t.attachments for t in todo])
         n_direct = np.concatenate([t.direct for t in todo])
         if n_graph.size:
-            if table is None:
-                table = PointTable(
-                    torch.from_numpy(graph.latents).to(device),
-                    torch.from_numpy(np.asarray(graph.positions, dtype=np.float32)).to(device),
-                    torch.from_numpy(graph.node_chart).to(device),
-                )
+            table = table or node_table(graph, device)
             stats.graph_edges += evaluate_edges(
                 model, table, graph.native, graph.edge_weights, n_graph, graph.n_steps, policy
             )
         stats.attachment_edges += evaluate_attachments(graph, model, qs.unique, n_att, policy, device)
         stats.direct_edges += evaluate_direct(graph, model, src, dst, direct, n_direct, policy, device)
         stats.per_round.append(int(n_graph.size + n_att.size + n_direct.size))
+        if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
+            rest = np.flatnonzero(~graph.edge_weights.evaluated)
+            table = table or node_table(graph, device)
+            stats.graph_edges += evaluate_edges(
+                model, table, graph.native, graph.edge_weights, rest, graph.n_steps, policy
+            )
         src, dst = qs.sides()
         pending = np.asarray(still, dtype=np.int64)
     return routes, src, dst, direct
+
+
+def node_table(graph: GeodesicGraph, device: torch.device) -> PointTable:
+    """The graph's node latents, decodings and model charts on ``device`` (the endpoints of its edges)."""
+    return PointTable(
+        torch.from_numpy(graph.latents).to(device),
+        torch.from_numpy(np.asarray(graph.positions, dtype=np.float32)).to(device),
+        torch.from_numpy(graph.node_chart).to(device),
+    )
 
 
 def evaluate_all(
@@ -244,11 +262,7 @@ def evaluate_all(
     graph.check_model(model)
     dev = check_device(device) if device is not None else model_device(model)
     policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
-    table = PointTable(
-        torch.from_numpy(graph.latents).to(dev),
-        torch.from_numpy(np.asarray(graph.positions, dtype=np.float32)).to(dev),
-        torch.from_numpy(graph.node_chart).to(dev),
-    )
+    table = node_table(graph, dev)
     ids = np.flatnonzero(~graph.edge_weights.evaluated)
     with evaluating(model):
         return evaluate_edges(
