@@ -82,5 +82,7 @@ def test_refine_bad_arguments() -> None:
         path.refine(points=1)
     with pytest.raises(ValueError, match="jump_weight must be > 0"):
         geodesic.refine_paths([path], jump_weight=0.0)
+    with pytest.raises(ValueError, match="baseline must be 'graph' or 'resampled'"):
+        geodesic.refine_paths([path], baseline="best")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"paths\[0\] must be a GeodesicPath"):
         geodesic.refine_paths(["p"])  # type: ignore[list-item]
