@@ -91,3 +91,17 @@ def test_every_public_name_of_agm_resolves() -> None:
     assert agm.shortest_path is __import__("agm.geodesic", fromlist=["shortest_path"]).shortest_path
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = agm.nope
+
+
+@pytest.mark.parametrize("module", ["agm.evaluation.figures", "agm.experiments.figures", "agm.geodesic.strips"])
+def test_no_library_module_chooses_a_backend_or_uses_pyplot(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import matplotlib
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{module} chose a matplotlib backend")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    mod = importlib.reload(importlib.import_module(module))
+    assert "matplotlib.pyplot" not in Path(str(mod.__file__)).read_text()

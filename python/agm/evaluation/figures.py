@@ -80,21 +80,23 @@ def plot_chart_samples(model: SemiAtlasModel, path: str | os.PathLike[str], n_sa
                 ax.imshow(imgs[c, j].numpy(), cmap="gray", vmin=0.0, vmax=1.0)
                 ax.set_xticks([])
                 ax.set_yticks([])
-            axes[c][0].set_ylabel(f"chart {c}", rotation=0, labelpad=22, fontsize=8)
+            axes[c][0].set_ylabel(
+                f"chart {c + 1}", rotation=0, labelpad=22, fontsize=8
+            )  # numbered 1..m as in the paper
         fig.suptitle(f"{n_samples} samples z ~ N(0, I) per chart (rows)", fontsize=9)
     elif out.dim() == 2:
-        fig = Figure(figsize=(5.5, 5))
+        fig = Figure(figsize=(6.8, 5))  # room for the legend outside the axes
         ax = fig.subplots()
         second = out[:, 1] if out.shape[1] > 1 else torch.arange(out.shape[0], dtype=out.dtype)
         cmap = matplotlib.colormaps["tab20"]
         for c in range(m):
             rows = slice(c * n_samples, (c + 1) * n_samples)
-            ax.scatter(out[rows, 0].numpy(), second[rows].numpy(), color=cmap(c % 20), s=14, label=f"chart {c}")
-        ax.legend(fontsize=7, loc="best", ncol=1 + m // 9)
+            ax.scatter(out[rows, 0].numpy(), second[rows].numpy(), color=cmap(c % 20), s=14, label=f"chart {c + 1}")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 + m // 9)  # never over data
         ax.set_xlabel("x[0]")
         ax.set_ylabel("x[1]" if out.shape[1] > 1 else "sample")
         ax.set_title(f"{n_samples} samples z ~ N(0, I) per chart")
     else:
         raise ValueError(f"decoded points must have shape (1, H, W) or (D,); got {tuple(out.shape[1:])}")
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     return path

@@ -1,4 +1,7 @@
-"""PNG figures of the experiments (matplotlib, Agg): interpolation strips, path-length plots, loop coverage.
+"""PNG figures of the experiments: interpolation strips, path-length plots, loop coverage.
+
+Figures are ``matplotlib.figure.Figure`` objects saved with ``savefig``: no pyplot state and no backend choice here
+(the ``agm`` command chooses Agg; notebooks keep their inline backend).
 
 Figures of the paper's Fig. 2 (chart samples, confidence histogram) live in :mod:`agm.evaluation.figures`.
 """
@@ -13,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from agm.models.protocol import model_device  # noqa: E402
+from agm.models.protocol import model_device
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,6 @@ def _save(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -80,7 +79,8 @@ def plot_strips(
             raise ValueError(f"rows[{i}].x: expected (n, 1, H, W) or (n, D), got {tuple(row.x.shape)}")
     if rows[0].x.dim() == 4:
         n = max(r.x.shape[0] for r in rows)
-        fig, axes = plt.subplots(len(rows), n, figsize=(0.75 * n + 0.2, 1.15 * len(rows) + 0.4), squeeze=False)
+        fig = Figure(figsize=(0.75 * n + 0.2, 1.15 * len(rows) + 0.4))
+        axes = fig.subplots(len(rows), n, squeeze=False)
         for r, row in enumerate(rows):
             for j in range(n):
                 ax = axes[r][j]
@@ -97,7 +97,8 @@ def plot_strips(
     else:
         ncols = min(2, len(rows))
         nrows = (len(rows) + ncols - 1) // ncols
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.0 * nrows), squeeze=False)
+        fig = Figure(figsize=(4.2 * ncols, 4.0 * nrows))
+        axes = fig.subplots(nrows, ncols, squeeze=False)
         for ax in axes.flat[len(rows) :]:
             ax.axis("off")
         for r, row in enumerate(rows):
@@ -155,7 +156,8 @@ def plot_length_bars(
             raise ValueError(f"series[{name!r}]: expected {len(pair_names)} values (one per pair), got {len(values)}")
     p, s = len(pair_names), len(series)
     width = 0.8 / s
-    fig, ax = plt.subplots(figsize=(min(11.0, max(5.0, 0.3 * p * s + 2.0)), 3.6))
+    fig = Figure(figsize=(min(11.0, max(5.0, 0.3 * p * s + 2.0)), 3.6))
+    ax = fig.subplots()
     for i, (name, values) in enumerate(series.items()):
         vals = np.asarray(values, dtype=np.float64)
         vals = np.where(np.isfinite(vals), vals, 0.0)
@@ -196,7 +198,8 @@ def plot_length_distributions(
         names.append(name)
         data.append(finite if finite.size else np.array([np.nan]))
         ticks.append(f"{name}\n(n={finite.size}" + (f", {dropped} unreachable)" if dropped else ")"))
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(names) + 1.0), 4.0))
+    fig = Figure(figsize=(max(4.5, 1.3 * len(names) + 1.0), 4.0))
+    ax = fig.subplots()
     pos = np.arange(1, len(names) + 1)
     ok = [i for i, d in enumerate(data) if np.isfinite(d).all() and d.size > 1]
     if ok:
@@ -232,7 +235,8 @@ def plot_length_scatter(
         The path written.
     """
     ref = np.asarray(reference, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig = Figure(figsize=(4.6, 4.2))
+    ax = fig.subplots()
     top = float(np.nanmax(ref[np.isfinite(ref)])) if np.isfinite(ref).any() else 1.0
     for name, values in series.items():
         vals = np.asarray(values, dtype=np.float64)
@@ -268,8 +272,9 @@ def plot_loop_coverage(
     Returns:
         The path written.
     """
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7.6, 2.3 * len(panels) + 0.3), squeeze=False, sharex=True)
-    cmap = plt.get_cmap("tab10")
+    fig = Figure(figsize=(7.6, 2.3 * len(panels) + 0.3))
+    axes = fig.subplots(len(panels), 1, squeeze=False, sharex=True)
+    cmap = matplotlib.colormaps["tab10"]
     for i, (title, latent, chart) in enumerate(panels):
         ax = axes[i][0]
         chart = np.asarray(chart)
@@ -315,7 +320,8 @@ def plot_chart_sample_grid(model: Any, path: str | os.PathLike[str], n_samples: 
     out = model.decode(z, y).detach().cpu().float()
     if out.dim() != 4 or out.shape[1] != 1:
         raise ValueError(f"model: expected decodings of shape (1, H, W), got {tuple(out.shape[1:])}")
-    fig, axes = plt.subplots(m, n_samples, figsize=(0.6 * n_samples + 0.7, 0.6 * m + 0.4), squeeze=False)
+    fig = Figure(figsize=(0.6 * n_samples + 0.7, 0.6 * m + 0.4))
+    axes = fig.subplots(m, n_samples, squeeze=False)
     for c in range(m):
         for j in range(n_samples):
             ax = axes[c][j]
