@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def eager_attachment_decodes(
     return int(src.copy_chart.size + dst.copy_chart.size + (src.nodes.size + dst.nodes.size + n_direct) * inner)
 
 
-def reached(paths: list[geodesic.GeodesicPath | None]) -> list[geodesic.GeodesicPath]:
+def reached(paths: Sequence[geodesic.GeodesicPath | None]) -> list[geodesic.GeodesicPath]:
     """The paths, every pair reachable (the benchmark's graph is connected)."""
     out = [p for p in paths if p is not None]
     assert len(out) == len(paths), "an unreachable pair"

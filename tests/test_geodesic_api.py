@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,7 +114,7 @@ def test_default_graph_is_the_latest_for_that_model() -> None:
         ({"batch_size": 0}, ValueError, "batch_size"),
     ],
 )
-def test_build_graph_rejects_bad_parameters(kwargs: dict, exc: type, match: str) -> None:
+def test_build_graph_rejects_bad_parameters(kwargs: dict[str, Any], exc: type, match: str) -> None:
     model = CylinderAtlas()
     with pytest.raises(exc, match=match):
         geodesic.build_graph(model, _data(model), progress=False, **kwargs)

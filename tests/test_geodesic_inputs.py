@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,19 +29,19 @@ def model_and_graph() -> tuple[CylinderAtlas, geodesic.GeodesicGraph]:
 
 def test_numpy_scalars_are_accepted(model_and_graph: tuple[CylinderAtlas, geodesic.GeodesicGraph]) -> None:
     model, ref = model_and_graph
-    graph = geodesic.build_graph(
-        model,
-        _data(model),
-        k=np.int64(6),
-        eps=np.float32(0.05),
-        n_steps=np.int32(2),
-        batch_size=np.int64(64),
-        progress=False,
-    )
+    # numpy scalars are accepted at run time (numbers.Integral / numbers.Real); the annotations say int / float
+    numbers: dict[str, Any] = {
+        "k": np.int64(6),
+        "eps": np.float32(0.05),
+        "n_steps": np.int32(2),
+        "batch_size": np.int64(64),
+    }
+    graph = geodesic.build_graph(model, _data(model), progress=False, **numbers)
     np.testing.assert_array_equal(graph.native.edges, ref.native.edges)
     assert (type(graph.k), type(graph.eps), type(graph.n_steps)) == (int, float, int)
     x = _data(model, 4, seed=3)
-    path = geodesic.shortest_paths(model, x[:2], x[2:], graph, batch_size=np.int64(32), n_threads=np.int64(1))[0]
+    scalars: dict[str, Any] = {"batch_size": np.int64(32), "n_threads": np.int64(1)}
+    path = geodesic.shortest_paths(model, x[:2], x[2:], graph, **scalars)[0]
     assert path.interpolate(np.int64(4)).x.shape == (4, 3)
 
 
@@ -54,7 +55,7 @@ def test_numpy_scalars_are_accepted(model_and_graph: tuple[CylinderAtlas, geodes
         ({"batch_size": -3}, "batch_size must be a positive int; got -3"),
     ],
 )
-def test_bad_numbers_are_refused_naming_the_argument(kwargs: dict, match: str) -> None:
+def test_bad_numbers_are_refused_naming_the_argument(kwargs: dict[str, Any], match: str) -> None:
     model = CylinderAtlas()
     with pytest.raises(ValueError, match=match):
         geodesic.build_graph(model, _data(model), progress=False, **kwargs)
@@ -137,10 +138,12 @@ def test_a_query_whose_decodings_are_nan_is_named() -> None:
 def test_an_off_manifold_query_is_named() -> None:
     class Exploding(CircleAtlas):
         def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return super().decode(z, y) * torch.where(z.abs() > 10, 3e38, 1.0)
+            out: torch.Tensor = super().decode(z, y) * torch.where(z.abs() > 10, 3e38, 1.0)
+            return out
 
         def encode(self, x: torch.Tensor) -> torch.Tensor:
-            return super().encode(x) * torch.linalg.vector_norm(x, dim=1)[:, None, None]
+            out: torch.Tensor = super().encode(x) * torch.linalg.vector_norm(x, dim=1)[:, None, None]
+            return out
 
     model = Exploding()
     graph = geodesic.build_graph(model, model.points(torch.linspace(-3.1, 3.1, 300)), k=5, n_steps=2, progress=False)

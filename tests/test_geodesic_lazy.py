@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def _pairs(model: CylinderAtlas, n: int, g: torch.Generator) -> tuple[torch.Tens
     return x0, x1
 
 
-def _lengths(paths: list[geodesic.GeodesicPath | None]) -> np.ndarray:
+def _lengths(paths: Sequence[geodesic.GeodesicPath | None]) -> np.ndarray:
     return np.array([math.inf if p is None else p.length for p in paths])
 
 
@@ -194,7 +195,7 @@ def test_bad_weights_and_policy_arguments(cylinder: tuple[BumpyCylinder, torch.T
     ):
         geodesic.shortest_path(model, data[0], data[1], graph, batch_size=8, decode_policy=POLICY)
     with pytest.raises(TypeError, match="decode_policy must be"):
-        geodesic.shortest_paths(model, data[:2], data[2:4], graph, decode_policy=64)  # type: ignore[arg-type]
+        geodesic.shortest_paths(model, data[:2], data[2:4], graph, decode_policy=64)  # type: ignore[call-overload]
 
 
 def test_queries_past_the_eager_switch_complete_the_graph(

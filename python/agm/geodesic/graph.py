@@ -65,7 +65,8 @@ class GeodesicGraph:
         self.node_mode: NodeMode = MODES[nodes] if isinstance(nodes, str) else nodes
         self.refine_steps = int(refine_steps)
         self.decode_policy = decode_policy
-        self.batch_size = batch_size if batch_size is not None else (decode_policy.batch_size if decode_policy else None)
+        policy_batch = decode_policy.batch_size if decode_policy is not None else None
+        self.batch_size = batch_size if batch_size is not None else policy_batch
         self.edge_weights = GraphWeights(native, evaluated)
         self.charts = tuple(int(c) for c in charts)
         self.eps, self.k, self.n_steps = float(eps), int(k), int(n_steps)

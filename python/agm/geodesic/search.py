@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -122,6 +122,40 @@ def shortest_path(
     return path
 
 
+@overload
+def shortest_paths(
+    model: Any,
+    X0: torch.Tensor | np.ndarray,
+    X1: torch.Tensor | np.ndarray,
+    graph: GeodesicGraph | None = None,
+    *,
+    method: Method = "astar",
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+    n_threads: int = 0,
+    raise_unreachable: Literal[True] = True,
+    decode_policy: DecodePolicy | None = None,
+    lazy_stats: LazyStats | None = None,
+) -> list[GeodesicPath]: ...
+
+
+@overload
+def shortest_paths(
+    model: Any,
+    X0: torch.Tensor | np.ndarray,
+    X1: torch.Tensor | np.ndarray,
+    graph: GeodesicGraph | None = None,
+    *,
+    method: Method = "astar",
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+    n_threads: int = 0,
+    raise_unreachable: bool,
+    decode_policy: DecodePolicy | None = None,
+    lazy_stats: LazyStats | None = None,
+) -> list[GeodesicPath | None]: ...
+
+
 def shortest_paths(
     model: Any,
     X0: torch.Tensor | np.ndarray,
@@ -135,7 +169,7 @@ def shortest_paths(
     raise_unreachable: bool = True,
     decode_policy: DecodePolicy | None = None,
     lazy_stats: LazyStats | None = None,
-) -> list[GeodesicPath | None]:
+) -> list[GeodesicPath] | list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
     search.
 
