@@ -21,8 +21,8 @@ device), coarse to fine: with points/4, then points/2, then ``points`` segments 
 the previous one's curve (the smooth modes, such as a transition sliding along the overlap, converge on few points).
 
 Measured on the exact models (2000 points, k = 10, n_steps = 5, loaded 2-core machine; relative error to the closed
-form, graph -> refined): cylinder median 3.9% -> 0.0003%, max 30.6% -> 0.058% (60 pairs, 46 crossing charts);
-sphere median 3.1% -> 0.003%, max 10.8% -> 0.72% (87 pairs, 61 crossing). On the circle (an isometric 1-D chart)
+form, graph -> refined): cylinder median 3.9% -> 0.0003%, max 30.6% -> 0.051% (60 pairs, 46 crossing charts);
+sphere median 3.1% -> 0.003%, max 10.8% -> 0.71% (87 pairs, 61 crossing). On the circle (an isometric 1-D chart)
 the graph is already exact to 0.001% and both lie below the arc by the chords' deficit.
 """
 
@@ -72,6 +72,7 @@ def refine_paths(
     keep_in_chart: bool = True,
     batch_size: int = 4096,
     baseline: Literal["graph", "resampled"] = "graph",
+    sub_steps: int | None = None,
 ) -> list[GeodesicPath]:
     """Refine graph geodesics into smooth curves of (nearly) minimal length; see the module docstring.
 
@@ -84,6 +85,10 @@ def refine_paths(
         eps: the partition threshold that keeps each point in its chart (the graph's eps).
         keep_in_chart: keep psi_c(G_c(z)) > eps for every point (a barrier; needs ``model.partition``).
         batch_size: decoded points per forward call.
+        sub_steps: straight-latent sub-steps per segment in the energy (default: the graph's n_steps, as the
+            length is measured); 1 uses the points alone (n_steps times fewer decodings, enough where the decoder
+            has no detail between points, e.g. the closed-form models; a trained decoder's curve can fold between
+            two points and the optimiser would then shorten the chords while lengthening the curve).
         baseline: what a refined curve must beat to be kept. "graph": the graph path's ``length`` (so the result
             is never longer than it). "resampled": the graph path measured at the refined resolution (its chart
             runs resampled into ``points`` segments, eq. 10 on each, no optimisation). A trained decoder's curve
@@ -122,6 +127,7 @@ def refine_paths(
         raise ValueError(f"baseline must be 'graph' or 'resampled'; got {baseline!r}")
     barrier = float(eps) if keep_in_chart else None
     current = [paths[i] for i in todo]
+    sub = check_int("sub_steps", sub_steps if sub_steps is not None else current[0]._n_steps, minimum=1)
     if baseline == "graph":
         bar = np.array([p.length for p in current])
     else:
@@ -131,7 +137,9 @@ def refine_paths(
     levels = [n for n in (points // 4, points // 2) if n >= 4] + [points]
     for level, n_points in enumerate(levels):  # coarse to fine: the slow, smooth modes converge on few points
         level_steps = steps if level == len(levels) - 1 else steps // 2
-        current, inside = _refine_level(current, n_points, level_steps, float(jump_weight), barrier, eps, batch_size)
+        current, inside = _refine_level(
+            current, n_points, level_steps, float(jump_weight), barrier, eps, batch_size, sub
+        )
     out = list(paths)
     for j, i in enumerate(todo):
         r = current[j]
@@ -148,6 +156,7 @@ def _refine_level(
     barrier: float | None,
     eps: float,
     batch_size: int,
+    sub_steps: int = 1,
 ) -> tuple[list[GeodesicPath], np.ndarray]:
     """One resolution: resample every path into ``points`` segments, optimise, measure. Returns the curves as
     paths (their measured lengths) and whether each keeps all its points in their charts."""
@@ -155,7 +164,7 @@ def _refine_level(
     model, device = first._model, first._device
     with evaluating(model):
         curves = _initial_curves(paths, points, jump_weight, barrier, batch_size)
-    latents = _optimise(model, device, first._data_shape, curves, steps, barrier, batch_size)
+    latents = _optimise(model, device, first._data_shape, curves, steps, barrier, batch_size, sub_steps)
     with evaluating(model):
         lengths, inside = _measure(model, device, first._data_shape, curves, latents, first._n_steps, eps, batch_size)
     out = [
@@ -292,8 +301,13 @@ def _optimise(
     steps: int,
     eps: float | None,
     batch_size: int,
+    sub_steps: int = 1,
 ) -> np.ndarray:
-    """L-BFGS on the free points' latents; returns all points' latents (P, d) float32."""
+    """L-BFGS on the free points' latents; returns all points' latents (P, d) float32.
+
+    With ``sub_steps`` = n > 1 each segment inside a chart enters the energy as its n straight-latent sub-steps
+    (t = i / n, as eq. 10 measures it), so the optimiser cannot hide length between two points; the energy of a
+    segment is n * sum_i |x(t_(i+1)) - x(t_i)|^2, equal to |x_b - x_a|^2 on a straight decoded segment."""
     base = torch.from_numpy(curves.latents).to(device)
     charts = torch.from_numpy(curves.charts).to(device)
     free = torch.from_numpy(np.flatnonzero(~curves.fixed)).to(device)
@@ -302,11 +316,23 @@ def _optimise(
     a, b = torch.from_numpy(curves.segments).to(device).unbind(1)
     weight = torch.from_numpy(curves.jump * curves.scale[curves.segment_path]).to(device, torch.float32)
     free_charts = charts[free]
+    inner = torch.from_numpy(np.flatnonzero(curves.jump == 1.0)).to(device)
+    t = torch.arange(1, sub_steps, device=device, dtype=torch.float32) / sub_steps  # interior sub-points
 
     def energy(param: torch.Tensor) -> torch.Tensor:
         z = base.index_put((free,), param)
         x = _decode(model, z, charts, batch_size)
-        e = (weight * ((x[b] - x[a]) ** 2).sum(dim=1)).sum()
+        if sub_steps == 1 or inner.numel() == 0:
+            e = (weight * ((x[b] - x[a]) ** 2).sum(dim=1)).sum()
+        else:
+            ia, ib = a[inner], b[inner]
+            zi = z[ia][:, None, :] + t[None, :, None] * (z[ib] - z[ia])[:, None, :]  # (S, n-1, d)
+            yi = charts[ia][:, None].expand(-1, sub_steps - 1).reshape(-1)
+            xi = _decode(model, zi.reshape(-1, z.shape[1]), yi, batch_size).reshape(ia.numel(), sub_steps - 1, -1)
+            poly = torch.cat([x[ia][:, None], xi, x[ib][:, None]], dim=1)  # (S, n+1, D)
+            fine = ((poly[:, 1:] - poly[:, :-1]) ** 2).sum(dim=(1, 2)) * sub_steps
+            jumps = weight * ((x[b] - x[a]) ** 2).sum(dim=1)
+            e = jumps.sum() - jumps[inner].sum() + (weight[inner] * fine).sum()
         if eps is not None:
             psi = call_model("partition", model.partition, x[free].reshape(free.numel(), *data_shape))
             own = psi.gather(1, free_charts[:, None])[:, 0]
