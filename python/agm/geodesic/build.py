@@ -170,11 +170,11 @@ def build_graph(
             lazy graph after ``graph.evaluate_all(model)``. Why lazy is the default (measured on the loaded 2-core
             CPU, k = 20, n_steps = 15): the first exact geodesic needs only the node decodings (paper decoder
             h = 48, 8 charts, 2,000 points: 2,378 decodes instead of 432,002); 100 pairs decoded 0.4% of the
-            edges there, 6% at 200 points (4.1x faster than eager in all), and 50% on a briefly trained 4-chart
-            demo model whose chords are tight but whose detours are not (as fast as eager: 1.07x wall, 1.04x
-            CPU, 0.57x the decodes). No edge is ever decoded twice, and past half of the edges the rest are
-            decoded at once (:data:`agm.geodesic.lazysp.EAGER_SWITCH`), so a lazy graph never decodes more than
-            an eager one. Use "eager" when every edge will be needed anyway (e.g. all-pairs distances).
+            edges there, 6% at 200 points (4.1x faster than eager in all); on briefly trained 4-chart demo
+            models (MNIST, 300 points) they needed 50% or more of the edges, and took 0.87x eager's wall time
+            (0.98x CPU) there. No edge is ever decoded twice, and past 30% of the edges the rest are decoded at
+            once (:data:`agm.geodesic.lazysp.EAGER_SWITCH`), so a lazy graph never decodes more than an eager
+            one. Use "eager" when every edge will be needed anyway (e.g. all-pairs distances).
         decode_policy: torch threads and batch size of the decoder (:class:`agm.geodesic.policy.DecodePolicy`);
             default chosen by measurement (:func:`agm.geodesic.policy.measure_policy`; 16384 points, torch's
             threads on CUDA). Stored with the graph and used by its queries.
