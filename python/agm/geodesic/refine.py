@@ -16,7 +16,7 @@ point leaves the region its chart is trained on. The two ends (the query points'
 The refined length is measured like a graph path's: eq. (10) with the graph's ``n_steps`` on every segment inside
 a chart, plus the (small) decoded gap at each transition. A refinement is kept only where that length is below the
 graph path's (and every point is in its chart); otherwise the graph path is returned unchanged. All paths are
-optimised together (one L-BFGS over all their points, :mod:`agm.geodesic.lbfgs`, decoded in batches on the model's
+optimised together (one ``torch.optim.LBFGS`` over all their points, decoded in batches on the model's
 device), coarse to fine: with points/4, then points/2, then ``points`` segments per path, each level starting from
 the previous one's curve (the smooth modes, such as a transition sliding along the overlap, converge on few points).
 
@@ -28,7 +28,7 @@ the graph is already exact to 0.001% and both lie below the arc by the chords' d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -38,7 +38,6 @@ import torch
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import decode_points, segment_lengths
 from agm.geodesic.inputs import call_model, check_int
-from agm.geodesic.lbfgs import minimise
 from agm.geodesic.path import GeodesicPath
 
 #: The barrier starts this factor above ``eps`` so that the optimum keeps a margin from the chart's edge.
@@ -339,14 +338,8 @@ def _optimise(
             e = e + 1e3 * torch.relu(BARRIER_MARGIN * eps - own).pow(2).sum()
         return e
 
-    def value_and_grad(param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        param = param.detach().requires_grad_(True)
-        e = energy(param)
-        (grad,) = torch.autograd.grad(e, [param])
-        return e.detach(), grad
-
     with evaluating(model), torch.enable_grad():
-        best = minimise(value_and_grad, base[free], steps)
+        best = _minimise(energy, base[free], steps)
     out = base.index_put((free,), best)
     return np.ascontiguousarray(out.cpu().numpy(), dtype=np.float32)
 
@@ -402,3 +395,30 @@ def _as_path(graph_path: GeodesicPath, latents: np.ndarray, charts: np.ndarray, 
         _device=graph_path._device,
         _check=graph_path._check,
     )
+
+
+def _minimise(energy: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, max_iter: int) -> torch.Tensor:
+    """``torch.optim.LBFGS`` (strong-Wolfe line search) on ``energy`` from ``x0``; returns the lowest-energy point
+    it evaluated (x0's shape), so a failed line search can never return a worse curve than it started from."""
+    x = x0.detach().clone().requires_grad_(True)
+    best: dict[str, Any] = {"energy": float("inf"), "x": x0.detach().clone()}
+
+    def closure() -> torch.Tensor:
+        e = energy(x)
+        (x.grad,) = torch.autograd.grad(e, [x])
+        if bool(torch.isfinite(e)) and float(e) < best["energy"]:
+            best["energy"], best["x"] = float(e), x.detach().clone()
+        return e.detach()
+
+    optimiser = torch.optim.LBFGS(
+        [x],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=20,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
+    optimiser.step(closure)  # type: ignore[no-untyped-call]  # torch's LBFGS.step is unannotated
+    result: torch.Tensor = best["x"]
+    return result
