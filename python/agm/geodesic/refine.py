@@ -339,7 +339,7 @@ def _optimise(
         return e
 
     with evaluating(model), torch.enable_grad():
-        best = _minimise(energy, base[free], steps)
+        best = minimise_energy(energy, base[free], steps)
     out = base.index_put((free,), best)
     return np.ascontiguousarray(out.cpu().numpy(), dtype=np.float32)
 
@@ -397,7 +397,7 @@ def _as_path(graph_path: GeodesicPath, latents: np.ndarray, charts: np.ndarray, 
     )
 
 
-def _minimise(energy: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, max_iter: int) -> torch.Tensor:
+def minimise_energy(energy: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, max_iter: int) -> torch.Tensor:
     """``torch.optim.LBFGS`` (strong-Wolfe line search) on ``energy`` from ``x0``; returns the lowest-energy point
     it evaluated (x0's shape), so a failed line search can never return a worse curve than it started from."""
     x = x0.detach().clone().requires_grad_(True)

@@ -19,9 +19,8 @@ from agm.geodesic._context import evaluating
 from agm.geodesic.distances import distances
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, call_model, check_int
-from agm.geodesic.lbfgs import minimise
 from agm.geodesic.path import GeodesicPath
-from agm.geodesic.refine import refine_paths
+from agm.geodesic.refine import minimise_energy, refine_paths
 from agm.geodesic.search import shortest_paths
 
 
@@ -217,14 +216,12 @@ def _retract(
         base = call_model("decode", model.decode, z0, y).reshape(1, -1).double()
     target = (base + torch.from_numpy(log[None]).to(device)).float()
 
-    def value_and_grad(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = z.detach().requires_grad_(True)
-        e = ((call_model("decode", model.decode, z, y).reshape(1, -1) - target) ** 2).sum()
-        (grad,) = torch.autograd.grad(e, [z])
-        return e.detach(), grad
+    def energy(z: torch.Tensor) -> torch.Tensor:
+        e: torch.Tensor = ((call_model("decode", model.decode, z, y).reshape(1, -1) - target) ** 2).sum()
+        return e
 
     with evaluating(model), torch.enable_grad():
-        z = minimise(value_and_grad, z0, 50)
+        z = minimise_energy(energy, z0, 50)
         x = call_model("decode", model.decode, z, y)
     point: torch.Tensor = x[0].detach().cpu().float().reshape(path._data_shape)
     return point, z.detach().cpu().numpy()[0].astype(np.float32)
