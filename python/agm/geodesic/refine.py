@@ -406,8 +406,9 @@ def minimise_energy(energy: Callable[[torch.Tensor], torch.Tensor], x0: torch.Te
     def closure() -> torch.Tensor:
         e = energy(x)
         (x.grad,) = torch.autograd.grad(e, [x])
-        if bool(torch.isfinite(e)) and float(e) < best["energy"]:
-            best["energy"], best["x"] = float(e), x.detach().clone()
+        value = float(e.detach())
+        if value < best["energy"]:  # NaN and inf never compare below
+            best["energy"], best["x"] = value, x.detach().clone()
         return e.detach()
 
     optimiser = torch.optim.LBFGS(
