@@ -75,3 +75,22 @@ def test_graph_methods_use_the_model_held_weakly() -> None:
         _ = g2.model
     g2.bind(model)  # same behaviour (a closed-form model): the fingerprint matches
     assert g2.model is model
+
+
+def test_a_graph_keeps_its_model_after_a_newer_graph_is_built_for_it(tmp_path: object) -> None:
+    model, data, first = _graph()
+    second = geodesic.build_graph(model, data[:200], k=6, n_steps=3, progress=False)
+    assert geodesic.latest_graph(model) is second and first.model is model and second.model is model
+    assert first.shortest_path(data[0], data[1]).length > 0
+    path = f"{tmp_path}/g.agm"
+    first.save(path)
+    assert geodesic.load_graph(path, model=model).model is model
+
+
+def test_paths_and_interpolations_have_summary_reprs_and_refine_defaults_to_the_graph_eps() -> None:
+    model, data, graph = _graph()
+    path = graph.shortest_path(data[0], data[150])
+    text, strip = repr(path), repr(path.interpolate(50))
+    assert "array(" not in text and "tensor(" not in strip and len(text) < 200 and len(strip) < 200
+    assert f"length={path.length:.6g}" in text and f"chart_changes={path.chart_changes.size}" in text
+    assert "n=50" in strip and path._eps == graph.eps

@@ -262,6 +262,7 @@ def build_graph(
     graph.model_check.verified = weight_versions(model)
     if can_register(model):
         register_graph(model, graph)
+        graph.bind(model)  # graph.shortest_path(...) etc. keep working after a newer graph is built for the model
     if progress:
         tqdm.write(f"agm: built {graph!r} in {timings['total']:.1f}s")
     return graph
@@ -278,4 +279,6 @@ def load_graph(path: str | os.PathLike[str], model: Any | None = None) -> Geodes
     graph = GeodesicGraph.load(path)
     if model is not None:
         register_graph(model, graph)
+        if can_register(model):
+            graph.bind(model)
     return graph

@@ -32,7 +32,7 @@ from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, check_device, check_model, check_non_negative_int, check_positive_int
 from agm.geodesic.policy import DecodePolicy, applied
 from agm.geodesic.registry import latest_graph
-from agm.geodesic.routes import _cheapest_direct
+from agm.geodesic.routes import cheapest_direct
 from agm.models.protocol import model_device
 
 if TYPE_CHECKING:
@@ -199,5 +199,5 @@ def _apply_direct(
         evaluate_direct(graph, model, pair_src, pair_dst, direct, np.arange(direct.length.size), policy, dev)
     for p in range(rows.size):
         if len(direct.of(p)) > 0:
-            cost = _cheapest_direct(graph, pair_src, pair_dst, direct, p)
+            cost = cheapest_direct(graph, pair_src, pair_dst, direct, p)
             out[rows[p], cols[p]] = min(out[rows[p], cols[p]], cost)

@@ -32,6 +32,13 @@ class Interpolation:
     arc_length: np.ndarray
     latents: np.ndarray
 
+    def __repr__(self) -> str:
+        length = float(self.arc_length[-1]) if self.arc_length.size else 0.0
+        return (
+            f"Interpolation(n={len(self.labels)}, x={tuple(self.x.shape)}, length={length:.6g}, "
+            f"labels={_ellipsis(self.labels)})"
+        )
+
 
 @dataclass(frozen=True)
 class GeodesicPath:
@@ -67,9 +74,17 @@ class GeodesicPath:
     _data_shape: tuple[int, ...] = field(repr=False)
     _device: torch.device = field(repr=False)
     _check: ModelCheck | None = field(default=None, repr=False)
+    _eps: float = field(default=0.05, repr=False)  # the graph's eps: refine's default for staying in a chart
 
     def __len__(self) -> int:
         return int(self.charts.shape[0])
+
+    def __repr__(self) -> str:
+        sequence = [int(self.charts[0])] + [int(self.charts[i + 1]) for i in self.chart_changes] if len(self) else []
+        return (
+            f"GeodesicPath(length={self.length:.6g}, points={len(self)}, graph_nodes={self.nodes.size}, "
+            f"charts={_ellipsis(sequence)}, chart_changes={self.chart_changes.size})"
+        )
 
     def _check_model(self) -> None:
         if self._check is not None and not self._check.matches(self._model, self._device):
@@ -127,7 +142,7 @@ class GeodesicPath:
         *,
         points: int = 32,
         jump_weight: float = 100.0,
-        eps: float = 0.05,
+        eps: float | None = None,
         keep_in_chart: bool = True,
     ) -> GeodesicPath:
         """This geodesic refined into a smooth curve of (nearly) minimal decoded length, never longer than this one.
@@ -136,6 +151,7 @@ class GeodesicPath:
         """
         from agm.geodesic.refine import refine_paths
 
+        eps = self._eps if eps is None else eps  # default: the eps of the graph the path was found in
         return refine_paths(
             [self], steps=steps, points=points, jump_weight=jump_weight, eps=eps, keep_in_chart=keep_in_chart
         )[0]
@@ -188,3 +204,11 @@ class GeodesicPath:
             arc_length=targets,
             latents=out_lat,
         )
+
+
+def _ellipsis(items: list[Any], most: int = 8) -> str:
+    """A short list for reprs: the first and last items of a long one."""
+    if len(items) <= most:
+        return repr(items)
+    head, tail = ", ".join(map(repr, items[: most // 2])), ", ".join(map(repr, items[-most // 2 :]))
+    return f"[{head}, ..., {tail}] ({len(items)})"

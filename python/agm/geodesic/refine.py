@@ -394,6 +394,7 @@ def _as_path(graph_path: GeodesicPath, latents: np.ndarray, charts: np.ndarray, 
         _data_shape=graph_path._data_shape,
         _device=graph_path._device,
         _check=graph_path._check,
+        _eps=graph_path._eps,
     )
 
 

@@ -49,7 +49,7 @@ def best_route(
     edges = direct.of(b)
     best = via_graph.cost if via_graph is not None else np.inf
     if len(edges) > 0:
-        best = min(best, _cheapest_direct(graph, src, dst, direct, b))
+        best = min(best, cheapest_direct(graph, src, dst, direct, b))
     if not np.isfinite(best):
         return None
     budget = best * (1.0 + REL_TOLERANCE)
@@ -85,7 +85,9 @@ def _end_switches(graph: GeodesicGraph, src: Attachments, dst: Attachments, b: i
     return switch
 
 
-def _cheapest_direct(graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> float:
+def cheapest_direct(graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> float:
+    """The cost of pair b's cheapest direct route: jump to x0's copy in a shared chart, the direct edge's curve
+    length there, jump from x1's copy to x1's main copy (inf-free: call only for pairs with a direct edge)."""
     e = np.arange(direct.offsets[b], direct.offsets[b + 1])
     total = src.copy_jump[direct.source_copy[e]] + direct.length[e] + dst.copy_jump[direct.target_copy[e]]
     return float(total.min())

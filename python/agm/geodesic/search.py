@@ -286,4 +286,5 @@ def _make_path(
         _data_shape=graph.data_shape,
         _device=device,
         _check=graph.model_check,
+        _eps=graph.eps,
     )
