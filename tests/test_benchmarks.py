@@ -78,3 +78,28 @@ def test_geodesic_benchmark_quick(tmp_path: Path) -> None:
     assert res["lazy_all_pairs_decoded"] < res["eager_first_decoded"]
     assert 0.0 < res["lazy_fraction_evaluated"] < 1.0
     assert res["build_s"] > 0 and res["limit_s"] > 0 and res["query_single_s"] > 0
+
+
+def test_decode_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_decode.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_decode.py"), "--quick", "--repeats", "1", "--threads", "1"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_decode failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_decode" and result["mode"] == "quick"
+    assert result["correctness_passed"] is True and result["cases"]
+    for case in result["cases"]:
+        assert case["correct"] and all(case["correct"].values())  # the folded decoder equals the unfolded one
+        assert all(rate > 0 for rate in case["points_per_s"].values())
+
+
+def test_distances_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_distances.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_distances.py"), "--quick", "--repeats", "1"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_distances failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_distances" and result["mode"] == "quick"
+    assert result["correct"] is True  # distances == shortest_paths lengths == scipy on the same graph
+    assert set(result["timings"]) == {"distances", "shortest_paths", "scipy"}
+    assert result["ratio_shortest_paths_to_distances"] > 0
