@@ -38,13 +38,13 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print where the report is."""
     import dataclasses
 
-    from agm.experiments.demo import FULL, QUICK, run_demo
+    from agm.experiments.demo import FULL, QUICK, run_demo_result
 
     settings = QUICK if args.quick else FULL
     changes = {k: v for k, v in (("charts", args.charts), ("epochs", args.epochs)) if v is not None}
     if changes:
         settings = dataclasses.replace(settings, **changes)
-    results = run_demo(
+    result = run_demo_result(
         args.out,
         quick=args.quick,
         seed=args.seed,
@@ -54,10 +54,11 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.quiet,
     )
-    p = results["pairs"][0]
+    p = result.pairs[0]
+    one, atlas = (f"{q.length:.4g}" if q.length is not None else "unreachable" for q in (p.one_chart, p.atlas))
     print(
-        f"pair across the one-chart model's tear (θ ≈ {results['tear_deg']:.0f}°): geodesic length "
-        f"one chart {p['one_chart']['length']}, atlas {p['atlas']['length']}, true {p['true_length']:.4g}"
+        f"pair across the one-chart model's tear (θ ≈ {result.tear_deg:.0f}°): geodesic length "
+        f"one chart {one}, atlas {atlas}, true {p.true_length:.4g}"
     )
     print(f"report: {args.out}/report.md")
     return 0

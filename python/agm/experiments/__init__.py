@@ -1,7 +1,7 @@
 """Experiments: the ``agm demo`` (one chart tears a loop, an atlas does not) and the paper's reproduction
 (``agm reproduce``: Table 1, Figs. 2-3), with their tables, figures and reports.
 
-Front doors: :func:`agm.experiments.demo.run_demo` and :func:`agm.experiments.reproduce.run_reproduce` (imported
+Front doors: :func:`agm.experiments.demo.run_demo_result` and :func:`agm.experiments.reproduce.run_reproduce` (imported
 lazily: this package needs the native core through :mod:`agm.geodesic`).
 """
 

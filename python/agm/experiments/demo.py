@@ -65,7 +65,6 @@ __all__ = [
     "cover_loop",
     "loop_geodesics",
     "loop_points",
-    "run_demo",
     "run_demo_result",
     "train_demo_model",
 ]
@@ -417,32 +416,3 @@ def run_demo_result(
     write_demo_report(out / "report.md", result)
     say(f"agm demo: wrote {out / 'report.md'}")
     return result
-
-
-def run_demo(
-    out: str | os.PathLike[str],
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    device: str = "auto",
-    dataset: str = "glyph-loop",
-    settings: DemoSettings | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """:func:`run_demo_result` returning the JSON form of the result (the content of ``results.json``).
-
-    Kept for callers that read the results by key (``agm demo``'s command); new code should use
-    :func:`run_demo_result` and the typed :class:`~agm.experiments.demo_results.DemoResult`.
-    """
-    result = run_demo_result(
-        out,
-        quick=quick,
-        seed=seed,
-        device=device,
-        dataset=dataset,
-        settings=settings,
-        threads=threads,
-        progress=progress,
-    )
-    return result.to_dict()
