@@ -71,9 +71,10 @@ def test_unreachable_pairs_are_inf() -> None:
 
 def test_augmented_graph_keeps_zero_weights_and_queries_are_ends_only() -> None:
     model, data, graph = _cylinder(300)
-    from agm.geodesic.distances import _attach_all, _prepare
+    from agm.geodesic.distances import _attach_all
+    from agm.geodesic.search import prepare_query
 
-    g, dev, policy = _prepare(model, graph, None, None)
+    g, dev, policy = prepare_query(model, graph, "dijkstra", None, None, None)
     src, dst = _attach_all(model, g, dev, policy, data[:3], data[3:5])
     adj = augmented_csr(g, src, dst)
     n = g.n_nodes

@@ -26,14 +26,12 @@ import torch
 
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach, evaluate_attachments
-from agm.geodesic.curves import default_batch_size
 from agm.geodesic.direct import direct_edges, evaluate_direct
 from agm.geodesic.graph import GeodesicGraph
-from agm.geodesic.inputs import as_batch, check_device, check_model, check_non_negative_int, check_positive_int
+from agm.geodesic.inputs import as_batch, check_non_negative_int
 from agm.geodesic.policy import DecodePolicy, applied
-from agm.geodesic.registry import latest_graph
 from agm.geodesic.routes import cheapest_direct
-from agm.models.protocol import model_device
+from agm.geodesic.search import prepare_query
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_array
@@ -71,7 +69,7 @@ def distances(
             machine does not have, or a failing model call.
         TypeError: ``model`` lacks the atlas interface, ``graph`` is not a GeodesicGraph, non-float points.
     """
-    graph, dev, policy = _prepare(model, graph, batch_size, device)
+    graph, dev, policy = prepare_query(model, graph, "dijkstra", batch_size, device, None)
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
@@ -84,23 +82,6 @@ def distances(
         out = np.minimum(out, out.T)  # both directions are one undirected query; float rounding may differ
         np.fill_diagonal(out, 0.0)
     return out
-
-
-def _prepare(
-    model: Any, graph: GeodesicGraph | None, batch_size: int | None, device: Any
-) -> tuple[GeodesicGraph, torch.device, DecodePolicy]:
-    """The graph (default: the model's latest), the device and the decode policy, all checked."""
-    check_model(model, need_encoder=False)
-    if graph is None:
-        graph = latest_graph(model)
-    elif not isinstance(graph, GeodesicGraph):
-        raise TypeError(f"graph must be a GeodesicGraph; got {type(graph).__name__}")
-    check_model(model, need_encoder=graph.node_mode.needs_encoder)
-    dev = check_device(device) if device is not None else model_device(model)
-    graph.check_model(model, dev)
-    if batch_size is not None:
-        return graph, dev, DecodePolicy(threads=None, batch_size=check_positive_int("batch_size", batch_size))
-    return graph, dev, graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
 
 
 def _attach_all(

@@ -40,7 +40,7 @@ from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import check_device
 from agm.geodesic.lazy import evaluate_edges
 from agm.geodesic.policy import DecodePolicy
-from agm.geodesic.routes import Route, best_route
+from agm.geodesic.routes import Route, best_route, direct_costs
 from agm.models.protocol import model_device
 
 #: Fraction of the intra-chart edges evaluated by queries beyond which the remaining ones are decoded in one pass.
@@ -139,11 +139,8 @@ def shortest_route(
     if np.isfinite(cost) and nodes.size > 0:
         charts = graph.node_chart[nodes]
         best = Route(nodes.astype(np.int64), int(charts[0]), int(charts[-1]), cost, 0)
-    edges = np.asarray(direct.of(b), dtype=np.int64)
+    edges, total = direct_costs(src, dst, direct, b)
     if edges.size:
-        total = (
-            src.copy_jump[direct.source_copy[edges]] + direct.length[edges] + dst.copy_jump[direct.target_copy[edges]]
-        )
         e = int(edges[np.argmin(total)])
         if best is None or float(total.min()) < best.cost:
             chart = int(direct.chart[e])

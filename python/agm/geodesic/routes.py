@@ -85,12 +85,17 @@ def _end_switches(graph: GeodesicGraph, src: Attachments, dst: Attachments, b: i
     return switch
 
 
+def direct_costs(src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pair b's direct routes: their edge ids (E,) int64 and costs (E,) float64 (jump to x0's copy in the shared
+    chart + the direct edge's curve length there + jump from x1's copy to its main copy); empty when none."""
+    edges = np.arange(direct.offsets[b], direct.offsets[b + 1], dtype=np.int64)
+    total = src.copy_jump[direct.source_copy[edges]] + direct.length[edges] + dst.copy_jump[direct.target_copy[edges]]
+    return edges, total
+
+
 def cheapest_direct(graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> float:
-    """The cost of pair b's cheapest direct route: jump to x0's copy in a shared chart, the direct edge's curve
-    length there, jump from x1's copy to x1's main copy (inf-free: call only for pairs with a direct edge)."""
-    e = np.arange(direct.offsets[b], direct.offsets[b + 1])
-    total = src.copy_jump[direct.source_copy[e]] + direct.length[e] + dst.copy_jump[direct.target_copy[e]]
-    return float(total.min())
+    """The cost of pair b's cheapest direct route (call only for pairs with a direct edge)."""
+    return float(direct_costs(src, dst, direct, b)[1].min())
 
 
 def _direct_route(

@@ -35,7 +35,7 @@ METHODS = ("astar", "dijkstra")
 Names = tuple[Callable[[int], str], Callable[[int], str]]
 
 
-def _prepare(
+def prepare_query(
     model: Any,
     graph: GeodesicGraph | None,
     method: str,
@@ -43,6 +43,8 @@ def _prepare(
     device: Any,
     decode_policy: DecodePolicy | None,
 ) -> tuple[GeodesicGraph, torch.device, DecodePolicy]:
+    """Check a query's arguments once: the graph (default: the model's latest) built for this model, the search
+    method, the device (default: the model's) and the decode policy (``batch_size`` overrides the graph's)."""
     check_model(model, need_encoder=False)
     check_choice("method", method, METHODS)
     if graph is None:
@@ -113,7 +115,7 @@ def shortest_path(
             query point).
         agm.UnreachableError: x0 and x1 attach to different connected components (a ValueError).
     """
-    graph, dev, policy = _prepare(model, graph, method, batch_size, device, decode_policy)
+    graph, dev, policy = prepare_query(model, graph, method, batch_size, device, decode_policy)
     a = as_batch("x0", x0, graph.data_shape, single=True)
     b = as_batch("x1", x1, graph.data_shape, single=True)
     path = _solve(model, graph, dev, policy, a, b, method, n_threads=1, stats=lazy_stats)[0]
@@ -185,7 +187,7 @@ def shortest_paths(
         but the model's float32 encodings and decodings depend on the batch they are computed in (by ~1 ulp), so
         lengths agree to about 1e-6 relative, and where two routes are that close in length either may be chosen.
     """
-    graph, dev, policy = _prepare(model, graph, method, batch_size, device, decode_policy)
+    graph, dev, policy = prepare_query(model, graph, method, batch_size, device, decode_policy)
     n_threads = check_non_negative_int("n_threads", n_threads)
     a = as_batch("X0", X0, graph.data_shape, single=False)
     b = as_batch("X1", X1, graph.data_shape, single=False)
