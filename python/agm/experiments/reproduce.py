@@ -94,9 +94,11 @@ class _Inputs:
 
     @property
     def figures(self) -> Path:
+        """The folder of the reproduction's PNG figures."""
         return self.out / "figures"
 
     def run_dir(self, m: int) -> Path:
+        """The training run folder (checkpoint) of the m-chart model."""
         return self.out / "models" / f"m{m:02d}"
 
 

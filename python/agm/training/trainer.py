@@ -225,6 +225,7 @@ class _Run:
     saved_epoch: int = 0
 
     def last_checkpoint(self) -> str:
+        """Where the last checkpoint of the run is, in words (for the Ctrl-C message)."""
         if self.checkpoint is None or self.saved_epoch == 0:
             return "no checkpoint of this run was written"
         return f"the last checkpoint is {self.checkpoint} (epoch {self.saved_epoch})"
