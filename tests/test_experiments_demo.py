@@ -115,7 +115,8 @@ def test_loop_pairs_are_gap_apart_around_their_centres() -> None:
 def test_glyph_arc_length_is_symmetric_additive_and_above_the_chord() -> None:
     a, b, c = np.array([0.3]), np.array([1.1]), np.array([1.9])
     ab, ba = glyph_arc_lengths(a, b), glyph_arc_lengths(b, a)
-    np.testing.assert_allclose(ab, ba, rtol=1e-9)
+    # float32 renderings summed in opposite orders: equal to float32 rounding, whatever the CPU kernels
+    np.testing.assert_allclose(ab, ba, rtol=1e-6)
     np.testing.assert_allclose(glyph_arc_lengths(a, c), ab + glyph_arc_lengths(b, c), rtol=1e-3)
     chord = torch.linalg.vector_norm(render_glyph(torch.tensor([0.3])) - render_glyph(torch.tensor([1.1]))).item()
     assert ab[0] > chord
@@ -123,7 +124,7 @@ def test_glyph_arc_length_is_symmetric_additive_and_above_the_chord() -> None:
     np.testing.assert_allclose(
         glyph_arc_lengths(np.array([0.0]), np.array([math.radians(350)])),
         glyph_arc_lengths(np.array([0.0]), np.array([math.radians(-10)])),
-        rtol=1e-9,
+        rtol=1e-6,  # float32 renderings of angles that differ by 2 pi in float64
     )
 
 
