@@ -6,11 +6,13 @@
     other data:     the MNIST settings.  Width h from the paper's table (:data:`agm.models.PAPER_HIDDEN`).
 ``cpu``: the same structure at equal model size across chart counts, as the paper's comparison: width
     ``matched_hidden(m, CPU_REFERENCE_HIDDEN)`` for images (36, 24, 18, 13, 9 for m = 1, 2, 4, 8, 16: 1.80M-1.86M
-    parameters, each within 2 % of the one-chart model), 32 for flat data; 10,000 training points (images), 5 epochs,
-    batch 64, lr 2e-3 / 1e-3 halved after epochs 2 and 4.  Measured on random 1x28x28 data, batch 64, 1 thread, 20
-    steps per model on a shared machine (load average 14 on 2 cores, so upper bounds), CPU seconds per step:
-    0.49, 0.50, 0.85, 1.11, 1.95 for m = 1, 2, 4, 8, 16: about 76-305 s per 10,000-point epoch, 64 CPU minutes for
-    the five models' 5 epochs.  Time grows with m at equal size: every chart decodes every sample at 28x28.
+    parameters, each within 2 % of the one-chart model), 32 for flat data; 6,000 training points (images), 3 epochs,
+    batch 64, lr 2e-3 / 1e-3 halved after epoch 2.  Sized so that a whole reproduction (5 models, one data set)
+    takes at most 60 CPU minutes: measured on this project's 2-core Xeon (idle, load 1.3; 1 torch thread; batch 64
+    of 1x28x28; 6 steps per model after 2 warm-up steps), CPU seconds per step 0.69, 0.71, 1.11, 1.72, 2.74 for
+    m = 1, 2, 4, 8, 16, so 3 epochs of 94 steps cost about 33 CPU minutes for the five models, leaving the rest for
+    the graphs, geodesics and reconstruction errors.  Time grows with m at equal size: every chart decodes every
+    sample at 28x28 with narrower (less efficient) layers.
 ``tiny``: h = 4 / 8, 256 points, 2 epochs, batch 32 (tests; seconds).
 """
 
@@ -172,11 +174,11 @@ def make_config(
     elif preset == "cpu":
         base.update(
             hidden=_cpu_image_hidden(n_charts) if image else 32,
-            epochs=5,
+            epochs=3,
             batch_size=64,
-            n_train=10000 if image else None,
+            n_train=6000 if image else None,
             lr=preset_lr(2e-3, 1e-3),
-            lr_milestones=(2, 4),
+            lr_milestones=(2,),
         )
     else:
         base.update(
