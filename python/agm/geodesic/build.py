@@ -3,6 +3,13 @@
 This module computes what needs the model: the nodes (through the node mode, :mod:`agm.geodesic.modes`), their
 decodings (for the weights' endpoints and the A* heuristic) and the edge weights, streamed in torch batches on
 the model's device; the native core builds the k-d trees, the candidate edges, the CSR adjacency and components.
+
+Inside an initialised torch.distributed process group (:mod:`agm.geodesic.sharding`) the build is split across
+ranks: every rank takes rank 0's nodes and decode policy (so that all ranks build the same structure), decodes a
+contiguous share of the node decodings and, with ``weights="eager"``, of the intra-chart edges on its own device
+(the model's), and the shares are gathered, so every rank holds the same graph, bitwise. The weights equal the
+single-process build's to float32 rounding (about 1e-7 relative: a share's decoder calls hold other points than
+one process's calls, and float32 kernels round differently with batch composition).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from tqdm.auto import tqdm
 
 from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
-from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings
+from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
 from agm.geodesic.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import (
@@ -34,6 +41,7 @@ from agm.geodesic.modes import NodeSettings, node_mode
 from agm.geodesic.nodes import ChartNodes
 from agm.geodesic.policy import DecodePolicy, applied, check_policy, measure_policy
 from agm.geodesic.registry import can_register, register_graph
+from agm.geodesic.sharding import broadcast, gather_rows, is_sharded, on_every_rank, share
 from agm.models.protocol import model_device
 
 NodeModeName = Literal["auto", "encoder", "decoder"]
@@ -74,8 +82,7 @@ def assemble_graph(
     counts = [len(lat) for lat in nodes.latents]
     charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
     latents = torch.from_numpy(latents_np).to(device)
-    with applied(policy):
-        positions = decode_points(model.decode, latents, charts, policy.batch_size, device)
+    positions = decode_nodes(model, latents, charts, policy, device)
     timings["decode_nodes"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -88,11 +95,82 @@ def assemble_graph(
     weights = GraphWeights(native, evaluated)
     if not lazy:
         table = PointTable(latents, positions, charts)
-        evaluate_edges(model, table, native, weights, np.arange(n_intra), n_steps, policy, progress=progress)
+        evaluate_edges_sharded(model, table, weights, np.arange(n_intra), n_steps, policy, progress=progress)
     timings["edge_weights"] = time.perf_counter() - t0
     evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
     timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
     return native, latents_np, positions_np, weights.evaluated
+
+
+def decode_nodes(
+    model: Any, latents: torch.Tensor, charts: torch.Tensor, policy: DecodePolicy, device: torch.device
+) -> torch.Tensor:
+    """The decodings of the graph's nodes, split across ranks in a process group (call under ``evaluating``).
+
+    Args:
+        latents: (N, d) float32 node latents on ``device``; charts: (N,) int64 on ``device``.
+
+    Returns:
+        (N, D) float32 on ``device``; in a process group every rank decodes its contiguous share
+        (:func:`agm.geodesic.sharding.share`) and receives the others' (the same bytes on every rank).
+    """
+    if not is_sharded():
+        with applied(policy):
+            return decode_points(model.decode, latents, charts, policy.batch_size, device)
+    rows = share(latents.shape[0])
+
+    def mine() -> np.ndarray:
+        with applied(policy):
+            return decode_points(model.decode, latents[rows], charts[rows], policy.batch_size, device).cpu().numpy()
+
+    return torch.from_numpy(gather_rows(on_every_rank(mine))).to(device)
+
+
+def evaluate_edges_sharded(
+    model: Any,
+    table: PointTable,
+    weights: GraphWeights,
+    ids: np.ndarray,
+    n_steps: int,
+    policy: DecodePolicy,
+    progress: bool = False,
+) -> int:
+    """Decode the exact weights of intra-chart edges ``ids``, split across ranks in a process group, and store
+    them (call under ``evaluating``); without one this is :func:`agm.geodesic.lazy.evaluate_edges`.
+
+    In a process group the edges pending on any rank (the union, so ranks whose lazy queries evaluated different
+    edges end with the same complete set) are ordered by chart, as one process decodes them, split into
+    contiguous shares, decoded in packed calls on each rank's device, gathered and stored on every rank.
+
+    Args:
+        table: the graph's node latents (N, d) float32, decodings (N, D) float32 and charts (N,) int64 on the
+            decoder's device.
+        ids: (n,) int64 edge ids; evaluated and cross-chart ones are skipped.
+
+    Returns:
+        The number of edges evaluated (all ranks together).
+    """
+    native = weights.native
+    if not is_sharded():
+        return evaluate_edges(model, table, native, weights, ids, n_steps, policy, progress=progress)
+    pending = weights.pending(ids)
+    pending = np.unique(gather_rows(pending[pending < native.n_intra_edges]))
+    pending = pending[np.argsort(weights.edge_chart[pending], kind="stable")]  # single-chart calls
+    mine = pending[share(pending.size)]
+
+    def decode() -> np.ndarray:
+        if mine.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        ends = torch.from_numpy(weights.edges[mine]).to(table.latents.device)
+        with applied(policy):
+            lengths = packed_lengths(model.decode, table, ends, n_steps, policy.batch_size, progress=progress)
+        out: np.ndarray = lengths.cpu().numpy()
+        return out
+
+    lengths = gather_rows(on_every_rank(decode))
+    if pending.size:
+        weights.store(pending, lengths)
+    return int(pending.size)
 
 
 def choose_policy(
@@ -181,6 +259,13 @@ def build_graph(
 
     Integer and real arguments may be Python or numpy scalars (bools are refused).
 
+    Inside an initialised torch.distributed process group every rank must call ``build_graph`` with the same
+    arguments: the node decodings and (``weights="eager"``) the intra-chart edges are split into contiguous shares
+    decoded on each rank's device, and gathered, so every rank returns the same graph (bitwise), equal to the
+    single-process build to float32 rounding (see the module docstring). With ``weights="lazy"`` only the node
+    decodings are split; a lazy graph's edges are then decoded by the queries (:func:`agm.geodesic.shortest_paths`
+    shares its pairs and gathers the edges each rank decoded).
+
     Returns:
         A :class:`GeodesicGraph`; it also becomes the default graph of ``model`` for ``shortest_path`` (unless the
         model cannot be weakly referenced: see :mod:`agm.geodesic.registry`).
@@ -225,10 +310,10 @@ def build_graph(
     start = time.perf_counter()
     with evaluating(model):
         t0 = time.perf_counter()
-        chart_nodes, data_shape = mode.build(model, x, settings)
+        chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
         timings["nodes"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        policy = choose_policy(model, chart_nodes, dev, decode_policy, batch_size)
+        policy = broadcast(on_every_rank(lambda: choose_policy(model, chart_nodes, dev, decode_policy, batch_size)))
         timings["decode_policy"] = time.perf_counter() - t0
         native, latents, positions, evaluated = assemble_graph(
             model,

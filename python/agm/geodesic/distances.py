@@ -26,12 +26,15 @@ import torch
 
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach, evaluate_attachments
+from agm.geodesic.build import evaluate_edges_sharded
 from agm.geodesic.direct import direct_edges, evaluate_direct
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, check_non_negative_int
+from agm.geodesic.lazysp import node_table
 from agm.geodesic.policy import DecodePolicy, applied
 from agm.geodesic.routes import cheapest_direct
 from agm.geodesic.search import prepare_query
+from agm.geodesic.sharding import gather_rows, is_sharded, on_every_rank, share
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_array
@@ -63,6 +66,9 @@ def distances(
     Returns:
         (n, m) float64 numpy array of geodesic lengths; ``inf`` where X[i] and Y[j] attach to different connected
         components of the graph and have no direct edge. A lazy graph has all its weights evaluated afterwards.
+        Inside an initialised torch.distributed process group (every rank calling with the same arguments) the
+        lazy graph's pending edges and the rows of X are split across ranks (each rank still encodes and attaches
+        all of X and Y) and every rank returns the whole matrix, the same bytes on every rank.
 
     Raises:
         ValueError: no graph for the model, a graph of another model, bad shapes or NaN/inf, a device this
@@ -73,11 +79,28 @@ def distances(
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
-    if not graph.edge_weights.complete:
+    if is_sharded():  # every rank enters: the edges pending on any rank are split across all of them
+        with evaluating(model):
+            table = node_table(graph, dev)
+            pending = np.flatnonzero(~graph.edge_weights.evaluated)
+            evaluate_edges_sharded(
+                model, table, graph.edge_weights, pending, graph.n_steps, graph.decode_policy or policy
+            )
+    elif not graph.edge_weights.complete:
         graph.evaluate_all(model, dev)
-    src, dst = _attach_all(model, graph, dev, policy, a, None if Y is None else b)
-    out = _graph_distances(graph, src, dst)
-    _apply_direct(model, graph, dev, policy, src, dst, out)
+    rows = share(a.shape[0])  # every row without a process group
+
+    def rows_of_x() -> np.ndarray:
+        src, dst = _attach_all(model, graph, dev, policy, a, None if Y is None else b)
+        if is_sharded():
+            src = src.select(np.arange(a.shape[0])[rows])
+            if src.n_queries == 0:
+                return np.zeros((0, dst.n_queries), dtype=np.float64)
+        out = _graph_distances(graph, src, dst)
+        _apply_direct(model, graph, dev, policy, src, dst, out)
+        return out
+
+    out = gather_rows(on_every_rank(rows_of_x))
     if Y is None:
         out = np.minimum(out, out.T)  # both directions are one undirected query; float rounding may differ
         np.fill_diagonal(out, 0.0)

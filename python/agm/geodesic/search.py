@@ -1,4 +1,10 @@
-"""Algorithm 1, queries: geodesics between data points through the atlas graph (native A* search)."""
+"""Algorithm 1, queries: geodesics between data points through the atlas graph (native A* search).
+
+Inside an initialised torch.distributed process group :func:`shortest_paths` splits its pairs into contiguous
+shares (:mod:`agm.geodesic.sharding`): each rank solves its share on its own device and every rank returns all
+the paths. The edges a lazy graph's queries decoded on any rank are handed to every rank afterwards, so the ranks'
+graphs stay the same.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from agm.geodesic.path import GeodesicPath
 from agm.geodesic.policy import DecodePolicy, applied, check_policy
 from agm.geodesic.registry import latest_graph
 from agm.geodesic.routes import Route
+from agm.geodesic.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
 from agm.models.protocol import model_device
 
 Method = Literal["astar", "dijkstra"]
@@ -186,6 +193,10 @@ def shortest_paths(
         as B calls of :func:`shortest_path` up to float32 rounding: the native search is bitwise batch-invariant,
         but the model's float32 encodings and decodings depend on the batch they are computed in (by ~1 ulp), so
         lengths agree to about 1e-6 relative, and where two routes are that close in length either may be chosen.
+        Inside an initialised torch.distributed process group (every rank calling with the same arguments) each
+        rank solves a contiguous share of the pairs and every rank returns all B paths, the same on every rank
+        and equal to one process's to the same float32 rounding; a lazy graph's newly decoded edges are then
+        stored on every rank, and ``lazy_stats`` counts all ranks' decodes.
     """
     graph, dev, policy = prepare_query(model, graph, method, batch_size, device, decode_policy)
     n_threads = check_non_negative_int("n_threads", n_threads)
@@ -194,11 +205,74 @@ def shortest_paths(
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"X0 and X1 must hold the same number of points; got {a.shape[0]} and {b.shape[0]}")
     names: Names = ("X0[{}]".format, "X1[{}]".format)
+    if is_sharded():
+        return _solve_sharded(model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, lazy_stats)
     return _solve(model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, names, lazy_stats)
 
 
-def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges) -> None:
-    """Raise UnreachableError naming the charts and components of the first pair that cannot be joined."""
+def _solve_sharded(
+    model: Any,
+    graph: GeodesicGraph,
+    dev: torch.device,
+    policy: DecodePolicy,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    method: Method,
+    n_threads: int,
+    raise_unreachable: bool,
+    stats: LazyStats | None,
+) -> list[GeodesicPath | None]:
+    """:func:`_solve` for this rank's contiguous share of the pairs; every rank returns all B paths (rank order).
+
+    Errors name the pairs by their index in the whole batch; ``stats`` (if given) receives the ranks' counts
+    summed (``rounds``: the most rounds any rank ran).
+    """
+    rows = share(a.shape[0])
+    start = int(rows.start)
+    names: Names = (lambda i: f"X0[{i + start}]", lambda i: f"X1[{i + start}]")
+    before = graph.edge_weights.evaluated.copy()
+    mine = LazyStats()
+    paths = on_every_rank(
+        lambda: _solve(
+            model, graph, dev, policy, a[rows], b[rows], method, n_threads, raise_unreachable, names, mine, start
+        )
+    )
+    _share_evaluated(graph, before)
+    if stats is not None:
+        _add_stats(stats, gather_objects(mine))
+    fields = gather_objects([None if p is None else (p.length, p.charts, p.latents, p.nodes) for p in paths])
+    return [None if f is None else _path(graph, model, dev, *f) for part in fields for f in part]
+
+
+def _share_evaluated(graph: GeodesicGraph, before: np.ndarray) -> None:
+    """Store on every rank the edge weights any rank decoded since ``before`` ((n_edges,) bool, the evaluated
+    mask then); where several ranks decoded an edge, the lowest rank's value is kept on all."""
+    weights = graph.edge_weights
+    new = np.flatnonzero(weights.evaluated & ~before)
+    ids, values = gather_rows(new), gather_rows(weights.values[new])
+    if ids.size:
+        unique, first = np.unique(ids, return_index=True)  # rank order: the first occurrence is the lowest rank's
+        weights.store(unique, values[first])
+
+
+def _add_stats(stats: LazyStats, ranks: list[LazyStats]) -> None:
+    """Add the ranks' lazy-query counts to ``stats`` (rounds: the maximum; per-round edges summed by round)."""
+    stats.rounds += max(r.rounds for r in ranks)
+    stats.graph_edges += sum(r.graph_edges for r in ranks)
+    stats.attachment_edges += sum(r.attachment_edges for r in ranks)
+    stats.direct_edges += sum(r.direct_edges for r in ranks)
+    per_round = [0] * max(len(r.per_round) for r in ranks)
+    for r in ranks:
+        for i, n in enumerate(r.per_round):
+            per_round[i] += n
+    stats.per_round.extend(per_round)
+
+
+def _check_reachable(
+    graph: GeodesicGraph, src: Attachments, dst: Attachments, direct: DirectEdges, first: int | None = None
+) -> None:
+    """Raise UnreachableError naming the charts and components of the first pair that cannot be joined
+    (``first``: index of pair 0 in the whole batch when these pairs are one rank's share)."""
     comp, sizes = graph.native.component, graph.native.component_sizes
     for b in range(src.n_queries):
         if len(direct.of(b)) > 0:
@@ -206,7 +280,11 @@ def _check_reachable(graph: GeodesicGraph, src: Attachments, dst: Attachments, d
         cs = set(comp[src.nodes[src.offsets[b] : src.offsets[b + 1]]].tolist())
         ct = set(comp[dst.nodes[dst.offsets[b] : dst.offsets[b + 1]]].tolist())
         if cs.isdisjoint(ct):
-            name = "x0 and x1" if src.n_queries == 1 else f"pair {b}: X0[{b}] and X1[{b}]"
+            if first is None and src.n_queries == 1:
+                name = "x0 and x1"
+            else:
+                q = b + (first or 0)
+                name = f"pair {q}: X0[{q}] and X1[{q}]"
             raise UnreachableError(
                 f"{name} attach to different connected components of the graph: x0 in "
                 f"{_describe(b, cs, src, sizes)}; x1 in {_describe(b, ct, dst, sizes)}. The graph has {len(sizes)} "
@@ -255,12 +333,13 @@ def _solve(
     raise_unreachable: bool = True,
     names: Names = ("x0".format, "x1".format),
     stats: LazyStats | None = None,
+    first: int | None = None,
 ) -> list[GeodesicPath | None]:
     qs = _attach_unique(model, graph, dev, policy, a, b, names)
     src, dst = qs.sides()
     direct = direct_edges(graph, src, dst)
     if raise_unreachable:
-        _check_reachable(graph, src, dst, direct)
+        _check_reachable(graph, src, dst, direct, first)
     with evaluating(model):
         routes, src, dst, direct = lazy_routes(graph, model, dev, policy, qs, direct, method, n_threads, stats)
     return [None if r is None else _make_path(graph, model, dev, src, dst, i, r) for i, r in enumerate(routes)]
@@ -276,8 +355,21 @@ def _make_path(
     nodes = route.nodes
     latents = np.concatenate([src.copy_latent[first], graph.latents[nodes], dst.copy_latent[last]])
     charts = np.concatenate([src.copy_chart[first], graph.node_chart[nodes], dst.copy_chart[last]]).astype(np.int64)
+    return _path(graph, model, device, float(route.cost), charts, latents, nodes)
+
+
+def _path(
+    graph: GeodesicGraph,
+    model: Any,
+    device: torch.device,
+    length: float,
+    charts: np.ndarray,
+    latents: np.ndarray,
+    nodes: np.ndarray,
+) -> GeodesicPath:
+    """The GeodesicPath of a route: (L,) int64 charts, (L, d) float32 latents, (N,) int64 graph nodes visited."""
     return GeodesicPath(
-        length=float(route.cost),
+        length=length,
         charts=charts,
         latents=latents,
         nodes=nodes,
