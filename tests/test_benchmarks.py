@@ -103,3 +103,20 @@ def test_distances_benchmark_quick(tmp_path: Path) -> None:
     assert result["correct"] is True  # distances == shortest_paths lengths == scipy on the same graph
     assert set(result["timings"]) == {"distances", "shortest_paths", "scipy"}
     assert result["ratio_shortest_paths_to_distances"] > 0
+
+
+def test_sharded_build_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_sharded_build.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_sharded_build.py"), "--quick", "--repeats", "1"]
+    proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_sharded_build failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_sharded_build" and result["mode"] == "quick"
+    # two gloo ranks built bitwise the same graph, equal to one process's to float32 rounding
+    assert result["correctness_passed"] is True and all(result["correct"].values())
+    assert len(result["sharded"]["decoded_per_rank"]) == 2 and len(result["one_rank"]["decoded_per_rank"]) == 1
+    assert max(result["sharded"]["decoded_per_rank"]) < result["one_rank"]["decoded_per_rank"][0]  # shares
+    assert {"edge_weights_wall", "edge_weights_cpu", "build_wall"} <= set(result["ratios"])
+    assert all(ratio > 0 for ratio in result["ratios"].values())
+    assert {"cpu_model", "load_average_at_start", "load_average_at_end"} <= set(result["environment"])
+    assert len(result["sharded"]["load_at_start"]) == 1  # the load each run started under
