@@ -83,6 +83,7 @@ def scenarios() -> dict[str, Any]:
     out["distances_xx"] = geodesic.distances(model, xs, graph=eager)
     out["distances_xy"] = geodesic.distances(model, xs, ys, graph=eager)
     out["distances_one_row"] = geodesic.distances(model, xs[:1], ys, graph=eager)  # one rank gets no row
+    out["one_pair"] = np.array([p.length for p in geodesic.shortest_paths(model, x0[:1], x1[:1], eager)])
 
     model.decoded = 0
     lazy = geodesic.build_graph(model, data, weights="lazy", **options)
@@ -115,7 +116,7 @@ def _failing_on_rank_one() -> int:
 
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))  # as conftest sets it for one process
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         result = scenarios()
@@ -174,14 +175,14 @@ def test_ranks_hold_bitwise_the_same_graph_and_results(ranks: list[dict[str, Any
         for name, array in first[key].items():
             np.testing.assert_array_equal(array, second[key][name], err_msg=f"{key}.{name}")
             assert array.tobytes() == second[key][name].tobytes()  # bitwise (assert_array_equal allows -0 == 0)
-    for key in ("eager_lengths", "distances_xx", "distances_xy", "distances_one_row", "lazy_lengths"):
+    for key in ("eager_lengths", "distances_xx", "distances_xy", "distances_one_row", "one_pair", "lazy_lengths"):
         assert first[key].tobytes() == second[key].tobytes(), key
     assert first["lazy_stats"] == second["lazy_stats"]
 
 
 def test_sharded_queries_equal_single_process(ranks: list[dict[str, Any]], single: dict[str, Any]) -> None:
     for rank in ranks:
-        for key in ("eager_lengths", "lazy_lengths", "distances_xx", "distances_xy", "distances_one_row"):
+        for key in ("eager_lengths", "lazy_lengths", "distances_xx", "distances_xy", "distances_one_row", "one_pair"):
             assert rank[key].shape == single[key].shape, key
             np.testing.assert_allclose(rank[key], single[key], rtol=REL, atol=0, err_msg=key)
         assert np.all(np.diag(rank["distances_xx"]) == 0.0)

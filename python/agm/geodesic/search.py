@@ -231,12 +231,15 @@ def _solve_sharded(
     start = int(rows.start)
     names: Names = (lambda i: f"X0[{i + start}]", lambda i: f"X1[{i + start}]")
     before = graph.edge_weights.evaluated.copy()
-    mine = LazyStats()
-    paths = on_every_rank(
-        lambda: _solve(
-            model, graph, dev, policy, a[rows], b[rows], method, n_threads, raise_unreachable, names, mine, start
-        )
-    )
+    mine = LazyStats()  # this rank's counts
+
+    def solve_share() -> list[GeodesicPath | None]:
+        if rows.start == rows.stop:  # fewer pairs than ranks: this rank has none
+            return []
+        args = (method, n_threads, raise_unreachable, names, mine, start)
+        return _solve(model, graph, dev, policy, a[rows], b[rows], *args)
+
+    paths = on_every_rank(solve_share)
     _share_evaluated(graph, before)
     if stats is not None:
         _add_stats(stats, gather_objects(mine))
