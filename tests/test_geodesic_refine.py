@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from agm import geodesic
+from agm.geodesic.refine import restart_paths
 from agm.models.analytic import CylinderAtlas, SphereAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -86,3 +87,29 @@ def test_refine_bad_arguments() -> None:
         geodesic.refine_paths([path], baseline="best")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"paths\[0\] must be a GeodesicPath"):
         geodesic.refine_paths(["p"])  # type: ignore[list-item]
+
+
+def test_restart_paths_moves_the_start_then_a_warm_refine_finds_the_new_geodesic() -> None:
+    model = CylinderAtlas()  # isometric charts: geodesics are straight latent lines with closed-form lengths
+    g = torch.Generator().manual_seed(0)
+    data = model.points(torch.rand(800, generator=g) * 6.28 - 3.14, torch.rand(800, generator=g) * 2)
+    graph = geodesic.build_graph(model, data, k=10, n_steps=3, progress=False)
+    t0, t1 = torch.tensor([0.3, 0.4]), torch.tensor([1.9, 1.5])
+    path = graph.shortest_path(model.points(t0[:1], t0[1:])[0], model.points(t1[:1], t1[1:])[0])
+    refined = path.refine(steps=150, points=16)
+    chart = int(refined.charts[0])
+    same = restart_paths([refined], chart, refined.latents[0], points=16)[0]
+    assert same.length == pytest.approx(refined.length, rel=1e-4)  # a straight curve measures the same resampled
+    s0 = torch.tensor([0.5, 0.2])  # a new start, 0.28 away, in the same chart
+    z = model.encode(model.points(s0[:1], s0[1:]))[0, chart].numpy()
+    moved = restart_paths([refined], chart, z, points=16)[0]
+    np.testing.assert_allclose(moved.latents[0], z, atol=1e-7)
+    true = float(model.distance(s0[:1], s0[1:], t1[:1], t1[1:])[0])
+    assert moved.length > true * (1 + 1e-4)  # the moved curve has a corner at its second point
+    warm = geodesic.refine_paths([moved], steps=100, points=16, coarse_to_fine=False)[0]
+    assert moved.length > warm.length == pytest.approx(true, rel=1e-3)
+    with pytest.raises(ValueError, match=f"must have >= 2 points and start in chart {1 - chart}"):
+        restart_paths([refined], 1 - chart, z)
+    with pytest.raises(TypeError, match=r"paths\[0\] must be a GeodesicPath"):
+        restart_paths(["p"], chart, z)  # type: ignore[list-item]
+    assert restart_paths([], chart, z) == []

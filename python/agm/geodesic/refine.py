@@ -49,13 +49,15 @@ DETOUR_SAMPLES = 16
 @dataclass(frozen=True)
 class _Curves:
     """All paths' curve points, flat: latents (P, d) float32, charts (P,) int64, fixed (P,) bool, segments (S, 2)
-    int64 point pairs, segment weight (S,), the path of each point and segment, and each path's energy scale."""
+    int64 point pairs, segment weight (S,), whether each segment is a chart transition (S,) bool, the path of each
+    point and segment, and each path's energy scale."""
 
     latents: np.ndarray
     charts: np.ndarray
     fixed: np.ndarray
     segments: np.ndarray
     jump: np.ndarray
+    transition: np.ndarray
     point_path: np.ndarray
     segment_path: np.ndarray
     scale: np.ndarray
@@ -72,6 +74,7 @@ def refine_paths(
     batch_size: int = 4096,
     baseline: Literal["graph", "resampled"] = "graph",
     sub_steps: int | None = None,
+    coarse_to_fine: bool = True,
 ) -> list[GeodesicPath]:
     """Refine graph geodesics into smooth curves of (nearly) minimal length; see the module docstring.
 
@@ -95,6 +98,9 @@ def refine_paths(
             never shorter, so a refined curve can be shorter than the resampled graph path yet longer than
             ``length`` (measured on a 1-D-latent glyph AWAE: graph 46.75, resampled 47.9, refined 47.77): with
             "resampled" the result compares like with like, and may exceed the graph path's ``length``.
+        coarse_to_fine: optimise with points/4 and points/2 segments first (steps // 2 each), then ``points``;
+            False: the finest level only (for curves that are already nearly geodesic, e.g. from
+            :func:`restart_paths`).
 
     Returns:
         One :class:`GeodesicPath` per input path, on the same model and device: the refined curve (no graph
@@ -133,7 +139,7 @@ def refine_paths(
         bar = np.array(
             [p.length for p in _refine_level(current, points, 0, float(jump_weight), barrier, eps, batch_size)[0]]
         )
-    levels = [n for n in (points // 4, points // 2) if n >= 4] + [points]
+    levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
     for level, n_points in enumerate(levels):  # coarse to fine: the slow, smooth modes converge on few points
         level_steps = steps if level == len(levels) - 1 else steps // 2
         current, inside = _refine_level(
@@ -145,6 +151,56 @@ def refine_paths(
         if bool(np.isfinite(r.length)) and r.length < bar[j] and (inside[j] or not keep_in_chart):
             out[i] = r
     return out
+
+
+def restart_paths(
+    paths: Sequence[GeodesicPath],
+    chart: int,
+    latent: np.ndarray,
+    *,
+    points: int = 32,
+    batch_size: int = 4096,
+) -> list[GeodesicPath]:
+    """The curves with their first point moved to ``latent`` in ``chart``, resampled into ``points`` segments and
+    measured (eq. 10 inside charts + transition gaps; no optimisation): warm starts for :func:`refine_paths`
+    (``coarse_to_fine=False``) when the common start of many geodesics moves a little (the Fréchet mean's descent).
+
+    Args:
+        paths: curves (graph or refined paths) of one model whose first point is in ``chart``, each with >= 2
+            points.
+        chart: the chart of the new start.  latent: (d,) float, its latent point in that chart.
+        points: segments per curve.  batch_size: decoded points per forward call.
+
+    Returns:
+        One measured :class:`GeodesicPath` per input (no graph ``nodes``), on the same model and device.
+
+    Raises:
+        ValueError: bad arguments, a path that does not start in ``chart`` or has fewer than 2 points, paths of
+            different models, or a model changed since the paths were computed.
+        TypeError: ``paths`` holds something that is not a GeodesicPath.
+    """
+    points = check_int("points", points, minimum=2)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    paths = list(paths)
+    if not paths:
+        return []
+    z = np.asarray(latent, dtype=np.float32).reshape(-1)
+    moved = []
+    for i, p in enumerate(paths):
+        if not isinstance(p, GeodesicPath):
+            raise TypeError(f"paths[{i}] must be a GeodesicPath; got {type(p).__name__}")
+        if p._model is not paths[0]._model:
+            raise ValueError(f"paths must all belong to one model; paths[{i}] belongs to another")
+        p._check_model()
+        if len(p) < 2 or int(p.charts[0]) != int(chart) or p.latents.shape[1] != z.size:
+            raise ValueError(
+                f"paths[{i}] must have >= 2 points and start in chart {chart} with latents of size {z.size}; got "
+                f"{len(p)} points starting in chart {int(p.charts[0]) if len(p) else None}"
+            )
+        lat = p.latents.copy()
+        lat[0] = z
+        moved.append(_as_path(p, lat, p.charts, np.inf))
+    return _refine_level(moved, points, 0, 1.0, paths[0]._eps, paths[0]._eps, batch_size)[0]  # no energy: weight 1
 
 
 def _refine_level(
@@ -286,6 +342,7 @@ def _initial_curves(
         fixed=np.asarray(fixed, dtype=bool),
         segments=np.asarray(seg, dtype=np.int64).reshape(-1, 2),
         jump=weights,
+        transition=np.asarray(jump, dtype=bool).reshape(-1),
         point_path=np.asarray(point_path, dtype=np.int64),
         segment_path=np.asarray(seg_path, dtype=np.int64),
         scale=np.asarray(scale, dtype=np.float64),
@@ -315,7 +372,7 @@ def _optimise(
     a, b = torch.from_numpy(curves.segments).to(device).unbind(1)
     weight = torch.from_numpy(curves.jump * curves.scale[curves.segment_path]).to(device, torch.float32)
     free_charts = charts[free]
-    inner = torch.from_numpy(np.flatnonzero(curves.jump == 1.0)).to(device)
+    inner = torch.from_numpy(np.flatnonzero(~curves.transition)).to(device)
     t = torch.arange(1, sub_steps, device=device, dtype=torch.float32) / sub_steps  # interior sub-points
 
     def energy(param: torch.Tensor) -> torch.Tensor:
@@ -359,7 +416,7 @@ def _measure(
     y = torch.from_numpy(curves.charts).to(device)
     x = decode_points(model.decode, z, y, batch_size, device)
     a, b = curves.segments[:, 0], curves.segments[:, 1]
-    inner = curves.jump == 1.0
+    inner = ~curves.transition
     seg_len = np.empty(a.size, dtype=np.float64)
     ia, ib = torch.from_numpy(a[inner]).to(device), torch.from_numpy(b[inner]).to(device)
     per_call = max(1, batch_size // max(1, n_steps - 1))
