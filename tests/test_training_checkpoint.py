@@ -193,3 +193,20 @@ def test_version_1_files_still_load(tmp_path: Path) -> None:
 def test_missing_checkpoint_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=f"checkpoint not found: {tmp_path / 'none.pt'}"):
         read_checkpoint(tmp_path / "none.pt")
+
+
+def test_the_world_size_is_recorded_and_files_without_it_read_as_one(tmp_path: Path) -> None:
+    model, cfg, path = _saved(tmp_path)
+    assert load_checkpoint(path)[2]["world_size"] == 1  # the default: a one-process run
+    save_checkpoint(path, model, cfg, epoch=5, world_size=4)
+    assert read_checkpoint(path)["world_size"] == 4 and load_checkpoint(path)[2]["world_size"] == 4
+    payload = read_checkpoint(path)
+    del payload["world_size"]  # a version-2 file written before data-parallel training
+    _write_raw(path, payload)
+    assert load_checkpoint(path)[2]["world_size"] == 1
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match=f"world_size must be an int >= 1; got {bad!r}"):
+            save_checkpoint(path, model, cfg, world_size=bad)  # type: ignore[arg-type]
+        _write_raw(path, {**payload, "world_size": bad})
+        with pytest.raises(ValueError, match=rf"{path}: world_size must be an int >= 1; got {bad!r}"):
+            read_checkpoint(path)

@@ -156,17 +156,36 @@ def test_schedulers_resumed_at_any_epoch_equal_an_uninterrupted_schedule() -> No
 @pytest.mark.parametrize(("n", "batch_size", "seed"), [(70, 32, 1), (64, 64, 0), (5, 32, 3)])
 def test_batch_order_is_the_seeded_permutation_as_before(n: int, batch_size: int, seed: int) -> None:
     x = torch.arange(n, dtype=torch.float32)[:, None]  # row i holds i: batches show their indices
-    loader, shuffle = batch_loader(x, batch_size, seed)
+    loader, sampler = batch_loader(x, batch_size, seed)
     rng_before = torch.get_rng_state()
     for epoch in (0, 2, 3):
-        shuffle.manual_seed(epoch_seed(seed, epoch))
+        sampler.set_epoch(epoch)
         got = [b[:, 0].long().tolist() for b in loader]
         # the order before the DataLoader: a seeded randperm cut into full batches (the incomplete one dropped)
+        assert epoch_seed(seed, epoch) == seed * 1_000_003 + epoch
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         bs = min(batch_size, n)
         assert got == [perm[i : i + bs].tolist() for i in range(0, n - bs + 1, bs)]
         assert len(got) == len(loader) == n // bs
     assert torch.equal(torch.get_rng_state(), rng_before)  # batching draws nothing from the global RNG
+
+
+@pytest.mark.parametrize(("n", "world_size"), [(70, 2), (64, 4), (9, 3)])
+def test_the_ranks_batches_together_are_the_one_process_batches(n: int, world_size: int) -> None:
+    x = torch.arange(n, dtype=torch.float32)[:, None]
+    per_rank, seed, epoch = 2, 5, 1
+    one, one_sampler = batch_loader(x, per_rank * world_size, seed)
+    one_sampler.set_epoch(epoch)
+    ranks = []
+    for rank in range(world_size):
+        loader, sampler = batch_loader(x, per_rank, seed, rank=rank, world_size=world_size)
+        sampler.set_epoch(epoch)
+        ranks.append([set(b[:, 0].long().tolist()) for b in loader])
+    together = [set().union(*batches) for batches in zip(*ranks, strict=True)]  # every rank: the same step count
+    assert together == [set(b[:, 0].long().tolist()) for b in one]
+    assert not set().union(*ranks[0]) & set().union(*ranks[1])  # no row on two ranks
+    with pytest.raises(ValueError, match=r"rank must be in \[0, world_size\) .* got 2, 2"):
+        batch_loader(x, per_rank, seed, rank=2, world_size=2)
 
 
 def test_nan_training_data_is_refused_with_its_row() -> None:

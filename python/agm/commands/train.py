@@ -1,7 +1,9 @@
 """Train an atlas model (AWAE-GAN, WAE-GAN, ...).
 
 Train a model with a preset; writes OUT/checkpoint.pt after every epoch (weights, optimizer states, epoch, config). An
-existing run in OUT is continued with --resume or replaced with --overwrite, never silently.
+existing run in OUT is continued with --resume or replaced with --overwrite, never silently. Launched by torchrun
+(`torchrun --nproc_per_node N $(which agm) train ...`) it trains data-parallel on the N processes: --batch-size is
+the global batch (each process takes batch/N rows a step) and only rank 0 prints and writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -71,13 +73,29 @@ def resume_command(args: argparse.Namespace, out: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, print the per-epoch losses and the checkpoint path; Ctrl-C prints how to resume (exit status 130)."""
+    """Train, print the per-epoch losses and the checkpoint path; Ctrl-C prints how to resume (exit status 130).
+
+    Under torchrun every process joins the process group of its environment first (gloo on the CPU, NCCL on CUDA)
+    and leaves it at the end; only rank 0 prints.
+    """
+    from agm import distributed
     from agm.models import MODELS
-    from agm.training import CHECKPOINT_NAME, TrainConfig, TrainingInterrupted, make_config, read_checkpoint, train
+    from agm.training import resolve_device
 
     if args.model not in MODELS:
         raise ValueError(f"--model: unknown model {args.model!r}; registered: {', '.join(sorted(MODELS))}")
     apply_threads(args)
+    distributed.init_from_env(resolve_device(args.device))
+    try:
+        return _train(args, main=distributed.is_main_process())
+    finally:
+        distributed.cleanup()
+
+
+def _train(args: argparse.Namespace, *, main: bool) -> int:
+    """The body of :func:`run` on one process; ``main``: this process prints (rank 0)."""
+    from agm.training import CHECKPOINT_NAME, TrainConfig, TrainingInterrupted, make_config, read_checkpoint, train
+
     charts = args.charts if args.charts is not None else (1 if args.model == "wae" else 8)
     out = Path(args.out) if args.out else Path("runs") / f"{args.model}-{args.dataset}-m{charts}"
     checkpoint = out / CHECKPOINT_NAME
@@ -101,10 +119,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             where = f"last checkpoint {stop.checkpoint} (epoch {stop.checkpoint_epoch}); resume with: "
             where += resume_command(args, out)
-        print(f"agm train: interrupted in epoch {stop.epoch}/{stop.epochs}; {where}", file=sys.stderr)
+        if main:
+            print(f"agm train: interrupted in epoch {stop.epoch}/{stop.epochs}; {where}", file=sys.stderr)
         return 130
-    if result.history:
+    if main and result.history:
         last = result.history[-1]
         print("final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
-    print(f"checkpoint: {result.checkpoint}")
+    if main:
+        print(f"checkpoint: {result.checkpoint}")
     return 0

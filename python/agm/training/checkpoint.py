@@ -9,7 +9,10 @@ File layout (format "agm-checkpoint", version 2)::
 
     {"format": "agm-checkpoint", "version": 2, "config": <TrainConfig JSON>, "model_spec": {build_model kwargs},
      "model_state": state_dict, "optimizers": {name: state_dict}, "epoch": completed epochs,
-     "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...]}, "history": [{loss: value, ...} per epoch]}
+     "rng": {"torch": ByteTensor, "cuda": [ByteTensor, ...]}, "history": [{loss: value, ...} per epoch],
+     "world_size": processes the run was trained with (optional: absent in files written before it, read as 1)}
+
+In a data-parallel run only rank 0 writes, with the RNG state of rank 0 (see :mod:`agm.training.data_parallel`).
 
 Every byte of the file is covered: the header lines are parsed exactly and the payload by its SHA-256, so any damage
 is refused with a ValueError naming the file. Every floating tensor must be finite, on writing and on reading.
@@ -81,6 +84,7 @@ def save_checkpoint(
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
     epoch: int = 0,
     history: list[dict[str, float]] | None = None,
+    world_size: int = 1,
 ) -> Path:
     """Write a checkpoint atomically (temp file in the same folder, fsync, ``os.replace``), with its SHA-256.
 
@@ -88,15 +92,18 @@ def save_checkpoint(
         path: destination file; its folder is created if needed.
         model: a registered model (has ``spec()``).  config: the run's config.
         optimizers: optimizer states to save (for resuming).  epoch: number of completed epochs.
-        history: per-epoch logged losses.
+        history: per-epoch logged losses.  world_size: number of processes the run trains with (>= 1).
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: a weight or optimizer state holds NaN or inf (nothing is written, an existing file is kept).
+        ValueError: a weight or optimizer state holds NaN or inf, or world_size < 1 (nothing is written, an existing
+            file is kept).
     """
     path = Path(path)
+    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be an int >= 1; got {world_size!r}")
     payload: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -110,6 +117,7 @@ def save_checkpoint(
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         },
         "history": list(history or []),
+        "world_size": world_size,
     }
     bad = non_finite_tensor(payload)
     if bad is not None:
@@ -174,6 +182,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     missing = set(_FIELDS) - set(payload)
     if missing:
         raise ValueError(f"{path}: agm checkpoint lacks the fields {sorted(missing)}")
+    size = payload.get("world_size", 1)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{path}: world_size must be an int >= 1; got {size!r}")
     bad = non_finite_tensor(payload)
     if bad is not None:
         raise ValueError(f"{path} holds non-finite values (a diverged run?): {bad}")
@@ -191,7 +202,8 @@ def load_checkpoint(
 
     Returns:
         (model in eval mode on ``map_location``, config, state) where state holds "epoch", "optimizers"
-        (state dicts by name), "rng" and "history".
+        (state dicts by name), "rng", "history" and "world_size" (processes of the run that wrote it; 1 for files
+        without the field).
 
     Raises:
         FileNotFoundError / ValueError: as :func:`read_checkpoint`; ValueError also when the weights do not fit the
@@ -209,4 +221,5 @@ def load_checkpoint(
         ) from err
     model.to(map_location).eval()
     state = {k: payload[k] for k in ("epoch", "optimizers", "rng", "history")}
+    state["world_size"] = payload.get("world_size", 1)
     return model, config, state

@@ -1,8 +1,15 @@
 """The training loop: any registered model (see :mod:`agm.training.interface`), seeded, resumable, with progress.
 
-Batches come from a ``torch.utils.data.DataLoader`` whose sampler draws a permutation from a ``torch.Generator``
-seeded with ``(seed, epoch)``; the learning rates follow ``torch.optim.lr_scheduler.MultiStepLR``. A run stops with
-a FloatingPointError at the first non-finite loss or weight, before its checkpoint could be overwritten.
+Batches come from a ``torch.utils.data.DataLoader`` whose ``DistributedSampler`` draws a permutation from a
+``torch.Generator`` seeded with ``(seed, epoch)``; the learning rates follow ``torch.optim.lr_scheduler.MultiStepLR``.
+A run stops with a FloatingPointError at the first non-finite loss or weight, before its checkpoint could be
+overwritten.
+
+Inside a process group of W > 1 processes (``torchrun``, see :mod:`agm.distributed`) the run is data-parallel
+(:mod:`agm.training.data_parallel`): each rank takes every W-th index of the epoch's permutation in batches of
+``batch_size / W`` rows, DistributedDataParallel averages every optimizer's gradients, batch norm is per rank (running
+statistics averaged at each epoch end), and only rank 0 prints and writes the checkpoint.  With one process (no
+group, or a group of one) the run is the one-process run, bit for bit.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ from typing import Any, cast
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import MultiStepLR
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
+from agm import distributed
 from agm.models.registry import build_model
 from agm.training.checkpoint import load_checkpoint, save_checkpoint
+from agm.training.data_parallel import GradientSync, average_buffers, mean_over_ranks, rank_batch_size, rank_seed
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
 
@@ -127,36 +136,47 @@ def _whole_batch(batch: Any) -> Any:
     return batch
 
 
-def batch_loader(x: torch.Tensor, batch_size: int, seed: int) -> tuple[DataLoader[torch.Tensor], torch.Generator]:
-    """A DataLoader over the rows of ``x`` in seeded random batches; reseed the generator before each epoch.
+def batch_loader(
+    x: torch.Tensor, batch_size: int, seed: int, *, rank: int = 0, world_size: int = 1
+) -> tuple[DataLoader[torch.Tensor], DistributedSampler[torch.Tensor]]:
+    """A DataLoader over the rows of ``x`` in seeded random batches; call ``sampler.set_epoch(epoch)`` before each
+    epoch.
 
-    Each epoch's order is ``torch.randperm(N, generator)`` with the generator seeded by :func:`epoch_seed`, cut into
-    batches of ``min(batch_size, N)`` rows; the incomplete last batch is dropped (batch norm needs B >= 2).
+    Each epoch's order is ``torch.randperm(N, generator)`` with the generator seeded by :func:`epoch_seed`; rank r of
+    W takes its entries r, r + W, r + 2W, ... (the first ``W * (N // W)`` of them), cut into batches of
+    ``min(batch_size, N // W)`` rows; the incomplete last batch is dropped (batch norm needs B >= 2).  With W = 1
+    this is the permutation itself, so batch k of the W ranks together holds the rows of batch k of one process
+    with ``W * batch_size`` rows.
 
     Args:
-        x: (N, *S) tensor on the training device.  batch_size: B >= 1.  seed: the run's seed.
+        x: (N, *S) tensor on the training device, N >= W.  batch_size: B >= 1 rows per rank.  seed: the run's seed.
+        rank: this process's rank, 0 <= rank < world_size.  world_size: W >= 1 processes.
 
     Returns:
-        (loader yielding (B, *S) tensors on the device of ``x``, the sampler's generator).
+        (loader yielding (B, *S) tensors on the device of ``x``, its DistributedSampler).
     """
-    shuffle = torch.Generator()
-    # The loader draws a worker base seed from its own generator when an epoch starts; a separate generator keeps
-    # that draw out of the shuffling stream and out of the global RNG that the models' training steps use.
-    return (
-        DataLoader(
-            _Rows(x),
-            batch_size=min(batch_size, int(x.shape[0])),
-            sampler=RandomSampler(range(int(x.shape[0])), generator=shuffle),
-            drop_last=True,
-            collate_fn=_whole_batch,
-            generator=torch.Generator().manual_seed(seed),
-        ),
-        shuffle,
+    n = int(x.shape[0])
+    if not 0 <= rank < world_size <= n:
+        raise ValueError(f"rank must be in [0, world_size) and world_size in [1, N = {n}]; got {rank}, {world_size}")
+    sampler: DistributedSampler[torch.Tensor] = DistributedSampler(
+        _Rows(x), num_replicas=world_size, rank=rank, shuffle=True, seed=epoch_seed(seed, 0), drop_last=True
     )
+    # The loader draws a worker base seed from its own generator when an epoch starts; a separate generator keeps
+    # that draw out of the global RNG that the models' training steps use.
+    loader = DataLoader(
+        _Rows(x),
+        batch_size=min(batch_size, n // world_size),
+        sampler=sampler,
+        drop_last=True,
+        collate_fn=_whole_batch,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return loader, sampler
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
-    """Seed of the shuffling generator in ``epoch`` (0-based) of a run with ``seed``."""
+    """Seed of the shuffling generator in ``epoch`` (0-based) of a run with ``seed`` (``DistributedSampler``'s
+    ``seed + epoch`` with seed ``epoch_seed(seed, 0)``)."""
     return seed * 1_000_003 + epoch
 
 
@@ -266,6 +286,75 @@ def _resolved(config: TrainConfig) -> TrainConfig:
     return config.replace(data_dir=str(Path(config.data_dir).expanduser().resolve()))
 
 
+@dataclass
+class _Ranks:
+    """This process's place in the run: its rank, the number of processes and its device."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        """Whether this process prints and writes the checkpoint (rank 0)."""
+        return self.rank == 0
+
+
+def _this_process(config: TrainConfig) -> _Ranks:
+    """Rank, world size (1 without a process group) and device (``cuda:LOCAL_RANK`` on CUDA in a group)."""
+    return _Ranks(distributed.rank(), distributed.world_size(), distributed.rank_device(resolve_device(config.device)))
+
+
+def _start_epoch(sampler: DistributedSampler[torch.Tensor], config: TrainConfig, epoch: int, ranks: _Ranks) -> None:
+    """Position the batch order at ``epoch``; ranks >= 1 also reseed their global RNG (:func:`rank_seed`)."""
+    sampler.set_epoch(epoch)
+    if ranks.rank > 0:
+        torch.manual_seed(rank_seed(config.seed, epoch, ranks.rank))
+
+
+def _end_epoch(module: nn.Module, record: dict[str, float], ranks: _Ranks) -> dict[str, float]:
+    """Average the batch-norm running statistics and the epoch's mean losses over the ranks (no-op for one)."""
+    if ranks.world_size == 1:
+        return record
+    average_buffers(module)
+    return mean_over_ranks(record, ranks.device)
+
+
+def _restore(
+    model: TrainableModel, config: TrainConfig, state: dict[str, Any], device: torch.device
+) -> dict[str, torch.optim.Optimizer]:
+    """The optimizers of a resumed run with their saved states; the global RNG set to the saved one."""
+    optimizers = model.make_optimizers(config.lr, config.betas)
+    for name, opt in optimizers.items():
+        opt.load_state_dict(state["optimizers"][name])
+    torch.set_rng_state(state["rng"]["torch"])
+    if device.type == "cuda" and state["rng"]["cuda"]:
+        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    return optimizers
+
+
+def _check_data_shape(model: TrainableModel, x: torch.Tensor, ckpt_path: Path | None) -> None:
+    expected = tuple(model.spec()["data_shape"])
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(f"data: points of shape {tuple(x.shape[1:])}, but the model in {ckpt_path} takes {expected}")
+
+
+def _save(
+    path: Path | None,
+    module: nn.Module,
+    config: TrainConfig,
+    optimizers: dict[str, torch.optim.Optimizer],
+    epoch: int,
+    history: list[dict[str, float]],
+    ranks: _Ranks,
+) -> None:
+    """Write the run's checkpoint after ``epoch`` completed epochs, recording the world size."""
+    if path is not None:
+        save_checkpoint(
+            path, module, config, optimizers=optimizers, epoch=epoch, history=history, world_size=ranks.world_size
+        )
+
+
 def train(
     config: TrainConfig,
     out_dir: str | os.PathLike[str] | None = None,
@@ -274,53 +363,54 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``config.model`` on ``config.dataset`` for ``config.epochs`` epochs.
+    """Train ``config.model`` on ``config.dataset`` for ``config.epochs`` epochs, on every process of the current
+    torch.distributed group (data-parallel; one process without a group).
 
     Args:
         config: the run's configuration (see :func:`agm.training.make_config`); a relative ``data_dir`` is stored
-            resolved against the current folder.
-        out_dir: folder for ``checkpoint.pt`` (written atomically after every epoch); None: no checkpoint.
-        data: (N, *S) float tensor to train on instead of loading ``config.dataset`` (tests, notebooks).
+            resolved against the current folder.  ``batch_size`` is the global batch: each of W processes takes
+            ``batch_size / W`` rows a step, and the learning rates are the config's for that global batch.
+        out_dir: folder for ``checkpoint.pt`` (written atomically by rank 0 after every epoch, with the world size);
+            None: no checkpoint.  Every rank reads it on ``resume`` (a folder every process sees).
+        data: (N, *S) float tensor to train on instead of loading ``config.dataset`` (tests, notebooks); the same
+            tensor on every rank.
         resume: continue from ``out_dir/checkpoint.pt`` (weights, optimizer and RNG states, epoch) with the saved
             config, of which ``config`` only changes epochs, device and (if set) data_dir; training then runs
-            epochs [saved epoch, config.epochs).  Resuming gives the same weights on CPU as an uninterrupted run.
-        progress: show a tqdm bar with the running losses.
+            epochs [saved epoch, config.epochs), on any number of processes.  Resuming on the same number of
+            processes gives the same weights on CPU as an uninterrupted run.
+        progress: show a tqdm bar with the running losses (rank 0 only).
 
     Returns:
-        A :class:`TrainResult` with the trained model in eval mode.
+        A :class:`TrainResult` with the trained model in eval mode (the same weights on every rank).
 
     Raises:
         ValueError: bad config, missing checkpoint for ``resume``, training data that is not a float tensor
-            (N >= 2, *S) or holds NaN/inf (the message names the row), data of a shape the model cannot take.
+            (N >= 2, *S) or holds NaN/inf (the message names the row), data of a shape the model cannot take, a
+            batch size that is not a multiple of the world size (or under 2 rows a rank).
         FloatingPointError: a loss or a weight became NaN/inf (names the epoch and step; the checkpoint of the last
             good epoch is kept).
         TrainingInterrupted: Ctrl-C (a KeyboardInterrupt carrying the epoch and the last checkpoint).
     """
-    device = resolve_device(config.device)
+    ranks = _this_process(config)
+    device = ranks.device
+    per_rank_batch = rank_batch_size(config.batch_size, ranks.world_size)
     ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
     config = _resolved(config)
+    progress = progress and ranks.main
     history: list[dict[str, float]] = []
     if resume:
         if ckpt_path is None or not ckpt_path.is_file():
             raise ValueError(f"resume=True needs an existing checkpoint; none at {ckpt_path}")
         module, saved, state = load_checkpoint(ckpt_path, map_location=device)
         config = saved.replace(epochs=config.epochs, device=config.device, data_dir=config.data_dir or saved.data_dir)
+        per_rank_batch = rank_batch_size(config.batch_size, ranks.world_size)
     x = check_training_data(
         load_training_data(config) if data is None else data, config.dataset if data is None else "data"
     )
     if resume:
         model = cast(TrainableModel, module)
-        expected = tuple(model.spec()["data_shape"])
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"data: points of shape {tuple(x.shape[1:])}, but the model in {ckpt_path} takes {expected}"
-            )
-        optimizers = model.make_optimizers(config.lr, config.betas)
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        torch.set_rng_state(state["rng"]["torch"])
-        if device.type == "cuda" and state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        _check_data_shape(model, x, ckpt_path)
+        optimizers = _restore(model, config, state, device)
         start, history = int(state["epoch"]), list(state["history"])
     else:
         torch.manual_seed(config.seed)
@@ -329,14 +419,19 @@ def train(
         optimizers = model.make_optimizers(config.lr, config.betas)
         start = 0
     run = _Run(config, ckpt_path, start if resume else 0)
+    writes = ranks.main and ckpt_path is not None
     schedulers = make_schedulers(optimizers, config, start)
-    loader, shuffle = batch_loader(x.to(device), config.batch_size, config.seed)
+    loader, sampler = batch_loader(
+        x.to(device), per_rank_batch, config.seed, rank=ranks.rank, world_size=ranks.world_size
+    )
+    sync = GradientSync(optimizers, device) if ranks.world_size > 1 else None
     epoch = start
     try:
         for epoch in range(start, config.epochs):
-            shuffle.manual_seed(epoch_seed(config.seed, epoch))
+            _start_epoch(sampler, config, epoch, ranks)
             t0 = time.perf_counter()
             record: dict[str, Any] = _train_epoch(model, optimizers, loader, epoch, run, progress)
+            record = _end_epoch(module, record, ranks)
             bad = _non_finite_parameter(module)
             if bad is not None:
                 raise FloatingPointError(
@@ -350,13 +445,18 @@ def train(
                 tqdm.write(
                     f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
                 )
+            if writes:
+                _save(ckpt_path, module, config, optimizers, epoch + 1, history, ranks)
             if ckpt_path is not None:
-                save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=epoch + 1, history=history)
                 run.saved_epoch = epoch + 1
     except KeyboardInterrupt as err:
         written = ckpt_path if run.saved_epoch > 0 else None
         raise TrainingInterrupted(epoch + 1, config.epochs, written, run.saved_epoch) from err
-    if ckpt_path is not None and start >= config.epochs and not ckpt_path.is_file():
-        save_checkpoint(ckpt_path, module, config, optimizers=optimizers, epoch=start, history=history)
+    finally:
+        if sync is not None:
+            sync.close()
+    if writes and start >= config.epochs and ckpt_path is not None and not ckpt_path.is_file():
+        _save(ckpt_path, module, config, optimizers, start, history, ranks)
+    distributed.barrier()  # every rank returns after rank 0 has written the last checkpoint
     module.eval()
     return TrainResult(model=module, config=config, checkpoint=ckpt_path, history=history)

@@ -1,0 +1,280 @@
+"""Data-parallel training: one process is bitwise the one-process trainer of before, two gloo processes launched by
+torchrun (``torchrun -m agm train``) equal a one-process replay of two per-rank-BN replicas, rank 0 alone writes the
+checkpoint with world_size 2, a one-process resume continues it, and the process-group helpers' errors.
+
+Two processes are launched once (a module fixture, ~20-40 s on a loaded 2-core machine: two torch imports); every
+other test runs in this process.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+import agm
+from agm import distributed
+from agm.models.family import frozen
+from agm.models.registry import build_model
+from agm.training import TrainConfig, load_checkpoint, make_config, train
+from agm.training import trainer as trainer_module
+from agm.training.data_parallel import rank_batch_size, rank_seed
+from agm.training.trainer import epoch_seed, load_training_data, make_schedulers
+
+CHARTS, N_TRAIN, GLOBAL_BATCH, EPOCHS, SEED = 2, 128, 32, 2, 3
+
+
+def _config(**changes: Any) -> TrainConfig:
+    """The tiny AWAE-GAN run of the two-process launch (the circle in R^2, 2 charts, global batch 32)."""
+    base = dict(epochs=EPOCHS, n_train=N_TRAIN, batch_size=GLOBAL_BATCH, seed=SEED, device="cpu")
+    return make_config("tiny", "awae", CHARTS, "circle", **{**base, **changes})
+
+
+def _step_schedulers(schedulers: dict[str, Any]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "scheduler.step() before optimizer.step()" (no step yet)
+        for scheduler in schedulers.values():
+            scheduler.step()
+
+
+def _one_process_epochs(
+    model: Any, optimizers: dict[str, torch.optim.Optimizer], config: TrainConfig, x: torch.Tensor, start: int
+) -> None:
+    """The one-process trainer as it was before data parallelism (the oracle): epochs [start, config.epochs), each
+    the seeded permutation ``randperm(N, epoch_seed)`` cut into full batches, ``training_step`` on each."""
+    schedulers = make_schedulers(optimizers, config, start)
+    n, batch = x.shape[0], min(config.batch_size, x.shape[0])
+    for epoch in range(start, config.epochs):
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+        for k in range(n // batch):
+            model.training_step(x[perm[k * batch : (k + 1) * batch]], optimizers)
+        _step_schedulers(schedulers)
+
+
+def _states_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(("model", "charts"), [("awae", 3), ("infogan", 2), ("cae", 2)])
+def test_one_process_is_bitwise_the_trainer_before_data_parallelism(model: str, charts: int) -> None:
+    config = make_config("tiny", model, charts, "circle", epochs=2, n_train=None, batch_size=32, seed=1, device="cpu")
+    x = torch.randn(100, 2, generator=torch.Generator().manual_seed(0))  # 100 rows: the last 4 are dropped
+    result = train(config, None, data=x, progress=False)
+    torch.manual_seed(config.seed)
+    reference: Any = build_model(model, charts, (2,), **config.model_kwargs())
+    _one_process_epochs(reference, reference.make_optimizers(config.lr, config.betas), config, x, 0)
+    assert _states_equal(result.model.state_dict(), reference.state_dict())
+
+
+# --------------------------------------------------------------------------------------------- two processes
+
+
+def _child_environment() -> dict[str, str]:
+    """This process's environment with ``agm`` importable from where this test imported it."""
+    env = dict(os.environ)
+    package_root = str(Path(agm.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """``torchrun --standalone --nproc_per_node 2 -m agm train`` of :func:`_config` (gloo, CPU, this process's
+    torch thread count); returns (out folder, stdout)."""
+    out = tmp_path_factory.mktemp("two-ranks") / "run"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    argv = ["-m", "agm", "train", "--model", "awae", "--charts", str(CHARTS), "--dataset", "circle"]
+    argv += ["--preset", "tiny", "--epochs", str(EPOCHS), "--n-train", str(N_TRAIN), "--batch-size", str(GLOBAL_BATCH)]
+    argv += ["--seed", str(SEED), "--device", "cpu", "--threads", str(torch.get_num_threads()), "--quiet"]
+    argv += ["--out", str(out)]
+    done = subprocess.run(
+        launcher + argv, env=_child_environment(), capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[:6000]
+    return out, done.stdout
+
+
+def _average_gradients(parts: list[nn.Module]) -> None:
+    """What DDP's reducer does with two ranks' gradients: each divided by 2, then summed."""
+    for params in zip(*(part.parameters() for part in parts), strict=True):
+        grads = [p.grad for p in params]
+        assert all(g is not None for g in grads)
+        mean = sum(g / len(grads) for g in grads if g is not None)
+        for p in params:
+            p.grad = torch.as_tensor(mean).clone()
+
+
+def _two_replica_replay(config: TrainConfig, x: torch.Tensor) -> tuple[Any, list[dict[str, float]]]:
+    """The oracle of a two-rank run, in one process: two replicas of the AWAE-GAN, replica r on rows r, r+2, ...
+    of the epoch's permutation in batches of B/2 (its own batch-norm statistics), the latent prior drawn from rank
+    r's stream (rank 0: the one-process stream; rank 1: reseeded with rank_seed each epoch), every optimizer step
+    on the average of the two replicas' gradients, running statistics and epoch losses averaged after each epoch.
+    The step is AWAEGAN.training_step's, written out so the gradients can be averaged between its two updates."""
+    torch.manual_seed(config.seed)
+    first: Any = build_model("awae", CHARTS, tuple(x.shape[1:]), **config.model_kwargs())
+    replicas: list[Any] = [first, copy.deepcopy(first)]
+    optimizers = [r.make_optimizers(config.lr, config.betas) for r in replicas]
+    schedulers = [make_schedulers(o, config) for o in optimizers]
+    streams: list[torch.Tensor] = [torch.get_rng_state(), torch.get_rng_state()]
+    n, per_rank = x.shape[0] // 2 * 2, config.batch_size // 2
+    history = []
+    for epoch in range(config.epochs):
+        torch.manual_seed(rank_seed(config.seed, epoch, 1))
+        streams[1] = torch.get_rng_state()
+        perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(epoch_seed(config.seed, epoch)))
+        shards = [perm[:n][r::2] for r in (0, 1)]
+        sums: list[dict[str, float]] = [{}, {}]
+        steps = len(shards[0]) // per_rank
+        for k in range(steps):
+            batches = [x[s[k * per_rank : (k + 1) * per_rank]] for s in shards]
+            losses, priors = [], []
+            for r, (model, batch) in enumerate(zip(replicas, batches, strict=True)):
+                torch.set_rng_state(streams[r])
+                priors.append(torch.randn(per_rank, CHARTS, model.latent_dim))
+                streams[r] = torch.get_rng_state()
+                model.train()
+                with frozen(model.discriminator):
+                    losses.append(model.autoencoder_losses(batch, priors[r]))
+                optimizers[r]["autoencoder"].zero_grad(set_to_none=True)
+                losses[r]["total"].backward()
+            _average_gradients([nn.ModuleList([m.encoder, m.decoder]) for m in replicas])
+            for o in optimizers:
+                o["autoencoder"].step()
+            for r, model in enumerate(replicas):
+                d_loss = model.discriminator_step_loss(losses[r]["z"], losses[r]["psi"], priors[r])
+                optimizers[r]["discriminator"].zero_grad(set_to_none=True)
+                d_loss.backward()
+                losses[r]["disc"] = d_loss.detach()
+            _average_gradients([m.discriminator for m in replicas])
+            for r, o in enumerate(optimizers):
+                o["discriminator"].step()
+                for key in ("rec", "adv", "marg", "total", "disc"):
+                    sums[r][key] = sums[r].get(key, 0.0) + float(losses[r][key].detach())
+        for buffers in zip(*(m.buffers() for m in replicas), strict=True):
+            if buffers[0].is_floating_point():
+                mean = (buffers[0] + buffers[1]) / 2
+                for b in buffers:
+                    b.copy_(mean)
+        history.append({k: (sums[0][k] / steps + sums[1][k] / steps) / 2 for k in sums[0]})
+        for s in schedulers:
+            _step_schedulers(s)
+    assert _states_equal(replicas[0].state_dict(), replicas[1].state_dict())
+    return replicas[0], history
+
+
+def test_two_ranks_equal_a_one_process_replay_of_two_per_rank_bn_replicas(two_rank_run: tuple[Path, str]) -> None:
+    out, _ = two_rank_run
+    module, config, state = load_checkpoint(out / "checkpoint.pt")
+    x = load_training_data(config)
+    replay, history = _two_replica_replay(config, x)
+    # Same kernels on the same rows with the same thread count; the only difference allowed is float32 rounding
+    # (the all-reduce adds the two halves of each gradient in another order): rtol 1e-5 of float32 round-off.
+    for name, value in module.state_dict().items():
+        torch.testing.assert_close(value, replay.state_dict()[name], rtol=1e-5, atol=1e-6, msg=name)
+    for got, want in zip(state["history"], history, strict=True):
+        assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-5, abs=1e-6)
+    # Per-rank batch norm is not one-process batch norm: the global-batch run of one process differs.
+    single = train(config, None, data=x, progress=False).model.state_dict()
+    assert not all(torch.allclose(single[k], v, rtol=1e-3, atol=1e-5) for k, v in module.state_dict().items())
+
+
+def test_rank_zero_writes_one_checkpoint_that_records_two_processes(two_rank_run: tuple[Path, str]) -> None:
+    out, stdout = two_rank_run
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no temp file left by atomic_write
+    assert stdout.count(f"checkpoint: {out / 'checkpoint.pt'}") == 1  # only rank 0 prints
+    _, config, state = load_checkpoint(out / "checkpoint.pt")
+    assert (state["world_size"], state["epoch"], config.batch_size) == (2, EPOCHS, GLOBAL_BATCH)
+
+
+def test_a_two_rank_checkpoint_resumes_on_one_process(two_rank_run: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = two_rank_run
+    (tmp_path / "checkpoint.pt").write_bytes((out / "checkpoint.pt").read_bytes())
+    result = train(_config(epochs=EPOCHS + 1), tmp_path, resume=True, progress=False)
+    _, _, state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert (state["world_size"], state["epoch"], len(state["history"])) == (1, EPOCHS + 1, EPOCHS + 1)
+    # the oracle: the saved weights, optimizer and RNG states, then one one-process epoch of the global batch
+    model: Any
+    model, config, saved = load_checkpoint(out / "checkpoint.pt")
+    optimizers = model.make_optimizers(config.lr, config.betas)
+    for name, opt in optimizers.items():
+        opt.load_state_dict(saved["optimizers"][name])
+    torch.set_rng_state(saved["rng"]["torch"])
+    _one_process_epochs(model, optimizers, config.replace(epochs=EPOCHS + 1), load_training_data(config), EPOCHS)
+    assert _states_equal(result.model.state_dict(), model.state_dict())
+
+
+# --------------------------------------------------------------------------------------------- one process
+
+
+def test_a_process_other_than_rank_zero_trains_but_writes_no_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trainer_module._Ranks, "main", property(lambda self: False))  # as ranks >= 1 see it
+    result = train(_config(epochs=1), tmp_path, progress=False)
+    assert result.history and not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_batch_size_per_rank_and_its_errors() -> None:
+    assert [rank_batch_size(96, w) for w in (1, 2, 4, 8)] == [96, 48, 24, 12]
+    with pytest.raises(
+        ValueError,
+        match=r"batch_size 100 \(the global batch\) is not a multiple of world_size 8: "
+        r"pass a batch size that is, e.g. --batch-size 96 or 104",
+    ):
+        rank_batch_size(100, 8)
+    with pytest.raises(ValueError, match=r"gives 1 row\(s\) a rank; batch norm needs >= 2: pass --batch-size >= 8"):
+        rank_batch_size(4, 4)
+    with pytest.raises(ValueError, match="world_size must be >= 1; got 0"):
+        rank_batch_size(4, 0)
+
+
+def test_without_torchrun_there_is_a_group_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in distributed.TORCHRUN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert distributed.init_from_env("cpu") is False and not distributed.is_initialized()
+    assert (distributed.rank(), distributed.world_size(), distributed.local_rank()) == (0, 1, 0)
+    assert distributed.is_main_process()
+    distributed.barrier()  # no-ops without a group
+    distributed.cleanup()
+    assert [distributed.backend_for(d) for d in ("cpu", torch.device("cpu"), "cuda", "cuda:1")] == [
+        "gloo",
+        "gloo",
+        "nccl",
+        "nccl",
+    ]
+    assert distributed.rank_device(torch.device("cuda")) == torch.device("cuda")  # no group: no LOCAL_RANK index
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RANK": "x", "WORLD_SIZE": "2"}, "environment variable RANK must be an int >= 0; got 'x'"),
+        ({"RANK": "0", "WORLD_SIZE": "-2"}, "environment variable WORLD_SIZE must be an int >= 0; got -2"),
+        ({"RANK": "2", "WORLD_SIZE": "2"}, "environment variable RANK must be < WORLD_SIZE = 2; got 2"),
+        ({"RANK": "0", "WORLD_SIZE": "2", "MASTER_PORT": "1"}, "environment variable MASTER_ADDR is not set"),
+        ({"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "h"}, "environment variable MASTER_PORT is not set"),
+    ],
+)
+def test_a_bad_torchrun_environment_is_refused_by_name(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in distributed.TORCHRUN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        distributed.init_from_env("cpu")
+    assert not distributed.is_initialized()
+
+
+def test_backend_for_refuses_what_is_not_a_device() -> None:
+    with pytest.raises(ValueError, match="device must be a torch.device or a device string; got 'gpu0'"):
+        distributed.backend_for("gpu0")
