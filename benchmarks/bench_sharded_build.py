@@ -131,6 +131,11 @@ def summary(runs: list[list[dict[str, Any]]]) -> dict[str, Any]:
     for name in STAGES:
         out[f"{name}_wall_s"] = med([max(r["stages"][name][0] for r in run) for run in runs])
         out[f"{name}_cpu_s"] = med([sum(r["stages"][name][1] for r in run) for run in runs])
+        out[f"{name}_cpu_max_rank_s"] = med([max(r["stages"][name][1] for r in run) for run in runs])
+        # cores this stage got on average, all ranks together (1 rank on a free core: 1.0)
+        out[f"{name}_cores_used"] = [
+            sum(r["stages"][name][1] for r in run) / max(r["stages"][name][0] for r in run) for run in runs
+        ]
     return out
 
 
@@ -169,11 +174,12 @@ def main() -> None:
         for world in order:
             (one_runs if world == 1 else many_runs).append(run_build(world, config))
             last = (one_runs if world == 1 else many_runs)[-1]
+            edge_wall = max(r["stages"]["evaluate_edges_sharded"][0] for r in last)
+            edge_cpu = [round(r["stages"]["evaluate_edges_sharded"][1], 2) for r in last]
             print(
                 f"{world} rank(s) x 1 thread: build {max(r['wall_s'] for r in last):.2f}s wall, "
-                f"{sum(r['cpu_s'] for r in last):.2f}s CPU; edges "
-                f"{max(r['stages']['evaluate_edges_sharded'][0] for r in last):.2f}s wall "
-                f"(load {last[0]['load_at_start']})",
+                f"{sum(r['cpu_s'] for r in last):.2f}s CPU; edges {edge_wall:.2f}s wall, CPU by rank {edge_cpu} "
+                f"({sum(edge_cpu) / edge_wall:.2f} cores used; load {[round(v, 1) for v in last[0]['load_at_start']]})",
                 flush=True,
             )
     one, many = summary(one_runs), summary(many_runs)
@@ -182,6 +188,8 @@ def main() -> None:
     ratios = {
         "edge_weights_wall": one[f"{edge}_wall_s"] / many[f"{edge}_wall_s"],
         "edge_weights_cpu": one[f"{edge}_cpu_s"] / many[f"{edge}_cpu_s"],
+        # the wall-time speed-up when every rank has a core to itself: the work of the slowest rank's share
+        "edge_weights_cpu_bound": one[f"{edge}_cpu_s"] / many[f"{edge}_cpu_max_rank_s"],
         "node_decodings_wall": one["decode_nodes_wall_s"] / many["decode_nodes_wall_s"],
         "build_wall": one["build_wall_s"] / many["build_wall_s"],
         "build_cpu": one["build_cpu_s"] / many["build_cpu_s"],
@@ -203,7 +211,9 @@ def main() -> None:
             "config": {**config, "ranks": args.ranks, "repeats": repeats, "data": one_runs[0][0]["data"]},
             "notes": (
                 "wall: the slowest rank; CPU: all ranks; median over interleaved runs; each rank 1 torch thread; "
-                "load_at_start per run (the machine is shared)"
+                "load_at_start per run (the machine is shared); edge_weights_cpu_bound: one rank's CPU time over "
+                "the busiest rank's, the wall speed-up where each rank has a free core; *_cores_used: CPU over "
+                "wall per run (how much of the machine the build got)"
             ),
             "graph": graph,
             "one_rank": one,
