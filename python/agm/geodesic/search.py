@@ -3,7 +3,8 @@
 Inside an initialised torch.distributed process group :func:`shortest_paths` splits its pairs into contiguous
 shares (:mod:`agm.geodesic.sharding`): each rank solves its share on its own device and every rank returns all
 the paths. The edges a lazy graph's queries decoded on any rank are handed to every rank afterwards, so the ranks'
-graphs stay the same.
+graphs stay the same. LazySP's rounds themselves run per rank, over that rank's pairs. :func:`shortest_path` (one
+pair) is not split: each rank solves it alone, and the lazy edges it decodes stay in that rank's graph.
 """
 
 from __future__ import annotations
