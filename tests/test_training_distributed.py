@@ -9,7 +9,6 @@ other test runs in this process.
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 import warnings
@@ -20,7 +19,6 @@ import pytest
 import torch
 from torch import nn
 
-import agm
 from agm import distributed
 from agm.models.family import frozen
 from agm.models.registry import build_model
@@ -77,14 +75,6 @@ def test_one_process_is_bitwise_the_trainer_before_data_parallelism(model: str, 
 # --------------------------------------------------------------------------------------------- two processes
 
 
-def _child_environment() -> dict[str, str]:
-    """This process's environment with ``agm`` importable from where this test imported it."""
-    env = dict(os.environ)
-    package_root = str(Path(agm.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
-
-
 @pytest.fixture(scope="module")
 def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """``torchrun --standalone --nproc_per_node 2 -m agm train`` of :func:`_config` (gloo, CPU, this process's
@@ -95,9 +85,7 @@ def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     argv += ["--preset", "tiny", "--epochs", str(EPOCHS), "--n-train", str(N_TRAIN), "--batch-size", str(GLOBAL_BATCH)]
     argv += ["--seed", str(SEED), "--device", "cpu", "--threads", str(torch.get_num_threads()), "--quiet"]
     argv += ["--out", str(out)]
-    done = subprocess.run(
-        launcher + argv, env=_child_environment(), capture_output=True, text=True, timeout=240, check=False
-    )
+    done = subprocess.run(launcher + argv, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[:6000]
     return out, done.stdout
 
