@@ -192,11 +192,21 @@ def test_memory_bytes_per_edge(rng: np.random.Generator) -> None:
     graph = core.AtlasGraph([z], [np.arange(2000, dtype=np.int64)], 20)
     graph.set_weights(rng.random(graph.n_edges))
     per_edge = graph.memory_bytes() / graph.n_edges
-    assert per_edge <= 60.0, f"{per_edge:.1f} bytes per edge"
+    assert per_edge <= 30.0, f"{per_edge:.1f} bytes per edge"
     before = graph.memory_bytes()
     positions = rng.normal(size=(2000, 5))
     graph.set_positions(positions)
     assert graph.memory_bytes() >= before + positions.nbytes
+
+
+def test_memory_bytes_per_edge_of_an_8_chart_graph(rng: np.random.Generator) -> None:
+    # the shape of the trained MNIST graph of issue 12: 8 charts, k = 20, every point in about 3 charts
+    latents, point_ids = make_atlas(rng, [110] * 8, 2, np.float32, shared=True)
+    graph = core.AtlasGraph(latents, point_ids, 20)
+    graph.set_weights(rng.random(graph.n_edges))
+    assert graph.n_edges > graph.n_intra_edges > 0
+    # edge list (8 B) + CSR indices (8 B) + CSR weights (16 B) per edge would be 32 B before any node array
+    assert graph.memory_bytes() / graph.n_edges <= 30.0
 
 
 # --- persistence -------------------------------------------------------------------------------------------
@@ -433,3 +443,63 @@ def test_bad_positions(graph: core.AtlasGraph) -> None:
         with pytest.raises(TypeError, match="positions"):
             graph.set_positions(np.zeros((n, 3), dtype=dtype))
     assert not graph.has_positions
+
+
+# --- update_weights ------------------------------------------------------------------------------------------
+
+
+def test_update_weights_equals_set_weights_with_those_entries_replaced(rng: np.random.Generator) -> None:
+    graph, _, _ = weighted_graph(rng, LAYOUTS[1])
+    assert graph.n_edges > graph.n_intra_edges  # cross-chart edges are updatable too
+    full = graph.weights
+    ids = rng.choice(graph.n_edges, size=graph.n_edges // 3, replace=False).astype(np.int64)
+    ids[0] = graph.n_edges - 1  # a cross-chart edge
+    new = rng.uniform(0.5, 2.0, size=ids.size)
+    graph.update_weights(ids, new)
+    full[ids] = new
+    assert np.array_equal(graph.weights, full)
+    oracle = symmetric_csr(graph.n_nodes, graph.edges, full)
+    indptr, indices, data = graph.csr()
+    assert np.array_equal(
+        csr_triples(graph.n_nodes, indptr, indices, data),
+        csr_triples(graph.n_nodes, oracle.indptr, oracle.indices.astype(np.int64), oracle.data),
+    )
+    d_update, _ = graph.single_source(0)
+    graph.set_weights(full)
+    d_set, _ = graph.single_source(0)
+    assert np.array_equal(d_update, d_set)
+    np.testing.assert_allclose(d_set, scipy_shortest_path(oracle, indices=0), rtol=1e-12)
+
+
+def test_update_weights_of_no_edge_keeps_the_weights(graph: core.AtlasGraph) -> None:
+    graph.set_weights(np.arange(graph.n_edges, dtype=np.float64))
+    graph.update_weights(np.zeros(0, dtype=np.int64), np.zeros(0))
+    assert np.array_equal(graph.weights, np.arange(graph.n_edges))
+
+
+def test_update_weights_errors_change_nothing(graph: core.AtlasGraph) -> None:
+    m = graph.n_edges
+    ids = np.array([0, 3], dtype=np.int64)
+    with pytest.raises(ValueError, match="no weights yet: call set_weights first"):
+        graph.update_weights(ids, np.ones(2))
+    base = np.ones(m)
+    graph.set_weights(base)
+    for bad in (-1, m, m + 7, -(2**40)):
+        with pytest.raises(IndexError, match=rf"edge_ids must hold edge ids in \[0, {m}\); got {bad} at index 1"):
+            graph.update_weights(np.array([0, bad], dtype=np.int64), np.ones(2))
+    with pytest.raises(ValueError, match="edge_ids must be unique; got 3 more than once"):
+        graph.update_weights(np.array([3, 1, 3], dtype=np.int64), np.ones(3))
+    for bad in (-1e-12, -1.0, np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match=r"weights must be finite and >= 0; got .* at index 1"):
+            graph.update_weights(ids, np.array([2.0, bad]))
+    with pytest.raises(ValueError, match="edge_ids and weights must have the same length; got 2 and 3"):
+        graph.update_weights(ids, np.ones(3))
+    with pytest.raises(ValueError, match="edge_ids must be 1-D"):
+        graph.update_weights(ids[:, None], np.ones(2))
+    with pytest.raises(ValueError, match="weights must be C-contiguous"):
+        graph.update_weights(ids, np.ones(4)[::2])
+    with pytest.raises(TypeError, match="edge_ids must have dtype int64"):
+        graph.update_weights(ids.astype(np.int32), np.ones(2))
+    with pytest.raises(TypeError, match="weights must have dtype float64"):
+        graph.update_weights(ids, np.ones(2, dtype=np.float32))
+    assert np.array_equal(graph.weights, base)  # every refused call left the weights as they were

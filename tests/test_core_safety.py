@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import resource
 import signal
 import struct
@@ -345,6 +346,62 @@ def test_astar_on_an_inconsistent_graph_names_the_worst_edge(rng: np.random.Gene
     matrix = symmetric_csr(graph.n_nodes, e, w)
     ref = dijkstra(matrix, indices=0)[1]
     assert graph.shortest_path(0, 1, method="dijkstra")[1] == pytest.approx(ref, rel=1e-12)
+
+
+def _astar_refusal(graph: core.AtlasGraph) -> str:
+    with pytest.raises(ValueError) as info:
+        graph.shortest_paths(np.array([0], I64), np.array([1], I64))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("searched", [True, False], ids=["verdict-computed", "verdict-pending"])
+def test_astar_refuses_an_edge_made_inconsistent_by_update_weights_as_set_weights_does(
+    searched: bool, rng: np.random.Generator
+) -> None:
+    graph = _euclidean_graph(rng, [60, 60])
+    e, p = graph.edges, graph.positions
+    chord = np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)
+    cross = graph.n_edges - 1  # a cross-chart edge: its weight may be updated too
+    if searched:
+        graph.shortest_path(0, 1)  # computes the verdict that update_weights then re-checks at its edges only
+    graph.update_weights(np.array([cross, 17], I64), np.array([0.5 * chord[cross], 0.25 * chord[17]]))
+    refused = _astar_refusal(graph)
+    assert re.search(rf"edge ({cross}|17) .*\(2 of {graph.n_edges} edges violate it\)", refused)
+    graph.set_weights(graph.weights)  # the same weights, verdict from a full check
+    assert _astar_refusal(graph) == refused
+    graph.update_weights(np.array([17], I64), np.array([chord[17] * 1.01]))  # repairs edge 17 only
+    refused = _astar_refusal(graph)
+    assert re.search(rf"edge {cross} \({e[cross, 0]}, {e[cross, 1]}\).*\(1 of {graph.n_edges} edges violate", refused)
+    graph.set_weights(graph.weights)
+    assert _astar_refusal(graph) == refused
+    graph.update_weights(np.array([cross], I64), np.array([chord[cross] * 1.01]))
+    matrix = symmetric_csr(graph.n_nodes, e, graph.weights)
+    assert graph.shortest_path(0, 1)[1] == pytest.approx(dijkstra(matrix, indices=0)[1], rel=1e-12)
+
+
+def test_concurrent_update_weights_lose_no_update(rng: np.random.Generator) -> None:
+    graph = _graph(rng, [500, 500], d=2, k=6)
+    graph.set_weights(np.zeros(graph.n_edges))
+    halves = np.array_split(rng.permutation(graph.n_edges).astype(I64), 2)
+    counters = [0, 0]
+
+    def writer(side: int) -> Callable[[], None]:
+        def write() -> None:  # edge i of this side gets the count of this side's writes so far
+            counters[side] += 1
+            ids = halves[side][: 1 + counters[side] % halves[side].size]
+            graph.update_weights(ids, np.full(ids.size, float(counters[side])))
+
+        return write
+
+    def read() -> None:
+        graph.shortest_path(0, graph.n_nodes - 1, method="dijkstra")
+
+    errors = _run_threads([writer(0), writer(1), read], 0.5)
+    assert not errors, errors[0]
+    w = graph.weights
+    for side in (0, 1):  # each side's last write is there: the other side's writes did not overwrite it
+        n = counters[side]
+        assert np.all(w[halves[side][: 1 + n % halves[side].size]] == float(n))
 
 
 def test_astar_virtual_target_costs_must_not_undercut_the_heuristic(rng: np.random.Generator) -> None:

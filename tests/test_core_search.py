@@ -140,6 +140,33 @@ def test_shortest_paths_batched_equals_one_by_one(case: Case, method: str) -> No
                 case.graph.shortest_paths(sources, targets, method=method, n_threads=n_threads)
 
 
+@given(case=cases(), method=st.sampled_from(METHODS), share=st.floats(0.0, 1.0), searched=st.booleans())
+def test_update_weights_searches_equal_set_weights_with_the_entries_replaced(
+    case: Case, method: str, share: float, searched: bool
+) -> None:
+    """update_weights(ids, w) == set_weights(full array with those entries replaced), A*'s verdict included."""
+    graph, m = case.graph, case.graph.n_edges
+    sources, targets = case.random_nodes(8), case.random_nodes(8)
+    if searched:  # the verdict of the previous block is computed: update_weights carries it over
+        graph.shortest_paths(sources, targets, method="astar", raise_unreachable=False)
+    ids = case.rng.choice(m, size=int(share * m), replace=False).astype(I64)
+    e = graph.edges[ids]
+    p64 = case.positions.astype(np.float64)
+    new = np.linalg.norm(p64[e[:, 0]] - p64[e[:, 1]], axis=1) * case.rng.uniform(1.0, 3.0, size=ids.size)
+    graph.update_weights(ids, new)
+    full = case.graph.weights.copy()
+    paths, costs = graph.shortest_paths(sources, targets, method=method, raise_unreachable=False)
+    graph.set_weights(full)
+    ref_paths, ref_costs = graph.shortest_paths(sources, targets, method=method, raise_unreachable=False)
+    np.testing.assert_array_equal(costs, ref_costs)
+    assert all(np.array_equal(a, b) for a, b in zip(paths, ref_paths))
+    oracle = dijkstra(symmetric_csr(graph.n_nodes, graph.edges, full), indices=sources)[np.arange(8), targets]
+    np.testing.assert_allclose(costs, oracle, rtol=case.rtol, atol=1e-12)
+    previous = np.ones(m, dtype=bool)
+    previous[ids] = False
+    assert np.array_equal(full[previous], np.asarray(list(case.wmap.values()))[previous])  # others unchanged
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_unreachable_error_names_components_and_sizes(method: str) -> None:
     case = make_case(3, np.float64, [20, 30], 3, shared=False, blobs=1, dim=2, duplicates=False)

@@ -65,6 +65,13 @@ void set_weights(AtlasGraph& self, const py::array& weights) {
     self.set_weights(view);  // checks the length and values, reading every entry once
 }
 
+void update_weights(AtlasGraph& self, const py::array& edge_ids, const py::array& weights) {
+    const auto ids = checks::copy_vector<std::int64_t>(edge_ids, "edge_ids", "(n,)");  // the core checks the copies
+    const auto w = checks::copy_vector<double>(weights, "weights", "(n,)");
+    py::gil_scoped_release release;
+    self.update_weights(checks::view_of(ids), checks::view_of(w));
+}
+
 py::tuple csr(const AtlasGraph& self) {
     const auto data = self.csr_data();  // a snapshot: set_weights in another thread cannot free or tear it
     py::array_t<double> values(static_cast<py::ssize_t>(data->size()), data->data());
@@ -109,8 +116,13 @@ the index of its source data point and its latent coordinates.
 
 Candidate edges (undirected, each listed once with u < v): first, chart after chart, the de-duplicated k-NN
 edges inside each chart; then the cross-chart edges joining every pair of nodes that share a data point.
-Python weighs them (torch) and hands the float64 weights back with ``set_weights``, which builds the CSR
-adjacency and the connected components. Searching before ``set_weights`` raises ValueError.
+
+Structure and values: the construction builds everything that does not depend on the weights, once and
+immutable (the k-d trees, the edges, the CSR adjacency, the connected components). The values are one
+immutable block of float64 edge weights and decoded positions (the A* heuristic), replaced whole by the only
+three mutations: ``set_weights`` (every edge), ``update_weights`` (some edges: lazy evaluation) and
+``set_positions``. A reader (search, ``weights``, ``csr``, ``save``) takes the current block once and reads
+only it. Searching before ``set_weights`` raises ValueError.
 )pbdoc");
     cls.def(py::init(&make_graph), py::arg("latents"), py::arg("point_ids"), py::arg("k"), py::arg("n_threads") = 0,
             R"pbdoc(
@@ -143,7 +155,8 @@ Args:
         .def_property_readonly(
             "edges",
             [](const AtlasGraph& g) { return to_int64(g.edges(), {static_cast<py::ssize_t>(g.n_edges()), 2}); },
-            R"pbdoc((n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart).)pbdoc")
+            R"pbdoc((n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart), each part
+sorted by (u, v); replayed from the CSR (the graph does not store the list).)pbdoc")
         .def_property_readonly("n_edges", &AtlasGraph::n_edges, R"pbdoc(Number of candidate edges.)pbdoc")
         .def_property_readonly("n_intra_edges", &AtlasGraph::n_intra_edges,
                                R"pbdoc(The first n_intra_edges rows of ``edges`` join nodes of one chart; the rest are cross-chart edges.)pbdoc")
@@ -155,10 +168,25 @@ Args:
             py::arg("chart"),
             R"pbdoc(The k-d tree of one chart (a shared reference, not a copy); IndexError for a bad chart.)pbdoc")
         .def("set_weights", &set_weights, py::arg("weights"), R"pbdoc(
-Set the weight of every candidate edge and build the CSR adjacency and the connected components.
+Set the weight of every candidate edge (a new values block; the positions are kept).
 
 Args:
     weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
+)pbdoc")
+        .def("update_weights", &update_weights, py::arg("edge_ids"), py::arg("weights"), R"pbdoc(
+Change the weights of some candidate edges (lazy evaluation): edge ``edge_ids[i]`` gets ``weights[i]``.
+
+Like ``set_weights`` it swaps in a new immutable block (concurrent readers keep the one they hold), but
+it touches only these edges, and the A* consistency verdict of the previous block, once computed, is
+re-checked at these edges only (O(n * D), not O(n_edges * D)).
+
+Args:
+    edge_ids: (n,) int64, unique, in [0, n_edges) (IndexError naming the value otherwise); intra- and
+        cross-chart edges alike.
+    weights: (n,) float64, finite, >= 0.
+
+Raises:
+    ValueError: repeated edge ids, a bad weight, different lengths, or no ``set_weights`` before.
 )pbdoc")
         .def_property_readonly("has_weights", &AtlasGraph::has_weights, R"pbdoc(Whether set_weights was called.)pbdoc")
         .def_property_readonly(
@@ -207,8 +235,9 @@ Bytes held by the pooled per-thread search workspaces (kept for reuse; at most `
 of them, each about 40 bytes per node).
 )pbdoc")
         .def("memory_bytes", &AtlasGraph::memory_bytes, R"pbdoc(
-Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions;
-the k-d trees excluded).
+Bytes held by the graph's arrays (latents, node arrays, CSR with its edge-id map, weights, components,
+positions; the k-d trees excluded). The edge list is not stored: about 28 bytes per edge with k = 20 and
+float64 weights, positions excluded.
 )pbdoc");
 }
 

@@ -180,7 +180,8 @@ Point-to-point search between two graph nodes, with early exit.
 is scaled by 1 - 2^-16 (float32 positions) or 1 - 2^-40 (float64) and closed nodes are reopened, so rounding
 in float32 positions or weights cannot make the result differ from Dijkstra's.
 
-Precondition of "astar" (checked once per set_weights/set_positions, O(n_edges * D)): the heuristic is
+Precondition of "astar" (checked on the first A* search after set_weights/set_positions,
+O(n_edges * D); update_weights re-checks only the edges it changes): the heuristic is
 consistent, every edge weight w(u, v) >= ||P[u] - P[v]|| up to that scale and the rounding of the
 positions' dtype. Otherwise ValueError names the worst edge (use method="dijkstra").
 

@@ -91,19 +91,17 @@ AtlasGraph::AtlasGraph(const std::vector<MatrixView<T>>& latents,
     latents_.data = std::move(all);
     latents_.rows = total;
     latents_.cols = d;
-    build_cross_edges();  // first: it also rejects duplicate point ids within a chart
-    std::vector<std::int32_t> cross = std::move(edges_);
+    const std::vector<std::int32_t> cross = build_cross_edges();  // first: it rejects duplicate point ids
     std::vector<MatrixView<T>> own;  // the trees copy from latents_, never again from the caller
     const auto& stored = std::get<std::vector<T>>(latents_.data);
     for (std::size_t c = 0; c < latents.size(); ++c) {
         own.push_back(MatrixView<T>{stored.data() + chart_offsets_[c] * d, latents[c].rows, d});
     }
     build_charts<T>(own, tree_leaf_size);
-    build_intra_edges<T>(n_threads);
-    n_intra_ = edges_.size() / 2;
-    edges_.insert(edges_.end(), cross.begin(), cross.end());
-    edges_.shrink_to_fit();
-    build_structure();
+    std::vector<std::int32_t> edges = build_intra_edges<T>(n_threads);
+    const std::size_t n_intra = edges.size() / 2;
+    edges.insert(edges.end(), cross.begin(), cross.end());
+    build_structure(edges, n_intra);  // the edge list is not kept: the CSR replays it
 }
 
 template AtlasGraph::AtlasGraph(const std::vector<MatrixView<float>>&, const std::vector<VectorView<std::int64_t>>&,
@@ -122,8 +120,8 @@ void AtlasGraph::build_charts(const std::vector<MatrixView<T>>& latents, std::si
 }
 
 template <class T>
-void AtlasGraph::build_intra_edges(std::size_t n_threads) {
-    edges_.clear();
+std::vector<std::int32_t> AtlasGraph::build_intra_edges(std::size_t n_threads) const {
+    std::vector<std::int32_t> edges;
     std::vector<std::uint64_t> keys;
     std::vector<std::int64_t> ids;
     std::vector<double> dists;
@@ -145,13 +143,14 @@ void AtlasGraph::build_intra_edges(std::size_t n_threads) {
         std::sort(keys.begin(), keys.end());
         keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
         for (const std::uint64_t key : keys) {
-            edges_.push_back(static_cast<std::int32_t>(key >> 32));
-            edges_.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
+            edges.push_back(static_cast<std::int32_t>(key >> 32));
+            edges.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
         }
     }
+    return edges;
 }
 
-void AtlasGraph::build_cross_edges() {
+std::vector<std::int32_t> AtlasGraph::build_cross_edges() const {
     // Sort (point, node): nodes sharing a data point become adjacent, each group in increasing node order.
     const std::size_t n = n_nodes();
     std::vector<std::pair<std::int64_t, std::int32_t>> by_point(n);
@@ -176,35 +175,23 @@ void AtlasGraph::build_cross_edges() {
         begin = end;
     }
     std::sort(keys.begin(), keys.end());
-    edges_.clear();
-    edges_.reserve(2 * keys.size());
+    std::vector<std::int32_t> edges;
+    edges.reserve(2 * keys.size());
     for (const std::uint64_t key : keys) {
-        edges_.push_back(static_cast<std::int32_t>(key >> 32));
-        edges_.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
+        edges.push_back(static_cast<std::int32_t>(key >> 32));
+        edges.push_back(static_cast<std::int32_t>(key & 0xffffffffu));
     }
+    return edges;
 }
 
-void AtlasGraph::build_structure() {
+void AtlasGraph::build_structure(const std::vector<std::int32_t>& edges, std::size_t n_intra) {
     const std::size_t n = n_nodes();
-    const std::size_t m = n_edges();
-    indptr_.assign(n + 1, 0);
-    for (std::size_t e = 0; e < m; ++e) {
-        ++indptr_[edges_[2 * e] + 1];
-        ++indptr_[edges_[2 * e + 1] + 1];
-    }
-    std::partial_sum(indptr_.begin(), indptr_.end(), indptr_.begin());
-    // Slots are filled in edge order (u's side, then v's side); set_weights and weights() replay this order.
-    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
-    indices_.assign(2 * m, 0);
+    csr_ = EdgeCsr(edges, n_intra, chart_offsets_);
     std::vector<std::int32_t> root(n);
     std::iota(root.begin(), root.end(), 0);
-    for (std::size_t e = 0; e < m; ++e) {
-        const std::int32_t u = edges_[2 * e];
-        const std::int32_t v = edges_[2 * e + 1];
-        indices_[cursor[u]++] = v;
-        indices_[cursor[v]++] = u;
-        const std::int32_t ru = find_root(root, u);
-        const std::int32_t rv = find_root(root, v);
+    for (std::size_t e = 0; e < edges.size() / 2; ++e) {
+        const std::int32_t ru = find_root(root, edges[2 * e]);
+        const std::int32_t rv = find_root(root, edges[2 * e + 1]);
         if (ru != rv) root[std::max(ru, rv)] = std::min(ru, rv);
     }
     // Labels 0.. in order of each component's first node.
@@ -235,6 +222,14 @@ AtlasGraph::Values AtlasGraph::values() const {
     return values_;
 }
 
+void AtlasGraph::swap_in(Values next) {
+    next.heuristic = next.heuristic ? next.heuristic : std::make_shared<HeuristicVerdict>();
+    std::lock_guard<std::mutex> lock(values_mutex_);
+    next.version = values_.version + 1;
+    std::swap(values_, next);
+    // `next` (the previous block) is released after the lock; readers holding a snapshot keep it alive.
+}
+
 void AtlasGraph::set_weights(VectorView<double> weights) {
     const std::size_t m = n_edges();
     if (weights.size != m) {
@@ -242,32 +237,61 @@ void AtlasGraph::set_weights(VectorView<double> weights) {
                                     std::to_string(weights.size) + ",)");
     }
     auto data = std::make_shared<std::vector<double>>(2 * m);
-    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
-    for (std::size_t e = 0; e < m; ++e) {
+    csr_.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
         const double w = weights[e];  // read once: checked and stored as the same value
         if (!(w >= 0.0) || w == std::numeric_limits<double>::infinity()) {
             throw std::invalid_argument("weights must be finite and >= 0; got " + std::to_string(w) + " at index " +
                                         std::to_string(e));
         }
-        (*data)[cursor[edges_[2 * e]]++] = w;
-        (*data)[cursor[edges_[2 * e + 1]]++] = w;
+        (*data)[s.slot_u] = (*data)[s.slot_v] = w;
+    });
+    std::lock_guard<std::mutex> writer(writer_mutex_);
+    Values next = values();
+    next.csr_weights = std::move(data);
+    next.heuristic = nullptr;  // a new verdict, computed by the first A* search
+    swap_in(std::move(next));
+}
+
+void AtlasGraph::update_weights(VectorView<std::int64_t> edge_ids, VectorView<double> weights) {
+    if (edge_ids.size != weights.size) {
+        throw std::invalid_argument("edge_ids and weights must have the same length; got " +
+                                    std::to_string(edge_ids.size) + " and " + std::to_string(weights.size));
     }
-    std::shared_ptr<const std::vector<double>> frozen = std::move(data);
-    std::lock_guard<std::mutex> lock(values_mutex_);
-    values_.csr_weights.swap(frozen);
-    ++values_.version;
-    // `frozen` (the previous block) is released after the lock; readers holding a snapshot keep it alive.
+    const auto m = static_cast<std::int64_t>(n_edges());
+    std::vector<std::int64_t> ids(edge_ids.begin(), edge_ids.end());  // read once
+    std::vector<double> w(weights.begin(), weights.end());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] < 0 || ids[i] >= m) {
+            throw std::out_of_range("edge_ids must hold edge ids in [0, " + std::to_string(m) + "); got " +
+                                    std::to_string(ids[i]) + " at index " + std::to_string(i));
+        }
+        if (!(w[i] >= 0.0) || w[i] == std::numeric_limits<double>::infinity()) {
+            throw std::invalid_argument("weights must be finite and >= 0; got " + std::to_string(w[i]) +
+                                        " at index " + std::to_string(i));
+        }
+    }
+    std::vector<std::int64_t> sorted = ids;
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+    if (twice != sorted.end()) {
+        throw std::invalid_argument("edge_ids must be unique; got " + std::to_string(*twice) + " more than once");
+    }
+    std::vector<EdgeCsr::Slots> slots(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) slots[i] = csr_.slots_of(static_cast<std::size_t>(ids[i]));
+    std::lock_guard<std::mutex> writer(writer_mutex_);
+    Values next = values();
+    if (!next.csr_weights) throw std::invalid_argument("the graph has no weights yet: call set_weights first");
+    auto data = std::make_shared<std::vector<double>>(*next.csr_weights);
+    for (std::size_t i = 0; i < ids.size(); ++i) (*data)[slots[i].slot_u] = (*data)[slots[i].slot_v] = w[i];
+    next.csr_weights = std::move(data);
+    next.heuristic = updated_verdict(next, ids, slots);
+    swap_in(std::move(next));
 }
 
 std::vector<double> AtlasGraph::weights() const {
     const auto data = csr_data();
-    const std::size_t m = n_edges();
-    std::vector<double> weights(m);
-    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
-    for (std::size_t e = 0; e < m; ++e) {
-        weights[e] = (*data)[cursor[edges_[2 * e]]++];
-        ++cursor[edges_[2 * e + 1]];
-    }
+    std::vector<double> weights(n_edges());
+    csr_.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weights[e] = (*data)[s.slot_u]; });
     return weights;
 }
 
@@ -284,9 +308,11 @@ void AtlasGraph::set_positions(FloatMatrix positions) {
                                     std::to_string(positions.cols) + ")");
     }
     std::shared_ptr<const FloatMatrix> frozen = std::make_shared<const FloatMatrix>(std::move(positions));
-    std::lock_guard<std::mutex> lock(values_mutex_);
-    values_.positions.swap(frozen);
-    ++values_.version;
+    std::lock_guard<std::mutex> writer(writer_mutex_);
+    Values next = values();
+    next.positions = std::move(frozen);
+    next.heuristic = nullptr;
+    swap_in(std::move(next));
 }
 
 std::shared_ptr<const FloatMatrix> AtlasGraph::positions() const {

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -82,55 +84,90 @@ std::string format_g(double value) {
 
 }  // namespace
 
+namespace {
+
+using Violation = AtlasGraph::HeuristicVerdict::Violation;
+
+// The violation at edge e (slots s, weight w) of positions p (rows of `dim` T values), if any.
+template <class T>
+std::optional<Violation> violation_at(const std::vector<T>& p, std::size_t dim, std::size_t e,
+                                      const EdgeCsr::Slots& s, double w) {
+    const T* pu = p.data() + static_cast<std::size_t>(s.u) * dim;
+    const T* pv = p.data() + static_cast<std::size_t>(s.v) * dim;
+    const double d = distance_of(pu, pv, dim);
+    const double excess = heuristic_excess<T>(w, d, norm_of(pu, dim) + norm_of(pv, dim));
+    if (!(excess > 0.0)) return std::nullopt;
+    return Violation{static_cast<std::int64_t>(e), s.u, s.v, excess, d, w};
+}
+
+std::string heuristic_message(const std::vector<Violation>& bad, std::size_t n_edges) {
+    const Violation* worst = &bad.front();  // the first edge with the largest excess
+    for (const Violation& v : bad) {
+        if (v.excess > worst->excess) worst = &v;
+    }
+    return "method 'astar' needs a consistent heuristic: every edge weight must be >= the distance of its "
+           "endpoints' positions, ||P[u] - P[v]||; edge " + std::to_string(worst->edge) + " (" +
+           std::to_string(worst->u) + ", " + std::to_string(worst->v) + ") has weight " + format_g(worst->weight) +
+           " < distance " + format_g(worst->distance) + " (" + std::to_string(bad.size()) + " of " +
+           std::to_string(n_edges) + " edges violate it): fix the weights or positions, or use method='dijkstra'";
+}
+
+}  // namespace
+
 // A* returns optimal paths only when h is consistent: w(u, v) >= h(u) - h(v) for every edge, which for
-// h = scale * ||P - goal|| holds when w(u, v) >= scale * ||P[u] - P[v]||. Checked once per (weights, positions)
-// version, O(n_edges * D), and the verdict cached.
+// h = scale * ||P - goal|| holds when w(u, v) >= scale * ||P[u] - P[v]||. Checked once per values block,
+// O(n_edges * D), on its first A* search; update_weights carries the verdict over, re-checking only its edges.
 void AtlasGraph::check_consistent_heuristic(const Values& values) const {
-    std::lock_guard<std::mutex> lock(heuristic_mutex_);
-    if (heuristic_version_ != values.version) {
+    HeuristicVerdict& verdict = *values.heuristic;
+    std::lock_guard<std::mutex> lock(verdict.mutex);
+    if (!verdict.computed) {
         const std::vector<double>& data = *values.csr_weights;
-        const FloatMatrix& positions = *values.positions;
-        std::size_t worst = 0, n_bad = 0;
-        double worst_excess = 0.0, worst_distance = 0.0, worst_weight = 0.0;
-        std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+        const std::size_t dim = values.positions->cols;
         std::visit(
             [&](const auto& p) {
-                using T = typename std::decay_t<decltype(p)>::value_type;
-                const std::size_t dim = positions.cols;
-                for (std::size_t e = 0; e < n_edges(); ++e) {
-                    const std::size_t u = static_cast<std::size_t>(edges_[2 * e]);
-                    const std::size_t v = static_cast<std::size_t>(edges_[2 * e + 1]);
-                    const double w = data[cursor[u]++];
-                    ++cursor[v];
-                    const T* pu = p.data() + u * dim;
-                    const T* pv = p.data() + v * dim;
-                    const double d = distance_of(pu, pv, dim);
-                    const double excess = heuristic_excess<T>(w, d, norm_of(pu, dim) + norm_of(pv, dim));
-                    if (excess > 0.0) {
-                        ++n_bad;
-                        if (excess > worst_excess) {
-                            worst_excess = excess;
-                            worst = e;
-                            worst_distance = d;
-                            worst_weight = w;
-                        }
-                    }
-                }
+                csr_.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
+                    if (auto bad = violation_at(p, dim, e, s, data[s.slot_u])) verdict.violations.push_back(*bad);
+                });
             },
-            positions.data);
-        heuristic_problem_.clear();
-        if (n_bad > 0) {
-            heuristic_problem_ =
-                "method 'astar' needs a consistent heuristic: every edge weight must be >= the distance of its "
-                "endpoints' positions, ||P[u] - P[v]||; edge " + std::to_string(worst) + " (" +
-                std::to_string(edges_[2 * worst]) + ", " + std::to_string(edges_[2 * worst + 1]) + ") has weight " +
-                format_g(worst_weight) + " < distance " + format_g(worst_distance) + " (" + std::to_string(n_bad) +
-                " of " + std::to_string(n_edges()) + " edges violate it): fix the weights or positions, or use "
-                "method='dijkstra'";
-        }
-        heuristic_version_ = values.version;
+            values.positions->data);
+        verdict.computed = true;
     }
-    if (!heuristic_problem_.empty()) throw std::invalid_argument(heuristic_problem_);
+    if (!verdict.violations.empty()) throw std::invalid_argument(heuristic_message(verdict.violations, n_edges()));
+}
+
+std::shared_ptr<AtlasGraph::HeuristicVerdict> AtlasGraph::updated_verdict(
+    const Values& next, const std::vector<std::int64_t>& ids, const std::vector<EdgeCsr::Slots>& slots) const {
+    auto fresh = std::make_shared<HeuristicVerdict>();
+    if (!next.heuristic || !next.positions) return fresh;
+    std::lock_guard<std::mutex> lock(next.heuristic->mutex);
+    if (!next.heuristic->computed) return fresh;
+    std::vector<std::size_t> order(ids.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ids[a] < ids[b]; });
+    std::vector<std::int64_t> changed(ids.size());
+    std::vector<Violation> rechecked;
+    const std::size_t dim = next.positions->cols;
+    std::visit(
+        [&](const auto& p) {
+            for (std::size_t i = 0; i < order.size(); ++i) {
+                const std::size_t j = order[i];
+                changed[i] = ids[j];
+                const auto e = static_cast<std::size_t>(ids[j]);
+                if (auto bad = violation_at(p, dim, e, slots[j], (*next.csr_weights)[slots[j].slot_u])) {
+                    rechecked.push_back(*bad);
+                }
+            }
+        },
+        next.positions->data);
+    std::vector<Violation> kept;  // the previous violations at edges that did not change
+    for (const Violation& v : next.heuristic->violations) {
+        if (!std::binary_search(changed.begin(), changed.end(), v.edge)) kept.push_back(v);
+    }
+    fresh->violations.resize(kept.size() + rechecked.size());
+    std::merge(kept.begin(), kept.end(), rechecked.begin(), rechecked.end(), fresh->violations.begin(),
+               [](const Violation& a, const Violation& b) { return a.edge < b.edge; });
+    fresh->computed = true;
+    return fresh;
 }
 
 void AtlasGraph::check_node(std::int64_t node, const char* what, std::size_t index) const {
@@ -154,7 +191,7 @@ std::string AtlasGraph::unreachable_message(std::int64_t source, std::int64_t ta
 }
 
 CsrView AtlasGraph::csr_view(const Values& values) const {
-    return CsrView{indptr_.data(), indices_.data(), values.csr_weights->data(), n_nodes()};
+    return CsrView{csr_.indptr().data(), csr_.indices().data(), values.csr_weights->data(), n_nodes()};
 }
 
 std::unique_ptr<SearchWorkspace> AtlasGraph::acquire_workspace() const {

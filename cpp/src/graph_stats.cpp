@@ -59,7 +59,7 @@ std::int64_t AtlasGraph::diameter_hops(std::size_t n_threads) const {
     std::vector<std::vector<std::int32_t>> dist(per_round, std::vector<std::int32_t>(n, -1));
     std::vector<BfsResult> runs(per_round);
     std::int32_t best = 0;
-    auto degree = [&](std::int32_t v) { return indptr_[v + 1] - indptr_[v]; };
+    auto degree = [&](std::int32_t v) { return csr_indptr()[v + 1] - csr_indptr()[v]; };
     while (!alive.empty()) {
         std::vector<std::int32_t> picked;
         for (std::size_t r = 0; r < per_round && picked.size() < alive.size(); ++r) {
@@ -77,7 +77,7 @@ std::int64_t AtlasGraph::diameter_hops(std::size_t n_threads) const {
             picked.push_back(choice);
         }
         parallel_for(picked.size(), n_threads, 1, [&](std::size_t begin, std::size_t end, std::size_t) {
-            for (std::size_t i = begin; i < end; ++i) bfs(indptr_, indices_, picked[i], dist[i], runs[i]);
+            for (std::size_t i = begin; i < end; ++i) bfs(csr_indptr(), csr_indices(), picked[i], dist[i], runs[i]);
         });
         for (std::size_t i = 0; i < picked.size(); ++i) {
             const std::int32_t ecc = runs[i].eccentricity;
@@ -103,7 +103,7 @@ GraphStats AtlasGraph::stats(std::size_t n_threads) const {
     GraphStats s{};
     s.n_nodes = static_cast<std::int64_t>(n_nodes());
     s.n_edges = static_cast<std::int64_t>(n_edges());
-    s.n_intra_edges = static_cast<std::int64_t>(n_intra_);
+    s.n_intra_edges = static_cast<std::int64_t>(n_intra_edges());
     s.n_cross_edges = s.n_edges - s.n_intra_edges;
     s.n_components = static_cast<std::int64_t>(component_sizes_.size());
     s.largest_component = component_sizes_.empty() ? 0 : *std::max_element(component_sizes_.begin(), component_sizes_.end());
@@ -115,7 +115,7 @@ std::size_t AtlasGraph::memory_bytes() const {
     auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
     const Values values = this->values();
     return latents_.bytes() + (values.positions ? values.positions->bytes() : 0) + bytes(chart_offsets_) +
-           bytes(node_chart_) + bytes(node_point_) + bytes(edges_) + bytes(indptr_) + bytes(indices_) +
+           bytes(node_chart_) + bytes(node_point_) + csr_.bytes() +
            (values.csr_weights ? bytes(*values.csr_weights) : 0) + bytes(component_) + bytes(component_sizes_);
 }
 

@@ -244,20 +244,17 @@ void AtlasGraph::save(const std::string& path, const std::string& metadata) {
                                    static_cast<std::uint8_t>(values.csr_weights ? 1 : 0),
                                    static_cast<std::uint8_t>(!positions ? 0 : positions->is_double() ? 2 : 1), 0};
     w.put_array(flags, 4);
-    const std::uint64_t sizes[8] = {n_charts(), n_nodes(), latent_dim(), k_, n_edges(), n_intra_,
+    const std::uint64_t sizes[8] = {n_charts(), n_nodes(), latent_dim(), k_, n_edges(), n_intra_edges(),
                                     positions ? positions->cols : 0, metadata.size()};
     w.put_array(sizes, 8);
     w.put_array(chart_offsets_.data(), chart_offsets_.size());
     w.put_array(node_point_.data(), node_point_.size());
     latents_.is_double() ? put_matrix<double>(w, latents_) : put_matrix<float>(w, latents_);
-    w.put_array(edges_.data(), edges_.size());
+    const std::vector<std::int32_t> edge_list = csr_.edge_list();  // replayed from the CSR, in edge order
+    w.put_array(edge_list.data(), edge_list.size());
     if (values.csr_weights) {
         std::vector<double> weight_list(n_edges());
-        std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
-        for (std::size_t e = 0; e < n_edges(); ++e) {
-            weight_list[e] = (*values.csr_weights)[cursor[edges_[2 * e]]++];
-            ++cursor[edges_[2 * e + 1]];
-        }
+        csr_.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weight_list[e] = (*values.csr_weights)[s.slot_u]; });
         w.put_array(weight_list.data(), weight_list.size());
     }
     if (positions) positions->is_double() ? put_matrix<double>(w, *positions) : put_matrix<float>(w, *positions);
@@ -324,7 +321,7 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     g->chart_offsets_ = b.get_array<std::int64_t>(n_charts + 1);
     g->node_point_ = b.get_array<std::int64_t>(n_nodes);
     g->latents_ = read_matrix(b, latent_dtype, n_nodes, dim, "latents");
-    g->edges_ = b.get_array<std::int32_t>(2 * n_edges);
+    const std::vector<std::int32_t> stored_edges = b.get_array<std::int32_t>(2 * n_edges);
     const auto& off = g->chart_offsets_;
     if (off.front() != 0 || off.back() != static_cast<std::int64_t>(n_nodes)) b.fail("inconsistent chart_offsets");
     for (std::size_t c = 0; c < n_charts; ++c) {
@@ -335,7 +332,7 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
         if (p < 0) b.fail("negative point id");
     }
     for (std::size_t e = 0; e < n_edges; ++e) {
-        const std::int32_t u = g->edges_[2 * e], v = g->edges_[2 * e + 1];
+        const std::int32_t u = stored_edges[2 * e], v = stored_edges[2 * e + 1];
         if (u < 0 || u >= v || static_cast<std::uint64_t>(v) >= n_nodes ||
             (g->node_chart_[u] == g->node_chart_[v]) != (e < n_intra)) {
             b.fail("invalid edge " + std::to_string(e));
@@ -348,17 +345,15 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     g->metadata_.assign(meta, meta_bytes);
     if (b.pos != body.size()) b.fail("trailing bytes after the arrays (sizes inconsistent)");
     // Rebuild what is derived: cross edges (checked against the file), trees, CSR, components.
-    const std::vector<std::int32_t> stored_edges = std::move(g->edges_);
+    std::vector<std::int32_t> cross;
     try {
-        g->build_cross_edges();
+        cross = g->build_cross_edges();
     } catch (const std::invalid_argument& e) {
         b.fail(e.what());
     }
-    if (!std::equal(g->edges_.begin(), g->edges_.end(), stored_edges.begin() + 2 * n_intra, stored_edges.end())) {
+    if (!std::equal(cross.begin(), cross.end(), stored_edges.begin() + 2 * n_intra, stored_edges.end())) {
         b.fail("cross-chart edges do not match the point ids");
     }
-    g->edges_ = stored_edges;
-    g->n_intra_ = n_intra;
     std::visit(
         [&](const auto& all) {
             using T = typename std::decay_t<decltype(all)>::value_type;
@@ -373,7 +368,11 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
             }
         },
         g->latents_.data);
-    g->build_structure();
+    try {
+        g->build_structure(stored_edges, n_intra);  // rejects intra-chart edges out of order or repeated
+    } catch (const std::invalid_argument& e) {
+        b.fail(e.what());
+    }
     if (has_weights) {
         try {
             g->set_weights(VectorView<double>{weights.data(), weights.size()});

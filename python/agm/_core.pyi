@@ -9,9 +9,10 @@ for an unaligned view such as ``np.frombuffer(buf, offset=1)``); nothing is sile
 cost arrays are copied before the GIL is released, so another thread that changes them during a call cannot make
 the core read anything but the values it checked.
 
-Thread safety: every method may be called from several threads at once. ``set_weights``/``set_positions`` swap
-immutable blocks; a concurrent reader (``weights``, ``csr``, ``save``, searches, ...) sees either the old or the
-new values, never a mix. ``n_threads`` is clamped to ``hardware_threads()`` and to the work.
+Thread safety: every method may be called from several threads at once. ``set_weights``/``update_weights``/
+``set_positions`` swap immutable blocks (one writer at a time); a concurrent reader (``weights``, ``csr``,
+``save``, searches, ...) sees either the old or the new values, never a mix. ``n_threads`` is clamped to
+``hardware_threads()`` and to the work.
 """
 
 from typing import Literal
@@ -85,8 +86,13 @@ class AtlasGraph:
 
     Candidate edges (undirected, each listed once with u < v): first, chart after chart, the de-duplicated k-NN
     edges inside each chart; then the cross-chart edges joining every pair of nodes that share a data point.
-    Python weighs them (torch) and hands the float64 weights back with ``set_weights``, which builds the CSR
-    adjacency and the connected components. Searching before ``set_weights`` raises ValueError.
+
+    Structure and values: the construction builds everything that does not depend on the weights, once and
+    immutable (the k-d trees, the edges, the CSR adjacency, the connected components). The values are one
+    immutable block of float64 edge weights and decoded positions (the A* heuristic), replaced whole by the only
+    three mutations: ``set_weights`` (every edge), ``update_weights`` (some edges: lazy evaluation) and
+    ``set_positions``. A reader (search, ``weights``, ``csr``, ``save``) takes the current block once and reads
+    only it. Searching before ``set_weights`` raises ValueError.
     """
 
     def __init__(
@@ -133,7 +139,8 @@ class AtlasGraph:
         """(n_nodes, d): the latent coordinates of each node in its chart (the dtype given at construction)."""
     @property
     def edges(self) -> NDArray[np.int64]:
-        """(n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart)."""
+        """(n_edges, 2) int64: the candidate edges, u < v, intra-chart edges first (chart by chart), each part
+        sorted by (u, v); replayed from the CSR (the graph does not store the list)."""
     @property
     def n_edges(self) -> int:
         """Number of candidate edges."""
@@ -144,10 +151,25 @@ class AtlasGraph:
         """The k-d tree of one chart (a shared reference, not a copy); IndexError for a bad chart."""
     # --- weights and positions ---------------------------------------------------------------------------
     def set_weights(self, weights: NDArray[np.float64]) -> None:
-        """Set the weight of every candidate edge and build the CSR adjacency and the connected components.
+        """Set the weight of every candidate edge (a new values block; the positions are kept).
 
         Args:
             weights: (n_edges,) float64, finite, >= 0, in the order of ``edges``.
+        """
+    def update_weights(self, edge_ids: NDArray[np.int64], weights: NDArray[np.float64]) -> None:
+        """Change the weights of some candidate edges (lazy evaluation): edge ``edge_ids[i]`` gets ``weights[i]``.
+
+        Like ``set_weights`` it swaps in a new immutable block (concurrent readers keep the one they hold), but
+        it touches only these edges, and the A* consistency verdict of the previous block, once computed, is
+        re-checked at these edges only (O(n * D), not O(n_edges * D)).
+
+        Args:
+            edge_ids: (n,) int64, unique, in [0, n_edges) (IndexError naming the value otherwise); intra- and
+                cross-chart edges alike.
+            weights: (n,) float64, finite, >= 0.
+
+        Raises:
+            ValueError: repeated edge ids, a bad weight, different lengths, or no ``set_weights`` before.
         """
     @property
     def has_weights(self) -> bool:
@@ -185,8 +207,9 @@ class AtlasGraph:
         """Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()``
         of them, each about 40 bytes per node)."""
     def memory_bytes(self) -> int:
-        """Bytes held by the graph's arrays (latents, node arrays, edges, weights, CSR, components, positions;
-        the k-d trees excluded)."""
+        """Bytes held by the graph's arrays (latents, node arrays, CSR with its edge-id map, weights, components,
+        positions; the k-d trees excluded). The edge list is not stored: about 28 bytes per edge with k = 20 and
+        float64 weights, positions excluded."""
     # --- search ------------------------------------------------------------------------------------------
     def shortest_path(
         self, source: int, target: int, method: Literal["astar", "dijkstra"] = "astar"
@@ -197,7 +220,8 @@ class AtlasGraph:
         is scaled by 1 - 2^-16 (float32 positions) or 1 - 2^-40 (float64) and closed nodes are reopened, so rounding
         in float32 positions or weights cannot make the result differ from Dijkstra's.
 
-        Precondition of "astar" (checked once per set_weights/set_positions, O(n_edges * D)): the heuristic is
+        Precondition of "astar" (checked on the first A* search after set_weights/set_positions,
+        O(n_edges * D); update_weights re-checks only the edges it changes): the heuristic is
         consistent, every edge weight w(u, v) >= ||P[u] - P[v]|| up to that scale and the rounding of the
         positions' dtype. Otherwise ValueError names the worst edge (use method="dijkstra").
 

@@ -12,6 +12,7 @@
 
 #include "agm/array_view.hpp"
 #include "agm/chart_index.hpp"
+#include "agm/edge_csr.hpp"
 #include "agm/file_error.hpp"
 #include "agm/float_matrix.hpp"
 #include "agm/search.hpp"
@@ -60,31 +61,39 @@ public:
     std::size_t n_nodes() const { return node_point_.size(); }
     std::size_t k() const { return k_; }
     std::size_t latent_dim() const { return latents_.cols; }
-    std::size_t n_edges() const { return edges_.size() / 2; }
-    std::size_t n_intra_edges() const { return n_intra_; }
+    std::size_t n_edges() const { return csr_.n_edges(); }
+    std::size_t n_intra_edges() const { return csr_.n_intra(); }
     const std::vector<std::int64_t>& chart_offsets() const { return chart_offsets_; }
     const std::vector<std::int32_t>& node_chart() const { return node_chart_; }
     const std::vector<std::int64_t>& node_point() const { return node_point_; }
     const FloatMatrix& latents() const { return latents_; }
-    const std::vector<std::int32_t>& edges() const { return edges_; }  // (n_edges, 2) row-major, u < v
+    std::vector<std::int32_t> edges() const { return csr_.edge_list(); }  // (n_edges, 2) row-major, u < v: replayed
+    const EdgeCsr& edge_csr() const { return csr_; }                        // edge id <-> CSR slots
     const AnyChartIndex& chart_index(std::int64_t chart) const;      // std::out_of_range for a bad chart
 
     // --- weights and positions: immutable blocks swapped atomically. Every reader takes a snapshot (values())
     // and reads only it, so a concurrent set_weights / set_positions never frees or tears what a reader sees.
+    struct HeuristicVerdict;  // the A* consistency check of one block, computed at most once (graph_search.cpp)
     struct Values {
         std::shared_ptr<const std::vector<double>> csr_weights;  // (2 n_edges,) in CSR slot order, or null
         std::shared_ptr<const FloatMatrix> positions;            // (n_nodes, D), or null
-        std::uint64_t version = 0;                               // bumped by every set_weights / set_positions
+        std::uint64_t version = 0;  // bumped by every set_weights / update_weights / set_positions
+        std::shared_ptr<HeuristicVerdict> heuristic;  // a cache with its own mutex; null before any setter
     };
     Values values() const;
+    // The only mutations: each builds a new block from the current one and swaps it in (serialized writers).
     void set_weights(VectorView<double> weights);  // (n_edges,), finite, >= 0; each entry is read once
+    // Changes the weights of edges edge_ids[i] to weights[i] (ids in range: std::out_of_range; unique, weights
+    // finite >= 0: std::invalid_argument; before set_weights: std::invalid_argument). The A* consistency verdict
+    // of the previous block, when it was computed, is updated for the changed edges only.
+    void update_weights(VectorView<std::int64_t> edge_ids, VectorView<double> weights);
     bool has_weights() const { return values().csr_weights != nullptr; }
     std::vector<double> weights() const;  // in edge order; std::invalid_argument before set_weights
     void set_positions(FloatMatrix positions);
     bool has_positions() const { return values().positions != nullptr; }
     std::shared_ptr<const FloatMatrix> positions() const;  // std::invalid_argument when none were set
-    const std::vector<std::int64_t>& csr_indptr() const { return indptr_; }
-    const std::vector<std::int32_t>& csr_indices() const { return indices_; }
+    const std::vector<std::int64_t>& csr_indptr() const { return csr_.indptr(); }
+    const std::vector<std::int32_t>& csr_indices() const { return csr_.indices(); }
     std::shared_ptr<const std::vector<double>> csr_data() const;  // std::invalid_argument before set_weights
 
     // --- components and statistics
@@ -118,11 +127,16 @@ private:
     template <class T>
     void build_charts(const std::vector<MatrixView<T>>& latents, std::size_t leaf_size);
     template <class T>
-    void build_intra_edges(std::size_t n_threads);
-    void build_cross_edges();
-    void build_structure();  // CSR indptr/indices and components from edges_
+    std::vector<std::int32_t> build_intra_edges(std::size_t n_threads) const;
+    std::vector<std::int32_t> build_cross_edges() const;  // also rejects duplicate point ids within a chart
+    void build_structure(const std::vector<std::int32_t>& edges, std::size_t n_intra);  // CSR and components
+    void swap_in(Values next);  // under writer_mutex_
+    // The verdict of a block made from `next` by changing edges `ids` (slots `slots`): the previous verdict
+    // (next.heuristic) re-checked at those edges when it was computed, else a new uncomputed one.
+    std::shared_ptr<HeuristicVerdict> updated_verdict(const Values& next, const std::vector<std::int64_t>& ids,
+                                                      const std::vector<EdgeCsr::Slots>& slots) const;
     void check_searchable(SearchMethod method, const Values& values) const;
-    void check_consistent_heuristic(const Values& values) const;  // A* precondition, cached per version
+    void check_consistent_heuristic(const Values& values) const;  // A* precondition, cached per block
     void check_node(std::int64_t node, const char* what, std::size_t index) const;
     std::string unreachable_message(std::int64_t source, std::int64_t target) const;
     CsrView csr_view(const Values& values) const;
@@ -137,22 +151,31 @@ private:
     std::vector<std::int64_t> node_point_;
     FloatMatrix latents_;
     std::size_t k_ = 0;
-    std::vector<std::int32_t> edges_;
-    std::size_t n_intra_ = 0;
-    std::vector<std::int64_t> indptr_;
-    std::vector<std::int32_t> indices_;
+    EdgeCsr csr_;
     std::vector<std::int32_t> component_;
     std::vector<std::int64_t> component_sizes_;
 
+    std::mutex writer_mutex_;          // serializes set_weights / update_weights / set_positions
     mutable std::mutex values_mutex_;  // guards values_ and metadata_ (the pointers, not the blocks)
     Values values_;
     std::string metadata_;
-    mutable std::mutex heuristic_mutex_;  // guards the cached A* consistency verdict
-    mutable std::uint64_t heuristic_version_ = 0;
-    mutable std::string heuristic_problem_;  // empty: consistent
     mutable std::mutex pool_mutex_;
     mutable std::vector<std::unique_ptr<SearchWorkspace>> workspace_pool_;
     mutable std::optional<std::int64_t> diameter_;
+};
+
+// The A* consistency verdict of one values block: the edges with w(u, v) < ||P[u] - P[v]|| beyond rounding,
+// found by one O(n_edges * D) pass on the first A* search, or carried over by update_weights (which re-checks
+// only the edges it changes).
+struct AtlasGraph::HeuristicVerdict {
+    struct Violation {
+        std::int64_t edge;
+        std::int32_t u, v;
+        double excess, distance, weight;
+    };
+    std::mutex mutex;
+    bool computed = false;                // guarded by mutex
+    std::vector<Violation> violations;  // sorted by edge id; guarded by mutex
 };
 
 extern template AtlasGraph::AtlasGraph(const std::vector<MatrixView<float>>&,
