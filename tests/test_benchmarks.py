@@ -120,3 +120,15 @@ def test_sharded_build_benchmark_quick(tmp_path: Path) -> None:
     assert all(ratio > 0 for ratio in result["ratios"].values())
     assert {"cpu_model", "load_average_at_start", "load_average_at_end"} <= set(result["environment"])
     assert len(result["sharded"]["load_at_start"]) == 1  # the load each run started under
+
+
+def test_lazy_rounds_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_lazy_rounds.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_lazy_rounds.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_lazy_rounds failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_lazy_rounds" and result["mode"] == "quick"
+    assert result["correctness_passed"] is True  # costs after the stores == scipy's on the same weights
+    (case,) = result["cases"]
+    assert case["round_median_s"] > 0 and case["native"]["update_weights_plus_search_s"] > 0

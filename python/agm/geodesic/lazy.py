@@ -7,8 +7,9 @@ the start: their weight is the chord) and evaluates edges only when a query's pa
 :mod:`agm.geodesic.lazysp`). Evaluated weights are kept here, handed to the native graph, and saved with the
 graph (the file stores which edges are evaluated); ``GeodesicGraph.evaluate_all`` gives the eager graph.
 
-Thread-safe: :meth:`GraphWeights.store` merges new weights under a lock and swaps the native weights
-(``set_weights`` builds the CSR and components from the whole array; components do not depend on the weights).
+Thread-safe: :meth:`GraphWeights.store` merges new weights under a lock and hands only the changed entries to the
+native graph (``AtlasGraph.update_weights``: a new weights block swapped in, the A* consistency re-checked at those
+edges only); components do not depend on the weights.
 """
 
 from __future__ import annotations
@@ -77,13 +78,19 @@ class GraphWeights:
         return out
 
     def store(self, ids: np.ndarray, weights: np.ndarray) -> None:
-        """Record exact weights of edges ``ids`` and hand the whole array to the native graph."""
+        """Record exact weights of edges ``ids`` and hand those entries to the native graph.
+
+        Args:
+            ids: (n,) edge ids (any integer dtype), unique, in [0, n_edges).
+            weights: (n,) their exact weights (any float dtype; stored as float64), finite, >= 0.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
         with self._lock:
             values = self.values.copy()
             values[ids] = weights
             evaluated = self.evaluated.copy()
             evaluated[ids] = True
-            self.native.set_weights(values)
+            self.native.update_weights(ids, np.ascontiguousarray(values[ids]))
             self.values, self.evaluated = values, evaluated
 
 
