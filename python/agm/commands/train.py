@@ -35,7 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_shared(p, "epochs", seed="random seed (weights, shuffling, latent samples)")
     p.add_argument("--hidden", type=int_at_least(1), default=None, help="network width h (default: the preset's)")
     add_shared(p, "n_train")
-    p.add_argument("--batch-size", type=int_at_least(2), default=None, help="batch size (default: the preset's)")
+    p.add_argument(
+        "--batch-size",
+        type=int_at_least(2),
+        default=None,
+        help="global batch size (default: the preset's); under torchrun each of N processes takes batch/N rows a step",
+    )
     again = p.add_mutually_exclusive_group()
     again.add_argument(
         "--resume",

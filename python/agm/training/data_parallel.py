@@ -11,7 +11,8 @@ How the trainer uses it (a process group of W > 1 processes, see :mod:`agm.distr
   its optimizer (``register_step_post_hook``), and its reducer then all-reduces (averages) that optimizer's
   gradients in buckets during the next backward pass, as in any DDP run.  This needs every parameter of an
   optimizer to receive a gradient in each of its backward passes (DDP's ``find_unused_parameters=False``
-  contract), which every registered family meets;
+  contract) and no backward pass to reach another optimizer's parameters (freeze them), which every registered
+  family meets; :func:`check_replicas_agree` verifies after every epoch that the ranks still hold the same model;
 * batch norm is per rank: each rank normalises with the statistics of its own ``batch_size / W`` rows, and the
   running statistics are averaged over the ranks at the end of every epoch, so every rank (and the checkpoint)
   holds the same model.
@@ -126,6 +127,32 @@ def average_buffers(module: nn.Module) -> None:
         if buffer.is_floating_point():
             dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
             buffer.div_(size)
+
+
+def check_replicas_agree(module: nn.Module, device: torch.device, rtol: float = 1e-4) -> None:
+    """Raise when the ranks' copies of ``module`` differ (gradients of some optimizer were not averaged).
+
+    Compares each parameter's float64 sum over the ranks (one all-reduce of max and one of min): the ranks apply
+    the same update to the same weights, so their copies agree up to float rounding of unlike kernels.
+
+    Raises:
+        RuntimeError: a parameter's sums differ by more than ``rtol`` relative between two ranks (names it).
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    names = [name for name, _ in module.named_parameters()]
+    sums = torch.stack([p.detach().double().sum() for p in module.parameters()]).to(device)
+    high, low = sums.clone(), sums.clone()
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    apart = (high - low).abs() > rtol * (1 + torch.maximum(high.abs(), low.abs()))
+    if bool(apart.any()):
+        name = names[int(apart.nonzero()[0, 0])]
+        raise RuntimeError(
+            f"the ranks' copies of the model differ at {name!r}: a backward pass reached parameters of an optimizer "
+            "other than the one it was for (see agm.training.interface: freeze the others with "
+            "agm.models.family.frozen), so their gradients were not averaged"
+        )
 
 
 def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:

@@ -20,6 +20,12 @@ RNG state saved/restored with the checkpoints, so ``torch.randn`` inside ``train
 resumable), batching (a DataLoader whose sampler's generator is seeded from (seed, epoch)), the progress bar,
 checkpoints, the history and the finiteness checks (a NaN/inf loss or weight stops the run).
 The model owns: its losses and how its optimizers step.
+
+Data-parallel training (``torchrun``, :mod:`agm.training.data_parallel`) averages each optimizer's gradients over
+the processes during the backward pass that precedes its ``step``.  So in ``training_step`` every backward pass for
+an optimizer must give a gradient to every one of its parameters, and must not reach the parameters of another
+optimizer (freeze them, :func:`agm.models.family.frozen`, or detach the inputs, as the AWAE-GAN and InfoGAN do); the
+trainer stops with a RuntimeError when the processes' copies of the model drift apart.
 """
 
 from __future__ import annotations

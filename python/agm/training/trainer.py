@@ -32,7 +32,14 @@ from tqdm.auto import tqdm
 from agm import distributed
 from agm.models.registry import build_model
 from agm.training.checkpoint import load_checkpoint, save_checkpoint
-from agm.training.data_parallel import GradientSync, average_buffers, mean_over_ranks, rank_batch_size, rank_seed
+from agm.training.data_parallel import (
+    GradientSync,
+    average_buffers,
+    check_replicas_agree,
+    mean_over_ranks,
+    rank_batch_size,
+    rank_seed,
+)
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
 
@@ -317,6 +324,7 @@ def _end_epoch(module: nn.Module, record: dict[str, float], ranks: _Ranks) -> di
     if ranks.world_size == 1:
         return record
     average_buffers(module)
+    check_replicas_agree(module, ranks.device)
     return mean_over_ranks(record, ranks.device)
 
 
