@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib.image
 import numpy as np
@@ -27,6 +30,17 @@ def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
     img = matplotlib.image.imread(path)
     assert img.ndim == 3 and min(img.shape[:2]) > 50 and float(img[..., :3].std()) > 0.01, path
+
+
+@pytest.fixture(autouse=True)
+def cheap_refinement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's runs refine Fig. 3b's strip pairs with 10 L-BFGS steps on 8 segments (the defaults, 100 on 16,
+    cost ~3 CPU s per model here): the refinement's own accuracy is tested in test_geodesic_refine."""
+    import agm.experiments.reproduce as reproduce
+
+    monkeypatch.setattr(
+        reproduce, "ReproduceSettings", functools.partial(ReproduceSettings, refine_steps=10, refine_points=8)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +88,9 @@ def _args(data_dir: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def _results(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text())
+def _results(out: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return data
 
 
 def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_path: Path) -> None:
@@ -120,8 +135,17 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
         assert len(m["geodesics"]["lengths"]) == 6 and math.isfinite(m["reconstruction_error"])
         assert m["geodesics"]["n_unreachable"] + sum(v is not None for v in m["geodesics"]["lengths"]) == 6
         assert sum(m["chart_usage"]) == 60
+    for m in res["models"]:  # Fig. 3b's models: the strip pairs refined beside their graph geodesics
+        q = m["refined"]
+        assert q["status"] == "computed" and (q["steps"], q["points"]) == (10, 8) and len(q["refined_lengths"]) == 5
+        for g, v in zip(q["graph_lengths"], m["geodesics"]["lengths"][:5]):  # float32 encodings in other batches
+            assert (g is None) == (v is None) and (g is None or g == pytest.approx(v, rel=1e-5))
+        for g, v in zip(q["graph_lengths"], q["refined_lengths"]):
+            assert (g is None) == (v is None) and (g is None or v <= g)
+        assert q["median_ratio"] is None or 0 < q["min_ratio"] <= q["median_ratio"] <= q["max_ratio"] <= 1
     report = (out / "report.md").read_text()
     assert "## Table 1" in report and all(f"figures/{name}" in report for name in FIGURES)
+    assert "## Refined geodesics" in report and "refined / graph (median)" in report
     assert "## The paper's claims, checked" in report
     typed = load_reproduction_result(out / "results.json")  # the typed loader reads back what was written
     assert typed.to_dict() == res and res["format"] == "agm-reproduction-results" and res["version"] == 1
@@ -186,4 +210,51 @@ def test_every_option_has_help(command: str, capsys: pytest.CaptureFixture[str])
     from agm.cli import build_parser
 
     sub = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert all(action.help for action in sub[command]._actions)
+    assert all(action.help for action in sub[command]._actions)  # type: ignore[index]
+
+
+def test_refined_stage_is_added_to_a_folder_without_recomputing_the_rest(data_dir: Path, tmp_path: Path) -> None:
+    from agm.experiments.reproduce import run_reproduce
+
+    out = tmp_path / "run"
+    base = ReproduceSettings(
+        dataset="mnist",
+        charts=(1, 2),
+        preset="tiny",
+        data_dir=str(data_dir),
+        points=80,
+        pairs=6,
+        k=4,
+        n_steps=2,
+        epochs=1,
+        n_train=150,
+        verify=False,
+        strip_pairs=2,
+        progress=False,
+        refine_steps=0,  # a folder as written before the refined stage existed: no refined-*.json
+    )
+    first = run_reproduce(base, out)
+    assert all(r.refined is None for r in first.models) and not list(out.glob("models/*/refined-*.json"))
+    files = sorted(p.name for p in out.glob("models/*/*"))
+    second = run_reproduce(dataclasses.replace(base, refine_steps=20, refine_points=8), out)
+    for r in second.models:  # every cached stage reused: the refinement adds its own key only
+        assert (r.training.status, r.graph.status, r.geodesics.status) == ("loaded", "loaded", "loaded")
+        assert r.refined is not None and r.refined.status == "computed" and len(r.refined.refined_lengths) == 2
+        for g, v in zip(r.refined.graph_lengths, r.refined.refined_lengths):
+            assert (g is None) == (v is None) and (g is None or v <= g)  # type: ignore[operator]
+    assert second.model(1).geodesics.lengths == first.model(1).geodesics.lengths  # type: ignore[union-attr]
+    added = sorted(set(p.name for p in out.glob("models/*/*")) - set(files))
+    assert len(added) == 2 and all(name.startswith("refined-") for name in added), added
+    third = run_reproduce(dataclasses.replace(base, refine_steps=20, refine_points=8), out)
+    for r, s in zip(third.models, second.models):
+        assert r.refined is not None and s.refined is not None and r.refined.status == "loaded"
+        assert r.refined.refined_lengths == s.refined.refined_lengths  # the curves read back, lengths exact
+    res = _results(out)
+    assert [m["refined"]["status"] for m in res["models"]] == ["loaded", "loaded"]
+    assert "## Refined geodesics" in (out / "report.md").read_text()
+    assert_png(out / "figures" / "fig3b_interpolations.png")
+    old = json.loads((out / "results.json").read_text())
+    for m in old["models"]:  # a results file without the refined field reads back (None)
+        del m["refined"]
+    (out / "old.json").write_text(json.dumps(old))
+    assert all(r.refined is None for r in load_reproduction_result(out / "old.json").models)

@@ -6,8 +6,10 @@ the chart confidences and draw Fig. 2a/2b (:func:`evaluate_stage`); choose eps (
 grid value whose node count is closest to the paper's); build the graph of Algorithm 1 on ``points`` encoded
 training points (:func:`graph_stage`); compute geodesics between ``pairs`` seeded random test pairs, plus, for
 m = 1, the decoded straight latent line (:func:`geodesics_stage`); and for the Fig. 3b models the interpolation
-strips (:func:`strips_stage`). Graphs and geodesic lengths are saved next to the checkpoint under a key of their
-parameters and reused by a rerun. Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and ``report.md``.
+strips (:func:`strips_stage`) and their refined curves (:func:`agm.experiments.refined.refined_stage`, a refined row
+under each graph row). Graphs, geodesic lengths and refined curves are saved next to the checkpoint under a key of
+their parameters and reused by a rerun (the refined curves' key is their own: adding or changing the refinement
+reuses the rest). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and ``report.md``.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from agm.experiments.lengths import straight_latent_lengths
 from agm.experiments.pairs import random_pairs
 from agm.experiments.paper import paper_node_target
 from agm.experiments.records import from_record, to_record
+from agm.experiments.refined import refined_key, refined_stage
 from agm.experiments.reproduction_report import write_reproduction_report, write_table1
 from agm.experiments.reproduction_results import (
     EpsChoice,
     GeodesicsResult,
     GraphBuild,
+    RefinedGeodesics,
     ReproductionModelResult,
     ReproductionResult,
     TrainingInfo,
@@ -44,7 +48,7 @@ from agm.experiments.reproduction_settings import REPRODUCE_DATASETS, ReproduceS
 from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
 from agm.experiments.stages import StageClock
-from agm.geodesic import GeodesicGraph, build_graph, load_graph
+from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph, load_graph
 from agm.training import TrainConfig, make_config
 
 __all__ = [
@@ -275,14 +279,21 @@ def geodesics_stage(
     return result, straight
 
 
-def strips_stage(inp: _Inputs, model: Any, graph: GeodesicGraph, m: int) -> tuple[list[StripRow], float]:
-    """Fig. 3b's rows of this model (the first ``strip_pairs`` test pairs) and the mean distance of their
-    decodings to the nearest test point (how far the interpolations stray from the data)."""
+def _label(m: int) -> str:
+    return "WAE-GAN" if m == 1 else f"AWAE-GAN {m} charts"
+
+
+def strips_stage(
+    inp: _Inputs, model: Any, graph: GeodesicGraph, m: int
+) -> tuple[list[StripRow], float, list[GeodesicPath | None]]:
+    """Fig. 3b's rows of this model (the first ``strip_pairs`` test pairs), the mean distance of their
+    decodings to the nearest test point (how far the interpolations stray from the data) and the pairs' graph
+    geodesics (None: unreachable)."""
     s, pairs, test_x = inp.s, inp.pairs, inp.test.x
     n = min(s.strip_pairs, len(pairs))
     x0, x1 = test_x[torch.from_numpy(pairs[:n, 0])], test_x[torch.from_numpy(pairs[:n, 1])]
     paths = geodesics(model, x0, x1, graph, batch_size=s.batch_size, progress=False)
-    label = "WAE-GAN" if m == 1 else f"AWAE-GAN {m} charts"
+    label = _label(m)
     rows = []
     for i, p in enumerate(paths):
         length = "unreachable" if p is None else f"{p.length:.3g}"
@@ -292,12 +303,30 @@ def strips_stage(inp: _Inputs, model: Any, graph: GeodesicGraph, m: int) -> tupl
         [r.x.reshape(r.x.shape[0], -1) for r, p in zip(rows, paths) if p is not None] or [torch.empty(0)]
     )
     if decoded.numel() == 0:
-        return rows, float("nan")
+        return rows, float("nan"), paths
     flat = test_x.reshape(test_x.shape[0], -1)
     nearest = torch.cat(
         [torch.cdist(decoded[i : i + 64].double(), flat.double()).min(1).values for i in range(0, len(decoded), 64)]
     )
-    return rows, float(nearest.mean())
+    return rows, float(nearest.mean()), paths
+
+
+def refined_rows(
+    inp: _Inputs, graph_key: str, paths: list[GeodesicPath | None], m: int
+) -> tuple[RefinedGeodesics, list[StripRow]]:
+    """The refined stage of a Fig. 3b model (see :mod:`agm.experiments.refined`) and its strip rows, one per pair."""
+    s = inp.s
+    n = len(paths)
+    key = refined_key(graph_key, inp.pairs[:n], len(inp.test.x), s.refine_steps, s.refine_points)
+    record, curves = refined_stage(
+        inp.run_dir(m), key, paths, steps=s.refine_steps, points=s.refine_points, batch_size=s.batch_size
+    )
+    rows = []
+    for i, (c, g) in enumerate(zip(curves, record.graph_lengths)):
+        length = "unreachable" if c is None or g is None else f"{c.length:.3g} (graph {g:.3g})"
+        title = f"pair {i}: {_label(m)}, refined, length {length}"
+        rows.append(strip_row(c, s.strip_steps, title, tuple(inp.test.x.shape[1:]), first_chart=1))
+    return record, rows
 
 
 def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[StripRow]]:
@@ -329,9 +358,15 @@ def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[Strip
         geo, straight = geodesics_stage(inp, model, graph, gkey, m)
     rows: list[StripRow] = []
     strip_distance = None
+    refined: RefinedGeodesics | None = None
     if m in (1, strip_chart_count(s.charts)):
         with clock.stage("strips"):
-            rows, strip_distance = strips_stage(inp, model, graph, m)
+            rows, strip_distance, strip_paths = strips_stage(inp, model, graph, m)
+        if s.refine_steps > 0:
+            say(f"agm reproduce: m = {m}: refining the strip pairs")
+            with clock.stage("refine"):
+                refined, refined_strips = refined_rows(inp, gkey, strip_paths, m)
+            rows = [row for pair in zip(rows, refined_strips) for row in pair]  # graph, refined, pair by pair
     result = ReproductionModelResult(
         charts=m,
         model=config.model,
@@ -351,6 +386,7 @@ def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[Strip
         strip_distance_to_data=strip_distance,
         timings_s=clock.wall_s,
         cpu_s=clock.cpu_s,
+        refined=refined,
     )
     return result, rows
 
@@ -368,7 +404,7 @@ def _load_inputs(s: ReproduceSettings, out: Path) -> _Inputs:
 
 def plot_fig3(inp: _Inputs, models: list[ReproductionModelResult], strips: dict[int, list[StripRow]]) -> None:
     """Fig. 3a (the length distribution of every model, and the WAE-GAN's straight line) and Fig. 3b (the WAE-GAN's
-    rows and the multi-chart model's rows, pair by pair)."""
+    rows and the multi-chart model's rows, pair by pair; each graph row followed by its refined row when refined)."""
     s = inp.s
     series: dict[str, np.ndarray] = {}
     for r in models:
@@ -385,12 +421,16 @@ def plot_fig3(inp: _Inputs, models: list[ReproductionModelResult], strips: dict[
         title=f"{s.dataset}: decoded lengths of {s.pairs} test-pair geodesics",
     )
     order = [m for m in (1, strip_chart_count(s.charts)) if m in strips]
-    rows = [row for i in range(s.strip_pairs) for m in order for row in strips[m][i : i + 1]]
+    per_pair = {m: 2 if any(r.refined is not None for r in models if r.charts == m) else 1 for m in order}
+    rows = [
+        row for i in range(s.strip_pairs) for m in order for row in strips[m][per_pair[m] * i : per_pair[m] * (i + 1)]
+    ]
     if rows:
         plot_strips(
             rows,
             inp.figures / "fig3b_interpolations.png",
-            title="geodesic interpolations between the same test pairs; chart under each step ('a/b': transition)",
+            title="geodesic interpolations between the same test pairs (graph, then refined); chart under each step "
+            "('a/b': transition)",
         )
 
 

@@ -80,6 +80,32 @@ class GeodesicsResult:
 
 
 @dataclass(frozen=True)
+class RefinedGeodesics:
+    """Fig. 3b's strip pairs refined into smooth curves (:func:`agm.geodesic.refine_paths`) beside their graph
+    geodesics (absent from results written before this stage existed: read back as None).
+
+    Attributes:
+        status: "computed" or "loaded".  steps, points: the refinement's L-BFGS steps and segments per curve.
+        graph_lengths, refined_lengths: per strip pair (the first ones of the random pairs), None where unreachable;
+        a refined length is never above its graph length (the graph path is kept where refining does not shorten
+        it).  shortened: per pair, whether the refined curve replaced the graph path.  median_ratio, min_ratio,
+        max_ratio: of refined / graph over the reachable pairs (None: none reachable).  seconds: wall time of the
+        refinement in the run that computed it.
+    """
+
+    status: str
+    steps: int
+    points: int
+    graph_lengths: list[float | None]
+    refined_lengths: list[float | None]
+    shortened: list[bool]
+    median_ratio: float | None
+    min_ratio: float | None
+    max_ratio: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ReproductionModelResult:
     """Everything measured on one chart count.
 
@@ -91,7 +117,8 @@ class ReproductionModelResult:
         charts holding at least 10% of the class's test points.  training, eps_choice, graph, geodesics: the
         stages.  straight_line: the one-chart model's straight latent lengths (None for m > 1).
         strip_distance_to_data: mean distance of the Fig. 3b decodings to their nearest test point (None: the model
-        has no strips).  timings_s / cpu_s: wall and process CPU seconds per stage.
+        has no strips).  timings_s / cpu_s: wall and process CPU seconds per stage.  refined: the strip pairs'
+        refined geodesics (None: the model has no strips, refinement is off, or an older results file).
     """
 
     charts: int
@@ -112,6 +139,7 @@ class ReproductionModelResult:
     strip_distance_to_data: float | None
     timings_s: dict[str, float]
     cpu_s: dict[str, float]
+    refined: RefinedGeodesics | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ class ReproduceSettings:
         (None: the whole test split).  verify: check the IDX files' SHA-256 (False for self-generated files).
         strip_pairs / strip_steps: Fig. 3b size.  straight_steps: decodings along the straight latent line.
         batch_size: decoded points per call (None: the geodesic module's default).  progress: progress bars.
+        refine_steps / refine_points: the refinement of Fig. 3b's strip pairs (L-BFGS steps of the finest level,
+        segments per curve; :func:`agm.geodesic.refine_paths`), a refined row beside each graph row; refine_steps
+        0: no refined rows.  Neither enters the cache keys of the graphs and geodesics.
     """
 
     dataset: str = "mnist"
@@ -47,6 +50,8 @@ class ReproduceSettings:
     straight_steps: int = 200
     batch_size: int | None = None
     progress: bool = field(default=True, compare=False)
+    refine_steps: int = 100
+    refine_points: int = 16
 
     def __post_init__(self) -> None:
         if self.dataset not in REPRODUCE_DATASETS:
@@ -58,6 +63,10 @@ class ReproduceSettings:
         for name in ("points", "pairs", "k", "strip_steps", "straight_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)!r}")
+        if self.refine_steps < 0:
+            raise ValueError(f"refine_steps: expected >= 0, got {self.refine_steps!r}")
+        if self.refine_points < 2:
+            raise ValueError(f"refine_points: expected >= 2, got {self.refine_points!r}")
         if self.strip_steps < 2:
             raise ValueError(f"strip_steps: expected >= 2, got {self.strip_steps}")
         for name, values in (("eps", () if self.eps is None else (self.eps,)), ("eps_grid", self.eps_grid)):

@@ -437,6 +437,31 @@ def _measure(
     return lengths, inside
 
 
+def curve_path(template: GeodesicPath, latents: np.ndarray, charts: np.ndarray, length: float) -> GeodesicPath:
+    """A :class:`GeodesicPath` over given curve points (e.g. a refined curve saved as JSON and read back), on the
+    template path's model, device and resolution; no graph ``nodes``.
+
+    Args:
+        template: a path of the same model (e.g. the graph path the curve was refined from).
+        latents: (L, d) float latent points, L >= 1, d the template's latent size.  charts: (L,) int chart of each.
+        length: the curve's measured length (as :func:`refine_paths` reports it).
+
+    Raises:
+        ValueError: shapes that do not fit, or charts outside 0..n_charts-1 of the template's model.
+    """
+    lat = np.asarray(latents, dtype=np.float32)
+    ch = np.asarray(charts, dtype=np.int64).reshape(-1)
+    if lat.ndim != 2 or lat.shape[0] < 1 or lat.shape[0] != ch.size or lat.shape[1] != template.latents.shape[1]:
+        raise ValueError(
+            f"latents must be (L, {template.latents.shape[1]}) with L = len(charts) >= 1; got latents "
+            f"{lat.shape} and {ch.size} charts"
+        )
+    n_charts = int(getattr(template._model, "n_charts", int(ch.max()) + 1))
+    if bool((ch < 0).any()) or bool((ch >= n_charts).any()):
+        raise ValueError(f"charts must lie in 0..{n_charts - 1}; got {ch.tolist()}")
+    return _as_path(template, lat, ch, float(length))
+
+
 def _as_path(graph_path: GeodesicPath, latents: np.ndarray, charts: np.ndarray, length: float) -> GeodesicPath:
     """A GeodesicPath over the refined curve's points (no graph nodes), on the graph path's model and device."""
     return GeodesicPath(
