@@ -15,7 +15,7 @@ from agm.commands._options import add_shared, int_at_least
 #: Options passed to ReproduceSettings under their own names.
 _SETTINGS = (
     *("dataset", "preset", "data_dir", "points", "pairs", "k", "eps", "n_steps"),
-    *("seed", "device", "epochs", "n_train", "n_test", "batch_size"),
+    *("seed", "device", "epochs", "n_train", "n_test", "batch_size", "refine_steps", "refine_points"),
 )
 
 
@@ -47,6 +47,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="decoded points per forward call in graph and geodesic stages (default: measured on CPU, 16384 on CUDA)",
     )
+    p.add_argument(
+        "--refine-steps",
+        type=int_at_least(0),
+        default=20,
+        help="L-BFGS steps of the finest level when refining Fig. 3b's strip pairs (0: no refined rows)",
+    )
+    p.add_argument("--refine-points", type=int_at_least(2), default=16, help="segments of each refined Fig. 3b curve")
     p.add_argument("--no-verify", action="store_true", help="do not check the IDX files' SHA-256 (own files)")
     add_shared(p, "threads", "quiet")
 
