@@ -26,9 +26,9 @@ class ReproduceSettings:
         batch_size: decoded points per call (None: the geodesic module's default).  progress: progress bars.
         refine_steps / refine_points: the refinement of Fig. 3b's strip pairs (L-BFGS steps of the finest level,
         segments per curve; :func:`agm.geodesic.refine_paths`), a refined row beside each graph row; refine_steps
-        0: no refined rows; the default 20 (with 10 on each coarser level) keeps the refinement of the WAE-GAN's
-        and the 8-chart model's 5 strips to a few CPU minutes each at the cpu preset (100 steps cost about
-        more than 8 CPU minutes for the WAE-GAN alone: stopped unfinished).  Neither enters the cache keys of the graphs and geodesics.
+        0: no refined rows; the default 20 (10 on each coarser level) keeps the refinement of the WAE-GAN's and
+        the 8-chart model's 5 strips to minutes at the cpu preset (100 steps had not finished the WAE-GAN's strips
+        after 8 CPU minutes).  Neither enters the cache keys of the graphs and geodesics.
     """
 
     dataset: str = "mnist"
