@@ -47,7 +47,7 @@ void bfs(const std::vector<std::int64_t>& indptr, const std::vector<std::int32_t
 
 std::int64_t AtlasGraph::diameter_hops(std::size_t n_threads) const {
     {
-        std::lock_guard<std::mutex> lock(pool_mutex_);
+        std::lock_guard<std::mutex> lock(cache_mutex_);
         if (diameter_) return *diameter_;
     }
     const std::size_t n = n_nodes();
@@ -94,7 +94,7 @@ std::int64_t AtlasGraph::diameter_hops(std::size_t n_threads) const {
         alive.erase(std::remove_if(alive.begin(), alive.end(), [&](std::int32_t w) { return upper[w] <= best; }),
                     alive.end());
     }
-    std::lock_guard<std::mutex> lock(pool_mutex_);
+    std::lock_guard<std::mutex> lock(cache_mutex_);
     diameter_ = best;
     return best;
 }
@@ -105,18 +105,12 @@ GraphStats AtlasGraph::stats(std::size_t n_threads) const {
     s.n_edges = static_cast<std::int64_t>(n_edges());
     s.n_intra_edges = static_cast<std::int64_t>(n_intra_edges());
     s.n_cross_edges = s.n_edges - s.n_intra_edges;
-    s.n_components = static_cast<std::int64_t>(component_sizes_.size());
-    s.largest_component = component_sizes_.empty() ? 0 : *std::max_element(component_sizes_.begin(), component_sizes_.end());
+    s.n_components = static_cast<std::int64_t>(component_sizes().size());
+    s.largest_component = component_sizes().empty() ? 0 : *std::max_element(component_sizes().begin(), component_sizes().end());
     s.diameter_hops = diameter_hops(n_threads);
     return s;
 }
 
-std::size_t AtlasGraph::memory_bytes() const {
-    auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    const Values values = this->values();
-    return latents_.bytes() + (values.positions ? values.positions->bytes() : 0) + bytes(chart_offsets_) +
-           bytes(node_chart_) + bytes(node_point_) + csr_.bytes() +
-           (values.csr_weights ? bytes(*values.csr_weights) : 0) + bytes(component_) + bytes(component_sizes_);
-}
+std::size_t AtlasGraph::memory_bytes() const { return structure_.bytes() + values().bytes(); }
 
 }  // namespace agm

@@ -240,21 +240,21 @@ void AtlasGraph::save(const std::string& path, const std::string& metadata) {
     w.put_array(magic, 8);
     w.put(format_version);
     w.put(byte_order_mark);
-    const std::uint8_t flags[4] = {static_cast<std::uint8_t>(latents_.is_double() ? 2 : 1),
+    const std::uint8_t flags[4] = {static_cast<std::uint8_t>(latents().is_double() ? 2 : 1),
                                    static_cast<std::uint8_t>(values.csr_weights ? 1 : 0),
                                    static_cast<std::uint8_t>(!positions ? 0 : positions->is_double() ? 2 : 1), 0};
     w.put_array(flags, 4);
-    const std::uint64_t sizes[8] = {n_charts(), n_nodes(), latent_dim(), k_, n_edges(), n_intra_edges(),
+    const std::uint64_t sizes[8] = {n_charts(), n_nodes(), latent_dim(), k(), n_edges(), n_intra_edges(),
                                     positions ? positions->cols : 0, metadata.size()};
     w.put_array(sizes, 8);
-    w.put_array(chart_offsets_.data(), chart_offsets_.size());
-    w.put_array(node_point_.data(), node_point_.size());
-    latents_.is_double() ? put_matrix<double>(w, latents_) : put_matrix<float>(w, latents_);
-    const std::vector<std::int32_t> edge_list = csr_.edge_list();  // replayed from the CSR, in edge order
+    w.put_array(chart_offsets().data(), chart_offsets().size());
+    w.put_array(node_point().data(), node_point().size());
+    latents().is_double() ? put_matrix<double>(w, latents()) : put_matrix<float>(w, latents());
+    const std::vector<std::int32_t> edge_list = edges();  // replayed from the CSR, in edge order
     w.put_array(edge_list.data(), edge_list.size());
     if (values.csr_weights) {
         std::vector<double> weight_list(n_edges());
-        csr_.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weight_list[e] = (*values.csr_weights)[s.slot_u]; });
+        edge_csr().for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weight_list[e] = (*values.csr_weights)[s.slot_u]; });
         w.put_array(weight_list.data(), weight_list.size());
     }
     if (positions) positions->is_double() ? put_matrix<double>(w, *positions) : put_matrix<float>(w, *positions);
@@ -316,25 +316,24 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
         b.fail("the header's sizes imply " + (sized ? std::to_string(expected) + " bytes" : std::string("an overflowing size")) +
                " but the file has " + std::to_string(buffer.size()));
     }
-    std::unique_ptr<AtlasGraph> g(new AtlasGraph());
-    g->k_ = k;
-    g->chart_offsets_ = b.get_array<std::int64_t>(n_charts + 1);
-    g->node_point_ = b.get_array<std::int64_t>(n_nodes);
-    g->latents_ = read_matrix(b, latent_dtype, n_nodes, dim, "latents");
+    std::vector<std::int64_t> chart_offsets = b.get_array<std::int64_t>(n_charts + 1);
+    std::vector<std::int64_t> node_point = b.get_array<std::int64_t>(n_nodes);
+    FloatMatrix latents = read_matrix(b, latent_dtype, n_nodes, dim, "latents");
     const std::vector<std::int32_t> stored_edges = b.get_array<std::int32_t>(2 * n_edges);
-    const auto& off = g->chart_offsets_;
+    const auto& off = chart_offsets;
     if (off.front() != 0 || off.back() != static_cast<std::int64_t>(n_nodes)) b.fail("inconsistent chart_offsets");
+    std::vector<std::int32_t> node_chart;
     for (std::size_t c = 0; c < n_charts; ++c) {
         if (off[c + 1] - off[c] <= static_cast<std::int64_t>(k)) b.fail("a chart has k or fewer points");
-        g->node_chart_.insert(g->node_chart_.end(), off[c + 1] - off[c], static_cast<std::int32_t>(c));
+        node_chart.insert(node_chart.end(), off[c + 1] - off[c], static_cast<std::int32_t>(c));
     }
-    for (const std::int64_t p : g->node_point_) {
+    for (const std::int64_t p : node_point) {
         if (p < 0) b.fail("negative point id");
     }
     for (std::size_t e = 0; e < n_edges; ++e) {
         const std::int32_t u = stored_edges[2 * e], v = stored_edges[2 * e + 1];
         if (u < 0 || u >= v || static_cast<std::uint64_t>(v) >= n_nodes ||
-            (g->node_chart_[u] == g->node_chart_[v]) != (e < n_intra)) {
+            (node_chart[u] == node_chart[v]) != (e < n_intra)) {
             b.fail("invalid edge " + std::to_string(e));
         }
     }
@@ -342,37 +341,16 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     FloatMatrix positions;
     if (position_dtype != 0) positions = read_matrix(b, position_dtype, n_nodes, pos_dim, "positions");
     const char* meta = b.take(meta_bytes);
-    g->metadata_.assign(meta, meta_bytes);
     if (b.pos != body.size()) b.fail("trailing bytes after the arrays (sizes inconsistent)");
     // Rebuild what is derived: cross edges (checked against the file), trees, CSR, components.
-    std::vector<std::int32_t> cross;
+    std::unique_ptr<AtlasGraph> g;
     try {
-        cross = g->build_cross_edges();
+        g = std::make_unique<AtlasGraph>(structure_from_arrays(std::move(chart_offsets), std::move(node_point),
+                                                               std::move(latents), k, stored_edges, n_intra));
     } catch (const std::invalid_argument& e) {
         b.fail(e.what());
     }
-    if (!std::equal(cross.begin(), cross.end(), stored_edges.begin() + 2 * n_intra, stored_edges.end())) {
-        b.fail("cross-chart edges do not match the point ids");
-    }
-    std::visit(
-        [&](const auto& all) {
-            using T = typename std::decay_t<decltype(all)>::value_type;
-            std::vector<MatrixView<T>> views;
-            for (std::size_t c = 0; c < n_charts; ++c) {
-                views.push_back(MatrixView<T>{all.data() + off[c] * dim, static_cast<std::size_t>(off[c + 1] - off[c]), dim});
-            }
-            try {
-                g->build_charts<T>(views, tree_leaf_size);
-            } catch (const std::invalid_argument& e) {
-                b.fail(std::string("latents: ") + e.what());
-            }
-        },
-        g->latents_.data);
-    try {
-        g->build_structure(stored_edges, n_intra);  // rejects intra-chart edges out of order or repeated
-    } catch (const std::invalid_argument& e) {
-        b.fail(e.what());
-    }
+    g->metadata_.assign(meta, meta_bytes);
     if (has_weights) {
         try {
             g->set_weights(VectorView<double>{weights.data(), weights.size()});
