@@ -132,3 +132,21 @@ def test_lazy_rounds_benchmark_quick(tmp_path: Path) -> None:
     assert result["correctness_passed"] is True  # costs after the stores == scipy's on the same weights
     (case,) = result["cases"]
     assert case["round_median_s"] > 0 and case["native"]["update_weights_plus_search_s"] > 0
+
+
+def test_stats_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_stats.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_stats.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"bench_stats failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_stats" and result["correctness_passed"] is True
+    assert {c["kind"] for c in result["cases"]} == {"square", "cube", "cylinder"}
+    for case in result["cases"]:
+        assert case["correct"] and case["build_s"] > 0 and case["stats_s"] > 0
+        assert set(case["methods"]) == {"auto", "bounds", "ifub"}
+        assert all(m["diameter"] == case["diameter_hops"] and m["n_bfs"] >= 1 for m in case["methods"].values())

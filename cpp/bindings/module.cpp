@@ -31,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
     agm::bindings::bind_atlas_graph(m);
     agm::bindings::bind_search(m);
     agm::bindings::bind_persistence(m);
+    agm::bindings::bind_hop_diameter(m);
 }

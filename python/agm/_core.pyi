@@ -30,6 +30,32 @@ class UnreachableError(ValueError):
 def hardware_threads() -> int:
     """Number of hardware threads the core uses when ``n_threads=0``."""
 
+def hop_diameter(
+    indptr: NDArray[np.int64],
+    indices: NDArray[np.int64],
+    method: Literal["auto", "ifub", "bounds"] = "auto",
+    n_threads: int = 0,
+) -> tuple[int, int]:
+    """Exact hop diameter of an undirected graph given as CSR arrays: the largest finite BFS distance over all
+    connected components (0 without edges).
+
+    Args:
+        indptr: (N + 1,) int64, starts at 0, non-decreasing, ends at len(indices).
+        indices: (E,) int64 neighbour ids in [0, N); the adjacency must be symmetric.
+        method: "auto" (what AtlasGraph.diameter_hops uses: "bounds" on the graph renumbered in BFS order),
+            "bounds" (eccentricity bounds, Takes & Kosters 2011, on the ids as given) or "ifub" (iFUB with a
+            4-sweep start). All three are exact.
+        n_threads: threads for the parallel BFS, 0 = all hardware threads.
+
+    Returns:
+        (diameter, n_bfs): the diameter and the number of breadth-first searches run ("auto" counts its
+        renumbering traversal as one).
+
+    Raises:
+        ValueError: a malformed or asymmetric CSR (naming the array and value), a bad method or n_threads < 0.
+        TypeError: indptr or indices not int64.
+    """
+
 class ChartIndex:
     """A nanoflann k-d tree over the latent points of one chart.
 
