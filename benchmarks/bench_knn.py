@@ -4,7 +4,8 @@ Peers: agm ``ChartIndex(points).query_self`` and ``agm.knn.knn_graph`` (tree / b
 (workers=1 and -1), pykdtree (if installed; it threads with OpenMP, OMP_NUM_THREADS, all cores when unset) and a
 numpy brute force (BLAS-threaded, blocked) for N <= 20k. Cases: d=7 with N in {2k, 20k, 200k}; d=16 and d=32
 with N in {2k, 20k} for the tree-vs-brute crossover. Gaussian float64 points. Correctness: every peer's sorted
-distances equal scipy's (rtol 1e-9 in float64, 1e-5 for the float32 agm row).
+distances equal scipy's (rtol 1e-9 in float64, 1e-5 for the float32 agm row). Second part: ``ChartIndex.query``
+of fresh queries in random order, visited in input order vs sorted by leaf (``order=``), N = Q in {20k, 200k}.
 
 Usage: python benchmarks/bench_knn.py [--quick] [--out PATH]
 """
@@ -14,13 +15,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Timing, environment, parser, print_table, rng_for, write_json  # noqa: E402
+from _common import Timing, environment, load_average, parser, print_table, rng_for, write_json  # noqa: E402
 from agm import _core  # noqa: E402
 
 try:
@@ -122,6 +123,53 @@ def run_case(n: int, d: int, seed: int, repeats: int) -> dict[str, Any]:
     return {"n": n, "d": d, "k": K, "timings": timings, "ratio_to_scipy_workers1": ratios, "correct": correct}
 
 
+def run_query_order(n: int, d: int, seed: int, repeats: int) -> dict[str, Any]:
+    """``ChartIndex.query`` of n fresh Gaussian queries (random order) against n indexed points, k = K: visited in
+    input order (order="input", what query did before) vs sorted by leaf (order="auto"), round-robin with one
+    warm-up round when repeats > 1, 1 and all threads. Correctness: the orders agree bit for bit and the distances
+    equal scipy's (rtol 1e-9)."""
+    points = rng_for(seed, n, d, 1).normal(size=(n, d))
+    queries = rng_for(seed, n, d, 2).normal(size=(n, d))
+    index = _core.ChartIndex(points)
+
+    def query(order: Literal["input", "auto"], threads: int) -> Callable[[], KnnResult]:
+        return lambda: index.query(queries, K, n_threads=threads, order=order)
+
+    table = {
+        f"agm query order={order} n_threads={threads}": query(order, threads)
+        for threads in (1, 0)
+        for order in ("input", "auto")
+    }
+    runs = {name: Timing() for name in table}
+    results: dict[str, KnnResult] = {}
+    for round_ in range(repeats + (1 if repeats > 1 else 0)):
+        for name, fn in table.items():
+            results[name] = runs[name].record(fn) if repeats == 1 or round_ > 0 else fn()
+    reference = cKDTree(points).query(queries, k=K)[0]
+    first = results["agm query order=input n_threads=1"]
+    correct = {
+        name: bool(np.array_equal(r[0], first[0]) and np.array_equal(r[1], first[1]))
+        and bool(np.allclose(r[1], reference, rtol=1e-9, atol=1e-12))
+        for name, r in results.items()
+    }
+    rows = [(name, runs[name].best, f"cpu {min(runs[name].cpu_times) * 1e3:.0f} ms") for name in table]
+    baseline = runs["agm query order=auto n_threads=1"].best
+    print_table(f"ChartIndex.query N=Q={n} d={d} k={K} (ratio: time / order=auto n_threads=1)", rows, baseline)
+    speedup = {
+        str(t): runs[f"agm query order=input n_threads={t}"].best / runs[f"agm query order=auto n_threads={t}"].best
+        for t in (1, 0)
+    }
+    return {
+        "n": n,
+        "d": d,
+        "k": K,
+        "timings": {name: runs[name].as_dict() for name in table},
+        "ratio_input_to_sorted_by_threads": speedup,
+        "correct": correct,
+        "load": load_average(),
+    }
+
+
 def main() -> None:
     p = parser("bench_knn", __doc__.splitlines()[0])
     p.add_argument("--cases", default=None, help="comma-separated N:d pairs instead of the default grid")
@@ -143,7 +191,9 @@ def main() -> None:
     for n, d in grid:
         repeats = args.repeats or (5 if n <= 2_000 else 3 if n <= 20_000 else 1)
         cases.append(run_case(n, d, args.seed, repeats))
-    passed = all(all(c["correct"].values()) for c in cases)
+    order_grid = [(2_000, 7)] if args.quick else [(20_000, 7), (200_000, 7)]
+    query_order = [run_query_order(n, d, args.seed, args.repeats or (3 if n <= 20_000 else 2)) for n, d in order_grid]
+    passed = all(all(c["correct"].values()) for c in cases + query_order)
     write_json(
         args.out,
         {
@@ -153,6 +203,7 @@ def main() -> None:
             "environment": env,
             "notes": notes,
             "cases": cases,
+            "query_order": query_order,
             "correctness_passed": passed,
         },
     )

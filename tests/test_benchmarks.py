@@ -57,6 +57,8 @@ def test_benchmark_quick(name: str, tmp_path: Path) -> None:
         assert set(case["correct"]) == set(case["timings"])
         for timing in case["timings"].values():
             assert timing["min_s"] > 0 and timing["repeats"] >= 1
+    if name == "bench_knn":  # ChartIndex.query visited in input order vs sorted by leaf: identical results
+        assert result["query_order"] and all(all(c["correct"].values()) for c in result["query_order"])
 
 
 def test_geodesic_benchmark_quick(tmp_path: Path) -> None:

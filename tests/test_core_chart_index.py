@@ -62,6 +62,51 @@ def test_query_self_equals_brute_force(
     assert_knn_matches_brute_force(ids, dists, points, points, k, exclude_self=True)
 
 
+@given(
+    data=point_sets(),
+    k_frac=st.floats(0.0, 1.0),
+    leaf_size=st.integers(1, 20),
+    n_threads=st.sampled_from([1, 2]),
+)
+def test_query_orders_give_identical_results(
+    data: tuple[NDArray[np.floating], NDArray[np.floating]], k_frac: float, leaf_size: int, n_threads: int
+) -> None:
+    """Sorting the queries by leaf changes only the visiting order: the same ids, distances and tie order (bit
+    for bit) as visiting them in input order, and equal to brute force."""
+    points, queries = data
+    k = 1 + int(k_frac * (points.shape[0] - 1))
+    index = core.ChartIndex(points, leaf_size=leaf_size)
+    both = np.ascontiguousarray(np.concatenate([queries, points[::-1]]))  # also queries on the points (ties)
+    ids_in, dists_in = index.query(both, k, n_threads=n_threads, order="input")
+    for order in ("leaf", "auto"):
+        ids, dists = index.query(both, k, n_threads=n_threads, order=order)
+        np.testing.assert_array_equal(ids, ids_in)
+        np.testing.assert_array_equal(dists, dists_in)
+    assert_knn_matches_brute_force(ids_in, dists_in, both, points, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_batches_are_sorted_and_returned_in_input_order(dtype: type, rng: np.random.Generator) -> None:
+    """A batch above the auto-sort size (1024 queries), shuffled, on a grid with many exact ties: "auto" (sorted
+    by leaf) equals "input" bit for bit, row i answers query i, and the rows equal brute force."""
+    points = (rng.integers(-4, 5, size=(700, 3)) / 2.0).astype(dtype)
+    queries = np.ascontiguousarray(np.concatenate([points, rng.normal(size=(1300, 3)).astype(dtype)]))
+    queries = np.ascontiguousarray(queries[rng.permutation(queries.shape[0])])
+    index = core.ChartIndex(points, leaf_size=8)
+    ids_in, dists_in = index.query(queries, 7, n_threads=2, order="input")
+    ids, dists = index.query(queries, 7, n_threads=2)
+    np.testing.assert_array_equal(ids, ids_in)
+    np.testing.assert_array_equal(dists, dists_in)
+    rows = rng.choice(queries.shape[0], 60, replace=False)
+    assert_knn_matches_brute_force(ids[rows], dists[rows], queries[rows], points, 7)
+
+
+def test_bad_query_order() -> None:
+    index = core.ChartIndex(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="order must be 'auto', 'leaf' or 'input'; got 'sorted'"):
+        index.query(np.zeros((1, 2)), 1, order="sorted")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 3, 9])
 def test_query_self_excludes_itself_among_duplicates(dtype: type, k: int, rng: np.random.Generator) -> None:

@@ -27,8 +27,10 @@ std::shared_ptr<AnyChartIndex> make_index(const py::array& points, std::int64_t 
     return checks::is_float64(points, "points") ? build(double{}) : build(float{});
 }
 
-py::tuple query(const AnyChartIndex& self, const py::array& queries, std::int64_t k, std::int64_t n_threads) {
+py::tuple query(const AnyChartIndex& self, const py::array& queries, std::int64_t k, std::int64_t n_threads,
+                const std::string& order) {
     const std::size_t threads = checks::threads(n_threads);
+    const QueryOrder visit = parse_query_order(order);
     const std::size_t kk = check_k(k, self.n_points(), false);  // the core's rule, before sizing the outputs
     return std::visit(
         [&](const auto& index) -> py::tuple {
@@ -50,7 +52,7 @@ py::tuple query(const AnyChartIndex& self, const py::array& queries, std::int64_
             double* dists_out = dists.mutable_data();
             {
                 py::gil_scoped_release release;
-                index->query(view, kk, ids_out, dists_out, threads);
+                index->query(view, kk, ids_out, dists_out, threads, visit);
             }
             return py::make_tuple(std::move(ids), std::move(dists));
         },
@@ -95,7 +97,8 @@ Args:
             "dtype",
             [](const AnyChartIndex& self) { return self.is_double() ? py::dtype::of<double>() : py::dtype::of<float>(); },
             R"pbdoc(The points' dtype (float32 or float64).)pbdoc")
-        .def("query", &query, py::arg("queries"), py::arg("k"), py::arg("n_threads") = 0, R"pbdoc(
+        .def("query", &query, py::arg("queries"), py::arg("k"), py::arg("n_threads") = 0, py::arg("order") = "auto",
+             R"pbdoc(
 k nearest indexed points of each query.
 
 Args:
@@ -103,6 +106,10 @@ Args:
         magnitude limit.
     k: 1 <= k <= n_points.
     n_threads: worker threads; 0 means all hardware threads. The GIL is released.
+    order: the order in which the queries are visited; it never changes the results, which are always in
+        input order. "leaf": sorted by the tree leaf each query falls in, so consecutive queries touch the
+        same leaves (cheaper when the cache is contended); "input": as given (already sorted queries);
+        "auto": "leaf" for batches of at least 1024 queries. ValueError for another value.
 
 Returns:
     ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance, ties by id. Distances are

@@ -98,6 +98,18 @@ struct ChartIndex<T>::Tree {
         for (std::size_t i = 0; i < index.vAcc.size(); ++i) index.vAcc[i] = static_cast<std::uint32_t>(i);
     }
 
+    // The first leaf-order position of the leaf that q descends to (the search's first branch at every split).
+    std::uint32_t leaf_of(const T* q) const {
+        const auto* node = index.root_node;
+        while (node->child1 != nullptr || node->child2 != nullptr) {
+            const double value = static_cast<double>(q[node->node_type.sub.divfeat]);
+            const double diff1 = value - node->node_type.sub.divlow;
+            const double diff2 = value - node->node_type.sub.divhigh;
+            node = (diff1 + diff2) < 0 ? node->child1 : node->child2;
+        }
+        return static_cast<std::uint32_t>(node->node_type.lr.left);
+    }
+
     // The k nearest points of q as (squared distance, leaf-order position), distances exactly re-measured in
     // double. Scratch buffers are sized k by the caller.
     std::size_t search(const T* q, std::size_t k, std::uint32_t* idx_buf, double* d2_buf,
@@ -170,9 +182,30 @@ std::size_t check_leaf_size(std::int64_t leaf_size) {
     return static_cast<std::size_t>(leaf_size);
 }
 
+QueryOrder parse_query_order(const std::string& order) {
+    if (order == "auto") return QueryOrder::automatic;
+    if (order == "leaf") return QueryOrder::leaf;
+    if (order == "input") return QueryOrder::input;
+    throw std::invalid_argument("order must be 'auto', 'leaf' or 'input'; got '" + order + "'");
+}
+
+template <class T>
+std::vector<std::uint32_t> ChartIndex<T>::leaf_order(MatrixView<T> queries, std::size_t n_threads) const {
+    std::vector<std::uint64_t> keyed(queries.rows);  // (leaf << 32) | row: sorting it sorts by (leaf, row)
+    parallel_for(queries.rows, n_threads, query_grain * 16, [&](std::size_t begin, std::size_t end, std::size_t) {
+        for (std::size_t i = begin; i < end; ++i) {
+            keyed[i] = (static_cast<std::uint64_t>(tree_->leaf_of(queries.row(i))) << 32) | i;
+        }
+    });
+    std::sort(keyed.begin(), keyed.end());
+    std::vector<std::uint32_t> rows(queries.rows);
+    for (std::size_t p = 0; p < rows.size(); ++p) rows[p] = static_cast<std::uint32_t>(keyed[p] & 0xffffffffu);
+    return rows;
+}
+
 template <class T>
 void ChartIndex<T>::query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists,
-                          std::size_t n_threads) const {
+                          std::size_t n_threads, QueryOrder order) const {
     check_k(static_cast<std::int64_t>(k), n_points_, false);
     if (queries.cols != dim_) {
         throw std::invalid_argument("queries must have " + std::to_string(dim_) + " columns; got " +
@@ -181,12 +214,18 @@ void ChartIndex<T>::query(MatrixView<T> queries, std::size_t k, std::int64_t* id
     const std::vector<T> copy(queries.data, queries.data + queries.size());  // checked and read once
     check_coordinates(copy.data(), queries.rows, dim_, "queries");
     const MatrixView<T> rows{copy.data(), queries.rows, queries.cols};
+    const bool sorted = (order == QueryOrder::leaf ||
+                         (order == QueryOrder::automatic && queries.rows >= leaf_sort_min_queries)) &&
+                        queries.rows < (std::size_t{1} << 32);  // leaf_order packs row indices in 32 bits
+    const std::vector<std::uint32_t> visit = sorted ? leaf_order(rows, n_threads) : std::vector<std::uint32_t>{};
+    // Each row's search is independent of the others, so the visiting order changes no result.
     parallel_for(queries.rows, n_threads, query_grain, [&](std::size_t begin, std::size_t end, std::size_t) {
         std::vector<std::uint32_t> idx_buf(k);
         std::vector<double> d2_buf(k);
         std::vector<std::pair<double, std::uint32_t>> found;
         found.reserve(k);
-        for (std::size_t i = begin; i < end; ++i) {
+        for (std::size_t p = begin; p < end; ++p) {
+            const std::size_t i = sorted ? visit[p] : p;
             tree_->search(rows.row(i), k, idx_buf.data(), d2_buf.data(), found);
             finish_row(found, k, ids + i * k, dists + i * k);
         }

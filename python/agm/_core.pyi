@@ -80,7 +80,9 @@ class ChartIndex:
     @property
     def dtype(self) -> np.dtype[np.float32] | np.dtype[np.float64]:
         """The points' dtype (float32 or float64)."""
-    def query(self, queries: _FloatArray, k: int, n_threads: int = 0) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    def query(
+        self, queries: _FloatArray, k: int, n_threads: int = 0, order: Literal["auto", "leaf", "input"] = "auto"
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """k nearest indexed points of each query.
 
         Args:
@@ -88,6 +90,10 @@ class ChartIndex:
                 magnitude limit.
             k: 1 <= k <= n_points.
             n_threads: worker threads; 0 means all hardware threads. The GIL is released.
+            order: the order in which the queries are visited; it never changes the results, which are always in
+                input order. "leaf": sorted by the tree leaf each query falls in, so consecutive queries touch the
+                same leaves (cheaper when the cache is contended); "input": as given (already sorted queries);
+                "auto": "leaf" for batches of at least 1024 queries. ValueError for another value.
 
         Returns:
             ids (Q, k) int64 and distances (Q, k) float64, sorted by increasing distance, ties by id. Distances are

@@ -29,6 +29,15 @@ void check_coordinates(const T* data, std::size_t rows, std::size_t cols, const 
 std::size_t check_k(std::int64_t k, std::size_t n_points, bool exclude_self);
 std::size_t check_leaf_size(std::int64_t leaf_size);
 
+// The order in which ChartIndex::query visits its queries (never the order of the results, which is the input's):
+// `leaf` sorts them by the tree leaf they fall in, so consecutive queries touch the same leaves (cache locality);
+// `input` visits them as given; `automatic` sorts batches of at least leaf_sort_min_queries rows.
+enum class QueryOrder { automatic, leaf, input };
+constexpr std::size_t leaf_sort_min_queries = 1024;
+
+// Parses "auto" / "leaf" / "input"; std::invalid_argument naming the value otherwise.
+QueryOrder parse_query_order(const std::string& order);
+
 template <class T>
 class ChartIndex {
 public:
@@ -48,9 +57,9 @@ public:
     // k nearest indexed points of each query row: ids (Q, k) and true Euclidean distances (Q, k), row-major,
     // sorted by (distance, id). Distances are recomputed in double for the selected ids. 1 <= k <= n_points.
     // The queries are copied before they are checked (check_coordinates), so a caller that mutates them during
-    // the call cannot get past the check.
-    void query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists,
-               std::size_t n_threads) const;
+    // the call cannot get past the check. `order` changes only the speed: every row's result is the same.
+    void query(MatrixView<T> queries, std::size_t k, std::int64_t* ids, double* dists, std::size_t n_threads,
+               QueryOrder order = QueryOrder::automatic) const;
 
     // k nearest neighbours of every indexed point, excluding the point itself (its own id is dropped even
     // when duplicates tie with it). 1 <= k < n_points. Rows are in point order.
@@ -58,6 +67,8 @@ public:
 
 private:
     struct Tree;
+    // Row indices of `queries` sorted by (leaf of the tree the row descends to, row index).
+    std::vector<std::uint32_t> leaf_order(MatrixView<T> queries, std::size_t n_threads) const;
     // Maps found (squared distance, position) pairs to original ids, sorts by (distance, id), writes k of them.
     void finish_row(std::vector<std::pair<double, std::uint32_t>>& found, std::size_t k, std::int64_t* ids,
                     double* dists) const;
