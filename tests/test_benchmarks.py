@@ -103,8 +103,11 @@ def test_distances_benchmark_quick(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["benchmark"] == "bench_distances" and result["mode"] == "quick"
     assert result["correct"] is True  # distances == shortest_paths lengths == scipy on the same graph
-    assert set(result["timings"]) == {"distances", "shortest_paths", "scipy"}
+    assert {"distances n_threads=1", "rows: native distances_many n_threads=2", "shortest_paths", "scipy"} <= set(
+        result["timings"]
+    )
     assert result["ratio_shortest_paths_to_distances"] > 0
+    assert set(result["ratio_scipy_rows_to_native_rows"]) == {"1", "2"}
 
 
 def test_sharded_build_benchmark_quick(tmp_path: Path) -> None:

@@ -32,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
     agm::bindings::bind_search(m);
     agm::bindings::bind_persistence(m);
     agm::bindings::bind_hop_diameter(m);
+    agm::bindings::bind_distances(m);
 }

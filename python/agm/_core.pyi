@@ -321,6 +321,40 @@ class AtlasGraph:
         """B virtual-endpoint searches in one call (ragged CSR-style arrays; query b uses
         ``source_nodes[source_offsets[b]:source_offsets[b+1]]`` and likewise for targets and goals), threads,
         GIL released. Equal to B calls of ``search``."""
+    def distances_many(
+        self,
+        source_offsets: NDArray[np.int64],
+        source_nodes: NDArray[np.int64],
+        source_costs: NDArray[np.float64],
+        target_offsets: NDArray[np.int64],
+        target_nodes: NDArray[np.int64],
+        target_costs: NDArray[np.float64],
+        n_threads: int = 0,
+    ) -> NDArray[np.float64]:
+        """Route lengths from B virtual sources to T virtual targets: one Dijkstra per source row, stopped once every
+        reachable target is settled, rows spread over threads with the GIL released.
+
+        Source b is a virtual node with an edge of cost ``source_costs[i]`` to ``source_nodes[i]`` for i in
+        ``source_offsets[b]:source_offsets[b+1]``; target t a virtual node reached from ``target_nodes[j]`` at cost
+        ``target_costs[j]`` for j in ``target_offsets[t]:target_offsets[t+1]`` (ragged arrays as in ``search_many``,
+        but the T targets are shared by every row). Sources have out-edges only and targets in-edges only, so no
+        route passes through another query point. Repeated nodes are allowed (the cheapest attachment counts).
+
+        Args:
+            source_offsets: (B + 1,) int64; source_nodes (S,) int64; source_costs (S,) float64, finite, >= 0.
+            target_offsets: (T + 1,) int64; target_nodes (R,) int64; target_costs (R,) float64, finite, >= 0.
+            n_threads: worker threads, 0 = all hardware threads.
+
+        Returns:
+            (B, T) float64 route lengths, including both attachment costs; inf where target t lies in no connected
+            component of source b's attachments.
+
+        Raises:
+            ValueError: malformed offsets (every query needs at least one attachment), costs of another length,
+                negative or non-finite costs, a graph without weights, n_threads < 0 (the messages of ``search_many``).
+            IndexError: a node id outside [0, n_nodes).
+            TypeError: an array of another dtype.
+        """
     def single_source(self, source: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and
         predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes)."""

@@ -154,14 +154,31 @@ def augmented_csr(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> c
     return csr_array((w, c, np.cumsum(ptr)), shape=(size, size))
 
 
-def _graph_distances(graph: GeodesicGraph, src: Attachments, dst: Attachments) -> np.ndarray:
-    """(B, T) float64 route lengths through the graph (inf where unreachable): one Dijkstra per source row."""
-    from scipy.sparse.csgraph import dijkstra
+def _graph_distances(graph: GeodesicGraph, src: Attachments, dst: Attachments, n_threads: int = 0) -> np.ndarray:
+    """Route lengths through the graph: one native Dijkstra per source row (``AtlasGraph.distances_many``).
 
-    adjacency = augmented_csr(graph, src, dst)
-    n, n_src = graph.n_nodes, src.n_queries
-    dist = dijkstra(adjacency, directed=True, indices=np.arange(n, n + n_src))
-    return np.ascontiguousarray(np.asarray(dist, dtype=np.float64)[:, n + n_src :])
+    Every source query is a virtual node with out-edges to its attachments and every target query a sink with
+    in-edges from its own, so no route passes through another query point (the graph of :func:`augmented_csr`,
+    searched without building it). Rows run in parallel over ``n_threads`` (0 = all cores) with the GIL released.
+
+    Args:
+        graph: a graph with all its weights evaluated.
+        src: attachments of the B source queries (exact costs).
+        dst: attachments of the T target queries (exact costs).
+        n_threads: search threads, >= 0.
+
+    Returns:
+        (B, T) float64 numpy array on the CPU; inf where unreachable.
+    """
+    return graph.native.distances_many(
+        np.ascontiguousarray(src.offsets, dtype=np.int64),
+        np.ascontiguousarray(src.nodes, dtype=np.int64),
+        np.ascontiguousarray(src.costs, dtype=np.float64),
+        np.ascontiguousarray(dst.offsets, dtype=np.int64),
+        np.ascontiguousarray(dst.nodes, dtype=np.int64),
+        np.ascontiguousarray(dst.costs, dtype=np.float64),
+        n_threads,
+    )
 
 
 def _candidate_pairs(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndarray]:
