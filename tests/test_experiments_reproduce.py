@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import json
 import math
 from pathlib import Path
@@ -30,17 +29,6 @@ def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
     img = matplotlib.image.imread(path)
     assert img.ndim == 3 and min(img.shape[:2]) > 50 and float(img[..., :3].std()) > 0.01, path
-
-
-@pytest.fixture(autouse=True)
-def cheap_refinement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's runs refine Fig. 3b's strip pairs with 10 L-BFGS steps on 8 segments (the defaults, 100 on 16,
-    cost ~3 CPU s per model here): the refinement's own accuracy is tested in test_geodesic_refine."""
-    import agm.experiments.reproduce as reproduce
-
-    monkeypatch.setattr(
-        reproduce, "ReproduceSettings", functools.partial(ReproduceSettings, refine_steps=10, refine_points=8)
-    )
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +70,10 @@ def _args(data_dir: Path, out: Path, *extra: str) -> list[str]:
         "1",
         "--n-train",
         "150",
+        "--refine-steps",  # cheap (~3 CPU s per model): the refinement's own accuracy is in test_geodesic_refine
+        "10",
+        "--refine-points",
+        "8",
         "--no-verify",
         "--quiet",
         *extra,
