@@ -8,9 +8,10 @@ virtual nodes: every source query is a node with out-edges only (to its attachme
 target query a sink with in-edges only (from its attachments), so no route passes through another query point,
 exactly as in the pairwise query. All-pairs routes need most edges, so a lazy graph
 (``build_graph(weights="lazy")``) is first completed (:meth:`GeodesicGraph.evaluate_all`, the same weights an eager
-build decodes), and every attachment and direct edge of X and Y is decoded. The searches run in scipy
-(``scipy.sparse.csgraph.dijkstra(indices=...)``, C, no GIL for the search) until the native core has a one-to-many
-search with virtual targets.
+build decodes), and every attachment and direct edge of X and Y is decoded. The searches run natively
+(``AtlasGraph.distances_many``: one Dijkstra per row with its virtual source and all T virtual sinks, stopped when
+every reachable target is settled, rows in parallel with the GIL released); :func:`augmented_csr` is the same
+graph for scipy (the tests' oracle).
 
 Lengths agree with :func:`agm.geodesic.shortest_paths` up to float32 rounding of the model's encodings (~1e-6
 relative; the pairwise query may return a route up to :data:`agm.geodesic.switches.REL_TOLERANCE` longer than
@@ -58,8 +59,7 @@ def distances(
         Y: (m, *S) float data points; None means X against itself (a symmetric matrix with an exactly zero
             diagonal).
         graph: a :class:`GeodesicGraph`; default the graph most recently built for ``model``.
-        n_threads: search threads, 0 = all cores. The scipy searches are single-threaded today (the value is
-            checked and kept for the native one-to-many search that will use it).
+        n_threads: native search threads over the rows, 0 = all cores.
         batch_size: decoded points per forward call (default as in ``build_graph``).
         device: where the model runs; default the device of its parameters.
 
@@ -96,7 +96,7 @@ def distances(
             src = src.select(np.arange(a.shape[0])[rows])
             if src.n_queries == 0:
                 return np.zeros((0, dst.n_queries), dtype=np.float64)
-        out = _graph_distances(graph, src, dst)
+        out = _graph_distances(graph, src, dst, n_threads)
         _apply_direct(model, graph, dev, policy, src, dst, out)
         return out
 
