@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "agm/endpoint_checks.hpp"
 #include "agm/parallel.hpp"
 
 namespace agm {
@@ -23,37 +24,7 @@ void check_offsets(VectorView<std::int64_t> offsets, std::size_t n_items, const 
     if (offsets.size == 0) {
         throw std::invalid_argument(std::string(name) + " must have " + count + " + 1 >= 1 entries; got 0");
     }
-    const std::size_t n_queries = offsets.size - 1;
-    if (offsets[0] != 0 || offsets[n_queries] != static_cast<std::int64_t>(n_items)) {
-        throw std::invalid_argument(std::string(name) + " must start at 0 and end at " + std::to_string(n_items) +
-                                    "; got " + std::to_string(offsets[0]) + " ... " +
-                                    std::to_string(offsets[n_queries]));
-    }
-    for (std::size_t b = 0; b < n_queries; ++b) {
-        if (offsets[b + 1] <= offsets[b]) {
-            throw std::invalid_argument(std::string(name) + " must be strictly increasing (every query needs at "
-                                        "least one entry); got " + std::to_string(offsets[b]) + " then " +
-                                        std::to_string(offsets[b + 1]) + " at query " + std::to_string(b));
-        }
-    }
-}
-
-void check_nodes(VectorView<std::int64_t> nodes, std::size_t n_nodes, const char* name) {
-    for (std::size_t i = 0; i < nodes.size; ++i) {
-        if (nodes[i] < 0 || static_cast<std::size_t>(nodes[i]) >= n_nodes) {
-            throw std::out_of_range(std::string(name) + " must hold node ids in [0, " + std::to_string(n_nodes) +
-                                    "); got " + std::to_string(nodes[i]) + " at index " + std::to_string(i));
-        }
-    }
-}
-
-void check_costs(VectorView<double> costs, const char* name) {
-    for (std::size_t i = 0; i < costs.size; ++i) {
-        if (!(costs[i] >= 0.0) || costs[i] == inf) {
-            throw std::invalid_argument(std::string(name) + " must be finite and >= 0; got " +
-                                        std::to_string(costs[i]) + " at index " + std::to_string(i));
-        }
-    }
+    check_ragged_offsets(offsets, n_items, name);
 }
 
 // The graph augmented with T sinks (node ids n_nodes .. n_nodes + T - 1), borrowed.
@@ -179,10 +150,10 @@ void check_distance_queries(const AtlasGraph& graph, const DistanceQueries& q) {
     if (q.source_costs.size != q.source_nodes.size || q.target_costs.size != q.target_nodes.size) {
         throw std::invalid_argument("source_costs / target_costs must match source_nodes / target_nodes in length");
     }
-    check_nodes(q.source_nodes, graph.n_nodes(), "source_nodes");
-    check_nodes(q.target_nodes, graph.n_nodes(), "target_nodes");
-    check_costs(q.source_costs, "source_costs");
-    check_costs(q.target_costs, "target_costs");
+    check_endpoint_nodes(q.source_nodes, graph.n_nodes(), "source_nodes");
+    check_endpoint_nodes(q.target_nodes, graph.n_nodes(), "target_nodes");
+    check_endpoint_costs(q.source_costs, "source_costs");
+    check_endpoint_costs(q.target_costs, "target_costs");
     if (graph.n_nodes() + q.n_targets() >= (std::size_t{1} << 31)) {
         throw std::invalid_argument("n_nodes + T must be below 2^31; got " +
                                     std::to_string(graph.n_nodes() + q.n_targets()));

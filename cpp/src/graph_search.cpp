@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 
+#include "agm/endpoint_checks.hpp"
 #include "agm/heuristic_check.hpp"
 #include "agm/parallel.hpp"
 
@@ -217,18 +218,7 @@ std::vector<PathResult> search_endpoints(const GraphStructure& g, const GraphVal
             throw std::invalid_argument(std::string(name) + " must have B + 1 = " + std::to_string(n_queries + 1) +
                                         " entries like source_offsets; got " + std::to_string(offsets.size));
         }
-        if (offsets[0] != 0 || offsets[n_queries] != static_cast<std::int64_t>(n_items)) {
-            throw std::invalid_argument(std::string(name) + " must start at 0 and end at " + std::to_string(n_items) +
-                                        "; got " + std::to_string(offsets[0]) + " ... " +
-                                        std::to_string(offsets[n_queries]));
-        }
-        for (std::size_t b = 0; b < n_queries; ++b) {
-            if (offsets[b + 1] <= offsets[b]) {
-                throw std::invalid_argument(std::string(name) + " must be strictly increasing (every query needs at "
-                                            "least one entry); got " + std::to_string(offsets[b]) + " then " +
-                                            std::to_string(offsets[b + 1]) + " at query " + std::to_string(b));
-            }
-        }
+        check_ragged_offsets(offsets, n_items, name);
     };
     if (batch.source_offsets.size == 0) throw std::invalid_argument("source_offsets must have B + 1 >= 1 entries; got 0");
     check_offsets(batch.source_offsets, batch.source_nodes.size, "source_offsets");
@@ -244,18 +234,10 @@ std::vector<PathResult> search_endpoints(const GraphStructure& g, const GraphVal
                                         " columns like the positions; got " + std::to_string(batch.goals.cols));
         }
     }
-    for (std::size_t i = 0; i < batch.source_nodes.size; ++i) check_node(g, batch.source_nodes[i], "source_nodes", i);
-    for (std::size_t i = 0; i < batch.target_nodes.size; ++i) check_node(g, batch.target_nodes[i], "target_nodes", i);
-    auto check_costs = [](VectorView<double> costs, const char* name) {
-        for (std::size_t i = 0; i < costs.size; ++i) {
-            if (!(costs[i] >= 0.0) || costs[i] == inf) {
-                throw std::invalid_argument(std::string(name) + " must be finite and >= 0; got " +
-                                            std::to_string(costs[i]) + " at index " + std::to_string(i));
-            }
-        }
-    };
-    check_costs(batch.source_costs, "source_costs");
-    check_costs(batch.target_costs, "target_costs");
+    check_endpoint_nodes(batch.source_nodes, g.n_nodes(), "source_nodes");
+    check_endpoint_nodes(batch.target_nodes, g.n_nodes(), "target_nodes");
+    check_endpoint_costs(batch.source_costs, "source_costs");
+    check_endpoint_costs(batch.target_costs, "target_costs");
     auto slice = [](const auto& view, const VectorView<std::int64_t>& offsets, std::size_t b) {
         using V = std::decay_t<decltype(view)>;
         return V{view.data + offsets[b], static_cast<std::size_t>(offsets[b + 1] - offsets[b])};
