@@ -73,6 +73,8 @@ def main() -> None:
     ap.add_argument("--mean-digits", type=int, nargs="*", default=[0, 1, 7])
     ap.add_argument("--mean-points", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--refine-steps", type=int, default=20, help="L-BFGS steps of every refinement")
+    ap.add_argument("--mean-iter", type=int, default=4, help="Karcher iterations of each Frechet mean")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -129,7 +131,7 @@ def main() -> None:
         paths = geodesic.shortest_paths(model, x[idx[:, 0]], x[idx[:, 1]], graph=graph, raise_unreachable=False)
     found = [p for p in paths if p is not None]
     with timed("refine"):
-        refined = geodesic.refine_paths(found, steps=100, points=16)
+        refined = geodesic.refine_paths(found, steps=args.refine_steps, points=16)
     g_len = np.array([p.length for p in found])
     r_len = np.array([p.length for p in refined])
     result["refined"] = {
@@ -160,7 +162,14 @@ def main() -> None:
     for digit in args.mean_digits:
         members = np.flatnonzero(labels == digit)[: args.mean_points]
         with timed(f"frechet_{digit}"):
-            mean = geodesic.frechet_mean(model, x[members], graph=graph, refine_steps=100, warm_steps=30, max_iter=8)
+            mean = geodesic.frechet_mean(
+                model,
+                x[members],
+                graph=graph,
+                refine_steps=args.refine_steps,
+                warm_steps=max(1, args.refine_steps // 2),
+                max_iter=args.mean_iter,
+            )
         sub = D[np.ix_(members, members)]
         result["frechet"].append(
             {
