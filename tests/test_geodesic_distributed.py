@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 WORLD = 2
 REL = 1e-5  # float32 rounding of decodings computed in other batches (see the module docstring)
 POLICY = DecodePolicy(threads=1, batch_size=64)  # fixed: a measured policy could differ between processes
-# fork on Linux (this module never initialises CUDA): the ranks start in about a second instead of importing torch
-# and agm again (about 10 s each at load 11 on the shared 2-core machine, measured); spawn elsewhere
-START = "fork" if sys.platform == "linux" else "spawn"
+# spawn, never fork: a forked rank deadlocked in its first torch op when earlier tests of the same pytest process had
+# run torch with 2 intra-op threads (the OpenMP pool does not survive fork; CI's second pass, AGM_TEST_THREADS=2).
+# Spawned ranks import torch and agm again (about 10 s each on a loaded 2-core machine).
+START = "spawn"
 
 
 class CountingCylinder(CylinderAtlas):
