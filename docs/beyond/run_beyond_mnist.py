@@ -137,7 +137,7 @@ def main() -> None:
     result["refined"] = {
         "pairs": len(found),
         "unreachable": n_pairs - len(found),
-        "steps": 100,
+        "steps": args.refine_steps,
         "points": 16,
         "graph_lengths": g_len.tolist(),
         "refined_lengths": r_len.tolist(),
