@@ -11,21 +11,13 @@
 #include <cmath>
 #include <limits>
 
+#include "agm/euclidean.hpp"
+
 namespace agm {
 
 namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
-
-template <class T>
-double distance(const T* a, const T* b, std::size_t dim) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < dim; ++j) {
-        const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
-        s += diff * diff;
-    }
-    return std::sqrt(s);
-}
 
 }  // namespace
 
@@ -47,7 +39,7 @@ double SearchWorkspace::h_of(const Heuristic<T>& heuristic, std::size_t v) const
     const T* p = heuristic.positions.row(v);
     double best = inf;
     for (std::size_t g = 0; g < heuristic.goals.rows; ++g) {
-        best = std::min(best, distance(p, heuristic.goals.row(g), heuristic.positions.cols));
+        best = std::min(best, distance_of(p, heuristic.goals.row(g), heuristic.positions.cols));
     }
     return heuristic.scale * best;
 }

@@ -9,27 +9,11 @@
 #include <string>
 
 #include "agm/edge_csr.hpp"
+#include "agm/euclidean.hpp"
 #include "agm/graph_values.hpp"
 #include "agm/search.hpp"
 
 namespace agm {
-
-template <class T>
-double norm_of(const T* a, std::size_t dim) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < dim; ++j) s += static_cast<double>(a[j]) * static_cast<double>(a[j]);
-    return std::sqrt(s);
-}
-
-template <class T>
-double distance_of(const T* a, const T* b, std::size_t dim) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < dim; ++j) {
-        const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
-        s += diff * diff;
-    }
-    return std::sqrt(s);
-}
 
 // How far a cost falls below the scaled heuristic drop it must cover, beyond what rounding of T coordinates of
 // these magnitudes explains (> 0: the A* heuristic is inconsistent there).
