@@ -40,6 +40,8 @@ def _fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["demo", "--charts", "0"], r"agm demo: error: argument --charts: expected an int >= 1; got 0"),
         (["evaluate", "x.pt", "--n", "0"], r"agm evaluate: error: argument --n: expected an int >= 1; got 0"),
         (["reproduce", "--seed", "-3"], r"agm reproduce: error: argument --seed: expected an int >= 0; got -3"),
+        (["reproduce", "--refine-steps", "-1"], r"argument --refine-steps: expected an int >= 0; got -1"),
+        (["reproduce", "--refine-points", "1"], r"argument --refine-points: expected an int >= 2; got 1"),
         (["train", "--preset", "huge"], r"argument --preset: invalid choice: 'huge'"),
         (["train", "--resume", "--overwrite"], r"argument --overwrite: not allowed with argument --resume"),
         (["bogus"], r"agm: error: argument COMMAND: invalid choice: 'bogus'"),
