@@ -155,3 +155,36 @@ def test_stats_benchmark_quick(tmp_path: Path) -> None:
         assert case["correct"] and case["build_s"] > 0 and case["stats_s"] > 0
         assert set(case["methods"]) == {"auto", "bounds", "ifub"}
         assert all(m["diameter"] == case["diameter_hops"] and m["n_bfs"] >= 1 for m in case["methods"].values())
+
+
+def test_targets_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_targets.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_targets.py"), "--quick", "--repeats", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_targets failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_targets" and result["mode"] == "quick"
+    # lazy lengths == eager, input order == leaf order, stats' diameter == another exact method's
+    assert result["correctness_passed"] is True and result["failures"] == []
+    assert {"cpu_model", "load_average_at_start", "load_average_at_end"} <= set(result["environment"])
+    rows = {row["target"]: row for row in result["rows"]}
+    assert {"first_geodesic", "pairs_decodes", "one_query_decodes", "one_query_time"} <= set(rows)
+    assert {"cheap_build_threads_wall", "cheap_build_threads_cpu", "query_order[1 thread]"} <= set(rows)
+    assert sum(name.startswith("stats_vs_build[") for name in rows) == 2
+    for row in rows.values():
+        assert row["ratio"] > 0 and row["met"] in (True, False, None)
+        assert row["met"] is None or row["met"] == (row["ratio"] <= row["threshold"])
+    check = result["details"]["pairs_decodes"]["exactness_check"]
+    assert (
+        check["passed"]
+        and check["eager_decoded_counted"] == check["eager_decoded_formula"] + check["fingerprint_probe_decodes"]
+    )
+    assert result["details"]["one_query"]["eager_count_matches_formula"] is True
+    assert set(result["details"]["seconds"]) == {
+        "first_geodesic",
+        "pairs_decodes",
+        "one_query",
+        "cheap_build_threads",
+        "stats_vs_build",
+        "query_order",
+    }
