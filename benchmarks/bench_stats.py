@@ -1,13 +1,15 @@
-"""Graph statistics against the build: ``AtlasGraph.stats()`` (its exact hop diameter) vs building the graph.
+"""Graph statistics against the build: ``AtlasGraph.stats()`` (its budgeted hop diameter) vs building the graph.
 
 Cases: k-NN graphs (k = 10) of uniform points in the unit square and cube built by ``agm._core.AtlasGraph``
 directly (one chart, ids in random order), and the two-chart cylinder graph of ``geodesic.build_graph`` with the
 exact ``CylinderAtlas`` decoder (k = 10, n_steps = 3: nearly every node's eccentricity is close to the diameter,
 the hard case for eccentricity bounds). Sizes: 64k and 256k points (--quick: 4k). For each graph: the build time,
-``stats()`` (method "auto": eccentricity bounds on the BFS-renumbered graph), and the other exact methods of
+``stats()`` (diameter="auto": eccentricity bounds on the BFS-renumbered graph within ``default_diameter_budget``
+BFS: the exact diameter or bounds), the time ``stats(diameter="exact")`` then adds, and the exact methods of
 ``agm._core.hop_diameter`` on the same CSR ("bounds": the previous method on the ids as given; "ifub": iFUB with
 a 4-sweep start, only up to --ifub-max nodes because it is slow on these graphs), each with its number of BFS.
-Correctness: every method gives the same diameter (at --quick also scipy's all-pairs BFS).
+Correctness: every method gives the same diameter (at --quick also scipy's all-pairs BFS), and the default
+stats' bounds hold it (equal exactly when stats() reports diameter_hops).
 
 Usage: python benchmarks/bench_stats.py [--quick] [--out PATH] [--cases square:64000,cylinder:64000]
 """
@@ -66,34 +68,46 @@ def run_case(kind: str, n: int, seed: int, ifub_max: int, oracle: bool) -> dict[
         graph.set_weights(np.ones(graph.n_edges))
     indptr, indices, _ = graph.csr()
     t0 = time.perf_counter()
-    stats = graph.stats()
+    stats = graph.stats()  # diameter="auto": the default budget of BFS (exact, or bounds)
     stats_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    exact = graph.stats(diameter="exact")  # the exact diameter (lazy: what stats() left open)
+    exact_s = time.perf_counter() - t0
+    lower, upper = stats["diameter_lower"], stats["diameter_upper"]
     methods: dict[str, dict[str, Any]] = {}
     for method in ("auto", "bounds") + (("ifub",) if graph.n_nodes <= ifub_max else ()):
         t0 = time.perf_counter()
         diameter, n_bfs = _core.hop_diameter(indptr, indices, method, 0)
         methods[method] = {"diameter": diameter, "n_bfs": n_bfs, "seconds": time.perf_counter() - t0}
-    diameters = {m["diameter"] for m in methods.values()} | {stats["diameter_hops"]}
+    diameters = {m["diameter"] for m in methods.values()} | {exact["diameter_hops"]}
     if oracle:
         diameters.add(scipy_diameter(indptr, indices))
+    bounds_hold = all(lower <= d <= upper for d in diameters) and (lower < upper) != ("diameter_hops" in stats)
     case = {
         "kind": kind,
         "n_points": n,
         "n_nodes": graph.n_nodes,
         "n_edges": graph.n_edges,
-        "diameter_hops": stats["diameter_hops"],
+        "diameter_hops": exact["diameter_hops"],
+        "stats_diameter_lower": lower,
+        "stats_diameter_upper": upper,
+        "stats_exact": "diameter_hops" in stats,
+        "diameter_budget": graph.default_diameter_budget,
         "build_s": build_s,
         "stats_s": stats_s,
         "ratio_stats_to_build": stats_s / build_s,
+        "exact_after_stats_s": exact_s,
+        "ratio_exact_to_build": (stats_s + exact_s) / build_s,
         "methods": methods,
         "ratio_bounds_to_auto": methods["bounds"]["seconds"] / methods["auto"]["seconds"],
         "load": load_average(),
-        "correct": len(diameters) == 1,
+        "correct": len(diameters) == 1 and bounds_hold,
     }
     bfs = ", ".join(f"{m} {r['n_bfs']} BFS {r['seconds']:.2f} s" for m, r in methods.items())
     print(
-        f"{kind:8s} N={graph.n_nodes:7d} E={graph.n_edges:8d} D={stats['diameter_hops']:4d}  build {build_s:6.2f} s"
-        f"  stats {stats_s:6.2f} s ({stats_s / build_s:.2f}x build)  [{bfs}]  load {case['load']}"
+        f"{kind:8s} N={graph.n_nodes:7d} E={graph.n_edges:8d} D={exact['diameter_hops']:4d}  build {build_s:6.2f} s"
+        f"  stats {stats_s:6.2f} s ({stats_s / build_s:.2f}x build; diameter in [{lower}, {upper}], budget "
+        f"{graph.default_diameter_budget} BFS)  exact +{exact_s:.2f} s  [{bfs}]  load {case['load']}"
         + ("" if case["correct"] else "  DIAMETERS DISAGREE"),
         flush=True,
     )

@@ -31,6 +31,8 @@ STATS_KEYS = {
     "n_components",
     "largest_component",
     "diameter_hops",
+    "diameter_lower",
+    "diameter_upper",
 }
 
 # (sizes, d, k, shared point ids, blobs per chart)
@@ -175,6 +177,8 @@ def test_diameter_and_stats_equal_scipy(layout: tuple, rng: np.random.Generator)
         "n_components": n_comp,
         "largest_component": int(np.bincount(labels).max()),
         "diameter_hops": diameter,
+        "diameter_lower": diameter,
+        "diameter_upper": diameter,
     }
     assert all(type(v) is int for v in stats.values())
 

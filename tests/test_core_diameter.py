@@ -196,3 +196,84 @@ def test_bad_inputs_raise() -> None:
         core.hop_diameter(np.array([0, 1, 2, 3]), np.array([2, 0, 1]))
     with pytest.raises(ValueError, match="must be 1-D"):
         core.hop_diameter(indptr[None, :], indices)
+
+
+@given(random_graphs(), st.integers(0, 12), st.sampled_from([1, 2]))
+def test_budgeted_bounds_hold_the_diameter(
+    graph: tuple[int, NDArray[np.int64], NDArray[np.int64]], max_bfs: int, n_threads: int
+) -> None:
+    """Whatever the budget, lower <= diameter <= upper (scipy's all-pairs BFS), the budget is kept (the renumbering
+    counted as one BFS, a round as max(2, threads)), and a met pair is the exact diameter."""
+    n, indptr, indices = graph
+    expected = scipy_diameter(n, indptr, indices)
+    lower, upper, n_bfs = core.hop_diameter_bounds(indptr, indices, max_bfs, n_threads)
+    assert lower <= expected <= upper
+    if max_bfs == 0:
+        assert lower == upper == expected
+        assert (expected, n_bfs) == core.hop_diameter(indptr, indices, "auto", n_threads)
+    else:
+        assert n_bfs <= 1 + max_bfs + max(2, n_threads) - 1
+    if lower == upper:
+        assert lower == expected
+
+
+def test_budget_tightens_the_bounds_on_a_hard_graph() -> None:
+    """A k-NN graph on a long cylinder (nearly every eccentricity close to the diameter): a bigger budget never
+    loosens the interval, and no budget gives the exact diameter until the bounds meet."""
+    rng = np.random.default_rng(5)
+    theta, height = rng.random(3000) * 2 * np.pi, rng.random(3000) * 3
+    points = np.stack([np.cos(theta), np.sin(theta), height], 1)
+    indptr, indices = csr_of(3000, knn_edges(points, 6))
+    expected = scipy_diameter(3000, indptr, indices)
+    widths = []
+    for budget in (2, 8, 32, 0):
+        lower, upper, _ = core.hop_diameter_bounds(indptr, indices, budget)
+        assert lower <= expected <= upper
+        widths.append(upper - lower)
+    assert widths[0] > 0, "two BFS met the bounds: the case is not hard"
+    assert widths == sorted(widths, reverse=True)
+    assert widths[-1] == 0
+
+
+def test_atlas_graph_stats_auto_and_exact() -> None:
+    """stats(): "auto" within its budget gives the exact diameter on a small graph; with a budget too small
+    (diameter_bounds) the bounds hold it; "exact" always has diameter_hops, and caches it for every later call."""
+    rng = np.random.default_rng(1)
+    theta, height = rng.random(2000) * 2 * np.pi, rng.random(2000) * 3
+    points = np.stack([np.cos(theta), np.sin(theta), height], 1)
+    graph = core.AtlasGraph([points], [np.arange(2000, dtype=np.int64)], 6, n_threads=1)
+    graph.set_weights(np.ones(graph.n_edges))
+    indptr, indices, _ = graph.csr()
+    expected = scipy_diameter(graph.n_nodes, indptr, indices)
+    assert graph.default_diameter_budget == max(8, int(3e7 / indices.size))
+    lower, upper, n_bfs = graph.diameter_bounds(2)
+    assert lower <= expected <= upper and lower < upper and n_bfs <= 1 + 2 + 1
+    auto = graph.stats()
+    assert auto["diameter_hops"] == auto["diameter_lower"] == auto["diameter_upper"] == expected
+    assert graph.diameter_bounds(2) == (expected, expected, 0)  # cached: exact whatever the budget
+    with pytest.raises(ValueError, match="diameter must be 'auto' or 'exact'; got 'fast'"):
+        graph.stats(diameter="fast")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_bfs must be >= 0 \\(0: no limit\\); got -1"):
+        graph.diameter_bounds(-1)
+    with pytest.raises(ValueError, match="max_bfs must be >= 0 \\(0: no limit\\); got -3"):
+        core.hop_diameter_bounds(indptr, indices, -3)
+
+
+def test_atlas_graph_stats_without_the_exact_diameter() -> None:
+    """A graph whose auto budget is too small for its exact diameter: stats() leaves diameter_hops out and
+    returns bounds that hold it; stats(diameter="exact") adds it."""
+    rng = np.random.default_rng(2)
+    n = 40000  # 3e7 / CSR entries allows ~106 BFS here; this cylinder needs ~215 (measured)
+    theta, height = rng.random(n) * 2 * np.pi, rng.random(n) * 3
+    points = np.stack([np.cos(theta), np.sin(theta), height], 1)
+    graph = core.AtlasGraph([points], [np.arange(n, dtype=np.int64)], 6, n_threads=0)
+    auto = graph.stats()
+    assert "diameter_hops" not in auto
+    assert auto["diameter_lower"] < auto["diameter_upper"]
+    exact = graph.stats(diameter="exact")
+    assert auto["diameter_lower"] <= exact["diameter_hops"] <= auto["diameter_upper"]
+    assert exact["diameter_lower"] == exact["diameter_upper"] == exact["diameter_hops"]
+    graph.set_weights(np.ones(graph.n_edges))
+    indptr, indices, _ = graph.csr()
+    assert exact["diameter_hops"] == core.hop_diameter(indptr, indices)[0]
+    assert graph.stats() == exact  # cached

@@ -81,12 +81,15 @@ py::tuple csr(const AtlasGraph& self) {
                           std::move(values));
 }
 
-py::dict stats(const AtlasGraph& self, std::int64_t n_threads) {
+py::dict stats(const AtlasGraph& self, std::int64_t n_threads, const std::string& diameter) {
+    if (diameter != "auto" && diameter != "exact") {
+        throw py::value_error("diameter must be 'auto' or 'exact'; got '" + diameter + "'");
+    }
     const std::size_t threads = checks::threads(n_threads);
     GraphStats s;
     {
         py::gil_scoped_release release;
-        s = self.stats(threads);
+        s = self.stats(threads, diameter == "exact" ? unlimited_bfs : self.default_diameter_budget());
     }
     py::dict out;
     out["n_nodes"] = s.n_nodes;
@@ -95,7 +98,9 @@ py::dict stats(const AtlasGraph& self, std::int64_t n_threads) {
     out["n_cross_edges"] = s.n_cross_edges;
     out["n_components"] = s.n_components;
     out["largest_component"] = s.largest_component;
-    out["diameter_hops"] = s.diameter_hops;
+    if (s.diameter_exact()) out["diameter_hops"] = s.diameter_lower;
+    out["diameter_lower"] = s.diameter_lower;
+    out["diameter_upper"] = s.diameter_upper;
     return out;
 }
 
@@ -226,9 +231,37 @@ Exact diameter in hops: the largest BFS eccentricity over all nodes (within thei
 Computed with eccentricity bounds (Takes & Kosters 2011), which needs far fewer BFS than one per node;
 cached after the first call.
 )pbdoc")
-        .def("stats", &stats, py::arg("n_threads") = 0, R"pbdoc(
-Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
-largest_component, diameter_hops.
+        .def(
+            "diameter_bounds",
+            [](const AtlasGraph& g, std::int64_t max_bfs, std::int64_t n_threads) {
+                if (max_bfs < 0) {
+                    throw py::value_error("max_bfs must be >= 0 (0: no limit); got " + std::to_string(max_bfs));
+                }
+                const std::size_t threads = checks::threads(n_threads);
+                HopDiameter d;
+                {
+                    py::gil_scoped_release release;
+                    d = g.diameter_bounds(threads, max_bfs);
+                }
+                return py::make_tuple(d.diameter, d.upper, d.n_bfs);
+            },
+            py::arg("max_bfs"), py::arg("n_threads") = 0, R"pbdoc(
+Bounds of the hop diameter from at most ``max_bfs`` BFS (0: no limit, the exact diameter).
+
+Returns (lower, upper, n_bfs) with lower <= diameter <= upper, equal when exact. An exact result is cached
+(as by ``diameter_hops``); once cached every call returns it with n_bfs = 0.
+)pbdoc")
+        .def_property_readonly("default_diameter_budget", &AtlasGraph::default_diameter_budget, R"pbdoc(
+The BFS budget of ``stats(diameter="auto")``: max(8, 3e7 / CSR entries), about 3e7 edge visits.
+)pbdoc")
+        .def("stats", &stats, py::arg("n_threads") = 0, py::arg("diameter") = "auto", R"pbdoc(
+Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component,
+diameter_lower and diameter_upper, and diameter_hops (the exact hop diameter) when the two bounds are equal.
+
+diameter: "auto" bounds the diameter with ``default_diameter_budget`` BFS, which is exact for graphs of the
+paper's size and for most k-NN graphs, and returns bounds only for large graphs where nearly every node's
+eccentricity is close to the diameter (there the exact value would cost more than building the graph);
+"exact" computes it whatever it costs. An exact diameter is cached.
 )pbdoc")
         .def("workspace_bytes", &AtlasGraph::workspace_bytes, R"pbdoc(
 Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()``

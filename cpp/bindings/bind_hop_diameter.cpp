@@ -1,5 +1,5 @@
-// Module function hop_diameter: the exact hop diameter of plain CSR arrays (agm::hop_diameter), for tests and
-// benchmarks; AtlasGraph.diameter_hops calls the same core function on the graph's own CSR.
+// Module functions hop_diameter (the exact hop diameter of plain CSR arrays, agm::hop_diameter) and
+// hop_diameter_bounds (the same method stopped after a BFS budget), for tests and benchmarks; AtlasGraph.diameter_hops calls the same core function on the graph's own CSR.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,34 +12,60 @@ namespace agm::bindings {
 
 namespace {
 
+// The CSR arrays as int64 indptr and int32 indices, checked (ValueError naming the array and the value).
+struct CheckedCsr {
+    std::vector<std::int64_t> indptr;
+    std::vector<std::int32_t> indices;
+    CsrStructure view() const { return {indptr.data(), indices.data(), indptr.size() - 1}; }
+};
+
+CheckedCsr checked_csr(const py::array& indptr, const py::array& indices) {
+    CheckedCsr out;
+    out.indptr = checks::copy_vector<std::int64_t>(indptr, "indptr", "(N + 1,)");
+    const auto wide = checks::copy_vector<std::int64_t>(indices, "indices", "(E,)");
+    if (out.indptr.empty()) throw py::value_error("indptr must have N + 1 >= 1 entries; got 0");
+    const std::size_t n = out.indptr.size() - 1;
+    out.indices.resize(wide.size());
+    for (std::size_t e = 0; e < wide.size(); ++e) {
+        if (wide[e] < 0 || static_cast<std::size_t>(wide[e]) >= n) {  // before narrowing to int32
+            throw py::value_error("indices must hold node ids in [0, " + std::to_string(n) + "); got " +
+                                  std::to_string(wide[e]) + " at index " + std::to_string(e));
+        }
+        out.indices[e] = static_cast<std::int32_t>(wide[e]);
+    }
+    return out;
+}
+
 py::tuple hop_diameter_of(const py::array& indptr, const py::array& indices, const std::string& method,
                           std::int64_t n_threads) {
     if (method != "auto" && method != "ifub" && method != "bounds") {
         throw py::value_error("method must be 'auto', 'ifub' or 'bounds'; got '" + method + "'");
     }
     const std::size_t threads = checks::threads(n_threads);
-    const auto ptr = checks::copy_vector<std::int64_t>(indptr, "indptr", "(N + 1,)");
-    const auto wide = checks::copy_vector<std::int64_t>(indices, "indices", "(E,)");
-    if (ptr.empty()) throw py::value_error("indptr must have N + 1 >= 1 entries; got 0");
-    const std::size_t n = ptr.size() - 1;
-    std::vector<std::int32_t> narrow(wide.size());
-    for (std::size_t e = 0; e < wide.size(); ++e) {
-        if (wide[e] < 0 || static_cast<std::size_t>(wide[e]) >= n) {  // before narrowing to int32
-            throw py::value_error("indices must hold node ids in [0, " + std::to_string(n) + "); got " +
-                                  std::to_string(wide[e]) + " at index " + std::to_string(e));
-        }
-        narrow[e] = static_cast<std::int32_t>(wide[e]);
-    }
-    const CsrStructure graph{ptr.data(), narrow.data(), n};
+    const CheckedCsr csr = checked_csr(indptr, indices);
     HopDiameter result;
     {
         py::gil_scoped_release release;
-        check_csr_structure(graph, narrow.size());
-        result = method == "auto"   ? hop_diameter(graph, threads)
-                 : method == "ifub" ? hop_diameter_ifub(graph, threads)
-                                    : hop_diameter_bounds(graph, threads);
+        check_csr_structure(csr.view(), csr.indices.size());
+        result = method == "auto"   ? hop_diameter(csr.view(), threads)
+                 : method == "ifub" ? hop_diameter_ifub(csr.view(), threads)
+                                    : hop_diameter_bounds(csr.view(), threads);
     }
     return py::make_tuple(result.diameter, result.n_bfs);
+}
+
+py::tuple hop_diameter_bounds_of(const py::array& indptr, const py::array& indices, std::int64_t max_bfs,
+                                 std::int64_t n_threads) {
+    if (max_bfs < 0) throw py::value_error("max_bfs must be >= 0 (0: no limit); got " + std::to_string(max_bfs));
+    const std::size_t threads = checks::threads(n_threads);
+    const CheckedCsr csr = checked_csr(indptr, indices);
+    HopDiameter result;
+    {
+        py::gil_scoped_release release;
+        check_csr_structure(csr.view(), csr.indices.size());
+        result = hop_diameter(csr.view(), threads, max_bfs);
+    }
+    return py::make_tuple(result.diameter, result.upper, result.n_bfs);
 }
 
 }  // namespace
@@ -65,6 +91,23 @@ Returns:
 Raises:
     ValueError: a malformed or asymmetric CSR (naming the array and value), a bad method or n_threads < 0.
     TypeError: indptr or indices not int64.
+)pbdoc");
+    m.def("hop_diameter_bounds", &hop_diameter_bounds_of, py::arg("indptr"), py::arg("indices"), py::arg("max_bfs"),
+          py::arg("n_threads") = 0, R"pbdoc(
+Bounds of the hop diameter from at most ``max_bfs`` breadth-first searches: the "auto" method of
+``hop_diameter`` (eccentricity bounds on the graph renumbered in BFS order), stopped when its budget is spent.
+
+Args:
+    indptr, indices: as for ``hop_diameter``.
+    max_bfs: the budget (the renumbering traversal not counted); 0 = no limit (the exact diameter).
+    n_threads: threads for the parallel BFS, 0 = all hardware threads.
+
+Returns:
+    (lower, upper, n_bfs): lower <= diameter <= upper, equal when the bounds met within the budget; n_bfs
+    counts the renumbering traversal as one, as ``hop_diameter`` does.
+
+Raises:
+    ValueError: a malformed or asymmetric CSR, max_bfs < 0 or n_threads < 0.  TypeError: not int64.
 )pbdoc");
 }
 

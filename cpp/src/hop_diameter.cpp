@@ -1,5 +1,6 @@
 // Exact hop diameter over plain CSR arrays: bounding eccentricities on a BFS-renumbered copy (default), the same
-// on the ids as given, and iFUB with a 4-sweep start.
+// on the ids as given, and iFUB with a 4-sweep start. The bounds method can stop after a budget of BFS and report
+// the interval it has narrowed the diameter to.
 //
 // iFUB (per component): a 4-sweep picks a central node u (the midpoint of a long shortest path found by two
 // double sweeps) and a lower bound lb (the largest eccentricity seen). The BFS from u sorts the nodes into levels
@@ -179,15 +180,19 @@ std::int32_t component_diameter(const CsrStructure& graph, const Component& c, s
 struct Renumbered {
     std::vector<std::int64_t> indptr;
     std::vector<std::int32_t> indices;
+    std::vector<std::int32_t> component_bound;  // per new id: its component's size - 1 (an eccentricity bound)
     CsrStructure view() const { return {indptr.data(), indices.data(), indptr.size() - 1}; }
 };
 
 Renumbered renumber_bfs(const CsrStructure& graph) {
     const std::size_t n = graph.n_nodes;
     std::vector<std::int32_t> order, new_id(n, -1);
+    Renumbered out;
+    out.component_bound.resize(n);
     order.reserve(n);
     for (std::size_t s = 0; s < n; ++s) {
         if (new_id[s] >= 0) continue;
+        const std::size_t first = order.size();
         new_id[s] = static_cast<std::int32_t>(order.size());
         order.push_back(static_cast<std::int32_t>(s));
         for (std::size_t head = order.size() - 1; head < order.size(); ++head) {
@@ -200,8 +205,10 @@ Renumbered renumber_bfs(const CsrStructure& graph) {
                 }
             }
         }
+        // The component is order[first, order.size()): new ids first.. in BFS order.
+        std::fill(out.component_bound.begin() + static_cast<std::ptrdiff_t>(first), out.component_bound.begin() + static_cast<std::ptrdiff_t>(order.size()),
+                  static_cast<std::int32_t>(order.size() - first - 1));
     }
-    Renumbered out;
     out.indptr.assign(n + 1, 0);
     out.indices.reserve(static_cast<std::size_t>(graph.indptr[n]));
     for (std::size_t i = 0; i < n; ++i) {
@@ -214,10 +221,10 @@ Renumbered renumber_bfs(const CsrStructure& graph) {
 
 }  // namespace
 
-HopDiameter hop_diameter(const CsrStructure& graph, std::size_t n_threads) {
+HopDiameter hop_diameter(const CsrStructure& graph, std::size_t n_threads, std::int64_t max_bfs) {
     if (graph.n_nodes == 0) return HopDiameter{};
     const Renumbered renumbered = renumber_bfs(graph);
-    HopDiameter out = hop_diameter_bounds(renumbered.view(), n_threads);
+    HopDiameter out = hop_diameter_bounds(renumbered.view(), n_threads, max_bfs, renumbered.component_bound.data());
     out.n_bfs += 1;  // the renumbering traversal
     return out;
 }
@@ -236,11 +243,12 @@ HopDiameter hop_diameter_ifub(const CsrStructure& graph, std::size_t n_threads) 
         if (static_cast<std::int64_t>(c.size) - 1 <= best) break;  // a component of s nodes has diameter <= s - 1
         best = component_diameter(graph, c, best, n_threads, pool, out.n_bfs);
     }
-    out.diameter = best;
+    out.diameter = out.upper = best;
     return out;
 }
 
-HopDiameter hop_diameter_bounds(const CsrStructure& graph, std::size_t n_threads) {
+HopDiameter hop_diameter_bounds(const CsrStructure& graph, std::size_t n_threads, std::int64_t max_bfs,
+                                const std::int32_t* initial_upper) {
     // For every node w, lower[w] <= ecc(w) <= upper[w] from each BFS from v (ecc(v) - d(v,w) <= ecc(w) <=
     // ecc(v) + d(v,w), ecc(w) >= d(v,w)); w is dropped once upper[w] <= the largest eccentricity found so far.
     // Each round runs a few BFS in parallel, alternating the candidates with the smallest lower and the largest
@@ -256,7 +264,7 @@ HopDiameter hop_diameter_bounds(const CsrStructure& graph, std::size_t n_threads
     std::vector<std::int32_t> ecc(per_round);
     std::int32_t best = 0;
     auto degree = [&](std::int32_t v) { return graph.indptr[v + 1] - graph.indptr[v]; };
-    while (!alive.empty()) {
+    while (!alive.empty() && (max_bfs <= 0 || out.n_bfs < max_bfs)) {
         std::vector<std::int32_t> picked;
         for (std::size_t r = 0; r < per_round && picked.size() < alive.size(); ++r) {
             auto better = [&](std::int32_t a, std::int32_t b) {  // is a a better pick than b?
@@ -289,7 +297,15 @@ HopDiameter hop_diameter_bounds(const CsrStructure& graph, std::size_t n_threads
         alive.erase(std::remove_if(alive.begin(), alive.end(), [&](std::int32_t w) { return upper[w] <= best; }),
                     alive.end());
     }
+    // Budget spent with nodes still open: their bounds (or, where no BFS reached them, their component's size - 1)
+    // cap the diameter.
+    std::int32_t cap = best;
+    for (const std::int32_t w : alive) {
+        const std::int32_t fallback = initial_upper ? initial_upper[w] : static_cast<std::int32_t>(n - 1);
+        cap = std::max(cap, upper[w] == unknown ? fallback : std::min(upper[w], fallback));
+    }
     out.diameter = best;
+    out.upper = cap;
     return out;
 }
 

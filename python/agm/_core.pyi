@@ -56,6 +56,25 @@ def hop_diameter(
         TypeError: indptr or indices not int64.
     """
 
+def hop_diameter_bounds(
+    indptr: NDArray[np.int64], indices: NDArray[np.int64], max_bfs: int, n_threads: int = 0
+) -> tuple[int, int, int]:
+    """Bounds of the hop diameter from at most ``max_bfs`` breadth-first searches: the "auto" method of
+    ``hop_diameter`` (eccentricity bounds on the graph renumbered in BFS order), stopped when its budget is spent.
+
+    Args:
+        indptr, indices: as for ``hop_diameter``.
+        max_bfs: the budget (the renumbering traversal not counted); 0 = no limit (the exact diameter).
+        n_threads: threads for the parallel BFS, 0 = all hardware threads.
+
+    Returns:
+        (lower, upper, n_bfs): lower <= diameter <= upper, equal when the bounds met within the budget; n_bfs
+        counts the renumbering traversal as one, as ``hop_diameter`` does.
+
+    Raises:
+        ValueError: a malformed or asymmetric CSR, max_bfs < 0 or n_threads < 0.  TypeError: not int64.
+    """
+
 class ChartIndex:
     """A nanoflann k-d tree over the latent points of one chart.
 
@@ -232,9 +251,22 @@ class AtlasGraph:
 
         Computed with eccentricity bounds (Takes & Kosters 2011), which needs far fewer BFS than one per node;
         cached after the first call."""
-    def stats(self, n_threads: int = 0) -> dict[str, int]:
-        """Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components,
-        largest_component, diameter_hops."""
+    def diameter_bounds(self, max_bfs: int, n_threads: int = 0) -> tuple[int, int, int]:
+        """Bounds of the hop diameter from at most ``max_bfs`` BFS (0: no limit, the exact diameter).
+
+        Returns (lower, upper, n_bfs) with lower <= diameter <= upper, equal when exact. An exact result is cached
+        (as by ``diameter_hops``); once cached every call returns it with n_bfs = 0."""
+    @property
+    def default_diameter_budget(self) -> int:
+        """The BFS budget of ``stats(diameter="auto")``: max(8, 3e7 / CSR entries), about 3e7 edge visits."""
+    def stats(self, n_threads: int = 0, diameter: Literal["auto", "exact"] = "auto") -> dict[str, int]:
+        """Table-1 statistics: n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component,
+        diameter_lower and diameter_upper, and diameter_hops (the exact hop diameter) when the two bounds are equal.
+
+        diameter: "auto" bounds the diameter with ``default_diameter_budget`` BFS, which is exact for graphs of the
+        paper's size and for most k-NN graphs, and returns bounds only for large graphs where nearly every node's
+        eccentricity is close to the diameter (there the exact value would cost more than building the graph);
+        "exact" computes it whatever it costs. An exact diameter is cached."""
     def workspace_bytes(self) -> int:
         """Bytes held by the pooled per-thread search workspaces (kept for reuse; at most ``hardware_threads()``
         of them, each about 40 bytes per node)."""

@@ -25,12 +25,15 @@
 #include "agm/graph_search.hpp"
 #include "agm/graph_structure.hpp"
 #include "agm/graph_values.hpp"
+#include "agm/hop_diameter.hpp"
 #include "agm/search.hpp"
 
 namespace agm {
 
 struct GraphStats {
-    std::int64_t n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component, diameter_hops;
+    std::int64_t n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component;
+    std::int64_t diameter_lower, diameter_upper;  // hop diameter bounds; equal when exact
+    bool diameter_exact() const { return diameter_lower == diameter_upper; }
 };
 
 class AtlasGraph {
@@ -82,7 +85,16 @@ public:
 
     // --- statistics
     std::int64_t diameter_hops(std::size_t n_threads) const;  // exact, cached after the first call
-    GraphStats stats(std::size_t n_threads) const;
+    // Hop diameter bounds from at most max_bfs BFS (unlimited_bfs: exact); an exact result is cached, and once
+    // cached it is returned (with n_bfs = 0) whatever the budget.
+    HopDiameter diameter_bounds(std::size_t n_threads, std::int64_t max_bfs) const;
+    // BFS budget of stats() by default: max(8, 3e7 / CSR entries), about 3e7 edge visits and at least 8 BFS,
+    // a fraction of the build's cost (measured 0.25x a 256k-point k = 10 build, 2 threads). Graphs of the
+    // paper's size (a few thousand nodes: hundreds of BFS allowed) get their exact diameter, and so do k-NN graphs
+    // of points in the plane of any size measured (18 BFS at 64k); on large graphs where nearly every node's
+    // eccentricity is close to the diameter (cubes, cylinders) it returns bounds.
+    std::int64_t default_diameter_budget() const;
+    GraphStats stats(std::size_t n_threads, std::int64_t max_bfs) const;
     std::size_t memory_bytes() const;
     std::size_t workspace_bytes() const { return pool_.bytes(); }  // the pooled search workspaces
 

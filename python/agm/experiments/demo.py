@@ -326,7 +326,7 @@ def model_result(t: TrainedModel, tear_deg: float, window_deg: float) -> ModelRe
         epochs=t.epochs,
         reconstruction_error=t.reconstruction_error,
         chart_usage=t.chart_usage,
-        graph=GraphStats.from_stats(t.graph.stats()),
+        graph=GraphStats.from_stats(t.graph.stats(diameter="exact")),
         loop_error_near_tear=float(t.loop_errors[near].mean()),
         loop_error_away_from_tear=float(t.loop_errors[~near].mean()),
     )

@@ -237,7 +237,7 @@ def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple
             )
             graph.save(path)
             status, stages = "built", dict(graph.timings)
-    stats = GraphStats.from_stats(graph.stats())
+    stats = GraphStats.from_stats(graph.stats(diameter="exact"))
     record = GraphBuild(
         **to_record(stats), status=status, seconds=clock.wall_s["graph"], file=path.name, eps=eps, stages_s=stages
     )

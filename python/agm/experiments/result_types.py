@@ -14,7 +14,7 @@ class GraphStats:
 
     Attributes:
         n_nodes, n_edges (intra + cross-chart), n_intra_edges, n_cross_edges, n_components, largest_component
-        (nodes), diameter_hops (within the largest component), n_charts (charts kept).
+        (nodes), diameter_hops (the exact hop diameter: the largest over the components), n_charts (charts kept).
     """
 
     n_nodes: int

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -142,10 +142,25 @@ class GeodesicGraph:
 
         evaluate_all(self, model, device, progress)
 
-    def stats(self) -> dict[str, int]:
-        """Table 1's statistics: nodes, edges (intra and cross-chart), components, largest component, diameter
-        in hops, plus the charts kept."""
-        out = dict(self.native.stats())
+    def stats(self, diameter: Literal["auto", "exact"] = "auto") -> dict[str, int]:
+        """Table 1's statistics: nodes, edges (intra and cross-chart), components, largest component, the hop
+        diameter, plus the charts kept.
+
+        Args:
+            diameter: "auto" bounds the hop diameter with a budget of breadth-first searches
+                (``native.default_diameter_budget``, a fraction of the graph build's cost): exact for graphs of
+                the paper's size and most others, bounds only on large graphs whose eccentricities are nearly all
+                close to the diameter. "exact" computes it whatever it costs (cached in the graph).
+
+        Returns:
+            n_nodes, n_edges, n_intra_edges, n_cross_edges, n_components, largest_component, n_charts;
+            diameter_lower <= diameter_upper (hops), and diameter_hops, the exact diameter, when they are equal
+            (always with ``diameter="exact"``).
+
+        Raises:
+            ValueError: ``diameter`` is neither "auto" nor "exact".
+        """
+        out = dict(self.native.stats(diameter=diameter))
         out["n_charts"] = len(self.charts)
         return out
 
