@@ -12,7 +12,15 @@ import torch
 
 from agm import geodesic
 from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
-from agm.geodesic.policy import BATCH_CANDIDATES, DecodePolicy, applied, measure_policy, thread_candidates
+from agm.geodesic.policy import (
+    BATCH_CANDIDATES,
+    MULTI_THREAD_MARGIN,
+    DecodePolicy,
+    applied,
+    choose_threads,
+    measure_policy,
+    thread_candidates,
+)
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -113,6 +121,37 @@ def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
     model = Recorder()
     policy = measure_policy(model.decode, torch.rand(64, 2), 1, torch.device("cpu"))
     assert policy.batch_size >= 256  # per-call overhead dominates small batches of a cheap decoder
+
+
+def test_more_threads_need_the_margin() -> None:
+    single = DecodePolicy(threads=1, batch_size=64, measured=100.0)
+    just_below = DecodePolicy(threads=2, batch_size=256, measured=100.0 * MULTI_THREAD_MARGIN)
+    above = DecodePolicy(threads=2, batch_size=256, measured=100.0 * MULTI_THREAD_MARGIN + 1.0)
+    steady = {1: 90.0, 2: above.measured}  # slowest repeats' rates
+    assert choose_threads({1: single, 2: just_below}, {1: 90.0, 2: just_below.measured}) == single
+    assert choose_threads({1: single, 2: above}, steady) == above
+    assert choose_threads({1: single, 2: above}, {1: 90.0, 2: 100.0}) == single  # one slow repeat: not a win
+    assert choose_threads({1: single}, {1: 90.0}) == single
+    faster_single = DecodePolicy(threads=1, batch_size=16, measured=500.0)
+    assert choose_threads({1: faster_single, 2: above}, steady) == faster_single
+
+
+def test_measure_policy_times_thread_counts_round_robin() -> None:
+    """Each batch size is timed for every thread count before the next size (a noisy spell hits both alike)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = Recorder()
+        measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
+    finally:
+        torch.set_num_threads(before)
+    timed = [(size, threads) for size, threads in model.calls if size in BATCH_CANDIDATES]
+    sizes = [size for size, _ in timed]
+    assert sizes == sorted(sizes)  # sizes climb once, shared by the thread counts
+    for size in set(sizes):
+        assert {t for s, t in timed if s == size} <= {1, 2}
+    assert {t for s, t in timed if s == BATCH_CANDIDATES[0]} == {1, 2}
+    assert torch.get_num_threads() == before
 
 
 def test_bad_policies() -> None:

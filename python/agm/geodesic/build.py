@@ -173,11 +173,17 @@ def evaluate_edges_sharded(
     return int(pending.size)
 
 
+#: Latents the decode policy is measured on (standard normal, chart 0, fixed seed): a decoder's cost does not
+#: depend on the values, and measuring before the nodes lets the node stage (encoder, psi) run under the policy.
+POLICY_PROBE_POINTS = 256
+
+
 def choose_policy(
-    model: Any, nodes: ChartNodes, device: torch.device, policy: DecodePolicy | None, batch_size: int | None
+    model: Any, device: torch.device, policy: DecodePolicy | None, batch_size: int | None
 ) -> DecodePolicy:
     """The decode policy of a build: the given one, the given batch size with torch's threads, or measured on
-    single-chart batches of the largest chart's nodes (:func:`agm.geodesic.policy.measure_policy`)."""
+    single-chart batches of ``POLICY_PROBE_POINTS`` seeded standard-normal latents of chart 0
+    (:func:`agm.geodesic.policy.measure_policy`; call under ``evaluating``)."""
     if policy is not None:
         if batch_size is not None and batch_size != policy.batch_size:
             raise ValueError(
@@ -187,9 +193,9 @@ def choose_policy(
         return policy
     if batch_size is not None:
         return DecodePolicy(threads=None, batch_size=batch_size)
-    largest = int(np.argmax([len(lat) for lat in nodes.latents]))
-    sample = torch.from_numpy(np.ascontiguousarray(nodes.latents[largest][:256]))
-    return measure_policy(model.decode, sample, nodes.charts[largest], device)
+    g = torch.Generator().manual_seed(0)
+    sample = torch.randn(POLICY_PROBE_POINTS, int(model.latent_dim), generator=g)
+    return measure_policy(model.decode, sample, 0, device)
 
 
 def build_graph(
@@ -255,7 +261,8 @@ def build_graph(
             one. Use "eager" when every edge will be needed anyway (e.g. all-pairs distances).
         decode_policy: torch threads and batch size of the decoder (:class:`agm.geodesic.policy.DecodePolicy`);
             default chosen by measurement (:func:`agm.geodesic.policy.measure_policy`; 16384 points, torch's
-            threads on CUDA). Stored with the graph and used by its queries.
+            threads on CUDA), before the nodes are built, so that the encoder and psi run on the same thread
+            setting as the decoder. Stored with the graph and used by its queries.
 
     Integer and real arguments may be Python or numpy scalars (bools are refused).
 
@@ -310,11 +317,12 @@ def build_graph(
     start = time.perf_counter()
     with evaluating(model):
         t0 = time.perf_counter()
-        chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
-        timings["nodes"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        policy = broadcast(on_every_rank(lambda: choose_policy(model, chart_nodes, dev, decode_policy, batch_size)))
+        policy = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size)))
         timings["decode_policy"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with applied(policy):  # the encoder and psi run on the decoder's thread setting
+            chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
+        timings["nodes"] = time.perf_counter() - t0
         native, latents, positions, evaluated = assemble_graph(
             model,
             chart_nodes,
