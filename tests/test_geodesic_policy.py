@@ -17,7 +17,6 @@ from agm.geodesic.policy import (
     MULTI_THREAD_MARGIN,
     DecodePolicy,
     applied,
-    choose_threads,
     measure_policy,
     thread_candidates,
 )
@@ -123,17 +122,38 @@ def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
     assert policy.batch_size >= 256  # per-call overhead dominates small batches of a cheap decoder
 
 
-def test_more_threads_need_the_margin() -> None:
-    single = DecodePolicy(threads=1, batch_size=64, measured=100.0)
-    just_below = DecodePolicy(threads=2, batch_size=256, measured=100.0 * MULTI_THREAD_MARGIN)
-    above = DecodePolicy(threads=2, batch_size=256, measured=100.0 * MULTI_THREAD_MARGIN + 1.0)
-    steady = {1: 90.0, 2: above.measured}  # slowest repeats' rates
-    assert choose_threads({1: single, 2: just_below}, {1: 90.0, 2: just_below.measured}) == single
-    assert choose_threads({1: single, 2: above}, steady) == above
-    assert choose_threads({1: single, 2: above}, {1: 90.0, 2: 100.0}) == single  # one slow repeat: not a win
-    assert choose_threads({1: single}, {1: 90.0}) == single
-    faster_single = DecodePolicy(threads=1, batch_size=16, measured=500.0)
-    assert choose_threads({1: faster_single, 2: above}, steady) == faster_single
+class ThreadSensitive(Recorder):
+    """The cylinder, sleeping ``per_point_s[threads]`` per decoded point: a decoder whose speed with each torch
+    thread count is known."""
+
+    def __init__(self, per_point_s: dict[int, float]) -> None:
+        super().__init__()
+        self.per_point_s = per_point_s
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.per_point_s[torch.get_num_threads()] * z.shape[0])
+        return super().decode(z, y)
+
+
+@pytest.mark.parametrize(
+    ("per_point_s", "expected"),
+    [
+        ({1: 2e-5, 2: 1e-5}, 2),  # 2x faster with two threads: above the margin
+        ({1: 2e-5, 2: 1.9e-5}, 1),  # 5% faster: below it
+        ({1: 1e-5, 2: 2e-5}, 1),  # slower
+    ],
+)
+def test_more_threads_need_the_margin_over_the_duel(per_point_s: dict[int, float], expected: int) -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = ThreadSensitive(per_point_s)
+        policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), duel_s=0.05)
+    finally:
+        torch.set_num_threads(before)
+    assert policy.threads == expected
+    assert policy.measured > 0
+    assert MULTI_THREAD_MARGIN > 1
 
 
 def test_measure_policy_times_thread_counts_round_robin() -> None:

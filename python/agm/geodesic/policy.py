@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -37,13 +37,14 @@ BATCH_CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
 REPEATS = 3
 #: Points per decoder call on CUDA (not measured: large batches always win there).
 CUDA_BATCH = 16384
-#: A thread count above one is chosen only if its measured rate beats one thread's by this factor. The
-#: measurement times the decoder alone for well under a second; a build runs for longer, with the rest of its
-#: torch work (latents, norms, packing) under the same setting, and extra intra-op threads lose far more to a
-#: busy neighbour than a short measurement shows. Measured with the exact cylinder decoder at 64k points on the
-#: 2-core machine beside two busy processes: two threads measured 1.7x faster at the decoder and built 1.8x
-#: slower than one. The paper decoder on an idle machine gains 1.7-1.9x from two threads, still above it.
-MULTI_THREAD_MARGIN = 1.3
+#: More than one thread is chosen only if, over the duel (alternating calls, see :func:`measure_policy`), it
+#: decodes this many times as many points per second as one thread. Medians of a few short calls alone misled:
+#: with the exact cylinder decoder at 64k points on the 2-core machine beside two busy processes, two threads
+#: measured 1.3-1.7x faster at the decoder and built 1.8-2.4x slower than one. The paper decoder on an idle
+#: machine gains 1.7-1.9x from two threads, above it.
+MULTI_THREAD_MARGIN = 1.2
+#: Seconds of the duel.
+DUEL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,13 @@ def applied(policy: DecodePolicy) -> Iterator[None]:
                 torch.set_num_threads(_SAVED)
 
 
-def _call_seconds(decode: Decoder, z: torch.Tensor, y: torch.Tensor, repeats: int) -> tuple[float, float]:
-    """(median, slowest) seconds of ``repeats`` decoder calls."""
+def _median_seconds(decode: Decoder, z: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         call_model("decode", decode, z, y)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
+    return statistics.median(times)
 
 
 def thread_candidates() -> tuple[int, ...]:
@@ -134,16 +134,18 @@ def measure_policy(
     call_budget_s: float = 0.04,
     total_budget_s: float = 0.6,
     repeats: int = REPEATS,
+    duel_s: float = DUEL_S,
 ) -> DecodePolicy:
     """Choose (threads, batch size) together by measurement on single-chart batches (call under ``evaluating``).
 
     Batch sizes are tried from the smallest up, each timed ``repeats`` times with the median kept, for every
-    thread count of :func:`thread_candidates` in turn (round-robin, so that a noisy neighbour hits the candidates
-    alike; one warm-up call each first). A thread count stops climbing at the first size whose median call
-    exceeds ``call_budget_s`` or when its share of ``total_budget_s`` is spent. So an expensive decoder is
-    measured with a few small calls (under a second in all), a cheap one climbs to large batches where per-call
-    overhead vanishes. More than one thread is chosen only if it beats one thread's median by
-    ``MULTI_THREAD_MARGIN`` in its slowest repeat (see there). On CUDA nothing is measured: (None, 16384).
+    thread count of :func:`thread_candidates` in turn (round-robin, one warm-up call each first). A thread count
+    stops climbing at the first size whose median call exceeds ``call_budget_s`` or when its share of
+    ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second in
+    all), a cheap one climbs to large batches where per-call overhead vanishes. If more threads win there, the
+    best multi-thread and the best one-thread policy then alternate calls for ``duel_s`` seconds (at least two
+    rounds), and more threads are chosen only if they decoded ``MULTI_THREAD_MARGIN`` times as many points per
+    second over the duel (see there). On CUDA nothing is measured: (None, 16384).
 
     Args:
         decode: the model's ``decode(z, y)``.
@@ -156,46 +158,68 @@ def measure_policy(
     """
     if device.type == "cuda":
         return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
-    n = z.shape[0]
     candidates = thread_candidates()
     best = {t: DecodePolicy(threads=t, batch_size=BATCH_CANDIDATES[0]) for t in candidates}
-    worst = dict.fromkeys(candidates, 0.0)  # the slowest repeat's rate of best[t]
     spent = dict.fromkeys(candidates, 0.0)
     share = total_budget_s / len(candidates)
     for threads in candidates:
         with applied(DecodePolicy(threads=threads, batch_size=1)):
             started = time.perf_counter()
-            warm = min(4, n)  # first-call allocations
-            call_model("decode", decode, z[:warm].to(device), torch.full((warm,), chart, device=device))
+            zb, yb = _batch(z, chart, min(4, z.shape[0]), device)  # first-call allocations
+            call_model("decode", decode, zb, yb)
             spent[threads] += time.perf_counter() - started
     climbing = list(candidates)
     for size in BATCH_CANDIDATES:
-        idx = torch.arange(size) % n
-        zb, yb = z[idx].to(device), torch.full((size,), chart, dtype=torch.int64, device=device)
+        zb, yb = _batch(z, chart, size, device)
         for threads in list(climbing):
             with applied(DecodePolicy(threads=threads, batch_size=1)):
                 started = time.perf_counter()
-                seconds, slowest = _call_seconds(decode, zb, yb, repeats)
+                seconds = _median_seconds(decode, zb, yb, repeats)
                 spent[threads] += time.perf_counter() - started
             rate = size / max(seconds, 1e-9)
             if rate > best[threads].measured:
                 best[threads] = DecodePolicy(threads=threads, batch_size=size, measured=rate)
-                worst[threads] = size / max(slowest, 1e-9)
             if seconds > call_budget_s or spent[threads] > share:
                 climbing.remove(threads)
         if not climbing:
             break
-    return choose_threads(best, worst)
-
-
-def choose_threads(best: dict[int, DecodePolicy], worst: dict[int, float]) -> DecodePolicy:
-    """One thread's best policy unless a larger thread count's is ``MULTI_THREAD_MARGIN`` times faster even in
-    its slowest repeat (a win that a busy neighbour can take away is not one).
-
-    Args:
-        best: thread count -> the best measured policy with it (median rate in ``measured``); must hold 1.
-        worst: thread count -> the rate of that policy's slowest repeat (points per second).
-    """
     single = best[1]
-    multi = [t for t in best if t != 1 and worst[t] > MULTI_THREAD_MARGIN * single.measured]
-    return best[max(multi, key=lambda t: best[t].measured)] if multi else single
+    multi = max((p for t, p in best.items() if t != 1), key=lambda p: p.measured, default=None)
+    if multi is None or multi.measured <= single.measured:
+        return single
+    single_rate, multi_rate = _duel(decode, z, chart, device, single, multi, duel_s)
+    if multi_rate > MULTI_THREAD_MARGIN * single_rate:
+        return replace(multi, measured=multi_rate)
+    return replace(single, measured=single_rate)
+
+
+def _batch(z: torch.Tensor, chart: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` rows of ``z`` (repeated as needed) and their chart, on ``device``."""
+    idx = torch.arange(size) % z.shape[0]
+    return z[idx].to(device), torch.full((size,), chart, dtype=torch.int64, device=device)
+
+
+def _duel(
+    decode: Decoder,
+    z: torch.Tensor,
+    chart: int,
+    device: torch.device,
+    single: DecodePolicy,
+    multi: DecodePolicy,
+    seconds: float,
+) -> tuple[float, float]:
+    """Points per second of ``single`` and ``multi`` over alternating calls (one call each per round) for about
+    ``seconds`` in all, at least two rounds: a busy neighbour's effect on longer runs shows in both."""
+    policies = (single, multi)
+    batches = [_batch(z, chart, p.batch_size, device) for p in policies]
+    points, taken = [0, 0], [0.0, 0.0]
+    started, rounds = time.perf_counter(), 0
+    while rounds < 2 or time.perf_counter() - started < seconds:
+        for i, policy in enumerate(policies):
+            with applied(policy):
+                t0 = time.perf_counter()
+                call_model("decode", decode, *batches[i])
+                taken[i] += time.perf_counter() - t0
+            points[i] += policy.batch_size
+        rounds += 1
+    return points[0] / max(taken[0], 1e-9), points[1] / max(taken[1], 1e-9)
