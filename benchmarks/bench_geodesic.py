@@ -10,8 +10,9 @@ at a time). Lazy weights: decodes and time to the first exact geodesic (build + 
 lazy vs eager, with the fraction of edges the pairs evaluated; the lengths must agree.
 
 Model: the paper's 8-chart AWAE-GAN decoder (h = 48, d = 7) with its initial weights, or a trained checkpoint
-(--checkpoint). With initial weights psi is nearly uniform, so the benchmark assigns charts itself (a fixed,
-sharp partition: each point in one chart, one in ten in two), keeping the node count of a trained model.
+(--checkpoint, with its own psi; --eps). With initial weights psi is nearly uniform, so the benchmark assigns
+charts itself (a fixed, sharp partition: each point in one chart, one in ten in two), keeping the node count of a
+trained model.
 Data: MNIST training images when $AGM_DATA_DIR has them, random images otherwise (the cost does not depend on it).
 """
 
@@ -70,6 +71,25 @@ class AssignedCharts(torch.nn.Module):
         two = self.both[idx]
         psi[torch.arange(x.shape[0])[two], self.secondary[idx][two]] = 0.5
         return (psi / psi.sum(1, keepdim=True)).to(x.device)
+
+
+class CountedModel(torch.nn.Module):
+    """A trained model as it is, counting the points it decodes (``decoded``, the benchmark's decode counter)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__()
+        self.inner, self.n_charts, self.latent_dim = inner, inner.n_charts, inner.latent_dim
+        self.decoded = 0
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.encode(x)  # type: ignore[no-any-return]
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.decoded += int(z.shape[0])
+        return self.inner.decode(z, y)  # type: ignore[no-any-return]
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.partition(x)  # type: ignore[no-any-return]
 
 
 def eager_attachment_decodes(
@@ -157,6 +177,8 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=100, help="random test pairs (paper: 100)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--checkpoint", default=None, help="a trained model (agm train) instead of initial weights")
+    p.add_argument("--eps", type=float, default=0.05, help="partition threshold (build_graph's default: 0.05)")
     args = p.parse_args()
     if args.quick:
         args.points, args.k, args.n_steps, args.pairs = 200, 5, 3, 5
@@ -165,10 +187,17 @@ def main() -> None:
     device = torch.device(args.device)
     torch.manual_seed(args.seed)
     hidden = 8 if args.quick else 48
-    agm_model = AWAEGAN(8, (1, 28, 28), hidden=hidden).to(device).eval()
     data, source = load_images(args.points + 2 * args.pairs, args.seed)
-    model = AssignedCharts(agm_model, data.shape[0], args.seed).to(device)
-    model.remember(data)
+    model: AssignedCharts | CountedModel
+    if args.checkpoint:
+        from agm.training.checkpoint import load_checkpoint
+
+        trained, _, _ = load_checkpoint(args.checkpoint, map_location=device)
+        model = CountedModel(trained.eval()).to(device)
+    else:
+        agm_model = AWAEGAN(8, (1, 28, 28), hidden=hidden).to(device).eval()
+        model = AssignedCharts(agm_model, data.shape[0], args.seed).to(device)
+        model.remember(data)
     train, queries = data[: args.points], data[args.points :]
 
     sizes = [16, 64, 256] if args.quick else [16, 64, 256, 1024, 4096]
@@ -184,7 +213,7 @@ def main() -> None:
     model.decoded = 0
     t0, c0 = time.perf_counter(), cpu_seconds()
     graph = geodesic.build_graph(
-        model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False, weights="eager"
+        model, train, k=args.k, eps=args.eps, n_steps=args.n_steps, device=device, progress=False, weights="eager"
     )
     build_s, build_cpu_s = time.perf_counter() - t0, cpu_seconds() - c0
     build_decoded = model.decoded
@@ -234,7 +263,7 @@ def main() -> None:
     model.decoded = 0
     t0, c0 = time.perf_counter(), cpu_seconds()
     lazy = geodesic.build_graph(
-        model, train, k=args.k, n_steps=args.n_steps, device=device, progress=False, decode_policy=policy
+        model, train, k=args.k, eps=args.eps, n_steps=args.n_steps, device=device, progress=False, decode_policy=policy
     )
     first = geodesic.shortest_path(model, x0[0], x1[0], lazy, device=device)
     first_s, first_cpu_s, first_decoded = time.perf_counter() - t0, cpu_seconds() - c0, model.decoded
@@ -263,7 +292,7 @@ def main() -> None:
             "config": {
                 **{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                 "data": source,
-                "hidden": hidden,
+                "hidden": None if args.checkpoint else hidden,
             },
             "results": {
                 "decode_throughput": throughput,
