@@ -89,10 +89,11 @@ public:
     // cached it is returned (with n_bfs = 0) whatever the budget.
     HopDiameter diameter_bounds(std::size_t n_threads, std::int64_t max_bfs) const;
     // BFS budget of stats() by default: max(8, 3e7 / CSR entries), about 3e7 edge visits and at least 8 BFS,
-    // a fraction of the build's cost (measured 0.25x a 256k-point k = 10 build, 2 threads). Graphs of the
-    // paper's size (a few thousand nodes: hundreds of BFS allowed) get their exact diameter, and so do k-NN graphs
-    // of points in the plane of any size measured (18 BFS at 64k); on large graphs where nearly every node's
-    // eccentricity is close to the diameter (cubes, cylinders) it returns bounds.
+    // a fraction of the build's cost (0.29-0.38x a 256k-point k = 10 build, 2 threads, benchmarks/bench_stats.py).
+    // Graphs of the paper's size (a few thousand nodes: hundreds of BFS allowed, tens needed) get their exact
+    // diameter, and so do k-NN graphs of points in the plane up to about 100k nodes (19 BFS needed at 64k, 41
+    // allowed); larger ones, and large graphs where nearly every node's eccentricity is close to the diameter
+    // (cubes, cylinders), get bounds (256k points in the square: [420, 423], exact 420).
     std::int64_t default_diameter_budget() const;
     GraphStats stats(std::size_t n_threads, std::int64_t max_bfs) const;
     std::size_t memory_bytes() const;
