@@ -80,6 +80,8 @@ def test_geodesic_benchmark_quick(tmp_path: Path) -> None:
     assert res["lazy_all_pairs_decoded"] < res["eager_first_decoded"]
     assert 0.0 < res["lazy_fraction_evaluated"] < 1.0
     assert res["build_s"] > 0 and res["limit_s"] > 0 and res["query_single_s"] > 0
+    assert res["limit_real_inputs_s"] > 0 and res["build_over_limit_real_inputs"] > 0
+    assert all(rate > 0 for rates in res["real_input_throughput"].values() for rate in rates.values())
 
 
 def test_decode_benchmark_quick(tmp_path: Path) -> None:
