@@ -38,7 +38,7 @@ from agm import geodesic  # noqa: E402
 from agm.geodesic import build as build_module  # noqa: E402
 from agm.geodesic.policy import DecodePolicy  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
-from bench_geodesic import AssignedCharts, load_images  # noqa: E402
+from bench_geodesic import AssignedCharts, DecodeCounter, load_images  # noqa: E402
 
 REL = 1e-5  # float32 decodings computed in other batches (see the module docstring)
 #: the build stages timed on every rank (wall and CPU): functions of agm.geodesic.build wrapped by the benchmark
@@ -69,6 +69,7 @@ def rank_main(rank: int, world: int, config: dict[str, Any], init_file: str, out
     data, source = load_images(config["points"], config["seed"])
     model = AssignedCharts(inner, data.shape[0], config["seed"])
     model.remember(data)
+    counter = DecodeCounter(model)
     stages: dict[str, list[float]] = {}
     timed_stages(stages)
     policy = DecodePolicy(threads=1, batch_size=256)
@@ -93,7 +94,7 @@ def rank_main(rank: int, world: int, config: dict[str, Any], init_file: str, out
         "wall_s": wall,
         "cpu_s": cpu,
         "stages": stages,
-        "decoded": model.decoded,
+        "decoded": counter.count,
         "load_at_start": load,
         "data": source,
         "n_nodes": graph.n_nodes,

@@ -40,16 +40,21 @@ def build_knn(kind: str, n: int, seed: int) -> tuple[Any, float]:
     return graph, time.perf_counter() - t0
 
 
-def build_cylinder(n: int, seed: int) -> tuple[Any, float]:
-    """(native AtlasGraph, build_graph seconds) of the exact cylinder model on n random points."""
+def cylinder_graph(n: int, seed: int) -> Any:
+    """The eager build_graph (k = K, n_steps = 3) of the exact cylinder model on n random points."""
     from agm import geodesic
     from agm.models.analytic import CylinderAtlas
 
     model = CylinderAtlas()
     g = torch.Generator().manual_seed(seed)
     data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
+    return geodesic.build_graph(model, data, k=K, n_steps=3, weights="eager", progress=False)
+
+
+def build_cylinder(n: int, seed: int) -> tuple[Any, float]:
+    """(native AtlasGraph, build_graph seconds) of :func:`cylinder_graph`."""
     t0 = time.perf_counter()
-    graph = geodesic.build_graph(model, data, k=K, n_steps=3, weights="eager", progress=False)
+    graph = cylinder_graph(n, seed)
     return graph.native, time.perf_counter() - t0
 
 

@@ -58,8 +58,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -71,6 +70,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timing, environment, load_average, parser, rng_for, write_json  # noqa: E402
 from agm import _core, geodesic  # noqa: E402
+from agm.experiments.stages import torch_threads  # noqa: E402
 from agm.geodesic._context import evaluating  # noqa: E402
 from agm.geodesic.attach import attach, evaluate_attachments  # noqa: E402
 from agm.geodesic.direct import direct_edges, evaluate_direct  # noqa: E402
@@ -78,8 +78,8 @@ from agm.geodesic.fingerprint import PROBES_PER_CHART  # noqa: E402
 from agm.geodesic.lazysp import LazyStats, QuerySet, lazy_routes  # noqa: E402
 from agm.geodesic.policy import DecodePolicy, applied  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
-from bench_geodesic import AssignedCharts, eager_attachment_decodes, load_images  # noqa: E402
-from bench_stats import build_knn  # noqa: E402
+from bench_geodesic import AssignedCharts, DecodeCounter, eager_attachment_decodes, load_images  # noqa: E402
+from bench_stats import build_knn, cylinder_graph  # noqa: E402
 
 Label = Literal["init", "checkpoint"]  # the paper decoder with initial weights, or --checkpoint
 Order = Literal["input", "leaf", "auto"]
@@ -127,20 +127,6 @@ class Report:
         if not ok:
             self.failures.append(message)
             print(f"CORRECTNESS FAILURE: {message}", flush=True)
-
-
-class DecodeCounter:
-    """Counts the points a model decodes, by wrapping the instance's ``decode`` (the model is otherwise as is)."""
-
-    def __init__(self, model: Any) -> None:
-        self.count = 0
-        inner = model.decode
-
-        def decode(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            self.count += int(z.shape[0])
-            return inner(z, y)  # type: ignore[no-any-return]
-
-        model.decode = decode
 
 
 def wall_cpu(fn: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -437,25 +423,9 @@ def target_one_query(ctx: Context, report: Report) -> None:
 
 
 # -- targets 4 and 5 -------------------------------------------------------------------------------------------
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch.set_num_threads(n) inside, the previous setting restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def build_cylinder(n: int, seed: int) -> tuple[Any, float, float]:
-    """(GeodesicGraph, wall s, CPU s) of the eager build_graph of the exact cylinder on n random points."""
-    from agm.models.analytic import CylinderAtlas
-
-    model = CylinderAtlas()
-    g = torch.Generator().manual_seed(seed)
-    data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
-    return wall_cpu(lambda: geodesic.build_graph(model, data, k=10, n_steps=3, weights="eager", progress=False))
+    """(GeodesicGraph, wall s, CPU s) of bench_stats' eager cylinder build_graph (k = 10, n_steps = 3)."""
+    return wall_cpu(lambda: cylinder_graph(n, seed))
 
 
 def target_cheap_build_threads(ctx: Context, report: Report) -> None:
