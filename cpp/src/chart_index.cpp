@@ -12,6 +12,7 @@
 
 #include <nanoflann.hpp>
 
+#include "agm/euclidean.hpp"
 #include "agm/parallel.hpp"
 
 namespace agm {
@@ -30,16 +31,6 @@ struct PointsAdaptor {
     template <class Bbox>
     bool kdtree_get_bbox(Bbox&) const { return false; }
 };
-
-template <class T>
-double squared_distance(const T* a, const T* b, std::size_t dim) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < dim; ++j) {
-        const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
-        s += diff * diff;
-    }
-    return s;
-}
 
 // Queries are processed in chunks of this many points per task.
 constexpr std::size_t query_grain = 256;
@@ -122,9 +113,8 @@ struct ChartIndex<T>::Tree {
         out.clear();
         for (std::size_t i = 0; i < found; ++i) {
             const std::uint32_t id = idx_buf[i];
-            out.emplace_back(squared_distance(q, adaptor.data + static_cast<std::size_t>(id) * adaptor.dim,
-                                              adaptor.dim),
-                             id);
+            out.emplace_back(
+                squared_distance_of(q, adaptor.data + static_cast<std::size_t>(id) * adaptor.dim, adaptor.dim), id);
         }
         return found;
     }

@@ -1,5 +1,6 @@
 // Euclidean norms and distances of float32/float64 rows, accumulated in double: the one formula the A* heuristic
-// (search.cpp) and its consistency check (heuristic_check) share, so both measure ||P[u] - P[v]|| alike.
+// (search.cpp) and its consistency check (heuristic_check) share, so both measure ||P[u] - P[v]|| alike, and the
+// k-d tree's exact re-measured neighbour distances (chart_index.cpp).
 #pragma once
 
 #include <cmath>
@@ -15,13 +16,18 @@ double norm_of(const T* a, std::size_t dim) {
 }
 
 template <class T>
-double distance_of(const T* a, const T* b, std::size_t dim) {
+double squared_distance_of(const T* a, const T* b, std::size_t dim) {
     double s = 0.0;
     for (std::size_t j = 0; j < dim; ++j) {
         const double diff = static_cast<double>(a[j]) - static_cast<double>(b[j]);
         s += diff * diff;
     }
-    return std::sqrt(s);
+    return s;
+}
+
+template <class T>
+double distance_of(const T* a, const T* b, std::size_t dim) {
+    return std::sqrt(squared_distance_of(a, b, dim));
 }
 
 }  // namespace agm
