@@ -277,3 +277,16 @@ def test_atlas_graph_stats_without_the_exact_diameter() -> None:
     indptr, indices, _ = graph.csr()
     assert exact["diameter_hops"] == core.hop_diameter(indptr, indices)[0]
     assert graph.stats() == exact  # cached
+
+
+def test_bounds_bad_inputs_raise() -> None:
+    """hop_diameter_bounds checks its CSR like hop_diameter (one shared check) and names a bad budget."""
+    indptr, indices = csr_of(3, np.array([[0, 1], [1, 2]]))
+    with pytest.raises(ValueError, match="symmetric \\(undirected\\): edge \\(1, 0\\) has no reverse \\(0, 1\\)"):
+        core.hop_diameter_bounds(np.array([0, 1, 2, 3]), np.array([2, 0, 1]), 4)
+    with pytest.raises(ValueError, match="indices must hold node ids in \\[0, 3\\); got 3 at index 1"):
+        core.hop_diameter_bounds(indptr, np.array([1, 3, 2, 1]), 4)
+    with pytest.raises(TypeError, match="indptr must have dtype int64; got int32"):
+        core.hop_diameter_bounds(indptr.astype(np.int32), indices, 4)
+    with pytest.raises(ValueError, match="n_threads must be >= 0"):
+        core.hop_diameter_bounds(indptr, indices, 4, -1)

@@ -57,6 +57,10 @@ def test_stats_match_the_native_graph(model_and_graph: tuple[CylinderAtlas, geod
     assert stats["n_nodes"] == graph.n_nodes == graph.native.n_nodes
     assert stats["n_edges"] == stats["n_intra_edges"] + stats["n_cross_edges"] == graph.n_edges
     assert stats["n_components"] == 1 and stats["diameter_hops"] >= 1
+    assert stats == graph.stats(diameter="exact")  # a small graph: the budget gives the exact diameter
+    assert stats["n_charts"] == len(graph.charts)
+    with pytest.raises(ValueError, match="diameter must be 'auto' or 'exact'; got 'bounds'"):
+        graph.stats(diameter="bounds")  # type: ignore[arg-type]
     # cross-chart edges join the two nodes of every data point that lies in both charts
     in_both = np.bincount(graph.node_point, minlength=300) == 2
     assert stats["n_cross_edges"] == int(in_both.sum())
