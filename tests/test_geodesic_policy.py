@@ -143,12 +143,12 @@ class ThreadSensitive(Recorder):
         ({1: 1e-5, 2: 2e-5}, 1),  # slower
     ],
 )
-def test_more_threads_need_the_margin_over_the_duel(per_point_s: dict[int, float], expected: int) -> None:
+def test_more_threads_need_the_margin_over_the_final(per_point_s: dict[int, float], expected: int) -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         model = ThreadSensitive(per_point_s)
-        policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), duel_s=0.05)
+        policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), final_s=0.05)
     finally:
         torch.set_num_threads(before)
     assert policy.threads == expected

@@ -44,7 +44,7 @@ CUDA_BATCH = 16384
 #: machine gains 1.7-1.9x from two threads, above it.
 MULTI_THREAD_MARGIN = 1.2
 #: Seconds of the final (see :func:`measure_policy`).
-DUEL_S = 0.3
+FINAL_S = 0.3
 #: Policies in the final besides the fastest one-thread policy: the fastest of the climb.
 FINALISTS = 2
 
@@ -136,7 +136,7 @@ def measure_policy(
     call_budget_s: float = 0.04,
     total_budget_s: float = 0.6,
     repeats: int = REPEATS,
-    duel_s: float = DUEL_S,
+    final_s: float = FINAL_S,
 ) -> DecodePolicy:
     """Choose (threads, batch size) together by measurement on single-chart batches (call under ``evaluating``).
 
@@ -146,7 +146,7 @@ def measure_policy(
     ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second in
     all), a cheap one climbs to large batches where per-call overhead vanishes. A final then decides between the
     ``FINALISTS`` fastest candidates of the climb and the fastest one-thread one: they take one call each in
-    turn for ``duel_s`` seconds (at least two rounds), and the most points per second over the final wins, more
+    turn for ``final_s`` seconds (at least two rounds), and the most points per second over the final wins, more
     threads only by ``MULTI_THREAD_MARGIN`` (see there): the medians of a few short calls each, taken at
     different moments, were 10-25% apart from rates over longer runs. On CUDA nothing is measured:
     (None, 16384).
@@ -189,10 +189,10 @@ def measure_policy(
     finalists = _finalists(measured)
     if len(finalists) == 1:
         return finalists[0]
-    rates = _final(decode, z, chart, device, finalists, duel_s)
+    rates = _final(decode, z, chart, device, finalists, final_s)
 
     def score(i: int) -> float:  # more threads must win by the margin
-        return rates[i] / (MULTI_THREAD_MARGIN if (finalists[i].threads or 1) > 1 else 1.0)
+        return rates[i] / (MULTI_THREAD_MARGIN if finalists[i].threads != 1 else 1.0)
 
     winner = max(range(len(finalists)), key=score)
     return replace(finalists[winner], measured=rates[winner])
