@@ -14,7 +14,8 @@ c, further apart, are not each other's neighbours (measured on the cylinder, k =
 collinear triples spaced 0.03-0.15 apart, the worst by 52% of d(a, c); triples of random points: none).
 
 Two extensions of the paper's rule, both of which can only shorten paths: a query point is attached in *every*
-chart with psi > eps (the paper attaches it where it is encoded), and it keeps all k nearest graph nodes even when
+chart with psi > eps (the paper attaches it where it is encoded, its most likely chart: ``attach="paper"`` on
+``build_graph`` or on a query gives that rule), and it keeps all k nearest graph nodes even when
 the other query point is nearer than the k-th of them (the graph's own edges are never removed by a query).
 
 Attachment weights are lazy (issue 12, section 2): every attachment edge starts at its decoded chord
@@ -132,13 +133,15 @@ def _ragged_take(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.
     return new_offsets, (starts + np.arange(int(new_offsets[-1]), dtype=np.int64)).astype(np.int64)
 
 
-def _choose_charts(graph: GeodesicGraph, psi: torch.Tensor) -> list[list[int]]:
-    """The graph charts of each query point: its most likely chart first, then the others with psi > eps."""
+def _choose_charts(graph: GeodesicGraph, psi: torch.Tensor, rule: str) -> list[list[int]]:
+    """The graph charts of each query point: its most likely chart first, then ("all") the others with
+    psi > eps; "paper": the most likely chart only."""
     kept = torch.as_tensor(graph.charts)
     choice = []
     for row in psi[:, kept]:
         main = int(kept[row.argmax()])
-        choice.append([main] + [c for c in kept[row > graph.eps].tolist() if c != main])
+        others = [c for c in kept[row > graph.eps].tolist() if c != main] if rule == "all" else []
+        choice.append([main] + others)
     return choice
 
 
@@ -149,6 +152,7 @@ def attach(
     batch_size: int,
     device: torch.device,
     label: Callable[[int], str] = "query point {}".format,
+    rule: str | None = None,
 ) -> Attachments:
     """Encode B query points and compute their attachment edges (call under ``evaluating``).
 
@@ -159,13 +163,14 @@ def attach(
         batch_size: decoded points per forward call.
         device: the model's device.
         label: names query point b in error messages (e.g. "x0", "X1[3]").
+        rule: "all" or "paper" (:data:`agm.geodesic.graph.AttachRule`); None: the graph's ``attach``.
 
     Raises:
         ValueError: a model call fails or gives NaN/inf (naming the method, the query point and the chart).
     """
     k = graph.k
     psi, copy_latent_of = graph.node_mode.locate(graph, model, x, batch_size, device)
-    charts = _choose_charts(graph, psi)
+    charts = _choose_charts(graph, psi, graph.attach if rule is None else rule)
     counts = np.array([len(c) for c in charts], dtype=np.int64)
     copy_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     copy_chart = np.fromiter((c for cs in charts for c in cs), dtype=np.int64, count=int(counts.sum()))

@@ -26,7 +26,7 @@ from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
 from agm.geodesic.fingerprint import model_fingerprint, weight_versions
-from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.graph import ATTACH_RULES, AttachRule, GeodesicGraph
 from agm.geodesic.inputs import (
     as_batch,
     check_choice,
@@ -215,6 +215,7 @@ def build_graph(
     progress: bool = True,
     weights: WeightMode = "lazy",
     decode_policy: DecodePolicy | None = None,
+    attach: AttachRule = "all",
 ) -> GeodesicGraph:
     """Build the multi-chart graph of Algorithm 1 for an AGM (or, without encoders, a semi-AGM).
 
@@ -263,6 +264,9 @@ def build_graph(
             default chosen by measurement (:func:`agm.geodesic.policy.measure_policy`; 16384 points, torch's
             threads on CUDA), before the nodes are built, so that the encoder and psi run on the same thread
             setting as the decoder. Stored with the graph and used by its queries.
+        attach: how the graph's queries attach a query point (stored with the graph; a query may override it):
+            "all" (default) in every chart with psi > eps, "paper" only in its most likely chart, the paper's rule
+            (z0, y0) (:mod:`agm.geodesic.attach`).
 
     Integer and real arguments may be Python or numpy scalars (bools are refused).
 
@@ -297,6 +301,7 @@ def build_graph(
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
     check_choice("weights", weights, WEIGHT_MODES)
+    check_choice("attach", attach, ATTACH_RULES)
     decode_policy = check_policy(decode_policy)
     samples = check_positive_int(
         "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
@@ -351,6 +356,7 @@ def build_graph(
         positions=positions,
         evaluated=evaluated,
         decode_policy=policy,
+        attach=attach,
     )
     graph.model_check.verified = weight_versions(model)
     if can_register(model):

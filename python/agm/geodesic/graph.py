@@ -21,6 +21,11 @@ from agm.geodesic.modes import MODES, NodeMode
 from agm.geodesic.policy import DecodePolicy
 from agm.models.protocol import model_device
 
+#: How a query point is attached (:mod:`agm.geodesic.attach`): "all": in every chart with psi > eps (the
+#: package's default, which can only shorten paths); "paper": only in its most likely chart, the paper's (z0, y0).
+AttachRule = Literal["all", "paper"]
+ATTACH_RULES: tuple[str, ...] = ("all", "paper")
+
 
 class GeodesicGraph:
     """The graph of Algorithm 1 for one model, ready for geodesic queries.
@@ -40,6 +45,7 @@ class GeodesicGraph:
         data_shape: S, the shape of one data point.
         fingerprint: identifies the model the graph was built for (see ``agm.geodesic.fingerprint``).
         timings: seconds spent in each build stage (empty for a loaded graph).
+        attach: the query points' attachment rule of the graph's queries, "all" or "paper" (:data:`AttachRule`).
     """
 
     def __init__(
@@ -60,7 +66,11 @@ class GeodesicGraph:
         positions: np.ndarray | None = None,
         evaluated: np.ndarray | None = None,
         decode_policy: DecodePolicy | None = None,
+        attach: str = "all",
     ) -> None:
+        if attach not in ATTACH_RULES:
+            raise ValueError(f"attach must be one of {ATTACH_RULES}; got {attach!r}")
+        self.attach = attach
         self.native = native
         self.node_mode: NodeMode = MODES[nodes] if isinstance(nodes, str) else nodes
         self.refine_steps = int(refine_steps)
@@ -167,7 +177,7 @@ class GeodesicGraph:
     def __repr__(self) -> str:
         return (
             f"GeodesicGraph(charts={len(self.charts)}, n_nodes={self.n_nodes}, n_edges={self.n_edges}, "
-            f"k={self.k}, eps={self.eps}, n_steps={self.n_steps}, node_mode={self.nodes!r}, "
+            f"k={self.k}, eps={self.eps}, n_steps={self.n_steps}, node_mode={self.nodes!r}, attach={self.attach!r}, "
             f"data_shape={self.data_shape})"
         )
 

@@ -3,7 +3,7 @@
 Besides the build parameters the metadata holds the decode policy (``decode_policy``: threads, batch size) and,
 for a graph with lazy weights, which edges are evaluated (``evaluated``: the (n_edges,) mask as base64 of
 ``np.packbits``; absent when every edge is). Files without them (written before) load as eager graphs without a
-policy.
+policy. ``attach`` (the query attachment rule) defaults to "all" when absent.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def save_graph(graph: GeodesicGraph, path: str | os.PathLike[str]) -> None:
         "fingerprint": graph.fingerprint,
         "nodes": graph.nodes,
         "refine_steps": graph.refine_steps,
+        "attach": graph.attach,
     }
     if graph.decode_policy is not None:
         meta["decode_policy"] = graph.decode_policy.to_json()
@@ -62,6 +63,7 @@ def read_graph(path: str | os.PathLike[str]) -> GeodesicGraph:
             refine_steps=meta["refine_steps"],
             decode_policy=DecodePolicy.from_json(meta["decode_policy"]) if "decode_policy" in meta else None,
             evaluated=_unpack_mask(meta["evaluated"], native.n_edges) if "evaluated" in meta else None,
+            attach=meta.get("attach", "all"),
         )
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{os.fspath(path)} is an agm graph file but not a geodesic graph ({err})") from err

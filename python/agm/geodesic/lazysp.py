@@ -38,6 +38,7 @@ from agm.geodesic.curves import PointTable, default_batch_size
 from agm.geodesic.direct import DirectEdges, evaluate_direct
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import check_device
+from agm.geodesic.layered import SWITCH_TOLERANCE
 from agm.geodesic.lazy import evaluate_edges
 from agm.geodesic.policy import DecodePolicy
 from agm.geodesic.routes import Route, best_route, direct_costs
@@ -157,6 +158,7 @@ def _next_step(
     b: int,
     nodes: np.ndarray,
     cost: float,
+    tolerance: float,
 ) -> tuple[Route | None, Pending | None]:
     """(the final route, None) when pair b is done, else (None, the edges to evaluate)."""
     shortest = shortest_route(graph, src, dst, direct, b, nodes, cost)
@@ -165,7 +167,7 @@ def _next_step(
     todo = route_pending(graph, qs, src, dst, direct, b, shortest)
     if not todo.empty:
         return None, todo
-    route = best_route(graph, src, dst, direct, b, nodes, cost)
+    route = best_route(graph, src, dst, direct, b, nodes, cost, tolerance)
     if route is None:
         raise AssertionError(f"pair {b} has a shortest route but no best route")
     todo = route_pending(graph, qs, src, dst, direct, b, route)
@@ -182,8 +184,12 @@ def lazy_routes(
     method: str,
     n_threads: int,
     stats: LazyStats | None = None,
+    switch_tolerance: float = SWITCH_TOLERANCE,
 ) -> tuple[list[Route | None], Attachments, Attachments, DirectEdges]:
     """The exact routes of all pairs of ``qs`` by LazySP rounds (see the module docstring; under ``evaluating``).
+
+    ``switch_tolerance``: tau of :func:`agm.geodesic.routes.best_route` (routes up to 1 + tau times the shortest
+    compete on chart switches).
 
     ``direct`` holds the pairs' direct edges (:func:`agm.geodesic.direct.direct_edges`); it is evaluated in place.
 
@@ -216,7 +222,7 @@ def lazy_routes(
         todo: list[Pending] = []
         still: list[int] = []
         for i, b in enumerate(pending.tolist()):
-            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]))
+            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]), switch_tolerance)
             if need is None:
                 routes[b] = route
             else:

@@ -61,6 +61,9 @@ class GeodesicPath:
         nodes: (N,) int64, the graph nodes visited (ids of ``graph.native``), L - 4 <= N <= L - 2; may be empty.
         data_indices: (N,) int64, the data point (index into the graph's data) of each visited node.
         chart_changes: (T,) int64, the indices i where charts[i] != charts[i + 1].
+        shortest_length: the length of the pair's shortest graph route (float; ``length`` exceeds it by at most
+            the query's switch tolerance when a route with fewer chart switches was chosen); NaN where not known
+            (a refined curve).
     """
 
     length: float
@@ -75,6 +78,15 @@ class GeodesicPath:
     _device: torch.device = field(repr=False)
     _check: ModelCheck | None = field(default=None, repr=False)
     _eps: float = field(default=0.05, repr=False)  # the graph's eps: refine's default for staying in a chart
+    shortest_length: float = float("nan")
+
+    @property
+    def length_excess(self) -> float:
+        """How much longer the path is than the pair's shortest graph route, relative: length / shortest - 1
+        (0.0 when they are equal; NaN when the shortest is not known)."""
+        if self.length == self.shortest_length:
+            return 0.0
+        return self.length / self.shortest_length - 1.0
 
     def __len__(self) -> int:
         return int(self.charts.shape[0])

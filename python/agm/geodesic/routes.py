@@ -1,9 +1,10 @@
 """Which route a geodesic takes: the graph search's path or the direct edge, with the fewest chart switches.
 
-The geodesic of a query pair is the shorter of the native search's path and the cheapest direct route
-(:mod:`agm.geodesic.direct`). Among routes within :data:`agm.geodesic.switches.REL_TOLERANCE` of that length the
-one with the fewest chart switches is chosen: the search's own path re-charted along its points
-(:func:`agm.geodesic.switches.fewest_switches`), a direct route, or the search's path as found.
+The shortest route of a query pair is the shorter of the native search's path and the cheapest direct route
+(:mod:`agm.geodesic.direct`). Among routes no longer than (1 + tau) times that length (tau: the switch
+tolerance, default :data:`agm.geodesic.layered.SWITCH_TOLERANCE`) the one with the fewest chart switches is
+chosen, then the shortest: any route through the graph (:func:`agm.geodesic.layered.fewest_switch_route`, a
+layered search over (node, switches used)), a direct route, or the search's path as found.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import numpy as np
 from agm.geodesic.attach import Attachments
 from agm.geodesic.direct import DirectEdges
 from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.layered import fewest_switch_route
 from agm.geodesic.switches import REL_TOLERANCE, fewest_switches
 
 
 @dataclass(frozen=True)
 class Route:
-    """A chosen route: graph nodes (maybe none), the chart x0 leaves in, the chart x1 is reached in, its cost."""
+    """A chosen route: graph nodes (maybe none), the chart x0 leaves in, the chart x1 is reached in, its cost,
+    its chart switches and the length of the pair's shortest route (``cost`` exceeds it by at most tau)."""
 
     nodes: np.ndarray
     leave_chart: int
     arrive_chart: int
     cost: float
     switches: int
+    shortest: float = float("nan")
 
 
 def best_route(
@@ -37,9 +41,11 @@ def best_route(
     b: int,
     nodes: np.ndarray,
     cost: float,
+    tolerance: float,
 ) -> Route | None:
-    """The geodesic of pair b: the shorter of the search's path and the direct routes, with the fewest chart
-    switches among routes within :data:`REL_TOLERANCE` of the shortest (None when neither exists)."""
+    """The geodesic of pair b: among routes no longer than (1 + ``tolerance``) times the shorter of the search's
+    path and the direct routes, the one with the fewest chart switches, then the shortest (None when neither
+    exists). A tolerance below :data:`REL_TOLERANCE` (float32 rounding) acts as that."""
     main0, main1 = src.main_chart(b), dst.main_chart(b)
     via_graph = None
     if np.isfinite(cost) and nodes.size > 0:
@@ -52,17 +58,29 @@ def best_route(
         best = min(best, cheapest_direct(graph, src, dst, direct, b))
     if not np.isfinite(best):
         return None
-    budget = best * (1.0 + REL_TOLERANCE)
+    budget = best * (1.0 + max(tolerance, REL_TOLERANCE))
     candidates = []
     if len(edges) > 0:
         candidates.append(_direct_route(graph, src, dst, direct, b, budget))
     if via_graph is not None and via_graph.cost <= budget:
         minimal = int(main0 != main1)
         if via_graph.switches > minimal:
-            candidates.append(_merge_flips(graph, src, dst, b, via_graph, budget))
+            candidates.append(_layered(graph, src, dst, b, budget, via_graph.switches - 1))
         candidates.append(via_graph)
     found = [r for r in candidates if r is not None and r.cost <= budget]
-    return min(found, key=lambda r: (r.switches, r.cost))
+    chosen = min(found, key=lambda r: (r.switches, r.cost))
+    return Route(chosen.nodes, chosen.leave_chart, chosen.arrive_chart, chosen.cost, chosen.switches, best)
+
+
+def _layered(
+    graph: GeodesicGraph, src: Attachments, dst: Attachments, b: int, budget: float, max_switches: int
+) -> Route | None:
+    """The graph route with the fewest switches (at most ``max_switches``) within the budget, as a Route."""
+    found = fewest_switch_route(graph, src, dst, b, budget, max_switches)
+    if found is None:
+        return None
+    charts = graph.node_chart[found.nodes]
+    return Route(found.nodes, int(charts[0]), int(charts[-1]), found.cost, found.switches)
 
 
 def _native(graph: GeodesicGraph, chart: int) -> int:
@@ -119,58 +137,3 @@ def _direct_route(
         return None
     chart = graph.charts[int(choice.leave[0])]
     return Route(np.zeros(0, dtype=np.int64), chart, chart, choice.cost, choice.switches)
-
-
-def _attachment_steps(graph: GeodesicGraph, att: Attachments, b: int, first_nodes: np.ndarray) -> np.ndarray:
-    """(m,) cost of the attachment edge of query b's copy in each chart to the node ``first_nodes[c]``."""
-    k = graph.k
-    out = np.full(len(graph.charts), np.inf)
-    for j in att.copies(b):
-        c = _native(graph, int(att.copy_chart[j]))
-        hit = att.nodes[j * k : (j + 1) * k] == first_nodes[c]
-        if first_nodes[c] >= 0 and bool(hit.any()):
-            out[c] = float(att.segments[j * k : (j + 1) * k][hit].min())
-    return out
-
-
-#: Steps of a re-charted path join stations at most this far apart. 1: skipping a visited point never pays, since
-#: on a shortest path an edge that skips a point is longer than the two steps it replaces (or the search would
-#: have taken it); measured: larger windows changed none of 400 quick-start paths.
-SKIP_WINDOW = 1
-
-
-def _merge_flips(
-    graph: GeodesicGraph, src: Attachments, dst: Attachments, b: int, route: Route, budget: float
-) -> Route | None:
-    """Re-choose the charts along the route's points for the fewest switches within the budget."""
-    points = graph.node_point[route.nodes]
-    q = points[np.concatenate([[True], points[1:] != points[:-1]])]  # stations 1..G: the data points visited
-    g, m, w = q.size, len(graph.charts), SKIP_WINDOW
-    node = graph.node_at(np.repeat(q[:, None], m, axis=1), np.tile(np.asarray(graph.charts), (g, 1)))  # (G, m)
-    steps = np.full((g + 1, w, m), np.inf)  # steps[i, d - 1]: station i -> i + d
-    for d in range(1, min(w, g) + 1):
-        steps[0, d - 1] = _attachment_steps(graph, src, b, node[d - 1])
-        steps[g + 1 - d, d - 1] = _attachment_steps(graph, dst, b, node[g - d])
-        if d < g:
-            steps[1 : g - d + 1, d - 1] = graph.edge_weight(node[: g - d], node[d:])
-    switch = _end_switches(graph, src, dst, b, g + 2)
-    switch[1 : g + 1] = graph.edge_weight(node[:, :, None], node[:, None, :])
-    choice = fewest_switches(
-        steps,
-        switch,
-        _native(graph, src.main_chart(b)),
-        _native(graph, dst.main_chart(b)),
-        budget,
-        max_switches=route.switches - 1,
-    )
-    if choice is None:
-        return None
-    visited: list[int] = []
-    for st, arrive, leave in zip(choice.stations[1:-1], choice.arrive[1:-1], choice.leave[1:-1]):
-        visited.append(int(node[st - 1, arrive]))
-        if leave != arrive:
-            visited.append(int(node[st - 1, leave]))
-    if not visited:  # x0 -> x1 with no node: only a direct edge does that, and steps has none
-        raise AssertionError("a re-charted graph route visits no node")
-    leave0, arrive1 = graph.charts[int(choice.leave[0])], graph.charts[int(choice.arrive[-1])]
-    return Route(np.asarray(visited, dtype=np.int64), leave0, arrive1, choice.cost, choice.switches)

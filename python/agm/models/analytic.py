@@ -228,3 +228,68 @@ class SphereAtlas(nn.Module):
         """(B, *S) -> (B, 2) on the simplex."""
         p0 = torch.sigmoid(self.beta * self.coordinates(x)[:, 2])
         return torch.stack([p0, 1.0 - p0], dim=1)
+
+
+class FlatTorusAtlas(nn.Module):
+    """The flat (Clifford) torus S^1 x S^1 in R^4, x = (cos a, sin a, cos b, sin b), covered by four isometric
+    angle charts (latent_dim = 2).
+
+    Chart 2 i + j decodes z to the angles (a, b) = (z_0 + A_i, z_1 + A_j) with A_0 = 0, A_1 = pi: an isometry onto
+    its image, so the true geodesic between (a0, b0) and (a1, b1) has length hypot(da, db), each the shorter
+    angular difference. The partition of unity is the product psi_{2i+j} = p_i(a) p_j(b) with
+    p_0(t) = sigmoid(beta cos t), p_1 = 1 - p_0: a path from one side of the torus to the other must change
+    chart in each angle.
+
+    Args:
+        ambient_shape: data shape S; default (4,).
+        beta: steepness of the partition of unity.
+        seed: seed of the orthonormal embedding when S has more than 4 entries.
+    """
+
+    n_charts = 4
+    latent_dim = 2
+    embedding: torch.Tensor
+    offsets: torch.Tensor
+
+    def __init__(self, ambient_shape: tuple[int, ...] | None = None, beta: float = 4.0, seed: int = 0) -> None:
+        super().__init__()
+        self.ambient_shape = tuple(ambient_shape) if ambient_shape is not None else (4,)
+        self.beta = float(beta)
+        self.register_buffer("embedding", _orthonormal_embedding(4, self.ambient_shape, seed))
+        # (4, 2): the angle offsets (A_i, A_j) of chart 2 i + j
+        self.register_buffer("offsets", torch.tensor([[0.0, 0.0], [0.0, math.pi], [math.pi, 0.0], [math.pi, math.pi]]))
+
+    def points(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Data points at angles a (B,) and b (B,) -> (B, *S)."""
+        coords = torch.stack([torch.cos(a), torch.sin(a), torch.cos(b), torch.sin(b)], dim=1)
+        flat = coords.to(self.embedding.dtype) @ self.embedding
+        return flat.reshape(coords.shape[0], *self.ambient_shape)
+
+    def angles(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(a (B,), b (B,)) in (-pi, pi] of data points (B, *S)."""
+        c = x.reshape(x.shape[0], -1).to(self.embedding.dtype) @ self.embedding.T
+        return torch.atan2(c[:, 1], c[:, 0]), torch.atan2(c[:, 3], c[:, 2])
+
+    @staticmethod
+    def distance(a0: torch.Tensor, b0: torch.Tensor, a1: torch.Tensor, b1: torch.Tensor) -> torch.Tensor:
+        """True geodesic distance on the flat torus, all (B,) -> (B,)."""
+        return torch.hypot(CircleAtlas.distance(a0, a1), CircleAtlas.distance(b0, b1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *S) -> (B, 4, 2): the angles relative to each chart's centre, in (-pi, pi]."""
+        a, b = self.angles(x)
+        ab = torch.stack([a, b], dim=1)[:, None, :]
+        return _TwoChartRing._wrap(ab - self.offsets[None, :, :])
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """z (B, 2), y (B,) int64 -> (B, *S)."""
+        ab = z + self.offsets[y]
+        return self.points(ab[:, 0], ab[:, 1])
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *S) -> (B, 4) on the simplex."""
+        a, b = self.angles(x)
+        pa, pb = torch.sigmoid(self.beta * torch.cos(a)), torch.sigmoid(self.beta * torch.cos(b))
+        p = torch.stack([pa, 1.0 - pa], dim=1)
+        q = torch.stack([pb, 1.0 - pb], dim=1)
+        return (p[:, :, None] * q[:, None, :]).reshape(-1, 4)
