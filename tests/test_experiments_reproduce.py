@@ -116,8 +116,28 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
     recon = next(line for line in md if line.startswith("| Reconstruction error (per-pixel MSE) |"))
     assert "(0.0142) |" in recon and "(0.0134) |" in recon  # every cell: ours (paper)
     assert "(21,626,265)" in next(line for line in md if "Trainable parameters" in line)
+    # one eps for every model beside the fitted ones, and the query rule named in the tables
+    single_row = next(line for line in md if line.startswith("| Graph nodes at one eps = "))
+    assert single_row.count("(") == 2  # ours (paper) for both models
+    assert next(line for line in md if line.startswith("| Query attachment rule |")).count("paper (most likely") == 2
+    assert md[-1].count("the paper's rule (z0, y0)") == 1
+    for r in rows[1:]:
+        assert r[col["attach rule"]] == "paper" and float(r[col["single eps"]]) in (
+            0.01,
+            0.02,
+            0.05,
+            0.1,
+            0.2,
+            0.3,
+            0.4,
+        )
+        assert int(r[col["graph nodes (single eps)"]]) >= 80 and math.isfinite(
+            float(r[col["geodesic length (median, single eps)"]])
+        )
 
     res = _results(out)
+    assert all(m["single_eps_graph"]["eps"] == res["single_eps"] for m in res["models"])
+    assert res["settings"]["attach"] == "paper"
     assert res["n_test"] == 60 and len(res["pairs"]) == 6 and len(res["graph_points"]) == 80
     wae, awae = res["models"]
     assert (wae["model"], awae["model"]) == ("wae", "awae") and wae["latent_dim"] == 8 and awae["latent_dim"] == 7
@@ -138,7 +158,8 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
     report = (out / "report.md").read_text()
     assert "## Table 1" in report and all(f"figures/{name}" in report for name in FIGURES)
     assert "## Refined geodesics" in report and "refined / graph (median)" in report
-    assert "## The paper's claims, checked" in report
+    assert "## The paper's claims, checked" in report and "what our numbers show" in report
+    assert report.count("the paper's rule (z0, y0)") >= 4  # Table 1, claims, Fig. 3a, Fig. 3b, refined
     typed = load_reproduction_result(out / "results.json")  # the typed loader reads back what was written
     assert typed.to_dict() == res and res["format"] == "agm-reproduction-results" and res["version"] == 1
     for m in typed.models:  # the paper's unit beside the summed value
@@ -182,6 +203,10 @@ def test_settings_are_validated() -> None:
         ReproduceSettings(charts=(1, 1))
     with pytest.raises(ValueError, match="points"):
         ReproduceSettings(points=0)
+    with pytest.raises(ValueError, match="attach"):
+        ReproduceSettings(attach="first")
+    with pytest.raises(ValueError, match="single_eps"):
+        ReproduceSettings(single_eps=1.5)
     assert strip_chart_count((1, 2, 4, 8, 16)) == 8 and strip_chart_count((1, 2, 4)) == 4
 
 

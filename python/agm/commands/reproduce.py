@@ -16,6 +16,7 @@ from agm.commands._options import add_shared, int_at_least
 _SETTINGS = (
     *("dataset", "preset", "data_dir", "points", "pairs", "k", "eps", "n_steps"),
     *("seed", "device", "epochs", "n_train", "n_test", "batch_size", "refine_steps", "refine_points"),
+    *("single_eps", "attach"),
 )
 
 
@@ -38,7 +39,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="partition threshold: x joins chart y when psi_y(x) > eps (default: chosen per model from a grid to "
         "match the paper's graph node counts)",
     )
-    p.add_argument("--n-steps", type=counts, default=15, help="intermediate decodings per graph edge")
+    p.add_argument(
+        "--single-eps",
+        type=float,
+        default=None,
+        help="the one eps of every model's second graph, which Fig. 3a and the length claims use (default: --eps, "
+        "else the grid value closest to the paper's node counts over all models together)",
+    )
+    p.add_argument(
+        "--attach",
+        default="paper",
+        choices=["paper", "all"],
+        help="query points attached only in their most likely chart (paper, the paper's rule) or in every chart "
+        "with psi > eps (all)",
+    )
+    p.add_argument(
+        "--n-steps", type=counts, default=15, help="segments per graph edge (eq. 10's n; n - 1 interior decodings)"
+    )
     add_shared(p, "device", "epochs", "n_train", seed="seed of training, graph points and pairs")
     p.add_argument("--n-test", type=counts, default=None, help="test points (default: the whole test split)")
     p.add_argument(

@@ -73,6 +73,7 @@ def path_summary(path: GeodesicPath | None) -> dict[str, Any]:
         "n_points": len(path),
         "chart_sequence": visited,
         "n_chart_changes": int(path.chart_changes.shape[0]),
+        "shortest_length": float(path.shortest_length) if np.isfinite(path.shortest_length) else None,
     }
 
 

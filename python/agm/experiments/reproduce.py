@@ -14,6 +14,7 @@ reuses the rest). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` an
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,11 @@ from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
 from agm.experiments.stages import StageClock
 from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph, load_graph
+from agm.geodesic.layered import SWITCH_TOLERANCE
 from agm.training import TrainConfig, make_config
 
 __all__ = [
+    "common_eps",
     "REPRODUCE_DATASETS",
     "ReproduceSettings",
     "choose_eps",
@@ -210,6 +213,26 @@ def choose_eps(inp: _Inputs, model: Any, m: int) -> tuple[float, EpsChoice]:
     return grid[best], EpsChoice("paper-nodes", target, grid, nodes)
 
 
+def common_eps(choices: list[EpsChoice], given: float | None) -> float:
+    """One eps for every model: ``given`` when not None, else the grid value whose node counts are closest to the
+    paper's over all models together (the smallest summed |log(nodes / target)| over the models with a target;
+    ties: the smaller eps). Every choice must come from the same grid (:func:`choose_eps` with eps None).
+
+    Raises:
+        ValueError: no choice has a paper target and no eps is given.
+    """
+    if given is not None:
+        return float(given)
+    fitted = [c for c in choices if c.rule == "paper-nodes" and c.target_nodes]
+    if not fitted:
+        raise ValueError("single_eps: no model has a paper node count to fit one eps to; give single_eps")
+    grid = fitted[0].grid
+    misfit = [
+        sum(abs(math.log(max(c.nodes[i], 1) / float(c.target_nodes or 1))) for c in fitted) for i in range(len(grid))
+    ]
+    return float(grid[min(range(len(grid)), key=lambda i: (misfit[i], grid[i]))])
+
+
 def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple[GeodesicGraph, GraphBuild]:
     """Load the saved graph of this key, or build and save it; returns (graph, its record)."""
     s = inp.s
@@ -234,6 +257,7 @@ def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple
                 batch_size=s.batch_size,
                 skip_small_charts=True,
                 progress=s.progress,
+                attach=s.attach,  # type: ignore[arg-type]
             )
             graph.save(path)
             status, stages = "built", dict(graph.timings)
@@ -250,7 +274,14 @@ def geodesics_stage(
     """Geodesics of the random test pairs (cached in ``geodesics-KEY.json``) and, for m = 1, the straight line."""
     s, pairs, test_x = inp.s, inp.pairs, inp.test.x
     qkey = param_key(
-        {"graph": key, "pairs": array_key(pairs), "n_test": len(test_x), "straight_steps": s.straight_steps}
+        {
+            "graph": key,
+            "pairs": array_key(pairs),
+            "n_test": len(test_x),
+            "straight_steps": s.straight_steps,
+            "attach": s.attach,
+            "switch_tolerance": SWITCH_TOLERANCE,
+        }
     )
     qpath = inp.run_dir(m) / f"geodesics-{qkey}.json"
     cached = read_json(qpath)
@@ -329,33 +360,68 @@ def refined_rows(
     return record, rows
 
 
-def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[StripRow]]:
-    """Every stage of one chart count; returns its result and, for the Fig. 3b models, its strip rows."""
-    s = inp.s
-    say = tqdm.write if s.progress else (lambda _msg: None)
+@dataclass
+class Prepared:
+    """A chart count's trained model, its evaluation and its fitted eps (the stages before any graph)."""
+
+    m: int
+    model: Any
+    config: TrainConfig
+    training: TrainingInfo
+    evaluation: Evaluation
+    eps: float
+    eps_choice: EpsChoice
+    clock: StageClock
+
+
+def prepare_model(inp: _Inputs, m: int) -> Prepared:
+    """Train (or load) the m-chart model, evaluate it and fit its eps to the paper's node count."""
+    say = tqdm.write if inp.s.progress else (lambda _msg: None)
     clock = StageClock()
     say(f"agm reproduce: m = {m}: training / loading")
     with clock.stage("train"):
         model, config, training = train_stage(inp, m)
     with clock.stage("evaluate"):
         ev = evaluate_stage(inp, model, m)
-    say(f"agm reproduce: m = {m}: graph")
     with clock.stage("graph"):
         eps, eps_choice = choose_eps(inp, model, m)
-        gkey = param_key(
-            {
-                "ckpt_epoch": training.epochs,
-                "config": comparable_config(config),
-                "nodes": array_key(inp.nodes_idx),
-                "k": s.k,
-                "eps": eps,
-                "n_steps": s.n_steps,
-            }
-        )
-        graph, graph_record = graph_stage(inp, model, eps, gkey, m)
+    return Prepared(m, model, config, training, ev, eps, eps_choice, clock)
+
+
+def _graph_key(inp: _Inputs, p: Prepared, eps: float) -> str:
+    s = inp.s
+    return param_key(
+        {
+            "ckpt_epoch": p.training.epochs,
+            "config": comparable_config(p.config),
+            "nodes": array_key(inp.nodes_idx),
+            "k": s.k,
+            "eps": eps,
+            "n_steps": s.n_steps,
+            "attach": s.attach,
+        }
+    )
+
+
+def run_model(inp: _Inputs, p: Prepared, single_eps: float) -> tuple[ReproductionModelResult, list[StripRow]]:
+    """The graph stages of one prepared chart count (at its fitted eps and at the single eps of every model);
+    returns its result and, for the Fig. 3b models, its strip rows."""
+    s, m, model, clock = inp.s, p.m, p.model, p.clock
+    say = tqdm.write if s.progress else (lambda _msg: None)
+    say(f"agm reproduce: m = {m}: graph")
+    with clock.stage("graph"):
+        gkey = _graph_key(inp, p, p.eps)
+        graph, graph_record = graph_stage(inp, model, p.eps, gkey, m)
     say(f"agm reproduce: m = {m}: geodesics")
     with clock.stage("geodesics"):
         geo, straight = geodesics_stage(inp, model, graph, gkey, m)
+    with clock.stage("single_eps"):
+        if single_eps == p.eps:
+            single_graph, single_geo = graph_record, geo
+        else:
+            skey = _graph_key(inp, p, single_eps)
+            other, single_graph = graph_stage(inp, model, single_eps, skey, m)
+            single_geo = geodesics_stage(inp, model, other, skey, m)[0]
     rows: list[StripRow] = []
     strip_distance = None
     refined: RefinedGeodesics | None = None
@@ -367,9 +433,10 @@ def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[Strip
             with clock.stage("refine"):
                 refined, refined_strips = refined_rows(inp, gkey, strip_paths, m)
             rows = [row for pair in zip(rows, refined_strips) for row in pair]  # graph, refined, pair by pair
+    ev = p.evaluation
     result = ReproductionModelResult(
         charts=m,
-        model=config.model,
+        model=p.config.model,
         latent_dim=int(model.latent_dim),
         parameters=autoencoder_parameters(model),
         reconstruction_error=ev.reconstruction_error,
@@ -378,8 +445,8 @@ def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[Strip
         confident_fraction=ev.confident_fraction,
         chart_usage=ev.chart_usage,
         charts_per_class=ev.charts_per_class,
-        training=training,
-        eps_choice=eps_choice,
+        training=p.training,
+        eps_choice=p.eps_choice,
         graph=graph_record,
         geodesics=geo,
         straight_line=straight,
@@ -387,6 +454,8 @@ def run_model(inp: _Inputs, m: int) -> tuple[ReproductionModelResult, list[Strip
         timings_s=clock.wall_s,
         cpu_s=clock.cpu_s,
         refined=refined,
+        single_eps_graph=single_graph,
+        single_eps_geodesics=single_geo,
     )
     return result, rows
 
@@ -402,14 +471,17 @@ def _load_inputs(s: ReproduceSettings, out: Path) -> _Inputs:
     return _Inputs(s, train, test, nodes_idx, random_pairs(len(test), s.pairs, s.seed), out)
 
 
-def plot_fig3(inp: _Inputs, models: list[ReproductionModelResult], strips: dict[int, list[StripRow]]) -> None:
+def plot_fig3(
+    inp: _Inputs, models: list[ReproductionModelResult], strips: dict[int, list[StripRow]], single_eps: float
+) -> None:
     """Fig. 3a (the length distribution of every model, and the WAE-GAN's straight line) and Fig. 3b (the WAE-GAN's
     rows and the multi-chart model's rows, pair by pair; each graph row followed by its refined row when refined)."""
     s = inp.s
     series: dict[str, np.ndarray] = {}
     for r in models:
         name = f"{r.charts} chart{'s' if r.charts > 1 else ''}"
-        series[name] = np.array([np.inf if v is None else v for v in r.geodesics.lengths], dtype=np.float64)
+        geo = r.single_eps_geodesics or r.geodesics  # like with like: every model at the one eps
+        series[name] = np.array([np.inf if v is None else v for v in geo.lengths], dtype=np.float64)
     for r in models:
         if r.straight_line is not None:
             series[f"{r.charts} chart: straight line"] = np.array(
@@ -418,7 +490,8 @@ def plot_fig3(inp: _Inputs, models: list[ReproductionModelResult], strips: dict[
     plot_length_distributions(
         series,
         inp.figures / "fig3a_lengths.png",
-        title=f"{s.dataset}: decoded lengths of {s.pairs} test-pair geodesics",
+        title=f"{s.dataset}: decoded lengths of {s.pairs} test-pair geodesics (one eps {single_eps:g} for every "
+        f"model, attach rule '{s.attach}')",
     )
     order = [m for m in (1, strip_chart_count(s.charts)) if m in strips]
     per_pair = {m: 2 if any(r.refined is not None for r in models if r.charts == m) else 1 for m in order}
@@ -460,14 +533,17 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> Reproduc
         inp = _load_inputs(s, out)
     models: list[ReproductionModelResult] = []
     strips: dict[int, list[StripRow]] = {}
-    for m in tqdm(s.charts, desc="models", unit="model", disable=not s.progress):
-        result, rows = run_model(inp, m)
+    prepared = [prepare_model(inp, m) for m in tqdm(s.charts, desc="training", unit="model", disable=not s.progress)]
+    single = common_eps([p.eps_choice for p in prepared], s.eps if s.eps is not None else s.single_eps)
+    for p in tqdm(prepared, desc="models", unit="model", disable=not s.progress):
+        result, rows = run_model(inp, p, single)
+        m = p.m
         write_json(inp.run_dir(m) / "summary.json", to_record(result))  # readable while later models run
         models.append(result)
         if rows:
             strips[m] = rows
     with clock.stage("figures"):
-        plot_fig3(inp, models, strips)
+        plot_fig3(inp, models, strips, single)
     clock.finish()
     timings: dict[str, float | dict[str, float]] = {"data": clock.wall_s["data"]}
     timings.update({f"m{r.charts:02d}": r.timings_s for r in models})
@@ -481,6 +557,7 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> Reproduc
         pairs=inp.pairs.tolist(),
         models=models,
         timings_s=timings,
+        single_eps=single,
     )
     write_table1(out, reproduction)
     write_reproduction_result(out / "results.json", reproduction)

@@ -119,6 +119,9 @@ class ReproductionModelResult:
         strip_distance_to_data: mean distance of the Fig. 3b decodings to their nearest test point (None: the model
         has no strips).  timings_s / cpu_s: wall and process CPU seconds per stage.  refined: the strip pairs'
         refined geodesics (None: the model has no strips, refinement is off, or an older results file).
+        single_eps_graph / single_eps_geodesics: the graph at the reproduction's one eps for every model and its
+        geodesics between the same pairs (the same as ``graph``/``geodesics`` where the eps agree; None: an older
+        results file).
     """
 
     charts: int
@@ -140,6 +143,8 @@ class ReproductionModelResult:
     timings_s: dict[str, float]
     cpu_s: dict[str, float]
     refined: RefinedGeodesics | None = None
+    single_eps_graph: GraphBuild | None = None
+    single_eps_geodesics: GeodesicsResult | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class ReproductionResult:
         settings: what was run.  n_train, n_test: points used.  n_pixels: entries of one data point (784).
         graph_points: indices of the training points in every graph.  pairs: (P, 2) test indices.  models: per
         chart count, in the order run.  timings_s: data, figures and total seconds, and per model its stages.
+        single_eps: the one eps of every model's second graph (None: an older results file).
     """
 
     FORMAT: ClassVar[str] = REPRODUCTION_FORMAT
@@ -163,6 +169,7 @@ class ReproductionResult:
     pairs: list[list[int]]
     models: list[ReproductionModelResult]
     timings_s: dict[str, float | dict[str, float]]
+    single_eps: float | None = None
 
     def model(self, charts: int) -> ReproductionModelResult | None:
         """The result of chart count ``charts`` (None: not run)."""

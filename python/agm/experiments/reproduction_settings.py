@@ -29,6 +29,11 @@ class ReproduceSettings:
         0: no refined rows; the default 20 (10 on each coarser level) keeps the refinement of the WAE-GAN's and
         the 8-chart model's 5 strips to minutes at the cpu preset (100 steps had not finished the WAE-GAN's strips
         after 8 CPU minutes).  Neither enters the cache keys of the graphs and geodesics.
+        single_eps: the one eps of every model's second graph (Fig. 3a and the length and diameter claims compare
+        models at it); None: ``eps`` when given, else the grid value whose node counts are closest to the paper's
+        over all models together (the summed |log(nodes / paper nodes)|).
+        attach: how the geodesic queries attach the test points: "paper" (default: only in the most likely chart,
+        the paper's rule) or "all" (every chart with psi > eps, the package's default).
     """
 
     dataset: str = "mnist"
@@ -54,6 +59,8 @@ class ReproduceSettings:
     progress: bool = field(default=True, compare=False)
     refine_steps: int = 20
     refine_points: int = 16
+    single_eps: float | None = None
+    attach: str = "paper"
 
     def __post_init__(self) -> None:
         if self.dataset not in REPRODUCE_DATASETS:
@@ -71,7 +78,14 @@ class ReproduceSettings:
             raise ValueError(f"refine_points: expected >= 2, got {self.refine_points!r}")
         if self.strip_steps < 2:
             raise ValueError(f"strip_steps: expected >= 2, got {self.strip_steps}")
-        for name, values in (("eps", () if self.eps is None else (self.eps,)), ("eps_grid", self.eps_grid)):
+        if self.attach not in ("all", "paper"):
+            raise ValueError(f"attach: expected 'all' or 'paper', got {self.attach!r}")
+        single = () if self.single_eps is None else (self.single_eps,)
+        for name, values in (
+            ("eps", () if self.eps is None else (self.eps,)),
+            ("eps_grid", self.eps_grid),
+            ("single_eps", single),
+        ):
             if any(not 0.0 <= v < 1.0 for v in values):
                 raise ValueError(f"{name}: expected values in [0, 1), got {getattr(self, name)!r}")
         if self.eps is None and not self.eps_grid:

@@ -43,7 +43,9 @@ class PathSummary:
 
     Attributes:
         length: decoded path length (None: unreachable).  reachable: a path exists.  n_points: graph points on it.
-        chart_sequence: the charts visited, in order.  n_chart_changes: chart transitions.
+        chart_sequence: the charts visited, in order.  n_chart_changes: chart transitions.  shortest_length: the
+        pair's shortest graph route (``length`` exceeds it by at most the switch tolerance; None: unreachable or
+        not recorded).
     """
 
     length: float | None
@@ -51,3 +53,4 @@ class PathSummary:
     n_points: int | None = None
     chart_sequence: list[int] | None = None
     n_chart_changes: int | None = None
+    shortest_length: float | None = None
