@@ -190,3 +190,30 @@ def test_targets_benchmark_quick(tmp_path: Path) -> None:
         "stats_vs_build",
         "query_order",
     }
+
+
+def test_switches_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_switches.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_switches.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_switches failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_switches" and result["correctness_passed"] is True
+    assert [c["atlas"].split()[0] for c in result["cases"]] == ["cylinder", "sphere", "flat"]
+    for case in result["cases"]:
+        assert set(case["variants"]) == {"search", "tau=0", "tau=0.001", "tau=0.003", "tau=0.01"}
+        assert sum(case["needed_histogram"]) == case["pairs"] == 20
+        v = case["variants"]
+        # more tolerance, no more surplus; the search's own paths have at least as many
+        assert v["search"]["surplus_pairs"] >= v["tau=0"]["surplus_pairs"] >= v["tau=0.01"]["surplus_pairs"]
+
+
+def test_close_pairs_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_close_pairs.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_close_pairs.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_close_pairs failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_close_pairs" and result["correctness_passed"] is True
+    (case,) = result["cases"]
+    assert 0 < case["direct_pairs"] < case["pairs"] and case["graph_ratio_max"] >= case["direct_ratio_max"]

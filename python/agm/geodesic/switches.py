@@ -1,22 +1,12 @@
-"""Fewest chart switches among paths of equal length: re-choose the chart of every point of a found path.
-
-Where two charts agree, a cross-chart edge costs about 0 and the two charts' copies of an edge cost the same to
-float rounding, so the search may flip charts for free. Keeping the sequence of points a path visits (the query
-points and the data points of its nodes), this module chooses, by dynamic programming, the chart in which each
-step is taken and where to switch, so that the path has the fewest chart switches among all such paths no longer
-than ``budget`` (the shortest length found, times 1 + :data:`REL_TOLERANCE`). Only edges of the graph (and the
-query points' attachments) are used, so the result is a path of the same graph, as short as the search's up to
-that tolerance.
+"""Fewest chart switches along a chain of stations: the direct routes' choice of chart (x0 -> x1 joined by their own
+edge in one of their shared charts, :func:`agm.geodesic.routes.best_route`). Routes through graph nodes are chosen
+by the layered search of :mod:`agm.geodesic.layered`, over every route of the graph.
 
 A chain has stations 0..M (station 0 the source query point, M the target) in ``m`` charts:
     steps[i, d, c]      cost of the step from station i to station i + d + 1 in chart c (inf: no such edge),
     switch[i, a, c]     cost of switching from chart a to chart c at station i (inf: no such edge),
 and starts at station 0 in chart ``start`` and ends at station M in chart ``end`` (steps with d > 0 skip
 stations).
-
-What this cannot remove: near a chart's boundary the two charts' k-NN graphs differ (their node sets do), so the
-shortest path may need an edge that only one chart has; a path with fewer switches then runs through other points
-and is longer by more than the tolerance. Such switches are the graph's, and stay.
 """
 
 from __future__ import annotations
