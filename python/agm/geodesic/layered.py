@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from agm.geodesic.attach import Attachments
-from agm.geodesic.graph import GeodesicGraph
+if TYPE_CHECKING:  # types only: the layered search needs no module of the query layer at run time
+    from agm.geodesic.attach import Attachments
+    from agm.geodesic.graph import GeodesicGraph
 
 #: The default switch tolerance tau: a geodesic may be up to (1 + tau) times the shortest route's length to save
 #: chart switches. Measured (benchmarks/bench_switches.py, exact atlases, 2,000 points, k = 20, eps = 0.05): the
