@@ -36,7 +36,7 @@ from agm import geodesic  # noqa: E402
 from agm.geodesic import routes  # noqa: E402
 from agm.models.analytic import CylinderAtlas, FlatTorusAtlas, SphereAtlas  # noqa: E402
 
-TAUS = (0.0, 1e-3, 3e-3, 1e-2)
+TAUS = (0.0, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2)
 SAMPLES = 1000
 
 

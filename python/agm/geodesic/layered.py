@@ -83,32 +83,52 @@ class QueryEnds:
     end_switch: np.ndarray
 
 
-def _layered_arcs(
-    n: int, intra: np.ndarray, w_intra: np.ndarray, cross: np.ndarray, w_cross: np.ndarray, layers: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(tail, head, weight) of the layered graph's arcs over nodes ``s * n + v`` (no query ends)."""
-    tails, heads, ws = [], [], []
+@dataclass(frozen=True)
+class LayeredStructure:
+    """The arcs of the layered graph (``layers`` copies of an n-node graph), as CSR structure without weights.
+
+    Node ``s * n + v`` is node v with s switches used. Intra-chart edges join copies within a layer, cross-chart
+    edges go from layer s to s + 1. ``indptr``/``indices`` hold rows 0..layers * n - 1; ``order`` and ``starts``
+    turn the weights of :func:`_arc_weights` into the CSR data (``np.minimum.reduceat(w[order], starts)``: the
+    cheapest of parallel arcs).
+    """
+
+    n: int
+    layers: int
+    indptr: np.ndarray
+    indices: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+
+
+def layered_structure(n: int, intra: np.ndarray, cross: np.ndarray, layers: int) -> LayeredStructure:
+    """The :class:`LayeredStructure` of an n-node graph with (I, 2) intra and (X, 2) cross edges, int64."""
+    tails, heads = [], []
     for s in range(layers):
         base = s * n
         tails += [intra[:, 0] + base, intra[:, 1] + base]
         heads += [intra[:, 1] + base, intra[:, 0] + base]
-        ws += [w_intra, w_intra]
         if s + 1 < layers:
             tails += [cross[:, 0] + base, cross[:, 1] + base]
             heads += [cross[:, 1] + base + n, cross[:, 0] + base + n]
-            ws += [w_cross, w_cross]
-    return np.concatenate(tails), np.concatenate(heads), np.concatenate(ws)
-
-
-def _csr(tail: np.ndarray, head: np.ndarray, weight: np.ndarray, size: int) -> csr_array:
-    """A csr_array of the arcs (the cheapest of parallel arcs kept; zero weights kept as explicit arcs)."""
-    order = np.lexsort((weight, head, tail))
-    tail, head, weight = tail[order], head[order], weight[order]
+    tail = np.concatenate(tails).astype(np.int64)
+    head = np.concatenate(heads).astype(np.int64)
+    order = np.lexsort((head, tail))
+    tail, head = tail[order], head[order]
     first = np.concatenate([[True], (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])])[: tail.size]
-    tail, head, weight = tail[first], head[first], weight[first]
-    indptr = np.zeros(size + 1, dtype=np.int64)
-    np.add.at(indptr, tail + 1, 1)
-    return csr_array((weight, head, np.cumsum(indptr)), shape=(size, size))
+    starts = np.flatnonzero(first)
+    indptr = np.zeros(layers * n + 1, dtype=np.int64)
+    np.add.at(indptr, tail[starts] + 1, 1)
+    return LayeredStructure(n, layers, np.cumsum(indptr), head[starts], order, starts)
+
+
+def _arc_weights(structure: LayeredStructure, w_intra: np.ndarray, w_cross: np.ndarray) -> np.ndarray:
+    """The CSR data of ``structure`` for these edge weights (float64)."""
+    per_layer = [w_intra, w_intra, w_cross, w_cross]
+    w = np.concatenate(per_layer * (structure.layers - 1) + [w_intra, w_intra]).astype(np.float64)
+    if structure.starts.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    return np.minimum.reduceat(w[structure.order], structure.starts)
 
 
 def layered_route(
@@ -120,6 +140,7 @@ def layered_route(
     ends: QueryEnds,
     budget: float,
     max_switches: int,
+    structure: LayeredStructure | None = None,
 ) -> LayeredRoute | None:
     """The route source -> nodes -> target with the fewest chart switches (at most ``max_switches``) among those of
     cost <= ``budget``, and the cheapest such; None when none fits.
@@ -129,39 +150,48 @@ def layered_route(
             their weights (>= 0).  cross: (X, 2) int64 undirected cross-chart edges (each is a switch), ``w_cross``
             (X,) float64.  ends: the query's virtual ends.  budget: the largest acceptable cost.
         max_switches: >= 0.
+        structure: :func:`layered_structure` of these edges with max_switches + 1 layers (built when None).
 
     Returns:
         A :class:`LayeredRoute` (its nodes, cost and switches), or None.
     """
     layers = int(max_switches) + 1
     n = int(n_nodes)
-    source, sinks = layers * n, layers * n + 1 + np.arange(layers)
-    tail, head, weight = _layered_arcs(n, intra, w_intra, cross, w_cross, layers)
-    keep0 = ends.start_switch < layers
-    tails = [tail, np.full(int(keep0.sum()), source)]
-    heads = [head, ends.start_switch[keep0] * n + ends.start_nodes[keep0]]
-    ws = [weight, ends.start_costs[keep0]]
-    for s in range(layers):
-        into = s + ends.end_switch < layers
-        tails.append(s * n + ends.end_nodes[into])
-        heads.append(sinks[s + ends.end_switch[into]])
-        ws.append(ends.end_costs[into])
-    size = layers * n + 1 + layers
-    adjacency = _csr(
-        np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64), np.concatenate(ws), size
-    )
+    if structure is None:
+        structure = layered_structure(n, intra, cross, layers)
+    if (structure.n, structure.layers) != (n, layers):
+        raise ValueError(f"structure: built for {structure.layers} layers of {structure.n} nodes, not {layers} of {n}")
+    # the source is row layers * n, appended after the layered rows: its arcs enter the layer of their switch
+    keep = ends.start_switch < layers
+    heads = (ends.start_switch[keep] * n + ends.start_nodes[keep]).astype(np.int64)
+    source = layers * n
+    indptr = np.concatenate([structure.indptr, [structure.indptr[-1] + heads.size]])
+    indices = np.concatenate([structure.indices, heads])
+    data = np.concatenate([_arc_weights(structure, w_intra, w_cross), ends.start_costs[keep].astype(np.float64)])
+    adjacency = csr_array((data, indices, indptr), shape=(source + 1, source + 1))
     dist, pred = dijkstra(adjacency, directed=True, indices=source, return_predecessors=True, limit=budget)
-    fits = np.flatnonzero(dist[sinks] <= budget)
-    if fits.size == 0:
+    # x1 is reached from node v of layer s at dist + its arc's cost, with s + the arc's switch switches
+    s_arc = np.arange(layers)[:, None]
+    at = s_arc * n + ends.end_nodes[None, :]
+    total = dist[at] + ends.end_costs[None, :]
+    switches = s_arc + ends.end_switch[None, :]
+    fits = (total <= budget) & (switches < layers)
+    if not bool(fits.any()):
         return None
-    s = int(fits[0])
+    best_s = int(switches[fits].min())
+    pick = fits & (switches == best_s)
+    flat = int(np.flatnonzero(pick.ravel())[np.argmin(total[pick])])
+    last = int(at.ravel()[flat])
     visited: list[int] = []
-    at = int(pred[sinks[s]])
-    while at != source:
-        visited.append(at % n)
-        at = int(pred[at])
+    while last != source:
+        visited.append(last % n)
+        last = int(pred[last])
     visited.reverse()
-    return LayeredRoute(np.asarray(visited, dtype=np.int64), float(dist[sinks[s]]), s)
+    return LayeredRoute(np.asarray(visited, dtype=np.int64), float(total.ravel()[flat]), best_s)
+
+
+#: Layered structures of each graph, by number of layers (structure only: the weights are read at each search).
+_STRUCTURES: weakref.WeakKeyDictionary[GeodesicGraph, dict[int, LayeredStructure]] = weakref.WeakKeyDictionary()
 
 
 def fewest_switch_route(
@@ -189,4 +219,9 @@ def fewest_switch_route(
         end_switch=(dst.copy_chart[e1 // graph.k] != dst.main_chart(b)).astype(np.int64),
     )
     w_intra, w_cross = weights[:n_intra], weights[n_intra : n_intra + cross.shape[0]]
-    return layered_route(graph.n_nodes, intra, w_intra, cross, w_cross, ends, budget, max_switches)
+    layers = int(max_switches) + 1
+    by_layers = _STRUCTURES.setdefault(graph, {})
+    if layers not in by_layers:
+        by_layers[layers] = layered_structure(graph.n_nodes, intra, cross, layers)
+    structure = by_layers[layers]
+    return layered_route(graph.n_nodes, intra, w_intra, cross, w_cross, ends, budget, max_switches, structure)
