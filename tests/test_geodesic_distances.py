@@ -33,9 +33,9 @@ def test_distances_equal_shortest_paths_lengths() -> None:
     L = np.array([p.shortest_length for p in paths if p is not None]).reshape(D.shape)
     # float32 encodings in different batches (~1e-7): the distance is the shortest route's length
     np.testing.assert_allclose(D, L, rtol=1e-5, atol=1e-6)
-    # the route returned may be up to its switch tolerance (1e-3) longer to save chart switches, never shorter
+    # the route returned may be up to its switch tolerance (2e-2) longer to save chart switches, never shorter
     lengths = np.array([p.length for p in paths if p is not None]).reshape(D.shape)
-    assert (lengths >= D * (1 - 1e-5) - 1e-6).all() and (lengths <= D * (1 + 1e-3 + 1e-5) + 1e-6).all()
+    assert (lengths >= D * (1 - 1e-5) - 1e-6).all() and (lengths <= D * (1 + 2e-2 + 1e-5) + 1e-6).all()
     assert D[0, 10 - 1] == 0.0  # X[0] == Y[-1]: d(x, x) = 0 exactly
 
 

@@ -128,7 +128,7 @@ def test_quick_start_path_changes_chart_only_where_the_geometry_needs(monkeypatc
         raw = geodesic.shortest_path(model, x0, x1, graph)
     assert raw.chart_changes.size >= 3  # the search flips charts for free where the two charts agree
     assert path.chart_changes.size == 1  # x0 (angle 3.0) lies in chart 1 only, x1 (0.2) in chart 0 only
-    assert raw.length <= path.length <= raw.length * (1 + 1e-3) + 1e-7
+    assert raw.length <= path.length <= raw.length * (1 + 2e-2) + 1e-7
     assert path.shortest_length == pytest.approx(raw.length, rel=1e-6)
     # the merged path is a path of the graph: consecutive nodes share a data point or are joined by an edge
     w = graph.edge_weight(path.nodes[:-1], path.nodes[1:])

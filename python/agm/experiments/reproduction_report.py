@@ -11,6 +11,7 @@ from agm.experiments.claims import check_claims
 from agm.experiments.paper import paper_row
 from agm.experiments.reproduction_results import ReproductionModelResult, ReproductionResult
 from agm.experiments.tables import format_cell, markdown_table, write_csv
+from agm.geodesic.layered import SWITCH_TOLERANCE
 
 TABLE1_HEADER = [
     "charts",
@@ -159,7 +160,8 @@ def rule_sentence(result: ReproductionResult) -> str:
         else "Geodesics: test points attached in every chart with psi > eps (the package's rule, not the paper's)"
     )
     return text + (
-        "; a route up to 1.001x the shortest is taken when it has fewer chart switches (switch tolerance 1e-3)."
+        f"; a route up to {1 + SWITCH_TOLERANCE:g}x the shortest is taken when it has fewer chart switches "
+        f"(switch tolerance {SWITCH_TOLERANCE:g}; the tables' lengths are those routes')."
     )
 
 

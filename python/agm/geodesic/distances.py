@@ -14,7 +14,7 @@ every reachable target is settled, rows in parallel with the GIL released); :fun
 graph for scipy (the tests' oracle).
 
 Lengths agree with :func:`agm.geodesic.shortest_paths` up to float32 rounding of the model's encodings (~1e-6
-relative; the pairwise query may return a route up to its switch tolerance (default 1e-3,
+relative; the pairwise query may return a route up to its switch tolerance (default 2e-2,
 :data:`agm.geodesic.layered.SWITCH_TOLERANCE`) longer than the shortest to save chart switches: its
 ``shortest_length`` is this distance). Pairs in different connected components (and no direct edge) are ``inf``.
 """
