@@ -76,7 +76,7 @@ def main() -> int:
             out[name] = runs[name].record(fn) if round_ > 0 else fn()  # round 0: warm-up
     D = out["distances n_threads=1"]
     t_pairs, paths = timeit(lambda: geodesic.shortest_paths(model, a_pairs, b_pairs, graph=graph), 1, warmup=0)
-    L = np.array([p.length if p is not None else np.inf for p in paths]).reshape(n, n)
+    L = np.array([p.shortest_length if p is not None else np.inf for p in paths]).reshape(n, n)  # the distance
     with torch.no_grad():
         main_chart = model.partition(data).argmax(1).numpy()
     idx = np.arange(2 * n)
