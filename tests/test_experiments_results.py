@@ -189,7 +189,7 @@ def test_the_claims_follow_the_numbers() -> None:
     # every AWAE-GAN is longer (1.5x, 1.75x): the direction is the paper's, the magnitude ("slightly") is not
     assert [c.verdict for c in checks] == [NOT_SUPPORTED] * 3 + [DIRECTION_ONLY] + [NOT_SUPPORTED] * 3
     assert checks[3].finding.startswith("2 of 2 AWAE-GANs longer, by 1.50-1.75x the WAE-GAN's median")
-    assert checks[3].finding.endswith("at cpu preset, 10 training points, 1 epochs, 100 parameters (WAE-GAN)")
+    assert checks[3].finding.endswith("at cpu preset, 10 training points, 1 epoch, 100 parameters (WAE-GAN)")
     assert "geodesics longer with more charts (Spearman +1.00" in checks[4].finding
     assert checks[5].finding.startswith("0 of 2 AWAE-GAN diameters larger (7-8 hops vs 8)")
     # with one eps for every model the length and diameter claims read the single-eps graphs
@@ -222,6 +222,9 @@ def test_one_eps_for_every_model_fits_the_paper_nodes_together() -> None:
     ]
     # summed |log(nodes / target)|: 0.01 -> 0.22 + 0.43, 0.1 -> 0 + 0.14, 0.2 -> 0.13 + 0: 0.2 is closest overall
     assert common_eps(choices, None) == 0.2
+    # an eps that leaves a model without a graph (0 nodes) is never the common one
+    starved = [*choices, EpsChoice("paper-nodes", 2800.0, grid, [3000, 2900, 0])]
+    assert common_eps(starved, None) == 0.1
     assert common_eps(choices, 0.05) == 0.05
     with pytest.raises(ValueError, match="single_eps"):
         common_eps([EpsChoice("fixed", None, [0.05], [])], None)

@@ -207,7 +207,7 @@ def run_size(r: ReproductionResult) -> str:
     params = (
         f", {wae.parameters:,} parameters ({'WAE-GAN' if wae.charts == 1 else f'{wae.charts} charts'})" if wae else ""
     )
-    epochs = f", {wae.training.epochs} epochs" if wae else ""
+    epochs = f", {wae.training.epochs} epoch{'s' if wae.training.epochs != 1 else ''}" if wae else ""
     return f"{s.preset} preset, {r.n_train:,} training points{epochs}{params}"
 
 

@@ -209,14 +209,16 @@ def choose_eps(inp: _Inputs, model: Any, m: int) -> tuple[float, EpsChoice]:
     if target is None:
         best = min(range(len(grid)), key=lambda i: abs(grid[i] - 0.05))
     else:
-        best = min(range(len(grid)), key=lambda i: abs(nodes[i] - target))
+        # an eps that leaves no chart of more than k points (0 nodes) cannot make a graph: never chosen
+        best = min(range(len(grid)), key=lambda i: (nodes[i] == 0, abs(nodes[i] - target)))
     return grid[best], EpsChoice("paper-nodes", target, grid, nodes)
 
 
 def common_eps(choices: list[EpsChoice], given: float | None) -> float:
     """One eps for every model: ``given`` when not None, else the grid value whose node counts are closest to the
     paper's over all models together (the smallest summed |log(nodes / target)| over the models with a target;
-    ties: the smaller eps). Every choice must come from the same grid (:func:`choose_eps` with eps None).
+    ties: the smaller eps; never an eps at which some model has no chart of more than k points). Every choice must
+    come from the same grid (:func:`choose_eps` with eps None).
 
     Raises:
         ValueError: no choice has a paper target and no eps is given.
@@ -227,10 +229,16 @@ def common_eps(choices: list[EpsChoice], given: float | None) -> float:
     if not fitted:
         raise ValueError("single_eps: no model has a paper node count to fit one eps to; give single_eps")
     grid = fitted[0].grid
-    misfit = [
-        sum(abs(math.log(max(c.nodes[i], 1) / float(c.target_nodes or 1))) for c in fitted) for i in range(len(grid))
-    ]
-    return float(grid[min(range(len(grid)), key=lambda i: (misfit[i], grid[i]))])
+
+    def misfit(i: int) -> float:  # a grid value that leaves some model without a graph is never chosen
+        if any(c.nodes[i] == 0 for c in choices if c.rule == "paper-nodes"):
+            return math.inf
+        return sum(abs(math.log(c.nodes[i] / float(c.target_nodes or 1))) for c in fitted)
+
+    best = min(range(len(grid)), key=lambda i: (misfit(i), grid[i]))
+    if not math.isfinite(misfit(best)):
+        raise ValueError("single_eps: every eps of the grid leaves some model without a chart of more than k points")
+    return float(grid[best])
 
 
 def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple[GeodesicGraph, GraphBuild]:

@@ -111,7 +111,7 @@ def shortest_path(
     where nothing in the geometry asks for it (measured: 59 of 120 sphere pairs at tau = 0, 1 at the default).
     ``length`` is the returned route's true graph length and ``shortest_length`` the shortest route's
     (``length_excess``: how much longer, <= tau). ``chart_changes`` then holds transitions that
-no route within the tolerance avoids; what remains are the graph's (see benchmarks/bench_switches.py).
+    no route within the tolerance avoids; what remains are the graph's (see benchmarks/bench_switches.py).
 
     Args:
         model: the AGM the graph was built for.
