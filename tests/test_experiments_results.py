@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 
+from agm.experiments import reproduce
 from agm.experiments.claims import DIRECTION_ONLY, NOT_CHECKED, NOT_SUPPORTED, SUPPORTED, check_claims
 from agm.experiments.demo_report import write_demo_report
 from agm.experiments.demo_results import (
@@ -306,3 +309,22 @@ def test_fig2a_grid_has_one_row_per_chart(tmp_path: Path) -> None:
     assert img.shape[0] > 50 and float(img[..., :3].std()) > 0.01
     with pytest.raises(ValueError, match="n_samples"):
         plot_chart_sample_grid(_Images(), tmp_path / "g.png", n_samples=0)
+
+
+def test_the_fitted_eps_always_leaves_a_graph(tmp_path: Path) -> None:
+    # psi uniform over 4 charts: every eps up to 0.2 puts all 100 points in every chart (400 nodes), 0.3 and 0.4
+    # none; the paper's 4-chart count scaled to 100 points (109) is nearer 0 than 400, but 0 nodes make no graph
+    class Uniform(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+        def partition(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((x.shape[0], 4), 0.25)
+
+    settings = ReproduceSettings(points=100, k=5)
+    train = SimpleNamespace(x=torch.zeros(300, 1, 28, 28))
+    pairs = np.zeros((1, 2), dtype=np.int64)
+    inputs = reproduce._Inputs(settings, train, train, np.arange(100), pairs, tmp_path)  # type: ignore[arg-type]
+    eps, choice = reproduce.choose_eps(inputs, Uniform(), 4)
+    assert choice.nodes == [400, 400, 400, 400, 400, 0, 0] and eps == 0.01
