@@ -29,6 +29,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int_at_least(1), default=20, help="neighbours per node")
     p.add_argument("--eps", type=float, default=0.05, help="partition threshold for chart membership")
     p.add_argument("--n-steps", type=int_at_least(1), default=15, help="segments per edge (eq. 10)")
+    p.add_argument(
+        "--attach",
+        default="all",
+        choices=("all", "paper"),
+        help="query points attached in every chart with psi > eps (all) or only in their most likely chart (paper, "
+        "the paper's rule)",
+    )
+    p.add_argument(
+        "--switch-tolerance",
+        type=float,
+        default=None,
+        help="a route up to (1 + this) times the shortest is taken when it has fewer chart switches (0: the shortest; "
+        "default: agm.geodesic.layered.SWITCH_TOLERANCE, 2e-2)",
+    )
     p.add_argument("--refine", action="store_true", help="also refine every geodesic into a smooth curve")
     p.add_argument("--strip", type=int_at_least(2), default=10, help="decodings per strip")
     p.add_argument("--out", required=True, help="folder for strips.png, geodesics.json, distances.npy/.json")
@@ -74,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     if not 0.0 <= args.eps < 1.0:
         raise ValueError(f"--eps must be in [0, 1); got {args.eps}")
+    from agm.geodesic.layered import SWITCH_TOLERANCE
+
+    tolerance = SWITCH_TOLERANCE if args.switch_tolerance is None else args.switch_tolerance
+    if not 0.0 <= tolerance < float("inf"):
+        raise ValueError(f"--switch-tolerance must be finite and >= 0; got {tolerance}")
     path = Path(args.checkpoint)
     model: Any
     model, config, _ = load_checkpoint(path, map_location=resolve_device(args.device))
@@ -88,11 +107,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"agm geodesic: {len(pairs)} pair(s) on {data.shape[0]} points; at most ~{estimate:,} decodings")
     progress = not args.quiet
     graph = geodesic.build_graph(
-        model, data, k=args.k, eps=args.eps, n_steps=args.n_steps, seed=args.seed, progress=progress
+        model, data, k=args.k, eps=args.eps, n_steps=args.n_steps, seed=args.seed, progress=progress, attach=args.attach
     )
     found = []
     for a, b in tqdm(pairs, desc="geodesics", unit="pair", disable=not progress):
-        found.append(geodesic.shortest_path(model, data[a], data[b], graph=graph))
+        found.append(geodesic.shortest_path(model, data[a], data[b], graph=graph, switch_tolerance=tolerance))
     refined = geodesic.refine_paths(found, eps=args.eps) if args.refine else []
     index = {i: j for j, i in enumerate(ends)}
     matrix = geodesic.distances(model, data[ends], graph=graph)
@@ -109,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 "from": a,
                 "to": b,
                 "length": p.length,
+                "shortest_length": p.shortest_length,
                 "charts": p.charts.tolist(),
                 "chart_changes": p.chart_changes.tolist(),
                 "data_indices": p.data_indices.tolist(),
@@ -121,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
             for i, ((a, b), p) in enumerate(zip(pairs, found))
         ],
         "decode_estimate": estimate,
+        "attach": args.attach,
+        "switch_tolerance": tolerance,
     }
     (out / "geodesics.json").write_text(json.dumps(summary, indent=2))
     np.save(out / "distances.npy", matrix)
