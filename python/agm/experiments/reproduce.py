@@ -9,7 +9,11 @@ m = 1, the decoded straight latent line (:func:`geodesics_stage`); and for the F
 strips (:func:`strips_stage`) and their refined curves (:func:`agm.experiments.refined.refined_stage`, a refined row
 under each graph row). Graphs, geodesic lengths and refined curves are saved next to the checkpoint under a key of
 their parameters and reused by a rerun (the refined curves' key is their own: adding or changing the refinement
-reuses the rest). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and ``report.md``.
+reuses the rest). Every model is trained and its eps fitted first; then one eps for every model
+(:func:`common_eps`) gives each model a second graph and its geodesics (Fig. 3a and the length and diameter claims
+compare models at it). The geodesic queries attach the test points by ``settings.attach`` (default "paper": each
+only in its most likely chart, the paper's rule). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and
+``report.md``.
 """
 
 from __future__ import annotations
