@@ -295,10 +295,9 @@ def test_thread_counts_are_clamped_to_the_cores_and_the_work(rng: np.random.Gene
     assert graph.workspace_bytes() <= core.hardware_threads() * per_workspace * 2
     graph.shortest_paths(src[:1], dst[:1], n_threads=128, raise_unreachable=False)
     assert graph.workspace_bytes() <= core.hardware_threads() * per_workspace * 2
-    t0 = time.perf_counter()
-    assert graph.diameter_hops(10**6) == graph.diameter_hops(1)
+    assert core.hardware_threads() == len(os.sched_getaffinity(0))  # the cores this process may use
+    assert graph.diameter_hops(10**6) == graph.diameter_hops(1)  # 10**6 threads would not start (clamped)
     assert graph.stats(n_threads=10**6)["n_nodes"] == n
-    assert time.perf_counter() - t0 < 5.0
     with pytest.raises(ValueError, match="n_threads must be >= 0.*-1"):
         graph.shortest_paths(src, dst, n_threads=-1)
     with pytest.raises(ValueError, match="n_threads must be >= 0.*-3"):

@@ -14,6 +14,8 @@ import math
 import os
 import pickle
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,13 @@ def _failing_on_rank_one() -> int:
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))  # as conftest sets it for one process
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        dist.init_process_group(
+            "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world, timeout=timedelta(seconds=INIT_S)
+        )
+    except (RuntimeError, ValueError) as error:  # e.g. "Resource temporarily unavailable" on a busy machine
+        (Path(out_dir) / f"rank{rank}.init-error").write_text(f"{type(error).__name__}: {error}")
+        return
     try:
         result = scenarios()
         result["share"] = sharding.share(10)
@@ -129,18 +137,40 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
             result["error"] = None
         except ValueError as error:
             result["error"] = (type(error).__name__, str(error))
+        try:  # rank 0 gathers objects while rank 1 reports a step: each names the other's collective
+            if rank == 0:
+                sharding.gather_objects(4217)
+            else:
+                sharding.on_every_rank(lambda: 7)
+            result["mismatch"] = None
+        except sharding.CollectiveMismatchError as error:
+            result["mismatch"] = str(error)
     finally:
         dist.destroy_process_group()
     (Path(out_dir) / f"rank{rank}.pkl").write_bytes(pickle.dumps(result))
 
 
+#: Seconds a rank waits for its peers in init_process_group; attempts at starting the group, and the back-off
+#: between them (a busy machine's gloo can refuse a connection: each attempt is a fresh rendezvous).
+INIT_S = 120
+ATTEMPTS = 4
+BACKOFF_S = (1.0, 4.0, 10.0)
+
+
 @pytest.fixture(scope="module")
 def ranks() -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        init_file = os.path.join(tmp, "rendezvous")
-        start = (_worker, (WORLD, init_file, tmp), WORLD)
-        start_processes(*start, join=True, start_method=START)  # type: ignore[no-untyped-call]
-        return [pickle.loads((Path(tmp) / f"rank{r}.pkl").read_bytes()) for r in range(WORLD)]
+    failures: list[str] = []
+    for attempt in range(ATTEMPTS):
+        with tempfile.TemporaryDirectory() as tmp:
+            init_file = os.path.join(tmp, "rendezvous")  # a fresh rendezvous for every attempt
+            start = (_worker, (WORLD, init_file, tmp), WORLD)
+            start_processes(*start, join=True, start_method=START)  # type: ignore[no-untyped-call]
+            errors = sorted(p.read_text() for p in Path(tmp).glob("rank*.init-error"))
+            if not errors:
+                return [pickle.loads((Path(tmp) / f"rank{r}.pkl").read_bytes()) for r in range(WORLD)]
+            failures.append(f"attempt {attempt + 1}: {'; '.join(errors)}")
+        time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+    pytest.fail("torch.distributed could not start a gloo group of 2 ranks here: " + " | ".join(failures))
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +242,20 @@ def test_an_error_on_one_rank_is_raised_on_every_rank(ranks: list[dict[str, Any]
     assert kind == "UnreachableError" and message.startswith("pair 1: X0[1] and X1[1] attach to different")
     assert ranks[1]["unreachable"] == single["unreachable"]
     assert ranks[0]["unreachable"] == (kind, f"on rank 1: {message}")
+
+
+def test_a_rank_in_another_collective_is_named_as_such(ranks: list[dict[str, Any]]) -> None:
+    assert "rank 1 called another collective ('on_every_rank') while rank 0 called 'gather_objects'" in (
+        ranks[0]["mismatch"] or ""
+    )
+    assert "rank 0 called another collective ('gather_objects') while rank 1 called 'on_every_rank'" in (
+        ranks[1]["mismatch"] or ""
+    )
+
+
+def test_an_untagged_message_is_named_as_not_an_agm_collective() -> None:
+    with pytest.raises(sharding.CollectiveMismatchError, match=r"rank 1 called another collective \(not an agm one\)"):
+        sharding._untag("on_every_rank", 1, (4217, (), "<i8"))  # what a rank in gather_rows used to send
 
 
 def test_gather_rows_of_ragged_shares(ranks: list[dict[str, Any]]) -> None:
