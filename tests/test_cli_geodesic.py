@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from agm._files import read_run
 from agm.cli import main
 from agm.commands.geodesic import estimate_decodes
 from agm.models import build_model
@@ -56,6 +57,9 @@ def test_geodesic_command_writes_strips_lengths_and_distances(
     assert matrix.shape == (2, 2) and matrix[0, 0] == 0.0
     assert matrix[0, 1] == pytest.approx(pair["length"], rel=1e-5, abs=1e-7)  # float32 encodings in other batches
     assert json.loads((out / "distances.json").read_text())["points"] == [3, 40]
+    run = read_run(out, "geodesic")  # one run, committed whole (issue 20): every file checked against the manifest
+    assert sorted(run) == ["distances.json", "distances.npy", "geodesics.json", "strips.png"]
+    assert {p.name for p in out.iterdir()} == {*run, "geodesic-manifest.json"}  # no stage or temp file left
 
 
 def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

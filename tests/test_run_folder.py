@@ -43,6 +43,7 @@ def test_kill_9_inside_a_run_write_leaves_the_old_or_the_new_run(tmp_path: Path)
     out.mkdir()
     (out / "mine.txt").write_text("the user's own file")
     runs = [_run_contents(65), _run_contents(66)]
+    interrupted = 0
     for kill in range(12):
         proc = subprocess.Popen(
             [sys.executable, "-c", _WRITER, files.__file__, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -53,9 +54,11 @@ def test_kill_9_inside_a_run_write_leaves_the_old_or_the_new_run(tmp_path: Path)
         finally:
             proc.kill()
             proc.communicate()  # waits on the child it started and closes its pipes
+        interrupted += any(p.name.startswith(".geodesic-run.") for p in out.iterdir())  # killed inside a run
         got = {name: path.read_bytes() for name, path in read_run(out, "geodesic").items()}
         assert got in runs, sorted(got)
         assert (out / "mine.txt").read_text() == "the user's own file"
+    assert interrupted >= 1, "no kill hit a run's writes: the test did not exercise an interrupted run"
     with run_folder(out, "geodesic") as stage:
         (stage / "strips.png").write_bytes(b"last")
     assert {n: p.read_bytes() for n, p in read_run(out, "geodesic").items()} == {"strips.png": b"last"}
