@@ -328,3 +328,17 @@ def test_a_generated_data_set_beyond_the_memory_cap_is_refused_naming_n(name: st
     with pytest.raises(ValueError, match=r"^n: 1000000000 points of"):
         load_dataset(name, "test", n=10**9)
     assert load_dataset(name, "test", n=10).x.shape[0] == 10
+
+
+def test_node_at_equals_a_dictionary_whatever_the_point_ids(graph_file: Path) -> None:
+    """node_at's lookup takes O(n_nodes) memory (a table indexed by point id was as large as the largest id)."""
+    graph = geodesic.load_graph(graph_file)
+    truth = {(int(p), int(c)): v for v, (p, c) in enumerate(zip(graph.node_point, graph.node_chart, strict=True))}
+    rng = np.random.default_rng(3)
+    points = np.concatenate([graph.node_point, rng.integers(-3, 200, 300), [2**62, -(2**62)]])
+    charts = np.concatenate([graph.node_chart, rng.integers(-2, 4, 302)])
+    expected = np.array([truth.get((int(p), int(c)), -1) for p, c in zip(points, charts, strict=True)])
+    np.testing.assert_array_equal(graph.node_at(points, charts), expected)
+    even = points.size // 2 * 2
+    shaped = graph.node_at(points[:even].reshape(2, -1), charts[:even].reshape(2, -1))
+    np.testing.assert_array_equal(shaped, expected[:even].reshape(2, -1))
