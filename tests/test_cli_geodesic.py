@@ -71,6 +71,10 @@ def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main([*base, "--from", "1", "--to", "99"])
     assert "--to must be below the number of points --n=50; got 99" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # generating 10^9 circle points (7.45 GiB) is refused up front
+        main(["geodesic", str(ckpt), "--n", "1000000000", "--out", str(tmp_path / "g"), "--quiet", "--device", "cpu"])
+    assert exc.value.code == 2 and "n: 1000000000 points of circle" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
 
 
 def test_decode_estimate_bounds_the_build() -> None:
