@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from agm._files import read_run
 from agm.cli import main
 from agm.commands.geodesic import estimate_decodes
 from agm.models import build_model
@@ -60,6 +61,9 @@ def test_geodesic_command_writes_strips_lengths_and_distances(
     assert pair["shortest_length"] <= pair["length"] <= pair["shortest_length"] * (1 + summary["switch_tolerance"])
     assert (summary["attach"], summary["switch_tolerance"]) == ("all", 2e-2)
     assert json.loads((out / "distances.json").read_text())["points"] == [3, 40]
+    run = read_run(out, "geodesic")  # one run, committed whole (issue 20): every file checked against the manifest
+    assert sorted(run) == ["distances.json", "distances.npy", "geodesics.json", "strips.png"]
+    assert {p.name for p in out.iterdir()} == {*run, "geodesic-manifest.json"}  # no stage or temp file left
 
 
 def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,6 +78,10 @@ def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit):
         main([*base, "--switch-tolerance", "-1"])
     assert "--switch-tolerance must be finite and >= 0; got -1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # generating 10^9 circle points (7.45 GiB) is refused up front
+        main(["geodesic", str(ckpt), "--n", "1000000000", "--out", str(tmp_path / "g"), "--quiet", "--device", "cpu"])
+    assert exc.value.code == 2 and "n: 1000000000 points of circle" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()
 
 
 def test_decode_estimate_bounds_the_build() -> None:

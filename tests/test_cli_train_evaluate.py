@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from agm._files import read_run
 from agm.cli import build_parser, main
 from agm.commands import discover
 from agm.models import MODELS
@@ -62,6 +63,7 @@ def test_train_then_evaluate_on_embedded_data(tmp_path: Path, capsys: pytest.Cap
     for name in ("confidence_histogram.png", "chart_samples.png"):
         assert (figs / name).read_bytes()[:8] == PNG_MAGIC
     summary = json.loads((figs / "evaluation.json").read_text())
+    assert set(read_run(figs, "evaluate")) == {"confidence_histogram.png", "chart_samples.png", "evaluation.json"}
     assert summary["n_test"] == 200 and sum(summary["chart_usage"]) == 200
     assert f"{summary['reconstruction_error']:.4f}" in printed
 

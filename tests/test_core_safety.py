@@ -283,6 +283,62 @@ def test_crafted_header_with_a_valid_checksum_is_refused_before_allocating(
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: no large allocation
 
 
+def _resealed(blob: bytes | bytearray) -> bytes:
+    return bytes(blob) + struct.pack("<Q", _fnv1a64(bytes(blob)))
+
+
+@pytest.mark.parametrize("value", [-5, 1, 2**26, 2**62, -(2**62), 10**6 + 1])
+@pytest.mark.parametrize("chart", [1, 2])
+def test_crafted_chart_offsets_are_refused_before_node_charts_are_made(
+    chart: int, value: int, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Offsets out of order or beyond n_nodes (a valid checksum): refused before the per-node chart array is
+    made (chart_offsets[1] = 2**30 used to allocate and touch 4 GiB, 2**26 256 MiB)."""
+    graph = _euclidean_graph(rng, [20, 25, 30], d=2, k=3)
+    src = tmp_path / "g.agm"
+    graph.save(str(src), metadata="m")
+    blob = bytearray(src.read_bytes()[:-8])
+    struct.pack_into("<q", blob, 84 + 8 * chart, value)
+    crafted = tmp_path / "crafted.agm"
+    crafted.write_bytes(_resealed(blob))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"chart_offsets\[\d\] = -?\d+ is not in|a chart has k or fewer points"):
+        core.AtlasGraph.load(str(crafted))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: no large allocation
+
+
+def test_point_ids_implying_more_cross_edges_than_stated_are_refused(tmp_path: Path) -> None:
+    """300 charts of 2 nodes sharing point 0: 44,850 implied cross-chart edges against the 0 the file states (the
+    pairs were made before, then compared past the end of the stored edges)."""
+    n_charts = 300
+    n = 2 * n_charts
+    sizes = [n_charts, n, 2, 1, n_charts, n_charts, 0, 0]
+    body = b"AGMGRAPH" + struct.pack("<II", 1, 0x01020304) + bytes([1, 0, 0, 0]) + struct.pack("<8Q", *sizes)
+    body += np.arange(0, n + 1, 2, dtype="<i8").tobytes()
+    points = np.zeros(n, dtype="<i8")
+    points[1::2] = np.arange(1, n_charts + 1)
+    body += points.tobytes() + np.random.default_rng(0).standard_normal((n, 2)).astype("<f4").tobytes()
+    body += np.stack([np.arange(0, n, 2), np.arange(1, n, 2)], axis=1).astype("<i4").tobytes()
+    crafted = tmp_path / "bomb.agm"
+    crafted.write_bytes(_resealed(body))
+    with pytest.raises(ValueError, match="point ids imply more than 0 cross-chart edges"):
+        core.AtlasGraph.load(str(crafted))
+
+
+@pytest.mark.parametrize("bad", [b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"])
+def test_metadata_that_is_not_utf8_is_refused_at_load(bad: bytes, tmp_path: Path, rng: np.random.Generator) -> None:
+    graph = _euclidean_graph(rng, [20, 25], d=2, k=3)
+    src = tmp_path / "g.agm"
+    graph.save(str(src), metadata="é-ok" + "x" * len(bad))
+    blob = bytearray(src.read_bytes()[:-8])
+    blob[len(blob) - len(bad) :] = bad
+    crafted = tmp_path / "crafted.agm"
+    crafted.write_bytes(_resealed(blob))
+    with pytest.raises(ValueError, match="the metadata is not UTF-8 \\(byte 5\\)"):
+        core.AtlasGraph.load(str(crafted))
+    assert core.AtlasGraph.load(str(src)).metadata == "é-ok" + "x" * len(bad)  # valid UTF-8 still loads
+
+
 # --- 5. thread counts ------------------------------------------------------------------------------------------
 
 
@@ -295,10 +351,9 @@ def test_thread_counts_are_clamped_to_the_cores_and_the_work(rng: np.random.Gene
     assert graph.workspace_bytes() <= core.hardware_threads() * per_workspace * 2
     graph.shortest_paths(src[:1], dst[:1], n_threads=128, raise_unreachable=False)
     assert graph.workspace_bytes() <= core.hardware_threads() * per_workspace * 2
-    t0 = time.perf_counter()
-    assert graph.diameter_hops(10**6) == graph.diameter_hops(1)
+    assert core.hardware_threads() == len(os.sched_getaffinity(0))  # the cores this process may use
+    assert graph.diameter_hops(10**6) == graph.diameter_hops(1)  # 10**6 threads would not start (clamped)
     assert graph.stats(n_threads=10**6)["n_nodes"] == n
-    assert time.perf_counter() - t0 < 5.0
     with pytest.raises(ValueError, match="n_threads must be >= 0.*-1"):
         graph.shortest_paths(src, dst, n_threads=-1)
     with pytest.raises(ValueError, match="n_threads must be >= 0.*-3"):

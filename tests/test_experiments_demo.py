@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from agm._files import read_run
 from agm.cli import main
 from agm.data import angular_distance, render_glyph
 from agm.experiments.demo import _tear
@@ -47,6 +48,7 @@ def test_demo_quick_writes_the_report_figures_and_results(tmp_path: Path, capsys
     for name in DEMO_PNGS:
         assert_png(out / name)
     results = json.loads((out / "results.json").read_text())  # strict JSON (no NaN)
+    assert {"results.json", "report.md", *DEMO_PNGS} <= set(read_run(out, "demo"))  # committed as one run
     n_pairs = results["settings"]["n_pairs"]
     assert len(results["pairs"]) == n_pairs and results["seed"] == 1 and results["quick"]
     for pair in results["pairs"]:

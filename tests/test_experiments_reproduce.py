@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from agm._files import read_run
 from agm.cli import main
 from agm.data import render_glyph, write_idx
 from agm.experiments.reproduce import ReproduceSettings, strip_chart_count
@@ -90,6 +91,8 @@ def test_reproduce_writes_table1_figures_results_and_report(data_dir: Path, tmp_
     assert main(_args(data_dir, out)) == 0
     for name in FIGURES:
         assert_png(out / "figures" / name)
+    run = read_run(out, "reproduce")  # committed as one run; the models and caches are not part of it
+    assert {"table1.md", "table1.csv", "results.json", "report.md", *(f"figures/{n}" for n in FIGURES)} == set(run)
     rows = list(csv.reader((out / "table1.csv").read_text().splitlines()))
     assert rows[0] == TABLE1_HEADER and len(rows) == 3
     col = {name: i for i, name in enumerate(TABLE1_HEADER)}

@@ -11,9 +11,12 @@ norms) may round differently with batch composition and vector width (~1e-7 rela
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import pickle
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch.multiprocessing.spawn import start_processes
 
-from agm import geodesic
+from agm import distributed, geodesic
 from agm.geodesic import sharding
 from agm.geodesic.lazysp import LazyStats
 from agm.geodesic.policy import DecodePolicy
@@ -117,7 +120,13 @@ def _failing_on_rank_one() -> int:
 
 def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))  # as conftest sets it for one process
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        dist.init_process_group(
+            "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world, timeout=timedelta(seconds=INIT_S)
+        )
+    except (RuntimeError, ValueError) as error:  # e.g. "Resource temporarily unavailable" on a busy machine
+        (Path(out_dir) / f"rank{rank}.init-error").write_text(f"{type(error).__name__}: {error}")
+        return
     try:
         result = scenarios()
         result["share"] = sharding.share(10)
@@ -129,18 +138,40 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
             result["error"] = None
         except ValueError as error:
             result["error"] = (type(error).__name__, str(error))
+        try:  # rank 0 gathers objects while rank 1 reports a step: each names the other's collective
+            if rank == 0:
+                sharding.gather_objects(4217)
+            else:
+                sharding.on_every_rank(lambda: 7)
+            result["mismatch"] = None
+        except sharding.CollectiveMismatchError as error:
+            result["mismatch"] = str(error)
     finally:
         dist.destroy_process_group()
     (Path(out_dir) / f"rank{rank}.pkl").write_bytes(pickle.dumps(result))
 
 
+#: Seconds a rank waits for its peers in init_process_group; attempts at starting the group, and the back-off
+#: between them (a busy machine's gloo can refuse a connection: each attempt is a fresh rendezvous).
+INIT_S = 120
+ATTEMPTS = 4
+BACKOFF_S = (1.0, 4.0, 10.0)
+
+
 @pytest.fixture(scope="module")
 def ranks() -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        init_file = os.path.join(tmp, "rendezvous")
-        start = (_worker, (WORLD, init_file, tmp), WORLD)
-        start_processes(*start, join=True, start_method=START)  # type: ignore[no-untyped-call]
-        return [pickle.loads((Path(tmp) / f"rank{r}.pkl").read_bytes()) for r in range(WORLD)]
+    failures: list[str] = []
+    for attempt in range(ATTEMPTS):
+        with tempfile.TemporaryDirectory() as tmp:
+            init_file = os.path.join(tmp, "rendezvous")  # a fresh rendezvous for every attempt
+            start = (_worker, (WORLD, init_file, tmp), WORLD)
+            start_processes(*start, join=True, start_method=START)  # type: ignore[no-untyped-call]
+            errors = sorted(p.read_text() for p in Path(tmp).glob("rank*.init-error"))
+            if not errors:
+                return [pickle.loads((Path(tmp) / f"rank{r}.pkl").read_bytes()) for r in range(WORLD)]
+            failures.append(f"attempt {attempt + 1}: {'; '.join(errors)}")
+        time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+    pytest.fail("torch.distributed could not start a gloo group of 2 ranks here: " + " | ".join(failures))
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +243,80 @@ def test_an_error_on_one_rank_is_raised_on_every_rank(ranks: list[dict[str, Any]
     assert kind == "UnreachableError" and message.startswith("pair 1: X0[1] and X1[1] attach to different")
     assert ranks[1]["unreachable"] == single["unreachable"]
     assert ranks[0]["unreachable"] == (kind, f"on rank 1: {message}")
+
+
+def test_a_rank_in_another_collective_is_named_as_such(ranks: list[dict[str, Any]]) -> None:
+    assert "rank 1 called another collective ('on_every_rank') while rank 0 called 'gather_objects'" in (
+        ranks[0]["mismatch"] or ""
+    )
+    assert "rank 0 called another collective ('gather_objects') while rank 1 called 'on_every_rank'" in (
+        ranks[1]["mismatch"] or ""
+    )
+
+
+def test_an_untagged_message_is_named_as_not_an_agm_collective() -> None:
+    with pytest.raises(sharding.CollectiveMismatchError, match=r"rank 1 called another collective \(not an agm one\)"):
+        sharding._untag("on_every_rank", 1, (4217, (), "<i8"))  # what a rank in gather_rows used to send
+
+
+#: The crashed-peer test's group timeout (seconds), and how long its surviving rank may take in all before it
+#: counts as hung (a guard, not a measurement: it includes spawning and importing torch on a loaded machine).
+CRASH_TIMEOUT_S = 5
+HANG_S = 600
+
+
+def _crash_worker(rank: int, init_file: str, out_dir: str) -> None:
+    """Rank 1 dies hard after joining; rank 0 then gathers, records what it got, leaves the group and returns."""
+    try:
+        dist.init_process_group(
+            "gloo",
+            init_method=f"file://{init_file}",
+            rank=rank,
+            world_size=2,
+            timeout=timedelta(seconds=CRASH_TIMEOUT_S),
+        )
+    except (RuntimeError, ValueError) as error:
+        (Path(out_dir) / f"rank{rank}.init-error").write_text(f"{type(error).__name__}: {error}")
+        return
+    if rank == 1:
+        os._exit(3)  # a hard crash: no cleanup, no goodbye to the peer
+    try:
+        sharding.gather_objects(rank)
+        outcome = "no error"
+    except RuntimeError as error:  # gloo's errors (DistBackendError included) are RuntimeErrors
+        outcome = f"{type(error).__name__}: {error}"
+    cleaned = distributed.cleanup(wait_s=5.0)
+    (Path(out_dir) / "rank0.outcome").write_text(f"{cleaned}\n{outcome}")
+
+
+@pytest.mark.slow
+def test_a_rank_whose_peer_crashed_ends_with_an_error() -> None:
+    context = multiprocessing.get_context(START)
+    failures = []
+    for attempt in range(ATTEMPTS):
+        with tempfile.TemporaryDirectory() as tmp:
+            procs = [
+                context.Process(target=_crash_worker, args=(r, os.path.join(tmp, "rendezvous"), tmp)) for r in (0, 1)
+            ]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join(HANG_S)  # waits on the children it started
+            alive = [p.pid for p in procs if p.is_alive()]
+            for p in procs:
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+            assert not alive, f"ranks {alive} did not end within {HANG_S} s of their peer's crash"
+            errors = sorted(p.read_text() for p in Path(tmp).glob("rank*.init-error"))
+            if not errors:
+                assert procs[0].exitcode == 0 and procs[1].exitcode == 3
+                outcome = (Path(tmp) / "rank0.outcome").read_text().split("\n", 1)[1]
+                assert outcome != "no error" and "Error" in outcome.split(":")[0], outcome
+                return
+            failures.append(f"attempt {attempt + 1}: {'; '.join(errors)}")
+        time.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+    pytest.fail("torch.distributed could not start a gloo group of 2 ranks here: " + " | ".join(failures))
 
 
 def test_gather_rows_of_ragged_shares(ranks: list[dict[str, Any]]) -> None:

@@ -4,13 +4,13 @@ policy stored with the graph and used by its queries (issue 12, section 1)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 import torch
 
 from agm import geodesic
+from agm.geodesic import policy as policy_module
 from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
 from agm.geodesic.policy import (
     BATCH_CANDIDATES,
@@ -25,18 +25,38 @@ from agm.models.analytic import CylinderAtlas
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-class Recorder(CylinderAtlas):
-    """The cylinder, recording the size of every decoder call and torch's thread count during it."""
+class FakeClock:
+    """A ``time.perf_counter`` that only moves when a decoder says so: measurements with injected timings."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The policy module's clock, replaced by a :class:`FakeClock` (no test here asserts on real time)."""
+    fake = FakeClock()
+    monkeypatch.setattr(policy_module, "time", fake)
+    return fake
+
+
+class Recorder(CylinderAtlas):
+    """The cylinder, recording the size of every decoder call and torch's thread count during it; with a clock,
+    each call advances it by ``delay_s``."""
+
+    def __init__(self, delay_s: float = 0.0, clock: FakeClock | None = None) -> None:
         super().__init__()
         self.calls: list[tuple[int, int]] = []
         self.delay_s = delay_s
+        self.clock = clock
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.calls.append((int(z.shape[0]), torch.get_num_threads()))
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        if self.clock is not None:
+            self.clock.now += self.delay_s
         return super().decode(z, y)
 
 
@@ -105,15 +125,14 @@ def test_applied_sets_and_restores_threads_nested_and_across_threads() -> None:
         assert torch.get_num_threads() == before
 
 
-def test_measure_policy_is_cheap_for_an_expensive_decoder() -> None:
-    model = Recorder(delay_s=0.05)  # 50 ms per call, whatever the batch
-    start = time.perf_counter()
+def test_measure_policy_is_cheap_for_an_expensive_decoder(clock: FakeClock) -> None:
+    model = Recorder(delay_s=0.05, clock=clock)  # 50 ms per call (injected), whatever the batch
     policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
-    elapsed = time.perf_counter() - start
     assert policy.batch_size in BATCH_CANDIDATES and policy.threads in thread_candidates()
     assert policy.measured > 0
     assert all(s <= 16 for s, _ in model.calls)  # the first size already exceeds the call budget
-    assert elapsed < 1.0, elapsed
+    # warm-up + 3 timed calls per thread count, then the final's at least two rounds over at most 3 policies
+    assert len(model.calls) <= 4 * len(thread_candidates()) + 2 * 3 + 6, model.calls
 
 
 def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
@@ -123,15 +142,16 @@ def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
 
 
 class ThreadSensitive(Recorder):
-    """The cylinder, sleeping ``per_point_s[threads]`` per decoded point: a decoder whose speed with each torch
-    thread count is known."""
+    """The cylinder, taking ``per_point_s[threads]`` per decoded point on the injected clock: a decoder whose
+    speed with each torch thread count is known (injected timings: a loaded machine cannot change them)."""
 
-    def __init__(self, per_point_s: dict[int, float]) -> None:
+    def __init__(self, per_point_s: dict[int, float], clock: FakeClock) -> None:
         super().__init__()
         self.per_point_s = per_point_s
+        self.fake = clock
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.per_point_s[torch.get_num_threads()] * z.shape[0])
+        self.fake.now += self.per_point_s[torch.get_num_threads()] * z.shape[0]
         return super().decode(z, y)
 
 
@@ -143,11 +163,14 @@ class ThreadSensitive(Recorder):
         ({1: 1e-5, 2: 2e-5}, 1),  # slower
     ],
 )
-def test_more_threads_need_the_margin_over_the_final(per_point_s: dict[int, float], expected: int) -> None:
+def test_more_threads_need_the_margin_over_the_final(
+    per_point_s: dict[int, float], expected: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(policy_module, "clamp_threads", lambda _name, n: n)  # two threads even on one core
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        model = ThreadSensitive(per_point_s)
+        model = ThreadSensitive(per_point_s, clock)
         policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), final_s=0.05)
     finally:
         torch.set_num_threads(before)

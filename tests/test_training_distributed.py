@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -75,19 +76,41 @@ def test_one_process_is_bitwise_the_trainer_before_data_parallelism(model: str, 
 # --------------------------------------------------------------------------------------------- two processes
 
 
+#: What a busy machine makes torchrun fail with before training starts (then the launch is retried on a fresh port
+#: after a back-off); the seconds waited after each attempt; a guard against a hung launch (not a measurement).
+START_FAILURES = (
+    "Resource temporarily unavailable",
+    "pthread_create failed",
+    "The client socket has timed out",
+    "DistNetworkError",
+    "Address already in use",
+)
+START_BACKOFF_S = (5.0, 20.0, 60.0)
+HANG_S = 1200
+
+
 @pytest.fixture(scope="module")
 def two_rank_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """``torchrun --standalone --nproc_per_node 2 -m agm train`` of :func:`_config` (gloo, CPU, this process's
     torch thread count); returns (out folder, stdout)."""
-    out = tmp_path_factory.mktemp("two-ranks") / "run"
+    base = tmp_path_factory.mktemp("two-ranks")
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     argv = ["-m", "agm", "train", "--model", "awae", "--charts", str(CHARTS), "--dataset", "circle"]
     argv += ["--preset", "tiny", "--epochs", str(EPOCHS), "--n-train", str(N_TRAIN), "--batch-size", str(GLOBAL_BATCH)]
     argv += ["--seed", str(SEED), "--device", "cpu", "--threads", str(torch.get_num_threads()), "--quiet"]
-    argv += ["--out", str(out)]
-    done = subprocess.run(launcher + argv, capture_output=True, text=True, timeout=240, check=False)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[:6000]
-    return out, done.stdout
+    failures = []
+    for attempt, backoff_s in enumerate(START_BACKOFF_S):
+        run_out = base / f"run{attempt}"  # a fresh folder and (torchrun --standalone) a fresh port each time
+        done = subprocess.run(
+            launcher + argv + ["--out", str(run_out)], capture_output=True, text=True, timeout=HANG_S, check=False
+        )
+        cause = next((c for c in START_FAILURES if c in done.stderr), None)
+        if done.returncode == 0 or cause is None:
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[:6000]
+            return run_out, done.stdout
+        failures.append(f"attempt {attempt + 1}: {cause}")
+        time.sleep(backoff_s)
+    pytest.fail("torchrun could not start 2 gloo ranks on this machine: " + "; ".join(failures))
 
 
 def _average_gradients(parts: list[nn.Module]) -> None:

@@ -3,6 +3,7 @@
 #include "agm/graph_structure.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -68,13 +69,27 @@ std::vector<std::int32_t> intra_edges(const GraphStructure& g, std::size_t n_thr
 }
 
 // The cross-chart edges: every pair of nodes sharing a data point, (u, v) with u < v, sorted. Rejects a point id
-// repeated within a chart.
-std::vector<std::int32_t> cross_edges(const GraphStructure& g) {
+// repeated within a chart, and (before allocating them) more than max_edges pairs: a file states its edge count,
+// and crafted point ids shared by many nodes would otherwise imply a quadratic number of pairs.
+std::vector<std::int32_t> cross_edges(const GraphStructure& g, std::size_t max_edges) {
     const std::size_t n = g.n_nodes();
     std::vector<std::pair<std::int64_t, std::int32_t>> by_point(n);
     for (std::size_t v = 0; v < n; ++v) by_point[v] = {g.node_point[v], static_cast<std::int32_t>(v)};
     std::sort(by_point.begin(), by_point.end());  // nodes sharing a point become adjacent, in increasing node order
+    std::size_t n_pairs = 0;
+    for (std::size_t begin = 0; begin < n;) {
+        std::size_t end = begin + 1;
+        while (end < n && by_point[end].first == by_point[begin].first) ++end;
+        const std::size_t size = end - begin;  // < 2^31: n_nodes is checked below 2^31
+        n_pairs += size * (size - 1) / 2;
+        if (n_pairs > max_edges) {
+            throw std::invalid_argument("the point ids imply more than " + std::to_string(max_edges) +
+                                        " cross-chart edges (the number stated)");
+        }
+        begin = end;
+    }
     std::vector<std::uint64_t> keys;
+    keys.reserve(n_pairs);
     for (std::size_t begin = 0; begin < n;) {
         std::size_t end = begin + 1;
         while (end < n && by_point[end].first == by_point[begin].first) ++end;
@@ -198,7 +213,8 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
     g.latents.data = std::move(all);
     g.latents.rows = total;
     g.latents.cols = d;
-    const std::vector<std::int32_t> cross = cross_edges(g);  // first: it rejects duplicate point ids
+    // first: it rejects duplicate point ids
+    const std::vector<std::int32_t> cross = cross_edges(g, std::numeric_limits<std::size_t>::max());
     build_charts<T>(g);
     std::vector<std::int32_t> edges = intra_edges<T>(g, n_threads);
     const std::size_t n_intra = edges.size() / 2;
@@ -223,8 +239,9 @@ GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, st
     for (std::size_t c = 0; c + 1 < g.chart_offsets.size(); ++c) {
         g.node_chart.insert(g.node_chart.end(), g.chart_offsets[c + 1] - g.chart_offsets[c], static_cast<std::int32_t>(c));
     }
-    const std::vector<std::int32_t> cross = cross_edges(g);
-    if (!std::equal(cross.begin(), cross.end(), edges.begin() + 2 * n_intra, edges.end())) {
+    const std::vector<std::int32_t> cross = cross_edges(g, edges.size() / 2 - n_intra);
+    if (cross.size() != edges.size() - 2 * n_intra ||
+        !std::equal(cross.begin(), cross.end(), edges.begin() + 2 * n_intra, edges.end())) {
         throw std::invalid_argument("cross-chart edges do not match the point ids");
     }
     try {

@@ -7,7 +7,9 @@
 // metadata bytes; then u64 FNV-1a 64 of every preceding byte.
 //
 // A file is untrusted input: load checks every header field against the file's size (with overflow-checked
-// arithmetic) before it allocates anything, then the checksum, then every array's invariants.
+// arithmetic) before it allocates anything, then the checksum, then every array's invariants before anything is
+// derived from it (chart offsets non-decreasing within n_nodes, the cross-chart edges the point ids imply no
+// more than the file states, the metadata UTF-8): no allocation exceeds a small multiple of the file's size.
 //
 // save is atomic: it writes ".{basename}.{pid}-{random}.part" in the target's folder (mode 0666 & ~umask),
 // fsyncs it, renames it over the target and fsyncs the folder; on any error the part file is removed. Part files
@@ -116,6 +118,35 @@ FloatMatrix read_matrix(Reader& r, std::uint8_t dtype, std::size_t rows, std::si
         r.fail(std::string("unknown dtype code ") + std::to_string(dtype) + " for " + name);
     }
     return m;
+}
+
+// Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), or n when all of data[0, n) is UTF-8.
+std::size_t invalid_utf8_at(const char* data, std::size_t n) {
+    const auto* u = reinterpret_cast<const unsigned char*>(data);
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned char c = u[i];
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+        if (c < 0x80) len = 1;
+        else if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if (c >= 0xE1 && c <= 0xEC) len = 3;
+        else if (c == 0xED) len = 3, hi = 0x9F;
+        else if (c >= 0xEE && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) len = 4, hi = 0x8F;
+        else return i;
+        if (len > n - i) return i;
+        for (std::size_t j = 1; j < len; ++j) {
+            const unsigned char lower = j == 1 ? lo : 0x80, upper = j == 1 ? hi : 0xBF;
+            if (u[i + j] < lower || u[i + j] > upper) return i;
+        }
+        i += len;
+    }
+    return n;
 }
 
 }  // namespace
@@ -322,9 +353,17 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     const std::vector<std::int32_t> stored_edges = b.get_array<std::int32_t>(2 * n_edges);
     const auto& off = chart_offsets;
     if (off.front() != 0 || off.back() != static_cast<std::int64_t>(n_nodes)) b.fail("inconsistent chart_offsets");
-    std::vector<std::int32_t> node_chart;
+    // Every offset within [0, n_nodes] and each chart above k points, before node_chart (n_nodes entries) is made.
     for (std::size_t c = 0; c < n_charts; ++c) {
+        if (off[c + 1] < off[c] || off[c + 1] > static_cast<std::int64_t>(n_nodes)) {
+            b.fail("chart_offsets[" + std::to_string(c + 1) + "] = " + std::to_string(off[c + 1]) +
+                   " is not in [chart_offsets[" + std::to_string(c) + "], n_nodes = " + std::to_string(n_nodes) + "]");
+        }
         if (off[c + 1] - off[c] <= static_cast<std::int64_t>(k)) b.fail("a chart has k or fewer points");
+    }
+    std::vector<std::int32_t> node_chart;
+    node_chart.reserve(n_nodes);
+    for (std::size_t c = 0; c < n_charts; ++c) {
         node_chart.insert(node_chart.end(), off[c + 1] - off[c], static_cast<std::int32_t>(c));
     }
     for (const std::int64_t p : node_point) {
@@ -342,6 +381,8 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     if (position_dtype != 0) positions = read_matrix(b, position_dtype, n_nodes, pos_dim, "positions");
     const char* meta = b.take(meta_bytes);
     if (b.pos != body.size()) b.fail("trailing bytes after the arrays (sizes inconsistent)");
+    const std::size_t bad_byte = invalid_utf8_at(meta, meta_bytes);
+    if (bad_byte != meta_bytes) b.fail("the metadata is not UTF-8 (byte " + std::to_string(bad_byte) + ")");
     // Rebuild what is derived: cross edges (checked against the file), trees, CSR, components.
     std::unique_ptr<AtlasGraph> g;
     try {

@@ -5,17 +5,50 @@ world size, barrier and cleanup (thin wrappers over :mod:`torch.distributed`).
 ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env` reads them (``init_method="env://"``).
 Without them (a plain ``agm`` or ``python`` process) nothing is initialised and every helper answers for a group of
 one: rank 0, world size 1, the main process.  The backend follows the device: NCCL for CUDA, gloo for the CPU.
+
+Bounded time after a peer's crash: the group is created with a timeout (:func:`timeout_s`: ``AGM_DIST_TIMEOUT_S``
+seconds, default :data:`DEFAULT_TIMEOUT_S`), so a collective whose peer died (``kill -9``, ``os._exit``) fails on
+the survivors after at most that long, and :func:`cleanup` gives up on a group it cannot destroy after
+:data:`CLEANUP_S` seconds. A rank therefore ends within about ``timeout_s() + CLEANUP_S`` seconds of a peer's
+crash.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
+import threading
 
 import torch
 import torch.distributed as dist
 
 #: The variables torchrun sets for every process (read by ``init_method="env://"``).
 TORCHRUN_VARIABLES: tuple[str, ...] = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+#: Seconds a collective waits for its peers before it fails (when ``AGM_DIST_TIMEOUT_S`` is not set).
+DEFAULT_TIMEOUT_S = 300.0
+#: Seconds :func:`cleanup` waits for the group's destruction (it can hang on a group whose peer died).
+CLEANUP_S = 10.0
+
+
+def timeout_s() -> float:
+    """Seconds a collective waits for its peers: ``AGM_DIST_TIMEOUT_S`` (a number > 0), else DEFAULT_TIMEOUT_S.
+
+    Raises:
+        ValueError: ``AGM_DIST_TIMEOUT_S`` is not a finite number > 0 (naming it).
+    """
+    text = os.environ.get("AGM_DIST_TIMEOUT_S")
+    if text is None:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < math.inf:
+        raise ValueError(f"environment variable AGM_DIST_TIMEOUT_S must be a number of seconds > 0; got {text!r}")
+    return value
 
 
 def backend_for(device: torch.device | str) -> str:
@@ -65,7 +98,8 @@ def rank_device(device: torch.device) -> torch.device:
 def init_from_env(device: torch.device | str) -> bool:
     """Join the process group that torchrun describes in the environment (no-op when already joined).
 
-    The backend is :func:`backend_for` ``device``; on CUDA this process's GPU becomes ``cuda:LOCAL_RANK``.
+    The backend is :func:`backend_for` ``device``; on CUDA this process's GPU becomes ``cuda:LOCAL_RANK``. The
+    group's collectives fail after :func:`timeout_s` seconds without their peers (see the module docstring).
 
     Args:
         device: the training device ("cpu", "cuda" or a torch.device).
@@ -75,8 +109,8 @@ def init_from_env(device: torch.device | str) -> bool:
         plain process: nothing is initialised).
 
     Raises:
-        ValueError: RANK / WORLD_SIZE / LOCAL_RANK is not an int >= 0, RANK >= WORLD_SIZE, or MASTER_ADDR /
-            MASTER_PORT is missing.
+        ValueError: RANK / WORLD_SIZE / LOCAL_RANK is not an int >= 0, RANK >= WORLD_SIZE, MASTER_ADDR /
+            MASTER_PORT is missing, or AGM_DIST_TIMEOUT_S is not a number > 0.
     """
     if is_initialized():
         return True
@@ -91,7 +125,10 @@ def init_from_env(device: torch.device | str) -> bool:
     backend = backend_for(device)
     if backend == "nccl":
         torch.cuda.set_device(local_rank())
-    dist.init_process_group(backend, init_method="env://", rank=rank, world_size=size)
+    seconds = timeout_s()
+    dist.init_process_group(
+        backend, init_method="env://", rank=rank, world_size=size, timeout=datetime.timedelta(seconds=seconds)
+    )
     return True
 
 
@@ -125,7 +162,17 @@ def barrier() -> None:
         dist.barrier()
 
 
-def cleanup() -> None:
-    """Leave and destroy the default process group (no-op without one)."""
-    if is_initialized():
-        dist.destroy_process_group()
+def cleanup(wait_s: float = CLEANUP_S) -> bool:
+    """Leave and destroy the default process group (no-op without one), waiting at most ``wait_s`` seconds.
+
+    Destroying a group whose peer crashed can block; it then goes on in a daemon thread and the caller is not held.
+
+    Returns:
+        False when the destruction did not finish in ``wait_s`` seconds, else True.
+    """
+    if not is_initialized():
+        return True
+    worker = threading.Thread(target=dist.destroy_process_group, name="agm-dist-cleanup", daemon=True)
+    worker.start()
+    worker.join(wait_s)
+    return not worker.is_alive()

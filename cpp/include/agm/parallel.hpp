@@ -7,12 +7,21 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+
+#include <sched.h>
 #include <vector>
 
 namespace agm {
 
-// Threads used for n_threads == 0 (and the most ever used): std::thread::hardware_concurrency(), at least 1.
+// Threads used for n_threads == 0 (and the most ever used): the cores this process may run on (its CPU affinity
+// mask, as Python's len(os.sched_getaffinity(0))), else std::thread::hardware_concurrency(); at least 1.
 inline std::size_t hardware_threads() {
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    if (::sched_getaffinity(0, sizeof mask, &mask) == 0) {
+        const int allowed = CPU_COUNT(&mask);
+        if (allowed > 0) return static_cast<std::size_t>(allowed);
+    }
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<std::size_t>(n);
 }

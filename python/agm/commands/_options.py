@@ -7,10 +7,12 @@ Nothing here imports torch: ``agm --help`` and ``agm COMMAND --help`` stay fast.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agm._threads import clamp_threads
 from agm.training.presets import PRESETS
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -103,8 +105,18 @@ def add_subcommand(
 
 
 def apply_threads(args: argparse.Namespace) -> None:
-    """``torch.set_num_threads(args.threads)`` when ``--threads`` was given (checked >= 1 when parsed)."""
+    """``torch.set_num_threads(args.threads)`` when ``--threads`` was given (checked >= 1 when parsed); a count above
+    the cores this process may use (``len(os.sched_getaffinity(0))``) is clamped to them, with a note on stderr,
+    and ``args.threads`` set to the count used."""
     if args.threads is not None:
         import torch
 
-        torch.set_num_threads(args.threads)
+        used = clamp_threads("--threads", args.threads)
+        if used != args.threads:
+            print(
+                f"agm: --threads {args.threads} is more than the {used} cores this process may use "
+                f"(os.sched_getaffinity); using {used}",
+                file=sys.stderr,
+            )
+            args.threads = used
+        torch.set_num_threads(used)

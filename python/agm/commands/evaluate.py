@@ -2,7 +2,7 @@
 
 Print the mean squared reconstruction error on the test split (each point through its most likely chart argmax_y
 psi_y(x)) and write confidence_histogram.png (max_y psi_y(x), Fig. 2b), chart_samples.png (12 samples z ~ N(0, I) per
-chart, Fig. 2a) and evaluation.json.
+chart, Fig. 2a) and evaluation.json, committed as one run with evaluate-manifest.json (``agm._files.run_folder``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import math
 from pathlib import Path
 
+from agm._files import run_folder
 from agm.commands._options import add_shared, int_at_least
 
 
@@ -64,11 +65,13 @@ def run(args: argparse.Namespace) -> int:
         confidence, charts = psi.max(1)
         summary["reconstruction_error"] = None
     out = Path(args.out) if args.out else path.parent
-    hist = plot_confidence_histogram(confidence, model.n_charts, out / "confidence_histogram.png")
-    grid = plot_chart_samples(model, out / "chart_samples.png", n_samples=args.samples, seed=config.seed)
     usage = [int(c) for c in charts.bincount(minlength=model.n_charts)]
     summary.update(mean_confidence=float(confidence.mean()), chart_usage=usage)
-    (out / "evaluation.json").write_text(json.dumps(summary, indent=2))
+    with run_folder(out, "evaluate") as stage:  # written aside, committed as one run (agm._files.run_folder)
+        plot_confidence_histogram(confidence, model.n_charts, stage / "confidence_histogram.png")
+        plot_chart_samples(model, stage / "chart_samples.png", n_samples=args.samples, seed=config.seed)
+        (stage / "evaluation.json").write_text(json.dumps(summary, indent=2))
+    hist, grid = out / "confidence_histogram.png", out / "chart_samples.png"
     if summary["reconstruction_error"] is None:
         print(f"{config.model} has no encoders: no reconstruction error")
     else:

@@ -3,8 +3,9 @@
 Build the graph of Algorithm 1 over --n points of the checkpoint's data set (the test split by default), find the
 geodesics of --pairs random pairs (or of --from I --to J), optionally --refine them into smooth curves, and write
 to --out: strips.png (n decodings per geodesic), geodesics.json (lengths, chart sequences, refined lengths),
-distances.npy and distances.json (the geodesic distance matrix of the pairs' end points). Prints an up-front
-estimate of the decodings it will cost.
+distances.npy and distances.json (the geodesic distance matrix of the pairs' end points), committed as one run with
+geodesic-manifest.json (``agm._files.run_folder``: a crash leaves the previous run or this one; check a folder with
+``agm._files.read_run(DIR, "geodesic")``). Prints an up-front estimate of the decodings it will cost.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from agm._files import run_folder
 from agm.commands._options import add_shared, apply_threads, int_at_least
 
 
@@ -116,10 +118,8 @@ def run(args: argparse.Namespace) -> int:
     index = {i: j for j, i in enumerate(ends)}
     matrix = geodesic.distances(model, data[ends], graph=graph)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = found + refined
     labels = [f"{a}->{b}" for a, b in pairs] + [f"{a}->{b} refined" for a, b in pairs] * bool(refined)
-    strips = geodesic.plot_strip(rows, out / "strips.png", n=args.strip, labels=labels)
     summary: dict[str, Any] = {
         "checkpoint": str(path),
         "graph": graph.stats(),
@@ -144,10 +144,13 @@ def run(args: argparse.Namespace) -> int:
         "attach": args.attach,
         "switch_tolerance": tolerance,
     }
-    (out / "geodesics.json").write_text(json.dumps(summary, indent=2))
-    np.save(out / "distances.npy", matrix)
     finite = [[float(v) if np.isfinite(v) else None for v in row] for row in matrix]
-    (out / "distances.json").write_text(json.dumps({"points": ends, "distances": finite}, indent=2))
+    with run_folder(out, "geodesic") as stage:  # written aside, committed as one run (agm._files.run_folder)
+        geodesic.plot_strip(rows, stage / "strips.png", n=args.strip, labels=labels)
+        (stage / "geodesics.json").write_text(json.dumps(summary, indent=2))
+        np.save(stage / "distances.npy", matrix)
+        (stage / "distances.json").write_text(json.dumps({"points": ends, "distances": finite}, indent=2))
+    strips = out / "strips.png"
     for i, ((a, b), p) in enumerate(zip(pairs, found)):
         extra = f", refined {refined[i].length:.4f}" if refined else ""
         print(f"{a} -> {b}: length {p.length:.4f}{extra}, charts {_runs(p.charts.tolist())}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,31 @@ def _check_int(arg: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+#: The most bytes of points :func:`load_dataset` generates for an embedded set (n beyond it is refused, naming n).
+MAX_GENERATED_BYTES = 1 << 30
+
+_GENERATORS: dict[str, Callable[..., embedded.ManifoldSample]] = {
+    "circle": embedded.circle,
+    "sphere": embedded.sphere,
+    "torus": embedded.torus,
+    "glyph-loop": embedded.glyph_loop,
+}
+
+
+def _check_generated_size(name: str, count: int) -> None:
+    """ValueError naming n when ``count`` points of the embedded set ``name`` exceed :data:`MAX_GENERATED_BYTES`."""
+    generate = _GENERATORS.get(name)
+    if generate is None:
+        return
+    one = generate(1, seed=0, stream=0).x  # one point tells its size in bytes
+    point_bytes = one[0].numel() * one.element_size()
+    if count * point_bytes > MAX_GENERATED_BYTES:
+        raise ValueError(
+            f"n: {count} points of {name} ({point_bytes} bytes each) exceed the {MAX_GENERATED_BYTES >> 20} MiB "
+            f"agm generates at once; got n={count}"
+        )
+
+
 def load_dataset(
     name: str,
     split: str = "train",
@@ -129,6 +155,7 @@ def load_dataset(
 
     count = DEFAULT_SIZES[name][split] if n is None else n
     stream = _SPLIT_STREAM[split]
+    _check_generated_size(name, count)
     if name == "circle":
         sample = embedded.circle(count, seed=seed, stream=stream)
         periodic = sample.params[:, 0]

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agm._files import run_folder
 from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
 from agm.evaluation import plot_chart_samples, reconstruction_errors
 from agm.experiments.demo_figures import plot_demo_figures
@@ -142,6 +143,7 @@ def train_demo_model(
     seed: int,
     device: str,
     progress: bool,
+    figures: Path | None = None,
 ) -> TrainedModel:
     """Train (or load from ``out/models/TAG``) one model of the demo and measure it on the test points.
 
@@ -149,7 +151,8 @@ def train_demo_model(
         tag: "one_chart" (WAE-GAN, ``s.one_chart_epochs`` epochs, width ``s.one_chart_hidden``) or "atlas"
             (AWAE-GAN with ``s.charts`` charts).
         s: the sizes.  dataset: a demo data set.  train, test: its splits.  out: the demo's folder (the samples
-            figure ``samples_TAG.png`` is written there).  seed, device, progress: as in :func:`run_demo_result`.
+            figure ``samples_TAG.png`` is written there, or into ``figures`` when given: the run's stage folder).
+            seed, device, progress: as in :func:`run_demo_result`.
 
     Returns:
         The :class:`TrainedModel`.
@@ -174,7 +177,7 @@ def train_demo_model(
     )
     model, run = train_or_load(config, out / "models" / tag, train.x, progress=progress)
     rec = reconstruction_errors(model, test.x)
-    plot_chart_samples(model, out / f"samples_{tag}.png", n_samples=12, seed=seed)
+    plot_chart_samples(model, (figures or out) / f"samples_{tag}.png", n_samples=12, seed=seed)
     usage = [int(c) for c in rec.charts.bincount(minlength=m)]
     return TrainedModel(tag, model, label, name, m, hidden, run.status, run.epochs, rec.mean_error, usage)
 
@@ -375,30 +378,51 @@ def run_demo_result(
     s = _settings(quick, settings, dataset)
     n_threads = DEMO_THREADS if threads is None else threads
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_folder(out, "demo") as stage, torch_threads(n_threads) as used:  # the files committed as one run
+        result = _run_stages(
+            dataset, s, out, stage, seed=seed, quick=quick, device=device, progress=progress, used=used
+        )
+    if progress:
+        tqdm.write(f"agm demo: wrote {out / 'report.md'}")
+    return result
+
+
+def _run_stages(
+    dataset: str,
+    s: DemoSettings,
+    out: Path,
+    stage: Path,
+    *,
+    seed: int,
+    quick: bool,
+    device: str,
+    progress: bool,
+    used: int,
+) -> DemoResult:
+    """The demo's stages on ``used`` torch threads: models cached in ``out/models``, files written to ``stage``
+    (the run's stage folder, see :func:`agm._files.run_folder`)."""
     say = tqdm.write if progress else (lambda _msg: None)
     clock = StageClock()
-    with torch_threads(n_threads) as used:
-        with clock.stage("data"):
-            train = load_dataset(dataset, "train", n=s.n_train, seed=seed)
-            test = load_dataset(dataset, "test", n=max(64, s.n_train // 4), seed=seed)
-        models: dict[str, TrainedModel] = {}
-        for tag in ("one_chart", "atlas"):
-            say(f"agm demo: training the {tag.replace('_', ' ')} model")
-            with clock.stage(f"train_{tag}"):
-                models[tag] = train_demo_model(
-                    tag, s, dataset, train, test, out, seed=seed, device=device, progress=progress
-                )
-        with clock.stage("loop_coverage"):
-            tear, _ = cover_loop(models, dataset, out, s.tear_window_deg)
-        for tag, t in models.items():
-            say(f"agm demo: building the graph of the {t.label} model")
-            with clock.stage(f"graph_{tag}"):
-                build_demo_graph(t, s, train, progress=progress)
-        with clock.stage("geodesics"):
-            geo = loop_geodesics(models, s, dataset, tear, n_threads=used, progress=progress)
-        with clock.stage("figures"):
-            plot_demo_figures(geo, models, s, dataset, out, data_shape=tuple(train.shape))
+    with clock.stage("data"):
+        train = load_dataset(dataset, "train", n=s.n_train, seed=seed)
+        test = load_dataset(dataset, "test", n=max(64, s.n_train // 4), seed=seed)
+    models: dict[str, TrainedModel] = {}
+    for tag in ("one_chart", "atlas"):
+        say(f"agm demo: training the {tag.replace('_', ' ')} model")
+        with clock.stage(f"train_{tag}"):
+            models[tag] = train_demo_model(
+                tag, s, dataset, train, test, out, seed=seed, device=device, progress=progress, figures=stage
+            )
+    with clock.stage("loop_coverage"):
+        tear, _ = cover_loop(models, dataset, stage, s.tear_window_deg)
+    for tag, t in models.items():
+        say(f"agm demo: building the graph of the {t.label} model")
+        with clock.stage(f"graph_{tag}"):
+            build_demo_graph(t, s, train, progress=progress)
+    with clock.stage("geodesics"):
+        geo = loop_geodesics(models, s, dataset, tear, n_threads=used, progress=progress)
+    with clock.stage("figures"):
+        plot_demo_figures(geo, models, s, dataset, stage, data_shape=tuple(train.shape))
     clock.finish()
     result = DemoResult(
         dataset=dataset,
@@ -412,7 +436,6 @@ def run_demo_result(
         timings_s=clock.wall_s,
         cpu_s=clock.cpu_s,
     )
-    write_demo_result(out / "results.json", result)
-    write_demo_report(out / "report.md", result)
-    say(f"agm demo: wrote {out / 'report.md'}")
+    write_demo_result(stage / "results.json", result)
+    write_demo_report(stage / "report.md", result)
     return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agm._files import run_folder
 from agm.data import Dataset, load_dataset
 from agm.evaluation import plot_confidence_histogram, reconstruction_errors
 from agm.experiments.cache import array_key, param_key, read_json, write_json
@@ -102,11 +103,12 @@ class _Inputs:
     nodes_idx: np.ndarray
     pairs: np.ndarray
     out: Path
+    files: Path | None = None  # where the run's files go (its stage folder, agm._files.run_folder); None: out
 
     @property
     def figures(self) -> Path:
         """The folder of the reproduction's PNG figures."""
-        return self.out / "figures"
+        return (self.files or self.out) / "figures"
 
     def run_dir(self, m: int) -> Path:
         """The training run folder (checkpoint) of the m-chart model."""
@@ -539,10 +541,19 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> Reproduc
         agm.data.DatasetNotFoundError: the data set is not found (and cannot be downloaded).
     """
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    with run_folder(out, "reproduce") as stage:  # the run's files are committed as one run at the end
+        reproduction, total = _reproduce_into(s, out, stage)
+    if s.progress:
+        tqdm.write(f"agm reproduce: wrote {out / 'report.md'} ({total:.0f} s)")
+    return reproduction
+
+
+def _reproduce_into(s: ReproduceSettings, out: Path, stage: Path) -> tuple[ReproductionResult, float]:
+    """The reproduction's stages: models and caches in ``out``, the run's files in ``stage``; (result, seconds)."""
+    (stage / "figures").mkdir(parents=True, exist_ok=True)
     clock = StageClock()
     with clock.stage("data"):
-        inp = _load_inputs(s, out)
+        inp = replace(_load_inputs(s, out), files=stage)
     models: list[ReproductionModelResult] = []
     strips: dict[int, list[StripRow]] = {}
     prepared = [prepare_model(inp, m) for m in tqdm(s.charts, desc="training", unit="model", disable=not s.progress)]
@@ -571,9 +582,7 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> Reproduc
         timings_s=timings,
         single_eps=single,
     )
-    write_table1(out, reproduction)
-    write_reproduction_result(out / "results.json", reproduction)
-    write_reproduction_report(out / "report.md", reproduction)
-    if s.progress:
-        tqdm.write(f"agm reproduce: wrote {out / 'report.md'} ({clock.wall_s['total']:.0f} s)")
-    return reproduction
+    write_table1(stage, reproduction)
+    write_reproduction_result(stage / "results.json", reproduction)
+    write_reproduction_report(stage / "report.md", reproduction)
+    return reproduction, clock.wall_s["total"]

@@ -8,13 +8,16 @@ from contextlib import contextmanager
 
 import torch
 
+from agm._threads import clamp_threads
+
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[int]:
     """Run the block with ``n`` torch intra-op threads and restore the previous count afterwards.
 
     Args:
-        n: threads (>= 1), or None to keep the current count.
+        n: threads (>= 1), or None to keep the current count; more than the cores this process may use
+            (:func:`agm._threads.usable_cores`) are clamped to them.
 
     Yields:
         The thread count in effect inside the block.
@@ -26,7 +29,7 @@ def torch_threads(n: int | None) -> Iterator[int]:
         raise ValueError(f"threads: expected an int >= 1 or None, got {n!r}")
     previous = torch.get_num_threads()
     if n is not None:
-        torch.set_num_threads(int(n))
+        torch.set_num_threads(clamp_threads("threads", int(n)))
     try:
         yield torch.get_num_threads()
     finally:

@@ -297,7 +297,7 @@ def build_graph(
     if mode.needs_encoder and data is None:
         raise ValueError("data is required to build the graph of an AGM from its encoders (nodes='encoder')")
     x = as_batch("data", data, None, single=False) if data is not None else None
-    dev = check_device(device) if device is not None else model_device(model)
+    dev = check_device(device if device is not None else model_device(model))
     if batch_size is not None:
         batch_size = check_positive_int("batch_size", batch_size)
     check_choice("weights", weights, WEIGHT_MODES)

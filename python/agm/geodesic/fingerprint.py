@@ -55,9 +55,12 @@ def model_fingerprint(model: Any, device: torch.device) -> dict[str, Any]:
 def fingerprints_match(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two fingerprints describe the same model (probe outputs equal up to a relative 1e-3)."""
     keys = ("class", "n_charts", "latent_dim", "data_shape")
-    if any(a.get(k) != b.get(k) for k in keys) or len(a["probe"]) != len(b["probe"]):
+    if any(a.get(k) != b.get(k) for k in keys):
         return False
-    pa, pb = np.asarray(a["probe"]), np.asarray(b["probe"])
+    probe_a, probe_b = a.get("probe"), b.get("probe")  # a fingerprint read from a file may lack it
+    if not isinstance(probe_a, list) or not isinstance(probe_b, list) or len(probe_a) != len(probe_b):
+        return False
+    pa, pb = np.asarray(probe_a, dtype=np.float64), np.asarray(probe_b, dtype=np.float64)
     return bool(np.all(np.abs(pa - pb) <= _RTOL * (np.abs(pa) + np.abs(pb)) + 1e-4))
 
 

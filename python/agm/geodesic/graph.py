@@ -93,6 +93,7 @@ class GeodesicGraph:
         self.node_point: np.ndarray = native.node_point
         self._positions: np.ndarray | None = positions
         self._node_of: np.ndarray | None = None
+        self._points: np.ndarray = np.empty(0, dtype=np.int64)
 
     @property
     def nodes(self) -> str:
@@ -123,17 +124,24 @@ class GeodesicGraph:
 
     def node_at(self, points: np.ndarray, charts: np.ndarray) -> np.ndarray:
         """Node ids (int64, -1 where none) of data points ``points`` in model charts ``charts`` (same shape)."""
+        # Sorted keys (point rank, native chart) -> node: O(n_nodes) memory whatever the point ids (a table
+        # indexed by point id would be as large as the largest id, which a graph file may state as 2**62).
         if self._node_of is None:
-            table = np.full((int(self.node_point.max()) + 1, len(self.charts)), -1, dtype=np.int64)
-            table[self.node_point, self._native_node_chart] = np.arange(self.n_nodes, dtype=np.int64)
-            self._node_of = table
+            self._points = np.unique(self.node_point)
+            keys = np.searchsorted(self._points, self.node_point) * len(self.charts) + self._native_node_chart
+            order = np.argsort(keys, kind="stable")
+            self._node_of = np.stack([keys[order], order.astype(np.int64)])
         flat_charts = np.ravel(charts).astype(np.int64)
         known = (flat_charts >= 0) & (flat_charts < self._native_of_model.size)
         native = np.where(known, self._native_of_model[np.where(known, flat_charts, 0)], -1)
         flat_points = np.ravel(points).astype(np.int64)
-        ok = (native >= 0) & (flat_points >= 0) & (flat_points < self._node_of.shape[0])
+        rank = np.minimum(np.searchsorted(self._points, flat_points), max(self._points.size - 1, 0))
+        ok = (native >= 0) & (self._points.size > 0) & (self._points[rank] == flat_points)
+        key = rank * len(self.charts) + native
+        at = np.minimum(np.searchsorted(self._node_of[0], key), max(self._node_of.shape[1] - 1, 0))
+        ok &= self._node_of[0][at] == key
         out = np.full(flat_points.shape, -1, dtype=np.int64)
-        out[ok] = self._node_of[flat_points[ok], native[ok]]
+        out[ok] = self._node_of[1][at[ok]]
         return out.reshape(np.shape(points))
 
     def edge_weight(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -258,8 +266,8 @@ class GeodesicGraph:
         """
         if not self.model_check.matches(model, device or model_device(model)):
             raise ValueError(
-                f"this graph was built for another model ({self.fingerprint['class']}, "
-                f"{self.fingerprint['n_charts']} charts), or the model's weights changed since; "
+                f"this graph was built for another model ({self.fingerprint.get('class')}, "
+                f"{self.fingerprint.get('n_charts')} charts), or the model's weights changed since; "
                 "rebuild it with agm.geodesic.build_graph(model, data)"
             )
 

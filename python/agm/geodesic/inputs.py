@@ -44,6 +44,13 @@ def check_int(name: str, value: Any, *, minimum: int) -> int:
     return int(value)
 
 
+def check_int_in(name: str, value: Any, minimum: int, maximum: int) -> int:
+    """An integer in [minimum, maximum] (see :func:`check_int`); ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not minimum <= int(value) <= maximum:
+        raise ValueError(f"{name} must be an int in [{minimum}, {maximum}]; got {value!r}")
+    return int(value)
+
+
 def check_positive_int(name: str, value: Any) -> int:
     """An integer >= 1 (see :func:`check_int`)."""
     return check_int(name, value, minimum=1)
@@ -80,6 +87,8 @@ def check_device(device: Any) -> torch.device:
             raise ValueError(f"device must be available; got {device!r}, but this machine has {available_devices()}")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device must be available; got {device!r}, but this machine has {available_devices()}")
+    elif dev.type == "meta":
+        raise ValueError(f"device must hold data; got {device!r} (meta tensors have no values to decode or search)")
     return dev
 
 
@@ -111,6 +120,8 @@ def as_batch(name: str, x: Any, data_shape: tuple[int, ...] | None, *, single: b
             raise TypeError(f"{name} must be a tensor or array; got {type(x).__name__}") from err
     if not torch.is_floating_point(t):
         raise TypeError(f"{name} must have a floating dtype; got {t.dtype}")
+    if t.device.type == "meta":
+        raise ValueError(f"{name} must hold data; got a tensor on the meta device (shape {tuple(t.shape)}, no values)")
     if single:
         if data_shape is not None and tuple(t.shape) != data_shape:
             raise ValueError(f"{name} must have the data shape {data_shape}; got {tuple(t.shape)}")

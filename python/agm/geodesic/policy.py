@@ -17,6 +17,7 @@ first. Code outside agm that changes the thread count meanwhile is overridden un
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -27,7 +28,8 @@ from typing import Any
 
 import torch
 
-from agm.geodesic.inputs import call_model, check_positive_int
+from agm._threads import clamp_threads
+from agm.geodesic.inputs import call_model, check_int_in, check_positive_int
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -47,6 +49,10 @@ MULTI_THREAD_MARGIN = 1.2
 FINAL_S = 0.3
 #: Policies in the final besides the fastest one-thread policy: the fastest of the climb.
 FINALISTS = 2
+#: The largest batch size a graph file may state (64x the largest batch ever chosen, CUDA_BATCH).
+MAX_FILE_BATCH = 1 << 20
+#: The largest thread count a graph file may state (a policy chosen on a bigger machine is clamped when applied).
+MAX_FILE_THREADS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -73,9 +79,22 @@ class DecodePolicy:
         return {"threads": self.threads, "batch_size": self.batch_size, "measured": self.measured}
 
     @classmethod
-    def from_json(cls, meta: dict[str, Any]) -> DecodePolicy:
-        """Inverse of :meth:`to_json`; ValueError for bad values."""
-        return cls(threads=meta["threads"], batch_size=meta["batch_size"], measured=float(meta.get("measured", 0.0)))
+    def from_json(cls, meta: Any) -> DecodePolicy:
+        """Inverse of :meth:`to_json` for a policy read from a file (untrusted): ValueError naming the field for a
+        missing or bad value, a batch size above :data:`MAX_FILE_BATCH` or a thread count above
+        :data:`MAX_FILE_THREADS` (counts up to it are clamped to this machine's cores when applied)."""
+        if not isinstance(meta, dict):
+            raise ValueError(f"decode_policy must be an object; got {type(meta).__name__}")
+        for key in ("threads", "batch_size"):
+            if key not in meta:
+                raise ValueError(f"decode_policy.{key} is missing")
+        threads, batch_size, measured = meta["threads"], meta["batch_size"], meta.get("measured", 0.0)
+        if threads is not None:
+            check_int_in("decode_policy.threads", threads, 1, MAX_FILE_THREADS)
+        check_int_in("decode_policy.batch_size", batch_size, 1, MAX_FILE_BATCH)
+        if isinstance(measured, bool) or not isinstance(measured, (int, float)) or not 0.0 <= measured < math.inf:
+            raise ValueError(f"decode_policy.measured must be a finite number >= 0; got {measured!r}")
+        return cls(threads=threads, batch_size=batch_size, measured=float(measured))
 
 
 def check_policy(policy: Any) -> DecodePolicy | None:
@@ -92,16 +111,18 @@ _SAVED = 0
 
 @contextmanager
 def applied(policy: DecodePolicy) -> Iterator[None]:
-    """Run the block with ``policy.threads`` torch threads (process-global: see the module docstring)."""
+    """Run the block with ``policy.threads`` torch threads, at most the cores this process may use
+    (:func:`agm._threads.clamp_threads`; process-global: see the module docstring)."""
     global _DEPTH, _SAVED
     if policy.threads is None:
         yield
         return
+    threads = clamp_threads("DecodePolicy.threads", policy.threads)
     with _LOCK:
         if _DEPTH == 0:
             _SAVED = torch.get_num_threads()
-            if _SAVED != policy.threads:
-                torch.set_num_threads(policy.threads)
+            if _SAVED != threads:
+                torch.set_num_threads(threads)
         _DEPTH += 1
     try:
         yield

@@ -63,7 +63,7 @@ def prepare_query(
     elif not isinstance(graph, GeodesicGraph):
         raise TypeError(f"graph must be a GeodesicGraph; got {type(graph).__name__}")
     check_model(model, need_encoder=graph.node_mode.needs_encoder)
-    dev = check_device(device) if device is not None else model_device(model)
+    dev = check_device(device if device is not None else model_device(model))
     graph.check_model(model, dev)
     policy = check_policy(decode_policy)
     if batch_size is not None:

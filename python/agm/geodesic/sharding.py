@@ -10,7 +10,10 @@ Communication is torch.distributed's own (``all_gather``, ``all_gather_object``,
 CPU tensors with gloo, on the current CUDA device with NCCL (set it with ``torch.cuda.set_device(local_rank)``,
 as torchrun scripts do). Every collective must be entered by every rank in the same order, so a step that may
 fail on one rank only (a model call, an unreachable pair) runs under :func:`on_every_rank`, which makes all
-ranks raise together instead of leaving the others waiting forever.
+ranks raise together instead of leaving the others waiting forever. Every object sent is tagged with the
+collective that sent it: a rank that entered another collective than its peers (a lazy query on one rank, an eager
+one on another) is named in a :class:`CollectiveMismatchError` instead of its message being misread. A peer that
+died makes the collectives fail after the process group's timeout (:func:`agm.distributed.init_from_env`).
 """
 
 from __future__ import annotations
@@ -91,8 +94,7 @@ def gather_rows(local: np.ndarray) -> np.ndarray:
     if not is_sharded():
         return local
     local = np.ascontiguousarray(local)
-    metas: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(metas, (int(local.shape[0]), tuple(local.shape[1:]), local.dtype.str))
+    metas = _gather_tagged("gather_rows", (int(local.shape[0]), tuple(local.shape[1:]), local.dtype.str))
     filled = [m for m in metas if m[0] > 0]
     if not filled:
         return local[:0]
@@ -118,9 +120,36 @@ def gather_objects(local: T) -> list[T]:
     a process group."""
     if not is_sharded():
         return [local]
-    out: list[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, local)
-    return out
+    return _gather_tagged("gather_objects", local)
+
+
+#: The first item of every object agm gathers or broadcasts: tells agm's messages from anything else.
+_TAG = "agm.sharding/1"
+
+
+class CollectiveMismatchError(RuntimeError):
+    """Ranks entered different agm collectives (e.g. one rank's query lazy, another's eager): every rank must make
+    the same calls, with the same arguments, in the same order."""
+
+
+def _gather_tagged(kind: str, payload: Any) -> list[Any]:
+    """Every rank's ``payload`` (``all_gather_object``), each sent as ``(_TAG, kind, payload)``; a rank whose
+    message is of another kind (it called another collective) is named in a :class:`CollectiveMismatchError`."""
+    received: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(received, (_TAG, kind, payload))
+    return [_untag(kind, rank, message) for rank, message in enumerate(received)]
+
+
+def _untag(kind: str, rank: int, message: Any) -> Any:
+    """The payload of a tagged message from ``rank`` (CollectiveMismatchError when it is not a ``kind`` one)."""
+    if isinstance(message, tuple) and len(message) == 3 and message[0] == _TAG and message[1] == kind:
+        return message[2]
+    theirs = f"'{message[1]}'" if isinstance(message, tuple) and len(message) == 3 and message[0] == _TAG else None
+    raise CollectiveMismatchError(
+        f"rank {rank} called another collective ({theirs or 'not an agm one'}) while rank {world()[0]} called "
+        f"'{kind}': every rank must make the same calls in the same order (e.g. all lazy or all eager queries, "
+        "the same arguments)"
+    )
 
 
 def broadcast(value: T) -> T:
@@ -131,9 +160,9 @@ def broadcast(value: T) -> T:
     """
     if not is_sharded():
         return value
-    box: list[Any] = [value]
+    box: list[Any] = [(_TAG, "broadcast", value)]
     dist.broadcast_object_list(box, src=0)
-    out: T = box[0]
+    out: T = _untag("broadcast", 0, box[0])
     return out
 
 
@@ -173,7 +202,7 @@ def on_every_rank(step: Callable[[], T]) -> T:
     except Exception as error:  # noqa: BLE001 - re-raised below, after every rank has reported
         failure = error
     report = None if failure is None else (type(failure).__module__, type(failure).__qualname__, str(failure))
-    reports = gather_objects(report)
+    reports = _gather_tagged("on_every_rank", report)
     if failure is not None:
         raise failure
     for rank, rep in enumerate(reports):

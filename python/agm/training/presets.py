@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,14 @@ class TrainConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
+        lr: Any = self.lr
+        if not isinstance(lr, dict) or not all(isinstance(k, str) for k in lr):
+            raise TypeError(
+                f"TrainConfig.lr must be a dict of learning rates by optimizer name (e.g. preset_lr(2e-3, 1e-3)); "
+                f"got {type(lr).__name__} {lr!r:.80}"
+            )
+        if not all(not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < math.inf for v in lr.values()):
+            raise ValueError(f"TrainConfig.lr must hold finite learning rates > 0; got {lr!r:.200}")
         checks = [
             ("n_charts", self.n_charts >= 1, "an int >= 1"),
             ("epochs", self.epochs >= 0, "an int >= 0"),
