@@ -31,9 +31,10 @@ from agm.geodesic.inputs import call_model, check_decoded
 
 #: Sufficient-decrease constant of the line search (Armijo).
 ARMIJO = 1e-4
-#: A curve stops when its step predicts an energy decrease below this fraction of its energy (float32 decodings
-#: resolve about 1e-7 of a chord; the lengths reach ~1e-6 relative accuracy long before).
-TOLERANCE = 1e-9
+#: A curve stops when its step predicts an energy decrease below this fraction of its energy. Measured on the
+#: sphere (20 pairs, 32 points): 1e-7 and 1e-9 give the same lengths to 3 digits of their 4e-6 median error, at
+#: half the evaluations.
+TOLERANCE = 1e-7
 #: A curve stops when its line search has halved the step this often without an acceptable point.
 MAX_HALVINGS = 6
 #: Central-difference step of the Jacobians, relative to 1 + the latent's largest coordinate.

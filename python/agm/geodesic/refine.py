@@ -41,7 +41,7 @@ from agm.geodesic.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.gauss_newton import minimise_energy
 from agm.geodesic.inputs import call_model, check_int
 from agm.geodesic.path import GeodesicPath
-from agm.geodesic.recharting import rechart
+from agm.geodesic.recharting import MARGIN, rechart
 
 #: Rounds of re-charting after the first descent (each followed by a descent of the curves whose charts changed).
 RECHART_ROUNDS = 3
@@ -138,17 +138,28 @@ def refine_paths(
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
         for n_points in levels:
             curves = _descend(settings, _resampled(settings, curves, n_points))
-        best = _Best(curves, *_measure(settings, curves))
-        index = np.arange(curves.n_curves)  # the curve of each row of ``curves``
+        length, inside, pressed = _measure(settings, curves)
+        best = _Best(curves, length, inside)
+        index = np.arange(curves.n_curves)  # the path of each row of ``curves``
         for _ in range(RECHART_ROUNDS if keep_in_chart and change_charts else 0):
+            rows = np.flatnonzero(pressed)  # curves with a point at its chart's edge, where the line search held it
+            if rows.size == 0:
+                break
+            device = curves.latents.device
             moved, changed = rechart(
-                settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size
+                settings.model,
+                curves.rows(torch.from_numpy(rows).to(device)),
+                settings.eps,
+                settings.jump_weight,
+                first._data_shape,
+                batch_size,
             )
             if not changed.any():
                 break
-            curves = _descend(settings, moved.rows(torch.from_numpy(np.flatnonzero(changed)).to(moved.latents.device)))
-            index = index[changed]
-            best.offer(index, curves, *_measure(settings, curves))
+            curves = _descend(settings, moved.rows(torch.from_numpy(np.flatnonzero(changed)).to(device)))
+            index = index[rows[changed]]
+            length, inside, pressed = _measure(settings, curves)
+            best.offer(index, curves, length, inside)
     out = list(paths)
     for j, i in enumerate(todo):
         length, inside = float(best.length[j]), bool(best.inside[j])
@@ -203,7 +214,7 @@ def restart_paths(
     settings = _Settings(first._model, first._data_shape, first._n_steps, first._eps, None, 1.0, 1, 0, batch_size)
     with evaluating(first._model), torch.no_grad():
         curves = _resampled(settings, _path_curves(moved, points, 1.0, first._device), points)
-        lengths, _ = _measure(settings, curves)
+        lengths = _measure(settings, curves)[0]
     latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
     count = curves.count.cpu().numpy()
     return [_as_path(p, latents[j, : count[j]], charts[j, : count[j]], float(lengths[j])) for j, p in enumerate(paths)]
@@ -331,9 +342,10 @@ def _resample_run(z: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _measure(settings: _Settings, curves: CurveBatch) -> tuple[np.ndarray, np.ndarray]:
+def _measure(settings: _Settings, curves: CurveBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each curve's length (eq. 10 with the graph's n_steps inside charts + the transition gaps), (B,) float64,
-    and whether all its free points are in their charts (psi_c > eps), (B,) bool."""
+    whether all its free points are in their charts (psi_c > eps), (B,) bool, and whether one of them is near its
+    chart's edge (psi_c <= MARGIN * eps: a curve that another chart may let go further), (B,) bool."""
     model, device = settings.model, curves.latents.device
     x = _decoded(settings, curves)
     segment, jump = curves.segment, curves.jump
@@ -351,9 +363,10 @@ def _measure(settings: _Settings, curves: CurveBatch) -> tuple[np.ndarray, np.nd
     valid = curves.valid
     psi = call_model("partition", model.partition, x[valid].reshape(-1, *settings.data_shape))
     own = psi.gather(1, y[valid][:, None])[:, 0]
-    outside = torch.zeros(valid.shape, dtype=torch.bool, device=device).index_put((valid,), own <= settings.eps)
-    inside = ~(outside & curves.free).any(dim=1)
-    return lengths, inside.cpu().numpy()
+    own_all = torch.ones(valid.shape, dtype=own.dtype, device=device).index_put((valid,), own)
+    inside = ~((own_all <= settings.eps) & curves.free).any(dim=1)
+    pressed = ((own_all <= MARGIN * settings.eps) & curves.free).any(dim=1)
+    return lengths, inside.cpu().numpy(), pressed.cpu().numpy()
 
 
 def curve_path(template: GeodesicPath, latents: np.ndarray, charts: np.ndarray, length: float) -> GeodesicPath:
