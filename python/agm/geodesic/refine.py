@@ -162,9 +162,9 @@ def refine_paths(
             best.offer(index, curves, length, inside)
     out = list(paths)
     for j, i in enumerate(todo):
-        length, inside = float(best.length[j]), bool(best.inside[j])
-        if np.isfinite(length) and length < bar[j] and (inside or not keep_in_chart):
-            out[i] = _as_path(paths[i], *best.points(j), length)
+        measured, kept_in = float(best.length[j]), bool(best.inside[j])
+        if np.isfinite(measured) and measured < bar[j] and (kept_in or not keep_in_chart):
+            out[i] = _as_path(paths[i], *best.points(j), measured)
     return out
 
 
