@@ -17,6 +17,7 @@ from agm.geodesic.curve_batch import pad_curves
 from agm.geodesic.gauss_newton import evaluate, jacobians, minimise_energy
 from agm.geodesic.refine import curve_path, restart_paths
 from agm.models.analytic import CylinderAtlas, SphereAtlas
+from agm.models.flat_torus import FlatTorusAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -147,3 +148,40 @@ def test_gauss_newton_descent_never_raises_the_energy(seed: int, noise: float, s
     chords = torch.linalg.vector_norm(x[1:] - x[:-1], dim=1)
     if sub_steps == 1 and float(chords.sum()) > 0.1:
         assert float(chords.max() / chords.min()) < 1.01
+
+
+def test_flat_torus_atlas_is_an_isometric_four_chart_atlas() -> None:
+    model = FlatTorusAtlas()
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(200, generator=g) * 6.28, torch.rand(200, generator=g) * 6.28
+    x = model.points(a, b)
+    psi = model.partition(x)
+    torch.testing.assert_close(psi.sum(dim=1), torch.ones(200), atol=1e-6, rtol=0)
+    z = model.encode(x)
+    for chart in range(4):
+        torch.testing.assert_close(model.decode(z[:, chart], torch.full((200,), chart)), x, atol=1e-5, rtol=0)
+    # an isometry: a short latent step decodes to a step of the same length
+    step = torch.tensor([[1e-3, 0.0], [0.0, 1e-3]])
+    base = z[:2, 0]
+    moved = model.decode(base + step, torch.zeros(2, dtype=torch.int64)) - model.decode(
+        base, torch.zeros(2, dtype=torch.int64)
+    )
+    torch.testing.assert_close(torch.linalg.vector_norm(moved, dim=1), torch.full((2,), 1e-3), rtol=1e-3, atol=0)
+    assert float(psi.max(dim=1).values.min()) > 0.05  # every point is in some chart
+
+
+def test_flat_torus_refined_lengths_are_the_straight_lines() -> None:
+    model = FlatTorusAtlas()
+    g = torch.Generator().manual_seed(2)
+    sample = lambda n: model.points(torch.rand(n, generator=g) * 6.28, torch.rand(n, generator=g) * 6.28)  # noqa: E731
+    graph = geodesic.build_graph(model, sample(1500), k=12, n_steps=5, progress=False)
+    q0, q1 = sample(6), sample(6)
+    paths = geodesic.shortest_paths(model, q0, q1, graph=graph)
+    refined = geodesic.refine_paths(paths)
+    true = model.distance(q0, q1).numpy()
+    err = np.abs(np.array([r.length for r in refined]) / true - 1)
+    assert err.max() < 1e-4, err
+    assert sum(r.chart_changes.size > 0 for r in refined) >= 2
+    for p, r in zip(paths, refined):
+        assert r.length <= p.length
+        assert r.chart_changes.size <= p.chart_changes.size  # the graph's spare flips dropped, none added
