@@ -114,7 +114,8 @@ def test_batched_refine_matches_one_by_one_on_great_circles() -> None:
 def test_jacobians_match_the_stereographic_closed_form(point: list[float], chart: int) -> None:
     model = SphereAtlas()
     z = torch.tensor([point], dtype=torch.float32)
-    jac = jacobians(model, z, torch.tensor([chart]))[0]  # (3, 2)
+    y = torch.tensor([chart])
+    jac = jacobians(model, z, y, model.decode(z, y))[0]  # (3, 2)
     zz = z[0].double()
     r2 = float(zz @ zz)
     sign = 1.0 if chart == 0 else -1.0
@@ -124,7 +125,7 @@ def test_jacobians_match_the_stereographic_closed_form(point: list[float], chart
         e[k] = 1.0
         exact[:2, k] = (2 * e * (1 + r2) - 2 * zz * 2 * zz[k]) / (1 + r2) ** 2
         exact[2, k] = sign * (-2 * zz[k] * (1 + r2) - (1 - r2) * 2 * zz[k]) / (1 + r2) ** 2
-    assert torch.allclose(jac, exact, rtol=2e-3, atol=2e-4)
+    assert torch.allclose(jac, exact, rtol=1e-2, atol=5e-3)  # forward differences: O(step) error
 
 
 @settings(max_examples=15, deadline=None)
