@@ -162,12 +162,14 @@ def main() -> None:
     p = parser("bench_transitions", __doc__ or "")
     p.add_argument("--pairs", type=int, default=None, help="pairs per atlas (default 120; --quick 12)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--atlases", default="cylinder,sphere,flat torus", help="comma-separated subset")
     args = p.parse_args()
     args.pairs = args.pairs or (12 if args.quick else 120)
     torch.set_num_threads(args.threads)
     cases = [
         _atlas_case(name, factory, args)
         for name, factory in (("cylinder", _cylinder), ("sphere", _sphere), ("flat torus", _torus))
+        if name in args.atlases.split(",")
     ]
     write_json(
         args.out,

@@ -127,17 +127,19 @@ def refine_paths(
     )
     with evaluating(settings.model), torch.no_grad():
         curves = _path_curves(current, points, settings.jump_weight, first._device)
-        if keep_in_chart and change_charts:  # drop the graph's detours through charts the energy does not need
-            curves = rechart(settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size)[
-                0
-            ]
         if baseline == "graph":
             bar = np.array([p.length for p in current])
         else:
             bar = _measure(settings, _resampled(settings, curves, points))[0]
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
-        for n_points in levels:
-            curves = _descend(settings, _resampled(settings, curves, n_points))
+        for level, n_points in enumerate(levels):
+            curves = _resampled(settings, curves, n_points)
+            if level == 0 and keep_in_chart and change_charts:  # on the resampled points: the graph's detours
+                # through charts the energy does not need are dropped, transitions go where two charts both hold
+                curves = rechart(
+                    settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size
+                )[0]
+            curves = _descend(settings, curves)
         length, inside, pressed = _measure(settings, curves)
         best = _Best(curves, length, inside)
         index = np.arange(curves.n_curves)  # the path of each row of ``curves``
