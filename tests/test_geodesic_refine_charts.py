@@ -65,14 +65,15 @@ def test_refine_adds_a_transition_the_input_curve_lacks() -> None:
 
 
 def test_refine_drops_a_detour_the_geometry_does_not_need() -> None:
-    # a straight cylinder line inside chart 0 whose middle third was handed to chart 1 (both charts are isometric
-    # there, so the detour costs nothing and means nothing): refined, it is one chart again and exact
+    # a bent cylinder curve inside chart 0 whose middle third, where both charts hold (psi_0, psi_1 > eps around
+    # theta = pi / 2), was handed to chart 1 (both charts are isometric: the detour costs nothing and means nothing):
+    # refined, it is one chart again and exact
     model = CylinderAtlas()
     g = torch.Generator().manual_seed(0)
     data = model.points(torch.rand(300, generator=g) * 6.28 - 3.14, torch.rand(300, generator=g))
     template = geodesic.build_graph(model, data, k=8, n_steps=3, progress=False).shortest_path(data[0], data[1])
     t = torch.linspace(0, 1, 10)
-    theta, height = -0.7 + 1.4 * t, 0.2 + 0.9 * t
+    theta, height = 0.9 + 1.3 * t, 0.2 + 0.9 * t + 0.3 * torch.sin(math.pi * t)  # bent: refine has work to do
     x = model.points(theta, height)
     charts = np.array([0, 0, 0, 1, 1, 1, 1, 0, 0, 0])
     z = model.encode(x)[torch.arange(10), torch.from_numpy(charts)].numpy()
@@ -80,11 +81,15 @@ def test_refine_drops_a_detour_the_geometry_does_not_need() -> None:
     ch = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0])
     curve = restart_paths([curve_path(template, lat, ch, np.inf)], 0, lat[0], points=9)[0]
     assert curve.chart_changes.size == 2
+    psi = model.partition(curve.decode())
+    assert bool((psi > 0.06).all())  # every point of the curve is in both charts
     refined = curve.refine()
     true = float(model.distance(theta[:1], height[:1], theta[-1:], height[-1:])[0])
+    assert curve.length > true * 1.01
     assert refined.chart_changes.size == 0
     assert refined.length == pytest.approx(true, rel=1e-5)
     assert refined.length <= curve.length
+    assert geodesic.refine_paths([curve], change_charts=False)[0].chart_changes.size == 2  # held without re-charting
 
 
 def test_batched_refine_matches_one_by_one_on_great_circles() -> None:
