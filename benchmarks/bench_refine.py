@@ -244,7 +244,13 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
     rows = {
         name: {"per_geodesic": timings[name].as_dict(), **_summary(*results[name], true, n_good)} for name in timings
     }
-    return {"n_pairs": n, "n_in_chart": n_good, "setup": setup, "methods": rows}
+    graph_len = results["agm graph path"][0]
+    one, batch = results["agm refine, one by one"][0], results[f"agm refine_paths, {n} in one call"][0]
+    correct = {
+        "refined_never_above_graph": bool((one <= graph_len).all() and (batch <= graph_len).all()),
+        "batched_equals_one_by_one": bool(np.allclose(one, batch, rtol=1e-5, atol=0)),
+    }
+    return {"n_pairs": n, "n_in_chart": n_good, "setup": setup, "methods": rows, "correct": correct}
 
 
 def first_call_overhead() -> dict[str, float]:
@@ -340,6 +346,7 @@ def main() -> None:
         "sphere": sphere(args, before),
         "first_call": first_call_overhead(),
     }
+    payload["correctness_passed"] = all(payload["sphere"]["correct"].values())
     if args.checkpoint is not None:
         payload["trained"] = trained(args, before)
     write_json(args.out, payload)

@@ -145,7 +145,9 @@ def _atlas_case(name: str, factory: Callable[[], tuple[Any, Callable[..., Any]]]
             "worst_pairs": [int(i) for i in np.argsort(err)[-3:][::-1]],
         }
 
+    never_above = all(r.length <= p.length for r, p in zip(refined, paths))
     return {
+        "correct": {"refined_never_above_graph": never_above},
         "atlas": name,
         "n_charts": int(model.n_charts),
         "n_pairs": len(found),
@@ -180,6 +182,7 @@ def main() -> None:
             "environment": environment(),
             "notes": __doc__,
             "cases": cases,
+            "correctness_passed": all(all(case["correct"].values()) for case in cases),
         },
     )
     for case in cases:
@@ -192,6 +195,9 @@ def main() -> None:
             f"{rf['surplus_free_ends']} ({rf['surplus_main_chart_ends']}), "
             f"{wall:.1f} ms/path (cpu {cpu:.1f})"
         )
+    if not all(all(case["correct"].values()) for case in cases):
+        print("correctness FAILED: a refined path is longer than its graph path")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
