@@ -191,3 +191,34 @@ def test_flat_torus_refined_lengths_are_the_straight_lines() -> None:
     for p, r in zip(paths, refined):
         assert r.length <= p.length
         assert r.chart_changes.size <= p.chart_changes.size  # the graph's spare flips dropped, none added
+
+
+class _SemiCylinder(torch.nn.Module):
+    """The cylinder with its encoders hidden (a semi-AGM: decoders and partition only)."""
+
+    n_charts = 2
+    latent_dim = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = CylinderAtlas()
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.inner.decode(torch.stack([1.3 * z[:, 0], 0.5 + 0.5 * z[:, 1]], dim=1), y)
+
+    def partition(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner.partition(x)
+
+
+def test_semi_agm_curves_refine_in_their_own_charts() -> None:
+    model = _SemiCylinder()  # no encode: no point can be re-encoded in another chart
+    graph = geodesic.build_graph(model, n_samples=2000, k=12, n_steps=3, refine_steps=10, progress=False)
+    theta0, theta1 = torch.tensor([0.2, -2.5]), torch.tensor([1.9, 2.6])
+    h0, h1 = torch.tensor([0.35, 0.6]), torch.tensor([0.65, 0.4])
+    paths = geodesic.shortest_paths(model, model.inner.points(theta0, h0), model.inner.points(theta1, h1), graph=graph)
+    refined = geodesic.refine_paths(paths)
+    true = model.inner.distance(theta0, h0, theta1, h1).numpy()
+    for p, r, d in zip(paths, refined, true):
+        assert r.length <= p.length and r.length == pytest.approx(d, rel=2e-3)
+        sequence = lambda q: [int(q.charts[0])] + [int(q.charts[i + 1]) for i in q.chart_changes]  # noqa: E731
+        assert sequence(r) == sequence(p)  # charts kept (each transition may slide)

@@ -85,9 +85,10 @@ def refine_paths(
             "resampled" the result compares like with like, and may exceed the graph path's ``length``.
         coarse_to_fine: descend with points/4 and points/2 segments first, then ``points`` (rarely needed: the
             Gauss-Newton steps move the smooth modes, such as a transition sliding along an overlap, directly).
-        change_charts: let the refinement choose the curve points' charts (needs ``model.encode`` and
-            ``keep_in_chart``): drop, add or move chart transitions (:mod:`agm.geodesic.recharting`); False keeps
-            the path's chart sequence (each transition can still slide along the overlap).
+        change_charts: let the refinement choose the curve points' charts (with ``keep_in_chart``, on a model
+            with ``encode``; a semi-AGM's curves keep theirs): drop, add or move chart transitions
+            (:mod:`agm.geodesic.recharting`); False keeps the path's chart sequence (each transition can still
+            slide along the overlap).
 
     Returns:
         One :class:`GeodesicPath` per input path, on the same model and device: the refined curve (no graph
@@ -125,6 +126,8 @@ def refine_paths(
         steps=steps,
         batch_size=batch_size,
     )
+    # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
+    recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))
     with evaluating(settings.model), torch.no_grad():
         curves = _path_curves(current, points, settings.jump_weight, first._device)
         if baseline == "graph":
@@ -134,7 +137,7 @@ def refine_paths(
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
         for level, n_points in enumerate(levels):
             curves = _resampled(settings, curves, n_points)
-            if level == 0 and keep_in_chart and change_charts:  # on the resampled points: the graph's detours
+            if level == 0 and recharting:  # on the resampled points: the graph's detours
                 # through charts the energy does not need are dropped, transitions go where two charts both hold
                 curves = rechart(
                     settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size
@@ -143,7 +146,7 @@ def refine_paths(
         length, inside, pressed = _measure(settings, curves)
         best = _Best(curves, length, inside)
         index = np.arange(curves.n_curves)  # the path of each row of ``curves``
-        for _ in range(RECHART_ROUNDS if keep_in_chart and change_charts else 0):
+        for _ in range(RECHART_ROUNDS if recharting else 0):
             rows = np.flatnonzero(pressed)  # curves with a point at its chart's edge, where the line search held it
             if rows.size == 0:
                 break
