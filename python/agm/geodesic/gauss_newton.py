@@ -16,7 +16,13 @@ backward pass through the sub-step decodings). The blocks of all curves are solv
 solve of the (L d) x (L d) systems: L points of latent size d, a few hundred unknowns at most). A backtracking line
 search (Armijo, halving) accepts a step only where the energy drops and no free point leaves its chart further
 (psi_c(G_c(z)) > eps, when ``eps`` is given). All unconverged curves advance together: every iteration is one
-Jacobian call, one decoding of the sub-steps (with its backward pass) and one partition call for all of them.
+decoding of all their points and sub-steps (with its backward pass), one decoding of the d shifted copies of their
+points (the Jacobians) and one partition call, whatever the number of curves.
+
+Measured (benchmarks/bench_refine.py, 20 sphere pairs, loaded 2-core Xeon, CPU time per geodesic): 3.2 ms in one
+call for all 20 (17.5 ms one by one; the L-BFGS refine it replaces: 57 ms batched, 145 ms one by one; GEORCE
+1.4 ms), median / max
+length error 4.4e-6 / 9.4e-5, on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole).
 """
 
 from __future__ import annotations
