@@ -21,8 +21,7 @@ points (the Jacobians) and one partition call, whatever the number of curves.
 
 Measured (benchmarks/bench_refine.py, 20 sphere pairs, loaded 2-core Xeon, CPU time per geodesic): 3.2 ms in one
 call for all 20 (17.5 ms one by one; the L-BFGS refine it replaces: 57 ms batched, 145 ms one by one; GEORCE
-1.4 ms), median / max
-length error 4.4e-6 / 9.4e-5, on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole).
+1.4 ms), median / max length error 4.4e-6 / 9.4e-5 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole).
 """
 
 from __future__ import annotations
