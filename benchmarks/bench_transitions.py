@@ -4,7 +4,9 @@ Atlases: ``CylinderAtlas`` (2 charts; heights in [0, 2]), ``SphereAtlas`` (2 ste
 flat torus ``agm.models.flat_torus.FlatTorusAtlas`` (radii 1, 0.5); 2,000 uniform points, k = 20, eps = 0.05,
 n_steps = 15, 120 random pairs each (pairs whose geodesic is nearly ambiguous, an angle gap above 0.9 pi, are
 skipped). For every pair: the graph path (``shortest_paths``) and the refined one (``refine_paths``, all pairs in one
-call); relative length error to the closed form; chart switches against the fewest switches a curve along the true
+call); relative length error to the closed form; the largest distance of the curve's points from the true geodesic
+(the angle to the great circle on the sphere, the distance to the straight line of the flat chart on the cylinder
+and the torus); chart switches against the fewest switches a curve along the true
 geodesic needs while keeping psi_chart > eps at 512 points of it (a DP over charts), counted two ways: free ends, and
 ends in the query points' most likely charts (where agm's curves start and end: a path whose end is held in another
 chart needs a switch there). "Surplus" = switches above that count.
@@ -31,6 +33,17 @@ from agm.models.analytic import CylinderAtlas, SphereAtlas  # noqa: E402
 from agm.models.flat_torus import FlatTorusAtlas  # noqa: E402
 
 N_POINTS, K, EPS, N_STEPS, SAMPLES = 2000, 20, 0.05, 15, 512
+
+
+def _deviation(curve: np.ndarray, line: np.ndarray) -> float:
+    """Largest distance from the points (n, D) of a curve to the polyline (S, D) of a densely sampled true geodesic
+    (for small distances: the angle to the great circle on the unit sphere, the distance to the straight line in
+    the flat chart on the cylinder and the torus, whose embeddings are isometric)."""
+    a, b = line[:-1], line[1:]
+    ab = b - a
+    t = np.clip(((curve[:, None, :] - a[None]) * ab[None]).sum(2) / np.maximum((ab * ab).sum(1), 1e-300)[None], 0, 1)
+    nearest = a[None] + t[:, :, None] * ab[None]
+    return float(np.sqrt(((curve[:, None, :] - nearest) ** 2).sum(2)).min(axis=1).max())
 
 
 def _fewest_switches(psi: np.ndarray, start: int | None, end: int | None) -> int:
@@ -132,11 +145,15 @@ def _atlas_case(name: str, factory: Callable[[], tuple[Any, Callable[..., Any]]]
         needed_free.append(_fewest_switches(psi, None, None))
         needed_ends.append(_fewest_switches(psi, start, end))
     free, ends = np.array(needed_free), np.array(needed_ends)
+    lines = [geodesic_points(q0[i], q1[i]).double().numpy() for i in found]
 
     def report(rows: list[geodesic.GeodesicPath]) -> dict[str, Any]:
         err = np.abs(np.array([p.length for p in rows]) / true - 1)
         switches = np.array([p.chart_changes.size for p in rows])
+        deviation = np.array([_deviation(p.decode().double().numpy(), line) for p, line in zip(rows, lines)])
         return {
+            "deviation_median": float(np.median(deviation)),
+            "deviation_max": float(deviation.max()),
             "length_error_median": float(np.median(err)),
             "length_error_max": float(err.max()),
             "surplus_free_ends": int((switches > free).sum()),
@@ -188,13 +205,17 @@ def main() -> None:
     for case in cases:
         gr, rf = case["graph"], case["refined"]
         wall, cpu = (case[key] / case["n_pairs"] * 1e3 for key in ("refine_s", "refine_cpu_s"))
-        print(
-            f"{case['atlas']:<10s} {case['n_pairs']} pairs: graph err {gr['length_error_median']:.2e} / "
-            f"{gr['length_error_max']:.2e}, surplus {gr['surplus_free_ends']} ({gr['surplus_main_chart_ends']} with "
-            f"main-chart ends); refined err {rf['length_error_median']:.2e} / {rf['length_error_max']:.2e}, surplus "
-            f"{rf['surplus_free_ends']} ({rf['surplus_main_chart_ends']}), "
-            f"{wall:.1f} ms/path (cpu {cpu:.1f})"
+        graph = (
+            f"graph err {gr['length_error_median']:.2e} / {gr['length_error_max']:.2e}, deviation "
+            f"{gr['deviation_max']:.1e}, surplus {gr['surplus_free_ends']} ({gr['surplus_main_chart_ends']})"
         )
+        refined = (
+            f"refined err {rf['length_error_median']:.2e} / {rf['length_error_max']:.2e}, deviation "
+            f"{rf['deviation_median']:.1e} / {rf['deviation_max']:.1e}, surplus {rf['surplus_free_ends']} "
+            f"({rf['surplus_main_chart_ends']})"
+        )
+        print(f"{case['atlas']:<10s} {case['n_pairs']} pairs: {graph}; {refined}; {wall:.1f} ms/path (cpu {cpu:.1f})")
+    print("surplus: free ends (with the ends in the query points' main charts)")
     if not all(all(case["correct"].values()) for case in cases):
         print("correctness FAILED: a refined path is longer than its graph path")
         sys.exit(1)
