@@ -68,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--refine-steps",
         type=int_at_least(0),
         default=20,
-        help="L-BFGS steps of the finest level when refining Fig. 3b's strip pairs (0: no refined rows)",
+        help="most Gauss-Newton evaluations when refining Fig. 3b's strip pairs (0: no refined rows)",
     )
     p.add_argument("--refine-points", type=int_at_least(2), default=16, help="segments of each refined Fig. 3b curve")
     p.add_argument("--no-verify", action="store_true", help="do not check the IDX files' SHA-256 (own files)")

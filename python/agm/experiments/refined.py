@@ -84,7 +84,7 @@ def refined_stage(
     Args:
         run_dir: the model's folder.  key: :func:`refined_key` of these pairs and parameters.
         paths: the strip pairs' graph geodesics (None: unreachable).
-        steps, points: the refinement's L-BFGS steps (>= 1) and segments per curve (>= 2).
+        steps, points: the refinement's most Gauss-Newton evaluations (>= 1) and segments per curve (>= 2).
         batch_size: decoded points per forward call (None: refine's default).
 
     Returns:

@@ -85,7 +85,8 @@ class RefinedGeodesics:
     geodesics (absent from results written before this stage existed: read back as None).
 
     Attributes:
-        status: "computed" or "loaded".  steps, points: the refinement's L-BFGS steps and segments per curve.
+        status: "computed" or "loaded".  steps, points: the refinement's most Gauss-Newton evaluations and
+            segments per curve.
         graph_lengths, refined_lengths: per strip pair (the first ones of the random pairs), None where unreachable;
         a refined length is never above its graph length (the graph path is kept where refining does not shorten
         it).  shortened: per pair, whether the refined curve replaced the graph path.  median_ratio, min_ratio,

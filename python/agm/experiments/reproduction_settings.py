@@ -24,9 +24,9 @@ class ReproduceSettings:
         (None: the whole test split).  verify: check the IDX files' SHA-256 (False for self-generated files).
         strip_pairs / strip_steps: Fig. 3b size.  straight_steps: decodings along the straight latent line.
         batch_size: decoded points per call (None: the geodesic module's default).  progress: progress bars.
-        refine_steps / refine_points: the refinement of Fig. 3b's strip pairs (L-BFGS steps of the finest level,
+        refine_steps / refine_points: the refinement of Fig. 3b's strip pairs (most Gauss-Newton evaluations,
         segments per curve; :func:`agm.geodesic.refine_paths`), a refined row beside each graph row; refine_steps
-        0: no refined rows; the default 20 (10 on each coarser level) keeps the refinement of the WAE-GAN's and
+        0: no refined rows; the default 20 keeps the refinement of the WAE-GAN's and
         the 8-chart model's 5 strips to minutes at the cpu preset (100 steps had not finished the WAE-GAN's strips
         after 8 CPU minutes).  Neither enters the cache keys of the graphs and geodesics.
         single_eps: the one eps of every model's second graph (Fig. 3a and the length and diameter claims compare

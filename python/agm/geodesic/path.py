@@ -150,22 +150,32 @@ class GeodesicPath:
 
     def refine(
         self,
-        steps: int = 300,
+        steps: int = 100,
         *,
         points: int = 32,
         jump_weight: float = 100.0,
         eps: float | None = None,
         keep_in_chart: bool = True,
+        change_charts: bool = True,
     ) -> GeodesicPath:
         """This geodesic refined into a smooth curve of (nearly) minimal decoded length, never longer than this one.
 
-        See :func:`agm.geodesic.refine.refine_paths` (which refines many paths in one batched optimisation).
+        See :func:`agm.geodesic.refine.refine_paths`: ``steps`` bounds its Gauss-Newton evaluations, and with
+        ``change_charts`` the curve's points may move to other charts (adding, dropping or moving transitions).
+        Many paths refine faster in one :func:`~agm.geodesic.refine.refine_paths` call (all curves advance
+        together: measured 0.18x the CPU time per path of one-by-one calls for 20 sphere geodesics).
         """
         from agm.geodesic.refine import refine_paths
 
         eps = self._eps if eps is None else eps  # default: the eps of the graph the path was found in
         return refine_paths(
-            [self], steps=steps, points=points, jump_weight=jump_weight, eps=eps, keep_in_chart=keep_in_chart
+            [self],
+            steps=steps,
+            points=points,
+            jump_weight=jump_weight,
+            eps=eps,
+            keep_in_chart=keep_in_chart,
+            change_charts=change_charts,
         )[0]
 
     def interpolate(self, n: int) -> Interpolation:

@@ -193,8 +193,8 @@ def frechet_mean(
         max_iter: Karcher steps at most, >= 1.
         tol: stop when the tangent mean log vector is shorter than ``tol`` times the root mean squared distance.
         rtol: stop when a step lowers the variance by less than this fraction of it (>= 0).
-        refine_steps: L-BFGS steps of the first refinement (graph paths from the medoid, coarse to fine).
-        warm_steps: L-BFGS steps of each warm-started refinement (finest level only), >= 1.
+        refine_steps: most Gauss-Newton evaluations of the first refinement (graph paths from the medoid).
+        warm_steps: most Gauss-Newton evaluations of each warm-started refinement, >= 1.
         points: segments per refined geodesic.
 
     Returns:

@@ -1,0 +1,50 @@
+"""Smoke test of the refinement benchmarks: each runs in --quick mode, writes its JSON and passes its correctness
+checks (refined never above the graph path, batched equal to one by one); timings are recorded, never asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _run(args: list[str]) -> None:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{args[0]} failed:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_bench_refine_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_refine.json"
+    _run([str(BENCHMARKS / "bench_refine.py"), "--quick", "--before", "", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_refine" and result["correctness_passed"] is True
+    methods = result["sphere"]["methods"]
+    assert {"agm graph path", "agm refine, one by one"} <= set(methods)
+    for row in methods.values():
+        assert row["per_geodesic"]["min_s"] > 0 and row["deviation_rad_max"] >= 0
+    assert methods["agm refine, one by one"]["length_error_max"] < methods["agm graph path"]["length_error_max"]
+    assert set(result["first_call"]) == {"first_refine_s", "second_refine_s", "overhead_s"}
+
+
+def test_bench_transitions_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_transitions.json"
+    _run(
+        [
+            str(BENCHMARKS / "bench_transitions.py"),
+            "--quick",
+            "--pairs",
+            "4",
+            "--atlases",
+            "flat torus",
+            "--out",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text())
+    assert result["correctness_passed"] is True
+    (case,) = result["cases"]
+    assert case["atlas"] == "flat torus" and case["n_charts"] == 4 and case["n_pairs"] == 4
+    assert case["refined"]["length_error_max"] < case["graph"]["length_error_max"]
