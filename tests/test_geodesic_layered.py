@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from agm import geodesic
 from agm.geodesic.attach import attach
 from agm.geodesic.layered import SWITCH_TOLERANCE, QueryEnds, layered_route
-from agm.models.analytic import CylinderAtlas, FlatTorusAtlas
+from agm.models.analytic import CylinderAtlas
+from agm.models.flat_torus import FlatTorusAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
