@@ -4,7 +4,6 @@ policy stored with the graph and used by its queries (issue 12, section 1)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -14,11 +13,14 @@ from agm import geodesic
 from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
 from agm.geodesic.policy import (
     BATCH_CANDIDATES,
+    DEFAULT_TRIAL_BATCH,
     MULTI_THREAD_MARGIN,
+    REPEATS,
+    WARM_UP_POINTS,
     DecodePolicy,
     applied,
     measure_policy,
-    thread_candidates,
+    run_trial,
 )
 from agm.models.analytic import CylinderAtlas
 
@@ -28,15 +30,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 class Recorder(CylinderAtlas):
     """The cylinder, recording the size of every decoder call and torch's thread count during it."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[int, int]] = []
-        self.delay_s = delay_s
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.calls.append((int(z.shape[0]), torch.get_num_threads()))
-        if self.delay_s:
-            time.sleep(self.delay_s)
         return super().decode(z, y)
 
 
@@ -105,34 +104,51 @@ def test_applied_sets_and_restores_threads_nested_and_across_threads() -> None:
         assert torch.get_num_threads() == before
 
 
+class FakeClock:
+    """Seconds that pass only when a fake decoder says so: timings injected, never measured."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Timed(Recorder):
+    """The cylinder on a fake clock: a call takes ``per_call_s + per_point_s[threads] * points`` seconds."""
+
+    def __init__(self, clock: FakeClock, per_point_s: dict[int, float], per_call_s: float = 0.0) -> None:
+        super().__init__()
+        self.clock, self.per_point_s, self.per_call_s = clock, per_point_s, per_call_s
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.clock.now += self.per_call_s + self.per_point_s[torch.get_num_threads()] * z.shape[0]
+        return super().decode(z, y)
+
+
+def _measured(model: Timed, threads: int = 1, **kw: float) -> DecodePolicy:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), clock=model.clock, **kw)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_measure_policy_is_cheap_for_an_expensive_decoder() -> None:
-    model = Recorder(delay_s=0.05)  # 50 ms per call, whatever the batch
-    start = time.perf_counter()
-    policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
-    elapsed = time.perf_counter() - start
-    assert policy.batch_size in BATCH_CANDIDATES and policy.threads in thread_candidates()
-    assert policy.measured > 0
-    assert all(s <= 16 for s, _ in model.calls)  # the first size already exceeds the call budget
-    assert elapsed < 1.0, elapsed
+    model = Timed(FakeClock(), {1: 0.0}, per_call_s=0.05)  # 50 ms per call, whatever the batch
+    policy = _measured(model)
+    assert policy.batch_size in BATCH_CANDIDATES and policy.threads == 1
+    assert policy.measured == pytest.approx(16 / 0.05)
+    assert [s for s, _ in model.calls] == [WARM_UP_POINTS] + [16] * REPEATS  # the first size exceeds the budget
+    assert model.clock.now < 1.0
 
 
 def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
-    model = Recorder()
-    policy = measure_policy(model.decode, torch.rand(64, 2), 1, torch.device("cpu"))
-    assert policy.batch_size >= 256  # per-call overhead dominates small batches of a cheap decoder
-
-
-class ThreadSensitive(Recorder):
-    """The cylinder, sleeping ``per_point_s[threads]`` per decoded point: a decoder whose speed with each torch
-    thread count is known."""
-
-    def __init__(self, per_point_s: dict[int, float]) -> None:
-        super().__init__()
-        self.per_point_s = per_point_s
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.per_point_s[torch.get_num_threads()] * z.shape[0])
-        return super().decode(z, y)
+    model = Timed(FakeClock(), {1: 1e-7}, per_call_s=1e-3)  # per-call overhead dominates small batches
+    policy = _measured(model)
+    assert policy.batch_size == BATCH_CANDIDATES[-1]
+    assert max(s for s, _ in model.calls) == BATCH_CANDIDATES[-1]
 
 
 @pytest.mark.parametrize(
@@ -140,17 +156,14 @@ class ThreadSensitive(Recorder):
     [
         ({1: 2e-5, 2: 1e-5}, 2),  # 2x faster with two threads: above the margin
         ({1: 2e-5, 2: 1.9e-5}, 1),  # 5% faster: below it
+        ({1: 2e-5, 2: 2e-5 / (MULTI_THREAD_MARGIN * 0.99)}, 1),  # just below the margin
+        ({1: 2e-5, 2: 2e-5 / (MULTI_THREAD_MARGIN * 1.01)}, 2),  # just above it
         ({1: 1e-5, 2: 2e-5}, 1),  # slower
     ],
 )
 def test_more_threads_need_the_margin_over_the_final(per_point_s: dict[int, float], expected: int) -> None:
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model = ThreadSensitive(per_point_s)
-        policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), final_s=0.05)
-    finally:
-        torch.set_num_threads(before)
+    model = Timed(FakeClock(), per_point_s, per_call_s=1e-4)
+    policy = _measured(model, threads=2, final_s=0.05)
     assert policy.threads == expected
     assert policy.measured > 0
     assert MULTI_THREAD_MARGIN > 1
@@ -158,21 +171,33 @@ def test_more_threads_need_the_margin_over_the_final(per_point_s: dict[int, floa
 
 def test_measure_policy_times_thread_counts_round_robin() -> None:
     """Each batch size is timed for every thread count before the next size (a noisy spell hits both alike)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model = Recorder()
-        measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
-    finally:
-        torch.set_num_threads(before)
+    model = Timed(FakeClock(), {1: 1e-7, 2: 1e-7}, per_call_s=1e-3)
+    _measured(model, threads=2)
     timed = [(size, threads) for size, threads in model.calls if size in BATCH_CANDIDATES]
-    repeats = 3
     first, second = BATCH_CANDIDATES[:2]
     assert (
-        timed[: 4 * repeats]
-        == [(first, 1)] * repeats + [(first, 2)] * repeats + [(second, 1)] * repeats + [(second, 2)] * repeats
+        timed[: 4 * REPEATS]
+        == [(first, 1)] * REPEATS + [(first, 2)] * REPEATS + [(second, 1)] * REPEATS + [(second, 2)] * REPEATS
     )  # each size for both thread counts before the next size
-    assert torch.get_num_threads() == before
+    assert model.calls[:2] == [(WARM_UP_POINTS, 1), (WARM_UP_POINTS, 2)]
+
+
+def test_trial_on_useful_work_that_runs_out_keeps_the_best_seen() -> None:
+    clock, calls = FakeClock(), []
+    left = [100]
+
+    def work(policy: DecodePolicy) -> int:
+        taken = min(left[0], policy.batch_size)
+        left[0] -= taken
+        calls.append(taken)
+        clock.now += 1e-3 + 1e-6 * taken
+        return taken
+
+    result = run_trial(work, clock=clock)
+    assert not result.complete and left[0] == 0
+    assert result.policy == DecodePolicy(threads=1, batch_size=16, measured=pytest.approx(16 / (1e-3 + 16e-6)))
+    nothing = run_trial(lambda policy: 0, clock=clock)
+    assert not nothing.complete and nothing.policy == DecodePolicy(threads=None, batch_size=DEFAULT_TRIAL_BATCH)
 
 
 def test_bad_policies() -> None:
