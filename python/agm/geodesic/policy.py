@@ -3,8 +3,12 @@
 A :class:`DecodePolicy` says how many points one decoder call takes and how many intra-op threads torch uses for
 it. Both depend on the decoder and on the machine (on a busy 2-core machine one thread beat two for the paper's
 decoder by 1.4-5x; on an idle one two threads won by 1.7-1.9x), so by default they are chosen together by
-measurement (:func:`measure_policy`): every candidate is timed several times on single-chart batches (as edges
-are decoded) and its median kept, which survives a noisy neighbour. The policy is stored in the graph file and
+measurement (:func:`run_trial`): every candidate is timed several times on single-chart batches (as edges are
+decoded) and its median kept, which survives a noisy neighbour, then the best ones in turn. What is timed is a
+``Work`` callable: the build's own node decodes (:mod:`agm.geodesic.measured_decode`: the measurement decodes
+nothing extra) or, in a process group where every rank needs the policy before the nodes, probe batches
+(:func:`measure_policy`). A measured policy is remembered per decoder architecture and machine
+(:mod:`agm.geodesic.policy_cache`), so later builds do not measure. The policy is stored in the graph file and
 reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1, batch_size=64))`` (and the same
 argument of the queries) sets it explicitly.
 
