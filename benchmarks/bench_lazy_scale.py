@@ -110,7 +110,7 @@ def main() -> None:
         return
     peers = [tuple(spec.split("=", 1)) for spec in (args.peer or ["new="])]
     cases: list[dict[str, Any]] = []
-    for n in [int(s) for s in args.sizes.split(",")]:
+    for n in [2000] if args.quick else [int(s) for s in args.sizes.split(",")]:
         for r in range(args.repeats or 1):
             for name, path in peers:
                 load = load_average()
@@ -136,6 +136,7 @@ def main() -> None:
     print(f"first-query lengths agree across peers and repeats: {lengths_agree}")
     payload = {
         "benchmark": "bench_lazy_scale",
+        "mode": "quick" if args.quick else "full",
         "seed": args.seed,
         "environment": environment(),
         "peers": dict(peers),
