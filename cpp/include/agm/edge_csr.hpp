@@ -39,7 +39,7 @@ public:
     const std::vector<std::int64_t>& indptr() const { return indptr_; }
     const std::vector<std::int32_t>& indices() const { return indices_; }
 
-    static constexpr std::size_t block_nodes = 64;  // nodes per stored prefix count
+    static constexpr std::size_t block_nodes = 16;  // nodes per stored prefix count
 
     // The slots of edge `edge` (< n_edges, unchecked): O(log n + block_nodes log degree).
     Slots slots_of(std::size_t edge) const;
