@@ -22,6 +22,10 @@ from hypothesis import HealthCheck, settings
 # suite with two intra-op threads (CI does, to catch float32 results that depend on the thread count).
 torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))
 
+# Decode policies are remembered per process and in a user cache folder (agm.geodesic.policy_cache): tests never
+# write to the user's cache, and each test starts with nothing remembered (see _forget_decode_policies).
+os.environ["AGM_POLICY_CACHE"] = "off"
+
 settings.register_profile(
     "ci",
     deadline=None,
@@ -52,3 +56,11 @@ with warnings.catch_warnings():
 def rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """A numpy generator seeded from the test's node id, so every test gets its own reproducible stream."""
     return np.random.default_rng([20240611, zlib.crc32(request.node.nodeid.encode())])
+
+
+@pytest.fixture(autouse=True)
+def _forget_decode_policies() -> None:
+    """Each test measures its decode policies afresh (the in-process memory of agm.geodesic.policy_cache)."""
+    from agm.geodesic.policy_cache import forget_policies
+
+    forget_policies()

@@ -4,6 +4,7 @@ against brute-force / python-loop / scipy oracles (contract: python/agm/_core.py
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -473,6 +474,67 @@ def test_update_weights_equals_set_weights_with_those_entries_replaced(rng: np.r
     d_set, _ = graph.single_source(0)
     assert np.array_equal(d_update, d_set)
     np.testing.assert_allclose(d_set, scipy_shortest_path(oracle, indices=0), rtol=1e-12)
+
+
+def _many_page_graph(rng: np.random.Generator) -> core.AtlasGraph:
+    """A one-chart k-NN graph whose CSR weights span many pages (2048 slots each, see paged_weights.hpp)."""
+    n = 3000
+    graph = core.AtlasGraph([rng.random((n, 2))], [np.arange(n, dtype=np.int64)], 8)
+    assert 2 * graph.n_edges > 8 * 2048
+    graph.set_weights(rng.uniform(1.0, 2.0, size=graph.n_edges))
+    return graph
+
+
+def test_update_weights_round_after_round_across_pages_equals_the_oracle(rng: np.random.Generator) -> None:
+    graph = _many_page_graph(rng)
+    full = graph.weights
+    for round_ in range(25):
+        size = int(rng.integers(1, 300))
+        ids = rng.choice(graph.n_edges - 1, size=size, replace=False).astype(np.int64)
+        if round_ % 5 == 0:
+            ids[0] = graph.n_edges - 1  # the last (partly filled) page
+        new = rng.uniform(0.5, 3.0, size=ids.size)
+        graph.update_weights(ids, new)
+        full[ids] = new
+        assert np.array_equal(graph.weights, full), round_
+    oracle = symmetric_csr(graph.n_nodes, graph.edges, full)
+    indptr, indices, data = graph.csr()
+    assert np.array_equal(
+        csr_triples(graph.n_nodes, indptr, indices, data),
+        csr_triples(graph.n_nodes, oracle.indptr, oracle.indices.astype(np.int64), oracle.data),
+    )
+    d_update, _ = graph.single_source(7)
+    np.testing.assert_allclose(d_update, scipy_shortest_path(oracle, indices=7), rtol=1e-12)
+    before = graph.memory_bytes()
+    graph.set_weights(full)
+    assert graph.memory_bytes() == before  # the updated block holds as many pages as a fresh one
+
+
+def test_readers_never_see_part_of_an_update(rng: np.random.Generator) -> None:
+    """Pages are shared between versions: an update writes copies, so a concurrent reader's snapshot holds every
+    edge of an update at its old value or every edge at its new one."""
+    graph = _many_page_graph(rng)
+    ids = np.sort(rng.choice(graph.n_edges, size=400, replace=False)).astype(np.int64)  # spread over the pages
+    graph.update_weights(ids, np.zeros(ids.size))
+    torn: list[np.ndarray] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen = graph.weights[ids]
+            if not np.all(seen == seen[0]):
+                torn.append(seen)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for value in range(1, 300):
+            graph.update_weights(ids, np.full(ids.size, float(value)))
+    finally:
+        done.set()
+        reader.join()
+    assert not torn
+    assert np.all(graph.weights[ids] == 299.0)
 
 
 def test_update_weights_of_no_edge_keeps_the_weights(graph: core.AtlasGraph) -> None:

@@ -10,53 +10,32 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic import policy as policy_module
 from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
 from agm.geodesic.policy import (
     BATCH_CANDIDATES,
+    DEFAULT_TRIAL_BATCH,
     MULTI_THREAD_MARGIN,
+    REPEATS,
+    WARM_UP_POINTS,
     DecodePolicy,
     applied,
     measure_policy,
-    thread_candidates,
+    run_trial,
 )
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-class FakeClock:
-    """A ``time.perf_counter`` that only moves when a decoder says so: measurements with injected timings."""
+class Recorder(CylinderAtlas):
+    """The cylinder, recording the size of every decoder call and torch's thread count during it."""
 
     def __init__(self) -> None:
-        self.now = 0.0
-
-    def perf_counter(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The policy module's clock, replaced by a :class:`FakeClock` (no test here asserts on real time)."""
-    fake = FakeClock()
-    monkeypatch.setattr(policy_module, "time", fake)
-    return fake
-
-
-class Recorder(CylinderAtlas):
-    """The cylinder, recording the size of every decoder call and torch's thread count during it; with a clock,
-    each call advances it by ``delay_s``."""
-
-    def __init__(self, delay_s: float = 0.0, clock: FakeClock | None = None) -> None:
         super().__init__()
         self.calls: list[tuple[int, int]] = []
-        self.delay_s = delay_s
-        self.clock = clock
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.calls.append((int(z.shape[0]), torch.get_num_threads()))
-        if self.clock is not None:
-            self.clock.now += self.delay_s
         return super().decode(z, y)
 
 
@@ -125,34 +104,51 @@ def test_applied_sets_and_restores_threads_nested_and_across_threads() -> None:
         assert torch.get_num_threads() == before
 
 
-def test_measure_policy_is_cheap_for_an_expensive_decoder(clock: FakeClock) -> None:
-    model = Recorder(delay_s=0.05, clock=clock)  # 50 ms per call (injected), whatever the batch
-    policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
-    assert policy.batch_size in BATCH_CANDIDATES and policy.threads in thread_candidates()
-    assert policy.measured > 0
-    assert all(s <= 16 for s, _ in model.calls)  # the first size already exceeds the call budget
-    # warm-up + 3 timed calls per thread count, then the final's at least two rounds over at most 3 policies
-    assert len(model.calls) <= 4 * len(thread_candidates()) + 2 * 3 + 6, model.calls
+class FakeClock:
+    """Seconds that pass only when a fake decoder says so: timings injected, never measured."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Timed(Recorder):
+    """The cylinder on a fake clock: a call takes ``per_call_s + per_point_s[threads] * points`` seconds."""
+
+    def __init__(self, clock: FakeClock, per_point_s: dict[int, float], per_call_s: float = 0.0) -> None:
+        super().__init__()
+        self.clock, self.per_point_s, self.per_call_s = clock, per_point_s, per_call_s
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.clock.now += self.per_call_s + self.per_point_s[torch.get_num_threads()] * z.shape[0]
+        return super().decode(z, y)
+
+
+def _measured(model: Timed, threads: int = 1, **kw: float) -> DecodePolicy:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), clock=model.clock, **kw)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_measure_policy_is_cheap_for_an_expensive_decoder() -> None:
+    model = Timed(FakeClock(), {1: 0.0}, per_call_s=0.05)  # 50 ms per call, whatever the batch
+    policy = _measured(model)
+    assert policy.batch_size in BATCH_CANDIDATES and policy.threads == 1
+    assert policy.measured == pytest.approx(16 / 0.05)
+    assert [s for s, _ in model.calls] == [WARM_UP_POINTS] + [16] * REPEATS  # the first size exceeds the budget
+    assert model.clock.now < 1.0
 
 
 def test_measure_policy_climbs_for_a_cheap_decoder() -> None:
-    model = Recorder()
-    policy = measure_policy(model.decode, torch.rand(64, 2), 1, torch.device("cpu"))
-    assert policy.batch_size >= 256  # per-call overhead dominates small batches of a cheap decoder
-
-
-class ThreadSensitive(Recorder):
-    """The cylinder, taking ``per_point_s[threads]`` per decoded point on the injected clock: a decoder whose
-    speed with each torch thread count is known (injected timings: a loaded machine cannot change them)."""
-
-    def __init__(self, per_point_s: dict[int, float], clock: FakeClock) -> None:
-        super().__init__()
-        self.per_point_s = per_point_s
-        self.fake = clock
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.fake.now += self.per_point_s[torch.get_num_threads()] * z.shape[0]
-        return super().decode(z, y)
+    model = Timed(FakeClock(), {1: 1e-7}, per_call_s=1e-3)  # per-call overhead dominates small batches
+    policy = _measured(model)
+    assert policy.batch_size == BATCH_CANDIDATES[-1]
+    assert max(s for s, _ in model.calls) == BATCH_CANDIDATES[-1]
 
 
 @pytest.mark.parametrize(
@@ -160,20 +156,14 @@ class ThreadSensitive(Recorder):
     [
         ({1: 2e-5, 2: 1e-5}, 2),  # 2x faster with two threads: above the margin
         ({1: 2e-5, 2: 1.9e-5}, 1),  # 5% faster: below it
+        ({1: 2e-5, 2: 2e-5 / (MULTI_THREAD_MARGIN * 0.99)}, 1),  # just below the margin
+        ({1: 2e-5, 2: 2e-5 / (MULTI_THREAD_MARGIN * 1.01)}, 2),  # just above it
         ({1: 1e-5, 2: 2e-5}, 1),  # slower
     ],
 )
-def test_more_threads_need_the_margin_over_the_final(
-    per_point_s: dict[int, float], expected: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(policy_module, "clamp_threads", lambda _name, n: n)  # two threads even on one core
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model = ThreadSensitive(per_point_s, clock)
-        policy = measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"), final_s=0.05)
-    finally:
-        torch.set_num_threads(before)
+def test_more_threads_need_the_margin_over_the_final(per_point_s: dict[int, float], expected: int) -> None:
+    model = Timed(FakeClock(), per_point_s, per_call_s=1e-4)
+    policy = _measured(model, threads=2, final_s=0.05)
     assert policy.threads == expected
     assert policy.measured > 0
     assert MULTI_THREAD_MARGIN > 1
@@ -181,21 +171,33 @@ def test_more_threads_need_the_margin_over_the_final(
 
 def test_measure_policy_times_thread_counts_round_robin() -> None:
     """Each batch size is timed for every thread count before the next size (a noisy spell hits both alike)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model = Recorder()
-        measure_policy(model.decode, torch.rand(64, 2), 0, torch.device("cpu"))
-    finally:
-        torch.set_num_threads(before)
+    model = Timed(FakeClock(), {1: 1e-7, 2: 1e-7}, per_call_s=1e-3)
+    _measured(model, threads=2)
     timed = [(size, threads) for size, threads in model.calls if size in BATCH_CANDIDATES]
-    repeats = 3
     first, second = BATCH_CANDIDATES[:2]
     assert (
-        timed[: 4 * repeats]
-        == [(first, 1)] * repeats + [(first, 2)] * repeats + [(second, 1)] * repeats + [(second, 2)] * repeats
+        timed[: 4 * REPEATS]
+        == [(first, 1)] * REPEATS + [(first, 2)] * REPEATS + [(second, 1)] * REPEATS + [(second, 2)] * REPEATS
     )  # each size for both thread counts before the next size
-    assert torch.get_num_threads() == before
+    assert model.calls[:2] == [(WARM_UP_POINTS, 1), (WARM_UP_POINTS, 2)]
+
+
+def test_trial_on_useful_work_that_runs_out_keeps_the_best_seen() -> None:
+    clock, calls = FakeClock(), []
+    left = [100]
+
+    def work(policy: DecodePolicy) -> int:
+        taken = min(left[0], policy.batch_size)
+        left[0] -= taken
+        calls.append(taken)
+        clock.now += 1e-3 + 1e-6 * taken
+        return taken
+
+    result = run_trial(work, clock=clock)
+    assert not result.complete and left[0] == 0
+    assert result.policy == DecodePolicy(threads=1, batch_size=16, measured=pytest.approx(16 / (1e-3 + 16e-6)))
+    nothing = run_trial(lambda policy: 0, clock=clock)
+    assert not nothing.complete and nothing.policy == DecodePolicy(threads=None, batch_size=DEFAULT_TRIAL_BATCH)
 
 
 def test_bad_policies() -> None:

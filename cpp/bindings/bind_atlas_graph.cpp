@@ -74,7 +74,8 @@ void update_weights(AtlasGraph& self, const py::array& edge_ids, const py::array
 
 py::tuple csr(const AtlasGraph& self) {
     const auto data = self.csr_data();  // a snapshot: set_weights in another thread cannot free or tear it
-    py::array_t<double> values(static_cast<py::ssize_t>(data->size()), data->data());
+    py::array_t<double> values(static_cast<py::ssize_t>(data->size()));
+    data->copy_to(values.mutable_data());
     return py::make_tuple(py::array_t<std::int64_t>(static_cast<py::ssize_t>(self.csr_indptr().size()),
                                                     self.csr_indptr().data()),
                           to_int64(self.csr_indices(), {static_cast<py::ssize_t>(self.csr_indices().size())}),

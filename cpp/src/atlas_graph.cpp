@@ -81,7 +81,7 @@ void AtlasGraph::set_positions(FloatMatrix positions) {
 
 std::vector<double> AtlasGraph::weights() const { return edge_weights_of(structure_.csr, *csr_data()); }
 
-std::shared_ptr<const std::vector<double>> AtlasGraph::csr_data() const {
+std::shared_ptr<const PagedWeights> AtlasGraph::csr_data() const {
     auto data = values().csr_weights;
     if (!data) throw std::invalid_argument("the graph has no weights yet: call set_weights first");
     return data;

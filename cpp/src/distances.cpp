@@ -31,7 +31,7 @@ void check_offsets(VectorView<std::int64_t> offsets, std::size_t n_items, const 
 struct AugmentedGraph {
     const std::int64_t* indptr;
     const std::int32_t* indices;
-    const double* weights;
+    WeightsView weights;
     std::size_t n_nodes, n_targets;
     // Target attachments grouped by graph node: node v reaches sink n_nodes + sink[h] at cost sink_cost[h] for
     // h in [sink_ptr[v], sink_ptr[v + 1]).
@@ -40,7 +40,7 @@ struct AugmentedGraph {
     std::vector<double> sink_cost;
 };
 
-AugmentedGraph augment(const AtlasGraph& graph, const double* weights, const DistanceQueries& q) {
+AugmentedGraph augment(const AtlasGraph& graph, WeightsView weights, const DistanceQueries& q) {
     AugmentedGraph g{graph.csr_indptr().data(), graph.csr_indices().data(), weights, graph.n_nodes(),
                      q.n_targets(), std::vector<std::int64_t>(graph.n_nodes() + 1, 0), {}, {}};
     for (std::size_t j = 0; j < q.target_nodes.size; ++j) ++g.sink_ptr[static_cast<std::size_t>(q.target_nodes[j]) + 1];
@@ -166,7 +166,7 @@ void distances_many(const AtlasGraph& graph, const DistanceQueries& q, std::size
     if (!weights) throw std::invalid_argument("the graph has no weights yet: call set_weights before searching");
     const std::size_t n_sources = q.n_sources(), n_targets = q.n_targets();
     if (n_sources == 0 || n_targets == 0) return;
-    const AugmentedGraph g = augment(graph, weights->data(), q);
+    const AugmentedGraph g = augment(graph, weights->view(), q);
     // Targets reachable from each row: they share a connected component with one of the row's attachments.
     std::vector<std::vector<std::int32_t>> target_components(n_targets);
     for (std::size_t t = 0; t < n_targets; ++t) {

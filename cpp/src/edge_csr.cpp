@@ -14,8 +14,9 @@ EdgeCsr::EdgeCsr(const std::vector<std::int32_t>& edges, std::size_t n_intra,
     const std::size_t m = edges.size() / 2;
     auto chart_of = [&](std::int32_t v) { return std::upper_bound(chart_offsets.begin(), chart_offsets.end(), v) - chart_offsets.begin(); };
     indptr_.assign(n + 1, 0);
-    intra_before_.assign(n + 1, 0);
-    cross_before_.assign(n + 1, 0);
+    const std::size_t n_blocks = n / block_nodes + 1;  // block b starts at node b * block_nodes (the last may be empty)
+    intra_before_.assign(n_blocks + 1, 0);
+    cross_before_.assign(n_blocks + 1, 0);
     for (std::size_t e = 0; e < m; ++e) {
         const std::int32_t u = edges[2 * e], v = edges[2 * e + 1];
         const bool ordered = e == n_intra || e == 0 || edges[2 * e - 2] < u || (edges[2 * e - 2] == u && edges[2 * e - 1] < v);
@@ -26,7 +27,7 @@ EdgeCsr::EdgeCsr(const std::vector<std::int32_t>& edges, std::size_t n_intra,
         }
         ++indptr_[u + 1];
         ++indptr_[v + 1];
-        ++(e < n_intra ? intra_before_ : cross_before_)[u + 1];
+        ++(e < n_intra ? intra_before_ : cross_before_)[static_cast<std::size_t>(u) / block_nodes + 1];
     }
     std::partial_sum(indptr_.begin(), indptr_.end(), indptr_.begin());
     std::partial_sum(intra_before_.begin(), intra_before_.end(), intra_before_.begin());
@@ -48,14 +49,25 @@ std::int64_t EdgeCsr::cross_begin(std::int32_t u) const {
            indices_.begin();
 }
 
+std::int64_t EdgeCsr::edges_above(std::int32_t u, int part) const {
+    const std::int64_t split = cross_begin(u);
+    return part == 0 ? split - first_above(indptr_[u], split, u) : indptr_[u + 1] - first_above(split, indptr_[u + 1], u);
+}
+
 EdgeCsr::Slots EdgeCsr::slots_of(std::size_t edge) const {
     const bool intra = edge < n_intra_;
     const std::vector<std::int64_t>& before = intra ? intra_before_ : cross_before_;
     const auto id = static_cast<std::int64_t>(intra ? edge : edge - n_intra_);
-    const auto u = static_cast<std::int32_t>(std::upper_bound(before.begin(), before.end(), id) - before.begin() - 1);
+    const auto block = static_cast<std::size_t>(std::upper_bound(before.begin(), before.end(), id) - before.begin() - 1);
+    auto u = static_cast<std::int32_t>(block * block_nodes);
+    std::int64_t below = before[block];  // edges of the part whose smaller end is < u
+    for (std::int64_t above = edges_above(u, intra ? 0 : 1); below + above <= id; above = edges_above(u, intra ? 0 : 1)) {
+        below += above;
+        ++u;
+    }
     const std::int64_t split_u = cross_begin(u);
     const std::int64_t slot_u =
-        intra ? first_above(indptr_[u], split_u, u) + (id - before[u]) : first_above(split_u, indptr_[u + 1], u) + (id - before[u]);
+        intra ? first_above(indptr_[u], split_u, u) + (id - below) : first_above(split_u, indptr_[u + 1], u) + (id - below);
     const std::int32_t v = indices_[slot_u];
     const std::int64_t split_v = cross_begin(v);
     const std::int64_t slot_v = intra ? find(indptr_[v], split_v, u) : find(split_v, indptr_[v + 1], u);

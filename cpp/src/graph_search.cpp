@@ -58,7 +58,7 @@ std::string unreachable_message(const GraphStructure& g, std::int64_t source, st
 }
 
 CsrView csr_view(const GraphStructure& g, const GraphValues& values) {
-    return CsrView{g.csr.indptr().data(), g.csr.indices().data(), values.csr_weights->data(), g.n_nodes()};
+    return CsrView{g.csr.indptr().data(), g.csr.indices().data(), values.csr_weights->view(), g.n_nodes()};
 }
 
 template <class Query>

@@ -97,9 +97,10 @@ std::vector<std::int32_t> cross_edges(const GraphStructure& g, std::size_t max_e
             for (std::size_t b = a + 1; b < end; ++b) {
                 const std::int32_t u = by_point[a].second;
                 const std::int32_t v = by_point[b].second;
-                if (g.node_chart[u] == g.node_chart[v]) {
+                if (g.chart_of(static_cast<std::size_t>(u)) == g.chart_of(static_cast<std::size_t>(v))) {
                     throw std::invalid_argument(
-                        "point_ids[" + std::to_string(g.node_chart[u]) + "] must be unique within a chart; got " +
+                        "point_ids[" + std::to_string(g.chart_of(static_cast<std::size_t>(u))) +
+                        "] must be unique within a chart; got " +
                         std::to_string(by_point[a].first) + " twice");
                 }
                 keys.push_back(static_cast<std::uint64_t>(u) << 32 | static_cast<std::uint64_t>(v));
@@ -150,9 +151,18 @@ std::size_t check_graph_k(std::int64_t k) {
     return static_cast<std::size_t>(k);
 }
 
+std::vector<std::int32_t> GraphStructure::node_chart() const {
+    std::vector<std::int32_t> charts;
+    charts.reserve(n_nodes());
+    for (std::size_t c = 0; c + 1 < chart_offsets.size(); ++c) {
+        charts.insert(charts.end(), static_cast<std::size_t>(chart_offsets[c + 1] - chart_offsets[c]), static_cast<std::int32_t>(c));
+    }
+    return charts;
+}
+
 std::size_t GraphStructure::bytes() const {
     auto bytes = [](const auto& v) { return v.size() * sizeof(v[0]); };
-    return latents.bytes() + bytes(chart_offsets) + bytes(node_chart) + bytes(node_point) + csr.bytes() +
+    return latents.bytes() + bytes(chart_offsets) + bytes(node_point) + csr.bytes() +
            bytes(component) + bytes(component_sizes);
 }
 
@@ -191,7 +201,6 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
     GraphStructure g;
     g.k = k;
     g.chart_offsets.assign(1, 0);
-    g.node_chart.reserve(total);
     g.node_point.reserve(total);
     std::vector<T> all(total * d);
     for (std::size_t c = 0; c < latents.size(); ++c) {
@@ -207,7 +216,6 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
         T* chart = all.data() + g.chart_offsets.back() * d;
         std::copy(latents[c].data, latents[c].data + latents[c].size(), chart);
         check_coordinates(chart, latents[c].rows, d, "latents[" + std::to_string(c) + "]");
-        g.node_chart.insert(g.node_chart.end(), latents[c].rows, static_cast<std::int32_t>(c));
         g.chart_offsets.push_back(g.chart_offsets.back() + static_cast<std::int64_t>(latents[c].rows));
     }
     g.latents.data = std::move(all);
@@ -236,9 +244,6 @@ GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, st
     g.chart_offsets = std::move(chart_offsets);
     g.node_point = std::move(node_point);
     g.latents = std::move(latents);
-    for (std::size_t c = 0; c + 1 < g.chart_offsets.size(); ++c) {
-        g.node_chart.insert(g.node_chart.end(), g.chart_offsets[c + 1] - g.chart_offsets[c], static_cast<std::int32_t>(c));
-    }
     const std::vector<std::int32_t> cross = cross_edges(g, edges.size() / 2 - n_intra);
     if (cross.size() != edges.size() - 2 * n_intra ||
         !std::equal(cross.begin(), cross.end(), edges.begin() + 2 * n_intra, edges.end())) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace agm {
 
@@ -23,24 +24,27 @@ std::size_t GraphValues::bytes() const {
     return (csr_weights ? csr_weights->size() * sizeof(double) : 0) + (positions ? positions->bytes() : 0);
 }
 
-std::shared_ptr<const std::vector<double>> csr_weights_of(const EdgeCsr& csr, VectorView<double> weights) {
+std::shared_ptr<const PagedWeights> csr_weights_of(const EdgeCsr& csr, VectorView<double> weights) {
     const std::size_t m = csr.n_edges();
     if (weights.size != m) {
         throw std::invalid_argument("weights must have shape (n_edges,) = (" + std::to_string(m) + ",); got (" +
                                     std::to_string(weights.size) + ",)");
     }
-    auto data = std::make_shared<std::vector<double>>(2 * m);
+    auto data = std::make_shared<PagedWeights>(2 * m);
     csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
         const double w = weights[e];  // read once: checked and stored as the same value
         if (!valid_weight(w)) bad_weight(w, e);
-        (*data)[s.slot_u] = (*data)[s.slot_v] = w;
+        data->set(static_cast<std::size_t>(s.slot_u), w);
+        data->set(static_cast<std::size_t>(s.slot_v), w);
     });
     return data;
 }
 
-std::vector<double> edge_weights_of(const EdgeCsr& csr, const std::vector<double>& csr_weights) {
+std::vector<double> edge_weights_of(const EdgeCsr& csr, const PagedWeights& csr_weights) {
     std::vector<double> weights(csr.n_edges());
-    csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weights[e] = csr_weights[s.slot_u]; });
+    csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
+        weights[e] = csr_weights[static_cast<std::size_t>(s.slot_u)];
+    });
     return weights;
 }
 
@@ -69,13 +73,14 @@ WeightUpdate checked_update(const EdgeCsr& csr, VectorView<std::int64_t> edge_id
     return update;
 }
 
-std::shared_ptr<const std::vector<double>> apply_update(const std::vector<double>& csr_weights,
-                                                        const WeightUpdate& update) {
-    auto data = std::make_shared<std::vector<double>>(csr_weights);
+std::shared_ptr<const PagedWeights> apply_update(const PagedWeights& csr_weights, const WeightUpdate& update) {
+    std::vector<PagedWeights::Change> changes;
+    changes.reserve(2 * update.ids.size());
     for (std::size_t i = 0; i < update.ids.size(); ++i) {
-        (*data)[update.slots[i].slot_u] = (*data)[update.slots[i].slot_v] = update.weights[i];
+        changes.push_back({static_cast<std::size_t>(update.slots[i].slot_u), update.weights[i]});
+        changes.push_back({static_cast<std::size_t>(update.slots[i].slot_v), update.weights[i]});
     }
-    return data;
+    return csr_weights.with(std::move(changes));
 }
 
 }  // namespace agm

@@ -54,12 +54,12 @@ void check_consistent_heuristic(const EdgeCsr& csr, const GraphValues& values) {
     HeuristicVerdict& verdict = *values.heuristic;
     std::lock_guard<std::mutex> lock(verdict.mutex);
     if (!verdict.computed) {
-        const std::vector<double>& data = *values.csr_weights;
+        const PagedWeights& data = *values.csr_weights;
         const std::size_t dim = values.positions->cols;
         std::visit(
             [&](const auto& p) {
                 csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
-                    if (auto bad = violation_at(p, dim, e, s, data[s.slot_u])) verdict.violations.push_back(*bad);
+                    if (auto bad = violation_at(p, dim, e, s, data[static_cast<std::size_t>(s.slot_u)])) verdict.violations.push_back(*bad);
                 });
             },
             values.positions->data);
@@ -88,7 +88,7 @@ std::shared_ptr<HeuristicVerdict> updated_verdict(const GraphValues& next, const
                 const std::size_t j = order[i];
                 const EdgeCsr::Slots& s = update.slots[j];
                 changed[i] = ids[j];
-                if (auto bad = violation_at(p, dim, static_cast<std::size_t>(ids[j]), s, (*next.csr_weights)[s.slot_u])) {
+                if (auto bad = violation_at(p, dim, static_cast<std::size_t>(ids[j]), s, (*next.csr_weights)[static_cast<std::size_t>(s.slot_u)])) {
                     rechecked.push_back(*bad);
                 }
             }

@@ -285,7 +285,7 @@ void AtlasGraph::save(const std::string& path, const std::string& metadata) {
     w.put_array(edge_list.data(), edge_list.size());
     if (values.csr_weights) {
         std::vector<double> weight_list(n_edges());
-        edge_csr().for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weight_list[e] = (*values.csr_weights)[s.slot_u]; });
+        edge_csr().for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) { weight_list[e] = (*values.csr_weights)[static_cast<std::size_t>(s.slot_u)]; });
         w.put_array(weight_list.data(), weight_list.size());
     }
     if (positions) positions->is_double() ? put_matrix<double>(w, *positions) : put_matrix<float>(w, *positions);

@@ -59,7 +59,7 @@ public:
     std::size_t n_edges() const { return structure_.n_edges(); }
     std::size_t n_intra_edges() const { return structure_.n_intra_edges(); }
     const std::vector<std::int64_t>& chart_offsets() const { return structure_.chart_offsets; }
-    const std::vector<std::int32_t>& node_chart() const { return structure_.node_chart; }
+    std::vector<std::int32_t> node_chart() const { return structure_.node_chart(); }  // (n_nodes,), computed
     const std::vector<std::int64_t>& node_point() const { return structure_.node_point; }
     const FloatMatrix& latents() const { return structure_.latents; }
     std::vector<std::int32_t> edges() const { return structure_.csr.edge_list(); }  // (n_edges, 2), u < v: replayed
@@ -81,7 +81,7 @@ public:
     std::vector<double> weights() const;  // in edge order; std::invalid_argument before set_weights
     bool has_positions() const { return values().positions != nullptr; }
     std::shared_ptr<const FloatMatrix> positions() const;         // std::invalid_argument when none were set
-    std::shared_ptr<const std::vector<double>> csr_data() const;  // std::invalid_argument before set_weights
+    std::shared_ptr<const PagedWeights> csr_data() const;  // std::invalid_argument before set_weights
 
     // --- statistics
     std::int64_t diameter_hops(std::size_t n_threads) const;  // exact, cached after the first call

@@ -3,6 +3,7 @@
 // one of the two functions below and never changed afterwards (AtlasGraph holds it const).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -19,7 +20,6 @@ struct GraphStructure {
 
     std::vector<AnyChartIndex> charts;          // one k-d tree per chart, over that chart's latents
     std::vector<std::int64_t> chart_offsets;    // (n_charts + 1,): the nodes of chart c are [offsets[c], offsets[c+1])
-    std::vector<std::int32_t> node_chart;       // (n_nodes,)
     std::vector<std::int64_t> node_point;       // (n_nodes,) data-point id of each node
     FloatMatrix latents;                        // (n_nodes, d), float32 or float64
     std::size_t k = 0;                          // neighbours per node inside its chart
@@ -31,6 +31,12 @@ struct GraphStructure {
     std::size_t n_nodes() const { return node_point.size(); }
     std::size_t n_edges() const { return csr.n_edges(); }
     std::size_t n_intra_edges() const { return csr.n_intra(); }
+    // The chart of a node (< n_nodes, unchecked), from chart_offsets: O(log n_charts) (no per-node array).
+    std::int32_t chart_of(std::size_t node) const {
+        const auto above = std::upper_bound(chart_offsets.begin(), chart_offsets.end(), static_cast<std::int64_t>(node));
+        return static_cast<std::int32_t>(above - chart_offsets.begin() - 1);
+    }
+    std::vector<std::int32_t> node_chart() const;  // (n_nodes,): chart_of every node
     std::size_t bytes() const;  // the arrays above, the k-d trees excluded
 };
 
@@ -43,7 +49,7 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
                                const std::vector<VectorView<std::int64_t>>& point_ids, std::size_t k,
                                std::size_t n_threads);
 
-// Rebuilds the structure from stored arrays (a graph file): node_chart, the trees, the CSR and the components.
+// Rebuilds the structure from stored arrays (a graph file): the trees, the CSR and the components.
 // The intra-chart edges are taken as stored (in edge order); the cross-chart ones must equal those the point ids
 // imply. std::invalid_argument when they do not, or when an edge breaks the edge order.
 GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, std::vector<std::int64_t> node_point,

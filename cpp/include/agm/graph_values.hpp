@@ -12,6 +12,7 @@
 #include "agm/array_view.hpp"
 #include "agm/edge_csr.hpp"
 #include "agm/float_matrix.hpp"
+#include "agm/paged_weights.hpp"
 
 namespace agm {
 
@@ -30,7 +31,7 @@ struct HeuristicVerdict {
 };
 
 struct GraphValues {
-    std::shared_ptr<const std::vector<double>> csr_weights;  // (2 n_edges,) in CSR slot order, or null
+    std::shared_ptr<const PagedWeights> csr_weights;  // (2 n_edges,) in CSR slot order, or null
     std::shared_ptr<const FloatMatrix> positions;            // (n_nodes, D), or null
     std::uint64_t version = 0;  // bumped by every set_weights / update_weights / set_positions
     std::shared_ptr<HeuristicVerdict> heuristic;  // a cache with its own mutex; null before any setter
@@ -39,9 +40,9 @@ struct GraphValues {
 
 // The CSR-slot weights of edge-order weights (n_edges,), finite and >= 0 (std::invalid_argument naming the index
 // otherwise); each entry is read once.
-std::shared_ptr<const std::vector<double>> csr_weights_of(const EdgeCsr& csr, VectorView<double> weights);
+std::shared_ptr<const PagedWeights> csr_weights_of(const EdgeCsr& csr, VectorView<double> weights);
 // The edge-order weights (n_edges,) of CSR-slot weights.
-std::vector<double> edge_weights_of(const EdgeCsr& csr, const std::vector<double>& csr_weights);
+std::vector<double> edge_weights_of(const EdgeCsr& csr, const PagedWeights& csr_weights);
 
 // A checked weight change: edge ids unique and in [0, n_edges) (std::out_of_range / std::invalid_argument naming
 // the value), weights finite and >= 0, with the CSR slots of every edge. Copies what it is given.
@@ -51,8 +52,8 @@ struct WeightUpdate {
     std::vector<EdgeCsr::Slots> slots;
 };
 WeightUpdate checked_update(const EdgeCsr& csr, VectorView<std::int64_t> edge_ids, VectorView<double> weights);
-// The weights of `csr_weights` with `update` applied (a new array).
-std::shared_ptr<const std::vector<double>> apply_update(const std::vector<double>& csr_weights,
-                                                        const WeightUpdate& update);
+// The weights of `csr_weights` with `update` applied: a new block sharing the pages the update does not touch
+// (O(n_pages + changed pages), see paged_weights.hpp).
+std::shared_ptr<const PagedWeights> apply_update(const PagedWeights& csr_weights, const WeightUpdate& update);
 
 }  // namespace agm

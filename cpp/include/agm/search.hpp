@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agm/array_view.hpp"
+#include "agm/paged_weights.hpp"
 
 namespace agm {
 
@@ -21,7 +22,7 @@ public:
 struct CsrView {
     const std::int64_t* indptr = nullptr;   // (n_nodes + 1,)
     const std::int32_t* indices = nullptr;  // (indptr[n_nodes],)
-    const double* weights = nullptr;        // (indptr[n_nodes],), >= 0
+    WeightsView weights;                    // (indptr[n_nodes],), >= 0
     std::size_t n_nodes = 0;
 };
 

@@ -37,9 +37,11 @@ from agm.geodesic.inputs import (
     check_positive_int,
 )
 from agm.geodesic.lazy import GraphWeights, chord_weights, evaluate_edges
+from agm.geodesic.measured_decode import decode_nodes_measured
 from agm.geodesic.modes import NodeSettings, node_mode
 from agm.geodesic.nodes import ChartNodes
-from agm.geodesic.policy import DecodePolicy, applied, check_policy, measure_policy
+from agm.geodesic.policy import CUDA_BATCH, DecodePolicy, applied, check_policy, measure_policy
+from agm.geodesic.policy_cache import cached_policy, policy_key, remember_policy
 from agm.geodesic.registry import can_register, register_graph
 from agm.geodesic.sharding import broadcast, gather_rows, is_sharded, on_every_rank, share
 from agm.models.protocol import model_device
@@ -55,13 +57,19 @@ def assemble_graph(
     *,
     k: int,
     n_steps: int,
-    policy: DecodePolicy,
+    policy: DecodePolicy | None,
     device: torch.device,
     lazy: bool,
     progress: bool,
     timings: dict[str, float],
-) -> tuple[AtlasGraph, np.ndarray, np.ndarray, np.ndarray]:
-    """Native graph over given nodes with decoded positions and weights (call under ``evaluating``).
+    policy_key: dict[str, Any] | None = None,
+) -> tuple[AtlasGraph, np.ndarray, np.ndarray, np.ndarray, DecodePolicy]:
+    """Native graph over given nodes with decoded positions and weights (call under ``evaluating``, outside any
+    :func:`agm.geodesic.policy.applied` block).
+
+    With ``policy`` None the decode policy is chosen while the nodes are decoded
+    (:func:`agm.geodesic.measured_decode.decode_nodes_measured`: no probe decodes) and, when that trial ran to
+    its end, remembered under ``policy_key`` (:mod:`agm.geodesic.policy_cache`).
 
     Cross-chart edges (nodes sharing a data point) weigh ||G_i(z_i) - G_j(z_j)||, the distance of the decodings.
     Intra-chart edges weigh their decoded chord (``lazy``: evaluated by the queries that need them,
@@ -70,8 +78,8 @@ def assemble_graph(
 
     Returns:
         The native graph, the node latents (n_nodes, d) float32 and their decodings (n_nodes, D) float32 (both
-        in native node order, chart after chart), so that nobody reads them back from the native graph, and the
-        (n_edges,) bool mask of exact weights.
+        in native node order, chart after chart), so that nobody reads them back from the native graph, the
+        (n_edges,) bool mask of exact weights, and the decode policy.
     """
     t0 = time.perf_counter()
     native = AtlasGraph(list(nodes.latents), list(nodes.point_ids), k)
@@ -82,7 +90,13 @@ def assemble_graph(
     counts = [len(lat) for lat in nodes.latents]
     charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
     latents = torch.from_numpy(latents_np).to(device)
-    positions = decode_nodes(model, latents, charts, policy, device)
+    if policy is None:
+        positions, trial = decode_nodes_measured(model, latents, charts, device)
+        policy = trial.policy
+        if trial.complete and policy_key is not None:
+            remember_policy(policy_key, policy)
+    else:
+        positions = decode_nodes(model, latents, charts, policy, device)
     timings["decode_nodes"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -99,7 +113,7 @@ def assemble_graph(
     timings["edge_weights"] = time.perf_counter() - t0
     evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
     timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
-    return native, latents_np, positions_np, weights.evaluated
+    return native, latents_np, positions_np, weights.evaluated, policy
 
 
 def decode_nodes(
@@ -173,17 +187,19 @@ def evaluate_edges_sharded(
     return int(pending.size)
 
 
-#: Latents the decode policy is measured on (standard normal, chart 0, fixed seed): a decoder's cost does not
-#: depend on the values, and measuring before the nodes lets the node stage (encoder, psi) run under the policy.
+#: Latents the decode policy is measured on in a process group (standard normal, chart 0, fixed seed): a decoder's
+#: cost does not depend on the values. Elsewhere the policy is measured on the node decodes themselves.
 POLICY_PROBE_POINTS = 256
 
 
 def choose_policy(
-    model: Any, device: torch.device, policy: DecodePolicy | None, batch_size: int | None
-) -> DecodePolicy:
-    """The decode policy of a build: the given one, the given batch size with torch's threads, or measured on
-    single-chart batches of ``POLICY_PROBE_POINTS`` seeded standard-normal latents of chart 0
-    (:func:`agm.geodesic.policy.measure_policy`; call under ``evaluating``)."""
+    model: Any, device: torch.device, policy: DecodePolicy | None, batch_size: int | None, key: dict[str, Any]
+) -> DecodePolicy | None:
+    """The decode policy of a build when it is known before the nodes: the given one, the given batch size with
+    torch's threads, the one remembered for ``key`` (:mod:`agm.geodesic.policy_cache`), or on CUDA 16384 points;
+    in a process group (all ranks need it before the nodes) one measured on ``POLICY_PROBE_POINTS`` seeded
+    standard-normal latents of chart 0 (:func:`agm.geodesic.policy.measure_policy`; call under ``evaluating``).
+    None: to be measured on the node decodes."""
     if policy is not None:
         if batch_size is not None and batch_size != policy.batch_size:
             raise ValueError(
@@ -193,9 +209,18 @@ def choose_policy(
         return policy
     if batch_size is not None:
         return DecodePolicy(threads=None, batch_size=batch_size)
-    g = torch.Generator().manual_seed(0)
-    sample = torch.randn(POLICY_PROBE_POINTS, int(model.latent_dim), generator=g)
-    return measure_policy(model.decode, sample, 0, device)
+    if device.type == "cuda":
+        return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
+    remembered = cached_policy(key)
+    if remembered is not None:
+        return remembered
+    if is_sharded():
+        g = torch.Generator().manual_seed(0)
+        sample = torch.randn(POLICY_PROBE_POINTS, int(model.latent_dim), generator=g)
+        measured = measure_policy(model.decode, sample, 0, device)
+        remember_policy(key, measured)
+        return measured
+    return None
 
 
 def build_graph(
@@ -261,9 +286,11 @@ def build_graph(
             once (:data:`agm.geodesic.lazysp.EAGER_SWITCH`), so a lazy graph never decodes more than an eager
             one. Use "eager" when every edge will be needed anyway (e.g. all-pairs distances).
         decode_policy: torch threads and batch size of the decoder (:class:`agm.geodesic.policy.DecodePolicy`);
-            default chosen by measurement (:func:`agm.geodesic.policy.measure_policy`; 16384 points, torch's
-            threads on CUDA), before the nodes are built, so that the encoder and psi run on the same thread
-            setting as the decoder. Stored with the graph and used by its queries.
+            default: the policy remembered for this decoder architecture and machine
+            (:mod:`agm.geodesic.policy_cache`; ``AGM_POLICY_CACHE=off`` keeps it to the process), else chosen by
+            measurement on the node decodes themselves (:mod:`agm.geodesic.measured_decode`: no extra decodes);
+            16384 points and torch's threads on CUDA. A known policy also runs the encoder and psi. Stored with
+            the graph and used by its queries.
         attach: how the graph's queries attach a query point (stored with the graph; a query may override it):
             "all" (default) in every chart with psi > eps, "paper" only in its most likely chart, the paper's rule
             (z0, y0) (:mod:`agm.geodesic.attach`).
@@ -322,22 +349,24 @@ def build_graph(
     start = time.perf_counter()
     with evaluating(model):
         t0 = time.perf_counter()
-        policy = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size)))
+        key = policy_key(model, dev)
+        known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
         timings["decode_policy"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        with applied(policy):  # the encoder and psi run on the decoder's thread setting
+        with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
             chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
         timings["nodes"] = time.perf_counter() - t0
-        native, latents, positions, evaluated = assemble_graph(
+        native, latents, positions, evaluated, policy = assemble_graph(
             model,
             chart_nodes,
             k=k,
             n_steps=n_steps,
-            policy=policy,
+            policy=known,
             device=dev,
             lazy=weights == "lazy",
             progress=progress,
             timings=timings,
+            policy_key=key,
         )
         fingerprint = model_fingerprint(model, dev)
     timings["total"] = time.perf_counter() - start

@@ -3,8 +3,12 @@
 A :class:`DecodePolicy` says how many points one decoder call takes and how many intra-op threads torch uses for
 it. Both depend on the decoder and on the machine (on a busy 2-core machine one thread beat two for the paper's
 decoder by 1.4-5x; on an idle one two threads won by 1.7-1.9x), so by default they are chosen together by
-measurement (:func:`measure_policy`): every candidate is timed several times on single-chart batches (as edges
-are decoded) and its median kept, which survives a noisy neighbour. The policy is stored in the graph file and
+measurement (:func:`run_trial`): every candidate is timed several times on single-chart batches (as edges are
+decoded) and its median kept, which survives a noisy neighbour, then the best ones in turn. What is timed is a
+``Work`` callable: the build's own node decodes (:mod:`agm.geodesic.measured_decode`: the measurement decodes
+nothing extra) or, in a process group where every rank needs the policy before the nodes, probe batches
+(:func:`measure_policy`). A measured policy is remembered per decoder architecture and machine
+(:mod:`agm.geodesic.policy_cache`), so later builds do not measure. The policy is stored in the graph file and
 reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1, batch_size=64))`` (and the same
 argument of the queries) sets it explicitly.
 
@@ -53,6 +57,8 @@ FINALISTS = 2
 MAX_FILE_BATCH = 1 << 20
 #: The largest thread count a graph file may state (a policy chosen on a bigger machine is clamped when applied).
 MAX_FILE_THREADS = 1 << 16
+#: Batch size of a trial whose work ran out before any call was timed.
+DEFAULT_TRIAL_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -133,19 +139,120 @@ def applied(policy: DecodePolicy) -> Iterator[None]:
                 torch.set_num_threads(_SAVED)
 
 
-def _median_seconds(decode: Decoder, z: torch.Tensor, y: torch.Tensor, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call_model("decode", decode, z, y)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+Clock = Callable[[], float]
+#: Decodes the next batch of at most ``policy.batch_size`` points under ``policy`` (thread count applied by the
+#: caller) and returns how many it decoded; 0 when there is nothing left to decode.
+Work = Callable[[DecodePolicy], int]
+#: Points in the first call of each thread count (first-call allocations; not timed into any candidate).
+WARM_UP_POINTS = 4
+
+
+@dataclass
+class TrialResult:
+    """The outcome of :func:`run_trial`: the chosen policy, and whether the measurement ran to its end (a trial
+    on useful work stops early when the work runs out; its choice is then the best seen so far)."""
+
+    policy: DecodePolicy
+    complete: bool
+
+
+class _OutOfWork(Exception):
+    """The work ran out during the trial."""
 
 
 def thread_candidates() -> tuple[int, ...]:
     """Torch thread counts worth trying: 1 and torch's current setting."""
     current = torch.get_num_threads()
     return (1,) if current <= 1 else (1, current)
+
+
+def run_trial(
+    work: Work,
+    *,
+    call_budget_s: float = 0.04,
+    total_budget_s: float = 0.6,
+    repeats: int = REPEATS,
+    final_s: float = FINAL_S,
+    clock: Clock = time.perf_counter,
+) -> TrialResult:
+    """Choose (threads, batch size) by timing calls of ``work`` (see :func:`measure_policy` for the procedure).
+
+    ``work`` may be synthetic (probe points decoded and thrown away) or useful (the next points a build needs
+    anyway: then the measurement costs no extra decodes). ``clock`` returns seconds (injectable for tests).
+
+    Returns:
+        The chosen policy (its rate, points per second, in ``measured``) and whether the trial completed; when
+        the work ran out before any call was timed the policy is torch's threads at ``DEFAULT_TRIAL_BATCH``.
+    """
+    candidates = thread_candidates()
+    measured: list[DecodePolicy] = []
+    try:
+        _climb(work, candidates, measured, call_budget_s, total_budget_s, repeats, clock)
+    except _OutOfWork:
+        return TrialResult(_best_measured(measured), complete=False)
+    finalists = _finalists(measured)
+    if len(finalists) == 1:
+        return TrialResult(finalists[0], complete=True)
+    try:
+        rates = _final(work, finalists, final_s, clock)
+    except _OutOfWork:
+        return TrialResult(_best_measured(measured), complete=False)
+    winner = max(range(len(finalists)), key=lambda i: _score(finalists[i], rates[i]))
+    return TrialResult(replace(finalists[winner], measured=rates[winner]), complete=True)
+
+
+def _timed(work: Work, policy: DecodePolicy, clock: Clock) -> float:
+    """Seconds of one call of ``work`` under ``policy``; _OutOfWork when it decoded fewer than batch_size points
+    (a short call is not a measurement of the batch size)."""
+    with applied(policy):
+        started = clock()
+        done = work(policy)
+        seconds = clock() - started
+    if done < policy.batch_size:
+        raise _OutOfWork
+    return seconds
+
+
+def _climb(
+    work: Work,
+    candidates: tuple[int, ...],
+    measured: list[DecodePolicy],
+    call_budget_s: float,
+    total_budget_s: float,
+    repeats: int,
+    clock: Clock,
+) -> None:
+    """The climb of :func:`measure_policy`: every thread count times each batch size in turn, smallest first;
+    the measured candidates are appended to ``measured``."""
+    spent = dict.fromkeys(candidates, 0.0)
+    share = total_budget_s / len(candidates)
+    for threads in candidates:  # first-call allocations
+        spent[threads] += _timed(work, DecodePolicy(threads=threads, batch_size=WARM_UP_POINTS), clock)
+    climbing = list(candidates)
+    for size in BATCH_CANDIDATES:
+        for threads in list(climbing):
+            policy = DecodePolicy(threads=threads, batch_size=size)
+            times = [_timed(work, policy, clock) for _ in range(repeats)]
+            spent[threads] += sum(times)
+            seconds = statistics.median(times)
+            measured.append(replace(policy, measured=size / max(seconds, 1e-9)))
+            if seconds > call_budget_s or spent[threads] > share:
+                climbing.remove(threads)
+        if not climbing:
+            return
+
+
+def _score(policy: DecodePolicy, rate: float) -> float:
+    """A policy's rate as compared in a choice: more threads must win by ``MULTI_THREAD_MARGIN``."""
+    return rate / (MULTI_THREAD_MARGIN if policy.threads != 1 else 1.0)
+
+
+def _best_measured(measured: list[DecodePolicy]) -> DecodePolicy:
+    """The best of an unfinished trial by its medians (more threads by the margin), or torch's threads at
+    ``DEFAULT_TRIAL_BATCH`` when nothing was measured."""
+    if not measured:
+        return DecodePolicy(threads=None, batch_size=DEFAULT_TRIAL_BATCH)
+    return max(measured, key=lambda p: _score(p, p.measured))
 
 
 def measure_policy(
@@ -158,15 +265,17 @@ def measure_policy(
     total_budget_s: float = 0.6,
     repeats: int = REPEATS,
     final_s: float = FINAL_S,
+    clock: Clock = time.perf_counter,
 ) -> DecodePolicy:
-    """Choose (threads, batch size) together by measurement on single-chart batches (call under ``evaluating``).
+    """Choose (threads, batch size) together by measurement on single-chart probe batches (call under
+    ``evaluating``); the decodings are thrown away (:func:`run_trial` measures on useful work instead).
 
-    Batch sizes are tried from the smallest up, each timed ``repeats`` times with the median kept, for every
-    thread count of :func:`thread_candidates` in turn (round-robin, one warm-up call each first). A thread count
-    stops climbing at the first size whose median call exceeds ``call_budget_s`` or when its share of
-    ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second in
-    all), a cheap one climbs to large batches where per-call overhead vanishes. A final then decides between the
-    ``FINALISTS`` fastest candidates of the climb and the fastest one-thread one: they take one call each in
+    After one warm-up call per thread count, batch sizes are tried from the smallest up, each timed ``repeats``
+    times with the median kept, for every thread count of :func:`thread_candidates` in turn (round-robin). A
+    thread count stops climbing at the first size whose median call exceeds ``call_budget_s`` or when its share
+    of ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second
+    in all), a cheap one climbs to large batches where per-call overhead vanishes. A final then decides between
+    the ``FINALISTS`` fastest candidates of the climb and the fastest one-thread one: they take one call each in
     turn for ``final_s`` seconds (at least two rounds), and the most points per second over the final wins, more
     threads only by ``MULTI_THREAD_MARGIN`` (see there): the medians of a few short calls each, taken at
     different moments, were 10-25% apart from rates over longer runs. On CUDA nothing is measured:
@@ -177,46 +286,26 @@ def measure_policy(
         z: (N, d) float32 latents of one chart (rows are repeated to fill a batch).
         chart: the chart of ``z``.
         device: the decoder's device.
+        clock: seconds (injectable for tests).
 
     Returns:
         The chosen candidate (its rate, points per second, in ``measured``).
     """
     if device.type == "cuda":
         return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
-    candidates = thread_candidates()
-    measured: list[DecodePolicy] = []
-    spent = dict.fromkeys(candidates, 0.0)
-    share = total_budget_s / len(candidates)
-    for threads in candidates:
-        with applied(DecodePolicy(threads=threads, batch_size=1)):
-            started = time.perf_counter()
-            zb, yb = _batch(z, chart, min(4, z.shape[0]), device)  # first-call allocations
-            call_model("decode", decode, zb, yb)
-            spent[threads] += time.perf_counter() - started
-    climbing = list(candidates)
-    for size in BATCH_CANDIDATES:
-        zb, yb = _batch(z, chart, size, device)
-        for threads in list(climbing):
-            with applied(DecodePolicy(threads=threads, batch_size=1)):
-                started = time.perf_counter()
-                seconds = _median_seconds(decode, zb, yb, repeats)
-                spent[threads] += time.perf_counter() - started
-            rate = size / max(seconds, 1e-9)
-            measured.append(DecodePolicy(threads=threads, batch_size=size, measured=rate))
-            if seconds > call_budget_s or spent[threads] > share:
-                climbing.remove(threads)
-        if not climbing:
-            break
-    finalists = _finalists(measured)
-    if len(finalists) == 1:
-        return finalists[0]
-    rates = _final(decode, z, chart, device, finalists, final_s)
+    batches: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def score(i: int) -> float:  # more threads must win by the margin
-        return rates[i] / (MULTI_THREAD_MARGIN if finalists[i].threads != 1 else 1.0)
+    def probe(policy: DecodePolicy) -> int:
+        size = policy.batch_size
+        if size not in batches:
+            batches[size] = _batch(z, chart, size, device)
+        call_model("decode", decode, *batches[size])
+        return size
 
-    winner = max(range(len(finalists)), key=score)
-    return replace(finalists[winner], measured=rates[winner])
+    trial = run_trial(
+        probe, call_budget_s=call_budget_s, total_budget_s=total_budget_s, repeats=repeats, final_s=final_s, clock=clock
+    )
+    return trial.policy
 
 
 def _finalists(measured: list[DecodePolicy]) -> list[DecodePolicy]:
@@ -233,25 +322,14 @@ def _batch(z: torch.Tensor, chart: int, size: int, device: torch.device) -> tupl
     return z[idx].to(device), torch.full((size,), chart, dtype=torch.int64, device=device)
 
 
-def _final(
-    decode: Decoder,
-    z: torch.Tensor,
-    chart: int,
-    device: torch.device,
-    policies: list[DecodePolicy],
-    seconds: float,
-) -> list[float]:
+def _final(work: Work, policies: list[DecodePolicy], seconds: float, clock: Clock) -> list[float]:
     """Points per second of each policy over rounds of one call each, in turn, for about ``seconds`` in all and at
     least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls, show in all."""
-    batches = [_batch(z, chart, p.batch_size, device) for p in policies]
     points, taken = [0] * len(policies), [0.0] * len(policies)
-    started, rounds = time.perf_counter(), 0
-    while rounds < 2 or time.perf_counter() - started < seconds:
+    started, rounds = clock(), 0
+    while rounds < 2 or clock() - started < seconds:
         for i, policy in enumerate(policies):
-            with applied(policy):
-                t0 = time.perf_counter()
-                call_model("decode", decode, *batches[i])
-                taken[i] += time.perf_counter() - t0
+            taken[i] += _timed(work, policy, clock)
             points[i] += policy.batch_size
         rounds += 1
     return [p / max(t, 1e-9) for p, t in zip(points, taken, strict=True)]
