@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--charts", type=counts, nargs="+", default=[1, 2, 4, 8, 16], help="chart counts (1 = WAE-GAN, more = AWAE-GAN)"
     )
-    add_shared(p, "preset", data_dir="folder holding the IDX files (e.g. /work/shared/data)")
+    add_shared(p, "preset", data_dir="folder holding the MNIST / Fashion-MNIST IDX files, e.g. data/")
     p.add_argument("--out", default=None, help="output folder (default: reproduce-DATASET-PRESET)")
     p.add_argument("--points", type=counts, default=2000, help="encoded training points per graph")
     p.add_argument("--pairs", type=counts, default=100, help="random test pairs")
@@ -38,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="partition threshold: x joins chart y when psi_y(x) > eps (default: chosen per model from a grid to "
         "match the paper's graph node counts)",
     )
-    p.add_argument("--n-steps", type=counts, default=15, help="intermediate decodings per graph edge")
+    p.add_argument(
+        "--n-steps", type=counts, default=15, help="segments per graph edge (eq. 10's n; n - 1 decodings inside each)"
+    )
     add_shared(p, "device", "epochs", "n_train", seed="seed of training, graph points and pairs")
     p.add_argument("--n-test", type=counts, default=None, help="test points (default: the whole test split)")
     p.add_argument(

@@ -30,6 +30,7 @@ from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import (
     as_batch,
     check_choice,
+    check_decode_shape,
     check_device,
     check_eps,
     check_model,
@@ -316,6 +317,8 @@ def build_graph(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     with evaluating(model):
+        if x is not None:
+            check_decode_shape(model, tuple(x.shape[1:]), dev)
         t0 = time.perf_counter()
         policy = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size)))
         timings["decode_policy"] = time.perf_counter() - t0

@@ -37,6 +37,7 @@ import torch
 
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import decode_points, segment_lengths
+from agm.geodesic.differentiable import check_differentiable
 from agm.geodesic.inputs import call_model, check_int
 from agm.geodesic.path import GeodesicPath
 
@@ -128,6 +129,8 @@ def refine_paths(
     todo = [i for i, p in enumerate(paths) if p.length > 0 and len(p) >= 2]
     if not todo:
         return paths
+    first = paths[todo[0]]
+    check_differentiable(first._model, first.latents[0], int(first.charts[0]), first._device)
     if baseline not in ("graph", "resampled"):
         raise ValueError(f"baseline must be 'graph' or 'resampled'; got {baseline!r}")
     barrier = float(eps) if keep_in_chart else None
