@@ -27,6 +27,9 @@ def interpolate(
     graph: GeodesicGraph | None = None,
     *,
     data: Any = None,
+    k: int = 20,
+    eps: float = 0.05,
+    n_steps: int = 15,
     refine: bool = False,
     **options: Any,
 ) -> Interpolation:
@@ -41,8 +44,9 @@ def interpolate(
         n: number of decodings, >= 2 (the ends included).
         graph: the graph to search; default the one built from ``data``, else the graph most recently built for
             ``model``.
-        data: (N, *S) points or any torch data source: build the graph on them first (``build_graph`` with its
-            defaults, quiet); not together with ``graph``.
+        data: (N, *S) points or any torch data source: build the graph on them first (``build_graph(model,
+            data, k, eps, n_steps)``, quiet); not together with ``graph``.
+        k, eps, n_steps: the graph's parameters when it is built from ``data`` (ignored otherwise).
         refine: refine the graph geodesic into a smooth curve first (needs a differentiable ``decode``).
         **options: passed to :func:`agm.geodesic.shortest_path` (``method``, ``batch_size``, ``device``, ...).
 
@@ -58,6 +62,6 @@ def interpolate(
     if data is not None:
         if graph is not None:
             raise ValueError("interpolate takes graph= or data= (to build one), not both")
-        graph = build_graph(model, data, progress=False)
+        graph = build_graph(model, data, k=k, eps=eps, n_steps=n_steps, progress=False)
     path = shortest_path(model, x0, x1, graph, **options)
     return (path.refine() if refine else path).interpolate(n)
