@@ -115,11 +115,28 @@ def test_a_query_far_from_the_graph_warns_with_agm_warning() -> None:
         warnings.simplefilter("error")  # an ordinary query warns nothing
         graph.shortest_path(data[0], data[1])
         graph.distances(data[:5])
-    with pytest.warns(agm.AgmWarning, match=r"x1 lies [\d.]+ from the nearest decoding .* median edge length") as info:
+    with pytest.warns(agm.AgmWarning, match=r"x1 lies [\d.]+ from the nearest decoding .* scale") as info:
         graph.shortest_path(data[0], 100 * data[1])
     assert issubclass(info[0].category, UserWarning)
     with pytest.warns(agm.AgmWarning, match=r"Y\[2\] lies"):
         graph.distances(data[:3], torch.cat([data[3:5], 100 * data[5:6]]))
+
+
+def test_data_off_the_model_set_the_scale_so_only_queries_farther_than_the_data_warn(tmp_path: Path) -> None:
+    model = CylinderAtlas()  # data 0.3 off the cylinder, like a model that reconstructs its data poorly
+    g = torch.Generator().manual_seed(9)
+    noisy = _cylinder(400, 9) + 0.3 * torch.nn.functional.normalize(torch.randn(400, 3, generator=g), dim=1)
+    graph = geodesic.build_graph(model, noisy, k=8, n_steps=2, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        graph.distances(noisy[:20], noisy[20:40])  # as far from their decodings as the data: no warning
+    with pytest.warns(agm.AgmWarning, match=r"X\[1\] lies"):
+        graph.distances(torch.stack([noisy[0], 30 * noisy[1]]))
+    graph.save(tmp_path / "g.agmg")
+    loaded = geodesic.load_graph(tmp_path / "g.agmg", model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no data distance recorded for a loaded graph: it never warns
+        loaded.distances(torch.stack([noisy[0], 30 * noisy[1]]))
 
 
 def test_a_checkpoint_folder_suggests_its_checkpoint_file(tmp_path: Path) -> None:
@@ -162,11 +179,11 @@ def test_interpolate_is_the_strip_of_the_geodesic_in_one_call() -> None:
         geodesic.interpolate(model, data[0], data[1], n=1)
 
 
-def test_missing_networkx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_networkx_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     model = CylinderAtlas()
     graph = geodesic.build_graph(model, _cylinder(100, 8), k=5, n_steps=2, progress=False)
     monkeypatch.setitem(sys.modules, "networkx", None)
-    with pytest.raises(ModuleNotFoundError, match=r"to_networkx\(\) needs networkx.*pip install 'agm\[networkx\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r"to_networkx\(\) needs networkx, .*: pip install networkx"):
         graph.to_networkx()
 
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
+from agm.geodesic.far import record_data_gap
 from agm.geodesic.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import (
@@ -356,6 +357,8 @@ def build_graph(
         decode_policy=policy,
     )
     graph.model_check.verified = weight_versions(model)
+    if x is not None:
+        record_data_gap(graph, x)  # the scale of agm.geodesic.far's warning for queries far from the data
     if can_register(model):
         register_graph(model, graph)
         graph.bind(model)  # graph.shortest_path(...) etc. keep working after a newer graph is built for the model
