@@ -135,11 +135,12 @@ def data_tensor(name: str, x: Any) -> Any:
     """
     from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+    from agm.data.registry import Dataset as AgmDataset
+
     if isinstance(x, TensorDataset):
         return x.tensors[0]
-    points = getattr(x, "x", None)
-    if isinstance(x, Dataset) and isinstance(points, torch.Tensor) and hasattr(x, "labels"):  # agm.data.Dataset
-        return points
+    if isinstance(x, AgmDataset):
+        return x.x
     if isinstance(x, Dataset):
         x = DataLoader(x, batch_size=DATASET_READ_BATCH, shuffle=False)
     if not isinstance(x, DataLoader):
