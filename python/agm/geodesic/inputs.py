@@ -246,6 +246,10 @@ def check_decoded(
     return out
 
 
+#: Latents :func:`check_decode_shape` decodes (once per ``build_graph`` from data).
+DECODE_SHAPE_PROBES = 1
+
+
 def check_decode_shape(model: Any, data_shape: tuple[int, ...], device: torch.device) -> None:
     """Decode one latent (zeros, chart 0; call under ``evaluating``) and compare its shape with the data's, once,
     before any other model call: a decoder whose points do not have the data shape is named as the fault.
@@ -257,11 +261,11 @@ def check_decode_shape(model: Any, data_shape: tuple[int, ...], device: torch.de
     Raises:
         ValueError: ``model.decode`` returns something other than a (1, *S) tensor for one latent (or fails).
     """
-    z = torch.zeros(1, int(model.latent_dim), device=device)
-    y = torch.zeros(1, dtype=torch.int64, device=device)
+    z = torch.zeros(DECODE_SHAPE_PROBES, int(model.latent_dim), device=device)
+    y = torch.zeros(DECODE_SHAPE_PROBES, dtype=torch.int64, device=device)
     out = call_model("decode", model.decode, z, y)
     shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
-    if shape != (1, *data_shape):
+    if shape != (DECODE_SHAPE_PROBES, *data_shape):
         got = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
         raise ValueError(
             f"model.decode must return (B, *S) with the data's point shape S = {data_shape}; got {got} for one "
