@@ -15,7 +15,8 @@ Targets (``--only`` takes their names, comma-separated):
   (bench_geodesic's ``eager_attachment_decodes``). Target: lazy <= 0.15 eager. Exactness at a small size: an
   eager and a lazy graph of ``--check-points`` points (k = ``--check-k``) answer ``--check-pairs`` pairs; the
   lengths must agree (rel 2e-6), and the eager build's counted decodes must equal the formula above (plus the
-  model fingerprint's probe decodings, n_charts x PROBES_PER_CHART per build, which both modes pay).
+  model fingerprint's probe decodings, n_charts x PROBES_PER_CHART per build, and the decode-shape check's
+  DECODE_SHAPE_PROBES, which both modes pay).
 - ``one_query``: one query on a prebuilt graph, today's lazy attachments vs "before issue 12" = eager attachments.
   The graph is target 1's lazy graph; each of ``--query-pairs`` pairs is first answered once by both variants
   untimed, so every graph edge either needs is exact and the timed runs differ only in their attachments. The
@@ -75,6 +76,7 @@ from agm.geodesic._context import evaluating  # noqa: E402
 from agm.geodesic.attach import attach, evaluate_attachments  # noqa: E402
 from agm.geodesic.direct import direct_edges, evaluate_direct  # noqa: E402
 from agm.geodesic.fingerprint import PROBES_PER_CHART  # noqa: E402
+from agm.geodesic.inputs import DECODE_SHAPE_PROBES  # noqa: E402
 from agm.geodesic.lazysp import LazyStats, QuerySet, lazy_routes  # noqa: E402
 from agm.geodesic.policy import DecodePolicy, applied  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
@@ -266,10 +268,11 @@ def check_lazy_exact(ctx: Context, report: Report, s: Session, policy: DecodePol
     lazy = geodesic.build_graph(s.model, data, weights="lazy", **kw)
     st = eager.stats()
     formula = st["n_nodes"] + st["n_intra_edges"] * (ctx.n_steps - 1)
-    probes = st["n_charts"] * PROBES_PER_CHART  # the model fingerprint's probe decodings, once per build
+    # the model fingerprint's probe decodings and the decode-shape check's, once per build
+    probes = st["n_charts"] * PROBES_PER_CHART + DECODE_SHAPE_PROBES
     report.check(
         eager_counted == formula + probes,
-        f"[{s.label}] eager build decoded {eager_counted}, formula {formula} + {probes} fingerprint probes",
+        f"[{s.label}] eager build decoded {eager_counted}, formula {formula} + {probes} fingerprint/shape probes",
     )
 
     def lengths(graph: Any) -> np.ndarray:

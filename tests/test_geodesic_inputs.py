@@ -75,13 +75,13 @@ def test_a_missing_device_is_a_value_error_naming_it(
         geodesic.build_graph(model, _data(model), device="gpu", progress=False)
 
 
-def test_data_of_the_wrong_shape_names_the_model_method() -> None:
-    model = CylinderAtlas()
+def test_data_of_the_wrong_shape_names_decode_before_any_other_model_call() -> None:
+    model = CylinderAtlas()  # decodes (B, 3): data of shape (5,) cannot be its points
     with pytest.raises(
-        RuntimeError, match=r"model\.partition\(\(200, 5\) float32 on cpu\) failed: RuntimeError"
-    ) as info:
+        ValueError,
+        match=r"model\.decode must return \(B, \*S\) with the data's point shape S = \(5,\); got shape \(1, 3\)",
+    ):
         geodesic.build_graph(model, torch.zeros(200, 5), progress=False)
-    assert isinstance(info.value.__cause__, RuntimeError)  # chained to the model's own error
 
 
 class BrokenDecoder(CircleAtlas):

@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from agm._core import AtlasGraph, ChartIndex, UnreachableError
+from agm._warning import AgmWarning
 
 if TYPE_CHECKING:
     from agm.geodesic import (
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         GeodesicPath,
         build_graph,
         distances,
+        interpolate,
         load_graph,
         shortest_path,
         shortest_paths,
@@ -41,12 +43,14 @@ _LAZY: dict[str, str] = {
     "GeodesicPath": "agm.geodesic",
     "build_graph": "agm.geodesic",
     "distances": "agm.geodesic",
+    "interpolate": "agm.geodesic",
     "load_graph": "agm.geodesic",
     "shortest_path": "agm.geodesic",
     "shortest_paths": "agm.geodesic",
 }
 
 __all__ = [
+    "AgmWarning",
     "AtlasGraph",
     "AtlasModel",
     "ChartIndex",
@@ -57,6 +61,7 @@ __all__ = [
     "__version__",
     "build_graph",
     "distances",
+    "interpolate",
     "load_graph",
     "shortest_path",
     "shortest_paths",

@@ -66,7 +66,7 @@ _SHARED: dict[str, _Option] = {
     "seed": _Option("--seed", "random seed", {"type": int_at_least(0), "default": 0}),
     "data_dir": _Option(
         "--data-dir",
-        "folder holding the MNIST / Fashion-MNIST files (e.g. /work/shared/data; default: agm.data's search path); "
+        "folder holding the MNIST / Fashion-MNIST IDX files, e.g. data/ (default: agm.data's search path); "
         "stored resolved, so a relative path works from any folder later",
         {"metavar": "DIR"},
     ),

@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--charts", type=counts, nargs="+", default=[1, 2, 4, 8, 16], help="chart counts (1 = WAE-GAN, more = AWAE-GAN)"
     )
-    add_shared(p, "preset", data_dir="folder holding the IDX files (e.g. /work/shared/data)")
+    add_shared(p, "preset", data_dir="folder holding the MNIST / Fashion-MNIST IDX files, e.g. data/")
     p.add_argument("--out", default=None, help="output folder (default: reproduce-DATASET-PRESET)")
     p.add_argument("--points", type=counts, default=2000, help="encoded training points per graph")
     p.add_argument("--pairs", type=counts, default=100, help="random test pairs")

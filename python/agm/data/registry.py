@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset as TorchDataset
 
 from . import embedded
 from .mnist import MNIST_NAMES, load_mnist
@@ -35,8 +36,10 @@ _SPLIT_STREAM = {"train": 0, "test": 1}
 
 
 @dataclass(frozen=True)
-class Dataset:
-    """A data set held in memory (CPU tensors).
+class Dataset(TorchDataset[tuple[torch.Tensor, torch.Tensor]]):
+    """A data set held in memory (CPU tensors), and a torch ``Dataset``: ``ds[i]`` is ``(x[i], labels[i])``, so a
+    ``torch.utils.data.DataLoader(ds, batch_size=...)`` yields ``(x, labels)`` batches; every agm function that
+    takes data takes it whole (``build_graph(model, ds)``).
 
     Attributes:
         x: (N, *shape) float32 data: images in [0, 1] for MNIST/FashionMNIST (1, 28, 28) and the glyph loop
@@ -58,6 +61,10 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x[index], labels[index])``: a (*shape) float32 tensor and a () int64 tensor, both on the CPU."""
+        return self.x[index], self.labels[index]
 
     def __repr__(self) -> str:
         return (

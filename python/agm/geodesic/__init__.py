@@ -9,14 +9,16 @@ With one chart this is Chen et al.'s graph geodesic algorithm.
 Modules: ``build`` (graph construction), ``graph`` (the graph record), ``graph_file`` (its file format),
 ``registry`` (the default graph of each model), ``modes`` (encoder / decoder nodes), ``nodes`` and ``semi``
 (making nodes), ``curves`` (eq. 10), ``attach`` and ``direct`` (query points in the graph), ``search``
-(queries), ``routes`` and ``switches`` (which route, fewest chart switches), ``path`` (results),
-``inputs`` (argument checks).
+(queries), ``interpolation`` (the strip in one call), ``routes`` and ``switches`` (which route, fewest chart
+switches), ``path`` (results), ``inputs`` (argument checks), ``advice`` and ``far`` (what an unreachable pair needs,
+queries far from the graph), ``differentiable`` (what refinement needs).
 """
 
 from agm._core import UnreachableError
 from agm.geodesic.build import build_graph, load_graph
 from agm.geodesic.distances import distances
 from agm.geodesic.graph import GeodesicGraph
+from agm.geodesic.interpolation import interpolate
 from agm.geodesic.path import GeodesicPath, Interpolation
 from agm.geodesic.policy import DecodePolicy
 from agm.geodesic.refine import refine_paths
@@ -38,6 +40,7 @@ __all__ = [
     "shortest_path",
     "shortest_paths",
     "distances",
+    "interpolate",
     "refine_paths",
     "Clustering",
     "FrechetMean",

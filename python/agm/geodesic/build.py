@@ -25,11 +25,13 @@ from tqdm.auto import tqdm
 from agm._core import AtlasGraph
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
+from agm.geodesic.far import record_data_gap
 from agm.geodesic.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph import ATTACH_RULES, AttachRule, GeodesicGraph
 from agm.geodesic.inputs import (
     as_batch,
     check_choice,
+    check_decode_shape,
     check_device,
     check_eps,
     check_model,
@@ -348,6 +350,8 @@ def build_graph(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     with evaluating(model):
+        if x is not None:
+            check_decode_shape(model, tuple(x.shape[1:]), dev)
         t0 = time.perf_counter()
         key = policy_key(model, dev)
         known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
@@ -388,6 +392,8 @@ def build_graph(
         attach=attach,
     )
     graph.model_check.verified = weight_versions(model)
+    if x is not None:
+        record_data_gap(graph, x)  # the scale of agm.geodesic.far's warning for queries far from the data
     if can_register(model):
         register_graph(model, graph)
         graph.bind(model)  # graph.shortest_path(...) etc. keep working after a newer graph is built for the model

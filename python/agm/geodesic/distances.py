@@ -30,6 +30,7 @@ from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach, evaluate_attachments
 from agm.geodesic.build import evaluate_edges_sharded
 from agm.geodesic.direct import direct_edges, evaluate_direct
+from agm.geodesic.far import warn_far_queries
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, check_non_negative_int
 from agm.geodesic.lazysp import node_table
@@ -124,6 +125,7 @@ def _attach_all(
     with evaluating(model), applied(policy):
         att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label)
         evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, dev)
+    warn_far_queries(graph, unique, att, label)
     src = att.select(inv[:n])
     return src, (src if b is None else att.select(inv[n:]))
 

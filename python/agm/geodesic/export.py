@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_array
 
+from agm._optional import missing_extra
 from agm.geodesic.graph import GeodesicGraph
 
 
@@ -32,7 +33,10 @@ def to_networkx(graph: GeodesicGraph) -> Any:
     float32 numpy array). Edge attributes: ``weight`` (float) and ``cross_chart`` (bool). Graph attributes:
     ``charts``, ``k``, ``eps``, ``n_steps`` and ``exact`` (False while a lazy graph has unevaluated weights).
     """
-    import networkx as nx
+    try:
+        import networkx as nx
+    except ImportError as err:
+        raise missing_extra("networkx", "GeodesicGraph.to_networkx()") from err
 
     g = nx.Graph(
         charts=graph.charts, k=graph.k, eps=graph.eps, n_steps=graph.n_steps, exact=bool(graph.edge_weights.complete)

@@ -240,6 +240,12 @@ class GeodesicGraph:
 
         return distances(self.model if model is None else model, X, Y, graph=self, **options)
 
+    def interpolate(self, x0: Any, x1: Any, n: int = 10, *, model: Any = None, **options: Any) -> Any:
+        """:func:`agm.geodesic.interpolate` on this graph: n decodings along the geodesic from x0 to x1."""
+        from agm.geodesic.interpolation import interpolate
+
+        return interpolate(self.model if model is None else model, x0, x1, n, graph=self, **options)
+
     def to_scipy(self) -> Any:
         """The weighted adjacency over nodes as a ``scipy.sparse.csr_array`` (:func:`agm.geodesic.export.to_scipy`)."""
         from agm.geodesic.export import to_scipy

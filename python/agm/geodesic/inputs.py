@@ -102,28 +102,100 @@ def available_devices() -> str:
     return "only " + ", ".join(names) if len(names) == 1 else ", ".join(names)
 
 
+#: Items per batch when a torch ``Dataset`` is read through a ``DataLoader`` (:func:`data_tensor`).
+DATASET_READ_BATCH = 1024
+
+
+def batch_points(name: str, batch: Any, index: int) -> torch.Tensor:
+    """The data points of one item or batch of a torch data source: the tensor itself, or the first entry of an
+    ``(x, ...)`` tuple or list (labels and the rest are dropped)."""
+    if isinstance(batch, (tuple, list)):
+        if not batch:
+            raise TypeError(f"{name} must yield tensors or (x, ...) tuples; got an empty {type(batch).__name__}")
+        batch = batch[0]
+    if not isinstance(batch, torch.Tensor):
+        try:
+            batch = torch.as_tensor(batch)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(
+                f"{name} must yield tensors or (x, ...) tuples of tensors; got {type(batch).__name__} at batch {index}"
+            ) from err
+    points: torch.Tensor = batch
+    return points
+
+
+def data_tensor(name: str, x: Any) -> Any:
+    """Data from any torch data source as one (B, *S) tensor; anything else is returned unchanged.
+
+    The one place where agm reads torch data sources, so every entry point (``build_graph``, ``shortest_paths``,
+    ``distances``, the estimators, ...) takes them:
+
+    * a ``torch.utils.data.DataLoader``: its batches, read once in order and concatenated (each batch a tensor or
+      an ``(x, ...)`` tuple/list, as the default collate makes of ``(x, label)`` items);
+    * ``agm.data.Dataset`` and ``TensorDataset``: their data tensor as it is (no copy, no iteration);
+    * any other ``torch.utils.data.Dataset`` (map-style or iterable) whose items are tensors or ``(x, ...)``
+      tuples: read through a ``DataLoader`` of :data:`DATASET_READ_BATCH` items, in order, no workers.
+
+    The result lives where the source's tensors live (usually the CPU); labels are dropped.
+
+    Raises:
+        TypeError: items that are neither tensors nor ``(x, ...)`` tuples, or batches of different point shapes.
+        ValueError: a source without any item.
+    """
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+    from agm.data.registry import Dataset as AgmDataset
+
+    if isinstance(x, TensorDataset):
+        return x.tensors[0]
+    if isinstance(x, AgmDataset):
+        return x.x
+    if isinstance(x, Dataset):
+        x = DataLoader(x, batch_size=DATASET_READ_BATCH, shuffle=False)
+    if not isinstance(x, DataLoader):
+        return x
+    parts = [batch_points(name, batch, i) for i, batch in enumerate(x)]
+    if not parts:
+        raise ValueError(f"{name} must hold at least one data point; got an empty {type(x.dataset).__name__}")
+    shapes = {tuple(p.shape[1:]) for p in parts}
+    if len(shapes) > 1 or parts[0].ndim < 1:
+        raise TypeError(f"{name} must yield batches of one point shape; got batch shapes {sorted(shapes)}")
+    return torch.cat(parts)
+
+
 def as_batch(name: str, x: Any, data_shape: tuple[int, ...] | None, *, single: bool) -> torch.Tensor:
     """Validate data points and return them as a (B, *S) floating tensor (on the CPU or their own device).
 
     Args:
         name: argument name for error messages.
-        x: a tensor or array of shape S (``single=True``) or (B, *S).
+        x: a tensor or array of shape S (``single=True``) or (B, *S); for ``single=False`` also any torch data
+            source (a ``DataLoader``, a ``Dataset`` of tensors or ``(x, ...)`` tuples, ``agm.data.Dataset``;
+            :func:`data_tensor`).
         data_shape: S, or None to infer it (``single=False`` only: S = x.shape[1:]).
         single: whether one point (shape S) is expected.
     """
+    if not single:
+        x = data_tensor(name, x)
     if isinstance(x, torch.Tensor):
         t: torch.Tensor = x
     else:
         try:
             t = torch.as_tensor(x)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"{name} must be a tensor or array; got {type(x).__name__}") from err
+            raise TypeError(
+                f"{name} must be a tensor, an array or a torch Dataset/DataLoader; got {type(x).__name__}"
+            ) from err
     if not torch.is_floating_point(t):
         raise TypeError(f"{name} must have a floating dtype; got {t.dtype}")
     if t.device.type == "meta":
         raise ValueError(f"{name} must hold data; got a tensor on the meta device (shape {tuple(t.shape)}, no values)")
     if single:
         if data_shape is not None and tuple(t.shape) != data_shape:
+            if t.ndim == len(data_shape) + 1 and tuple(t.shape[1:]) == data_shape and t.shape[0] == 1:
+                raise ValueError(
+                    f"{name} must be one point of the data shape {data_shape}; got a batch of shape "
+                    f"{tuple(t.shape)}: pass {name}[0], or shortest_paths for batches"
+                )
             raise ValueError(f"{name} must have the data shape {data_shape}; got {tuple(t.shape)}")
         t = t.unsqueeze(0)
     else:
@@ -183,6 +255,33 @@ def check_decoded(
             f"latent {z[row].tolist()} ({int(bad.sum())} of {n_points} decodings)"
         )
     return out
+
+
+#: Latents :func:`check_decode_shape` decodes (once per ``build_graph`` from data).
+DECODE_SHAPE_PROBES = 1
+
+
+def check_decode_shape(model: Any, data_shape: tuple[int, ...], device: torch.device) -> None:
+    """Decode one latent (zeros, chart 0; call under ``evaluating``) and compare its shape with the data's, once,
+    before any other model call: a decoder whose points do not have the data shape is named as the fault.
+
+    Args:
+        data_shape: S, the shape of one data point.
+        device: the model's device.
+
+    Raises:
+        ValueError: ``model.decode`` returns something other than a (1, *S) tensor for one latent (or fails).
+    """
+    z = torch.zeros(DECODE_SHAPE_PROBES, int(model.latent_dim), device=device)
+    y = torch.zeros(DECODE_SHAPE_PROBES, dtype=torch.int64, device=device)
+    out = call_model("decode", model.decode, z, y)
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    if shape != (DECODE_SHAPE_PROBES, *data_shape):
+        got = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
+        raise ValueError(
+            f"model.decode must return (B, *S) with the data's point shape S = {data_shape}; got {got} for one "
+            f"latent of shape (1, {int(model.latent_dim)}): the decoder and the data do not match"
+        )
 
 
 def check_partition(psi: torch.Tensor, n_charts: int) -> None:

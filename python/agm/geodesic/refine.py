@@ -38,6 +38,7 @@ import torch
 from agm.geodesic._context import evaluating
 from agm.geodesic.curve_batch import CurveBatch, pad_curves
 from agm.geodesic.curves import decode_points, edges_per_batch, segment_lengths
+from agm.geodesic.differentiable import check_differentiable
 from agm.geodesic.gauss_newton import minimise_energy
 from agm.geodesic.inputs import call_model, check_int
 from agm.geodesic.path import GeodesicPath
@@ -112,6 +113,9 @@ def refine_paths(
     todo = [i for i, p in enumerate(paths) if p.length > 0 and len(p) >= 2]
     if not todo:
         return paths
+    check_differentiable(
+        paths[todo[0]]._model, paths[todo[0]].latents[0], int(paths[todo[0]].charts[0]), paths[todo[0]]._device
+    )
     current = [paths[i] for i in todo]
     first = current[0]
     sub = check_int("sub_steps", sub_steps if sub_steps is not None else first._n_steps, minimum=1)

@@ -19,9 +19,11 @@ import torch
 
 from agm._core import UnreachableError
 from agm.geodesic._context import evaluating
+from agm.geodesic.advice import joining_advice
 from agm.geodesic.attach import Attachments, attach
 from agm.geodesic.curves import default_batch_size
 from agm.geodesic.direct import DirectEdges, direct_edges
+from agm.geodesic.far import warn_far_queries
 from agm.geodesic.graph import ATTACH_RULES, AttachRule, GeodesicGraph
 from agm.geodesic.inputs import (
     as_batch,
@@ -336,7 +338,7 @@ def _check_reachable(
             raise UnreachableError(
                 f"{name} attach to different connected components of the graph: x0 in "
                 f"{_describe(b, cs, src, sizes)}; x1 in {_describe(b, ct, dst, sizes)}. The graph has {len(sizes)} "
-                "components; a larger k or more data joins them"
+                f"components; {joining_advice(graph, cs, ct)}"
             )
 
 
@@ -367,6 +369,7 @@ def _attach_unique(
 
     with evaluating(model), applied(policy):  # all ends in one pass: fewer, fuller decoder batches
         att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label, rule)
+    warn_far_queries(graph, unique, att, label)
     return QuerySet.of(att, inv[: a.shape[0]], inv[a.shape[0] :])
 
 

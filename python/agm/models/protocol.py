@@ -29,10 +29,17 @@ class SemiAtlasModel(Protocol):
 
         Args:
             z: (B, latent_dim) float tensor on the model's device.
-            y: (B,) int64 tensor of chart indices in [0, n_charts).
+            y: (B,) int64 tensor of chart indices in [0, n_charts). One batch may mix charts: row b is decoded in
+                chart y[b] (agm packs the points of many edges, of several charts, into one call).
 
         Returns:
-            (B, *S) float tensor: the decoded data points (means for a probabilistic decoder).
+            (B, *S) float tensor: the decoded data points (means for a probabilistic decoder), S the shape of one
+            data point (compared with the data's once, when a graph is built).
+
+        Geodesic refinement (``path.refine()``, ``agm.geodesic.refine_paths``, ``frechet_mean``) optimises latents
+        by gradients through this method, so it needs decode to be differentiable in z: torch operations from z
+        to the output, no numpy round trip, ``.detach()``, ``.item()`` or ``torch.no_grad()`` inside. The graph and
+        its queries run it under ``torch.no_grad()`` and need no gradients.
         """
         ...
 

@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, for type checkers (``X as X`` marks a re-export)
+    from agm.training.checkpoint import CHECKPOINT_NAME as CHECKPOINT_NAME
     from agm.training.checkpoint import load_checkpoint as load_checkpoint
     from agm.training.checkpoint import read_checkpoint as read_checkpoint
     from agm.training.checkpoint import save_checkpoint as save_checkpoint
@@ -22,7 +23,6 @@ if TYPE_CHECKING:  # the same names, for type checkers (``X as X`` marks a re-ex
     from agm.training.presets import TrainConfig as TrainConfig
     from agm.training.presets import make_config as make_config
     from agm.training.presets import preset_lr as preset_lr
-    from agm.training.trainer import CHECKPOINT_NAME as CHECKPOINT_NAME
     from agm.training.trainer import TrainingInterrupted as TrainingInterrupted
     from agm.training.trainer import TrainResult as TrainResult
     from agm.training.trainer import check_training_data as check_training_data
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the same names, for type checkers (``X as X`` marks a re-ex
 
 #: Public name -> the module that defines it.
 _HOMES: dict[str, str] = {
-    "CHECKPOINT_NAME": "trainer",
+    "CHECKPOINT_NAME": "checkpoint",
     "PRESETS": "presets",
     "TrainConfig": "presets",
     "TrainResult": "trainer",

@@ -38,6 +38,9 @@ from agm.models.registry import build_model
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
 
+#: The file name of a run's checkpoint inside its folder (``agm train --out FOLDER``).
+CHECKPOINT_NAME = "checkpoint.pt"
+
 FORMAT = "agm-checkpoint"
 VERSION = 2
 _MAGIC = f"{FORMAT} {VERSION}\n".encode()
@@ -166,6 +169,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             version, or holds a non-finite tensor (names the path).
     """
     path = Path(path)
+    if path.is_dir():
+        hint = path / CHECKPOINT_NAME
+        found = "did you mean" if hint.is_file() else "a run folder holds its checkpoint as"
+        raise FileNotFoundError(f"checkpoint not found: {path} is a folder; {found} {hint}?")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     body = _payload_bytes(path, path.read_bytes())

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from agm import distributed
 from agm.models.registry import build_model
-from agm.training.checkpoint import load_checkpoint, save_checkpoint
+from agm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from agm.training.data_parallel import (
     GradientSync,
     average_buffers,
@@ -42,8 +42,6 @@ from agm.training.data_parallel import (
 )
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
-
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclass
