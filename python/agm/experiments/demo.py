@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agm._progress import show
 from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
 from agm.evaluation import plot_chart_samples, reconstruction_errors
 from agm.experiments.demo_figures import plot_demo_figures
@@ -350,7 +351,7 @@ def run_demo_result(
     dataset: str = "glyph-loop",
     settings: DemoSettings | None = None,
     threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> DemoResult:
     """Run the demo and write ``report.md``, the PNG figures and ``results.json`` into ``out``.
 
@@ -363,7 +364,8 @@ def run_demo_result(
         settings: explicit sizes (overrides ``quick``).
         threads: torch threads (and native search threads) of the stages; None: :data:`DEMO_THREADS`. The
             caller's torch thread count is restored on return.
-        progress: show progress bars and stage messages.
+        progress: progress bars and stage messages; None (default): when stderr is a terminal or a notebook (the
+            demo is long work, :mod:`agm._progress`); True/False force them.
 
     Returns:
         The :class:`~agm.experiments.demo_results.DemoResult` (also written to ``results.json``).
@@ -376,6 +378,7 @@ def run_demo_result(
     n_threads = DEMO_THREADS if threads is None else threads
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    progress = show(progress, math.inf)
     say = tqdm.write if progress else (lambda _msg: None)
     clock = StageClock()
     with torch_threads(n_threads) as used:
