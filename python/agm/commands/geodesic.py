@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         found.append(geodesic.shortest_path(model, data[a], data[b], graph=graph))
     refined = geodesic.refine_paths(found, eps=args.eps) if args.refine else []
     index = {i: j for j, i in enumerate(ends)}
-    matrix = geodesic.distances(model, data[ends], graph=graph)
+    matrix = geodesic.distances(model, data[ends], graph=graph, progress=progress)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = found + refined
