@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
+from agm.geodesic.lazysp import LazyStats
 from agm.geodesic.policy import DecodePolicy
 from agm.models.analytic import CylinderAtlas
 
@@ -85,8 +86,10 @@ def test_lazy_distances_on_the_exact_cylinder_decode_a_fraction_of_eager() -> No
     th, h = torch.rand(40, generator=g) * 6.28 - 3.14, torch.rand(40, generator=g) * 0.8 + 0.1
     X = model.points(th, h)
     model.decoded = 0
-    D = geodesic.distances(model, X, graph=lazy)
+    stats = LazyStats()
+    D = geodesic.distances(model, X, graph=lazy, lazy_stats=stats)
     lazy_decodes = model.decoded
+    assert stats.rounds >= 2 and stats.graph_edges > 0 and stats.attachment_edges > 0
     model.decoded = 0
     E = geodesic.distances(model, X, graph=eager)
     np.testing.assert_allclose(D, E, rtol=RTOL, atol=ATOL)

@@ -37,7 +37,7 @@ from agm.geodesic.direct import direct_edges, evaluate_direct
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, check_non_negative_int
 from agm.geodesic.lazy_distances import lazy_graph_distances
-from agm.geodesic.lazysp import node_table
+from agm.geodesic.lazysp import LazyStats, node_table
 from agm.geodesic.policy import DecodePolicy, applied
 from agm.geodesic.routes import cheapest_direct
 from agm.geodesic.search import prepare_query
@@ -57,6 +57,7 @@ def distances(
     batch_size: int | None = None,
     device: torch.device | str | None = None,
     progress: bool | None = None,
+    lazy_stats: LazyStats | None = None,
 ) -> np.ndarray:
     """Geodesic distances between all pairs (X[i], Y[j]), like ``scipy.spatial.distance.cdist``.
 
@@ -71,6 +72,7 @@ def distances(
         device: where the model runs; default the device of its parameters.
         progress: a tqdm bar over the pairs (and the decode estimate up front): None shows it only when the
             estimate is long and stderr is a terminal or a notebook (:mod:`agm._progress`); True/False force it.
+        lazy_stats: if given, filled with the LazySP rounds and the edges decoded (:class:`LazyStats`).
 
     Returns:
         (n, m) float64 numpy array of geodesic lengths; ``inf`` where X[i] and Y[j] attach to different connected
@@ -98,7 +100,7 @@ def distances(
         want = np.ones((rows[0].size, rows[1].size), dtype=bool)
         if Y is None:
             want = np.triu(want, 1)  # d(i, j) = d(j, i): one route per unordered pair
-        out = _lazy_rows(model, graph, dev, policy, att, rows, want, n_threads, progress)
+        out = _lazy_rows(model, graph, dev, policy, att, rows, want, n_threads, progress, lazy_stats)
         if Y is None:
             out = np.minimum(out, out.T)
         _apply_direct(model, graph, dev, policy, att.select(rows[0]), att.select(rows[1]), out)
@@ -118,6 +120,7 @@ def _lazy_rows(
     want: np.ndarray,
     n_threads: int,
     progress: bool | None,
+    stats: LazyStats | None,
 ) -> np.ndarray:
     """The exact route lengths of the wanted pairs by one-to-many LazySP, with progress by the convention of
     :mod:`agm._progress` (the estimate: every pending graph and attachment edge decoded)."""
@@ -143,7 +146,7 @@ def _lazy_rows(
             bar.update(done)
             bar.set_postfix(edges_decoded=decoded[0], refresh=False)
 
-        return lazy_graph_distances(graph, model, dev, policy, att, rows, want, n_threads, advance)
+        return lazy_graph_distances(graph, model, dev, policy, att, rows, want, n_threads, advance, stats)
 
 
 def _sharded_distances(
