@@ -12,6 +12,7 @@ import torch
 from scipy.sparse.csgraph import dijkstra
 
 from agm import geodesic
+from agm.geodesic.export import to_scipy
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -94,3 +95,56 @@ def test_paths_and_interpolations_have_summary_reprs_and_refine_defaults_to_the_
     assert "array(" not in text and "tensor(" not in strip and len(text) < 200 and len(strip) < 200
     assert f"length={path.length:.6g}" in text and f"chart_changes={path.chart_changes.size}" in text
     assert "n=50" in strip and path._eps == graph.eps
+
+
+def _lazy_and_eager(n: int = 300) -> tuple[CylinderAtlas, geodesic.GeodesicGraph, geodesic.GeodesicGraph]:
+    model = CylinderAtlas()
+    g = torch.Generator().manual_seed(3)
+    data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g))
+    kw = {"k": 6, "n_steps": 4, "progress": False}
+    eager = geodesic.build_graph(model, data, weights="eager", **kw)  # type: ignore[arg-type]
+    return model, geodesic.build_graph(model, data, weights="lazy", **kw), eager  # type: ignore[arg-type]
+
+
+def test_exports_of_a_lazy_graph_are_exact_by_default() -> None:
+    model, lazy, eager = _lazy_and_eager()
+    assert lazy.weights_evaluated == 0.0
+    a = lazy.to_scipy()  # decodes what is missing (the model is bound to the graph)
+    assert a.weights == "exact" and lazy.weights_evaluated == 1.0
+    np.testing.assert_allclose(a.toarray(), eager.to_scipy().toarray(), rtol=1e-6, atol=1e-9)
+    n = lazy.to_networkx()
+    assert n.graph["weights"] == "exact" and n.graph["exact"] is True
+    p, q = lazy.point_graph(), eager.point_graph()
+    assert p.weights == "exact" == q.weights
+    np.testing.assert_allclose(p.toarray(), q.toarray(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("export", ["to_scipy", "to_networkx", "point_graph"])
+def test_bounds_only_when_asked_for_and_marked(export: str) -> None:
+    model, lazy, eager = _lazy_and_eager(200)
+    out = getattr(lazy, export)(weights="bounds")
+    assert lazy.weights_evaluated == 0.0  # nothing decoded
+    if export == "to_networkx":
+        assert out.graph["weights"] == "bounds" and out.graph["exact"] is False
+        w = np.array([d["weight"] for _, _, d in out.edges(data=True)])
+        ref = np.array([d["weight"] for _, _, d in eager.to_networkx().edges(data=True)])
+        assert np.all(w <= ref * (1 + 1e-6) + 1e-12)  # float32 chords of straight edges: equal to rounding
+    else:
+        assert out.weights == "bounds"
+        ref = getattr(eager, export)()
+        assert np.all(out.toarray() <= ref.toarray() * (1 + 1e-6) + 1e-12)
+        assert (out.toarray() < ref.toarray() * (1 - 1e-4)).any()  # chords: some strictly below
+    with pytest.raises(ValueError, match="weights must be one of"):
+        getattr(lazy, export)(weights="chords")
+
+
+def test_exact_export_shows_its_estimate_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    model, lazy, _ = _lazy_and_eager(200)
+    capsys.readouterr()
+    to_scipy(lazy, model, progress=True)
+    err = capsys.readouterr().err
+    assert "agm: decoding" in err and "decodings" in err
+    other, quiet, _ = _lazy_and_eager(200)
+    capsys.readouterr()
+    assert quiet.to_scipy(model=other).weights == "exact"  # progress=None and stderr captured: silent
+    assert capsys.readouterr().err == ""

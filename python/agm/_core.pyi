@@ -387,6 +387,41 @@ class AtlasGraph:
             IndexError: a node id outside [0, n_nodes).
             TypeError: an array of another dtype.
         """
+    def distance_routes(
+        self,
+        source_offsets: NDArray[np.int64],
+        source_nodes: NDArray[np.int64],
+        source_costs: NDArray[np.float64],
+        target_offsets: NDArray[np.int64],
+        target_nodes: NDArray[np.int64],
+        target_costs: NDArray[np.float64],
+        want: NDArray[np.bool_],
+        n_threads: int = 0,
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+        """``distances_many`` that also returns the routes to the wanted targets (one-to-many LazySP reads them).
+
+        Each row's Dijkstra (virtual source, T virtual sinks, the arguments of ``distances_many``) stops once every
+        reachable target t with ``want[b, t]`` is settled; the rows run over threads with the GIL released, on one
+        snapshot of the weights.
+
+        Args:
+            source_offsets, source_nodes, source_costs, target_offsets, target_nodes, target_costs: as in
+                ``distances_many``.
+            want: (B, T) bool, C-contiguous: the pairs whose routes are read back.
+            n_threads: worker threads, 0 = all hardware threads.
+
+        Returns:
+            (lengths, route_offsets, route_nodes): (B, T) float64 route lengths (both attachment costs included;
+            inf where unreachable; an unwanted entry is inf unless its target was settled before the row stopped);
+            (B T + 1,) int64 offsets: pair p = b T + t visits the graph nodes
+            ``route_nodes[route_offsets[p]:route_offsets[p + 1]]`` (int64), from the node the source attaches at to
+            the node the target is reached from; empty where not wanted or unreachable.
+
+        Raises:
+            ValueError: as ``distances_many``; ``want`` of another shape or not C-contiguous.
+            IndexError: a node id outside [0, n_nodes).
+            TypeError: an array of another dtype (``want`` must be bool).
+        """
     def single_source(self, source: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """One-to-many Dijkstra from one node: distances (n_nodes,) float64 (inf where unreachable) and
         predecessors (n_nodes,) int64 (-1 for the source and unreachable nodes)."""

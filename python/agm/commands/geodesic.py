@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         found.append(geodesic.shortest_path(model, data[a], data[b], graph=graph, switch_tolerance=tolerance))
     refined = geodesic.refine_paths(found, eps=args.eps) if args.refine else []
     index = {i: j for j, i in enumerate(ends)}
-    matrix = geodesic.distances(model, data[ends], graph=graph)
+    matrix = geodesic.distances(model, data[ends], graph=graph, progress=progress)
     out = Path(args.out)
     rows = found + refined
     labels = [f"{a}->{b}" for a, b in pairs] + [f"{a}->{b} refined" for a, b in pairs] * bool(refined)

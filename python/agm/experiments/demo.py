@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from agm._files import run_folder
+from agm._progress import show
 from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
 from agm.evaluation import plot_chart_samples, reconstruction_errors
 from agm.experiments.demo_figures import plot_demo_figures
@@ -353,7 +354,7 @@ def run_demo_result(
     dataset: str = "glyph-loop",
     settings: DemoSettings | None = None,
     threads: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> DemoResult:
     """Run the demo and write ``report.md``, the PNG figures and ``results.json`` into ``out``.
 
@@ -366,7 +367,8 @@ def run_demo_result(
         settings: explicit sizes (overrides ``quick``).
         threads: torch threads (and native search threads) of the stages; None: :data:`DEMO_THREADS`. The
             caller's torch thread count is restored on return.
-        progress: show progress bars and stage messages.
+        progress: progress bars and stage messages; None (default): when stderr is a terminal or a notebook (the
+            demo is long work, :mod:`agm._progress`); True/False force them.
 
     Returns:
         The :class:`~agm.experiments.demo_results.DemoResult` (also written to ``results.json``).
@@ -378,6 +380,7 @@ def run_demo_result(
     s = _settings(quick, settings, dataset)
     n_threads = DEMO_THREADS if threads is None else threads
     out = Path(out)
+    progress = show(progress, math.inf)
     with run_folder(out, "demo") as stage, torch_threads(n_threads) as used:  # the files committed as one run
         result = _run_stages(
             dataset, s, out, stage, seed=seed, quick=quick, device=device, progress=progress, used=used

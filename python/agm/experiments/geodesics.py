@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agm._progress import show
 from agm.experiments.figures import StripRow
 from agm.geodesic import GeodesicGraph, GeodesicPath, shortest_paths
 
@@ -21,7 +22,7 @@ def geodesics(
     batch_size: int | None = None,
     chunk: int = 25,
     n_threads: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     desc: str = "geodesics",
 ) -> list[GeodesicPath | None]:
     """Geodesics between x0[b] and x1[b]; a pair whose endpoints lie in different graph components gets None.
@@ -36,7 +37,8 @@ def geodesics(
         batch_size: decoded points per forward call (None: the geodesic module's default for the device).
         chunk: pairs per batched call (>= 1).
         n_threads: native search threads (0: all cores).
-        progress: show a tqdm bar over the pairs.
+        progress: a tqdm bar over the pairs; None (default): when stderr is a terminal or a notebook and the pairs
+            are many (over a few seconds at a guess of one second per pair, :mod:`agm._progress`).
 
     Returns:
         P entries: a :class:`agm.geodesic.GeodesicPath` or None (unreachable).
@@ -46,7 +48,8 @@ def geodesics(
     if chunk < 1:
         raise ValueError(f"chunk: expected >= 1, got {chunk}")
     out: list[GeodesicPath | None] = []
-    with tqdm(total=x0.shape[0], desc=desc, unit="pair", disable=not progress, leave=False) as bar:
+    shown = show(progress, float(x0.shape[0]))
+    with tqdm(total=x0.shape[0], desc=desc, unit="pair", disable=not shown, leave=False) as bar:
         for start in range(0, x0.shape[0], chunk):
             a, b = x0[start : start + chunk], x1[start : start + chunk]
             out.extend(

@@ -49,7 +49,7 @@ def train_or_load(
     run_dir: str | os.PathLike[str],
     data: torch.Tensor,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> tuple[Any, RunInfo]:
     """Train ``config`` into ``run_dir``, or reuse the checkpoint already there.
 
@@ -60,7 +60,7 @@ def train_or_load(
         config: the run's configuration.
         run_dir: folder of ``checkpoint.pt``.
         data: (N, *S) float training data (passed to the trainer, so the data set is loaded only once).
-        progress: show the trainer's progress bars.
+        progress: the trainer's progress bars (None: when stderr is a terminal or a notebook; see ``train``).
 
     Returns:
         (model in eval mode on the config's device, an ``nn.Module`` with the atlas interface, and a

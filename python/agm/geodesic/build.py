@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from agm._core import AtlasGraph
+from agm._progress import decode_seconds, say, show
 from agm.geodesic._context import evaluating
 from agm.geodesic.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
 from agm.geodesic.far import record_data_gap
@@ -239,7 +240,7 @@ def build_graph(
     refine_steps: int = 10,
     seed: int = 0,
     skip_small_charts: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
     weights: WeightMode = "lazy",
     decode_policy: DecodePolicy | None = None,
     attach: AttachRule = "all",
@@ -274,7 +275,9 @@ def build_graph(
             (:func:`agm.geodesic.semi.refine`).
         seed: "decoder" mode: seed of the prior samples.
         skip_small_charts: leave out charts with k or fewer nodes instead of raising ValueError.
-        progress: show tqdm progress bars.
+        progress: tqdm bars and the closing "agm: built ..." line. None (default): only when the build is
+            estimated long (its decodes at the decode policy's measured rate, over :data:`agm._progress.LONG_S`)
+            and stderr is a terminal or a notebook; True/False force them (the command line passes True).
         weights: "lazy" (default): the nodes, their decodings and the structure, with every intra-chart edge at
             its decoded chord (a lower bound of its weight); queries decode only the edges their paths need
             (LazySP, :mod:`agm.geodesic.lazysp`) and the graph keeps them. Lengths equal the eager graph's to
@@ -341,7 +344,7 @@ def build_graph(
         batch_size=batch_size or (decode_policy.batch_size if decode_policy else default_batch_size(dev)),
         device=dev,
         skip_small_charts=bool(skip_small_charts),
-        progress=bool(progress),
+        progress=bool(progress),  # resolved below, once the decode policy's rate is known
         n_samples=samples,
         refine_steps=refine_steps,
         seed=seed,
@@ -356,6 +359,8 @@ def build_graph(
         key = policy_key(model, dev)
         known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
         timings["decode_policy"] = time.perf_counter() - t0
+        shown = show(progress, decode_seconds(_build_decodes(x, samples, k, n_steps, weights), policy.measured))
+        settings = replace(settings, progress=shown)
         t0 = time.perf_counter()
         with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
             chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
@@ -368,7 +373,7 @@ def build_graph(
             policy=known,
             device=dev,
             lazy=weights == "lazy",
-            progress=progress,
+            progress=shown,
             timings=timings,
             policy_key=key,
         )
@@ -397,9 +402,15 @@ def build_graph(
     if can_register(model):
         register_graph(model, graph)
         graph.bind(model)  # graph.shortest_path(...) etc. keep working after a newer graph is built for the model
-    if progress:
-        tqdm.write(f"agm: built {graph!r} in {timings['total']:.1f}s")
+    say(f"agm: built {graph!r} in {timings['total']:.1f}s", shown)
     return graph
+
+
+def _build_decodes(x: torch.Tensor | None, n_samples: int, k: int, n_steps: int, weights: str) -> int:
+    """A rough count of a build's decodes for the progress rule: one per data point (its nodes), plus k edges of
+    ``interior_decodings(n_steps)`` per point when eager."""
+    n = x.shape[0] if x is not None else n_samples
+    return n * (1 + (k * interior_decodings(n_steps) if weights == "eager" else 0))
 
 
 def load_graph(path: str | os.PathLike[str], model: Any | None = None) -> GeodesicGraph:

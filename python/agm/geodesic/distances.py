@@ -6,11 +6,13 @@ the two query points (:mod:`agm.geodesic.direct`). Every query point is encoded 
 pass for X and Y together). Then, for each row, one multi-source Dijkstra runs over the graph augmented with
 virtual nodes: every source query is a node with out-edges only (to its attachments, at their costs) and every
 target query a sink with in-edges only (from its attachments), so no route passes through another query point,
-exactly as in the pairwise query. All-pairs routes need most edges, so a lazy graph
-(``build_graph(weights="lazy")``) is first completed (:meth:`GeodesicGraph.evaluate_all`, the same weights an eager
-build decodes), and every attachment and direct edge of X and Y is decoded. The searches run natively
-(``AtlasGraph.distances_many``: one Dijkstra per row with its virtual source and all T virtual sinks, stopped when
-every reachable target is settled, rows in parallel with the GIL released); :func:`augmented_csr` is the same
+exactly as in the pairwise query. The query points' attachment edges start at their chord bounds and a lazy
+graph's edges at theirs; one-to-many LazySP (:mod:`agm.geodesic.lazy_distances`: ``AtlasGraph.distance_routes``,
+one Dijkstra per row with its virtual source and all T virtual sinks, stopped when every pending target is
+settled, rows in parallel with the GIL released) decodes only the edges on the rows' current routes, round after
+round, until every route is exact: the matrix is the eager graph's. The direct edges of candidate pairs are decoded
+exactly. Inside a torch.distributed process group the graph is completed instead, its pending edges split across
+the ranks (``AtlasGraph.distances_many`` then searches); :func:`augmented_csr` is the same
 graph for scipy (the tests' oracle).
 
 Lengths agree with :func:`agm.geodesic.shortest_paths` up to float32 rounding of the model's encodings (~1e-6
@@ -25,15 +27,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from agm._progress import decode_seconds, say, show
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, attach, evaluate_attachments
 from agm.geodesic.build import evaluate_edges_sharded
+from agm.geodesic.curves import interior_decodings
 from agm.geodesic.direct import direct_edges, evaluate_direct
 from agm.geodesic.far import warn_far_queries
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import as_batch, check_non_negative_int
-from agm.geodesic.lazysp import node_table
+from agm.geodesic.lazy_distances import lazy_graph_distances
+from agm.geodesic.lazysp import LazyStats, node_table
 from agm.geodesic.policy import DecodePolicy, applied
 from agm.geodesic.routes import cheapest_direct
 from agm.geodesic.search import prepare_query
@@ -52,6 +58,8 @@ def distances(
     *,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
+    progress: bool | None = None,
+    lazy_stats: LazyStats | None = None,
 ) -> np.ndarray:
     """Geodesic distances between all pairs (X[i], Y[j]), like ``scipy.spatial.distance.cdist``.
 
@@ -64,13 +72,17 @@ def distances(
         n_threads: native search threads over the rows, 0 = all cores.
         batch_size: decoded points per forward call (default as in ``build_graph``).
         device: where the model runs; default the device of its parameters.
+        progress: a tqdm bar over the pairs (and the decode estimate up front): None shows it only when the
+            estimate is long and stderr is a terminal or a notebook (:mod:`agm._progress`); True/False force it.
+        lazy_stats: if given, filled with the LazySP rounds and the edges decoded (:class:`LazyStats`).
 
     Returns:
         (n, m) float64 numpy array of geodesic lengths; ``inf`` where X[i] and Y[j] attach to different connected
-        components of the graph and have no direct edge. A lazy graph has all its weights evaluated afterwards.
-        Inside an initialised torch.distributed process group (every rank calling with the same arguments) the
-        lazy graph's pending edges and the rows of X are split across ranks (each rank still encodes and attaches
-        all of X and Y) and every rank returns the whole matrix, the same bytes on every rank.
+        components of the graph and have no direct edge. A lazy graph keeps the weights the routes needed (the
+        matrix is the eager graph's: one-to-many LazySP, :mod:`agm.geodesic.lazy_distances`). Inside an
+        initialised torch.distributed process group (every rank calling with the same arguments) the lazy graph's
+        pending edges and the rows of X are split across ranks (each rank still encodes and attaches all of X and
+        Y) and every rank returns the whole matrix, the same bytes on every rank.
 
     Raises:
         ValueError: no graph for the model, a graph of another model, bad shapes or NaN/inf, a device this
@@ -81,41 +93,101 @@ def distances(
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
-    if is_sharded():  # every rank enters: the edges pending on any rank are split across all of them
-        with evaluating(model):
-            table = node_table(graph, dev)
-            pending = np.flatnonzero(~graph.edge_weights.evaluated)
-            evaluate_edges_sharded(
-                model, table, graph.edge_weights, pending, graph.n_steps, graph.decode_policy or policy
-            )
-    elif not graph.edge_weights.complete:
-        graph.evaluate_all(model, dev)
-    rows = share(a.shape[0])  # every row without a process group
-
-    def rows_of_x() -> np.ndarray:
-        src, dst = _attach_all(model, graph, dev, policy, a, None if Y is None else b)
-        if is_sharded():
-            src = src.select(np.arange(a.shape[0])[rows])
-            if src.n_queries == 0:
-                return np.zeros((0, dst.n_queries), dtype=np.float64)
-        out = _graph_distances(graph, src, dst, n_threads)
-        _apply_direct(model, graph, dev, policy, src, dst, out)
-        return out
-
-    out = gather_rows(on_every_rank(rows_of_x))
+    if is_sharded():
+        out = _sharded_distances(model, graph, dev, policy, a, None if Y is None else b, n_threads)
+    else:
+        att, inv = _attach_unique(model, graph, dev, policy, a, None if Y is None else b)
+        n = a.shape[0]
+        rows = (inv[:n], inv[:n] if Y is None else inv[n:])
+        want = np.ones((rows[0].size, rows[1].size), dtype=bool)
+        if Y is None:
+            want = np.triu(want, 1)  # d(i, j) = d(j, i): one route per unordered pair
+        out = _lazy_rows(model, graph, dev, policy, att, rows, want, n_threads, progress, lazy_stats)
+        if Y is None:
+            out = np.minimum(out, out.T)
+        _apply_direct(model, graph, dev, policy, att.select(rows[0]), att.select(rows[1]), out)
     if Y is None:
         out = np.minimum(out, out.T)  # both directions are one undirected query; float rounding may differ
         np.fill_diagonal(out, 0.0)
     return out
 
 
-def _attach_all(
+def _lazy_rows(
+    model: Any,
+    graph: GeodesicGraph,
+    dev: torch.device,
+    policy: DecodePolicy,
+    att: Attachments,
+    rows: tuple[np.ndarray, np.ndarray],
+    want: np.ndarray,
+    n_threads: int,
+    progress: bool | None,
+    stats: LazyStats | None,
+) -> np.ndarray:
+    """The exact route lengths of the wanted pairs by one-to-many LazySP, with progress by the convention of
+    :mod:`agm._progress` (the estimate: every pending graph and attachment edge decoded)."""
+    inner = interior_decodings(graph.n_steps)
+    pending = int((~graph.edge_weights.evaluated[: graph.native.n_intra_edges]).sum())
+    bound = (pending + int((~att.evaluated).sum())) * inner
+    rate = (graph.decode_policy or policy).measured
+    shown = show(progress, decode_seconds(bound, rate))
+    n_pairs = int(want.sum())
+    say(
+        f"agm: {want.shape[0]} x {want.shape[1]} geodesic distances on {graph!r}; at most ~{bound:,} decodings "
+        f"(~{decode_seconds(bound, rate):.0f} s), usually a small fraction",
+        shown,
+    )
+    with (
+        tqdm(total=n_pairs, desc="distances", unit="pair", disable=not shown, leave=False) as bar,
+        evaluating(model),
+    ):
+        decoded = [0]
+
+        def advance(done: int, n_edges: int) -> None:
+            decoded[0] += n_edges
+            bar.update(done)
+            bar.set_postfix(edges_decoded=decoded[0], refresh=False)
+
+        return lazy_graph_distances(graph, model, dev, policy, att, rows, want, n_threads, advance, stats)
+
+
+def _sharded_distances(
+    model: Any,
+    graph: GeodesicGraph,
+    dev: torch.device,
+    policy: DecodePolicy,
+    a: torch.Tensor,
+    b: torch.Tensor | None,
+    n_threads: int,
+) -> np.ndarray:
+    """Inside a process group: the pending edges split across ranks (the graph completed), the rows of X split,
+    every rank returning the whole matrix."""
+    with evaluating(model):
+        table = node_table(graph, dev)
+        pending = np.flatnonzero(~graph.edge_weights.evaluated)
+        evaluate_edges_sharded(model, table, graph.edge_weights, pending, graph.n_steps, graph.decode_policy or policy)
+    rows = share(a.shape[0])
+
+    def rows_of_x() -> np.ndarray:
+        src, dst = _attach_all(model, graph, dev, policy, a, b)
+        src = src.select(np.arange(a.shape[0])[rows])
+        if src.n_queries == 0:
+            return np.zeros((0, dst.n_queries), dtype=np.float64)
+        out = _graph_distances(graph, src, dst, n_threads)
+        _apply_direct(model, graph, dev, policy, src, dst, out)
+        return out
+
+    return gather_rows(on_every_rank(rows_of_x))
+
+
+def _attach_unique(
     model: Any, graph: GeodesicGraph, dev: torch.device, policy: DecodePolicy, a: torch.Tensor, b: torch.Tensor | None
-) -> tuple[Attachments, Attachments]:
-    """Exact attachments of X and Y from one batched pass; bitwise-equal points are encoded once (so identically)."""
+) -> tuple[Attachments, np.ndarray]:
+    """Lazy attachments (chord bounds) of the unique points of X and Y (bitwise-equal points are encoded once, so
+    identically), and the row of each point of X, then Y, among them."""
     both = a if b is None else torch.cat([a, b.to(a.device)])
     unique, inverse = torch.unique(both.reshape(both.shape[0], -1), dim=0, return_inverse=True)
-    inv = inverse.cpu().numpy()
+    inv = inverse.cpu().numpy().astype(np.int64)
     n = a.shape[0]
 
     def label(u: int) -> str:
@@ -124,8 +196,18 @@ def _attach_all(
 
     with evaluating(model), applied(policy):
         att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label)
-        evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, dev)
     warn_far_queries(graph, unique, att, label)
+    return att, inv
+
+
+def _attach_all(
+    model: Any, graph: GeodesicGraph, dev: torch.device, policy: DecodePolicy, a: torch.Tensor, b: torch.Tensor | None
+) -> tuple[Attachments, Attachments]:
+    """Exact attachments of X and Y from one batched pass (:func:`_attach_unique`, every edge decoded)."""
+    att, inv = _attach_unique(model, graph, dev, policy, a, b)
+    with evaluating(model):
+        evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, dev)
+    n = a.shape[0]
     src = att.select(inv[:n])
     return src, (src if b is None else att.select(inv[n:]))
 

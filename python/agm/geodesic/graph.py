@@ -154,8 +154,11 @@ class GeodesicGraph:
         """Fraction of intra-chart edge weights decoded: 1.0 for an eager graph, grows with a lazy one's queries."""
         return self.edge_weights.fraction_evaluated
 
-    def evaluate_all(self, model: Any, device: torch.device | str | None = None, progress: bool = False) -> None:
-        """Decode every edge weight not yet evaluated: a lazy graph becomes the eager graph (same weights)."""
+    def evaluate_all(self, model: Any, device: torch.device | str | None = None, progress: bool | None = None) -> None:
+        """Decode every edge weight not yet evaluated: a lazy graph becomes the eager graph (same weights).
+
+        ``progress``: the decode estimate up front and a bar; None shows them only when the estimate is long and
+        stderr is a terminal or a notebook (:mod:`agm._progress`), True/False force them."""
         from agm.geodesic.lazysp import evaluate_all
 
         evaluate_all(self, model, device, progress)
@@ -246,23 +249,32 @@ class GeodesicGraph:
 
         return interpolate(self.model if model is None else model, x0, x1, n, graph=self, **options)
 
-    def to_scipy(self) -> Any:
-        """The weighted adjacency over nodes as a ``scipy.sparse.csr_array`` (:func:`agm.geodesic.export.to_scipy`)."""
+    def to_scipy(
+        self, *, model: Any = None, weights: Literal["exact", "bounds"] = "exact", progress: bool | None = None
+    ) -> Any:
+        """The weighted adjacency over nodes as a ``scipy.sparse.csr_array`` (:func:`agm.geodesic.export.to_scipy`:
+        exact weights unless ``weights="bounds"``)."""
         from agm.geodesic.export import to_scipy
 
-        return to_scipy(self)
+        return to_scipy(self, model, weights=weights, progress=progress)
 
-    def to_networkx(self) -> Any:
-        """A ``networkx.Graph`` with node attributes chart, data_index, latent (:mod:`agm.geodesic.export`)."""
+    def to_networkx(
+        self, *, model: Any = None, weights: Literal["exact", "bounds"] = "exact", progress: bool | None = None
+    ) -> Any:
+        """A ``networkx.Graph`` with node attributes chart, data_index, latent (:mod:`agm.geodesic.export`: exact
+        weights unless ``weights="bounds"``)."""
         from agm.geodesic.export import to_networkx
 
-        return to_networkx(self)
+        return to_networkx(self, model, weights=weights, progress=progress)
 
-    def point_graph(self) -> Any:
-        """The data-point-level view (nodes of a point contracted): :func:`agm.geodesic.export.point_graph`."""
+    def point_graph(
+        self, *, model: Any = None, weights: Literal["exact", "bounds"] = "exact", progress: bool | None = None
+    ) -> Any:
+        """The data-point-level view (nodes of a point contracted): :func:`agm.geodesic.export.point_graph` (exact
+        weights unless ``weights="bounds"``)."""
         from agm.geodesic.export import point_graph
 
-        return point_graph(self)
+        return point_graph(self, model, weights=weights, progress=progress)
 
     # -- model check ---------------------------------------------------------------------------------------
     def check_model(self, model: Any, device: torch.device | None = None) -> None:

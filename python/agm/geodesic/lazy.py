@@ -95,6 +95,13 @@ class GraphWeights:
         out: np.ndarray = ids[waiting]
         return out
 
+    def exact_as_of(self, ids: np.ndarray, as_of: int) -> np.ndarray:
+        """(len(ids),) bool: whether each edge of ``ids`` (int64, in range) was evaluated by store ``as_of`` (a
+        ``version`` read before a search: the native weights that search read are exact on those edges, since a
+        store hands its weights to the native graph before it publishes its version)."""
+        exact: np.ndarray = self.evaluated[ids] & (self.stamp[ids] <= as_of)
+        return exact
+
     def store(self, ids: np.ndarray, weights: np.ndarray) -> None:
         """Record exact weights of edges ``ids`` and hand those entries to the native graph; O(len(ids)).
 

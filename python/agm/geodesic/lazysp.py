@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from agm._progress import decode_seconds, say, show
 from agm.geodesic._context import evaluating
 from agm.geodesic.attach import Attachments, evaluate_attachments
-from agm.geodesic.curves import PointTable, default_batch_size
+from agm.geodesic.curves import PointTable, default_batch_size, interior_decodings
 from agm.geodesic.direct import DirectEdges, evaluate_direct
 from agm.geodesic.graph import GeodesicGraph
 from agm.geodesic.inputs import check_device
@@ -110,15 +111,25 @@ def _attachment_edge(att: Attachments, k: int, b: int, chart: int, node: int) ->
 
 
 def route_pending(
-    graph: GeodesicGraph, qs: QuerySet, src: Attachments, dst: Attachments, direct: DirectEdges, b: int, route: Route
+    graph: GeodesicGraph,
+    qs: QuerySet,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    b: int,
+    route: Route,
+    as_of: int,
 ) -> Pending:
-    """The unevaluated edges of pair b's ``route``."""
+    """The unevaluated edges of pair b's ``route``; graph edges are judged as of store ``as_of``, the graph
+    weights' version read before the search that found the route (see :func:`lazy_routes`)."""
     none = np.zeros(0, dtype=np.int64)
     if route.nodes.size == 0:  # a direct route: the pair's direct edge in the route's chart
         edges = np.asarray([e for e in direct.of(b) if int(direct.chart[e]) == route.leave_chart], dtype=np.int64)
         return Pending(none, none, edges[~direct.evaluated[edges]])
     nodes = route.nodes
-    ids = graph.edge_weights.pending(graph.edge_weights.edge_ids(nodes[:-1], nodes[1:]))
+    ids = np.unique(graph.edge_weights.edge_ids(nodes[:-1], nodes[1:]))
+    ids = ids[ids >= 0]
+    ids = ids[~graph.edge_weights.exact_as_of(ids, as_of)]
     first = _attachment_edge(src, graph.k, b, route.leave_chart, int(nodes[0]))
     last = _attachment_edge(dst, graph.k, b, route.arrive_chart, int(nodes[-1]))
     ends = [qs.edge_maps[0][first]] if not src.evaluated[first] else []
@@ -158,19 +169,20 @@ def _next_step(
     b: int,
     nodes: np.ndarray,
     cost: float,
+    as_of: int,
     tolerance: float,
 ) -> tuple[Route | None, Pending | None]:
     """(the final route, None) when pair b is done, else (None, the edges to evaluate)."""
     shortest = shortest_route(graph, src, dst, direct, b, nodes, cost)
     if shortest is None:
         return None, None
-    todo = route_pending(graph, qs, src, dst, direct, b, shortest)
+    todo = route_pending(graph, qs, src, dst, direct, b, shortest, as_of)
     if not todo.empty:
         return None, todo
     route = best_route(graph, src, dst, direct, b, nodes, cost, tolerance)
     if route is None:
         raise AssertionError(f"pair {b} has a shortest route but no best route")
-    todo = route_pending(graph, qs, src, dst, direct, b, route)
+    todo = route_pending(graph, qs, src, dst, direct, b, route, as_of)
     return (route, None) if todo.empty else (None, todo)
 
 
@@ -205,6 +217,10 @@ def lazy_routes(
     table: PointTable | None = None
     while pending.size:
         stats.rounds += 1
+        # Judge the routes as of the weights' version of *before* the search: GraphWeights.store hands weights to
+        # the native graph before it publishes its version, so what was exact then is exact in the weights the
+        # search reads; an edge another thread evaluates meanwhile only costs this pair another round.
+        as_of = graph.edge_weights.version
         ps, pd = src.select(pending), dst.select(pending)
         paths, costs = graph.native.search_many(
             ps.offsets,
@@ -222,7 +238,9 @@ def lazy_routes(
         todo: list[Pending] = []
         still: list[int] = []
         for i, b in enumerate(pending.tolist()):
-            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]), switch_tolerance)
+            route, need = _next_step(
+                graph, qs, src, dst, direct, b, paths[i], float(costs[i]), as_of, switch_tolerance
+            )
             if need is None:
                 routes[b] = route
             else:
@@ -262,15 +280,25 @@ def node_table(graph: GeodesicGraph, device: torch.device) -> PointTable:
 
 
 def evaluate_all(
-    graph: GeodesicGraph, model: Any, device: torch.device | str | None = None, progress: bool = False
+    graph: GeodesicGraph, model: Any, device: torch.device | str | None = None, progress: bool | None = None
 ) -> int:
-    """Decode every unevaluated edge weight of ``graph`` (packed calls of its decode policy); the number decoded."""
+    """Decode every unevaluated edge weight of ``graph`` (packed calls of its decode policy); the number decoded.
+
+    The decode estimate is printed up front and a bar shown when ``progress`` says so (None: only when the estimate
+    is long and stderr is a terminal or a notebook, :mod:`agm._progress`).
+    """
     graph.check_model(model)
     dev = check_device(device) if device is not None else model_device(model)
     policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
+    ids = np.flatnonzero(~graph.edge_weights.evaluated[: graph.native.n_intra_edges])
+    if ids.size == 0:
+        return 0
+    decodes = int(ids.size) * interior_decodings(graph.n_steps)
+    seconds = decode_seconds(decodes, policy.measured)
+    shown = show(progress, seconds)
+    say(f"agm: decoding {ids.size:,} edge weights of {graph!r}: ~{decodes:,} decodings (~{seconds:.0f} s)", shown)
     table = node_table(graph, dev)
-    ids = np.flatnonzero(~graph.edge_weights.evaluated)
     with evaluating(model):
         return evaluate_edges(
-            model, table, graph.native, graph.edge_weights, ids, graph.n_steps, policy, progress=progress
+            model, table, graph.native, graph.edge_weights, ids, graph.n_steps, policy, progress=shown
         )

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from agm import distributed
+from agm._progress import show
 from agm.models.registry import build_model
 from agm.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from agm.training.data_parallel import (
@@ -367,7 +368,7 @@ def train(
     *,
     data: torch.Tensor | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset`` for ``config.epochs`` epochs, on every process of the current
     torch.distributed group (data-parallel; one process without a group).
@@ -384,7 +385,8 @@ def train(
             config, of which ``config`` only changes epochs, device and (if set) data_dir; training then runs
             epochs [saved epoch, config.epochs), on any number of processes.  Resuming on the same number of
             processes gives the same weights on CPU as an uninterrupted run.
-        progress: show a tqdm bar with the running losses (rank 0 only).
+        progress: a tqdm bar with the running losses (rank 0 only); None (default): when stderr is a terminal or
+            a notebook (training is long work, :mod:`agm._progress`); True/False force it.
 
     Returns:
         A :class:`TrainResult` with the trained model in eval mode (the same weights on every rank).
@@ -402,7 +404,7 @@ def train(
     per_rank_batch = rank_batch_size(config.batch_size, ranks.world_size)
     ckpt_path = None if out_dir is None else Path(out_dir) / CHECKPOINT_NAME
     config = _resolved(config)
-    progress = progress and ranks.main
+    progress = show(progress, math.inf) and ranks.main
     history: list[dict[str, float]] = []
     if resume:
         if ckpt_path is None or not ckpt_path.is_file():
