@@ -43,6 +43,7 @@ from agm.training.data_parallel import (
 from agm.training.interface import TrainableModel
 from agm.training.presets import TrainConfig
 
+#: File name of the checkpoint that :func:`train` writes into its ``out_dir``.
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
