@@ -8,10 +8,10 @@ Here the ring torus in R^3 (radii R = 2, r = 1) is covered by four angle charts 
 (u, v) in {0, pi} x {0, pi}, glued by a smooth partition of unity.  No chart covers the whole torus, so a long
 geodesic has to change chart.
 
-Exact distances: on a meridian (u fixed) the arc is the shortest curve, of length :math:`r\,|\Delta v|` (the metric
-is :math:`(R + r\cos v)^2 du^2 + r^2 dv^2 \ge r^2 dv^2`, :math:`\Delta v` the wrapped angle gap), so meridian pairs
+Exact distances: on a meridian (u fixed) the arc is the shortest curve, of length r·\|Δv\| (the metric
+is (R + r cos v)² du² + r² dv² ≥ r² dv², Δv the wrapped angle gap), so meridian pairs
 have an exact distance to compare the graph and the refined lengths with.  For other pairs
-:math:`\max(r\,|\Delta v|, (R - r)\,|\Delta u|)` is a lower bound.
+max(r·\|Δv\|, (R - r)·\|Δu\|) is a lower bound.
 """
 
 import math
@@ -78,7 +78,7 @@ graph = agm.build_graph(model, data, k=12, eps=0.05, n_steps=8, progress=False)
 print(graph)
 
 # %%
-# Meridian pairs: the exact distance is :math:`r\,|\Delta v|`.  Each geodesic is found in the graph (a polyline
+# Meridian pairs: the exact distance is r·\|Δv\|.  Each geodesic is found in the graph (a polyline
 # through data points, across charts where needed), then refined into a smooth curve.  Refinement is local: where the
 # graph took the other way around the meridian, the refined curve converges to that arc (length 2 pi r minus the
 # exact distance).
@@ -95,7 +95,7 @@ for e, p, q in zip(exact.tolist(), paths, refined):
 
 # %%
 # Random pairs: graph and refined lengths against the lower bound
-# :math:`\max(r\,|\Delta v|, (R - r)\,|\Delta u|)`.
+# max(r·\|Δv\|, (R - r)·\|Δu\|).
 uv0 = (torch.rand(40, 2, generator=g) * 2 - 1) * math.pi
 uv1 = (torch.rand(40, 2, generator=g) * 2 - 1) * math.pi
 pairs = graph.shortest_paths(TorusAtlas.points(uv0[:, 0], uv0[:, 1]), TorusAtlas.points(uv1[:, 0], uv1[:, 1]))
