@@ -110,3 +110,20 @@ def test_version_is_defined_once() -> None:
     assert agm._core.__version__ == agm.__version__  # CMake passes the same value to the native core
     assert "\nversion:" not in (ROOT / "CITATION.cff").read_text()  # the software's version lives in one place
     assert "## [" + agm.__version__ + "]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_readme_quick_start_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert blocks, "the README has no python quick start"
+    code = blocks[0]
+    assert len([line for line in code.splitlines() if line.strip()]) <= 12  # a quick start, not a program
+    torch.manual_seed(2)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    path, strip = namespace["path"], namespace["strip"]
+    assert path.length > 0 and len(path.chart_changes) >= 1  # type: ignore[attr-defined]
+    assert tuple(strip.x.shape) == (10, 3)  # type: ignore[attr-defined]
+    assert capsys.readouterr().out.strip()  # it prints the length, charts and switches
