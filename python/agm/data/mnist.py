@@ -38,6 +38,7 @@ __all__ = [
     "urllib_download",
 ]
 
+#: Names of the IDX-file data sets this module reads.
 MNIST_NAMES: tuple[str, ...] = ("mnist", "fashion-mnist")
 
 #: split -> (images file, labels file)

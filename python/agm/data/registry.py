@@ -19,6 +19,7 @@ from .summary import tensor_summary
 
 __all__ = ["DATASETS", "DEFAULT_SIZES", "N_ANGLE_BINS", "Dataset", "load_dataset"]
 
+#: Names :func:`load_dataset` accepts: the two IDX-file image sets and the embedded manifolds.
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "circle", "sphere", "torus", "glyph-loop")
 
 #: Number of generated samples per split of the embedded sets when ``n`` is None.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Data sets ``agm demo --dataset`` accepts (embedded, no files needed).
 DEMO_DATASETS = ("glyph-loop", "circle")
 #: Width h of the demo's models when the settings do not choose: by data set (images: conv nets; points: MLPs).
 DEMO_HIDDEN = {"glyph-loop": 8, "circle": 32}
@@ -79,7 +80,9 @@ class DemoSettings:
         return self.atlas_hidden(dataset) if self.baseline_hidden is None else self.baseline_hidden
 
 
+#: The demo's default sizes (``agm demo``).
 FULL = DemoSettings()
+#: Sizes for a run of seconds (``agm demo --quick``, the tests).
 QUICK = DemoSettings(
     n_train=192,
     epochs=1,

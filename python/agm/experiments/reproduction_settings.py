@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: Data sets ``agm reproduce --dataset`` accepts (the paper's two).
 REPRODUCE_DATASETS = ("mnist", "fashion-mnist")
 #: eps values tried when eps is chosen to match the paper's node counts (the paper does not give eps).
 EPS_GRID: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4)

@@ -210,7 +210,7 @@ def shortest_paths(
         X0, X1: (B, *S) float tensors or arrays.
         n_threads: native search threads; 0 means all cores.
         raise_unreachable: if False, a pair in different components gets None instead of raising.
-        (other arguments as in :func:`shortest_path`)
+        others: as in :func:`shortest_path`.
 
     Returns:
         B :class:`GeodesicPath` objects (None for unreachable pairs when ``raise_unreachable`` is False), the same

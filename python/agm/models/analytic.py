@@ -30,6 +30,8 @@ import math
 import torch
 from torch import nn
 
+__all__ = ["CircleAtlas", "CylinderAtlas", "SphereAtlas"]
+
 
 def _orthonormal_embedding(natural_dim: int, ambient_shape: tuple[int, ...], seed: int) -> torch.Tensor:
     ambient_dim = math.prod(ambient_shape)

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+#: Names of the training presets (see the module docstring): ``make_config(preset, ...)`` takes one of them.
 PRESETS: tuple[str, ...] = ("paper", "cpu", "tiny")
 
 #: Width h_1 of the one-chart model of the ``cpu`` preset on images; the m-chart models get
