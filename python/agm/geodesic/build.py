@@ -359,7 +359,8 @@ def build_graph(
         key = policy_key(model, dev)
         known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
         timings["decode_policy"] = time.perf_counter() - t0
-        shown = show(progress, decode_seconds(_build_decodes(x, samples, k, n_steps, weights), policy.measured))
+        rate = known.measured if known is not None else 0.0  # unknown until the node decodes measure it
+        shown = show(progress, decode_seconds(_build_decodes(x, samples, k, n_steps, weights), rate))
         settings = replace(settings, progress=shown)
         t0 = time.perf_counter()
         with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads

@@ -238,9 +238,7 @@ def lazy_routes(
         todo: list[Pending] = []
         still: list[int] = []
         for i, b in enumerate(pending.tolist()):
-            route, need = _next_step(
-                graph, qs, src, dst, direct, b, paths[i], float(costs[i]), as_of, switch_tolerance
-            )
+            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]), as_of, switch_tolerance)
             if need is None:
                 routes[b] = route
             else:
