@@ -15,6 +15,7 @@ import torch
 from agm import geodesic
 from agm.geodesic import measured_decode
 from agm.geodesic.fingerprint import PROBES_PER_CHART
+from agm.geodesic.inputs import DECODE_SHAPE_PROBES
 from agm.geodesic.measured_decode import decode_nodes_measured
 from agm.geodesic.policy import DecodePolicy, TrialResult, Work, run_trial
 from agm.geodesic.policy_cache import (
@@ -80,7 +81,7 @@ def test_a_lazy_build_decodes_only_its_nodes_and_remembers_a_complete_trial(
     model = Slow()
     monkeypatch.setattr(measured_decode, "run_trial", lambda work: run_trial(work, clock=lambda: model.now))
     graph = geodesic.build_graph(model, _data(model, 400), k=6, n_steps=4, progress=False)
-    fingerprint = model.n_charts * PROBES_PER_CHART
+    fingerprint = model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES  # the fingerprint's and shape check's
     assert model.decoded == graph.native.n_nodes + fingerprint  # no probe decodes
     assert graph.decode_policy.batch_size == 16  # the first size already costs more than a call may
     forget_policies()  # a new process: the folder holds the trial's choice
@@ -104,7 +105,7 @@ def test_an_unfinished_trial_is_not_remembered(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(measured_decode, "run_trial", short_trial)
     graph = geodesic.build_graph(model, _data(model, 300), k=6, n_steps=4, progress=False)
     assert calls and graph.decode_policy.batch_size == 64
-    assert model.decoded == graph.native.n_nodes + model.n_charts * PROBES_PER_CHART
+    assert model.decoded == graph.native.n_nodes + model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES
     assert cached_policy(policy_key(model, torch.device("cpu"))) is None and not list(tmp_path.iterdir())
 
 
