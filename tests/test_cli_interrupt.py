@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -51,3 +52,17 @@ def test_sigint_after_the_first_checkpoint_prints_the_resume_command(tmp_path: P
     assert resume[:2] == ["agm", "train"] and "--quiet" in resume and "--threads" in resume
     assert main([*resume[1:], "--epochs", str(saved + 1)]) == 0  # the printed command continues the run
     assert read_checkpoint(out / "checkpoint.pt")["epoch"] == saved + 1
+
+
+def test_a_ctrl_c_while_a_checkpoint_is_written_is_raised_once_it_is_recorded() -> None:
+    """The SIGINT above once landed between the checkpoint's rename and its record ("no checkpoint written yet"
+    with the file on disk): the trainer holds Ctrl-C back over both and raises it after."""
+    from agm.training.trainer import _sigint_deferred
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt), _sigint_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("written")
+        steps.append("recorded")
+    assert steps == ["written", "recorded"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored

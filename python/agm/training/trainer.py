@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -346,6 +349,26 @@ def _check_data_shape(model: TrainableModel, x: torch.Tensor, ckpt_path: Path | 
         raise ValueError(f"data: points of shape {tuple(x.shape[1:])}, but the model in {ckpt_path} takes {expected}")
 
 
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back during the block, in the main thread: a checkpoint written and the record of it then
+    never disagree in the interrupt message. A Ctrl-C that came meanwhile is handled right after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and previous is not signal.SIG_IGN:
+        if callable(previous):
+            previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
+
 def _save(
     path: Path | None,
     module: nn.Module,
@@ -453,10 +476,11 @@ def train(
                 tqdm.write(
                     f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch")
                 )
-            if writes:
-                _save(ckpt_path, module, config, optimizers, epoch + 1, history, ranks)
-            if ckpt_path is not None:
-                run.saved_epoch = epoch + 1
+            with _sigint_deferred():  # Ctrl-C after the file is in place but before it is recorded: deferred
+                if writes:
+                    _save(ckpt_path, module, config, optimizers, epoch + 1, history, ranks)
+                if ckpt_path is not None:
+                    run.saved_epoch = epoch + 1
     except KeyboardInterrupt as err:
         written = ckpt_path if run.saved_epoch > 0 else None
         raise TrainingInterrupted(epoch + 1, config.epochs, written, run.saved_epoch) from err
