@@ -222,3 +222,12 @@ def test_semi_agm_curves_refine_in_their_own_charts() -> None:
         assert r.length <= p.length and r.length == pytest.approx(d, rel=2e-3)
         sequence = lambda q: [int(q.charts[0])] + [int(q.charts[i + 1]) for i in q.chart_changes]  # noqa: E731
         assert sequence(r) == sequence(p)  # charts kept (each transition may slide)
+
+
+def test_refine_in_small_decoder_calls_equals_one_call() -> None:
+    model = SphereAtlas()
+    template = _sphere_template(model)
+    small = geodesic.refine_paths([template], batch_size=7)[0]
+    large = geodesic.refine_paths([template])[0]
+    assert small.length == pytest.approx(large.length, rel=1e-6)
+    assert small.length < template.length

@@ -65,13 +65,23 @@ class Evaluation:
     violation: torch.Tensor
 
 
-def jacobians(model: Any, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _decoded(model: Any, z: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(N, D) decodings of z (N, d) in charts y (N,), ``batch_size`` points per call (differentiable), checked."""
+    parts = []
+    for s in range(0, z.shape[0], batch_size):
+        zb, yb = z[s : s + batch_size], y[s : s + batch_size]
+        out = check_decoded(call_model("decode", model.decode, zb, yb), zb, yb, zb.shape[0])
+        parts.append(out.reshape(zb.shape[0], -1))
+    return torch.cat(parts)
+
+
+def jacobians(model: Any, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor, batch_size: int = 1 << 30) -> torch.Tensor:
     """Jacobians dG_y/dz of many points by forward differences, all d Jacobian-vector products in one call.
 
     Args:
         model: an AGM (``decode(z, y)``) in eval mode.
         z: (N, d) float32 latents on the decoder's device.  y: (N,) int64 charts.
-        x: (N, D) float32 their decodings G_y(z) (flattened).
+        x: (N, D) float32 their decodings G_y(z) (flattened).  batch_size: points per decoder call.
 
     Returns:
         (N, D, d) float64 Jacobians on the decoder's device: the metric of the Gauss-Newton matrix. The energy's
@@ -83,26 +93,30 @@ def jacobians(model: Any, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> 
     offsets = torch.eye(d, dtype=z.dtype, device=z.device)[:, None, :] * width[None, :, :]  # (d, N, d)
     shifted = (z[None] + offsets).reshape(d * n, d)
     charts = y.repeat(d)
-    moved = check_decoded(call_model("decode", model.decode, shifted, charts), shifted, charts, d * n)
-    moved = moved.reshape(d, n, -1).double()
+    moved = _decoded(model, shifted, charts, batch_size).reshape(d, n, -1).double()
     jacobian: torch.Tensor = ((moved - x.double()[None]) / width.double()[None]).permute(1, 2, 0)
     return jacobian
 
 
 def evaluate(
-    model: Any, curves: CurveBatch, sub_steps: int, eps: float | None, data_shape: tuple[int, ...]
+    model: Any,
+    curves: CurveBatch,
+    sub_steps: int,
+    eps: float | None,
+    data_shape: tuple[int, ...],
+    batch_size: int = 1 << 30,
 ) -> Evaluation:
     """Energy, Gauss-Newton step, its slope and the chart violation of every curve (see the module docstring).
 
     Args:
         model: an AGM (``decode``; ``partition`` when ``eps`` is given), in eval mode, on the curves' device.
         curves: the curves (B >= 1).  sub_steps: n of the energy (>= 1).  eps: the chart threshold or None.
-        data_shape: S, the shape of one decoding (for ``partition``).
+        data_shape: S, the shape of one decoding (for ``partition``).  batch_size: points per decoder call.
     """
     b, length, _ = curves.latents.shape
     valid = curves.valid
-    energy, gradient, x_points = _energy_and_gradient(model, curves, sub_steps)
-    jac = jacobians(model, curves.latents[valid], curves.charts[valid], x_points)
+    energy, gradient, x_points = _energy_and_gradient(model, curves, sub_steps, batch_size)
+    jac = jacobians(model, curves.latents[valid], curves.charts[valid], x_points, batch_size)
     jac = jac.new_zeros(b, length, *jac.shape[1:]).index_put((valid,), jac)
     step = _gauss_newton_step(curves, jac, gradient)
     violation = torch.zeros(b, dtype=torch.float64, device=energy.device)
@@ -116,7 +130,7 @@ def evaluate(
 
 
 def _energy_and_gradient(
-    model: Any, curves: CurveBatch, sub_steps: int
+    model: Any, curves: CurveBatch, sub_steps: int, batch_size: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B,) float64 energies, (B, L, d) float64 gradients and the points' decodings (P, D) float32 (the valid
     points, curve after curve): one decoding of the points and the sub-steps inside charts, one backward pass."""
@@ -132,8 +146,7 @@ def _energy_and_gradient(
             latents.append((z_a[:, None, :] + t[None, :, None] * (z_b - z_a)[:, None, :]).reshape(-1, z.shape[2]))
             charts.append(curves.charts[:, :-1][inner][:, None].expand(-1, n_sub).reshape(-1))
         flat, flat_charts = torch.cat(latents), torch.cat(charts)
-        decoded = call_model("decode", model.decode, flat, flat_charts)
-        decoded = check_decoded(decoded, flat, flat_charts, flat.shape[0]).reshape(flat.shape[0], -1).double()
+        decoded = _decoded(model, flat, flat_charts, batch_size).double()
         n_points = latents[0].shape[0]
         x = decoded.new_zeros(*valid.shape, decoded.shape[1]).index_put((valid,), decoded[:n_points])
         chord = ((x[:, 1:] - x[:, :-1]) ** 2).sum(dim=2)  # (B, L - 1)
@@ -180,6 +193,7 @@ def minimise_energy(
     sub_steps: int,
     eps: float | None,
     data_shape: tuple[int, ...],
+    batch_size: int = 1 << 30,
 ) -> CurveBatch:
     """Gauss-Newton descent of every curve's energy, all curves together (see the module docstring).
 
@@ -188,7 +202,7 @@ def minimise_energy(
         curves: the start (B curves).
         max_steps: most evaluations (decoder calls for the unconverged curves), >= 0.
         sub_steps: n of the energy.  eps: the chart threshold kept by the line search, or None.
-        data_shape: S, the shape of one decoding.
+        data_shape: S, the shape of one decoding.  batch_size: points per decoder call.
 
     Returns:
         The curves at the lowest-energy latents found (never above the start's energy; a curve that started
@@ -197,7 +211,7 @@ def minimise_energy(
     z = curves.latents.clone()
     if max_steps == 0 or not bool(curves.free.any()):
         return curves
-    now = evaluate(model, curves, sub_steps, eps, data_shape)
+    now = evaluate(model, curves, sub_steps, eps, data_shape, batch_size)
     energy, step, slope, violation = now.energy.clone(), now.step.clone(), now.slope.clone(), now.violation.clone()
     alpha = torch.ones_like(energy)
     halvings = torch.zeros_like(energy, dtype=torch.int64)
@@ -207,7 +221,7 @@ def minimise_energy(
         if rows.numel() == 0:
             break
         trial = (z[rows].double() + alpha[rows, None, None] * step[rows]).to(z.dtype)
-        then = evaluate(model, curves.rows(rows).moved(trial), sub_steps, eps, data_shape)
+        then = evaluate(model, curves.rows(rows).moved(trial), sub_steps, eps, data_shape, batch_size)
         ok = (
             torch.isfinite(then.energy)
             & (then.energy <= energy[rows] + ARMIJO * alpha[rows] * slope[rows])

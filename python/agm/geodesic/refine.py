@@ -72,7 +72,8 @@ def refine_paths(
         jump_weight: energy weight of a transition segment (two copies of one point in two charts), > 0.
         eps: the partition threshold that keeps each point in its chart (the graph's eps).
         keep_in_chart: keep psi_c(G_c(z)) > eps for every free point (needs ``model.partition``).
-        batch_size: decoded points per forward call (the default holds one iteration of ~30 paths in one call).
+        batch_size: decoded points per forward call (the default holds one iteration of ~30 sphere paths in one
+            call; a conv decoder on a CPU decodes fewer points per second in large calls, measured below).
         sub_steps: straight-latent sub-steps per segment in the energy (default: the graph's n_steps, as the
             length is measured); 1 uses the points alone (n_steps times fewer decodings, enough where the decoder
             has no detail between points, e.g. the closed-form models; a trained decoder's curve can fold between
@@ -297,7 +298,13 @@ def _path_curves(paths: list[GeodesicPath], points: int, jump_weight: float, dev
 def _descend(settings: _Settings, curves: CurveBatch) -> CurveBatch:
     """The Gauss-Newton descent of :mod:`agm.geodesic.gauss_newton` on all curves together."""
     return minimise_energy(
-        settings.model, curves, settings.steps, settings.sub_steps, settings.barrier, settings.data_shape
+        settings.model,
+        curves,
+        settings.steps,
+        settings.sub_steps,
+        settings.barrier,
+        settings.data_shape,
+        settings.batch_size,
     )
 
 
