@@ -3,7 +3,8 @@ Geodesic distances, medoid, k-medoids and an embedding across charts
 ====================================================================
 
 Statistics that need only distances work across charts once the distances are geodesic: the medoid, PAM
-k-medoids, and an Isomap-style embedding (classical multidimensional scaling of the geodesic distance matrix).
+k-medoids, and Isomap across charts (classical multidimensional scaling of the geodesic distance matrix,
+:class:`agm.estimators.AtlasIsomap`).
 The model is the closed-form two-chart cylinder (:class:`agm.models.analytic.CylinderAtlas`, radius 1, heights
 0..3), whose true distances are known, so each number can be checked.
 """
@@ -49,16 +50,16 @@ mt, mh = model.cylindrical(mean.point[None])
 print(f"Frechet mean of 12 points of cluster 0: theta {float(mt):.2f}, height {float(mh):.2f}")
 
 # %%
-# Isomap across charts: classical MDS of the geodesic distances.
-#
-# .. note:: **scikit-learn estimators** -- a ``GeodesicIsomap``-style estimator with scikit-learn's ``fit`` /
-#    ``transform`` API is being added to agm (a sibling change).  Until it lands this example computes the same
-#    embedding with numpy: double-centre the squared distances and keep the top two eigenvectors.
-J = np.eye(len(D)) - 1.0 / len(D)
-B = -0.5 * J @ (D**2) @ J
-values, vectors = np.linalg.eigh(B)
-embedding = vectors[:, -2:] * np.sqrt(np.maximum(values[-2:], 0))
-print(f"share of the positive spectrum in the top two eigenvalues: {values[-2:].sum() / values[values > 0].sum():.2f}")
+# Isomap across charts: :class:`agm.estimators.AtlasIsomap` (scikit-learn's estimator API; ``pip install
+# ".[sklearn]"``) embeds the points by classical MDS of their geodesic distances, across the charts, and
+# ``transform`` places new points by landmark MDS without refitting.
+from agm.estimators import AtlasIsomap  # noqa: E402
+
+iso = AtlasIsomap(model, n_components=2, k=12, n_steps=4).fit(X)
+embedding = iso.embedding_
+t_new, h_new = (torch.rand(50, generator=g) * 2 - 1) * torch.pi, torch.rand(50, generator=g) * 3
+placed = iso.transform(model.points(t_new, h_new))
+print(f"top eigenvalues {iso.eigenvalues_.round(1)}; 50 new points placed: {placed.shape}")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 axes[0].plot(exact[off][::50], D[off][::50], ".", ms=2)
@@ -71,6 +72,8 @@ axes[1].scatter(mt, mh, marker="P", s=120, c="m", label="Frechet mean, cluster 0
 axes[1].set(xlabel="theta", ylabel="height", title="k-medoids (k = 4) on the cylinder")
 axes[1].legend(fontsize=7, loc="upper right")
 axes[2].scatter(embedding[:, 0], embedding[:, 1], c=t, cmap="twilight", s=8)
-axes[2].set(title="classical MDS of geodesic distances (colour: theta)", aspect="equal")
+axes[2].scatter(placed[:, 0], placed[:, 1], c=t_new, cmap="twilight", s=30, marker="x", label="placed by transform")
+axes[2].set(title="AtlasIsomap of the cylinder (colour: theta)", aspect="equal")
+axes[2].legend(fontsize=7, loc="upper right")
 fig.tight_layout()
 plt.show()

@@ -165,8 +165,10 @@ class GeodesicDistance(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
         n_threads: native search threads, 0 = all cores.
 
     Attributes:
-        graph_: the :class:`agm.geodesic.GeodesicGraph`. fit_points_: (n, *data_shape_) float32 CPU tensor.
-        data_shape_: the point shape used. n_features_in_: X's columns.
+        graph_: the :class:`agm.geodesic.GeodesicGraph`.
+        fit_points_: (n, \*data_shape) float32 CPU tensor.
+        data_shape_: the point shape used.
+        n_features_in_: X's columns.
     """
 
     def __init__(
@@ -213,13 +215,15 @@ class AtlasIsomap(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
     the fitted points themselves.
 
     Args:
-        model: the atlas model. n_components: dimensions of the embedding.
+        model: the atlas model.
+        n_components: dimensions of the embedding.
         k, eps, n_steps, batch_size, data_shape, n_threads: as in :class:`GeodesicDistance`.
 
     Attributes:
-        embedding_: (n, n_components) float64. eigenvalues_: (n_components,) float64, descending (0 where K has
-        fewer positive eigenvalues). dist_matrix_: (n, n) float64 geodesic distances. graph_, fit_points_,
-        data_shape_, n_features_in_ as in :class:`GeodesicDistance`.
+        embedding_: (n, n_components) float64.
+        eigenvalues_: (n_components,) float64, descending (0 where K has fewer positive eigenvalues).
+        dist_matrix_: (n, n) float64 geodesic distances.
+        graph_: as in :class:`GeodesicDistance` (so are ``fit_points_``, ``data_shape_``, ``n_features_in_``).
 
     Raises (fit, transform):
         agm.UnreachableError: a point reaches not every fitted point (the graph has several components).
@@ -303,10 +307,13 @@ class GeodesicKMedoids(ClusterMixin, _GraphEstimator):  # type: ignore[misc]
         k, eps, n_steps, batch_size, data_shape, n_threads: as in :class:`GeodesicDistance`.
 
     Attributes:
-        labels_: (n,) int64 cluster of every fitted point. medoid_indices_: (n_clusters,) int64 rows of X.
-        cluster_centers_: (n_clusters, n_features) float, the medoids' rows of X. inertia_: the sum of the
-        distances to the nearest medoid (inf if a point reaches none). n_iter_: swaps made. dist_matrix_, graph_,
-        fit_points_, data_shape_, n_features_in_ as in :class:`GeodesicDistance`.
+        labels_: (n,) int64 cluster of every fitted point.
+        medoid_indices_: (n_clusters,) int64 rows of X.
+        cluster_centers_: (n_clusters, n_features) float, the medoids' rows of X.
+        inertia_: the sum of the distances to the nearest medoid (inf if a point reaches none).
+        n_iter_: swaps made.
+        dist_matrix_: (n, n) float64 geodesic distances of the fitted points.
+        graph_: as in :class:`GeodesicDistance` (so are ``fit_points_``, ``data_shape_``, ``n_features_in_``).
     """
 
     labels_: np.ndarray

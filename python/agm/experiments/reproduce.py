@@ -222,7 +222,7 @@ def choose_eps(inp: _Inputs, model: Any, m: int) -> tuple[float, EpsChoice]:
 
 def common_eps(choices: list[EpsChoice], given: float | None) -> float:
     """One eps for every model: ``given`` when not None, else the grid value whose node counts are closest to the
-    paper's over all models together (the smallest summed |log(nodes / target)| over the models with a target;
+    paper's over all models together (the smallest summed abs(log(nodes / target)) over the models with a target;
     ties: the smaller eps; never an eps at which some model has no chart of more than k points). Every choice must
     come from the same grid (:func:`choose_eps` with eps None).
 
