@@ -166,7 +166,7 @@ class GeodesicDistance(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
 
     Attributes:
         graph_: the :class:`agm.geodesic.GeodesicGraph`.
-        fit_points_: (n, \*data_shape) float32 CPU tensor.
+        fit_points_: (n, *data_shape) float32 CPU tensor.
         data_shape_: the point shape used.
         n_features_in_: X's columns.
     """
