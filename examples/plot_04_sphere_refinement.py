@@ -37,7 +37,7 @@ graph_err = np.array([p.length for p in paths]) / exact - 1
 print(f"graph paths: relative error median {np.median(graph_err):.4f}, max {graph_err.max():.4f}")
 
 # %%
-# Refinement with more and more L-BFGS steps (all 24 paths in one optimisation).
+# Refinement with more and more Gauss-Newton evaluations (all 24 paths advance together in one call).
 budgets = [0, 10, 30, 100]
 errors = []
 for steps in budgets:
