@@ -11,6 +11,7 @@ import torch
 
 from agm import geodesic
 from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
+from agm.geodesic.inputs import DECODE_SHAPE_PROBES
 from agm.geodesic.policy import (
     BATCH_CANDIDATES,
     DEFAULT_TRIAL_BATCH,
@@ -216,7 +217,9 @@ def test_build_and_queries_use_the_policy_and_restore_threads() -> None:
     policy = DecodePolicy(threads=1, batch_size=24)
     graph = geodesic.build_graph(model, data, k=6, n_steps=4, progress=False, weights="eager", decode_policy=policy)
     assert graph.decode_policy == policy and graph.batch_size == 24
-    assert model.calls and all(t == 1 for _, t in model.calls[:-8])  # the fingerprint's probe runs outside
+    # the decode-shape check runs first, before a policy is chosen; the fingerprint's probe runs outside it
+    assert model.calls and model.calls[0][0] == DECODE_SHAPE_PROBES
+    assert all(t == 1 for _, t in model.calls[DECODE_SHAPE_PROBES:-8])
     assert sum(s != 24 for s, _ in model.calls[:-1]) <= 4  # packed: short calls only at the ends of stages
     assert torch.get_num_threads() == before
     model.calls.clear()
