@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 import agm
+from agm.estimators import AtlasIsomap
 from agm.geodesic import frechet_mean, k_medoids, medoid
 from agm.models.analytic import CylinderAtlas
 
@@ -53,8 +54,6 @@ print(f"Frechet mean of 12 points of cluster 0: theta {float(mt):.2f}, height {f
 # Isomap across charts: :class:`agm.estimators.AtlasIsomap` (scikit-learn's estimator API; ``pip install
 # ".[sklearn]"``) embeds the points by classical MDS of their geodesic distances, across the charts, and
 # ``transform`` places new points by landmark MDS without refitting.
-from agm.estimators import AtlasIsomap  # noqa: E402
-
 iso = AtlasIsomap(model, n_components=2, k=12, n_steps=4).fit(X)
 embedding = iso.embedding_
 t_new, h_new = (torch.rand(50, generator=g) * 2 - 1) * torch.pi, torch.rand(50, generator=g) * 3
