@@ -157,6 +157,19 @@ def environment() -> dict[str, Any]:
     }
 
 
+def run_in_peer(python_path: str, script: str, args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``script`` with ``args`` in a fresh process whose PYTHONPATH starts with ``python_path`` ("" = this
+    checkout) and return the JSON object its last stdout line holds (a peer checkout's ``case`` result)."""
+    environ = dict(os.environ, **(env or {}))
+    command = [sys.executable, script, *args]
+    if python_path:
+        environ["PYTHONPATH"] = python_path
+        command = [os.path.realpath(sys.base_prefix + "/bin/python3"), *command[1:]]  # no editable install hook
+    out = subprocess.run(command, env=environ, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented JSON, creating the parent folder."""
     path.parent.mkdir(parents=True, exist_ok=True)

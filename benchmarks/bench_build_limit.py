@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment, load_average, parser, write_json  # noqa: E402
+from _common import environment, load_average, parser, run_in_peer, write_json  # noqa: E402
 
 K, N_STEPS, SIZES = 20, 15, (16, 64, 256, 1024, 4096, 16384)
 
@@ -106,14 +104,8 @@ def run_case(name: str, n_points: int, seed: int) -> dict[str, Any]:
 
 def run_peer(python_path: str, name: str, n_points: int, seed: int) -> dict[str, Any]:
     """run_case in a fresh process whose PYTHONPATH starts with ``python_path`` ("" = this checkout)."""
-    env = dict(os.environ, AGM_POLICY_CACHE="off")
-    command = [sys.executable, __file__, "--case", name, "--points", str(n_points), "--seed", str(seed)]
-    if python_path:
-        env["PYTHONPATH"] = python_path
-        command = [os.path.realpath(sys.base_prefix + "/bin/python3"), *command[1:]]  # no editable install hook
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    args = ["--case", name, "--points", str(n_points), "--seed", str(seed)]
+    return run_in_peer(python_path, __file__, args, env={"AGM_POLICY_CACHE": "off"})
 
 
 def main() -> None:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import environment, load_average, parser, write_json  # noqa: E402
+from _common import environment, load_average, parser, run_in_peer, write_json  # noqa: E402
 
 K, N_STEPS, UPDATE_EDGES, UPDATE_REPEATS = 20, 5, 100, 15
 
@@ -89,14 +87,7 @@ def run_case(n: int, seed: int) -> dict[str, Any]:
 
 def run_peer(python_path: str, n: int, seed: int) -> dict[str, Any]:
     """run_case in a fresh process whose PYTHONPATH starts with ``python_path`` ("" = this checkout)."""
-    env = dict(os.environ)
-    command = [sys.executable, __file__, "--case", str(n), "--seed", str(seed)]
-    if python_path:
-        env["PYTHONPATH"] = python_path
-        command = [os.path.realpath(sys.base_prefix + "/bin/python3"), *command[1:]]  # no editable install hook
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return run_in_peer(python_path, __file__, ["--case", str(n), "--seed", str(seed)])
 
 
 def main() -> None:
