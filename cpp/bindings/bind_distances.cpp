@@ -4,6 +4,7 @@
 
 #include "agm/distances.hpp"
 #include "bindings.hpp"
+#include "distance_query_args.hpp"
 #include "numpy_checks.hpp"
 
 namespace agm::bindings {
@@ -15,16 +16,9 @@ py::array_t<double> distances_many_of(const AtlasGraph& g, const py::array& sour
                                       const py::array& target_offsets, const py::array& target_nodes,
                                       const py::array& target_costs, std::int64_t n_threads) {
     const std::size_t threads = checks::threads(n_threads);
-    // Private copies (the GIL is released during the search); the core checks their values.
-    const auto so = checks::copy_vector<std::int64_t>(source_offsets, "source_offsets", "(B + 1,)");
-    const auto sn = checks::copy_vector<std::int64_t>(source_nodes, "source_nodes");
-    const auto sc = checks::copy_vector<double>(source_costs, "source_costs");
-    const auto to = checks::copy_vector<std::int64_t>(target_offsets, "target_offsets", "(T + 1,)");
-    const auto tn = checks::copy_vector<std::int64_t>(target_nodes, "target_nodes");
-    const auto tc = checks::copy_vector<double>(target_costs, "target_costs");
-    const DistanceQueries queries{checks::view_of(so), checks::view_of(sn), checks::view_of(sc),
-                                  checks::view_of(to), checks::view_of(tn), checks::view_of(tc)};
-    check_distance_queries(g, queries);  // before sizing the output
+    const DistanceQueryArgs args = copy_distance_queries(g, source_offsets, source_nodes, source_costs, target_offsets,
+                                                         target_nodes, target_costs);  // before sizing the output
+    const DistanceQueries queries = args.queries();
     py::array_t<double> out({static_cast<py::ssize_t>(queries.n_sources()), static_cast<py::ssize_t>(queries.n_targets())});
     double* data = out.mutable_data();
     {
