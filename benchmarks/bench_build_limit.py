@@ -36,7 +36,7 @@ def best_rate(model: Any, budget_points: int) -> tuple[float, float, dict[str, f
     """The best points per wall second and per CPU second over threads x batch sizes (median of 3 runs)."""
     import torch
 
-    from agm.geodesic.policy import DecodePolicy, applied
+    from agm.geodesic.graph.policy import DecodePolicy, applied
 
     rates: dict[str, float] = {}
     best_wall, best_cpu = 0.0, 0.0

@@ -53,10 +53,10 @@ def main() -> int:
     a_pairs, b_pairs = X.repeat_interleave(n, 0), Y.repeat(n, 1)
     load_start = load_average()
 
-    from agm.geodesic.distances import _attach_all, _graph_distances, augmented_csr
-    from agm.geodesic.search import prepare_query
+    from agm.geodesic.query.distances import _attach_all, _graph_distances, augmented_csr
+    from agm.geodesic.query.search import prepare_query
 
-    g_, dev, policy = prepare_query(model, graph, "dijkstra", None, None, None)
+    g_, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
     src, dst = _attach_all(model, g_, dev, policy, X, Y)
     augmented = augmented_csr(g_, src, dst)
     nn = g_.n_nodes
@@ -80,7 +80,7 @@ def main() -> int:
     with torch.no_grad():
         main_chart = model.partition(data).argmax(1).numpy()
     idx = np.arange(2 * n)
-    nodes = graph.node_at(idx, main_chart[idx])
+    nodes = graph.record.node_at(idx, main_chart[idx])
     adjacency = graph.to_scipy()
     t_scipy, S = timeit(lambda: dijkstra(adjacency, indices=nodes[:n]), repeats)
     S = S[:, nodes[n:]]

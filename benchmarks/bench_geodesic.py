@@ -34,9 +34,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, parser, timeit, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
-from agm.geodesic.attach import attach  # noqa: E402
-from agm.geodesic.direct import direct_edges  # noqa: E402
-from agm.geodesic.policy import DecodePolicy, applied, thread_candidates  # noqa: E402
+from agm.geodesic.graph.policy import DecodePolicy, applied, thread_candidates  # noqa: E402
+from agm.geodesic.query.attach import attach  # noqa: E402
+from agm.geodesic.query.direct import direct_edges  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 
 
@@ -94,12 +94,12 @@ def eager_attachment_decodes(
 ) -> int:
     """Points a query decodes with eager attachments (every attachment and direct edge decoded, as before
     issue 12): the copies' decodings plus n_steps - 1 per attachment and direct edge."""
-    batch = graph.batch_size or 256
+    batch = graph.decode_policy.batch_size if graph.decode_policy else 256
     with torch.no_grad():
-        src = attach(graph, model, x0, batch, device)
-        dst = attach(graph, model, x1, batch, device)
+        src = attach(graph.record, model, x0, batch, device)
+        dst = attach(graph.record, model, x1, batch, device)
     inner = graph.n_steps - 1
-    n_direct = int(direct_edges(graph, src, dst).length.size)
+    n_direct = int(direct_edges(graph.record, src, dst).length.size)
     return int(src.copy_chart.size + dst.copy_chart.size + (src.nodes.size + dst.nodes.size + n_direct) * inner)
 
 
@@ -362,7 +362,7 @@ def main() -> None:
                 "build_cpu_s": build_cpu_s,
                 "build_decoded": build_decoded,
                 "build_timings": graph.timings,
-                "chosen_batch_size": graph.batch_size,
+                "chosen_batch_size": graph.decode_policy.batch_size if graph.decode_policy else None,
                 "decode_policy": None if policy is None else policy.to_json(),
                 "minimal_decodings": minimal,
                 "limit_s": limit_s,

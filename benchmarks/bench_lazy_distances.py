@@ -4,8 +4,8 @@ A trained checkpoint (``--checkpoint``, e.g. ``agm train --model awae --charts 8
 ``--points`` MNIST test points (as the README's "Use your trained model" snippet: k = 20, eps = 0.05, n_steps = 15).
 Two fresh lazy graphs are built (same arguments, same decode policy: the first build's, passed to the second), then
 
-* ``lazy``: ``graph.distances(data[:n])`` on the first (one-to-many LazySP, :mod:`agm.geodesic.lazy_distances`);
-* ``evaluate_all``: ``graph.evaluate_all(model)`` on the second (what ``distances`` ran before issue 19, before its
+* ``lazy``: ``graph.distances(data[:n])`` on the first (one-to-many LazySP, :mod:`agm.geodesic.query.lazy_distances`);
+* ``evaluate_all``: ``graph.evaluate_all()`` on the second (what ``distances`` ran before issue 19, before its
   own attachments and searches), then the same ``distances`` on the now eager graph.
 
 Recorded for each: points decoded (counted by wrapping ``model.decode``), wall and CPU seconds.
@@ -63,7 +63,7 @@ def main() -> int:
     lazy_decodes = counter.count
 
     counter.count = 0
-    _, all_s, all_cpu = clocked(lambda: other.evaluate_all(model, progress=False))
+    _, all_s, all_cpu = clocked(lambda: other.evaluate_all(progress=False))
     all_decodes = counter.count
     counter.count = 0
     E, after_s, after_cpu = clocked(lambda: other.distances(X, model=model))

@@ -1,6 +1,6 @@
 """The native cost of one LazySP round: store a few newly evaluated edge weights, then run an A* search.
 
-A LazySP round (agm.geodesic.lazysp) decodes the unevaluated edges of the paths found, hands their exact weights to
+A LazySP round (query/lazysp.py) decodes the unevaluated edges of the paths found, hands their exact weights to
 the graph (``GraphWeights.store``) and searches again. This script times that store + search on a graph shaped
 like the trained 8-chart MNIST graph of issue 12 (837 nodes, about 11k intra-chart edges, k = 20, D = 784
 float32 decodings as A* positions), with no decoder: the "exact" weights are the chords times a random factor in
@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import dijkstra
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, parser, rng_for, write_json  # noqa: E402
 from agm import _core  # noqa: E402
-from agm.geodesic.lazy import GraphWeights  # noqa: E402
+from agm.geodesic.graph.weights import GraphWeights  # noqa: E402
 
 K = 20
 EDGES_PER_ROUND = 7  # issue 12: a median of 7 edges evaluated per query

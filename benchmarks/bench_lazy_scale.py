@@ -40,7 +40,7 @@ def run_case(n: int, seed: int) -> dict[str, Any]:
     import torch
 
     from agm import geodesic
-    from agm.geodesic.policy import DecodePolicy
+    from agm.geodesic.graph.policy import DecodePolicy
     from agm.models.analytic import CylinderAtlas
 
     torch.set_num_threads(1)

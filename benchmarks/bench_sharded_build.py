@@ -1,7 +1,7 @@
 """Graph edge weights across torch.distributed ranks: 2 ranks x 1 torch thread against 1 rank x 1 thread.
 
 ``build_graph(weights="eager")`` inside a process group splits the node decodings and the intra-chart edge
-decodes into contiguous shares, one per rank, and gathers them (:mod:`agm.geodesic.sharding`). This script builds
+decodes into contiguous shares, one per rank, and gathers them (``agm.geodesic._support.sharding``). This script builds
 the same graph in one process (no process group) and in a gloo group of ``--ranks`` processes, each with one torch
 thread, interleaved (1 rank, N ranks, 1 rank, ...), and reports per stage the wall time (the slowest rank: a rank
 waits for the others at the gather) and the CPU time (all ranks together), and their ratios. Process start-up and
@@ -35,13 +35,13 @@ from torch.multiprocessing.spawn import start_processes
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_model, environment, load_average, parser, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
-from agm.geodesic import build as build_module  # noqa: E402
-from agm.geodesic.policy import DecodePolicy  # noqa: E402
+from agm.geodesic.graph import build as build_module  # noqa: E402
+from agm.geodesic.graph.policy import DecodePolicy  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 from bench_geodesic import AssignedCharts, DecodeCounter, load_images  # noqa: E402
 
 REL = 1e-5  # float32 decodings computed in other batches (see the module docstring)
-#: the build stages timed on every rank (wall and CPU): functions of agm.geodesic.build wrapped by the benchmark
+#: the build stages timed on every rank (wall and CPU): functions of agm.geodesic.graph.build wrapped by the benchmark
 STAGES = ("decode_nodes", "evaluate_edges_sharded")
 
 

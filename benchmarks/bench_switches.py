@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timing, environment, parser, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
-from agm.geodesic import routes  # noqa: E402
+from agm.geodesic.query import routes  # noqa: E402
 from agm.models.analytic import CylinderAtlas, SphereAtlas  # noqa: E402
 from agm.models.flat_torus import FlatTorusAtlas  # noqa: E402
 

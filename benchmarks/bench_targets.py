@@ -73,13 +73,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timing, environment, load_average, parser, rng_for, write_json  # noqa: E402
 from agm import _core, geodesic  # noqa: E402
 from agm.experiments.stages import torch_threads  # noqa: E402
-from agm.geodesic._context import evaluating  # noqa: E402
-from agm.geodesic.attach import attach, evaluate_attachments  # noqa: E402
-from agm.geodesic.direct import direct_edges, evaluate_direct  # noqa: E402
-from agm.geodesic.fingerprint import PROBES_PER_CHART  # noqa: E402
-from agm.geodesic.inputs import DECODE_SHAPE_PROBES  # noqa: E402
-from agm.geodesic.lazysp import LazyStats, QuerySet, lazy_routes  # noqa: E402
-from agm.geodesic.policy import DecodePolicy, applied  # noqa: E402
+from agm.geodesic._support.checks import DECODE_SHAPE_PROBES  # noqa: E402
+from agm.geodesic._support.evaluating import evaluating  # noqa: E402
+from agm.geodesic.graph.fingerprint import PROBES_PER_CHART  # noqa: E402
+from agm.geodesic.graph.policy import DecodePolicy, applied  # noqa: E402
+from agm.geodesic.query.attach import attach, evaluate_attachments  # noqa: E402
+from agm.geodesic.query.direct import direct_edges, evaluate_direct  # noqa: E402
+from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 from bench_geodesic import AssignedCharts, DecodeCounter, eager_attachment_decodes, load_images  # noqa: E402
 from bench_stats import build_knn, cylinder_graph  # noqa: E402
@@ -368,13 +368,13 @@ def eager_attachment_query(model: Any, graph: Any, x0: torch.Tensor, x1: torch.T
     decoded up front in the policy's packed batches, then today's search (see the module docstring)."""
     policy = graph.decode_policy
     with evaluating(model), applied(policy):
-        att = attach(graph, model, torch.stack([x0, x1]), policy.batch_size, device)
+        att = attach(graph.record, model, torch.stack([x0, x1]), policy.batch_size, device)
         qs = QuerySet.of(att, np.array([0]), np.array([1]))
-        evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, device)
+        evaluate_attachments(graph.record, model, att, np.arange(att.nodes.size), policy, device)
         src, dst = qs.sides()
-        direct = direct_edges(graph, src, dst)
-        evaluate_direct(graph, model, src, dst, direct, np.arange(direct.length.size), policy, device)
-        routes, _, _, _ = lazy_routes(graph, model, device, policy, qs, direct, "astar", 1)
+        direct = direct_edges(graph.record, src, dst)
+        evaluate_direct(graph.record, model, src, dst, direct, np.arange(direct.length.size), policy, device)
+        routes, _, _, _ = lazy_routes(graph.record, model, device, policy, qs, direct, "astar", 1)
     route = routes[0]
     return math.nan if route is None else float(route.cost)
 

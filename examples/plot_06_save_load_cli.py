@@ -61,7 +61,7 @@ damaged = bytearray((work / "glyphs.agmgraph").read_bytes())
 damaged[len(damaged) // 2] ^= 0xFF
 (work / "damaged.agmgraph").write_bytes(bytes(damaged))
 try:
-    agm.load_graph(work / "damaged.agmgraph")
+    agm.load_graph(work / "damaged.agmgraph", model)
 except ValueError as error:
     print("refused:", str(error)[:160])
 

@@ -7,7 +7,7 @@ adjacency as a ``scipy.sparse.csr_array`` (every ``scipy.sparse.csgraph`` algori
 :meth:`~agm.GeodesicGraph.to_networkx` a ``networkx.Graph`` with the chart, data point and latent of each node, and
 :meth:`~agm.GeodesicGraph.point_graph` the data-point view (each point's nodes in several charts contracted into one).
 
-A lazy graph holds lower bounds on the edges no query has needed yet; ``graph.evaluate_all(model)`` (or
+A lazy graph holds lower bounds on the edges no query has needed yet; ``graph.evaluate_all()`` (or
 ``weights="eager"``) decodes them first, so the exports hold exact weights.
 """
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 # suite with two intra-op threads (CI does, to catch float32 results that depend on the thread count).
 torch.set_num_threads(int(os.environ.get("AGM_TEST_THREADS", "1")))
 
-# Decode policies are remembered per process and in a user cache folder (agm.geodesic.policy_cache): tests never
+# Decode policies are remembered per process and in a user cache folder (agm.geodesic.graph.policy_cache): tests never
 # write to the user's cache, and each test starts with nothing remembered (see _forget_decode_policies).
 os.environ["AGM_POLICY_CACHE"] = "off"
 
@@ -60,7 +60,7 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
 
 @pytest.fixture(autouse=True)
 def _forget_decode_policies() -> None:
-    """Each test measures its decode policies afresh (the in-process memory of agm.geodesic.policy_cache)."""
-    from agm.geodesic.policy_cache import forget_policies
+    """Each test measures its decode policies afresh (the in-process memory of agm.geodesic.graph.policy_cache)."""
+    from agm.geodesic.graph.policy_cache import forget_policies
 
     forget_policies()

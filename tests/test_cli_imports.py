@@ -93,7 +93,7 @@ def test_every_public_name_of_agm_resolves() -> None:
         _ = agm.nope
 
 
-@pytest.mark.parametrize("module", ["agm.evaluation.figures", "agm.experiments.figures", "agm.geodesic.strips"])
+@pytest.mark.parametrize("module", ["agm.evaluation.figures", "agm.experiments.figures", "agm.geodesic.paths.strips"])
 def test_no_library_module_chooses_a_backend_or_uses_pyplot(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 

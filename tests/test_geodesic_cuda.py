@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.policy import CUDA_BATCH, DecodePolicy, measure_policy
+from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, measure_policy
 from agm.models import AWAEGAN
 from agm.models.analytic import CylinderAtlas
 

@@ -1,5 +1,5 @@
 """Torch data sources wherever agm takes data: tensors, arrays, Datasets of tensors or (x, ...) tuples, DataLoaders
-and agm's own Dataset give the same graphs and distances (agm.geodesic.inputs.data_tensor, the one conversion)."""
+and agm's own Dataset give the same graphs and distances (checks.data_tensor, the one conversion)."""
 
 from __future__ import annotations
 

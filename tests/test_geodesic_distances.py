@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.distances import augmented_csr
+from agm.geodesic.query.distances import augmented_csr
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -74,10 +74,10 @@ def test_unreachable_pairs_are_inf() -> None:
 
 def test_augmented_graph_keeps_zero_weights_and_queries_are_ends_only() -> None:
     model, data, graph = _cylinder(300)
-    from agm.geodesic.distances import _attach_all
-    from agm.geodesic.search import prepare_query
+    from agm.geodesic.query.distances import _attach_all
+    from agm.geodesic.query.search import prepare_query
 
-    g, dev, policy = prepare_query(model, graph, "dijkstra", None, None, None)
+    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
     src, dst = _attach_all(model, g, dev, policy, data[:3], data[3:5])
     adj = augmented_csr(g, src, dst)
     n = g.n_nodes
@@ -105,11 +105,11 @@ def test_native_row_search_equals_scipy_on_the_augmented_graph(n_threads: int) -
     to the summation order of a route's terms, hence rtol 1e-12."""
     from scipy.sparse.csgraph import dijkstra
 
-    from agm.geodesic.distances import _attach_all, _graph_distances
-    from agm.geodesic.search import prepare_query
+    from agm.geodesic.query.distances import _attach_all, _graph_distances
+    from agm.geodesic.query.search import prepare_query
 
     model, data, graph = _cylinder(300)
-    g, dev, policy = prepare_query(model, graph, "dijkstra", None, None, None)
+    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
     src, dst = _attach_all(model, g, dev, policy, data[:7], data[100:111])
     native = _graph_distances(g, src, dst, n_threads)
     n = g.n_nodes

@@ -27,9 +27,9 @@ import torch.distributed as dist
 from torch.multiprocessing.spawn import start_processes
 
 from agm import distributed, geodesic
-from agm.geodesic import sharding
-from agm.geodesic.lazysp import LazyStats
-from agm.geodesic.policy import DecodePolicy
+from agm.geodesic._support import sharding
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

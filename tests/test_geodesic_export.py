@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import weakref
 
 import networkx as nx
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from scipy.sparse.csgraph import dijkstra
 
 from agm import geodesic
-from agm.geodesic.export import to_scipy
+from agm.geodesic.graph.export import to_scipy
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -23,7 +24,7 @@ def _graph(n: int = 300) -> tuple[CylinderAtlas, torch.Tensor, geodesic.Geodesic
     g = torch.Generator().manual_seed(0)
     data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g))
     graph = geodesic.build_graph(model, data, k=6, n_steps=3, progress=False)
-    graph.evaluate_all(model)
+    graph.evaluate_all()
     return model, data, graph
 
 
@@ -62,7 +63,7 @@ def test_point_graph_keeps_the_cheapest_edge_between_points() -> None:
         assert d_point[q] <= d_node[graph.node_point == q].min() + 1e-12
 
 
-def test_graph_methods_use_the_model_held_weakly() -> None:
+def test_graph_methods_use_the_model_it_holds_and_dropping_the_graph_frees_both() -> None:
     model, data, graph = _graph(200)
     assert graph.model is model
     path = graph.shortest_path(data[0], data[9])
@@ -70,18 +71,22 @@ def test_graph_methods_use_the_model_held_weakly() -> None:
     assert len(graph.shortest_paths(data[:2], data[2:4])) == 2
     other = CylinderAtlas()
     g2 = geodesic.build_graph(other, data, k=6, n_steps=3, progress=False)
+    model_ref, record_ref = weakref.ref(other), weakref.ref(g2.record)
     del other
     gc.collect()
-    with pytest.raises(ValueError, match="holds no live model"):
-        _ = g2.model
-    g2.bind(model)  # same behaviour (a closed-form model): the fingerprint matches
-    assert g2.model is model
+    assert g2.model is model_ref() is not None  # the graph keeps its model alive
+    assert geodesic.latest_graph(g2.model).record is g2.record  # and is still that model's default graph
+    same = geodesic.GeodesicGraph(g2.record, model)  # same behaviour (a closed-form model): the fingerprint matches
+    assert same.model is model
+    del g2, same
+    gc.collect()
+    assert model_ref() is None and record_ref() is None  # the default-graph map kept neither alive
 
 
 def test_a_graph_keeps_its_model_after_a_newer_graph_is_built_for_it(tmp_path: object) -> None:
     model, data, first = _graph()
     second = geodesic.build_graph(model, data[:200], k=6, n_steps=3, progress=False)
-    assert geodesic.latest_graph(model) is second and first.model is model and second.model is model
+    assert geodesic.latest_graph(model).record is second.record and first.model is model and second.model is model
     assert first.shortest_path(data[0], data[1]).length > 0
     path = f"{tmp_path}/g.agm"
     first.save(path)
@@ -141,10 +146,10 @@ def test_bounds_only_when_asked_for_and_marked(export: str) -> None:
 def test_exact_export_shows_its_estimate_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
     model, lazy, _ = _lazy_and_eager(200)
     capsys.readouterr()
-    to_scipy(lazy, model, progress=True)
+    to_scipy(lazy.record, model, progress=True)
     err = capsys.readouterr().err
     assert "agm: decoding" in err and "decodings" in err
-    other, quiet, _ = _lazy_and_eager(200)
+    _, quiet, _ = _lazy_and_eager(200)
     capsys.readouterr()
-    assert quiet.to_scipy(model=other).weights == "exact"  # progress=None and stderr captured: silent
+    assert quiet.to_scipy().weights == "exact"  # progress=None and stderr captured: silent
     assert capsys.readouterr().err == ""

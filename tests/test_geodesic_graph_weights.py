@@ -1,4 +1,4 @@
-"""GraphWeights (agm.geodesic.lazy): stores cost O(changed edges) (in place, counts kept), and the mask as of an
+"""GraphWeights (geodesic/graph/weights.py): stores cost O(changed edges) (in place, counts kept), and the mask as of an
 earlier moment stays answerable (``pending(..., as_of=version)``) for readers that searched on older weights."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agm import _core as core
-from agm.geodesic.lazy import GraphWeights
+from agm.geodesic.graph.weights import GraphWeights
 
 
 def _weights(rng: np.random.Generator) -> GraphWeights:

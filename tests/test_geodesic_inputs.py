@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.curves import edge_lengths, segment_lengths
+from agm.geodesic.graph.curves import edge_lengths, segment_lengths
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

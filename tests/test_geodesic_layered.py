@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
-from agm.geodesic.attach import attach
-from agm.geodesic.layered import SWITCH_TOLERANCE, QueryEnds, layered_route
+from agm.geodesic.query.attach import attach
+from agm.geodesic.query.layered import SWITCH_TOLERANCE, QueryEnds, layered_route
 from agm.models.analytic import CylinderAtlas
 from agm.models.flat_torus import FlatTorusAtlas
 
@@ -204,7 +204,7 @@ def test_paper_rule_attaches_like_an_independent_attachment(tmp_path: Path) -> N
     graph = geodesic.build_graph(model, model.points(a, b), k=k, eps=0.05, n_steps=4, progress=False, attach="paper")
     qa, qb = torch.rand(2, 30, generator=g) * 6.28 - 3.14
     x = model.points(qa, qb)
-    att = attach(graph, model, x, 1024, torch.device("cpu"))
+    att = attach(graph.record, model, x, 1024, torch.device("cpu"))
     # independently: the most likely chart by psi, the encoding there, its k nearest nodes of that chart by brute force
     psi = model.partition(x)[:, list(graph.charts)]
     main = np.asarray(graph.charts)[psi.argmax(1).numpy()]

@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 
 from agm import geodesic
 from agm._core import AtlasGraph
-from agm.geodesic import lazysp
-from agm.geodesic.attach import attach
-from agm.geodesic.lazysp import LazyStats, evaluate_all
-from agm.geodesic.policy import DecodePolicy
+from agm.geodesic.graph.completion import evaluate_all
+from agm.geodesic.graph.file import read_graph
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query import lazysp
+from agm.geodesic.query.attach import attach
+from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -125,10 +127,10 @@ def test_lazy_circle_single_query_and_evaluate_all() -> None:
     assert got == pytest.approx(0.9, rel=1e-2)  # the arc
     before = lazy.weights_evaluated
     assert 0.0 < before < lazysp.EAGER_SWITCH
-    lazy.evaluate_all(model)
+    lazy.evaluate_all()
     assert lazy.weights_evaluated == 1.0 and lazy.edge_weights.complete
     np.testing.assert_allclose(lazy.native.weights, eager.native.weights, rtol=WEIGHT_RTOL)
-    assert evaluate_all(lazy, model) == 0  # nothing left
+    assert evaluate_all(lazy.record, model) == 0  # nothing left
 
 
 def test_lazy_attachments_decode_at_most_half_of_eager(cylinder: tuple[BumpyCylinder, torch.Tensor]) -> None:
@@ -140,7 +142,7 @@ def test_lazy_attachments_decode_at_most_half_of_eager(cylinder: tuple[BumpyCyli
     geodesic.shortest_paths(model, x0, x1, graph)
     lazy_decodes = model.decoded
     with torch.no_grad():
-        att = attach(graph, model, torch.cat([x0, x1]), 64, torch.device("cpu"))
+        att = attach(graph.record, model, torch.cat([x0, x1]), 64, torch.device("cpu"))
     eager_decodes = att.copy_chart.size + att.nodes.size * (graph.n_steps - 1)  # before: every attachment edge
     assert lazy_decodes <= eager_decodes / 2, (lazy_decodes, eager_decodes)
 
@@ -157,7 +159,7 @@ def test_lazy_graph_file_keeps_evaluated_edges_and_policy(
     loaded = geodesic.load_graph(tmp_path / "g.agm", model)
     np.testing.assert_array_equal(loaded.edge_weights.evaluated, graph.edge_weights.evaluated)
     np.testing.assert_array_equal(loaded.native.weights, graph.native.weights)
-    assert loaded.decode_policy == DecodePolicy(threads=1, batch_size=48) and loaded.batch_size == 48
+    assert loaded.decode_policy == DecodePolicy(threads=1, batch_size=48) and loaded.decode_policy.batch_size == 48
     model.decoded = 0
     again = _lengths(geodesic.shortest_paths(model, x0, x1, loaded))
     np.testing.assert_allclose(again, first, rtol=PATH_RTOL)
@@ -175,11 +177,11 @@ def test_graph_file_without_lazy_fields_loads_as_eager(
     assert "evaluated" in meta and meta["decode_policy"]["batch_size"] == 37
     old = {k: v for k, v in meta.items() if k not in ("evaluated", "decode_policy")}
     native.save(str(tmp_path / "old.agm"), json.dumps(old))
-    loaded = geodesic.GeodesicGraph.load(tmp_path / "old.agm")
+    loaded = read_graph(tmp_path / "old.agm")
     assert loaded.edge_weights.complete and loaded.decode_policy is None and loaded.batch_size is None
     native.save(str(tmp_path / "bad.agm"), json.dumps({**meta, "evaluated": "AAAA"}))
     with pytest.raises(ValueError, match="bits for"):
-        geodesic.GeodesicGraph.load(tmp_path / "bad.agm")
+        read_graph(tmp_path / "bad.agm")
 
 
 def test_bad_weights_and_policy_arguments(cylinder: tuple[BumpyCylinder, torch.Tensor]) -> None:
@@ -202,7 +204,7 @@ def test_bad_weights_and_policy_arguments(cylinder: tuple[BumpyCylinder, torch.T
 def test_queries_past_the_eager_switch_complete_the_graph(
     cylinder: tuple[BumpyCylinder, torch.Tensor], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agm.geodesic import lazysp
+    from agm.geodesic.query import lazysp
 
     model, data = cylinder
     eager = geodesic.build_graph(

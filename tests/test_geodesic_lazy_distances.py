@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
-from agm.geodesic.lazysp import LazyStats
-from agm.geodesic.policy import DecodePolicy
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.curves import PointTable, packed_lengths, segment_lengths
-from agm.geodesic.inputs import DECODE_SHAPE_PROBES
-from agm.geodesic.policy import (
+from agm.geodesic._support.checks import DECODE_SHAPE_PROBES
+from agm.geodesic.graph.curves import PointTable, packed_lengths, segment_lengths
+from agm.geodesic.graph.policy import (
     BATCH_CANDIDATES,
     DEFAULT_TRIAL_BATCH,
     MULTI_THREAD_MARGIN,
@@ -216,7 +216,7 @@ def test_build_and_queries_use_the_policy_and_restore_threads() -> None:
     before = torch.get_num_threads()
     policy = DecodePolicy(threads=1, batch_size=24)
     graph = geodesic.build_graph(model, data, k=6, n_steps=4, progress=False, weights="eager", decode_policy=policy)
-    assert graph.decode_policy == policy and graph.batch_size == 24
+    assert graph.decode_policy == policy and graph.decode_policy.batch_size == 24
     # the decode-shape check runs first, before a policy is chosen; the fingerprint's probe runs outside it
     assert model.calls and model.calls[0][0] == DECODE_SHAPE_PROBES
     assert all(t == 1 for _, t in model.calls[DECODE_SHAPE_PROBES:-8])

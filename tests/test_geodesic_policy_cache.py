@@ -13,12 +13,12 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic import measured_decode
-from agm.geodesic.fingerprint import PROBES_PER_CHART
-from agm.geodesic.inputs import DECODE_SHAPE_PROBES
-from agm.geodesic.measured_decode import decode_nodes_measured
-from agm.geodesic.policy import DecodePolicy, TrialResult, Work, run_trial
-from agm.geodesic.policy_cache import (
+from agm.geodesic._support.checks import DECODE_SHAPE_PROBES
+from agm.geodesic.graph import measured_decode
+from agm.geodesic.graph.fingerprint import PROBES_PER_CHART
+from agm.geodesic.graph.measured_decode import decode_nodes_measured
+from agm.geodesic.graph.policy import DecodePolicy, TrialResult, Work, run_trial
+from agm.geodesic.graph.policy_cache import (
     ENV,
     cache_folder,
     cached_policy,

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic import routes
-from agm.geodesic.switches import fewest_switches
+from agm.geodesic.query import routes
+from agm.geodesic.query.switches import fewest_switches
 from agm.models.analytic import CircleAtlas, CylinderAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.refine import restart_paths
+from agm.geodesic.paths.refine import restart_paths
 from agm.models.analytic import CylinderAtlas, SphereAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

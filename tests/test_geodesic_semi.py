@@ -40,7 +40,7 @@ def test_semi_model_has_no_encoder() -> None:
 
 def test_semi_agm_geodesics_are_within_a_few_percent_of_the_truth() -> None:
     model = SemiCylinder()
-    graph = geodesic.build_graph(model, n_samples=6000, k=15, n_steps=3, refine_steps=10, progress=False)
+    graph = geodesic.build_graph(model, n_samples=6000, k=15, n_steps=3, search_steps=10, progress=False)
     assert graph.nodes == "decoder" and set(graph.charts) == {0, 1}
     stats = graph.stats()
     assert stats["n_cross_edges"] > 100 and stats["n_components"] == 1

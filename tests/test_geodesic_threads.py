@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic._context import evaluating
+from agm.geodesic._support.evaluating import evaluating
 from agm.models.analytic import CylinderAtlas
 
 

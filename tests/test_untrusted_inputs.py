@@ -25,7 +25,8 @@ from agm._threads import clamp_threads, usable_cores
 from agm.commands._options import apply_threads
 from agm.data import load_dataset
 from agm.experiments.stages import torch_threads
-from agm.geodesic.policy import DecodePolicy, applied
+from agm.geodesic.graph.file import read_graph
+from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.models.analytic import CylinderAtlas
 from agm.training import make_config
 
@@ -218,11 +219,11 @@ _LOADER = textwrap.dedent(
     """
     import json, resource, sys
     import numpy as np
-    from agm.geodesic import load_graph
+    from agm.geodesic.graph.file import read_graph
     results, base = [], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for path in sys.argv[1:]:
         try:
-            graph = load_graph(path)
+            graph = read_graph(path)
             graph.node_at(np.arange(5), np.zeros(5, dtype=np.int64))
             if graph.decode_policy is not None:
                 graph.decode_policy.batch_size
@@ -286,7 +287,7 @@ def test_crafted_graph_file_errors_name_the_field(graph_file: Path, tmp_path: Pa
         path = tmp_path / "crafted.agmg"
         path.write_bytes(data)
         with pytest.raises(ValueError, match=match):
-            geodesic.load_graph(path)
+            read_graph(path)
 
 
 def test_a_graph_file_policy_of_many_threads_is_clamped_or_refused(graph_file: Path, tmp_path: Path) -> None:
@@ -295,7 +296,7 @@ def test_a_graph_file_policy_of_many_threads_is_clamped_or_refused(graph_file: P
     path = tmp_path / "threads.agmg"
     policy = {"threads": 4096, "batch_size": 64}  # a policy of a bigger machine: clamped when applied
     path.write_bytes(_metadata_file(good, json.dumps({**meta, "decode_policy": policy}).encode()))
-    graph = geodesic.load_graph(path)
+    graph = read_graph(path)
     assert graph.decode_policy is not None and graph.decode_policy.threads == 4096
     model = CylinderAtlas()
     x = model.decode(torch.zeros(2, 2), torch.tensor([0, 1]))
@@ -304,7 +305,7 @@ def test_a_graph_file_policy_of_many_threads_is_clamped_or_refused(graph_file: P
     policy = {"threads": 10**6, "batch_size": 64}  # torch.set_num_threads(10**6) crashed the queries (SIGSEGV)
     path.write_bytes(_metadata_file(good, json.dumps({**meta, "decode_policy": policy}).encode()))
     with pytest.raises(ValueError, match="decode_policy.threads must be an int in \\[1, 65536\\]; got 1000000"):
-        geodesic.load_graph(path)
+        read_graph(path)
 
 
 # --- 3. odd inputs ---------------------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def test_a_graph_file_policy_of_many_threads_is_clamped_or_refused(graph_file: P
 def test_meta_tensors_are_refused_naming_the_argument(graph_file: Path) -> None:
     model = CylinderAtlas()
     x = torch.empty(3, device="meta")
-    graph = geodesic.load_graph(graph_file)
+    graph = read_graph(graph_file)
     with pytest.raises(ValueError, match="x0 must hold data; got a tensor on the meta device"):
         geodesic.shortest_path(model, x, x, graph=graph)
     with pytest.raises(ValueError, match="device must hold data"):
@@ -336,7 +337,7 @@ def test_a_generated_data_set_beyond_the_memory_cap_is_refused_naming_n(name: st
 
 def test_node_at_equals_a_dictionary_whatever_the_point_ids(graph_file: Path) -> None:
     """node_at's lookup takes O(n_nodes) memory (a table indexed by point id was as large as the largest id)."""
-    graph = geodesic.load_graph(graph_file)
+    graph = read_graph(graph_file)
     truth = {(int(p), int(c)): v for v, (p, c) in enumerate(zip(graph.node_point, graph.node_chart, strict=True))}
     rng = np.random.default_rng(3)
     points = np.concatenate([graph.node_point, rng.integers(-3, 200, 300), [2**62, -(2**62)]])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from agm._core import AtlasGraph, ChartIndex, UnreachableError
+from agm._core import UnreachableError
 from agm._warning import AgmWarning
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AgmWarning",
-    "AtlasGraph",
     "AtlasModel",
-    "ChartIndex",
     "GeodesicGraph",
     "GeodesicPath",
     "SemiAtlasModel",

@@ -43,13 +43,12 @@ except ImportError as _err:  # pragma: no cover - exercised by tests/test_estima
     raise missing_extra("sklearn", "agm.estimators") from _err
 
 from agm._core import UnreachableError
-from agm.geodesic._context import evaluating
-from agm.geodesic.build import build_graph, load_graph
-from agm.geodesic.distances import distances
-from agm.geodesic.graph import GeodesicGraph
-from agm.geodesic.inputs import check_decode_shape, data_tensor
+from agm.geodesic._support.checks import check_decode_shape, data_tensor
+from agm.geodesic._support.evaluating import evaluating
+from agm.geodesic.geodesic_graph import GeodesicGraph
 from agm.geodesic.statistics import k_medoids
-from agm.models.protocol import model_device
+from agm.geodesic.verbs import build_graph, load_graph
+from agm.models.protocol import SemiAtlasModel, model_device
 
 __all__ = ["AtlasIsomap", "GeodesicDistance", "GeodesicKMedoids"]
 
@@ -110,7 +109,8 @@ def _to_fitted(est: Any, Y: Any) -> np.ndarray:
     """(m, n_fitted) float64 geodesic distances from new points Y to the fitted points (inf where unreachable)."""
     check_is_fitted(est, "graph_")
     points = _rows(est, Y, reset=False)
-    return distances(est.model, points, est.fit_points_, graph=est.graph_, n_threads=est.n_threads)
+    graph: GeodesicGraph = est.graph_
+    return graph.distances(points, est.fit_points_, n_threads=est.n_threads)
 
 
 def _check_reachable(D: np.ndarray, graph: GeodesicGraph, what: str) -> None:
@@ -173,7 +173,7 @@ class GeodesicDistance(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        model: Any = None,
+        model: SemiAtlasModel | None = None,
         *,
         k: int = 10,
         eps: float = 0.05,
@@ -202,7 +202,7 @@ class GeodesicDistance(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> np.ndarray:
         """Fit on X and return its (n, n) float64 geodesic distance matrix (symmetric, zero diagonal)."""
         points = _fit_graph(self, X)
-        return distances(self.model, points, graph=self.graph_, n_threads=self.n_threads)
+        return self.graph_.distances(points, n_threads=self.n_threads)
 
 
 class AtlasIsomap(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
@@ -237,7 +237,7 @@ class AtlasIsomap(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        model: Any = None,
+        model: SemiAtlasModel | None = None,
         *,
         n_components: int = 2,
         k: int = 10,
@@ -263,7 +263,7 @@ class AtlasIsomap(TransformerMixin, _GraphEstimator):  # type: ignore[misc]
         if self.n_components < 1:
             raise ValueError(f"n_components must be a positive int; got {self.n_components!r}")
         points = _fit_graph(self, X)
-        D = distances(self.model, points, graph=self.graph_, n_threads=self.n_threads)
+        D = self.graph_.distances(points, n_threads=self.n_threads)
         _check_reachable(D, self.graph_, "AtlasIsomap.fit")
         squared = D**2
         n = squared.shape[0]
@@ -321,7 +321,7 @@ class GeodesicKMedoids(ClusterMixin, _GraphEstimator):  # type: ignore[misc]
 
     def __init__(
         self,
-        model: Any = None,
+        model: SemiAtlasModel | None = None,
         *,
         n_clusters: int = 8,
         random_state: int | None = 0,
@@ -356,7 +356,7 @@ class GeodesicKMedoids(ClusterMixin, _GraphEstimator):  # type: ignore[misc]
             seed = int(self.random_state)
         else:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        D = distances(self.model, points, graph=self.graph_, n_threads=self.n_threads)
+        D = self.graph_.distances(points, n_threads=self.n_threads)
         clustering = k_medoids(D, int(self.n_clusters), seed=seed, max_swaps=self.max_swaps)
         self.dist_matrix_ = D
         self.labels_ = clustering.labels
@@ -372,7 +372,7 @@ class GeodesicKMedoids(ClusterMixin, _GraphEstimator):  # type: ignore[misc]
         check_is_fitted(self, "graph_")
         points = _rows(self, X, reset=False)
         centres = self.fit_points_[torch.from_numpy(self.medoid_indices_)]
-        D = distances(self.model, points, centres, graph=self.graph_, n_threads=self.n_threads)
+        D = self.graph_.distances(points, centres, n_threads=self.n_threads)
         labels: np.ndarray = np.where(np.isfinite(D).any(axis=1), D.argmin(axis=1), -1).astype(np.int64)
         return labels
 

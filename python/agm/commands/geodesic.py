@@ -17,6 +17,7 @@ from typing import Any
 
 from agm._files import run_folder
 from agm.commands._options import add_shared, apply_threads, int_at_least
+from agm.models.protocol import SemiAtlasModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="a route up to (1 + this) times the shortest is taken when it has fewer chart switches (0: the shortest; "
-        "default: agm.geodesic.layered.SWITCH_TOLERANCE, 2e-2)",
+        "default: agm.geodesic.query.layered.SWITCH_TOLERANCE, 2e-2)",
     )
     p.add_argument("--refine", action="store_true", help="also refine every geodesic into a smooth curve")
     p.add_argument("--strip", type=int_at_least(2), default=10, help="decodings per strip")
@@ -90,16 +91,16 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args)
     if not 0.0 <= args.eps < 1.0:
         raise ValueError(f"--eps must be in [0, 1); got {args.eps}")
-    from agm.geodesic.layered import SWITCH_TOLERANCE
+    from agm.geodesic.query.layered import SWITCH_TOLERANCE
 
     tolerance = SWITCH_TOLERANCE if args.switch_tolerance is None else args.switch_tolerance
     if not 0.0 <= tolerance < float("inf"):
         raise ValueError(f"--switch-tolerance must be finite and >= 0; got {tolerance}")
     path = Path(args.checkpoint)
-    model: Any
-    model, config, _ = load_checkpoint(path, map_location=resolve_device(args.device))
-    if not isinstance(model, SemiAtlasModel):
+    loaded, config, _ = load_checkpoint(path, map_location=resolve_device(args.device))
+    if not isinstance(loaded, SemiAtlasModel):
         raise ValueError(f"{path}: model {config.model!r} implements neither the atlas nor the semi-atlas interface")
+    model: SemiAtlasModel = loaded
     data_dir = args.data_dir if args.data_dir is not None else config.data_dir
     data = load_dataset(args.data or config.dataset, args.split, data_dir=data_dir, n=args.n, seed=args.seed).x
     pairs = _pairs(args, int(data.shape[0]))

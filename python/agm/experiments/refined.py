@@ -2,7 +2,7 @@
 
 The refined curves are saved next to the checkpoint in ``refined-KEY.json`` (lengths and every curve's charts and
 latents), KEY a hash of the graph's key, the strip pairs and the refinement's parameters, so a rerun reads them back
-(rebuilding each curve on its graph path, :func:`agm.geodesic.refine.curve_path`) instead of refining again. The
+(rebuilding each curve on its graph path, :func:`agm.geodesic.paths.refine.curve_path`) instead of refining again. The
 stage adds its own file and key only: the graphs' and the geodesics' keys do not depend on it, so a folder written
 before this stage existed is reused as it is and only the refinement is computed.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from agm.experiments.cache import array_key, param_key, read_json, write_json
 from agm.experiments.reproduction_results import RefinedGeodesics
 from agm.geodesic import GeodesicPath, refine_paths
-from agm.geodesic.refine import curve_path
+from agm.geodesic.paths.refine import curve_path
 
 
 def refined_key(graph_key: str, pairs: np.ndarray, n_test: int, steps: int, points: int) -> str:

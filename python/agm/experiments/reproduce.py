@@ -55,7 +55,7 @@ from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
 from agm.experiments.stages import StageClock
 from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph, load_graph
-from agm.geodesic.layered import SWITCH_TOLERANCE
+from agm.geodesic.query.layered import SWITCH_TOLERANCE
 from agm.training import TrainConfig, make_config
 
 __all__ = [

@@ -11,7 +11,7 @@ from agm.experiments.claims import check_claims
 from agm.experiments.paper import paper_row
 from agm.experiments.reproduction_results import ReproductionModelResult, ReproductionResult
 from agm.experiments.tables import format_cell, markdown_table, write_csv
-from agm.geodesic.layered import SWITCH_TOLERANCE
+from agm.geodesic.query.layered import SWITCH_TOLERANCE
 
 TABLE1_HEADER = [
     "charts",

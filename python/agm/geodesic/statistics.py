@@ -3,13 +3,13 @@
 ``medoid`` and ``k_medoids`` work on a distance matrix (e.g. :func:`agm.geodesic.distances`); ``frechet_mean``
 finds a manifold point, possibly between data points: starting from the medoid it repeats the Karcher step
 z <- z + J^+ mean_i log_p(x_i) in the chart c that holds p = G_c(z). log_p(x_i) is the refined geodesic from p to
-x_i (:mod:`agm.geodesic.refine`): its initial direction, projected onto the tangent plane at p (J: the decoder's
+x_i (:mod:`agm.geodesic.paths.refine`): its initial direction, projected onto the tangent plane at p (J: the decoder's
 Jacobian at z by central differences, d decodings each side), scaled to its length. The projection matters: the
 first chord of a curve on a curved manifold leaves the tangent plane, and the mean of those chords' normal parts
 does not vanish at the mean (on the unit sphere with points at angle 0.6 from the mean it stays ~0.01: a descent
 that never meets its tolerance). A step is kept only where it lowers the variance (halved up to
 ``MAX_HALVINGS`` times otherwise); after the first iterate the geodesics are not searched and refined anew but
-warm-started: the previous refined curves with their start moved (:func:`agm.geodesic.refine.restart_paths`),
+warm-started: the previous refined curves with their start moved (:func:`agm.geodesic.paths.refine.restart_paths`),
 re-optimised with ``warm_steps`` at the finest level only. A step that leaves the chart (psi_c <= the graph's eps)
 re-encodes p in its most likely chart and searches the graph again from there.
 
@@ -23,18 +23,19 @@ docs/beyond/README.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
-from agm.geodesic._context import evaluating
-from agm.geodesic.distances import distances
-from agm.geodesic.graph import GeodesicGraph
-from agm.geodesic.inputs import as_batch, call_model, check_int
-from agm.geodesic.path import GeodesicPath
-from agm.geodesic.refine import refine_paths, restart_paths
-from agm.geodesic.search import shortest_paths
+from agm.geodesic._support.checks import as_batch, call_model, check_int
+from agm.geodesic._support.evaluating import evaluating
+from agm.geodesic.graph.record import GraphRecord
+from agm.geodesic.paths.path import GeodesicPath
+from agm.geodesic.paths.refine import refine_paths, restart_paths
+from agm.geodesic.query.distances import distances
+from agm.geodesic.query.search import shortest_paths
+from agm.models.protocol import AtlasModel, SemiAtlasModel
 
 
 def _check_square(name: str, d: Any) -> np.ndarray:
@@ -173,9 +174,9 @@ class _Iterate:
 
 
 def frechet_mean(
-    model: Any,
+    model: SemiAtlasModel,
     X: torch.Tensor | np.ndarray,
-    graph: GeodesicGraph | None = None,
+    graph: GraphRecord,
     *,
     max_iter: int = 20,
     tol: float = 1e-3,
@@ -184,32 +185,14 @@ def frechet_mean(
     warm_steps: int = 60,
     points: int = 16,
 ) -> FrechetMean:
-    """The Fréchet (Karcher) mean of data points: the manifold point minimising the sum of squared geodesic
-    distances, by descent from the geodesic medoid along refined geodesics (see the module docstring).
-
-    Args:
-        model: the AGM the graph was built for.  X: (n, *S) data points (n >= 1).
-        graph: default the model's latest graph.
-        max_iter: Karcher steps at most, >= 1.
-        tol: stop when the tangent mean log vector is shorter than ``tol`` times the root mean squared distance.
-        rtol: stop when a step lowers the variance by less than this fraction of it (>= 0).
-        refine_steps: most Gauss-Newton evaluations of the first refinement (graph paths from the medoid).
-        warm_steps: most Gauss-Newton evaluations of each warm-started refinement, >= 1.
-        points: segments per refined geodesic.
-
-    Returns:
-        A :class:`FrechetMean` (``point`` on the CPU; ``latent`` in ``chart``).
-
-    Raises:
-        ValueError: bad arguments, or data in several components (the medoid is undefined).
-    """
+    """The Fréchet mean of X on ``graph``: :func:`agm.geodesic.frechet_mean` (arguments, errors, returns)."""
     max_iter = check_int("max_iter", max_iter, minimum=1)
     warm_steps = check_int("warm_steps", warm_steps, minimum=1)
     for name, value in (("tol", tol), ("rtol", rtol)):
         if not float(value) >= 0:
             raise ValueError(f"{name} must be a number >= 0; got {value!r}")
     x = as_batch("X", X, None, single=False)
-    start = medoid(distances(model, x, graph=graph))
+    start = medoid(distances(model, x, None, graph))
     current = _searched(model, x, x[start], graph, refine_steps, points)
     calls, iterations, step = 1, 0, np.inf
     while iterations < max_iter:
@@ -240,7 +223,7 @@ def frechet_mean(
 
 
 def _searched(
-    model: Any, x: torch.Tensor, p: torch.Tensor, graph: GeodesicGraph | None, steps: int, points: int
+    model: SemiAtlasModel, x: torch.Tensor, p: torch.Tensor, graph: GraphRecord, steps: int, points: int
 ) -> _Iterate:
     """The iterate at data point p (*S): graph geodesics from p to every x[i], refined coarse to fine in one call."""
     paths = shortest_paths(model, p[None].expand(x.shape[0], *p.shape), x, graph=graph)
@@ -254,9 +237,9 @@ def _iterate(paths: list[GeodesicPath]) -> _Iterate:
 
 
 def _line_search(
-    model: Any,
+    model: SemiAtlasModel,
     x: torch.Tensor,
-    graph: GeodesicGraph | None,
+    graph: GraphRecord,
     current: _Iterate,
     dz: np.ndarray,
     refine_steps: int,
@@ -278,7 +261,7 @@ def _line_search(
     return None, MAX_HALVINGS + 1
 
 
-def _decode_one(model: Any, chart: int, latent: np.ndarray, device: torch.device) -> torch.Tensor:
+def _decode_one(model: SemiAtlasModel, chart: int, latent: np.ndarray, device: torch.device) -> torch.Tensor:
     """(D,) float32 CPU decoding of one latent point (d,) in ``chart``."""
     with evaluating(model), torch.no_grad():
         x: torch.Tensor = call_model(
@@ -291,7 +274,7 @@ def _decode_one(model: Any, chart: int, latent: np.ndarray, device: torch.device
     return out
 
 
-def _hold(model: Any, current: _Iterate, z: np.ndarray) -> tuple[int, np.ndarray, torch.Tensor]:
+def _hold(model: SemiAtlasModel, current: _Iterate, z: np.ndarray) -> tuple[int, np.ndarray, torch.Tensor]:
     """(chart, latent (d,), decoding (*S)) of the trial point z in the current chart, or, when psi of that chart
     is at most the graph's eps there, of its decoding re-encoded in its most likely chart."""
     first = current.paths[0]
@@ -302,11 +285,11 @@ def _hold(model: Any, current: _Iterate, z: np.ndarray) -> tuple[int, np.ndarray
         if float(psi[current.chart]) > first._eps:
             return current.chart, z, point
         best = int(torch.argmax(psi))
-        latent = call_model("encode", model.encode, batch)[0, best]
+        latent = call_model("encode", cast(AtlasModel, model).encode, batch)[0, best]
     return best, latent.detach().cpu().numpy().astype(np.float32), point
 
 
-def _jacobian(model: Any, current: _Iterate) -> np.ndarray:
+def _jacobian(model: SemiAtlasModel, current: _Iterate) -> np.ndarray:
     """(D, d) float64 Jacobian of the decoder of the iterate's chart at its latent (central differences)."""
     first = current.paths[0]
     z = torch.from_numpy(current.latent.astype(np.float64))

@@ -1,0 +1,341 @@
+"""Algorithm 1, graph construction: the multi-chart graph of an AGM with decoded curve-length weights.
+
+This module computes what needs the model: the nodes (through the node mode, :mod:`agm.geodesic.graph.modes`), their
+decodings (for the weights' endpoints and the A* heuristic) and the edge weights, streamed in torch batches on
+the model's device; the native core builds the k-d trees, the candidate edges, the CSR adjacency and components.
+
+Inside an initialised torch.distributed process group (:mod:`agm.geodesic._support.sharding`) the build is split across
+ranks: every rank takes rank 0's nodes and decode policy (so that all ranks build the same structure), decodes a
+contiguous share of the node decodings and, with ``weights="eager"``, of the intra-chart edges on its own device
+(the model's), and the shares are gathered, so every rank holds the same graph, bitwise. The weights equal the
+single-process build's to float32 rounding (about 1e-7 relative: a share's decoder calls hold other points than
+one process's calls, and float32 kernels round differently with batch composition).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from agm._core import AtlasGraph
+from agm._progress import decode_seconds, say, show
+from agm.geodesic._support.checks import (
+    as_batch,
+    check_choice,
+    check_decode_shape,
+    check_device,
+    check_eps,
+    check_model,
+    check_non_negative_int,
+    check_positive_int,
+)
+from agm.geodesic._support.evaluating import evaluating
+from agm.geodesic._support.sharding import broadcast, gather_rows, is_sharded, on_every_rank, share
+from agm.geodesic.graph.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
+from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
+from agm.geodesic.graph.measured_decode import decode_nodes_measured
+from agm.geodesic.graph.modes import NodeSettings, node_mode
+from agm.geodesic.graph.nodes import ChartNodes
+from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, applied, check_policy, measure_policy
+from agm.geodesic.graph.policy_cache import cached_policy, policy_key, remember_policy
+from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
+from agm.geodesic.graph.scales import record_data_gap
+from agm.geodesic.graph.weights import GraphWeights, chord_weights, evaluate_edges
+from agm.models.protocol import SemiAtlasModel, model_device
+
+NodeModeName = Literal["auto", "encoder", "decoder"]
+WeightMode = Literal["lazy", "eager"]
+WEIGHT_MODES = ("lazy", "eager")
+
+
+def assemble_graph(
+    model: SemiAtlasModel,
+    nodes: ChartNodes,
+    *,
+    k: int,
+    n_steps: int,
+    policy: DecodePolicy | None,
+    device: torch.device,
+    lazy: bool,
+    progress: bool,
+    timings: dict[str, float],
+    policy_key: dict[str, Any] | None = None,
+) -> tuple[AtlasGraph, np.ndarray, np.ndarray, np.ndarray, DecodePolicy]:
+    """Native graph over given nodes with decoded positions and weights (call under ``evaluating``, outside any
+    :func:`agm.geodesic.graph.policy.applied` block).
+
+    With ``policy`` None the decode policy is chosen while the nodes are decoded
+    (:func:`agm.geodesic.graph.measured_decode.decode_nodes_measured`: no probe decodes) and, when that trial ran to
+    its end, remembered under ``policy_key`` (:mod:`agm.geodesic.graph.policy_cache`).
+
+    Cross-chart edges (nodes sharing a data point) weigh ||G_i(z_i) - G_j(z_j)||, the distance of the decodings.
+    Intra-chart edges weigh their decoded chord (``lazy``: evaluated by the queries that need them,
+    :mod:`agm.geodesic.query.lazysp`) or their curve length (eq. 10), decoded in packed calls of exactly
+    ``policy.batch_size`` points.
+
+    Returns:
+        The native graph, the node latents (n_nodes, d) float32 and their decodings (n_nodes, D) float32 (both
+        in native node order, chart after chart), so that nobody reads them back from the native graph, the
+        (n_edges,) bool mask of exact weights, and the decode policy.
+    """
+    t0 = time.perf_counter()
+    native = AtlasGraph(list(nodes.latents), list(nodes.point_ids), k)
+    timings["knn_graph"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    latents_np = np.ascontiguousarray(np.concatenate(nodes.latents), dtype=np.float32)  # native node order
+    counts = [len(lat) for lat in nodes.latents]
+    charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
+    latents = torch.from_numpy(latents_np).to(device)
+    if policy is None:
+        positions, trial = decode_nodes_measured(model, latents, charts, device)
+        policy = trial.policy
+        if trial.complete and policy_key is not None:
+            remember_policy(policy_key, policy)
+    else:
+        positions = decode_nodes(model, latents, charts, policy, device)
+    timings["decode_nodes"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    n_intra = native.n_intra_edges
+    positions_np = np.ascontiguousarray(positions.cpu().numpy())
+    native.set_weights(chord_weights(native, positions))  # exact for cross-chart edges and for n_steps = 1
+    native.set_positions(positions_np)
+    evaluated = np.ones(native.n_edges, dtype=bool)
+    evaluated[:n_intra] = interior_decodings(n_steps) == 0
+    weights = GraphWeights(native, evaluated)
+    if not lazy:
+        table = PointTable(latents, positions, charts)
+        evaluate_edges_sharded(model, table, weights, np.arange(n_intra), n_steps, policy, progress=progress)
+    timings["edge_weights"] = time.perf_counter() - t0
+    evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
+    timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
+    return native, latents_np, positions_np, weights.evaluated, policy
+
+
+def decode_nodes(
+    model: SemiAtlasModel, latents: torch.Tensor, charts: torch.Tensor, policy: DecodePolicy, device: torch.device
+) -> torch.Tensor:
+    """The decodings of the graph's nodes, split across ranks in a process group (call under ``evaluating``).
+
+    Args:
+        latents: (N, d) float32 node latents on ``device``; charts: (N,) int64 on ``device``.
+
+    Returns:
+        (N, D) float32 on ``device``; in a process group every rank decodes its contiguous share
+        (:func:`agm.geodesic._support.sharding.share`) and receives the others' (the same bytes on every rank).
+    """
+    if not is_sharded():
+        with applied(policy):
+            return decode_points(model.decode, latents, charts, policy.batch_size, device)
+    rows = share(latents.shape[0])
+
+    def mine() -> np.ndarray:
+        with applied(policy):
+            return decode_points(model.decode, latents[rows], charts[rows], policy.batch_size, device).cpu().numpy()
+
+    return torch.from_numpy(gather_rows(on_every_rank(mine))).to(device)
+
+
+def evaluate_edges_sharded(
+    model: SemiAtlasModel,
+    table: PointTable,
+    weights: GraphWeights,
+    ids: np.ndarray,
+    n_steps: int,
+    policy: DecodePolicy,
+    progress: bool = False,
+) -> int:
+    """Decode the exact weights of intra-chart edges ``ids``, split across ranks in a process group, and store
+    them (call under ``evaluating``); without one this is :func:`agm.geodesic.graph.weights.evaluate_edges`.
+
+    In a process group the edges pending on any rank (the union, so ranks whose lazy queries evaluated different
+    edges end with the same complete set) are ordered by chart, as one process decodes them, split into
+    contiguous shares, decoded in packed calls on each rank's device, gathered and stored on every rank.
+
+    Args:
+        table: the graph's node latents (N, d) float32, decodings (N, D) float32 and charts (N,) int64 on the
+            decoder's device.
+        ids: (n,) int64 edge ids; evaluated and cross-chart ones are skipped.
+
+    Returns:
+        The number of edges evaluated (all ranks together).
+    """
+    native = weights.native
+    if not is_sharded():
+        return evaluate_edges(model, table, native, weights, ids, n_steps, policy, progress=progress)
+    pending = weights.pending(ids)
+    pending = np.unique(gather_rows(pending[pending < native.n_intra_edges]))
+    pending = pending[np.argsort(weights.edge_chart[pending], kind="stable")]  # single-chart calls
+    mine = pending[share(pending.size)]
+
+    def decode() -> np.ndarray:
+        if mine.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        ends = torch.from_numpy(weights.edges[mine]).to(table.latents.device)
+        with applied(policy):
+            lengths = packed_lengths(model.decode, table, ends, n_steps, policy.batch_size, progress=progress)
+        out: np.ndarray = lengths.cpu().numpy()
+        return out
+
+    lengths = gather_rows(on_every_rank(decode))
+    if pending.size:
+        weights.store(pending, lengths)
+    return int(pending.size)
+
+
+#: Latents the decode policy is measured on in a process group (standard normal, chart 0, fixed seed): a decoder's
+#: cost does not depend on the values. Elsewhere the policy is measured on the node decodes themselves.
+POLICY_PROBE_POINTS = 256
+
+
+def choose_policy(
+    model: SemiAtlasModel,
+    device: torch.device,
+    policy: DecodePolicy | None,
+    batch_size: int | None,
+    key: dict[str, Any],
+) -> DecodePolicy | None:
+    """The decode policy of a build when it is known before the nodes: the given one, the given batch size with
+    torch's threads, the one remembered for ``key`` (:mod:`agm.geodesic.graph.policy_cache`), or on CUDA 16384 points;
+    in a process group (all ranks need it before the nodes) one measured on ``POLICY_PROBE_POINTS`` seeded
+    standard-normal latents of chart 0 (:func:`agm.geodesic.graph.policy.measure_policy`; call under ``evaluating``).
+    None: to be measured on the node decodes."""
+    if policy is not None:
+        if batch_size is not None and batch_size != policy.batch_size:
+            raise ValueError(
+                f"batch_size must match decode_policy.batch_size when both are given; got {batch_size} and "
+                f"{policy.batch_size}"
+            )
+        return policy
+    if batch_size is not None:
+        return DecodePolicy(threads=None, batch_size=batch_size)
+    if device.type == "cuda":
+        return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
+    remembered = cached_policy(key)
+    if remembered is not None:
+        return remembered
+    if is_sharded():
+        g = torch.Generator().manual_seed(0)
+        sample = torch.randn(POLICY_PROBE_POINTS, int(model.latent_dim), generator=g)
+        measured = measure_policy(model.decode, sample, 0, device)
+        remember_policy(key, measured)
+        return measured
+    return None
+
+
+def build_record(
+    model: SemiAtlasModel,
+    data: torch.Tensor | np.ndarray | None = None,
+    k: int = 20,
+    eps: float = 0.05,
+    n_steps: int = 15,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+    *,
+    nodes: NodeModeName = "auto",
+    n_samples: int | None = None,
+    search_steps: int = 10,
+    seed: int = 0,
+    skip_small_charts: bool = False,
+    progress: bool | None = None,
+    weights: WeightMode = "lazy",
+    decode_policy: DecodePolicy | None = None,
+    attach: AttachRule = "all",
+) -> GraphRecord:
+    """The record of the graph of Algorithm 1 for ``model``: :func:`agm.geodesic.build_graph` (arguments, errors)
+    without the object around it."""
+    mode = node_mode(nodes, model)
+    check_model(model, need_encoder=mode.needs_encoder)
+    k = check_positive_int("k", k)
+    eps = check_eps(eps)
+    n_steps = check_positive_int("n_steps", n_steps)
+    search_steps = check_non_negative_int("search_steps", search_steps)
+    seed = check_non_negative_int("seed", seed)
+    if mode.needs_encoder and data is None:
+        raise ValueError("data is required to build the graph of an AGM from its encoders (nodes='encoder')")
+    x = as_batch("data", data, None, single=False) if data is not None else None
+    dev = check_device(device if device is not None else model_device(model))
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    check_choice("weights", weights, WEIGHT_MODES)
+    check_choice("attach", attach, ATTACH_RULES)
+    decode_policy = check_policy(decode_policy)
+    samples = check_positive_int(
+        "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
+    )
+    settings = NodeSettings(
+        eps=eps,
+        k=k,
+        batch_size=batch_size or (decode_policy.batch_size if decode_policy else default_batch_size(dev)),
+        device=dev,
+        skip_small_charts=bool(skip_small_charts),
+        progress=bool(progress),  # resolved below, once the decode policy's rate is known
+        n_samples=samples,
+        search_steps=search_steps,
+        seed=seed,
+    )
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    with evaluating(model):
+        if x is not None:
+            check_decode_shape(model, tuple(x.shape[1:]), dev)
+        t0 = time.perf_counter()
+        key = policy_key(model, dev)
+        known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
+        timings["decode_policy"] = time.perf_counter() - t0
+        rate = known.measured if known is not None else 0.0  # unknown until the node decodes measure it
+        shown = show(progress, decode_seconds(_build_decodes(x, samples, k, n_steps, weights), rate))
+        settings = replace(settings, progress=shown)
+        t0 = time.perf_counter()
+        with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
+            chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
+        timings["nodes"] = time.perf_counter() - t0
+        native, latents, positions, evaluated, policy = assemble_graph(
+            model,
+            chart_nodes,
+            k=k,
+            n_steps=n_steps,
+            policy=known,
+            device=dev,
+            lazy=weights == "lazy",
+            progress=shown,
+            timings=timings,
+            policy_key=key,
+        )
+        fingerprint = model_fingerprint(model, dev)
+    timings["total"] = time.perf_counter() - start
+    graph = GraphRecord(
+        native,
+        charts=chart_nodes.charts,
+        eps=eps,
+        k=k,
+        n_steps=n_steps,
+        data_shape=data_shape,
+        fingerprint=fingerprint,
+        nodes=mode,
+        search_steps=search_steps,
+        timings=timings,
+        latents=latents,
+        positions=positions,
+        evaluated=evaluated,
+        decode_policy=policy,
+        attach=attach,
+    )
+    graph.model_check.verified = weight_versions(model)
+    if x is not None:
+        record_data_gap(graph, x)  # the scale of agm.geodesic.query.far's warning for queries far from the data
+    say(f"agm: built a graph of {graph.n_nodes:,} nodes and {graph.n_edges:,} edges in {timings['total']:.1f}s", shown)
+    return graph
+
+
+def _build_decodes(x: torch.Tensor | None, n_samples: int, k: int, n_steps: int, weights: str) -> int:
+    """A rough count of a build's decodes for the progress rule: one per data point (its nodes), plus k edges of
+    ``interior_decodings(n_steps)`` per point when eager."""
+    n = x.shape[0] if x is not None else n_samples
+    return n * (1 + (k * interior_decodings(n_steps) if weights == "eager" else 0))

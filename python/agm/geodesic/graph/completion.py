@@ -1,0 +1,56 @@
+"""A lazy graph made eager: every edge weight not yet evaluated decoded, in packed calls of the decode policy.
+
+Floor: :mod:`agm.geodesic.graph` (imports the record, its weights, eq. 10 and the decode policy; nothing above).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agm._progress import decode_seconds, say, show
+from agm.geodesic._support.checks import check_device
+from agm.geodesic._support.evaluating import evaluating
+from agm.geodesic.graph.curves import PointTable, default_batch_size, interior_decodings
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.graph.record import GraphRecord
+from agm.geodesic.graph.weights import evaluate_edges
+from agm.models.protocol import SemiAtlasModel, model_device
+
+
+def node_table(graph: GraphRecord, device: torch.device) -> PointTable:
+    """The graph's node latents, decodings and model charts on ``device`` (the endpoints of its edges)."""
+    return PointTable(
+        torch.from_numpy(graph.latents).to(device),
+        torch.from_numpy(np.asarray(graph.positions, dtype=np.float32)).to(device),
+        torch.from_numpy(graph.node_chart).to(device),
+    )
+
+
+def evaluate_all(
+    graph: GraphRecord, model: SemiAtlasModel, device: torch.device | str | None = None, progress: bool | None = None
+) -> int:
+    """Decode every unevaluated edge weight of ``graph`` (packed calls of its decode policy); the number decoded.
+
+    The decode estimate is printed up front and a bar shown when ``progress`` says so (None: only when the estimate
+    is long and stderr is a terminal or a notebook, :mod:`agm._progress`).
+    """
+    graph.check_model(model)
+    dev = check_device(device) if device is not None else model_device(model)
+    policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
+    ids = np.flatnonzero(~graph.edge_weights.evaluated[: graph.native.n_intra_edges])
+    if ids.size == 0:
+        return 0
+    decodes = int(ids.size) * interior_decodings(graph.n_steps)
+    seconds = decode_seconds(decodes, policy.measured)
+    shown = show(progress, seconds)
+    say(
+        f"agm: decoding {ids.size:,} edge weights of a graph of {graph.n_nodes:,} nodes: ~{decodes:,} decodings "
+        f"(~{seconds:.0f} s)",
+        shown,
+    )
+    table = node_table(graph, dev)
+    with evaluating(model):
+        return evaluate_edges(
+            model, table, graph.native, graph.edge_weights, ids, graph.n_steps, policy, progress=shown
+        )

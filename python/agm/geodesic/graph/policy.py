@@ -1,0 +1,335 @@
+"""How the decoder is run for geodesics: one decode policy (torch threads, batch size), measured, stored, applied.
+
+A :class:`DecodePolicy` says how many points one decoder call takes and how many intra-op threads torch uses for
+it. Both depend on the decoder and on the machine (on a busy 2-core machine one thread beat two for the paper's
+decoder by 1.4-5x; on an idle one two threads won by 1.7-1.9x), so by default they are chosen together by
+measurement (:func:`run_trial`): every candidate is timed several times on single-chart batches (as edges are
+decoded) and its median kept, which survives a noisy neighbour, then the best ones in turn. What is timed is a
+``Work`` callable: the build's own node decodes (:mod:`agm.geodesic.graph.measured_decode`: the measurement decodes
+nothing extra) or, in a process group where every rank needs the policy before the nodes, probe batches
+(:func:`measure_policy`). A measured policy is remembered per decoder architecture and machine
+(:mod:`agm.geodesic.graph.policy_cache`), so later builds do not measure. The policy is stored in the graph file and
+reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1, batch_size=64))`` (and the same
+argument of the queries) sets it explicitly.
+
+:func:`applied` sets torch's thread count around the decode loops and restores it afterwards. The thread count
+is process-global in torch (``torch.set_num_threads``), so the context is reference-counted under one lock, like
+:func:`agm.geodesic._context.evaluating`: the outermost entry in any thread sets it, inner and concurrent entries
+only count (they run with the outermost entry's setting), and the last exit restores the value found by the
+first. Code outside agm that changes the thread count meanwhile is overridden until that last exit.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from agm._threads import clamp_threads
+from agm.geodesic._support.checks import call_model, check_int_in, check_positive_int
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Batch sizes tried by :func:`measure_policy`, smallest first.
+BATCH_CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
+#: Timed calls per candidate; the median is kept.
+REPEATS = 3
+#: Points per decoder call on CUDA (not measured: large batches always win there).
+CUDA_BATCH = 16384
+#: More than one thread is chosen only if, over the final (calls in turn, see :func:`measure_policy`), it
+#: decodes this many times as many points per second as one thread. Medians of a few short calls alone misled:
+#: with the exact cylinder decoder at 64k points on the 2-core machine beside two busy processes, two threads
+#: measured 1.3-1.7x faster at the decoder and built 1.8-2.4x slower than one. The paper decoder on an idle
+#: machine gains 1.7-1.9x from two threads, above it.
+MULTI_THREAD_MARGIN = 1.2
+#: Seconds of the final (see :func:`measure_policy`).
+FINAL_S = 0.3
+#: Policies in the final besides the fastest one-thread policy: the fastest of the climb.
+FINALISTS = 2
+#: The largest batch size a graph file may state (64x the largest batch ever chosen, CUDA_BATCH).
+MAX_FILE_BATCH = 1 << 20
+#: The largest thread count a graph file may state (a policy chosen on a bigger machine is clamped when applied).
+MAX_FILE_THREADS = 1 << 16
+#: Batch size of a trial whose work ran out before any call was timed.
+DEFAULT_TRIAL_BATCH = 256
+
+
+@dataclass(frozen=True)
+class DecodePolicy:
+    """How to run the decoder: ``batch_size`` points per call with ``threads`` torch intra-op threads.
+
+    Attributes:
+        threads: torch intra-op threads during decoding, >= 1; None leaves torch's setting alone.
+        batch_size: decoded points per forward call, >= 1.
+        measured: points per second measured for this policy (0.0 when it was not measured).
+    """
+
+    threads: int | None
+    batch_size: int
+    measured: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.threads is not None:
+            check_positive_int("DecodePolicy.threads", self.threads)
+        check_positive_int("DecodePolicy.batch_size", self.batch_size)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as a JSON-serialisable dict (stored in the graph file)."""
+        return {"threads": self.threads, "batch_size": self.batch_size, "measured": self.measured}
+
+    @classmethod
+    def from_json(cls, meta: Any) -> DecodePolicy:
+        """Inverse of :meth:`to_json` for a policy read from a file (untrusted): ValueError naming the field for a
+        missing or bad value, a batch size above :data:`MAX_FILE_BATCH` or a thread count above
+        :data:`MAX_FILE_THREADS` (counts up to it are clamped to this machine's cores when applied)."""
+        if not isinstance(meta, dict):
+            raise ValueError(f"decode_policy must be an object; got {type(meta).__name__}")
+        for key in ("threads", "batch_size"):
+            if key not in meta:
+                raise ValueError(f"decode_policy.{key} is missing")
+        threads, batch_size, measured = meta["threads"], meta["batch_size"], meta.get("measured", 0.0)
+        if threads is not None:
+            check_int_in("decode_policy.threads", threads, 1, MAX_FILE_THREADS)
+        check_int_in("decode_policy.batch_size", batch_size, 1, MAX_FILE_BATCH)
+        if isinstance(measured, bool) or not isinstance(measured, (int, float)) or not 0.0 <= measured < math.inf:
+            raise ValueError(f"decode_policy.measured must be a finite number >= 0; got {measured!r}")
+        return cls(threads=threads, batch_size=batch_size, measured=float(measured))
+
+
+def check_policy(policy: Any) -> DecodePolicy | None:
+    """A DecodePolicy or None (TypeError naming the argument otherwise)."""
+    if policy is not None and not isinstance(policy, DecodePolicy):
+        raise TypeError(f"decode_policy must be an agm.geodesic.DecodePolicy or None; got {type(policy).__name__}")
+    return policy
+
+
+_LOCK = threading.Lock()
+_DEPTH = 0
+_SAVED = 0
+
+
+@contextmanager
+def applied(policy: DecodePolicy) -> Iterator[None]:
+    """Run the block with ``policy.threads`` torch threads, at most the cores this process may use
+    (:func:`agm._threads.clamp_threads`; process-global: see the module docstring)."""
+    global _DEPTH, _SAVED
+    if policy.threads is None:
+        yield
+        return
+    threads = clamp_threads("DecodePolicy.threads", policy.threads)
+    with _LOCK:
+        if _DEPTH == 0:
+            _SAVED = torch.get_num_threads()
+            if _SAVED != threads:
+                torch.set_num_threads(threads)
+        _DEPTH += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0 and torch.get_num_threads() != _SAVED:
+                torch.set_num_threads(_SAVED)
+
+
+Clock = Callable[[], float]
+#: Decodes the next batch of at most ``policy.batch_size`` points under ``policy`` (thread count applied by the
+#: caller) and returns how many it decoded; 0 when there is nothing left to decode.
+Work = Callable[[DecodePolicy], int]
+#: Points in the first call of each thread count (first-call allocations; not timed into any candidate).
+WARM_UP_POINTS = 4
+
+
+@dataclass
+class TrialResult:
+    """The outcome of :func:`run_trial`: the chosen policy, and whether the measurement ran to its end (a trial
+    on useful work stops early when the work runs out; its choice is then the best seen so far)."""
+
+    policy: DecodePolicy
+    complete: bool
+
+
+class _OutOfWork(Exception):
+    """The work ran out during the trial."""
+
+
+def thread_candidates() -> tuple[int, ...]:
+    """Torch thread counts worth trying: 1 and torch's current setting."""
+    current = torch.get_num_threads()
+    return (1,) if current <= 1 else (1, current)
+
+
+def run_trial(
+    work: Work,
+    *,
+    call_budget_s: float = 0.04,
+    total_budget_s: float = 0.6,
+    repeats: int = REPEATS,
+    final_s: float = FINAL_S,
+    clock: Clock = time.perf_counter,
+) -> TrialResult:
+    """Choose (threads, batch size) by timing calls of ``work`` (see :func:`measure_policy` for the procedure).
+
+    ``work`` may be synthetic (probe points decoded and thrown away) or useful (the next points a build needs
+    anyway: then the measurement costs no extra decodes). ``clock`` returns seconds (injectable for tests).
+
+    Returns:
+        The chosen policy (its rate, points per second, in ``measured``) and whether the trial completed; when
+        the work ran out before any call was timed the policy is torch's threads at ``DEFAULT_TRIAL_BATCH``.
+    """
+    candidates = thread_candidates()
+    measured: list[DecodePolicy] = []
+    try:
+        _climb(work, candidates, measured, call_budget_s, total_budget_s, repeats, clock)
+    except _OutOfWork:
+        return TrialResult(_best_measured(measured), complete=False)
+    finalists = _finalists(measured)
+    if len(finalists) == 1:
+        return TrialResult(finalists[0], complete=True)
+    try:
+        rates = _final(work, finalists, final_s, clock)
+    except _OutOfWork:
+        return TrialResult(_best_measured(measured), complete=False)
+    winner = max(range(len(finalists)), key=lambda i: _score(finalists[i], rates[i]))
+    return TrialResult(replace(finalists[winner], measured=rates[winner]), complete=True)
+
+
+def _timed(work: Work, policy: DecodePolicy, clock: Clock) -> float:
+    """Seconds of one call of ``work`` under ``policy``; _OutOfWork when it decoded fewer than batch_size points
+    (a short call is not a measurement of the batch size)."""
+    with applied(policy):
+        started = clock()
+        done = work(policy)
+        seconds = clock() - started
+    if done < policy.batch_size:
+        raise _OutOfWork
+    return seconds
+
+
+def _climb(
+    work: Work,
+    candidates: tuple[int, ...],
+    measured: list[DecodePolicy],
+    call_budget_s: float,
+    total_budget_s: float,
+    repeats: int,
+    clock: Clock,
+) -> None:
+    """The climb of :func:`measure_policy`: every thread count times each batch size in turn, smallest first;
+    the measured candidates are appended to ``measured``."""
+    spent = dict.fromkeys(candidates, 0.0)
+    share = total_budget_s / len(candidates)
+    for threads in candidates:  # first-call allocations
+        spent[threads] += _timed(work, DecodePolicy(threads=threads, batch_size=WARM_UP_POINTS), clock)
+    climbing = list(candidates)
+    for size in BATCH_CANDIDATES:
+        for threads in list(climbing):
+            policy = DecodePolicy(threads=threads, batch_size=size)
+            times = [_timed(work, policy, clock) for _ in range(repeats)]
+            spent[threads] += sum(times)
+            seconds = statistics.median(times)
+            measured.append(replace(policy, measured=size / max(seconds, 1e-9)))
+            if seconds > call_budget_s or spent[threads] > share:
+                climbing.remove(threads)
+        if not climbing:
+            return
+
+
+def _score(policy: DecodePolicy, rate: float) -> float:
+    """A policy's rate as compared in a choice: more threads must win by ``MULTI_THREAD_MARGIN``."""
+    return rate / (MULTI_THREAD_MARGIN if policy.threads != 1 else 1.0)
+
+
+def _best_measured(measured: list[DecodePolicy]) -> DecodePolicy:
+    """The best of an unfinished trial by its medians (more threads by the margin), or torch's threads at
+    ``DEFAULT_TRIAL_BATCH`` when nothing was measured."""
+    if not measured:
+        return DecodePolicy(threads=None, batch_size=DEFAULT_TRIAL_BATCH)
+    return max(measured, key=lambda p: _score(p, p.measured))
+
+
+def measure_policy(
+    decode: Decoder,
+    z: torch.Tensor,
+    chart: int,
+    device: torch.device,
+    *,
+    call_budget_s: float = 0.04,
+    total_budget_s: float = 0.6,
+    repeats: int = REPEATS,
+    final_s: float = FINAL_S,
+    clock: Clock = time.perf_counter,
+) -> DecodePolicy:
+    """Choose (threads, batch size) together by measurement on single-chart probe batches (call under
+    ``evaluating``); the decodings are thrown away (:func:`run_trial` measures on useful work instead).
+
+    After one warm-up call per thread count, batch sizes are tried from the smallest up, each timed ``repeats``
+    times with the median kept, for every thread count of :func:`thread_candidates` in turn (round-robin). A
+    thread count stops climbing at the first size whose median call exceeds ``call_budget_s`` or when its share
+    of ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second
+    in all), a cheap one climbs to large batches where per-call overhead vanishes. A final then decides between
+    the ``FINALISTS`` fastest candidates of the climb and the fastest one-thread one: they take one call each in
+    turn for ``final_s`` seconds (at least two rounds), and the most points per second over the final wins, more
+    threads only by ``MULTI_THREAD_MARGIN`` (see there): the medians of a few short calls each, taken at
+    different moments, were 10-25% apart from rates over longer runs. On CUDA nothing is measured:
+    (None, 16384).
+
+    Args:
+        decode: the model's ``decode(z, y)``.
+        z: (N, d) float32 latents of one chart (rows are repeated to fill a batch).
+        chart: the chart of ``z``.
+        device: the decoder's device.
+        clock: seconds (injectable for tests).
+
+    Returns:
+        The chosen candidate (its rate, points per second, in ``measured``).
+    """
+    if device.type == "cuda":
+        return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
+    batches: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def probe(policy: DecodePolicy) -> int:
+        size = policy.batch_size
+        if size not in batches:
+            batches[size] = _batch(z, chart, size, device)
+        call_model("decode", decode, *batches[size])
+        return size
+
+    trial = run_trial(
+        probe, call_budget_s=call_budget_s, total_budget_s=total_budget_s, repeats=repeats, final_s=final_s, clock=clock
+    )
+    return trial.policy
+
+
+def _finalists(measured: list[DecodePolicy]) -> list[DecodePolicy]:
+    """The ``FINALISTS`` fastest measured policies, plus the fastest one-thread policy if it is not among them."""
+    ranked = sorted(measured, key=lambda p: p.measured, reverse=True)
+    chosen = ranked[:FINALISTS]
+    single = next(p for p in ranked if p.threads == 1)
+    return chosen if single in chosen else [*chosen, single]
+
+
+def _batch(z: torch.Tensor, chart: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` rows of ``z`` (repeated as needed) and their chart, on ``device``."""
+    idx = torch.arange(size) % z.shape[0]
+    return z[idx].to(device), torch.full((size,), chart, dtype=torch.int64, device=device)
+
+
+def _final(work: Work, policies: list[DecodePolicy], seconds: float, clock: Clock) -> list[float]:
+    """Points per second of each policy over rounds of one call each, in turn, for about ``seconds`` in all and at
+    least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls, show in all."""
+    points, taken = [0] * len(policies), [0.0] * len(policies)
+    started, rounds = clock(), 0
+    while rounds < 2 or clock() - started < seconds:
+        for i, policy in enumerate(policies):
+            taken[i] += _timed(work, policy, clock)
+            points[i] += policy.batch_size
+        rounds += 1
+    return [p / max(t, 1e-9) for p, t in zip(points, taken, strict=True)]

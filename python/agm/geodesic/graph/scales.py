@@ -1,0 +1,59 @@
+"""The graph's own scales: its median edge weight and how far its data lie from their own nodes' decodings.
+
+They set when a query point counts as far from the graph (:mod:`agm.geodesic.query.far`). The data distance is
+recorded when the graph is built from data, in this process.
+
+Floor: :mod:`agm.geodesic.graph`.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import torch
+
+from agm.geodesic.graph.record import GraphRecord
+
+#: Nodes whose data distance is measured at once by :func:`record_data_gap` (bounds its temporary memory).
+GAP_CHUNK = 16384
+
+_EDGE_SCALES: weakref.WeakKeyDictionary[GraphRecord, float] = weakref.WeakKeyDictionary()
+_DATA_GAPS: weakref.WeakKeyDictionary[GraphRecord, float] = weakref.WeakKeyDictionary()
+
+
+def edge_scale(graph: GraphRecord) -> float:
+    """The median intra-chart edge weight (float; 0.0 for a graph without intra-chart edges), computed once per
+    graph (a lazy graph's unevaluated edges count with their decoded chords, a lower bound)."""
+    scale = _EDGE_SCALES.get(graph)
+    if scale is None:
+        intra = graph.edge_weights.values[: graph.native.n_intra_edges]
+        scale = float(np.median(intra)) if intra.size else 0.0
+        _EDGE_SCALES[graph] = scale
+    return scale
+
+
+def record_data_gap(graph: GraphRecord, data: torch.Tensor) -> None:
+    """Remember the median distance from the graph's data points to the nearest decoding of their own nodes.
+
+    Args:
+        graph: a graph built from ``data`` with encoder nodes (others are left alone).
+        data: (N, *S) float, the points the graph was built on (any device).
+    """
+    if graph.nodes != "encoder" or graph.n_nodes == 0:
+        return
+    flat = data.reshape(data.shape[0], -1)
+    gaps = np.full(data.shape[0], np.inf)
+    for start in range(0, graph.n_nodes, GAP_CHUNK):
+        nodes = np.arange(start, min(start + GAP_CHUNK, graph.n_nodes))
+        points = graph.node_point[nodes]
+        rows = flat[torch.from_numpy(points).to(flat.device)].detach().to("cpu", torch.float64).numpy()
+        np.minimum.at(gaps, points, np.linalg.norm(rows - graph.positions[nodes], axis=1))
+    finite = gaps[np.isfinite(gaps)]
+    _DATA_GAPS[graph] = float(np.median(finite)) if finite.size else 0.0
+
+
+def far_scale(graph: GraphRecord) -> float | None:
+    """max(median edge weight, median data distance), or None where no data distance was recorded."""
+    gap = _DATA_GAPS.get(graph)
+    return None if gap is None else max(edge_scale(graph), gap)

@@ -1,0 +1,293 @@
+"""Continuous geodesics across charts: graph paths refined by minimising the discrete energy of the decoded curve.
+
+A graph path (:class:`agm.geodesic.GeodesicPath`) is a polyline through data points, so its length is above the
+geodesic's by the polyline's corners (1-2% on the exact models, up to ~10% on short pairs). :func:`refine_paths`
+takes it as the start of a finer curve and moves the curve's latent points to minimise the discrete energy
+
+    E = sum_s w_s || G_{c_{s+1}}(z_{s+1}) - G_{c_s}(z_s) ||^2
+
+of the decodings (with the graph's ``n_steps`` sub-steps on every segment inside a chart), by the batched
+Gauss-Newton descent of :mod:`agm.geodesic.refinement.gauss_newton` (the pullback metric at every curve point, one
+block-tridiagonal solve per iteration, a line search). This module does the curves' other job: it builds them from
+the paths (each maximal run of a path in one chart resampled into segments equidistant in decoded length, where the
+path changes chart its two copies of the transition point joined by a segment of weight ``jump_weight`` >> 1), it
+chooses their charts (:mod:`agm.geodesic.refinement.recharting`: before the descent, which drops the graph's detours
+through charts the geometry does not need, and after it, which adds a transition where the curve is pressed against its
+chart's edge or moves one; then the descent runs again), and it measures and keeps them.
+
+With ``keep_in_chart`` every free point stays where its chart's psi exceeds ``eps`` (the line search never lets a
+point leave it). The two ends (the query points' main copies) are fixed. The refined length is measured like a graph
+path's: eq. (10) with the graph's ``n_steps`` on every segment inside a chart, plus the (small) decoded gap at each
+transition. A refinement is kept only where that length is below the graph path's (and every point is in its
+chart); otherwise the graph path is returned unchanged. All paths of a call advance together (every iteration one
+Jacobian call, one sub-step decoding and one partition call for all unconverged curves).
+
+Measured in ``benchmarks/bench_refine.py`` (the sphere against GEORCE and stochman, a trained 8-chart MNIST model)
+and ``benchmarks/bench_transitions.py`` (cylinder, sphere, four-chart flat torus); see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Literal, TypeVar
+
+import numpy as np
+import torch
+
+from agm.geodesic._support.checks import check_int
+from agm.geodesic._support.evaluating import evaluating
+from agm.geodesic.paths.curve import AtlasCurve
+from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
+from agm.geodesic.refinement.differentiable import check_differentiable
+from agm.geodesic.refinement.recharting import rechart
+from agm.geodesic.refinement.refine_curves import BestCurves, RefineSettings, descend, measure, resampled
+
+#: A curve type: the paths given come back as the same type (a GeodesicPath stays one).
+C = TypeVar("C", bound=AtlasCurve)
+
+#: Rounds of re-charting after the first descent (each followed by a descent of the curves whose charts changed).
+RECHART_ROUNDS = 3
+
+
+def refine_paths(
+    paths: Sequence[C],
+    *,
+    steps: int = 100,
+    points: int = 32,
+    jump_weight: float = 100.0,
+    eps: float | None = None,
+    keep_in_chart: bool = True,
+    batch_size: int = 16384,
+    baseline: Literal["graph", "resampled"] = "graph",
+    sub_steps: int | None = None,
+    coarse_to_fine: bool = False,
+    change_charts: bool = True,
+) -> list[C]:
+    """Refine graph geodesics into smooth curves of (nearly) minimal length; see the module docstring.
+
+    Args:
+        paths: graph paths of one model (from ``shortest_path(s)``), or already refined paths.
+        steps: most Gauss-Newton evaluations per descent (line-search trials included; curves stop earlier when
+            converged), >= 0 (0 only resamples: the measured lengths of the resampled paths, kept where shorter).
+        points: segments per path inside charts (split among the path's chart runs by decoded length), >= 2.
+        jump_weight: energy weight of a transition segment (two copies of one point in two charts), > 0.
+        eps: the partition threshold that keeps each point in its chart; default (None) the eps of the graph the
+            first path was found in.
+        keep_in_chart: keep psi_c(G_c(z)) > eps for every free point (needs ``model.partition``).
+        batch_size: decoded points per forward call (the default holds one iteration of ~30 sphere paths in one
+            call; a conv decoder on a CPU decodes fewer points per second in large calls, measured below).
+        sub_steps: straight-latent sub-steps per segment in the energy (default: the graph's n_steps, as the
+            length is measured); 1 uses the points alone (n_steps times fewer decodings, enough where the decoder
+            has no detail between points, e.g. the closed-form models; a trained decoder's curve can fold between
+            two points and the optimiser would then shorten the chords while lengthening the curve).
+        baseline: what a refined curve must beat to be kept. "graph": the graph path's ``length`` (so the result
+            is never longer than it). "resampled": the graph path measured at the refined resolution (its chart
+            runs resampled into ``points`` segments, eq. 10 on each, no optimisation). A trained decoder's curve
+            has detail that the graph's n_steps per edge does not resolve, and a finer polyline of a curve is
+            never shorter, so a refined curve can be shorter than the resampled graph path yet longer than
+            ``length`` (measured on a 1-D-latent glyph AWAE: graph 46.75, resampled 47.9, refined 47.77): with
+            "resampled" the result compares like with like, and may exceed the graph path's ``length``.
+        coarse_to_fine: descend with points/4 and points/2 segments first, then ``points`` (rarely needed: the
+            Gauss-Newton steps move the smooth modes, such as a transition sliding along an overlap, directly).
+        change_charts: let the refinement choose the curve points' charts (with ``keep_in_chart``, on a model
+            with ``encode``; a semi-AGM's curves keep theirs): drop, add or move chart transitions
+            (:mod:`agm.geodesic.refinement.recharting`); False keeps the path's chart sequence (each transition can
+            still slide along the overlap).
+
+    Returns:
+        One :class:`GeodesicPath` per input path, on the same model and device: the refined curve (no graph
+        ``nodes``; ``latents``/``charts`` are the curve's points), or the input path where refining did not
+        shorten it. ``length`` is never above the input's (with ``baseline="graph"``).
+
+    Raises:
+        ValueError: bad arguments, paths of different models, or a model changed since the paths were computed.
+        TypeError: ``paths`` holds something that is not a GeodesicPath.
+    """
+    steps = check_int("steps", steps, minimum=0)
+    points = check_int("points", points, minimum=2)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if not float(jump_weight) > 0:
+        raise ValueError(f"jump_weight must be > 0; got {jump_weight!r}")
+    if eps is not None and not 0.0 <= float(eps) < 1.0:
+        raise ValueError(f"eps must be a number in [0, 1); got {eps!r}")
+    if baseline not in ("graph", "resampled"):
+        raise ValueError(f"baseline must be 'graph' or 'resampled'; got {baseline!r}")
+    paths = _checked_paths(paths)
+    todo = [i for i, p in enumerate(paths) if p.length > 0 and len(p) >= 2]
+    if not todo:
+        return paths
+    check_differentiable(
+        paths[todo[0]]._model, paths[todo[0]].latents[0], int(paths[todo[0]].charts[0]), paths[todo[0]]._device
+    )
+    current = [paths[i] for i in todo]
+    first = current[0]
+    eps = first._eps if eps is None else float(eps)
+    sub = check_int("sub_steps", sub_steps if sub_steps is not None else first._n_steps, minimum=1)
+    settings = RefineSettings(
+        model=first._model,
+        data_shape=first._data_shape,
+        n_steps=first._n_steps,
+        eps=float(eps),
+        barrier=float(eps) if keep_in_chart else None,
+        jump_weight=float(jump_weight),
+        sub_steps=sub,
+        steps=steps,
+        batch_size=batch_size,
+    )
+    # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
+    recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))
+    with evaluating(settings.model), torch.no_grad():
+        curves = _path_curves(current, points, settings.jump_weight, first._device)
+        if baseline == "graph":
+            bar = np.array([p.length for p in current])
+        else:
+            bar = measure(settings, resampled(settings, curves, points))[0]
+        levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
+        for level, n_points in enumerate(levels):
+            curves = resampled(settings, curves, n_points)
+            if level == 0 and recharting:  # on the resampled points: the graph's detours
+                # through charts the energy does not need are dropped, transitions go where two charts both hold
+                curves = rechart(
+                    settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size
+                )[0]
+            curves = descend(settings, curves)
+        length, inside, pressed = measure(settings, curves)
+        best = BestCurves(curves, length, inside)
+        index = np.arange(curves.n_curves)  # the path of each row of ``curves``
+        for _ in range(RECHART_ROUNDS if recharting else 0):
+            rows = np.flatnonzero(pressed)  # curves with a point at its chart's edge, where the line search held it
+            if rows.size == 0:
+                break
+            device = curves.latents.device
+            moved, changed = rechart(
+                settings.model,
+                curves.rows(torch.from_numpy(rows).to(device)),
+                settings.eps,
+                settings.jump_weight,
+                first._data_shape,
+                batch_size,
+            )
+            if not changed.any():
+                break
+            curves = descend(settings, moved.rows(torch.from_numpy(np.flatnonzero(changed)).to(device)))
+            index = index[rows[changed]]
+            length, inside, pressed = measure(settings, curves)
+            best.offer(index, curves, length, inside)
+    out = list(paths)
+    for j, i in enumerate(todo):
+        measured, kept_in = float(best.length[j]), bool(best.inside[j])
+        if np.isfinite(measured) and measured < bar[j] and (kept_in or not keep_in_chart):
+            out[i] = _as_path(paths[i], *best.points(j), measured)
+    return out
+
+
+def restart_paths(
+    paths: Sequence[C],
+    chart: int,
+    latent: np.ndarray,
+    *,
+    points: int = 32,
+    batch_size: int = 16384,
+) -> list[C]:
+    """The curves with their first point moved to ``latent`` in ``chart``, resampled into ``points`` segments and
+    measured (eq. 10 inside charts + transition gaps; no optimisation): warm starts for :func:`refine_paths`
+    when the common start of many geodesics moves a little (the Fréchet mean's descent).
+
+    Args:
+        paths: curves (graph or refined paths) of one model whose first point is in ``chart``, each with >= 2
+            points.
+        chart: the chart of the new start.  latent: (d,) float, its latent point in that chart.
+        points: segments per curve.  batch_size: decoded points per forward call.
+
+    Returns:
+        One measured :class:`GeodesicPath` per input (no graph ``nodes``), on the same model and device.
+
+    Raises:
+        ValueError: bad arguments, a path that does not start in ``chart`` or has fewer than 2 points, paths of
+            different models, or a model changed since the paths were computed.
+        TypeError: ``paths`` holds something that is not a GeodesicPath.
+    """
+    points = check_int("points", points, minimum=2)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    paths = _checked_paths(paths)
+    if not paths:
+        return []
+    z = np.asarray(latent, dtype=np.float32).reshape(-1)
+    moved = []
+    for i, p in enumerate(paths):
+        if len(p) < 2 or int(p.charts[0]) != int(chart) or p.latents.shape[1] != z.size:
+            raise ValueError(
+                f"paths[{i}] must have >= 2 points and start in chart {chart} with latents of size {z.size}; got "
+                f"{len(p)} points starting in chart {int(p.charts[0]) if len(p) else None}"
+            )
+        lat = p.latents.copy()
+        lat[0] = z
+        moved.append(_as_path(p, lat, p.charts, np.inf))
+    first = paths[0]
+    settings = RefineSettings(first._model, first._data_shape, first._n_steps, first._eps, None, 1.0, 1, 0, batch_size)
+    with evaluating(first._model), torch.no_grad():
+        curves = resampled(settings, _path_curves(moved, points, 1.0, first._device), points)
+        lengths = measure(settings, curves)[0]
+    latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
+    count = curves.count.cpu().numpy()
+    return [_as_path(p, latents[j, : count[j]], charts[j, : count[j]], float(lengths[j])) for j, p in enumerate(paths)]
+
+
+def _checked_paths(paths: Sequence[C]) -> list[C]:
+    """The paths as a list, each a GeodesicPath of the first one's model, which has not changed since."""
+    out = list(paths)
+    for i, p in enumerate(out):
+        if not isinstance(p, AtlasCurve):
+            raise TypeError(f"paths[{i}] must be a GeodesicPath; got {type(p).__name__}")
+        if p._model is not out[0]._model:
+            raise ValueError(f"paths must all belong to one model; paths[{i}] belongs to another")
+        p._check_model()
+    return out
+
+
+def _path_curves(paths: Sequence[AtlasCurve], points: int, jump_weight: float, device: torch.device) -> CurveBatch:
+    """The paths' own points as curves, with energy scale points / length^2 (about 1 per path at the optimum)."""
+    scale = torch.tensor([points / max(p.length, 1e-12) ** 2 for p in paths], dtype=torch.float64, device=device)
+    latents = [torch.from_numpy(p.latents).to(device) for p in paths]
+    charts = [torch.from_numpy(p.charts).to(device) for p in paths]
+    return pad_curves(latents, charts, scale, jump_weight)
+
+
+def curve_path(template: C, latents: np.ndarray, charts: np.ndarray, length: float) -> C:
+    """A :class:`GeodesicPath` over given curve points (e.g. a refined curve saved as JSON and read back), on the
+    template path's model, device and resolution; no graph ``nodes``.
+
+    Args:
+        template: a path of the same model (e.g. the graph path the curve was refined from).
+        latents: (L, d) float latent points, L >= 1, d the template's latent size.  charts: (L,) int chart of each.
+        length: the curve's measured length (as :func:`refine_paths` reports it).
+
+    Raises:
+        ValueError: shapes that do not fit, or charts outside 0..n_charts-1 of the template's model.
+    """
+    lat = np.asarray(latents, dtype=np.float32)
+    ch = np.asarray(charts, dtype=np.int64).reshape(-1)
+    if lat.ndim != 2 or lat.shape[0] < 1 or lat.shape[0] != ch.size or lat.shape[1] != template.latents.shape[1]:
+        raise ValueError(
+            f"latents must be (L, {template.latents.shape[1]}) with L = len(charts) >= 1; got latents "
+            f"{lat.shape} and {ch.size} charts"
+        )
+    n_charts = int(getattr(template._model, "n_charts", int(ch.max()) + 1))
+    if bool((ch < 0).any()) or bool((ch >= n_charts).any()):
+        raise ValueError(f"charts must lie in 0..{n_charts - 1}; got {ch.tolist()}")
+    return _as_path(template, lat, ch, float(length))
+
+
+def _as_path(graph_path: C, latents: np.ndarray, charts: np.ndarray, length: float) -> C:
+    """The graph path's type over the refined curve's points (no graph nodes), on its model, device and batch."""
+    return dataclasses.replace(
+        graph_path,
+        length=float(length),
+        charts=charts.astype(np.int64),
+        latents=np.ascontiguousarray(latents, dtype=np.float32),
+        nodes=np.zeros(0, dtype=np.int64),
+        data_indices=np.zeros(0, dtype=np.int64),
+        chart_changes=np.flatnonzero(charts[1:] != charts[:-1]).astype(np.int64),
+        shortest_length=float("nan"),
+    )

@@ -1,0 +1,114 @@
+"""The direct edges between the two query points of a geodesic (Chen et al.: both points are added to the graph).
+
+Added to the graph, x0 and x1 are candidates of each other's k nearest neighbours in every chart c they share:
+x1 is a neighbour of x0's copy in chart c when it is within the k nearest of that copy among the chart's nodes
+plus x1's copy, or vice versa (the k-NN graph is symmetrised), i.e. when ||F_c(x0) - F_c(x1)|| is at most the
+larger of the two copies' distances to their k-th nearest node. The edge has the curve-length weight of eq. 10.
+
+A simple path that uses the edge x0 - x1 is that edge alone, so the geodesic is the shorter of the graph search's
+path and the cheapest direct route jump(main0 -> copy0_c) + length(copy0_c -> copy1_c) + jump(copy1_c -> main1)
+(:mod:`agm.geodesic.query.search`). Two bitwise-equal copies are joined at length exactly 0, so d(x, x) = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agm.geodesic.graph.curves import PointTable, interior_decodings, packed_lengths
+from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.record import GraphRecord
+from agm.geodesic.query.attach import Attachments
+from agm.models.protocol import SemiAtlasModel
+
+
+@dataclass(frozen=True)
+class DirectEdges:
+    """Direct edges of B query pairs, ragged.
+
+    Attributes:
+        offsets: (B+1,) int64; the direct edges of pair b are ``offsets[b]:offsets[b+1]``.
+        source_copy, target_copy: (E,) int64 copy index (into the source / target attachments) of each edge's ends.
+        chart: (E,) int64 model chart of each edge.
+        length: (E,) float64 curve length of each edge (eq. 10), 0 for bitwise-equal latents, where
+            ``evaluated``; its decoded chord (a lower bound) elsewhere.
+        evaluated: (E,) bool.
+    """
+
+    offsets: np.ndarray
+    source_copy: np.ndarray
+    target_copy: np.ndarray
+    chart: np.ndarray
+    length: np.ndarray
+    evaluated: np.ndarray
+
+    def of(self, b: int) -> range:
+        """The direct edges of pair b."""
+        return range(int(self.offsets[b]), int(self.offsets[b + 1]))
+
+
+def _candidates(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets and copy pairs of the shared charts in which the two queries are each other's k-NN candidates."""
+    offsets, pairs_s, pairs_t = [0], [], []
+    for b in range(src.n_queries):
+        for i in src.copies(b):
+            for j in dst.copies(b):
+                if src.copy_chart[i] != dst.copy_chart[j]:
+                    continue
+                gap = float(np.linalg.norm(src.copy_latent[i].astype(np.float64) - dst.copy_latent[j]))
+                if gap <= max(float(src.copy_reach[i]), float(dst.copy_reach[j])):
+                    pairs_s.append(i)
+                    pairs_t.append(j)
+        offsets.append(len(pairs_s))
+    return np.asarray(offsets, dtype=np.int64), np.asarray(pairs_s, dtype=np.int64), np.asarray(pairs_t, dtype=np.int64)
+
+
+def direct_edges(graph: GraphRecord, src: Attachments, dst: Attachments) -> DirectEdges:
+    """The direct edges of the pairs (src query b, dst query b), at their decoded chords (lower bounds; exact for
+    n_steps = 1 and 0 for bitwise-equal latents): :func:`evaluate_direct` decodes the ones a route needs."""
+    offsets, si, ti = _candidates(src, dst)
+    same = np.all(src.copy_latent[si] == dst.copy_latent[ti], axis=1) if si.size else np.zeros(0, dtype=bool)
+    chord = torch.linalg.vector_norm(
+        torch.from_numpy(src.copy_position[si]) - torch.from_numpy(dst.copy_position[ti]), dim=1
+    ).double()
+    length = np.where(same, 0.0, chord.numpy())
+    evaluated = same | (interior_decodings(graph.n_steps) == 0)
+    return DirectEdges(
+        offsets=offsets, source_copy=si, target_copy=ti, chart=src.copy_chart[si], length=length, evaluated=evaluated
+    )
+
+
+def evaluate_direct(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    edges: np.ndarray,
+    policy: DecodePolicy,
+    device: torch.device,
+) -> int:
+    """Decode the curve lengths of direct edges ``edges`` in packed calls, in place (call under ``evaluating``).
+
+    Returns:
+        The number of edges decoded (those already evaluated are skipped).
+    """
+    edges = np.unique(np.asarray(edges, dtype=np.int64))
+    edges = edges[~direct.evaluated[edges]]
+    if edges.size == 0:
+        return 0
+    edges = edges[np.argsort(direct.chart[edges], kind="stable")]
+    a, b = direct.source_copy[edges], direct.target_copy[edges]
+    table = PointTable(
+        latents=torch.from_numpy(np.concatenate([src.copy_latent[a], dst.copy_latent[b]])).to(device),
+        positions=torch.from_numpy(np.concatenate([src.copy_position[a], dst.copy_position[b]])).to(device),
+        charts=torch.from_numpy(np.concatenate([src.copy_chart[a], dst.copy_chart[b]])).to(device),
+    )
+    n = edges.size
+    ends = torch.stack([torch.arange(n), torch.arange(n, 2 * n)], dim=1).to(device)
+    with applied(policy):
+        direct.length[edges] = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
+    direct.evaluated[edges] = True
+    return int(n)

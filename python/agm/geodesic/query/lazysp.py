@@ -1,0 +1,265 @@
+"""LazySP: exact geodesics that decode only the edges their paths use (issue 12, sections 2 and 2b).
+
+Every edge a query can use - graph edges of a lazy graph, attachment edges of the query points, their direct
+edges - weighs at least its decoded chord, known without decoding. The queries of one call proceed in rounds:
+
+1. search all pending pairs with the current weights (exact where evaluated, chords elsewhere);
+2. for each pair take its shortest route (the search's path or the cheapest direct edge); if it has unevaluated
+   edges, they are collected; otherwise the fewest-switch route (:func:`agm.geodesic.query.routes.best_route`) is
+   chosen, and its unevaluated edges, if any, are collected;
+3. decode the union of the collected edges of all pairs in packed calls (one per kind: graph, attachment,
+   direct), store them (graph edges stay evaluated in the graph), and repeat with the pairs that collected any.
+
+When the queries have evaluated :data:`EAGER_SWITCH` of the graph's intra-chart edges, the rest are decoded at
+once (the graph becomes the eager graph): every edge is decoded at most once, so a lazy graph never decodes more
+than an eager one, and the rounds stop growing where lower bounds are weak (measured on a briefly trained 4-chart
+demo model, weight/chord median 1.0001 but max 3.6: 100 MNIST pairs needed 103 rounds and 50% of the edges
+without the switch).
+
+A pair is done when its shortest route and its chosen route are fully evaluated. Exactness: the route found is
+the shortest under lower bounds, and its own cost is exact, so no other route can be shorter (its true cost is at
+least its bound): the result equals the eager search's to float32 rounding of the bounds (~1e-7 relative). The
+fewest-switch choice is exact by the same argument (every route within the budget under exact weights is within
+it under the bounds, and the one chosen is exact). Each round evaluates at least one edge per pending pair, so
+the loop ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from agm.geodesic.graph.completion import node_table
+from agm.geodesic.graph.curves import PointTable
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.graph.record import GraphRecord
+from agm.geodesic.graph.weights import evaluate_edges
+from agm.geodesic.query.attach import Attachments, evaluate_attachments
+from agm.geodesic.query.direct import DirectEdges, evaluate_direct
+from agm.geodesic.query.layered import SWITCH_TOLERANCE
+from agm.geodesic.query.routes import Route, best_route, direct_costs
+from agm.models.protocol import SemiAtlasModel
+
+#: Fraction of the intra-chart edges evaluated by queries beyond which the remaining ones are decoded in one pass.
+#: Measured on the demo model below (100 pairs, 737 nodes): 0.5 took 39 rounds, 1.19x eager's CPU time; 0.3 took
+#: 27 rounds, 0.98x CPU (0.87x wall); with tight bounds (0.4-7.5% of the edges for 100 pairs) it never triggers.
+EAGER_SWITCH = 0.3
+
+
+@dataclass
+class LazyStats:
+    """What a lazy query call decoded: rounds of search, and edges evaluated by kind."""
+
+    rounds: int = 0
+    graph_edges: int = 0
+    attachment_edges: int = 0
+    direct_edges: int = 0
+    per_round: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Unevaluated edges of one route: graph edge ids, attachment edges (of the unique set), direct edges."""
+
+    graph: np.ndarray
+    attachments: np.ndarray
+    direct: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        """Whether the route is fully evaluated."""
+        return self.graph.size + self.attachments.size + self.direct.size == 0
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """The query pairs of one call: unique query points' attachments and, per side, which point each pair uses.
+
+    Attributes:
+        unique: attachments of the unique query points (evaluated in place).
+        rows: (source rows (B,), target rows (B,)) into ``unique``.
+        edge_maps: for each side, (A_side,) int64 index into ``unique``'s attachment edges of each edge of
+            ``unique.select(rows)``.
+    """
+
+    unique: Attachments
+    rows: tuple[np.ndarray, np.ndarray]
+    edge_maps: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, unique: Attachments, src_rows: np.ndarray, dst_rows: np.ndarray) -> QuerySet:
+        """The query set of pairs (unique point src_rows[b], unique point dst_rows[b])."""
+        return cls(unique, (src_rows, dst_rows), (unique.edge_index(src_rows), unique.edge_index(dst_rows)))
+
+    def sides(self) -> tuple[Attachments, Attachments]:
+        """The current source and target attachments of every pair (copies of the unique set's arrays)."""
+        return self.unique.select(self.rows[0]), self.unique.select(self.rows[1])
+
+
+def _attachment_edge(att: Attachments, k: int, b: int, chart: int, node: int) -> int:
+    """Index (in ``att``) of query b's attachment edge from its copy in ``chart`` to ``node``."""
+    j = att.copy_of(b, chart)
+    hit = np.flatnonzero(att.nodes[j * k : (j + 1) * k] == node)
+    if hit.size == 0:
+        raise AssertionError(f"query {b} has no attachment edge to node {node} in chart {chart}")
+    return int(j * k + hit[0])
+
+
+def route_pending(
+    graph: GraphRecord,
+    qs: QuerySet,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    b: int,
+    route: Route,
+    as_of: int,
+) -> Pending:
+    """The unevaluated edges of pair b's ``route``; graph edges are judged as of store ``as_of``, the graph
+    weights' version read before the search that found the route (see :func:`lazy_routes`)."""
+    none = np.zeros(0, dtype=np.int64)
+    if route.nodes.size == 0:  # a direct route: the pair's direct edge in the route's chart
+        edges = np.asarray([e for e in direct.of(b) if int(direct.chart[e]) == route.leave_chart], dtype=np.int64)
+        return Pending(none, none, edges[~direct.evaluated[edges]])
+    nodes = route.nodes
+    ids = np.unique(graph.edge_weights.edge_ids(nodes[:-1], nodes[1:]))
+    ids = ids[ids >= 0]
+    ids = ids[~graph.edge_weights.exact_as_of(ids, as_of)]
+    first = _attachment_edge(src, graph.k, b, route.leave_chart, int(nodes[0]))
+    last = _attachment_edge(dst, graph.k, b, route.arrive_chart, int(nodes[-1]))
+    ends = [qs.edge_maps[0][first]] if not src.evaluated[first] else []
+    ends += [qs.edge_maps[1][last]] if not dst.evaluated[last] else []
+    return Pending(ids, np.asarray(ends, dtype=np.int64), none)
+
+
+def shortest_route(
+    graph: GraphRecord,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    b: int,
+    nodes: np.ndarray,
+    cost: float,
+) -> Route | None:
+    """Pair b's shortest route under the current weights: the search's path or the cheapest direct edge."""
+    best: Route | None = None
+    if np.isfinite(cost) and nodes.size > 0:
+        charts = graph.node_chart[nodes]
+        best = Route(nodes.astype(np.int64), int(charts[0]), int(charts[-1]), cost, 0)
+    edges, total = direct_costs(src, dst, direct, b)
+    if edges.size:
+        e = int(edges[np.argmin(total)])
+        if best is None or float(total.min()) < best.cost:
+            chart = int(direct.chart[e])
+            best = Route(np.zeros(0, dtype=np.int64), chart, chart, float(total.min()), 0)
+    return best
+
+
+def _next_step(
+    graph: GraphRecord,
+    qs: QuerySet,
+    src: Attachments,
+    dst: Attachments,
+    direct: DirectEdges,
+    b: int,
+    nodes: np.ndarray,
+    cost: float,
+    as_of: int,
+    tolerance: float,
+) -> tuple[Route | None, Pending | None]:
+    """(the final route, None) when pair b is done, else (None, the edges to evaluate)."""
+    shortest = shortest_route(graph, src, dst, direct, b, nodes, cost)
+    if shortest is None:
+        return None, None
+    todo = route_pending(graph, qs, src, dst, direct, b, shortest, as_of)
+    if not todo.empty:
+        return None, todo
+    route = best_route(graph, src, dst, direct, b, nodes, cost, tolerance)
+    if route is None:
+        raise AssertionError(f"pair {b} has a shortest route but no best route")
+    todo = route_pending(graph, qs, src, dst, direct, b, route, as_of)
+    return (route, None) if todo.empty else (None, todo)
+
+
+def lazy_routes(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    device: torch.device,
+    policy: DecodePolicy,
+    qs: QuerySet,
+    direct: DirectEdges,
+    method: str,
+    n_threads: int,
+    stats: LazyStats | None = None,
+    switch_tolerance: float = SWITCH_TOLERANCE,
+) -> tuple[list[Route | None], Attachments, Attachments, DirectEdges]:
+    """The exact routes of all pairs of ``qs`` by LazySP rounds (see the module docstring; under ``evaluating``).
+
+    ``switch_tolerance``: tau of :func:`agm.geodesic.query.routes.best_route` (routes up to 1 + tau times the shortest
+    compete on chart switches).
+
+    ``direct`` holds the pairs' direct edges (:func:`agm.geodesic.query.direct.direct_edges`); it is evaluated in place.
+
+    Returns:
+        One route per pair (None where the ends cannot be joined), and the final source and target attachments
+        and direct edges (exact on every returned route).
+    """
+    stats = stats if stats is not None else LazyStats()
+    src, dst = qs.sides()
+    n_pairs = src.n_queries
+    routes: list[Route | None] = [None] * n_pairs
+    pending = np.arange(n_pairs)
+    table: PointTable | None = None
+    while pending.size:
+        stats.rounds += 1
+        # Judge the routes as of the weights' version of *before* the search: GraphWeights.store hands weights to
+        # the native graph before it publishes its version, so what was exact then is exact in the weights the
+        # search reads; an edge another thread evaluates meanwhile only costs this pair another round.
+        as_of = graph.edge_weights.version
+        ps, pd = src.select(pending), dst.select(pending)
+        paths, costs = graph.native.search_many(
+            ps.offsets,
+            ps.nodes,
+            ps.costs,
+            pd.offsets,
+            pd.nodes,
+            pd.costs,
+            np.arange(pending.size + 1, dtype=np.int64),
+            pd.main_position(),
+            method=method,  # type: ignore[arg-type]
+            n_threads=n_threads,
+            raise_unreachable=False,
+        )
+        todo: list[Pending] = []
+        still: list[int] = []
+        for i, b in enumerate(pending.tolist()):
+            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]), as_of, switch_tolerance)
+            if need is None:
+                routes[b] = route
+            else:
+                todo.append(need)
+                still.append(b)
+        if not still:
+            break
+        n_graph = np.concatenate([t.graph for t in todo])
+        n_att = np.concatenate([t.attachments for t in todo])
+        n_direct = np.concatenate([t.direct for t in todo])
+        if n_graph.size:
+            table = table or node_table(graph, device)
+            stats.graph_edges += evaluate_edges(
+                model, table, graph.native, graph.edge_weights, n_graph, graph.n_steps, policy
+            )
+        stats.attachment_edges += evaluate_attachments(graph, model, qs.unique, n_att, policy, device)
+        stats.direct_edges += evaluate_direct(graph, model, src, dst, direct, n_direct, policy, device)
+        stats.per_round.append(int(n_graph.size + n_att.size + n_direct.size))
+        if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
+            rest = np.flatnonzero(~graph.edge_weights.evaluated)
+            table = table or node_table(graph, device)
+            stats.graph_edges += evaluate_edges(
+                model, table, graph.native, graph.edge_weights, rest, graph.n_steps, policy
+            )
+        src, dst = qs.sides()
+        pending = np.asarray(still, dtype=np.int64)
+    return routes, src, dst, direct

@@ -1,0 +1,156 @@
+"""The curve job of refinement: curves resampled, descended, measured and the best of each kept.
+
+Works on :class:`~agm.geodesic.refinement.curve_batch.CurveBatch` (padded latents and charts), not on paths: the
+paths' side (paths to curves and back, which refinement to keep) is :mod:`agm.geodesic.paths.refine`.
+
+Floor: :mod:`agm.geodesic.refinement` (imports the graph floor's decoding and the support floor only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agm.geodesic._support.checks import call_model
+from agm.geodesic.graph.curves import decode_points, edges_per_batch, segment_lengths
+from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
+from agm.geodesic.refinement.gauss_newton import minimise_energy
+from agm.geodesic.refinement.recharting import MARGIN
+from agm.models.protocol import SemiAtlasModel
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """What every stage of one refine call shares."""
+
+    model: SemiAtlasModel
+    data_shape: tuple[int, ...]
+    n_steps: int
+    eps: float
+    barrier: float | None
+    jump_weight: float
+    sub_steps: int
+    steps: int
+    batch_size: int
+
+
+class BestCurves:
+    """The best measured curve of every path so far: inside its charts first, then shortest."""
+
+    def __init__(self, curves: CurveBatch, length: np.ndarray, inside: np.ndarray) -> None:
+        self.length, self.inside = length.copy(), inside.copy()
+        self.curves: list[tuple[np.ndarray, np.ndarray]] = []
+        self.offer(np.arange(curves.n_curves), curves, length, inside, initial=True)
+
+    def offer(
+        self, index: np.ndarray, curves: CurveBatch, length: np.ndarray, inside: np.ndarray, initial: bool = False
+    ) -> None:
+        """Curves for the paths ``index`` (b,) int64, with their measured lengths and inside flags (b,)."""
+        latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
+        count = curves.count.cpu().numpy()
+        for row, j in enumerate(index):
+            candidate = (latents[row, : count[row]].copy(), charts[row, : count[row]].copy())
+            if initial:
+                self.curves.append(candidate)
+                continue
+            better = (inside[row] and not self.inside[j]) or (
+                inside[row] == self.inside[j] and length[row] < self.length[j]
+            )
+            if better:
+                self.curves[j], self.length[j], self.inside[j] = candidate, length[row], inside[row]
+
+    def points(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Latents (n, d) float32 and charts (n,) int64 of path j's best curve."""
+        return self.curves[j]
+
+
+def descend(settings: RefineSettings, curves: CurveBatch) -> CurveBatch:
+    """The Gauss-Newton descent of :mod:`agm.geodesic.refinement.gauss_newton` on all curves together."""
+    return minimise_energy(
+        settings.model,
+        curves,
+        settings.steps,
+        settings.sub_steps,
+        settings.barrier,
+        settings.data_shape,
+        settings.batch_size,
+    )
+
+
+def decoded(settings: RefineSettings, curves: CurveBatch) -> torch.Tensor:
+    """(B, L, D) float32 decodings of the curves' points (0 at padding), one batched decoding."""
+    valid = curves.valid
+    x = decode_points(
+        settings.model.decode, curves.latents[valid], curves.charts[valid], settings.batch_size, curves.latents.device
+    )
+    return x.new_zeros(*valid.shape, x.shape[1]).index_put((valid,), x)
+
+
+def resampled(settings: RefineSettings, curves: CurveBatch, points: int) -> CurveBatch:
+    """Every curve's chart runs resampled into ``points`` segments in all (split by decoded length), each run's
+    points equidistant in decoded chord length; transitions and ends kept."""
+    x = decoded(settings, curves).double().cpu().numpy()
+    latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
+    out_latents: list[torch.Tensor] = []
+    out_charts: list[torch.Tensor] = []
+    device = curves.latents.device
+    for b, n in enumerate(curves.count.cpu().numpy()):
+        bounds = np.concatenate([[0], np.flatnonzero(charts[b, 1:n] != charts[b, : n - 1]) + 1, [n]])
+        step = np.linalg.norm(np.diff(x[b, :n], axis=0), axis=1)
+        inside = np.ones(n - 1, dtype=bool)
+        inside[bounds[1:-1] - 1] = False  # the transition segments
+        total = float(step[inside].sum())
+        pieces_z: list[np.ndarray] = []
+        pieces_c: list[np.ndarray] = []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            run_length = float(step[lo : hi - 1].sum())
+            n_seg = max(1, int(round(points * run_length / total))) if total > 0 else 1
+            z_run = latents[b, lo:hi] if hi - lo == 1 else resample_run(latents[b, lo:hi], x[b, lo:hi], n_seg)
+            pieces_z.append(z_run)
+            pieces_c.append(np.full(z_run.shape[0], charts[b, lo], dtype=np.int64))
+        out_latents.append(torch.from_numpy(np.concatenate(pieces_z)).to(device))
+        out_charts.append(torch.from_numpy(np.concatenate(pieces_c)).to(device))
+    return pad_curves(out_latents, out_charts, curves.scale, settings.jump_weight)
+
+
+def resample_run(z: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """n + 1 latents along the latent polyline z (R, d), equidistant in the decoded chord length of x (R, D)."""
+    step = np.linalg.norm(np.diff(x, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    if cum[-1] <= 0:
+        return np.stack([z[0], z[-1]])
+    targets = np.linspace(0.0, cum[-1], n + 1)
+    piece = np.clip(np.searchsorted(cum, targets, side="right") - 1, 0, len(step) - 1)
+    frac = np.clip((targets - cum[piece]) / np.maximum(step[piece], 1e-300), 0.0, 1.0)
+    out: np.ndarray = (z[piece] + frac[:, None] * (z[piece + 1] - z[piece])).astype(np.float32)
+    out[0], out[-1] = z[0], z[-1]
+    return out
+
+
+def measure(settings: RefineSettings, curves: CurveBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each curve's length (eq. 10 with the graph's n_steps inside charts + the transition gaps), (B,) float64,
+    whether all its free points are in their charts (psi_c > eps), (B,) bool, and whether one of them is near its
+    chart's edge (psi_c <= MARGIN * eps: a curve that another chart may let go further), (B,) bool."""
+    model, device = settings.model, curves.latents.device
+    x = decoded(settings, curves)
+    segment, jump = curves.segment, curves.jump
+    row, col = torch.nonzero(segment & ~jump, as_tuple=True)
+    z, y = curves.latents, curves.charts
+    inner = torch.zeros(segment.shape, dtype=torch.float64, device=device)
+    per_call = edges_per_batch(settings.batch_size, settings.n_steps)
+    for s in range(0, row.numel(), per_call):
+        r, c = row[s : s + per_call], col[s : s + per_call]
+        inner[r, c] = segment_lengths(
+            model.decode, z[r, c], z[r, c + 1], y[r, c], x[r, c], x[r, c + 1], settings.n_steps
+        )
+    gap = torch.linalg.vector_norm(x[:, 1:] - x[:, :-1], dim=2).double()
+    lengths = torch.where(jump, gap, inner).sum(dim=1).cpu().numpy()
+    valid = curves.valid
+    psi = call_model("partition", model.partition, x[valid].reshape(-1, *settings.data_shape))
+    own = psi.gather(1, y[valid][:, None])[:, 0]
+    own_all = torch.ones(valid.shape, dtype=own.dtype, device=device).index_put((valid,), own)
+    inside = ~((own_all <= settings.eps) & curves.free).any(dim=1)
+    pressed = ((own_all <= MARGIN * settings.eps) & curves.free).any(dim=1)
+    return lengths, inside.cpu().numpy(), pressed.cpu().numpy()
