@@ -1,6 +1,6 @@
 """``agm demo``: one chart must tear a loop, an atlas need not; shown with geodesics on the rotating-glyph loop.
 
-Stages (embedded data, no download), each one function over typed results (:mod:`agm.experiments.demo_results`):
+Stages (embedded data, no download), each one function over typed results (:mod:`agm.experiments.demo.results`):
 train a WAE-GAN (one chart) and an AWAE-GAN (``charts`` charts) with a one-dimensional latent space on the glyph
 loop (or the circle in R^D) (:func:`train_demo_model`); locate the one-chart model's tear, the largest jump of its
 encoding along the loop, and measure each model's reconstruction near the tear and away from it
@@ -31,16 +31,16 @@ from agm._files import run_folder
 from agm._progress import show
 from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
 from agm.evaluation import plot_chart_samples, reconstruction_errors
-from agm.experiments.demo_figures import plot_demo_figures
-from agm.experiments.demo_report import write_demo_report
-from agm.experiments.demo_results import (
+from agm.experiments.demo.figures import plot_demo_figures
+from agm.experiments.demo.report import write_demo_report
+from agm.experiments.demo.results import (
     DemoResult,
     ModelResult,
     PairResult,
     PathResult,
     write_demo_result,
 )
-from agm.experiments.demo_settings import DEMO_DATASETS, FULL, QUICK, DemoSettings
+from agm.experiments.demo.settings import DEMO_DATASETS, FULL, QUICK, DemoSettings
 from agm.experiments.geodesics import geodesics, path_summary
 from agm.experiments.lengths import (
     angle_travelled,
@@ -84,7 +84,7 @@ class TrainedModel:
 
     Attributes:
         tag: "one_chart" or "atlas".  model: the trained model (eval mode).  label, name, n_charts, hidden: as in
-        :class:`~agm.experiments.demo_results.ModelResult`.  run, epochs: how it was obtained.
+        :class:`~agm.experiments.demo.results.ModelResult`.  run, epochs: how it was obtained.
         reconstruction_error, chart_usage: on the test points.  graph: its geodesic graph (None until built).
         loop_errors: (360,) float32 squared reconstruction error of the loop, one point per degree (None until
         measured).
@@ -238,7 +238,7 @@ class LoopGeodesics:
     """The geodesic stage's output: the pairs (typed results) and the paths themselves (for the figures).
 
     Attributes:
-        pairs: P :class:`~agm.experiments.demo_results.PairResult`.  theta: (P, 2) float64 endpoint angles
+        pairs: P :class:`~agm.experiments.demo.results.PairResult`.  theta: (P, 2) float64 endpoint angles
         (radians).  names: P labels of the pairs (centre angle).  paths: per tag, P paths (None: unreachable).
     """
 
@@ -371,7 +371,7 @@ def run_demo_result(
             demo is long work, :mod:`agm._progress`); True/False force them.
 
     Returns:
-        The :class:`~agm.experiments.demo_results.DemoResult` (also written to ``results.json``).
+        The :class:`~agm.experiments.demo.results.DemoResult` (also written to ``results.json``).
 
     Raises:
         ValueError: unknown dataset, bad settings or threads < 1.

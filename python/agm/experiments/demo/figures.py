@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from agm.experiments.demo_settings import DemoSettings
+from agm.experiments.demo.settings import DemoSettings
 from agm.experiments.figures import StripRow, plot_length_bars, plot_strips
 from agm.experiments.geodesics import path_lengths, strip_row
 
 if TYPE_CHECKING:
-    from agm.experiments.demo import LoopGeodesics, TrainedModel
+    from agm.experiments.demo.run import LoopGeodesics, TrainedModel
 
 
 def _angles(geo: LoopGeodesics, tag: str) -> np.ndarray:
@@ -41,7 +41,7 @@ def plot_demo_figures(
     Returns:
         The three paths written.
     """
-    from agm.experiments.demo import loop_points
+    from agm.experiments.demo.run import loop_points
 
     true = np.array([p.true_length for p in geo.pairs])
     lengths = {tag: path_lengths(plist) for tag, plist in geo.paths.items()}
