@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,9 +27,10 @@ from tqdm.auto import tqdm
 
 from agm._files import run_folder
 from agm._progress import show
-from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
+from agm.data import Dataset, angular_distance, load_dataset
 from agm.evaluation import plot_chart_samples, reconstruction_errors
 from agm.experiments.demo.figures import plot_demo_figures
+from agm.experiments.demo.records import LoopGeodesics, TrainedModel, loop_points
 from agm.experiments.demo.report import write_demo_report
 from agm.experiments.demo.results import (
     DemoResult,
@@ -76,41 +75,6 @@ __all__ = [
 DEMO_THREADS = 1
 #: Loop angles (degrees) at which the models' encodings and reconstructions of the loop are measured.
 LOOP_ANGLES_DEG = np.arange(0.0, 360.0, 1.0)
-
-
-@dataclass
-class TrainedModel:
-    """A model of the demo and what was measured on it so far (the graph is added by the graph stage).
-
-    Attributes:
-        tag: "one_chart" or "atlas".  model: the trained model (eval mode).  label, name, n_charts, hidden: as in
-        :class:`~agm.experiments.demo.results.ModelResult`.  run, epochs: how it was obtained.
-        reconstruction_error, chart_usage: on the test points.  graph: its geodesic graph (None until built).
-        loop_errors: (360,) float32 squared reconstruction error of the loop, one point per degree (None until
-        measured).
-    """
-
-    tag: str
-    model: Any
-    label: str
-    name: str
-    n_charts: int
-    hidden: int
-    run: str
-    epochs: int
-    reconstruction_error: float
-    chart_usage: list[int]
-    graph: GeodesicGraph | None = None
-    loop_errors: np.ndarray | None = None
-
-
-def loop_points(dataset: str, angles: torch.Tensor) -> torch.Tensor:
-    """Points of the demo data set at given loop angles (radians): rotated glyphs (N, 1, 28, 28) or circle points
-    (N, 2) under the data set's embedding (float32 CPU tensors)."""
-    if dataset == "glyph-loop":
-        return render_glyph(angles.to(torch.float64))
-    nat = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).to(torch.float32)
-    return nat @ random_embedding(2, 2, 0)
 
 
 def _true_lengths(dataset: str, theta: np.ndarray) -> np.ndarray:
@@ -231,21 +195,6 @@ def build_demo_graph(t: TrainedModel, s: DemoSettings, train: Dataset, *, progre
         progress=progress,
     )
     return t.graph
-
-
-@dataclass(frozen=True)
-class LoopGeodesics:
-    """The geodesic stage's output: the pairs (typed results) and the paths themselves (for the figures).
-
-    Attributes:
-        pairs: P :class:`~agm.experiments.demo.results.PairResult`.  theta: (P, 2) float64 endpoint angles
-        (radians).  names: P labels of the pairs (centre angle).  paths: per tag, P paths (None: unreachable).
-    """
-
-    pairs: list[PairResult]
-    theta: np.ndarray
-    names: list[str]
-    paths: dict[str, list[GeodesicPath | None]]
 
 
 def _track(path: GeodesicPath | None, steps: int, reference: torch.Tensor, ref_angles: torch.Tensor) -> PathResult:
