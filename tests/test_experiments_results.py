@@ -40,7 +40,6 @@ from agm.experiments.reproduction.results import (
 from agm.experiments.reproduction.run import charts_per_class, common_eps, node_counts
 from agm.experiments.reproduction.settings import ReproduceSettings
 from agm.experiments.result_types import GraphStats, PathSummary
-from agm.experiments.stages import torch_threads
 
 TABLE1_MD = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table1.md"
 STATS = {
@@ -267,19 +266,6 @@ def test_charts_per_class_counts_charts_above_the_share() -> None:
     assert charts_per_class(charts, labels, share=0.2) == [2, 1]
     with pytest.raises(ValueError, match="same shape"):
         charts_per_class(charts, labels[:3])
-
-
-def test_torch_threads_sets_and_restores() -> None:
-    before = torch.get_num_threads()
-    with torch_threads(1) as n:
-        assert n == 1 == torch.get_num_threads()
-    assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), torch_threads(1):
-        raise RuntimeError("restored even on error")
-    assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads: expected an int >= 1"):
-        with torch_threads(0):
-            pass
 
 
 def test_demo_settings_are_validated() -> None:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from agm._files import run_folder
 from agm._progress import show
+from agm._threads import torch_threads
 from agm.data import Dataset, angular_distance, load_dataset
 from agm.evaluation import plot_chart_samples, reconstruction_errors
 from agm.experiments.demo.figures import plot_demo_figures
@@ -51,7 +52,7 @@ from agm.experiments.lengths import (
 from agm.experiments.pairs import loop_pairs
 from agm.experiments.result_types import GraphStats
 from agm.experiments.runs import train_or_load
-from agm.experiments.stages import StageClock, torch_threads
+from agm.experiments.stages import StageClock
 from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph
 from agm.training import make_config
 
@@ -324,7 +325,7 @@ def run_demo_result(
 
     Raises:
         ValueError: unknown dataset, bad settings or threads < 1.
-        TypeError: settings that are not a DemoSettings.
+        TypeError: settings that are not a DemoSettings, threads that are not an int.
     """
     s = _settings(quick, settings, dataset)
     n_threads = DEMO_THREADS if threads is None else threads
