@@ -72,7 +72,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Timing, environment, load_average, parser, rng_for, write_json  # noqa: E402
 from agm import _core, geodesic  # noqa: E402
-from agm.experiments.stages import torch_threads  # noqa: E402
+from agm._threads import torch_threads  # noqa: E402
 from agm.geodesic._support.checks import DECODE_SHAPE_PROBES  # noqa: E402
 from agm.geodesic._support.evaluating import evaluating  # noqa: E402
 from agm.geodesic.graph.fingerprint import PROBES_PER_CHART  # noqa: E402

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agm.experiments.paper import PAPER_CHARTS, PAPER_TABLE1
-from agm.experiments.reproduction_results import ReproductionResult, load_reproduction_result
+from agm.experiments.reproduction.paper import PAPER_CHARTS, PAPER_TABLE1
+from agm.experiments.reproduction.results import ReproductionResult, load_reproduction_result
 from agm.models import build_model, count_parameters
 from agm.training import make_config
 

@@ -6,6 +6,7 @@ broken internal link, and the version being defined in one place.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import re
 import sys
@@ -108,6 +109,7 @@ def test_version_is_defined_once() -> None:
     source = (ROOT / regex["input"]).read_text()
     assert re.findall(r'^__version__ = "([^"]+)"$', source, flags=re.M) == [agm.__version__]
     assert agm._core.__version__ == agm.__version__  # CMake passes the same value to the native core
+    assert importlib.metadata.version("agm") == agm.__version__  # and the build the distribution's metadata
     assert "\nversion:" not in (ROOT / "CITATION.cff").read_text()  # the software's version lives in one place
     assert "## [" + agm.__version__ + "]" in (ROOT / "CHANGELOG.md").read_text()
 

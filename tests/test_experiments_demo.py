@@ -15,7 +15,7 @@ import torch
 from agm._files import read_run
 from agm.cli import main
 from agm.data import angular_distance, render_glyph
-from agm.experiments.demo import _tear
+from agm.experiments.demo.run import _tear
 from agm.experiments.figures import StripRow, plot_strips
 from agm.experiments.geodesics import geodesics, path_lengths
 from agm.experiments.lengths import glyph_arc_lengths, straight_latent_lengths

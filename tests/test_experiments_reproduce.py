@@ -17,9 +17,9 @@ import torch
 from agm._files import read_run
 from agm.cli import main
 from agm.data import render_glyph, write_idx
-from agm.experiments.reproduce import ReproduceSettings, strip_chart_count
-from agm.experiments.reproduction_report import TABLE1_HEADER
-from agm.experiments.reproduction_results import load_reproduction_result
+from agm.experiments.reproduction.report import TABLE1_HEADER
+from agm.experiments.reproduction.results import load_reproduction_result
+from agm.experiments.reproduction.run import ReproduceSettings, strip_chart_count
 
 FIGURES = ("fig3a_lengths.png", "fig3b_interpolations.png") + tuple(
     f"fig2{kind}_m{m:02d}.png" for m in (1, 2) for kind in ("a_samples", "b_confidence")
@@ -234,7 +234,7 @@ def test_every_option_has_help(command: str, capsys: pytest.CaptureFixture[str])
 
 
 def test_refined_stage_is_added_to_a_folder_without_recomputing_the_rest(data_dir: Path, tmp_path: Path) -> None:
-    from agm.experiments.reproduce import run_reproduce
+    from agm.experiments.reproduction.run import run_reproduce
 
     out = tmp_path / "run"
     base = ReproduceSettings(

@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from agm.experiments import reproduce
-from agm.experiments.claims import DIRECTION_ONLY, NOT_CHECKED, NOT_SUPPORTED, SUPPORTED, check_claims
-from agm.experiments.demo_report import write_demo_report
-from agm.experiments.demo_results import (
+from agm.experiments.demo.report import write_demo_report
+from agm.experiments.demo.results import (
     DemoResult,
     ModelResult,
     PairResult,
@@ -23,12 +21,13 @@ from agm.experiments.demo_results import (
     load_demo_result,
     write_demo_result,
 )
-from agm.experiments.demo_settings import QUICK, DemoSettings
+from agm.experiments.demo.settings import QUICK, DemoSettings
 from agm.experiments.figures import plot_chart_sample_grid
-from agm.experiments.paper import PAPER_TABLE1, paper_node_target, parse_table1_markdown
 from agm.experiments.records import from_record, read_versioned, to_record
-from agm.experiments.reproduce import charts_per_class, common_eps, node_counts
-from agm.experiments.reproduction_results import (
+from agm.experiments.reproduction import run as reproduce
+from agm.experiments.reproduction.claims import DIRECTION_ONLY, NOT_CHECKED, NOT_SUPPORTED, SUPPORTED, check_claims
+from agm.experiments.reproduction.paper import PAPER_TABLE1, paper_node_target, parse_table1_markdown
+from agm.experiments.reproduction.results import (
     EpsChoice,
     GeodesicsResult,
     GraphBuild,
@@ -38,9 +37,9 @@ from agm.experiments.reproduction_results import (
     load_reproduction_result,
     write_reproduction_result,
 )
-from agm.experiments.reproduction_settings import ReproduceSettings
+from agm.experiments.reproduction.run import charts_per_class, common_eps, node_counts
+from agm.experiments.reproduction.settings import ReproduceSettings
 from agm.experiments.result_types import GraphStats, PathSummary
-from agm.experiments.stages import torch_threads
 
 TABLE1_MD = Path(__file__).resolve().parents[2] / "shared" / "paper" / "table1.md"
 STATS = {
@@ -267,19 +266,6 @@ def test_charts_per_class_counts_charts_above_the_share() -> None:
     assert charts_per_class(charts, labels, share=0.2) == [2, 1]
     with pytest.raises(ValueError, match="same shape"):
         charts_per_class(charts, labels[:3])
-
-
-def test_torch_threads_sets_and_restores() -> None:
-    before = torch.get_num_threads()
-    with torch_threads(1) as n:
-        assert n == 1 == torch.get_num_threads()
-    assert torch.get_num_threads() == before
-    with pytest.raises(RuntimeError), torch_threads(1):
-        raise RuntimeError("restored even on error")
-    assert torch.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads: expected an int >= 1"):
-        with torch_threads(0):
-            pass
 
 
 def test_demo_settings_are_validated() -> None:

@@ -252,6 +252,7 @@ def test_without_torchrun_there_is_a_group_of_one(monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(name, raising=False)
     assert distributed.init_from_env("cpu") is False and not distributed.is_initialized()
     assert (distributed.rank(), distributed.world_size(), distributed.local_rank()) == (0, 1, 0)
+    assert distributed.world() == (0, 1)
     assert distributed.is_main_process()
     distributed.barrier()  # no-ops without a group
     distributed.cleanup()

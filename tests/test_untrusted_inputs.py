@@ -21,10 +21,9 @@ import torch
 
 from agm import _core as core
 from agm import geodesic
-from agm._threads import clamp_threads, usable_cores
+from agm._threads import clamp_threads, torch_threads, usable_cores
 from agm.commands._options import apply_threads
 from agm.data import load_dataset
-from agm.experiments.stages import torch_threads
 from agm.geodesic.graph.file import read_graph
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.models.analytic import CylinderAtlas

@@ -137,14 +137,25 @@ def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process in the default process group; (0, 1) without one.
+
+    The one place agm asks torch.distributed which rank this process is: :func:`rank`, :func:`world_size` and the
+    rest of the package read it from here.
+    """
+    if not is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
 def world_size() -> int:
     """Number of processes in the group (1 without one)."""
-    return dist.get_world_size() if is_initialized() else 1
+    return world()[1]
 
 
 def rank() -> int:
     """This process's rank in the group (0 without one)."""
-    return dist.get_rank() if is_initialized() else 0
+    return world()[0]
 
 
 def is_main_process() -> bool:

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "quiet",
         seed="random seed (data, weights, samples)",
         threads="torch threads (and native search threads) of the demo's stages (default: DEMO_THREADS of "
-        "agm.experiments.demo, measured fastest on a shared machine)",
+        "agm.experiments.demo.run, measured fastest on a shared machine)",
         epochs="training epochs per model (default 8)",
     )
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo and print where the report is."""
     import dataclasses
 
-    from agm.experiments.demo import FULL, QUICK, run_demo_result
+    from agm.experiments.demo.run import FULL, QUICK, run_demo_result
 
     settings = QUICK if args.quick else FULL
     changes = {k: v for k, v in (("charts", args.charts), ("epochs", args.epochs)) if v is not None}

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from agm.commands._options import apply_threads
-    from agm.experiments.reproduce import ReproduceSettings, run_reproduce
+    from agm.experiments.reproduction.run import ReproduceSettings, run_reproduce
 
     apply_threads(args)
     settings = ReproduceSettings(

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
-from . import embedded
+from .embedded import ManifoldSample, circle, glyph_loop, sphere, torus
 from .mnist import MNIST_NAMES, load_mnist
 from .summary import tensor_summary
 
@@ -89,11 +89,11 @@ def _check_int(arg: str, value: object, minimum: int) -> int:
 #: The most bytes of points :func:`load_dataset` generates for an embedded set (n beyond it is refused, naming n).
 MAX_GENERATED_BYTES = 1 << 30
 
-_GENERATORS: dict[str, Callable[..., embedded.ManifoldSample]] = {
-    "circle": embedded.circle,
-    "sphere": embedded.sphere,
-    "torus": embedded.torus,
-    "glyph-loop": embedded.glyph_loop,
+_GENERATORS: dict[str, Callable[..., ManifoldSample]] = {
+    "circle": circle,
+    "sphere": sphere,
+    "torus": torus,
+    "glyph-loop": glyph_loop,
 }
 
 
@@ -165,16 +165,16 @@ def load_dataset(
     stream = _SPLIT_STREAM[split]
     _check_generated_size(name, count)
     if name == "circle":
-        sample = embedded.circle(count, seed=seed, stream=stream)
+        sample = circle(count, seed=seed, stream=stream)
         periodic = sample.params[:, 0]
     elif name == "sphere":
-        sample = embedded.sphere(count, seed=seed, stream=stream)
+        sample = sphere(count, seed=seed, stream=stream)
         periodic = sample.params[:, 1]
     elif name == "torus":
-        sample = embedded.torus(count, seed=seed, stream=stream)
+        sample = torus(count, seed=seed, stream=stream)
         periodic = sample.params[:, 0]
     else:
-        sample = embedded.glyph_loop(count, seed=seed, stream=stream)
+        sample = glyph_loop(count, seed=seed, stream=stream)
         periodic = sample.params[:, 0]
     return Dataset(
         x=sample.x, labels=_angle_bins(periodic), params=sample.params, name=name, shape=tuple(sample.x.shape[1:])

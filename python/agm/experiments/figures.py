@@ -216,44 +216,6 @@ def plot_length_distributions(
     return _save(fig, path)
 
 
-def plot_length_scatter(
-    reference: np.ndarray,
-    series: Mapping[str, np.ndarray],
-    path: str | os.PathLike[str],
-    xlabel: str = "true length",
-    ylabel: str = "geodesic length",
-    title: str | None = None,
-) -> Path:
-    """Scatter of each series' lengths against reference lengths, with the diagonal y = x.
-
-    Args:
-        reference: (P,) float array (e.g. the true arc lengths).
-        series: name -> (P,) float array.
-        path: PNG file (folder created).
-
-    Returns:
-        The path written.
-    """
-    ref = np.asarray(reference, dtype=np.float64)
-    fig = Figure(figsize=(4.6, 4.2))
-    ax = fig.subplots()
-    top = float(np.nanmax(ref[np.isfinite(ref)])) if np.isfinite(ref).any() else 1.0
-    for name, values in series.items():
-        vals = np.asarray(values, dtype=np.float64)
-        keep = np.isfinite(vals) & np.isfinite(ref)
-        ax.scatter(ref[keep], vals[keep], s=18, label=name, alpha=0.8)
-        if keep.any():
-            top = max(top, float(vals[keep].max()))
-    ax.plot([0, top], [0, top], "k--", lw=0.8, label="y = x")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    _legend_outside(ax, fig)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
 def plot_loop_coverage(
     angles: np.ndarray,
     panels: Sequence[tuple[str, np.ndarray, np.ndarray]],

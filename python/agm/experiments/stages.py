@@ -1,39 +1,11 @@
-"""Helpers shared by the experiments' stages: torch's thread count for a stage, and wall/CPU clocks per stage."""
+"""Wall and CPU clocks per stage of the experiments (a stage's torch thread count is set by
+:func:`agm._threads.torch_threads`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import torch
-
-from agm._threads import clamp_threads
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[int]:
-    """Run the block with ``n`` torch intra-op threads and restore the previous count afterwards.
-
-    Args:
-        n: threads (>= 1), or None to keep the current count; more than the cores this process may use
-            (:func:`agm._threads.usable_cores`) are clamped to them.
-
-    Yields:
-        The thread count in effect inside the block.
-
-    Raises:
-        ValueError: n < 1.
-    """
-    if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
-        raise ValueError(f"threads: expected an int >= 1 or None, got {n!r}")
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(clamp_threads("threads", int(n)))
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
 
 
 class StageClock:

@@ -28,6 +28,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.hooks import RemovableHandle
 
+from agm import distributed
+
 
 def rank_batch_size(batch_size: int, world_size: int) -> int:
     """Rows per rank and step when the global batch is ``batch_size`` over ``world_size`` processes.
@@ -120,9 +122,9 @@ def average_buffers(module: nn.Module) -> None:
 
     Integer buffers (step counters) are equal on every rank and left alone.  No-op without a process group.
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if distributed.world_size() == 1:
         return
-    size = dist.get_world_size()
+    size = distributed.world_size()
     for buffer in module.buffers():
         if buffer.is_floating_point():
             dist.all_reduce(buffer, op=dist.ReduceOp.SUM)
@@ -138,7 +140,7 @@ def check_replicas_agree(module: nn.Module, device: torch.device, rtol: float = 
     Raises:
         RuntimeError: a parameter's sums differ by more than ``rtol`` relative between two ranks (names it).
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if distributed.world_size() == 1:
         return
     names = [name for name, _ in module.named_parameters()]
     sums = torch.stack([p.detach().double().sum() for p in module.parameters()]).to(device)
@@ -164,9 +166,9 @@ def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str,
     Returns:
         The same keys with the means over the ranks (``values`` itself without a process group).
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1 or not values:
+    if distributed.world_size() == 1 or not values:
         return values
     stacked = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
     dist.all_reduce(stacked, op=dist.ReduceOp.SUM)
-    means = (stacked / dist.get_world_size()).tolist()
+    means = (stacked / distributed.world_size()).tolist()
     return dict(zip(values, means, strict=True))

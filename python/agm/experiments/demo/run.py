@@ -1,6 +1,6 @@
 """``agm demo``: one chart must tear a loop, an atlas need not; shown with geodesics on the rotating-glyph loop.
 
-Stages (embedded data, no download), each one function over typed results (:mod:`agm.experiments.demo_results`):
+Stages (embedded data, no download), each one function over typed results (:mod:`agm.experiments.demo.results`):
 train a WAE-GAN (one chart) and an AWAE-GAN (``charts`` charts) with a one-dimensional latent space on the glyph
 loop (or the circle in R^D) (:func:`train_demo_model`); locate the one-chart model's tear, the largest jump of its
 encoding along the loop, and measure each model's reconstruction near the tear and away from it
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -29,18 +27,20 @@ from tqdm.auto import tqdm
 
 from agm._files import run_folder
 from agm._progress import show
-from agm.data import Dataset, angular_distance, load_dataset, random_embedding, render_glyph
+from agm._threads import torch_threads
+from agm.data import Dataset, angular_distance, load_dataset
 from agm.evaluation import plot_chart_samples, reconstruction_errors
-from agm.experiments.demo_figures import plot_demo_figures
-from agm.experiments.demo_report import write_demo_report
-from agm.experiments.demo_results import (
+from agm.experiments.demo.figures import plot_demo_figures
+from agm.experiments.demo.records import LoopGeodesics, TrainedModel, loop_points
+from agm.experiments.demo.report import write_demo_report
+from agm.experiments.demo.results import (
     DemoResult,
     ModelResult,
     PairResult,
     PathResult,
     write_demo_result,
 )
-from agm.experiments.demo_settings import DEMO_DATASETS, FULL, QUICK, DemoSettings
+from agm.experiments.demo.settings import DEMO_DATASETS, FULL, QUICK, DemoSettings
 from agm.experiments.geodesics import geodesics, path_summary
 from agm.experiments.lengths import (
     angle_travelled,
@@ -52,7 +52,7 @@ from agm.experiments.lengths import (
 from agm.experiments.pairs import loop_pairs
 from agm.experiments.result_types import GraphStats
 from agm.experiments.runs import train_or_load
-from agm.experiments.stages import StageClock, torch_threads
+from agm.experiments.stages import StageClock
 from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph
 from agm.training import make_config
 
@@ -76,41 +76,6 @@ __all__ = [
 DEMO_THREADS = 1
 #: Loop angles (degrees) at which the models' encodings and reconstructions of the loop are measured.
 LOOP_ANGLES_DEG = np.arange(0.0, 360.0, 1.0)
-
-
-@dataclass
-class TrainedModel:
-    """A model of the demo and what was measured on it so far (the graph is added by the graph stage).
-
-    Attributes:
-        tag: "one_chart" or "atlas".  model: the trained model (eval mode).  label, name, n_charts, hidden: as in
-        :class:`~agm.experiments.demo_results.ModelResult`.  run, epochs: how it was obtained.
-        reconstruction_error, chart_usage: on the test points.  graph: its geodesic graph (None until built).
-        loop_errors: (360,) float32 squared reconstruction error of the loop, one point per degree (None until
-        measured).
-    """
-
-    tag: str
-    model: Any
-    label: str
-    name: str
-    n_charts: int
-    hidden: int
-    run: str
-    epochs: int
-    reconstruction_error: float
-    chart_usage: list[int]
-    graph: GeodesicGraph | None = None
-    loop_errors: np.ndarray | None = None
-
-
-def loop_points(dataset: str, angles: torch.Tensor) -> torch.Tensor:
-    """Points of the demo data set at given loop angles (radians): rotated glyphs (N, 1, 28, 28) or circle points
-    (N, 2) under the data set's embedding (float32 CPU tensors)."""
-    if dataset == "glyph-loop":
-        return render_glyph(angles.to(torch.float64))
-    nat = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).to(torch.float32)
-    return nat @ random_embedding(2, 2, 0)
 
 
 def _true_lengths(dataset: str, theta: np.ndarray) -> np.ndarray:
@@ -231,21 +196,6 @@ def build_demo_graph(t: TrainedModel, s: DemoSettings, train: Dataset, *, progre
         progress=progress,
     )
     return t.graph
-
-
-@dataclass(frozen=True)
-class LoopGeodesics:
-    """The geodesic stage's output: the pairs (typed results) and the paths themselves (for the figures).
-
-    Attributes:
-        pairs: P :class:`~agm.experiments.demo_results.PairResult`.  theta: (P, 2) float64 endpoint angles
-        (radians).  names: P labels of the pairs (centre angle).  paths: per tag, P paths (None: unreachable).
-    """
-
-    pairs: list[PairResult]
-    theta: np.ndarray
-    names: list[str]
-    paths: dict[str, list[GeodesicPath | None]]
 
 
 def _track(path: GeodesicPath | None, steps: int, reference: torch.Tensor, ref_angles: torch.Tensor) -> PathResult:
@@ -371,11 +321,11 @@ def run_demo_result(
             demo is long work, :mod:`agm._progress`); True/False force them.
 
     Returns:
-        The :class:`~agm.experiments.demo_results.DemoResult` (also written to ``results.json``).
+        The :class:`~agm.experiments.demo.results.DemoResult` (also written to ``results.json``).
 
     Raises:
         ValueError: unknown dataset, bad settings or threads < 1.
-        TypeError: settings that are not a DemoSettings.
+        TypeError: settings that are not a DemoSettings, threads that are not an int.
     """
     s = _settings(quick, settings, dataset)
     n_threads = DEMO_THREADS if threads is None else threads

@@ -1,4 +1,4 @@
-"""The demo's ``report.md``, written from its typed result (:class:`~agm.experiments.demo_results.DemoResult`)."""
+"""The demo's ``report.md``, written from its typed result (:class:`~agm.experiments.demo.results.DemoResult`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from agm.experiments.demo_results import DemoResult, PairResult, PathResult
+from agm.experiments.demo.results import DemoResult, PairResult, PathResult
 from agm.experiments.tables import markdown_table
 
 
@@ -244,7 +244,7 @@ def _timings(r: DemoResult) -> list[str]:
 
 
 def write_demo_report(path: str | os.PathLike[str], result: DemoResult) -> Path:
-    """Write the demo's ``report.md`` from its result (see :func:`agm.experiments.demo.run_demo_result`).
+    """Write the demo's ``report.md`` from its result (see :func:`agm.experiments.demo.run.run_demo_result`).
 
     Returns:
         The path written.

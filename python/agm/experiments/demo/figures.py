@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from agm.experiments.demo_settings import DemoSettings
+from agm.experiments.demo.records import LoopGeodesics, TrainedModel, loop_points
+from agm.experiments.demo.settings import DemoSettings
 from agm.experiments.figures import StripRow, plot_length_bars, plot_strips
 from agm.experiments.geodesics import path_lengths, strip_row
-
-if TYPE_CHECKING:
-    from agm.experiments.demo import LoopGeodesics, TrainedModel
 
 
 def _angles(geo: LoopGeodesics, tag: str) -> np.ndarray:
@@ -41,8 +38,6 @@ def plot_demo_figures(
     Returns:
         The three paths written.
     """
-    from agm.experiments.demo import loop_points
-
     true = np.array([p.true_length for p in geo.pairs])
     lengths = {tag: path_lengths(plist) for tag, plist in geo.paths.items()}
     written = [

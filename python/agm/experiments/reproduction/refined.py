@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from agm.experiments.cache import array_key, param_key, read_json, write_json
-from agm.experiments.reproduction_results import RefinedGeodesics
+from agm.experiments.reproduction.results import RefinedGeodesics
 from agm.geodesic import GeodesicPath, refine_paths
 from agm.geodesic.paths.refine import curve_path
 

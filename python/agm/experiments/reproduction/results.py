@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from agm.experiments.cache import write_json
 from agm.experiments.records import from_record, read_versioned, to_record
-from agm.experiments.reproduction_settings import ReproduceSettings
+from agm.experiments.reproduction.settings import ReproduceSettings
 from agm.experiments.result_types import GraphStats, PathSummary
 
 REPRODUCTION_FORMAT = "agm-reproduction-results"

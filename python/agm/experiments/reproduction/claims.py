@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agm.experiments.reproduction_results import ReproductionModelResult, ReproductionResult
+from agm.experiments.reproduction.results import ReproductionModelResult, ReproductionResult
 
 #: "Similar" reconstruction errors: within this relative difference of the WAE-GAN's.
 SIMILAR_ERROR = 0.15

@@ -1,5 +1,5 @@
 """The reproduction's Table 1 (Markdown + CSV, every cell beside the paper's) and ``report.md``, written from its
-typed result (:class:`~agm.experiments.reproduction_results.ReproductionResult`)."""
+typed result (:class:`~agm.experiments.reproduction.results.ReproductionResult`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agm.experiments.claims import check_claims
-from agm.experiments.paper import paper_row
-from agm.experiments.reproduction_results import ReproductionModelResult, ReproductionResult
+from agm.experiments.reproduction.claims import check_claims
+from agm.experiments.reproduction.paper import paper_row
+from agm.experiments.reproduction.results import ReproductionModelResult, ReproductionResult
 from agm.experiments.tables import format_cell, markdown_table, write_csv
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
 
@@ -189,8 +189,9 @@ def _eps_note(models: list[ReproductionModelResult]) -> str:
 
 def _table1_note(result: ReproductionResult) -> str:
     return (
-        "Cells are 'ours (paper)'; the paper's values are those of its Table 1 for this data set (agm.experiments."
-        "paper); — means the paper has no such model. Reconstruction error: mean over the test points of the squared "
+        "Cells are 'ours (paper)'; the paper's values are those of its Table 1 for this data set "
+        "(agm.experiments.reproduction.paper); — means the paper has no such model. Reconstruction error: mean over "
+        "the test points of the squared "
         f"error through the most likely chart, per pixel (the paper's unit: the summed value / {result.n_pixels}); "
         "the summed value is kept in results.json and the wide table. Parameters: encoders + psi + decoders "
         "(discriminators excluded). Graph: Algorithm 1 on the encoded training points; diameter in hops within the "

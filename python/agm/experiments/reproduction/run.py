@@ -1,19 +1,18 @@
 """``agm reproduce``: the paper's MNIST / Fashion-MNIST experiment (Table 1, Figs. 2 and 3), resumable.
 
 For every chart count m (1: the WAE-GAN "wae", > 1: the AWAE-GAN "awae") the stages are: train with a preset (or
-load/resume the checkpoint in ``out/models/mNN``) (:func:`train_stage`); measure the test reconstruction error and
-the chart confidences and draw Fig. 2a/2b (:func:`evaluate_stage`); choose eps (:func:`choose_eps`: fixed, or the
-grid value whose node count is closest to the paper's); build the graph of Algorithm 1 on ``points`` encoded
-training points (:func:`graph_stage`); compute geodesics between ``pairs`` seeded random test pairs, plus, for
-m = 1, the decoded straight latent line (:func:`geodesics_stage`); and for the Fig. 3b models the interpolation
-strips (:func:`strips_stage`) and their refined curves (:func:`agm.experiments.refined.refined_stage`, a refined row
-under each graph row). Graphs, geodesic lengths and refined curves are saved next to the checkpoint under a key of
-their parameters and reused by a rerun (the refined curves' key is their own: adding or changing the refinement
-reuses the rest). Every model is trained and its eps fitted first; then one eps for every model
-(:func:`common_eps`) gives each model a second graph and its geodesics (Fig. 3a and the length and diameter claims
-compare models at it). The geodesic queries attach the test points by ``settings.attach`` (default "paper": each
-only in its most likely chart, the paper's rule). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and
-``report.md``.
+load/resume the checkpoint in ``out/models/mNN``) (:func:`train_stage`); measure the test reconstruction error and the
+chart confidences and draw Fig. 2a/2b (:func:`evaluate_stage`); choose eps (:func:`choose_eps`: fixed, or the grid
+value whose node count is closest to the paper's); build the graph of Algorithm 1 on ``points`` encoded training
+points (:func:`graph_stage`); compute geodesics between ``pairs`` seeded random test pairs, plus, for m = 1, the
+decoded straight latent line (:func:`geodesics_stage`); and for the Fig. 3b models the interpolation strips
+(:func:`strips_stage`) and their refined curves (:func:`agm.experiments.reproduction.refined.refined_stage`, a refined
+row under each graph row). Graphs, geodesic lengths and refined curves are saved next to the checkpoint under a key of
+their parameters and reused by a rerun (the refined curves' key is their own: adding or changing the refinement reuses
+the rest). Every model is trained and its eps fitted first; then one eps for every model (:func:`common_eps`) gives
+each model a second graph and its geodesics (Fig. 3a and the length and diameter claims compare models at it). The
+geodesic queries attach the test points by ``settings.attach`` (default "paper": each only in its most likely chart,
+the paper's rule). Then Table 1 (Markdown + CSV), Fig. 3a/3b, ``results.json`` and ``report.md``.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ from agm.experiments.figures import StripRow, plot_chart_sample_grid, plot_lengt
 from agm.experiments.geodesics import geodesics, path_summary, strip_row
 from agm.experiments.lengths import straight_latent_lengths
 from agm.experiments.pairs import random_pairs
-from agm.experiments.paper import paper_node_target
 from agm.experiments.records import from_record, to_record
-from agm.experiments.refined import refined_key, refined_stage
-from agm.experiments.reproduction_report import write_reproduction_report, write_table1
-from agm.experiments.reproduction_results import (
+from agm.experiments.reproduction.paper import paper_node_target
+from agm.experiments.reproduction.refined import refined_key, refined_stage
+from agm.experiments.reproduction.report import write_reproduction_report, write_table1
+from agm.experiments.reproduction.results import (
     EpsChoice,
     GeodesicsResult,
     GraphBuild,
@@ -50,7 +49,7 @@ from agm.experiments.reproduction_results import (
     TrainingInfo,
     write_reproduction_result,
 )
-from agm.experiments.reproduction_settings import REPRODUCE_DATASETS, ReproduceSettings
+from agm.experiments.reproduction.settings import REPRODUCE_DATASETS, ReproduceSettings
 from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
 from agm.experiments.stages import StageClock
@@ -126,7 +125,7 @@ def train_stage(inp: _Inputs, m: int) -> tuple[Any, TrainConfig, TrainingInfo]:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The evaluation stage's numbers (see :class:`~agm.experiments.reproduction_results.ReproductionModelResult`)."""
+    """The evaluation stage's numbers (see :class:`~agm.experiments.reproduction.results.ReproductionModelResult`)."""
 
     reconstruction_error: float
     reconstruction_error_per_pixel: float
@@ -359,7 +358,8 @@ def strips_stage(
 def refined_rows(
     inp: _Inputs, graph_key: str, paths: list[GeodesicPath | None], m: int
 ) -> tuple[RefinedGeodesics, list[StripRow]]:
-    """The refined stage of a Fig. 3b model (see :mod:`agm.experiments.refined`) and its strip rows, one per pair."""
+    """The refined stage of a Fig. 3b model (see :mod:`agm.experiments.reproduction.refined`) and its strip rows,
+    one per pair."""
     s = inp.s
     n = len(paths)
     key = refined_key(graph_key, inp.pairs[:n], len(inp.test.x), s.refine_steps, s.refine_points)
@@ -534,7 +534,7 @@ def run_reproduce(s: ReproduceSettings, out: str | os.PathLike[str]) -> Reproduc
         out: output folder (created); rerunning with the same folder resumes and reuses what is there.
 
     Returns:
-        The :class:`~agm.experiments.reproduction_results.ReproductionResult` (as in ``results.json``).
+        The :class:`~agm.experiments.reproduction.results.ReproductionResult` (as in ``results.json``).
 
     Raises:
         ValueError: bad settings, a checkpoint of another configuration in ``out``.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agm.experiments.cache import write_json
-from agm.experiments.demo_settings import DemoSettings
+from agm.experiments.demo.settings import DemoSettings
 from agm.experiments.records import from_record, read_versioned, to_record
 from agm.experiments.result_types import GraphStats, PathSummary
 
