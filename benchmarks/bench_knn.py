@@ -1,6 +1,6 @@
 """kNN graph of a point set: build an index and query the k=20 nearest other points of every point.
 
-Peers: agm ``ChartIndex(points).query_self`` and ``agm.knn.knn_graph`` (tree / brute / auto), scipy ``cKDTree``
+Peers: agm ``ChartIndex(points).query_self`` and ``_knn_graph.knn_graph`` (the former ``agm.knn``, kept here as a peer) (tree / brute / auto), scipy ``cKDTree``
 (workers=1 and -1), pykdtree (if installed; it threads with OpenMP, OMP_NUM_THREADS, all cores when unset) and a
 numpy brute force (BLAS-threaded, blocked) for N <= 20k. Cases: d=7 with N in {2k, 20k, 200k}; d=16 and d=32
 with N in {2k, 20k} for the tree-vs-brute crossover. Gaussian float64 points. Correctness: every peer's sorted
@@ -25,7 +25,7 @@ from _common import Timing, environment, load_average, parser, print_table, rng_
 from agm import _core  # noqa: E402
 
 try:
-    from agm.knn import knn_graph
+    from _knn_graph import knn_graph
 except ImportError:  # written by the native engineer; the rows are skipped without it
     knn_graph = None
 try:
@@ -183,7 +183,7 @@ def main() -> None:
         grid = [(2_000, 7), (20_000, 7), (200_000, 7), (2_000, 16), (20_000, 16), (2_000, 32), (20_000, 32)]
     notes = []
     if knn_graph is None:
-        notes.append("agm.knn.knn_graph not importable: its rows were skipped")
+        notes.append("_knn_graph.knn_graph not importable: its rows were skipped")
     if PyKDTree is None:
         notes.append("pykdtree not installed: its rows were skipped (pip install pykdtree)")
     notes.append(f"numpy brute force only for N <= {BRUTE_MAX_N}; agm knn_graph method=brute likewise")

@@ -17,7 +17,6 @@ from typing import Any
 
 from agm._files import run_folder
 from agm.commands._options import add_shared, apply_threads, int_at_least
-from agm.models.protocol import SemiAtlasModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,14 +26,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from agm.distributed import world, world_size
+
 T = TypeVar("T")
-
-
-def world() -> tuple[int, int]:
-    """(rank, world size) of the default process group; (0, 1) when torch.distributed has none."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return 0, 1
-    return dist.get_rank(), dist.get_world_size()
 
 
 def is_sharded() -> bool:
@@ -135,7 +130,7 @@ class CollectiveMismatchError(RuntimeError):
 def _gather_tagged(kind: str, payload: Any) -> list[Any]:
     """Every rank's ``payload`` (``all_gather_object``), each sent as ``(_TAG, kind, payload)``; a rank whose
     message is of another kind (it called another collective) is named in a :class:`CollectiveMismatchError`."""
-    received: list[Any] = [None] * dist.get_world_size()
+    received: list[Any] = [None] * world_size()
     dist.all_gather_object(received, (_TAG, kind, payload))
     return [_untag(kind, rank, message) for rank, message in enumerate(received)]
 

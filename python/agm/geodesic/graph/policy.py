@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from typing import Any
 
 import torch
 
-from agm._threads import clamp_threads
+from agm._threads import torch_threads
 from agm.geodesic._support.checks import call_model, check_int_in, check_positive_int
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -110,33 +109,13 @@ def check_policy(policy: Any) -> DecodePolicy | None:
     return policy
 
 
-_LOCK = threading.Lock()
-_DEPTH = 0
-_SAVED = 0
-
-
 @contextmanager
 def applied(policy: DecodePolicy) -> Iterator[None]:
-    """Run the block with ``policy.threads`` torch threads, at most the cores this process may use
-    (:func:`agm._threads.clamp_threads`; process-global: see the module docstring)."""
-    global _DEPTH, _SAVED
-    if policy.threads is None:
+    """Run the block with ``policy.threads`` torch threads, at most the cores this process may use: the one thread
+    context of the package (:func:`agm._threads.torch_threads`) in the decode policies' shared scope (nested and
+    concurrent entries share one setting; process-global: see the module docstring)."""
+    with torch_threads(policy.threads, "DecodePolicy.threads", scope="decode_policy"):
         yield
-        return
-    threads = clamp_threads("DecodePolicy.threads", policy.threads)
-    with _LOCK:
-        if _DEPTH == 0:
-            _SAVED = torch.get_num_threads()
-            if _SAVED != threads:
-                torch.set_num_threads(threads)
-        _DEPTH += 1
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _DEPTH -= 1
-            if _DEPTH == 0 and torch.get_num_threads() != _SAVED:
-                torch.set_num_threads(_SAVED)
 
 
 Clock = Callable[[], float]
