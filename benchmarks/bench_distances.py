@@ -56,7 +56,7 @@ def main() -> int:
     from agm.geodesic.query.distances import _attach_all, _graph_distances, augmented_csr
     from agm.geodesic.query.search import prepare_query
 
-    g_, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
+    g_, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None)
     src, dst = _attach_all(model, g_, dev, policy, X, Y)
     augmented = augmented_csr(g_, src, dst)
     nn = g_.n_nodes

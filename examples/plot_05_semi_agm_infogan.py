@@ -32,9 +32,8 @@ print("an AtlasModel:", isinstance(model, agm.AtlasModel), "/ a SemiAtlasModel:"
 # with confidence, so few samples lie where the other chart's psi is large: the charts join only at a small eps (a
 # sample joins every chart whose psi exceeds eps).  Take the largest eps of a grid that gives one connected graph.
 for eps in (0.1, 0.05, 0.02, 0.01, 0.005, 0.002):
-    graph = agm.build_graph(
-        model, None, nodes="decoder", n_samples=3000, k=10, eps=eps, n_steps=6, seed=0, progress=False
-    )
+    nodes = agm.geodesic.DecoderNodes(n_samples=3000, seed=0)  # the decoder route's options
+    graph = agm.build_graph(model, None, nodes=nodes, k=10, eps=eps, n_steps=6, progress=False)
     stats = graph.stats()
     print(f"eps {eps}: {stats['n_components']} component(s), {stats['n_cross_edges']} cross-chart edges")
     if stats["n_components"] == 1:

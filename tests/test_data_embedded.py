@@ -50,20 +50,20 @@ def test_random_embedding_has_orthonormal_rows(k: int, d: int) -> None:
 
 @pytest.mark.parametrize(("gen", "k"), [(circle, 2), (sphere, 3), (torus, 4)])
 def test_ambient_dim_below_natural_dim_rejected(gen: Callable[..., ManifoldSample], k: int) -> None:
-    with pytest.raises(ValueError, match=f"ambient_dim: .*{k}, got {k - 1}"):
+    with pytest.raises(ValueError, match=f"ambient_dim must be .*{k}; got {k - 1}"):
         gen(10, ambient_dim=k - 1)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_bad_n_rejected(bad: object) -> None:
-    with pytest.raises(ValueError, match="n: expected a positive int"):
+    with pytest.raises(ValueError, match="n must be a positive int"):
         circle(bad)  # type: ignore[arg-type]
 
 
 def test_bad_noise_seed_radius_rejected() -> None:
     with pytest.raises(ValueError, match="noise"):
         sphere(5, noise=-0.1)
-    with pytest.raises(ValueError, match="seed: .*-1"):
+    with pytest.raises(ValueError, match="seed must .*-1"):
         torus(5, seed=-1)
     with pytest.raises(ValueError, match="radius"):
         circle(5, radius=0.0)
@@ -238,9 +238,9 @@ def test_glyph_loop_random_angles_by_seed() -> None:
 
 
 def test_render_glyph_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match="size: .*4"):
+    with pytest.raises(ValueError, match="size must .*4"):
         render_glyph(torch.zeros(2), size=4)
-    with pytest.raises(ValueError, match="angles: expected a 1-D tensor"):
+    with pytest.raises(ValueError, match="angles must be a 1-D tensor"):
         render_glyph(torch.zeros(2, 2))
 
 
@@ -267,9 +267,9 @@ def test_load_dataset_default_sizes_and_errors() -> None:
     assert len(load_dataset("circle")) == 4096 and len(load_dataset("circle", "test")) == 1024
     with pytest.raises(ValueError, match="valid names: mnist, fashion-mnist, circle, sphere, torus, glyph-loop"):
         load_dataset("swiss-roll")
-    with pytest.raises(ValueError, match="split: .*'validation'"):
+    with pytest.raises(ValueError, match="split must .*'validation'"):
         load_dataset("circle", "validation")
-    with pytest.raises(ValueError, match="n: .*0"):
+    with pytest.raises(ValueError, match="n must .*0"):
         load_dataset("torus", n=0)
     assert DATASETS == ("mnist", "fashion-mnist", "circle", "sphere", "torus", "glyph-loop")
 
@@ -277,9 +277,9 @@ def test_load_dataset_default_sizes_and_errors() -> None:
 def test_load_dataset_accepts_numpy_integers_and_refuses_bools() -> None:
     ds = load_dataset("circle", n=np.int64(10), seed=np.uint8(3))
     assert len(ds) == 10 and torch.equal(ds.x, load_dataset("circle", n=10, seed=3).x)
-    with pytest.raises(ValueError, match=r"n: expected an int >= 1, got True"):
+    with pytest.raises(ValueError, match=r"n must be an int >= 1; got True"):
         load_dataset("circle", n=True)
-    with pytest.raises(ValueError, match=r"seed: expected an int >= 0, got np.int32\(-1\)"):
+    with pytest.raises(ValueError, match=r"seed must be an int >= 0; got np.int32\(-1\)"):
         load_dataset("circle", seed=np.int32(-1))
-    with pytest.raises(ValueError, match=r"n: expected an int >= 1, got 2.0"):
+    with pytest.raises(ValueError, match=r"n must be an int >= 1; got 2.0"):
         load_dataset("circle", n=2.0)  # type: ignore[arg-type]

@@ -241,9 +241,9 @@ def test_images_and_labels_disagree(tmp_path: Path) -> None:
 
 
 def test_bad_name_and_split(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="name: .*'kmnist'"):
+    with pytest.raises(ValueError, match="name must .*'kmnist'"):
         load_mnist("kmnist", data_dir=tmp_path, download=False)
-    with pytest.raises(ValueError, match="split: .*'val'"):
+    with pytest.raises(ValueError, match="split must .*'val'"):
         load_mnist("mnist", "val", data_dir=tmp_path, download=False)
 
 

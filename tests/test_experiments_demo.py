@@ -163,7 +163,7 @@ def test_markdown_table_and_csv(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "t.csv", ["name", "x"], [["a", 0.1 + 0.2], ["b", None]])
     rows = list(csv.reader(path.read_text().splitlines()))
     assert rows == [["name", "x"], ["a", repr(0.1 + 0.2)], ["b", ""]]
-    with pytest.raises(ValueError, match=r"rows\[1\]: expected 3 cells"):
+    with pytest.raises(ValueError, match=r"rows\[1\] must hold 3 cells"):
         markdown_table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
 
 

@@ -82,9 +82,9 @@ def test_demo_result_round_trips_through_results_json(tmp_path: Path) -> None:
         (lambda d: d.update(version=99), "version 99 is not supported"),
         (lambda d: d["models"]["atlas"].pop("epochs"), r"models\.atlas: missing field 'epochs'"),
         (lambda d: d["pairs"][0].update(extra=1), r"pairs\[0\]: unknown field\(s\) \['extra'\]"),
-        (lambda d: d["models"]["one_chart"].update(n_charts="1"), r"models\.one_chart\.n_charts: expected an integer"),
+        (lambda d: d["models"]["one_chart"].update(n_charts="1"), r"models\.one_chart\.n_charts must be an integer"),
         (lambda d: d["settings"].update(charts=1), r"settings: invalid DemoSettings: .*at least 2 charts"),
-        (lambda d: d.update(models={"atlas": d["models"]["atlas"]}), "expected the models"),
+        (lambda d: d.update(models={"atlas": d["models"]["atlas"]}), "must hold the models"),
     ],
 )
 def test_a_bad_demo_results_file_is_a_clear_value_error(tmp_path: Path, change, match: str) -> None:  # type: ignore[no-untyped-def]
@@ -121,11 +121,11 @@ def test_results_files_that_are_not_results(tmp_path: Path) -> None:
 
 def test_records_check_types_exactly() -> None:
     assert from_record(PathSummary, {"length": 1, "reachable": True}) == PathSummary(1.0, True)
-    with pytest.raises(ValueError, match=r"record\.reachable: expected true or false"):
+    with pytest.raises(ValueError, match=r"record\.reachable must be true or false"):
         from_record(PathSummary, {"length": 1.0, "reachable": 1})
-    with pytest.raises(ValueError, match=r"record\.chart_sequence\[1\]: expected an integer"):
+    with pytest.raises(ValueError, match=r"record\.chart_sequence\[1\] must be an integer"):
         from_record(PathSummary, {"length": 1.0, "reachable": True, "chart_sequence": [0, 1.5]})
-    with pytest.raises(ValueError, match=r"record\.length: expected a number"):
+    with pytest.raises(ValueError, match=r"record\.length must be a number"):
         from_record(PathSummary, {"length": "1", "reachable": True})
     assert to_record((1, PathSummary(None, False))) == [1, to_record(PathSummary(None, False))]
 

@@ -116,7 +116,8 @@ def test_default_graph_is_the_latest_for_that_model() -> None:
         ({"k": 0}, ValueError, "k must"),
         ({"k": 400}, ValueError, "chart 0 gets"),
         ({"n_steps": 0}, ValueError, "n_steps must be a positive int; got 0"),
-        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"nodes": "sideways"}, ValueError, "nodes must be one of"),
+        ({"decode_policy": {"batch_size": 64}}, TypeError, "decode_policy must be an agm.geodesic.DecodePolicy"),
     ],
 )
 def test_build_graph_rejects_bad_parameters(kwargs: dict[str, Any], exc: type, match: str) -> None:

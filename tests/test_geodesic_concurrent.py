@@ -34,7 +34,7 @@ def _graphs(n: int, seed: int) -> tuple[torch.Tensor, geodesic.GeodesicGraph, Ca
     """Data, its eager graph, and a maker of fresh lazy graphs (same arguments)."""
     g = torch.Generator().manual_seed(seed)
     data = _points(n, g)
-    kw = {"k": 10, "eps": 0.05, "n_steps": 5, "progress": False, "batch_size": 256}
+    kw = {"k": 10, "eps": 0.05, "n_steps": 5, "progress": False, "decode_policy": geodesic.DecodePolicy(batch_size=256)}
     eager = geodesic.build_graph(MODEL, data, weights="eager", **kw)  # type: ignore[arg-type]
     return data, eager, lambda: geodesic.build_graph(MODEL, data, weights="lazy", **kw)  # type: ignore[arg-type]
 

@@ -77,7 +77,7 @@ def test_augmented_graph_keeps_zero_weights_and_queries_are_ends_only() -> None:
     from agm.geodesic.query.distances import _attach_all
     from agm.geodesic.query.search import prepare_query
 
-    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
+    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None)
     src, dst = _attach_all(model, g, dev, policy, data[:3], data[3:5])
     adj = augmented_csr(g, src, dst)
     n = g.n_nodes
@@ -109,7 +109,7 @@ def test_native_row_search_equals_scipy_on_the_augmented_graph(n_threads: int) -
     from agm.geodesic.query.search import prepare_query
 
     model, data, graph = _cylinder(300)
-    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None, None)
+    g, dev, policy = prepare_query(model, graph.record, "dijkstra", None, None)
     src, dst = _attach_all(model, g, dev, policy, data[:7], data[100:111])
     native = _graph_distances(g, src, dst, n_threads)
     n = g.n_nodes

@@ -21,9 +21,7 @@ def test_family_trains_builds_a_graph_and_returns_geodesics(family: str) -> None
     charts = 1 if family == "wae" else 2
     config = make_config("tiny", model=family, n_charts=charts, dataset="circle", epochs=2, device="cpu")
     model = train(config, data=data, progress=False).model
-    graph = geodesic.build_graph(
-        model, data, k=15, eps=0.05, n_steps=4, n_samples=400, skip_small_charts=True, progress=False
-    )
+    graph = geodesic.build_graph(model, data, k=15, eps=0.05, n_steps=4, skip_small_charts=True, progress=False)
     expected = "encoder" if isinstance(model, AtlasModel) else "decoder"
     assert graph.nodes == expected
     x = load_dataset("circle", split="test", n=6, seed=1).x

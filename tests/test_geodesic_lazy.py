@@ -178,7 +178,7 @@ def test_graph_file_without_lazy_fields_loads_as_eager(
     old = {k: v for k, v in meta.items() if k not in ("evaluated", "decode_policy")}
     native.save(str(tmp_path / "old.agm"), json.dumps(old))
     loaded = read_graph(tmp_path / "old.agm")
-    assert loaded.edge_weights.complete and loaded.decode_policy is None and loaded.batch_size is None
+    assert loaded.edge_weights.complete and loaded.decode_policy is None
     native.save(str(tmp_path / "bad.agm"), json.dumps({**meta, "evaluated": "AAAA"}))
     with pytest.raises(ValueError, match="bits for"):
         read_graph(tmp_path / "bad.agm")
@@ -190,13 +190,7 @@ def test_bad_weights_and_policy_arguments(cylinder: tuple[BumpyCylinder, torch.T
         geodesic.build_graph(model, data, progress=False, weights="bogus")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="decode_policy must be an agm.geodesic.DecodePolicy or None; got dict"):
         geodesic.build_graph(model, data, progress=False, decode_policy={"threads": 1})  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="batch_size must match decode_policy.batch_size"):
-        geodesic.build_graph(model, data, progress=False, batch_size=8, decode_policy=POLICY)
     graph = geodesic.build_graph(model, data[:200], k=5, n_steps=2, progress=False, decode_policy=POLICY)
-    with pytest.raises(
-        ValueError, match="batch_size must match decode_policy.batch_size when both are given; got 8 and 37"
-    ):
-        geodesic.shortest_path(model, data[0], data[1], graph, batch_size=8, decode_policy=POLICY)
     with pytest.raises(TypeError, match="decode_policy must be"):
         geodesic.shortest_paths(model, data[:2], data[2:4], graph, decode_policy=64)  # type: ignore[call-overload]
 

@@ -212,7 +212,8 @@ class _SemiCylinder(torch.nn.Module):
 
 def test_semi_agm_curves_refine_in_their_own_charts() -> None:
     model = _SemiCylinder()  # no encode: no point can be re-encoded in another chart
-    graph = geodesic.build_graph(model, n_samples=2000, k=12, n_steps=3, search_steps=10, progress=False)
+    nodes = geodesic.DecoderNodes(n_samples=2000, search_steps=10)
+    graph = geodesic.build_graph(model, nodes=nodes, k=12, n_steps=3, progress=False)
     theta0, theta1 = torch.tensor([0.2, -2.5]), torch.tensor([1.9, 2.6])
     h0, h1 = torch.tensor([0.35, 0.6]), torch.tensor([0.65, 0.4])
     paths = geodesic.shortest_paths(model, model.inner.points(theta0, h0), model.inner.points(theta1, h1), graph=graph)

@@ -40,7 +40,8 @@ def test_semi_model_has_no_encoder() -> None:
 
 def test_semi_agm_geodesics_are_within_a_few_percent_of_the_truth() -> None:
     model = SemiCylinder()
-    graph = geodesic.build_graph(model, n_samples=6000, k=15, n_steps=3, search_steps=10, progress=False)
+    nodes = geodesic.DecoderNodes(n_samples=6000, search_steps=10)
+    graph = geodesic.build_graph(model, nodes=nodes, k=15, n_steps=3, progress=False)
     assert graph.nodes == "decoder" and set(graph.charts) == {0, 1}
     stats = graph.stats()
     assert stats["n_cross_edges"] > 100 and stats["n_components"] == 1
@@ -63,7 +64,9 @@ def test_decoder_mode_on_an_agm_agrees_with_encoder_mode() -> None:
     g = torch.Generator().manual_seed(0)
     data = model.points((torch.arange(400) + torch.rand(400, generator=g)) / 400 * 2 * math.pi - math.pi)
     enc = geodesic.build_graph(model, data, k=6, n_steps=4, progress=False)
-    dec = geodesic.build_graph(model, data, k=12, n_steps=4, nodes="decoder", n_samples=4000, progress=False)
+    dec = geodesic.build_graph(
+        model, data, k=12, n_steps=4, nodes=geodesic.DecoderNodes(n_samples=4000), progress=False
+    )
     a, b = model.points(torch.tensor([2.8]))[0], model.points(torch.tensor([0.4]))[0]
     true = 2.4
     assert geodesic.shortest_path(model, a, b, enc).length == pytest.approx(true, rel=0.02)

@@ -46,6 +46,7 @@ from agm._core import UnreachableError
 from agm.geodesic._support.checks import check_decode_shape, data_tensor
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.geodesic_graph import GeodesicGraph
+from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.statistics import k_medoids
 from agm.geodesic.verbs import build_graph, load_graph
 from agm.models.protocol import SemiAtlasModel, model_device
@@ -97,7 +98,7 @@ def _fit_graph(est: Any, X: Any) -> torch.Tensor:
         k=est.k,
         eps=est.eps,
         n_steps=est.n_steps,
-        batch_size=est.batch_size,
+        decode_policy=DecodePolicy(batch_size=est.batch_size) if est.batch_size else None,
         progress=False,
         skip_small_charts=True,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agm._files import run_folder
 from agm.commands._options import add_shared, apply_threads, int_at_least
@@ -108,8 +108,11 @@ def run(args: argparse.Namespace) -> int:
     estimate = estimate_decodes(int(data.shape[0]), model.n_charts, args.k, args.n_steps, len(ends), refine_cost)
     print(f"agm geodesic: {len(pairs)} pair(s) on {data.shape[0]} points; at most ~{estimate:,} decodings")
     progress = not args.quiet
+    nodes: geodesic.DecoderNodes | Literal["auto"] = (
+        "auto" if hasattr(model, "encode") else geodesic.DecoderNodes(seed=args.seed)
+    )
     graph = geodesic.build_graph(
-        model, data, k=args.k, eps=args.eps, n_steps=args.n_steps, seed=args.seed, progress=progress, attach=args.attach
+        model, data, k=args.k, eps=args.eps, n_steps=args.n_steps, nodes=nodes, progress=progress, attach=args.attach
     )
     found = []
     for a, b in tqdm(pairs, desc="geodesics", unit="pair", disable=not progress):

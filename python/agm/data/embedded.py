@@ -61,20 +61,20 @@ class ManifoldSample:
 def _rng(seed: int, stream: int) -> np.random.Generator:
     for arg, value in (("seed", seed), ("stream", stream)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{arg}: expected a non-negative int, got {value!r}")
+            raise ValueError(f"{arg} must be a non-negative int; got {value!r}")
     return np.random.default_rng([int(seed), int(stream)])
 
 
 def _check_n(n: int) -> int:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n: expected a positive int, got {n!r}")
+        raise ValueError(f"n must be a positive int; got {n!r}")
     return int(n)
 
 
 def _check_positive(arg: str, value: float, allow_zero: bool = False) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{arg}: expected a finite {'non-negative' if allow_zero else 'positive'} float, got {value}")
+        raise ValueError(f"{arg} must be a finite {'non-negative' if allow_zero else 'positive'} float; got {value}")
     return value
 
 
@@ -94,7 +94,7 @@ def random_embedding(natural_dim: int, ambient_dim: int, embed_seed: int = 0) ->
         ValueError: ambient_dim < natural_dim or natural_dim < 1.
     """
     if natural_dim < 1 or ambient_dim < natural_dim:
-        raise ValueError(f"ambient_dim: expected >= natural dimension {natural_dim}, got {ambient_dim}")
+        raise ValueError(f"ambient_dim must be >= natural dimension {natural_dim}; got {ambient_dim}")
     rng = np.random.default_rng([int(embed_seed), natural_dim, ambient_dim, 0xE3B])
     q, r = np.linalg.qr(rng.standard_normal((ambient_dim, natural_dim)))
     q = q * np.sign(np.diag(r))  # unique QR: fixes the column signs
@@ -206,7 +206,7 @@ def torus(
     """
     n = _check_n(n)
     if len(radii) != 2:
-        raise ValueError(f"radii: expected (R, r), got {radii!r}")
+        raise ValueError(f"radii must be (R, r); got {radii!r}")
     big, small = (_check_positive("radii", r) for r in radii)
     noise = _check_positive("noise", noise, allow_zero=True)
     rng = _rng(seed, stream)
@@ -300,9 +300,9 @@ def render_glyph(angles: torch.Tensor, size: int = 28) -> torch.Tensor:
         (N, 1, size, size) float32 CPU tensor in [0, 1].
     """
     if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"size: expected an int >= 8, got {size!r}")
+        raise ValueError(f"size must be an int >= 8; got {size!r}")
     if not isinstance(angles, torch.Tensor) or angles.ndim != 1:
-        raise ValueError(f"angles: expected a 1-D tensor, got {getattr(angles, 'shape', type(angles).__name__)}")
+        raise ValueError(f"angles must be a 1-D tensor; got {getattr(angles, 'shape', type(angles).__name__)}")
     theta = angles.detach().to("cpu", torch.float64).numpy()
     template = np.pad(_glyph_template(size), 1)  # zero border: out-of-frame samples read 0
     half = size / 2.0

@@ -115,7 +115,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, gzip: bool = True
         ValueError: ``array`` has 0 or more than 255 dimensions, or a dimension >= 2**32.
     """
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"array: expected a numpy.ndarray, got {type(array).__name__}")
+        raise TypeError(f"array must be a numpy.ndarray; got {type(array).__name__}")
     code = _code_for_dtype(array.dtype)
     if code is None:
         names = ", ".join(d.name for d in IDX_DTYPES.values())

@@ -208,7 +208,7 @@ def _download(name: str, filename: str, target_dir: Path, downloader: Downloader
 
 def _check_name(name: str) -> None:
     if name not in MNIST_NAMES:
-        raise ValueError(f"name: expected one of {MNIST_NAMES}, got {name!r}")
+        raise ValueError(f"name must be one of {MNIST_NAMES}; got {name!r}")
 
 
 def _resolve_files(
@@ -281,7 +281,7 @@ def load_mnist(
     """
     _check_name(name)
     if split not in SPLIT_FILES:
-        raise ValueError(f"split: expected one of {tuple(SPLIT_FILES)}, got {split!r}")
+        raise ValueError(f"split must be one of {tuple(SPLIT_FILES)}; got {split!r}")
     image_path, label_path = _resolve_files(name, SPLIT_FILES[split], data_dir, download, downloader)
     if verify:
         for path in (image_path, label_path):

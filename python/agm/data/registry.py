@@ -82,7 +82,7 @@ def _angle_bins(angle: torch.Tensor) -> torch.Tensor:
 def _check_int(arg: str, value: object, minimum: int) -> int:
     """``value`` as a Python int: any integer (numpy's too, bools refused) >= ``minimum``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or int(value) < minimum:
-        raise ValueError(f"{arg}: expected an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{arg} must be an int >= {minimum}; got {value!r}")
     return int(value)
 
 
@@ -146,7 +146,7 @@ def load_dataset(
     if name not in DATASETS:
         raise ValueError(f"name: unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
     if split not in _SPLIT_STREAM:
-        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
     seed = _check_int("seed", seed, 0)
     if n is not None:
         n = _check_int("n", n, 1)

@@ -13,7 +13,6 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 import numpy as np
@@ -21,7 +20,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from agm.models.protocol import model_device
+from agm.models.protocol import AtlasModel, model_device
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,12 @@ def plot_strips(
         ValueError: no rows, labels not matching the steps, or points that are neither (1, H, W) nor (D,).
     """
     if not rows:
-        raise ValueError("rows: expected at least one strip, got none")
+        raise ValueError("rows must hold at least one strip; got none")
     for i, row in enumerate(rows):
         if len(row.labels) != row.x.shape[0]:
             raise ValueError(f"rows[{i}]: {row.x.shape[0]} steps but {len(row.labels)} labels")
         if not (row.x.dim() == 4 and row.x.shape[1] == 1) and row.x.dim() != 2:
-            raise ValueError(f"rows[{i}].x: expected (n, 1, H, W) or (n, D), got {tuple(row.x.shape)}")
+            raise ValueError(f"rows[{i}].x must be (n, 1, H, W) or (n, D); got {tuple(row.x.shape)}")
     if rows[0].x.dim() == 4:
         n = max(r.x.shape[0] for r in rows)
         fig = Figure(figsize=(0.75 * n + 0.2, 1.15 * len(rows) + 0.4))
@@ -150,10 +149,10 @@ def plot_length_bars(
         The path written.
     """
     if not series:
-        raise ValueError("series: expected at least one series, got none")
+        raise ValueError("series must hold at least one series; got none")
     for name, values in series.items():
         if len(values) != len(pair_names):
-            raise ValueError(f"series[{name!r}]: expected {len(pair_names)} values (one per pair), got {len(values)}")
+            raise ValueError(f"series[{name!r}] must hold {len(pair_names)} values (one per pair); got {len(values)}")
     p, s = len(pair_names), len(series)
     width = 0.8 / s
     fig = Figure(figsize=(min(11.0, max(5.0, 0.3 * p * s + 2.0)), 3.6))
@@ -190,7 +189,7 @@ def plot_length_distributions(
         The path written.
     """
     if not series:
-        raise ValueError("series: expected at least one series, got none")
+        raise ValueError("series must hold at least one series; got none")
     names, data, ticks = [], [], []
     for name, values in series.items():
         finite = _finite(values)
@@ -258,7 +257,7 @@ def plot_loop_coverage(
 
 
 @torch.no_grad()
-def plot_chart_sample_grid(model: Any, path: str | os.PathLike[str], n_samples: int = 12, seed: int = 0) -> Path:
+def plot_chart_sample_grid(model: AtlasModel, path: str | os.PathLike[str], n_samples: int = 12, seed: int = 0) -> Path:
     """The paper's Fig. 2a: ``n_samples`` draws z ~ N(0, I) decoded in every chart, one row per chart, the charts
     numbered 1..m as in the paper.
 
@@ -274,14 +273,14 @@ def plot_chart_sample_grid(model: Any, path: str | os.PathLike[str], n_samples: 
         ValueError: n_samples < 1 or decodings that are not (1, H, W) images.
     """
     if n_samples < 1:
-        raise ValueError(f"n_samples: expected >= 1, got {n_samples!r}")
+        raise ValueError(f"n_samples must be >= 1; got {n_samples!r}")
     m, d = int(model.n_charts), int(model.latent_dim)
     device = model_device(model)
     z = torch.randn(n_samples, d, generator=torch.Generator().manual_seed(seed)).repeat(m, 1).to(device)
     y = torch.arange(m, device=device).repeat_interleave(n_samples)
     out = model.decode(z, y).detach().cpu().float()
     if out.dim() != 4 or out.shape[1] != 1:
-        raise ValueError(f"model: expected decodings of shape (1, H, W), got {tuple(out.shape[1:])}")
+        raise ValueError(f"model must be decodings of shape (1, H, W); got {tuple(out.shape[1:])}")
     fig = Figure(figsize=(0.6 * n_samples + 0.7, 0.6 * m + 0.4))
     axes = fig.subplots(m, n_samples, squeeze=False)
     for c in range(m):

@@ -10,11 +10,12 @@ from tqdm.auto import tqdm
 
 from agm._progress import show
 from agm.experiments.figures import StripRow
-from agm.geodesic import GeodesicGraph, GeodesicPath, shortest_paths
+from agm.geodesic import DecodePolicy, GeodesicGraph, GeodesicPath, shortest_paths
+from agm.models.protocol import AtlasModel
 
 
 def geodesics(
-    model: Any,
+    model: AtlasModel,
     x0: torch.Tensor,
     x1: torch.Tensor,
     graph: GeodesicGraph,
@@ -44,16 +45,17 @@ def geodesics(
         P entries: a :class:`agm.geodesic.GeodesicPath` or None (unreachable).
     """
     if x0.shape[0] != x1.shape[0]:
-        raise ValueError(f"x0, x1: expected the same number of points, got {x0.shape[0]} and {x1.shape[0]}")
+        raise ValueError(f"x0, x1 must have the same number of points; got {x0.shape[0]} and {x1.shape[0]}")
     if chunk < 1:
-        raise ValueError(f"chunk: expected >= 1, got {chunk}")
+        raise ValueError(f"chunk must be >= 1; got {chunk}")
     out: list[GeodesicPath | None] = []
+    policy = DecodePolicy(batch_size=batch_size) if batch_size else None
     shown = show(progress, float(x0.shape[0]))
     with tqdm(total=x0.shape[0], desc=desc, unit="pair", disable=not shown, leave=False) as bar:
         for start in range(0, x0.shape[0], chunk):
             a, b = x0[start : start + chunk], x1[start : start + chunk]
             out.extend(
-                shortest_paths(model, a, b, graph, batch_size=batch_size, n_threads=n_threads, raise_unreachable=False)
+                shortest_paths(model, a, b, graph, decode_policy=policy, n_threads=n_threads, raise_unreachable=False)
             )
             bar.update(a.shape[0])
     return out

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 
 from agm.data.embedded import render_glyph
-from agm.models.protocol import model_device
+from agm.models.protocol import AtlasModel, model_device
 
 
 @torch.no_grad()
-def encode_most_likely(model: Any, x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_most_likely(model: AtlasModel, x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Each point's encoding in its most likely chart.
 
     Args:
@@ -38,7 +37,7 @@ def encode_most_likely(model: Any, x: torch.Tensor, batch_size: int = 256) -> tu
 
 @torch.no_grad()
 def straight_latent_lengths(
-    model: Any, x0: torch.Tensor, x1: torch.Tensor, n_steps: int = 200, batch_size: int = 256
+    model: AtlasModel, x0: torch.Tensor, x1: torch.Tensor, n_steps: int = 200, batch_size: int = 256
 ) -> np.ndarray:
     """Decoded length of the straight latent segment between the encodings of x0[b] and x1[b].
 
@@ -60,9 +59,9 @@ def straight_latent_lengths(
         ValueError: x0 and x1 of different lengths or n_steps < 1.
     """
     if x0.shape[0] != x1.shape[0]:
-        raise ValueError(f"x0, x1: expected the same number of points, got {x0.shape[0]} and {x1.shape[0]}")
+        raise ValueError(f"x0, x1 must have the same number of points; got {x0.shape[0]} and {x1.shape[0]}")
     if n_steps < 1:
-        raise ValueError(f"n_steps: expected >= 1, got {n_steps}")
+        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
     device = model_device(model)
     z0, y0 = encode_most_likely(model, x0, batch_size)
     z1, y1 = encode_most_likely(model, x1, batch_size)
@@ -99,9 +98,9 @@ def glyph_arc_lengths(theta0: np.ndarray, theta1: np.ndarray, size: int = 28, st
     theta0 = np.asarray(theta0, dtype=np.float64).reshape(-1)
     theta1 = np.asarray(theta1, dtype=np.float64).reshape(-1)
     if theta0.shape != theta1.shape:
-        raise ValueError(f"theta0, theta1: expected the same shape, got {theta0.shape} and {theta1.shape}")
+        raise ValueError(f"theta0, theta1 must have the same shape; got {theta0.shape} and {theta1.shape}")
     if not step_deg > 0:
-        raise ValueError(f"step_deg: expected > 0, got {step_deg}")
+        raise ValueError(f"step_deg must be > 0; got {step_deg}")
     out = np.empty(theta0.shape[0])
     for b, (a, c) in enumerate(zip(theta0, theta1)):
         delta = (c - a + math.pi) % (2 * math.pi) - math.pi  # signed shorter rotation

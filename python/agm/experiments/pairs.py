@@ -22,9 +22,9 @@ def random_pairs(n_points: int, n_pairs: int, seed: int) -> np.ndarray:
         ValueError: n_points < 2 or n_pairs < 1.
     """
     if not isinstance(n_points, int) or n_points < 2:
-        raise ValueError(f"n_points: expected an int >= 2, got {n_points!r}")
+        raise ValueError(f"n_points must be an int >= 2; got {n_points!r}")
     if not isinstance(n_pairs, int) or n_pairs < 1:
-        raise ValueError(f"n_pairs: expected an int >= 1, got {n_pairs!r}")
+        raise ValueError(f"n_pairs must be an int >= 1; got {n_pairs!r}")
     rng = np.random.default_rng([int(seed), 0x9A125])
     first = rng.integers(0, n_points, size=n_pairs)
     shift = rng.integers(1, n_points, size=n_pairs)  # != 0, so the second index differs from the first
@@ -45,9 +45,9 @@ def loop_pairs(centres: np.ndarray, gap: float) -> np.ndarray:
         ValueError: gap outside (0, pi] or centres not one-dimensional.
     """
     if not 0.0 < float(gap) <= math.pi:
-        raise ValueError(f"gap: expected an angle in (0, pi], got {gap!r}")
+        raise ValueError(f"gap must be an angle in (0, pi]; got {gap!r}")
     centres = np.asarray(centres, dtype=np.float64)
     if centres.ndim != 1:
-        raise ValueError(f"centres: expected a 1-D array, got shape {centres.shape}")
+        raise ValueError(f"centres must be a 1-D array; got shape {centres.shape}")
     half = 0.5 * float(gap)
     return np.mod(np.stack([centres - half, centres + half], axis=1), 2 * math.pi)

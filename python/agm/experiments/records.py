@@ -33,7 +33,7 @@ def to_record(value: Any) -> Any:
 
 def _fail(where: str, expected: str, value: Any) -> ValueError:
     shown = repr(value)
-    return ValueError(f"{where}: expected {expected}, got {shown[:80]}{'...' if len(shown) > 80 else ''}")
+    return ValueError(f"{where} must be {expected}; got {shown[:80]}{'...' if len(shown) > 80 else ''}")
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:

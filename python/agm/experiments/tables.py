@@ -39,10 +39,10 @@ def format_cell(value: Cell, digits: int = 4) -> str:
 
 def _check(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
     if not header:
-        raise ValueError("header: expected at least one column name, got none")
+        raise ValueError("header must hold at least one column name; got none")
     for i, row in enumerate(rows):
         if len(row) != len(header):
-            raise ValueError(f"rows[{i}]: expected {len(header)} cells (one per column), got {len(row)}")
+            raise ValueError(f"rows[{i}] must hold {len(header)} cells (one per column); got {len(row)}")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], digits: int = 4) -> str:

@@ -22,6 +22,7 @@ Floors, each importing only the floors below it (checked by ``tests/test_layout.
 
 from agm._core import UnreachableError
 from agm.geodesic.geodesic_graph import GeodesicGraph
+from agm.geodesic.graph.modes import DecoderNodes
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.paths.curve import AtlasCurve, Interpolation
 from agm.geodesic.paths.path import GeodesicPath
@@ -43,6 +44,7 @@ from agm.geodesic.verbs import (
 __all__ = [
     "AtlasCurve",
     "DecodePolicy",
+    "DecoderNodes",
     "GeodesicGraph",
     "GeodesicPath",
     "Interpolation",

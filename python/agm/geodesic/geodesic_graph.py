@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 from scipy.sparse import csr_array
+from typing_extensions import Unpack
 
 from agm._core import AtlasGraph
 from agm.geodesic._support.checks import check_int
@@ -26,16 +27,15 @@ from agm.geodesic.graph import completion, export
 from agm.geodesic.graph.file import read_graph, save_graph
 from agm.geodesic.graph.modes import NodeMode
 from agm.geodesic.graph.policy import DecodePolicy
-from agm.geodesic.graph.record import AttachRule, GraphRecord
+from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.graph.weights import GraphWeights
 from agm.geodesic.paths.curve import Interpolation
 from agm.geodesic.paths.path import GeodesicPath
 from agm.geodesic.paths.refine import refine_paths
 from agm.geodesic.query import distances as distances_module
 from agm.geodesic.query import search
-from agm.geodesic.query.layered import SWITCH_TOLERANCE
-from agm.geodesic.query.lazysp import LazyStats
-from agm.geodesic.query.search import Method
+from agm.geodesic.query.distances import DistanceOptions
+from agm.geodesic.query.search import PathOptions
 from agm.geodesic.statistics import FrechetMean, frechet_mean
 from agm.models.protocol import SemiAtlasModel
 
@@ -182,65 +182,24 @@ class GeodesicGraph:
         return "GeodesicGraph" + repr(self.record).removeprefix("GraphRecord") + f" of a {type(self.model).__name__}"
 
     # -- queries -------------------------------------------------------------------------------------------
-    def shortest_path(
-        self,
-        x0: Points,
-        x1: Points,
-        *,
-        method: Method = "astar",
-        batch_size: int | None = None,
-        device: torch.device | str | None = None,
-        decode_policy: DecodePolicy | None = None,
-        lazy_stats: LazyStats | None = None,
-        switch_tolerance: float = SWITCH_TOLERANCE,
-        attach: AttachRule | None = None,
-    ) -> GeodesicPath:
-        """The geodesic from x0 to x1 (shape S each): :func:`agm.geodesic.shortest_path` on this graph."""
-        return search.shortest_path(
-            self.model,
-            x0,
-            x1,
-            self.record,
-            method=method,
-            batch_size=batch_size,
-            device=device,
-            decode_policy=decode_policy,
-            lazy_stats=lazy_stats,
-            switch_tolerance=switch_tolerance,
-            attach=attach,
-        )
+    def shortest_path(self, x0: Points, x1: Points, **options: Unpack[PathOptions]) -> GeodesicPath:
+        """The geodesic from x0 to x1 (shape S each): :func:`agm.geodesic.shortest_path` on this graph (the same
+        options: ``method``, ``device``, ``decode_policy``, ``lazy_stats``, ``switch_tolerance``, ``attach``)."""
+        return search.shortest_path(self.model, x0, x1, self.record, **options)
 
     def shortest_paths(
         self,
         X0: Points,
         X1: Points,
         *,
-        method: Method = "astar",
-        batch_size: int | None = None,
-        device: torch.device | str | None = None,
         n_threads: int = 0,
         raise_unreachable: bool = True,
-        decode_policy: DecodePolicy | None = None,
-        lazy_stats: LazyStats | None = None,
-        switch_tolerance: float = SWITCH_TOLERANCE,
-        attach: AttachRule | None = None,
+        **options: Unpack[PathOptions],
     ) -> list[GeodesicPath | None]:
         """Geodesics of the pairs (X0[b], X1[b]), (B, *S) each: :func:`agm.geodesic.shortest_paths` on this graph
         (None for unreachable pairs only with ``raise_unreachable=False``)."""
         return search.shortest_paths(
-            self.model,
-            X0,
-            X1,
-            self.record,
-            method=method,
-            batch_size=batch_size,
-            device=device,
-            n_threads=n_threads,
-            raise_unreachable=raise_unreachable,
-            decode_policy=decode_policy,
-            lazy_stats=lazy_stats,
-            switch_tolerance=switch_tolerance,
-            attach=attach,
+            self.model, X0, X1, self.record, n_threads=n_threads, raise_unreachable=raise_unreachable, **options
         )
 
     def interpolate(
@@ -250,40 +209,19 @@ class GeodesicGraph:
         n: int = 10,
         *,
         refine: bool = False,
-        method: Method = "astar",
-        switch_tolerance: float = SWITCH_TOLERANCE,
-        attach: AttachRule | None = None,
+        **options: Unpack[PathOptions],
     ) -> Interpolation:
         """n decodings, (n, *S) float32 on the CPU, equidistant in decoded arc length along the geodesic from x0 to
         x1 (``refine``: along the refined curve): :func:`agm.geodesic.interpolate` on this graph."""
         n = check_int("n", n, minimum=2)
-        path = self.shortest_path(x0, x1, method=method, switch_tolerance=switch_tolerance, attach=attach)
+        path = self.shortest_path(x0, x1, **options)
         return (path.refine() if refine else path).interpolate(n)
 
-    def distances(
-        self,
-        X: Points,
-        Y: Points | None = None,
-        *,
-        n_threads: int = 0,
-        batch_size: int | None = None,
-        device: torch.device | str | None = None,
-        progress: bool | None = None,
-        lazy_stats: LazyStats | None = None,
-    ) -> np.ndarray:
+    def distances(self, X: Points, Y: Points | None = None, **options: Unpack[DistanceOptions]) -> np.ndarray:
         """(n, m) float64 geodesic distances of X (n, *S) against Y (m, *S; None: X):
-        :func:`agm.geodesic.distances` on this graph."""
-        return distances_module.distances(
-            self.model,
-            X,
-            Y,
-            self.record,
-            n_threads=n_threads,
-            batch_size=batch_size,
-            device=device,
-            progress=progress,
-            lazy_stats=lazy_stats,
-        )
+        :func:`agm.geodesic.distances` on this graph (options ``n_threads``, ``device``, ``progress``,
+        ``lazy_stats``)."""
+        return distances_module.distances(self.model, X, Y, self.record, **options)
 
     def refine(
         self,

@@ -22,20 +22,21 @@ from typing import Any, Literal, overload
 
 import numpy as np
 import torch
+from typing_extensions import Unpack
 
-from agm.geodesic._support.checks import check_int
+from agm.geodesic._support.checks import DataSource, check_int
 from agm.geodesic.geodesic_graph import GeodesicGraph
 from agm.geodesic.graph.build import NodeModeName, WeightMode, build_record
 from agm.geodesic.graph.file import read_graph
+from agm.geodesic.graph.modes import NodeMode
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import AttachRule, GraphRecord
 from agm.geodesic.paths.curve import Interpolation
 from agm.geodesic.paths.path import GeodesicPath
 from agm.geodesic.query import distances as distances_module
 from agm.geodesic.query import search
-from agm.geodesic.query.layered import SWITCH_TOLERANCE
-from agm.geodesic.query.lazysp import LazyStats
-from agm.geodesic.query.search import Method
+from agm.geodesic.query.distances import DistanceOptions
+from agm.geodesic.query.search import PathOptions
 from agm.geodesic.statistics import FrechetMean
 from agm.geodesic.statistics import frechet_mean as mean_on
 from agm.models.protocol import SemiAtlasModel
@@ -115,22 +116,18 @@ def graph_for(model: SemiAtlasModel, graph: GeodesicGraph | None) -> GeodesicGra
 
 def build_graph(
     model: SemiAtlasModel,
-    data: Any = None,
+    data: DataSource | None = None,
     k: int = 20,
     eps: float = 0.05,
     n_steps: int = 15,
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
     *,
-    nodes: NodeModeName = "auto",
-    n_samples: int | None = None,
-    search_steps: int = 10,
-    seed: int = 0,
-    skip_small_charts: bool = False,
-    progress: bool | None = None,
+    nodes: NodeModeName | NodeMode = "auto",
     weights: WeightMode = "lazy",
     decode_policy: DecodePolicy | None = None,
+    device: torch.device | str | None = None,
     attach: AttachRule = "all",
+    skip_small_charts: bool = False,
+    progress: bool | None = None,
 ) -> GeodesicGraph:
     """Build the multi-chart graph of Algorithm 1 for an AGM (or, without encoders, a semi-AGM).
 
@@ -142,25 +139,21 @@ def build_graph(
     is restored.
 
     A model without ``encode`` (a semi-AGM such as InfoGAN), or ``nodes="decoder"``, takes the paper's
-    encoder-free route (:mod:`agm.geodesic.graph.semi`): prior samples decoded in each chart are the nodes, and a sample
-    that also lies in U_y' is matched in chart y' by a latent search.
+    encoder-free route (:mod:`agm.geodesic.graph.semi`): prior samples decoded in each chart are the nodes, and a
+    sample that also lies in U_y' is matched in chart y' by a latent search.
 
     Args:
         model: an AGM (``agm.AtlasModel``) or, for ``nodes="decoder"``, a semi-AGM (``agm.SemiAtlasModel``).
         data: (N, *S) float tensor or array of data points (any device; moved in batches to ``device``).
-            Required for ``nodes="encoder"``; in "decoder" mode only its length sets the default ``n_samples``.
+            Any torch data source works (a Dataset, a DataLoader, a TensorDataset's first tensor). Required for
+            ``nodes="encoder"``; with decoder nodes only its length sets the default ``n_samples``.
         k: neighbours per node inside its chart (each chart needs more than k nodes).
         eps: partition threshold in [0, 1): point x joins chart y when psi_y(x) > eps.
         n_steps: segments per edge (eq. 10's n, >= 1; 1 is the decoded chord).
-        batch_size: points per encoder/decoder call (with torch's thread setting); default: the batch size of
-            ``decode_policy``. Peak memory is set by it, not by the number of edges.
+        nodes: "encoder", "decoder" or "auto" ("encoder" when the model has ``encode``), or a node mode object:
+            :class:`agm.geodesic.DecoderNodes` holds the decoder route's options (``n_samples``, ``search_steps``
+            of the latent search, ``seed``), e.g. ``nodes=DecoderNodes(n_samples=4000, search_steps=20)``.
         device: where the model runs; default the device of its parameters.
-        nodes: "encoder", "decoder" or "auto" ("encoder" when the model has ``encode``).
-        n_samples: "decoder" mode: prior samples in all (split evenly over the charts); default len(data), or
-            2000 without data.
-        search_steps: "decoder" mode: Levenberg-Marquardt iterations of the latent search
-            (:func:`agm.geodesic.semi.refine`).
-        seed: "decoder" mode: seed of the prior samples.
         skip_small_charts: leave out charts with k or fewer nodes instead of raising ValueError.
         progress: tqdm bars and the closing "agm: built ..." line. None (default): only when the build is
             estimated long (its decodes at the decode policy's measured rate, over :data:`agm._progress.LONG_S`)
@@ -181,8 +174,10 @@ def build_graph(
             default: the policy remembered for this decoder architecture and machine
             (:mod:`agm.geodesic.graph.policy_cache`; ``AGM_POLICY_CACHE=off`` keeps it to the process), else chosen by
             measurement on the node decodes themselves (:mod:`agm.geodesic.graph.measured_decode`: no extra decodes);
-            16384 points and torch's threads on CUDA. A known policy also runs the encoder and psi. Stored with
-            the graph and used by its queries.
+            16384 points and torch's threads on CUDA. A known policy also runs the encoder and psi, and its
+            ``batch_size`` sets the points per encoder/decoder call (peak memory is set by it, not by the number of
+            edges): ``DecodePolicy(batch_size=256)`` keeps torch's threads. Stored with the graph and used by its
+            queries (a query may pass its own).
         attach: how the graph's queries attach a query point (stored with the graph; a query may override it):
             "all" (default) in every chart with psi > eps, "paper" only in its most likely chart, the paper's rule
             (z0, y0) (:mod:`agm.geodesic.query.attach`).
@@ -197,8 +192,9 @@ def build_graph(
     shares its pairs and gathers the edges each rank decoded).
 
     Returns:
-        A :class:`GraphRecord`; it also becomes the default graph of ``model`` for ``shortest_path`` (unless the
-        model cannot be weakly referenced: see :mod:`agm.geodesic.registry`).
+        A :class:`GeodesicGraph` (the graph and ``model``); it also becomes the default graph of ``model`` for the
+        verbs such as :func:`shortest_path` (unless the model cannot be weakly referenced: see
+        :mod:`agm.geodesic.verbs`).
 
     Raises:
         TypeError: ``model`` lacks the (semi-)atlas interface, or ``data`` is not a floating tensor/array.
@@ -212,17 +208,13 @@ def build_graph(
         k,
         eps,
         n_steps,
-        batch_size,
-        device,
         nodes=nodes,
-        n_samples=n_samples,
-        search_steps=search_steps,
-        seed=seed,
-        skip_small_charts=skip_small_charts,
-        progress=progress,
         weights=weights,
         decode_policy=decode_policy,
+        device=device,
         attach=attach,
+        skip_small_charts=skip_small_charts,
+        progress=progress,
     )
     if can_register(model):
         _LATEST[model] = record
@@ -250,14 +242,7 @@ def shortest_path(
     x0: Points,
     x1: Points,
     graph: GeodesicGraph | None = None,
-    *,
-    method: Method = "astar",
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
+    **options: Unpack[PathOptions],
 ) -> GeodesicPath:
     """Geodesic between two data points through the charts of an AGM (Algorithm 1's query).
 
@@ -284,7 +269,6 @@ def shortest_path(
         x0, x1: data points of shape S (the graph's ``data_shape``), float, finite.
         graph: the :class:`~agm.geodesic.graph.record.GraphRecord` built for ``model``.
         method: "astar" (default) or "dijkstra" (same result, no heuristic).
-        batch_size: decoded points per forward call (default: the graph's decode policy).
         device: where the model runs; default the device of its parameters.
         decode_policy: torch threads and batch size of the decoder (default: the graph's, chosen at build time).
         lazy_stats: if given, filled with what the query decoded (:class:`agm.geodesic.query.lazysp.LazyStats`).
@@ -303,19 +287,7 @@ def shortest_path(
             query point).
         agm.UnreachableError: x0 and x1 attach to different connected components (a ValueError).
     """
-    return search.shortest_path(
-        model,
-        x0,
-        x1,
-        graph_for(model, graph).record,
-        method=method,
-        batch_size=batch_size,
-        device=device,
-        decode_policy=decode_policy,
-        lazy_stats=lazy_stats,
-        switch_tolerance=switch_tolerance,
-        attach=attach,
-    )
+    return search.shortest_path(model, x0, x1, graph_for(model, graph).record, **options)
 
 
 @overload
@@ -325,15 +297,9 @@ def shortest_paths(
     X1: Points,
     graph: GeodesicGraph | None = None,
     *,
-    method: Method = "astar",
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: Literal[True] = True,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
+    **options: Unpack[PathOptions],
 ) -> list[GeodesicPath]: ...
 
 
@@ -344,15 +310,9 @@ def shortest_paths(
     X1: Points,
     graph: GeodesicGraph | None = None,
     *,
-    method: Method = "astar",
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: bool,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
+    **options: Unpack[PathOptions],
 ) -> list[GeodesicPath | None]: ...
 
 
@@ -362,15 +322,9 @@ def shortest_paths(
     X1: Points,
     graph: GeodesicGraph | None = None,
     *,
-    method: Method = "astar",
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: bool = True,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
+    **options: Unpack[PathOptions],
 ) -> list[GeodesicPath] | list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
     search.
@@ -391,20 +345,9 @@ def shortest_paths(
         and equal to one process's to the same float32 rounding; a lazy graph's newly decoded edges are then
         stored on every rank, and ``lazy_stats`` counts all ranks' decodes.
     """
+    record = graph_for(model, graph).record
     return search.shortest_paths(
-        model,
-        X0,
-        X1,
-        graph_for(model, graph).record,
-        method=method,
-        batch_size=batch_size,
-        device=device,
-        n_threads=n_threads,
-        raise_unreachable=raise_unreachable,
-        decode_policy=decode_policy,
-        lazy_stats=lazy_stats,
-        switch_tolerance=switch_tolerance,
-        attach=attach,
+        model, X0, X1, record, n_threads=n_threads, raise_unreachable=raise_unreachable, **options
     )
 
 
@@ -413,12 +356,7 @@ def distances(
     X: Points,
     Y: Points | None = None,
     graph: GeodesicGraph | None = None,
-    *,
-    n_threads: int = 0,
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
-    progress: bool | None = None,
-    lazy_stats: LazyStats | None = None,
+    **options: Unpack[DistanceOptions],
 ) -> np.ndarray:
     """Geodesic distances between all pairs (X[i], Y[j]), like ``scipy.spatial.distance.cdist``.
 
@@ -429,7 +367,6 @@ def distances(
             diagonal).
         graph: the :class:`~agm.geodesic.graph.record.GraphRecord` built for ``model``.
         n_threads: native search threads over the rows, 0 = all cores.
-        batch_size: decoded points per forward call (default as in ``build_graph``).
         device: where the model runs; default the device of its parameters.
         progress: a tqdm bar over the pairs (and the decode estimate up front): None shows it only when the
             estimate is long and stderr is a terminal or a notebook (:mod:`agm._progress`); True/False force it.
@@ -448,17 +385,7 @@ def distances(
             machine does not have, or a failing model call.
         TypeError: ``model`` lacks the atlas interface, ``graph`` is not a GraphRecord, non-float points.
     """
-    return distances_module.distances(
-        model,
-        X,
-        Y,
-        graph_for(model, graph).record,
-        n_threads=n_threads,
-        batch_size=batch_size,
-        device=device,
-        progress=progress,
-        lazy_stats=lazy_stats,
-    )
+    return distances_module.distances(model, X, Y, graph_for(model, graph).record, **options)
 
 
 def frechet_mean(
@@ -512,16 +439,12 @@ def interpolate(
     n: int = 10,
     graph: GeodesicGraph | None = None,
     *,
-    data: Any = None,
+    data: DataSource | None = None,
     k: int = 20,
     eps: float = 0.05,
     n_steps: int = 15,
     refine: bool = False,
-    method: Method = "astar",
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
+    **options: Unpack[PathOptions],
 ) -> Interpolation:
     """n decodings equidistant in decoded arc length along the geodesic from x0 to x1.
 
@@ -538,7 +461,8 @@ def interpolate(
             data, k, eps, n_steps)``, quiet); not together with ``graph``.
         k, eps, n_steps: the graph's parameters when it is built from ``data`` (ignored otherwise).
         refine: refine the graph geodesic into a smooth curve first (needs a differentiable ``decode``).
-        method, batch_size, device, switch_tolerance, attach: as in :func:`shortest_path`.
+        **options: as in :func:`shortest_path` (``method``, ``device``, ``decode_policy``, ``switch_tolerance``,
+            ``attach``, ``lazy_stats``).
 
     Returns:
         An :class:`agm.geodesic.Interpolation`: ``x`` (n, *S) float32 on the CPU, ``charts``, ``labels``,
@@ -553,7 +477,5 @@ def interpolate(
         if graph is not None:
             raise ValueError("interpolate takes graph= or data= (to build one), not both")
         graph = build_graph(model, data, k=k, eps=eps, n_steps=n_steps, progress=False)
-    path = graph_for(model, graph).shortest_path(
-        x0, x1, method=method, batch_size=batch_size, device=device, switch_tolerance=switch_tolerance, attach=attach
-    )
+    path = search.shortest_path(model, x0, x1, graph_for(model, graph).record, **options)
     return (path.refine() if refine else path).interpolate(n)

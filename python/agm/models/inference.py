@@ -34,13 +34,16 @@ import copy
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
 from agm.models._validation import check_latent
 from agm.models.folding import fold_batch_norms
+
+if TYPE_CHECKING:
+    from agm.models.family import SemiAtlasFamily
 from agm.models.networks import AtlasDecoder
 
 #: Store the folded copy's 4-d weights channels-last (measured faster for the paper's conv decoder on CPU: see
@@ -160,7 +163,7 @@ class FastDecoder:
     """``decode(z, y)`` of a model through its folded decoder, folded for the weights of each call (see
     :func:`fast_decoder`)."""
 
-    model: Any
+    model: SemiAtlasFamily
 
     def __call__(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """G_y(z): z (B, d) float, y (B,) int64 in [0, m) -> (B, *S), same dtype and device as z; no gradients.
@@ -174,7 +177,7 @@ class FastDecoder:
         return decode_folded(self.model, folded_decoder(self.model), z, y)
 
 
-def fast_decoder(model: Any) -> FastDecoder:
+def fast_decoder(model: SemiAtlasFamily) -> FastDecoder:
     """A callable ``decode(z, y) -> x`` through the folded decoder of ``model``, for its weights at each call.
 
     Args:

@@ -6,7 +6,6 @@ neither (the typed, written form of a run is :mod:`agm.experiments.demo.results`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -14,6 +13,7 @@ import torch
 from agm.data import random_embedding, render_glyph
 from agm.experiments.demo.results import PairResult
 from agm.geodesic import GeodesicGraph, GeodesicPath
+from agm.models.protocol import AtlasModel
 
 __all__ = ["LoopGeodesics", "TrainedModel", "loop_points"]
 
@@ -31,7 +31,7 @@ class TrainedModel:
     """
 
     tag: str
-    model: Any
+    model: AtlasModel
     label: str
     name: str
     n_charts: int

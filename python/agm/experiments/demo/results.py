@@ -107,7 +107,7 @@ class DemoResult:
 
     def __post_init__(self) -> None:
         if tuple(self.models) != DEMO_TAGS:
-            raise ValueError(f"models: expected the models {DEMO_TAGS}, got {tuple(self.models)}")
+            raise ValueError(f"models must hold the models {DEMO_TAGS}; got {tuple(self.models)}")
 
     @property
     def one_chart(self) -> ModelResult:

@@ -288,10 +288,10 @@ def model_result(t: TrainedModel, tear_deg: float, window_deg: float) -> ModelRe
 
 def _settings(quick: bool, settings: DemoSettings | None, dataset: str) -> DemoSettings:
     if dataset not in DEMO_DATASETS:
-        raise ValueError(f"dataset: expected one of {DEMO_DATASETS}, got {dataset!r}")
+        raise ValueError(f"dataset must be one of {DEMO_DATASETS}; got {dataset!r}")
     s = settings if settings is not None else (QUICK if quick else FULL)
     if not isinstance(s, DemoSettings):
-        raise TypeError(f"settings: expected a DemoSettings, got {type(s).__name__}")
+        raise TypeError(f"settings must be a DemoSettings; got {type(s).__name__}")
     return s
 
 

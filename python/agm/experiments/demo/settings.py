@@ -56,15 +56,15 @@ class DemoSettings:
             raise ValueError(f"settings.charts: the atlas needs at least 2 charts, got {self.charts}")
         for name in ("n_train", "epochs", "batch_size", "graph_points", "k", "n_pairs", "strip_steps", "track_steps"):
             if getattr(self, name) < 1:
-                raise ValueError(f"settings.{name}: expected >= 1, got {getattr(self, name)!r}")
+                raise ValueError(f"settings.{name} must be >= 1; got {getattr(self, name)!r}")
         for name in ("baseline_epochs", "hidden", "baseline_hidden"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"settings.{name}: expected >= 1 or None, got {value!r}")
+                raise ValueError(f"settings.{name} must be >= 1 or None; got {value!r}")
         if not 0.0 < self.gap_deg <= 180.0:
-            raise ValueError(f"settings.gap_deg: expected an angle in (0, 180], got {self.gap_deg!r}")
+            raise ValueError(f"settings.gap_deg must be an angle in (0, 180]; got {self.gap_deg!r}")
         if not 0.0 < self.tear_window_deg < 180.0:
-            raise ValueError(f"settings.tear_window_deg: expected an angle in (0, 180), got {self.tear_window_deg!r}")
+            raise ValueError(f"settings.tear_window_deg must be an angle in (0, 180); got {self.tear_window_deg!r}")
 
     @property
     def one_chart_epochs(self) -> int:

@@ -53,8 +53,9 @@ from agm.experiments.reproduction.settings import REPRODUCE_DATASETS, ReproduceS
 from agm.experiments.result_types import GraphStats, PathSummary
 from agm.experiments.runs import autoencoder_parameters, comparable_config, train_or_load
 from agm.experiments.stages import StageClock
-from agm.geodesic import GeodesicGraph, GeodesicPath, build_graph, load_graph
+from agm.geodesic import DecodePolicy, GeodesicGraph, GeodesicPath, build_graph, load_graph
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
+from agm.models.family import AtlasFamily
 from agm.training import TrainConfig, make_config
 
 __all__ = [
@@ -157,7 +158,7 @@ def charts_per_class(charts: torch.Tensor, labels: torch.Tensor, share: float = 
     return counts
 
 
-def evaluate_stage(inp: _Inputs, model: Any, m: int) -> Evaluation:
+def evaluate_stage(inp: _Inputs, model: AtlasFamily, m: int) -> Evaluation:
     """Reconstruction error (both units), chart confidences and chart use per class on the test points; writes
     Fig. 2a (12 samples per chart, charts numbered 1..m) and Fig. 2b (histogram of max_y psi_y on the test points)."""
     rec = reconstruction_errors(model, inp.test.x)
@@ -175,7 +176,7 @@ def evaluate_stage(inp: _Inputs, model: Any, m: int) -> Evaluation:
 
 
 @torch.no_grad()
-def partition_of(model: Any, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+def partition_of(model: AtlasFamily, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """(N, m) float32 CPU tensor psi(x) of the points (model in eval mode; x moved in batches to its device)."""
     device = next(model.parameters()).device
     parts = [
@@ -201,7 +202,7 @@ def node_counts(psi: torch.Tensor, grid: tuple[float, ...], k: int) -> list[int]
     return counts
 
 
-def choose_eps(inp: _Inputs, model: Any, m: int) -> tuple[float, EpsChoice]:
+def choose_eps(inp: _Inputs, model: AtlasFamily, m: int) -> tuple[float, EpsChoice]:
     """The eps of the model's graph: the settings' eps, or (eps None) the grid value whose node count is closest
     to the paper's Table 1 count for m charts scaled to the graph's points (ties: the smaller eps)."""
     s = inp.s
@@ -246,7 +247,7 @@ def common_eps(choices: list[EpsChoice], given: float | None) -> float:
     return float(grid[best])
 
 
-def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple[GeodesicGraph, GraphBuild]:
+def graph_stage(inp: _Inputs, model: AtlasFamily, eps: float, key: str, m: int) -> tuple[GeodesicGraph, GraphBuild]:
     """Load the saved graph of this key, or build and save it; returns (graph, its record)."""
     s = inp.s
     path = inp.run_dir(m) / f"graph-{key}.agmg"
@@ -267,7 +268,7 @@ def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple
                 k=s.k,
                 eps=eps,
                 n_steps=s.n_steps,
-                batch_size=s.batch_size,
+                decode_policy=DecodePolicy(batch_size=s.batch_size) if s.batch_size else None,
                 skip_small_charts=True,
                 progress=s.progress,
                 attach=s.attach,  # type: ignore[arg-type]
@@ -282,7 +283,7 @@ def graph_stage(inp: _Inputs, model: Any, eps: float, key: str, m: int) -> tuple
 
 
 def geodesics_stage(
-    inp: _Inputs, model: Any, graph: GeodesicGraph, key: str, m: int
+    inp: _Inputs, model: AtlasFamily, graph: GeodesicGraph, key: str, m: int
 ) -> tuple[GeodesicsResult, list[float | None] | None]:
     """Geodesics of the random test pairs (cached in ``geodesics-KEY.json``) and, for m = 1, the straight line."""
     s, pairs, test_x = inp.s, inp.pairs, inp.test.x
@@ -328,7 +329,7 @@ def _label(m: int) -> str:
 
 
 def strips_stage(
-    inp: _Inputs, model: Any, graph: GeodesicGraph, m: int
+    inp: _Inputs, model: AtlasFamily, graph: GeodesicGraph, m: int
 ) -> tuple[list[StripRow], float, list[GeodesicPath | None]]:
     """Fig. 3b's rows of this model (the first ``strip_pairs`` test pairs), the mean distance of their
     decodings to the nearest test point (how far the interpolations stray from the data) and the pairs' graph
@@ -379,7 +380,7 @@ class Prepared:
     """A chart count's trained model, its evaluation and its fitted eps (the stages before any graph)."""
 
     m: int
-    model: Any
+    model: AtlasFamily
     config: TrainConfig
     training: TrainingInfo
     evaluation: Evaluation

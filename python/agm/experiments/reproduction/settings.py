@@ -65,22 +65,22 @@ class ReproduceSettings:
 
     def __post_init__(self) -> None:
         if self.dataset not in REPRODUCE_DATASETS:
-            raise ValueError(f"dataset: expected one of {REPRODUCE_DATASETS}, got {self.dataset!r}")
+            raise ValueError(f"dataset must be one of {REPRODUCE_DATASETS}; got {self.dataset!r}")
         if not self.charts or any(not isinstance(m, int) or m < 1 for m in self.charts):
-            raise ValueError(f"charts: expected positive ints, got {self.charts!r}")
+            raise ValueError(f"charts must be positive ints; got {self.charts!r}")
         if len(set(self.charts)) != len(self.charts):
-            raise ValueError(f"charts: expected distinct chart counts, got {self.charts!r}")
+            raise ValueError(f"charts must be distinct chart counts; got {self.charts!r}")
         for name in ("points", "pairs", "k", "strip_steps", "straight_steps"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)!r}")
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
         if self.refine_steps < 0:
-            raise ValueError(f"refine_steps: expected >= 0, got {self.refine_steps!r}")
+            raise ValueError(f"refine_steps must be >= 0; got {self.refine_steps!r}")
         if self.refine_points < 2:
-            raise ValueError(f"refine_points: expected >= 2, got {self.refine_points!r}")
+            raise ValueError(f"refine_points must be >= 2; got {self.refine_points!r}")
         if self.strip_steps < 2:
-            raise ValueError(f"strip_steps: expected >= 2, got {self.strip_steps}")
+            raise ValueError(f"strip_steps must be >= 2; got {self.strip_steps}")
         if self.attach not in ("all", "paper"):
-            raise ValueError(f"attach: expected 'all' or 'paper', got {self.attach!r}")
+            raise ValueError(f"attach must be 'all' or 'paper'; got {self.attach!r}")
         single = () if self.single_eps is None else (self.single_eps,)
         for name, values in (
             ("eps", () if self.eps is None else (self.eps,)),
@@ -88,6 +88,6 @@ class ReproduceSettings:
             ("single_eps", single),
         ):
             if any(not 0.0 <= v < 1.0 for v in values):
-                raise ValueError(f"{name}: expected values in [0, 1), got {getattr(self, name)!r}")
+                raise ValueError(f"{name} must be values in [0, 1); got {getattr(self, name)!r}")
         if self.eps is None and not self.eps_grid:
-            raise ValueError("eps_grid: expected at least one candidate when eps is None, got ()")
+            raise ValueError("eps_grid must hold at least one candidate when eps is None; got ()")

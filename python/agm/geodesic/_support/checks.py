@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from agm.models.protocol import AtlasModel, SemiAtlasModel
 
@@ -124,7 +126,12 @@ def batch_points(name: str, batch: Any, index: int) -> torch.Tensor:
     return points
 
 
-def data_tensor(name: str, x: Any) -> Any:
+#: What the entry points take as data points: a (B, *S) float tensor or array, or any torch data source
+#: (a ``Dataset`` or a ``DataLoader`` whose items are tensors or ``(x, ...)`` tuples), read by :func:`data_tensor`.
+DataSource: TypeAlias = torch.Tensor | np.ndarray | Dataset[Any] | DataLoader[Any]
+
+
+def data_tensor(name: str, x: DataSource | object) -> Any:
     """Data from any torch data source as one (B, *S) tensor; anything else is returned unchanged.
 
     The one place where agm reads torch data sources, so every entry point (``build_graph``, ``shortest_paths``,
@@ -142,7 +149,7 @@ def data_tensor(name: str, x: Any) -> Any:
         TypeError: items that are neither tensors nor ``(x, ...)`` tuples, or batches of different point shapes.
         ValueError: a source without any item.
     """
-    from torch.utils.data import DataLoader, Dataset, TensorDataset
+    from torch.utils.data import TensorDataset
 
     from agm.data.registry import Dataset as AgmDataset
 

@@ -24,13 +24,13 @@ import torch
 from agm._core import AtlasGraph
 from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.checks import (
+    DataSource,
     as_batch,
     check_choice,
     check_decode_shape,
     check_device,
     check_eps,
     check_model,
-    check_non_negative_int,
     check_positive_int,
 )
 from agm.geodesic._support.evaluating import evaluating
@@ -38,7 +38,7 @@ from agm.geodesic._support.sharding import broadcast, gather_rows, is_sharded, o
 from agm.geodesic.graph.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
 from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph.measured_decode import decode_nodes_measured
-from agm.geodesic.graph.modes import NodeSettings, node_mode
+from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
 from agm.geodesic.graph.nodes import ChartNodes
 from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, applied, check_policy, measure_policy
 from agm.geodesic.graph.policy_cache import cached_policy, policy_key, remember_policy
@@ -197,23 +197,15 @@ def choose_policy(
     model: SemiAtlasModel,
     device: torch.device,
     policy: DecodePolicy | None,
-    batch_size: int | None,
     key: dict[str, Any],
 ) -> DecodePolicy | None:
-    """The decode policy of a build when it is known before the nodes: the given one, the given batch size with
-    torch's threads, the one remembered for ``key`` (:mod:`agm.geodesic.graph.policy_cache`), or on CUDA 16384 points;
-    in a process group (all ranks need it before the nodes) one measured on ``POLICY_PROBE_POINTS`` seeded
-    standard-normal latents of chart 0 (:func:`agm.geodesic.graph.policy.measure_policy`; call under ``evaluating``).
-    None: to be measured on the node decodes."""
+    """The decode policy of a build when it is known before the nodes: the given one, the one remembered for ``key``
+    (:mod:`agm.geodesic.graph.policy_cache`), or on CUDA 16384 points; in a process group (all ranks need it before
+    the nodes) one measured on ``POLICY_PROBE_POINTS`` seeded standard-normal latents of chart 0
+    (:func:`agm.geodesic.graph.policy.measure_policy`; call under ``evaluating``). None: to be measured on the node
+    decodes."""
     if policy is not None:
-        if batch_size is not None and batch_size != policy.batch_size:
-            raise ValueError(
-                f"batch_size must match decode_policy.batch_size when both are given; got {batch_size} and "
-                f"{policy.batch_size}"
-            )
         return policy
-    if batch_size is not None:
-        return DecodePolicy(threads=None, batch_size=batch_size)
     if device.type == "cuda":
         return DecodePolicy(threads=None, batch_size=CUDA_BATCH)
     remembered = cached_policy(key)
@@ -230,22 +222,18 @@ def choose_policy(
 
 def build_record(
     model: SemiAtlasModel,
-    data: torch.Tensor | np.ndarray | None = None,
+    data: DataSource | None = None,
     k: int = 20,
     eps: float = 0.05,
     n_steps: int = 15,
-    batch_size: int | None = None,
-    device: torch.device | str | None = None,
     *,
-    nodes: NodeModeName = "auto",
-    n_samples: int | None = None,
-    search_steps: int = 10,
-    seed: int = 0,
-    skip_small_charts: bool = False,
-    progress: bool | None = None,
+    nodes: NodeModeName | NodeMode = "auto",
     weights: WeightMode = "lazy",
     decode_policy: DecodePolicy | None = None,
+    device: torch.device | str | None = None,
     attach: AttachRule = "all",
+    skip_small_charts: bool = False,
+    progress: bool | None = None,
 ) -> GraphRecord:
     """The record of the graph of Algorithm 1 for ``model``: :func:`agm.geodesic.build_graph` (arguments, errors)
     without the object around it."""
@@ -254,30 +242,23 @@ def build_record(
     k = check_positive_int("k", k)
     eps = check_eps(eps)
     n_steps = check_positive_int("n_steps", n_steps)
-    search_steps = check_non_negative_int("search_steps", search_steps)
-    seed = check_non_negative_int("seed", seed)
     if mode.needs_encoder and data is None:
         raise ValueError("data is required to build the graph of an AGM from its encoders (nodes='encoder')")
     x = as_batch("data", data, None, single=False) if data is not None else None
     dev = check_device(device if device is not None else model_device(model))
-    if batch_size is not None:
-        batch_size = check_positive_int("batch_size", batch_size)
     check_choice("weights", weights, WEIGHT_MODES)
     check_choice("attach", attach, ATTACH_RULES)
     decode_policy = check_policy(decode_policy)
-    samples = check_positive_int(
-        "n_samples", n_samples if n_samples is not None else (len(x) if x is not None else 2000)
-    )
+    if isinstance(mode, DecoderNodes) and mode.n_samples is None:  # default: as many samples as data points
+        mode = replace(mode, n_samples=len(x) if x is not None else 2000)
+    samples = mode.n_samples if isinstance(mode, DecoderNodes) and mode.n_samples else (len(x) if x is not None else 0)
     settings = NodeSettings(
         eps=eps,
         k=k,
-        batch_size=batch_size or (decode_policy.batch_size if decode_policy else default_batch_size(dev)),
+        batch_size=decode_policy.batch_size if decode_policy else default_batch_size(dev),
         device=dev,
         skip_small_charts=bool(skip_small_charts),
         progress=bool(progress),  # resolved below, once the decode policy's rate is known
-        n_samples=samples,
-        search_steps=search_steps,
-        seed=seed,
     )
 
     timings: dict[str, float] = {}
@@ -287,7 +268,7 @@ def build_record(
             check_decode_shape(model, tuple(x.shape[1:]), dev)
         t0 = time.perf_counter()
         key = policy_key(model, dev)
-        known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, batch_size, key)))
+        known = broadcast(on_every_rank(lambda: choose_policy(model, dev, decode_policy, key)))
         timings["decode_policy"] = time.perf_counter() - t0
         rate = known.measured if known is not None else 0.0  # unknown until the node decodes measure it
         shown = show(progress, decode_seconds(_build_decodes(x, samples, k, n_steps, weights), rate))
@@ -319,7 +300,6 @@ def build_record(
         data_shape=data_shape,
         fingerprint=fingerprint,
         nodes=mode,
-        search_steps=search_steps,
         timings=timings,
         latents=latents,
         positions=positions,

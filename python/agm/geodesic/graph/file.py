@@ -19,7 +19,7 @@ import numpy as np
 from agm._core import AtlasGraph
 from agm.geodesic._support.checks import check_int_in
 from agm.geodesic.graph.fingerprint import PROBES_PER_CHART, PROJECTIONS
-from agm.geodesic.graph.modes import MODES
+from agm.geodesic.graph.modes import MODES, DecoderNodes
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 
@@ -62,8 +62,7 @@ def read_graph(path: str | os.PathLike[str]) -> GraphRecord:
             n_steps=meta["n_steps"],
             data_shape=tuple(meta["data_shape"]),
             fingerprint=meta["fingerprint"],
-            nodes=meta["nodes"],
-            search_steps=meta["refine_steps"],
+            nodes=DecoderNodes(search_steps=meta["refine_steps"]) if meta["nodes"] == "decoder" else meta["nodes"],
             decode_policy=DecodePolicy.from_json(meta["decode_policy"]) if "decode_policy" in meta else None,
             evaluated=_unpack_mask(meta["evaluated"], native.n_edges) if "evaluated" in meta else None,
             attach=meta.get("attach", "all"),

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
 
-from agm.geodesic._support.checks import call_model, check_choice
+from agm.geodesic._support.checks import call_model, check_choice, check_non_negative_int, check_positive_int
 from agm.geodesic.graph.nodes import ChartNodes, encode_atlas, partition_points, select_nodes
 from agm.geodesic.graph.semi import locate, prior_nodes
 from agm.models.protocol import SemiAtlasModel
@@ -37,16 +37,14 @@ class NodeSettings:
     device: torch.device
     skip_small_charts: bool
     progress: bool
-    n_samples: int
-    search_steps: int
-    seed: int
 
 
 class EncoderNodes:
-    """Nodes and query points from the model's encoders."""
+    """Nodes and query points from the model's encoders (Algorithm 1's route for an AGM)."""
 
-    name = "encoder"
-    needs_encoder = True
+    name: ClassVar[str] = "encoder"
+    needs_encoder: ClassVar[bool] = True
+    search_steps: ClassVar[int] = 0
 
     def build(
         self, model: SemiAtlasModel, data: torch.Tensor | None, s: NodeSettings
@@ -69,25 +67,45 @@ class EncoderNodes:
         return psi, latents
 
 
+@dataclass(frozen=True)
 class DecoderNodes:
-    """Nodes from prior samples matched across charts by search; query points located by the same search."""
+    """Nodes from prior samples matched across charts by search; query points located by the same search (the
+    paper's encoder-free route, for semi-AGMs such as InfoGAN).
 
-    name = "decoder"
-    needs_encoder = False
+    Attributes:
+        n_samples: prior samples in all, split evenly over the charts; None: the number of data points given to
+            ``build_graph``, else 2000.
+        search_steps: Levenberg-Marquardt iterations of the latent search that matches a sample in another chart
+            and locates query points (:func:`agm.geodesic.graph.semi.refine`), >= 0.
+        seed: seed of the prior samples, >= 0.
+    """
+
+    n_samples: int | None = None
+    search_steps: int = 10
+    seed: int = 0
+    name: ClassVar[str] = "decoder"
+    needs_encoder: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.n_samples is not None:
+            check_positive_int("n_samples", self.n_samples)
+        check_non_negative_int("search_steps", self.search_steps)
+        check_non_negative_int("seed", self.seed)
 
     def build(
         self, model: SemiAtlasModel, data: torch.Tensor | None, s: NodeSettings
     ) -> tuple[ChartNodes, tuple[int, ...]]:
-        """The chart nodes from ``s.n_samples`` prior samples, and the data shape (call under ``evaluating``)."""
+        """The chart nodes from ``n_samples`` prior samples (its default resolved by the build), and the data shape
+        (call under ``evaluating``)."""
         nodes = prior_nodes(
             model,
-            max(1, s.n_samples // model.n_charts),
+            max(1, (self.n_samples or 2000) // model.n_charts),
             s.eps,
             s.k,
             s.batch_size,
             s.device,
-            search_steps=s.search_steps,
-            seed=s.seed,
+            search_steps=self.search_steps,
+            seed=self.seed,
             skip_small_charts=s.skip_small_charts,
             progress=s.progress,
         )
@@ -109,7 +127,7 @@ class DecoderNodes:
                 graph.latents,
                 graph.positions,
                 graph.node_chart,
-                steps=graph.search_steps,
+                steps=self.search_steps,
                 batch_size=batch_size,
             )
 
@@ -122,9 +140,12 @@ DECODER = DecoderNodes()
 MODES: dict[str, NodeMode] = {ENCODER.name: ENCODER, DECODER.name: DECODER}
 
 
-def node_mode(name: str, model: SemiAtlasModel) -> NodeMode:
-    """The node mode called ``name`` ("encoder", "decoder", or "auto": "encoder" when the model has ``encode``)."""
-    check_choice("nodes", name, ("auto", *MODES))
-    if name == "auto":
+def node_mode(nodes: str | NodeMode, model: SemiAtlasModel) -> NodeMode:
+    """The node mode ``nodes`` names ("encoder", "decoder", or "auto": "encoder" when the model has ``encode``), or
+    ``nodes`` itself when it is one (e.g. ``DecoderNodes(n_samples=4000, search_steps=20)``)."""
+    if isinstance(nodes, (EncoderNodes, DecoderNodes)):
+        return nodes
+    check_choice("nodes", nodes, ("auto", *MODES))
+    if nodes == "auto":
         return ENCODER if hasattr(model, "encode") else DECODER
-    return MODES[name]
+    return MODES[nodes]

@@ -65,13 +65,13 @@ class DecodePolicy:
     """How to run the decoder: ``batch_size`` points per call with ``threads`` torch intra-op threads.
 
     Attributes:
-        threads: torch intra-op threads during decoding, >= 1; None leaves torch's setting alone.
-        batch_size: decoded points per forward call, >= 1.
+        threads: torch intra-op threads during decoding, >= 1; None (default) leaves torch's setting alone.
+        batch_size: decoded points per forward call, >= 1 (default :data:`DEFAULT_TRIAL_BATCH`).
         measured: points per second measured for this policy (0.0 when it was not measured).
     """
 
-    threads: int | None
-    batch_size: int
+    threads: int | None = None
+    batch_size: int = DEFAULT_TRIAL_BATCH
     measured: float = 0.0
 
     def __post_init__(self) -> None:

@@ -36,8 +36,7 @@ class GraphRecord:
         charts: model chart of each native chart (charts with too few points may be skipped).
         eps, k, n_steps: the build parameters (``n_steps``: segments per edge, eq. 10).
         node_mode: how nodes were made and query points are located (:mod:`agm.geodesic.graph.modes`).
-        search_steps: iterations of the latent search of the "decoder" mode (also used to locate query points).
-        batch_size: decoded points per forward call of ``decode_policy`` (the queries' default; None if unknown).
+        search_steps: iterations of the decoder mode's latent search (its ``node_mode``; 0 for encoder nodes).
         decode_policy: how the decoder runs (threads, batch size; :mod:`agm.geodesic.graph.policy`), chosen at build
             time and stored in the graph file; None for a file written before policies were stored.
         edge_weights: the edge weights and which are exact (:mod:`agm.geodesic.graph.weights`; all for an eager graph).
@@ -58,8 +57,6 @@ class GraphRecord:
         data_shape: tuple[int, ...],
         fingerprint: dict[str, Any],
         nodes: str | NodeMode = "encoder",
-        search_steps: int = 0,
-        batch_size: int | None = None,
         timings: dict[str, float] | None = None,
         latents: np.ndarray | None = None,
         positions: np.ndarray | None = None,
@@ -72,10 +69,7 @@ class GraphRecord:
         self.attach = attach
         self.native = native
         self.node_mode: NodeMode = MODES[nodes] if isinstance(nodes, str) else nodes
-        self.search_steps = int(search_steps)
         self.decode_policy = decode_policy
-        policy_batch = decode_policy.batch_size if decode_policy is not None else None
-        self.batch_size = batch_size if batch_size is not None else policy_batch
         self.edge_weights = GraphWeights(native, evaluated)
         self.charts = tuple(int(c) for c in charts)
         self.eps, self.k, self.n_steps = float(eps), int(k), int(n_steps)
@@ -93,6 +87,11 @@ class GraphRecord:
         self._positions: np.ndarray | None = positions
         self._node_of: np.ndarray | None = None
         self._points: np.ndarray = np.empty(0, dtype=np.int64)
+
+    @property
+    def search_steps(self) -> int:
+        """Iterations of the decoder mode's latent search (0 for encoder nodes)."""
+        return int(self.node_mode.search_steps)
 
     @property
     def nodes(self) -> str:

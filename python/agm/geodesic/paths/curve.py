@@ -18,6 +18,7 @@ from agm.geodesic._support.checks import check_int
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.graph.curves import decode_points
 from agm.geodesic.graph.fingerprint import ModelCheck
+from agm.models.protocol import SemiAtlasModel
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class AtlasCurve:
     nodes: np.ndarray
     data_indices: np.ndarray
     chart_changes: np.ndarray
-    _model: Any = field(repr=False)
+    _model: SemiAtlasModel = field(repr=False)
     _n_steps: int = field(repr=False)
     _data_shape: tuple[int, ...] = field(repr=False)
     _device: torch.device = field(repr=False)

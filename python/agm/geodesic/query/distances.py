@@ -23,7 +23,7 @@ relative; the pairwise query may return a route up to its switch tolerance (defa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
@@ -51,6 +51,16 @@ if TYPE_CHECKING:
     from scipy.sparse import csr_array
 
 
+class DistanceOptions(TypedDict, total=False):
+    """The options of a distance matrix, passed through by :func:`agm.geodesic.distances` and
+    :meth:`agm.geodesic.GeodesicGraph.distances` (documented there)."""
+
+    n_threads: int
+    device: torch.device | str | None
+    progress: bool | None
+    lazy_stats: LazyStats | None
+
+
 def distances(
     model: SemiAtlasModel,
     X: torch.Tensor | np.ndarray,
@@ -58,13 +68,12 @@ def distances(
     graph: GraphRecord,
     *,
     n_threads: int = 0,
-    batch_size: int | None = None,
     device: torch.device | str | None = None,
     progress: bool | None = None,
     lazy_stats: LazyStats | None = None,
 ) -> np.ndarray:
     """(n, m) float64 geodesic distances of X against Y on ``graph``: :func:`agm.geodesic.distances`."""
-    graph, dev, policy = prepare_query(model, graph, "dijkstra", batch_size, device, None)
+    graph, dev, policy = prepare_query(model, graph, "dijkstra", device, None)
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Literal, TypedDict, overload
 
 import numpy as np
 import torch
@@ -24,7 +24,6 @@ from agm.geodesic._support.checks import (
     check_device,
     check_model,
     check_non_negative_int,
-    check_positive_int,
 )
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
@@ -42,6 +41,20 @@ from agm.geodesic.query.routes import Route
 from agm.models.protocol import SemiAtlasModel, model_device
 
 Method = Literal["astar", "dijkstra"]
+
+
+class PathOptions(TypedDict, total=False):
+    """The options of a geodesic query, passed through by :func:`agm.geodesic.shortest_path` and
+    :meth:`agm.geodesic.GeodesicGraph.shortest_path` (documented there)."""
+
+    method: Method
+    device: torch.device | str | None
+    decode_policy: DecodePolicy | None
+    lazy_stats: LazyStats | None
+    switch_tolerance: float
+    attach: AttachRule | None
+
+
 METHODS = ("astar", "dijkstra")
 #: how the sources and the targets are called in error messages: index -> name
 Names = tuple[Callable[[int], str], Callable[[int], str]]
@@ -51,12 +64,11 @@ def prepare_query(
     model: SemiAtlasModel,
     graph: GraphRecord,
     method: str,
-    batch_size: int | None,
-    device: Any,
+    device: torch.device | str | None,
     decode_policy: DecodePolicy | None,
 ) -> tuple[GraphRecord, torch.device, DecodePolicy]:
     """Check a query's arguments once: the graph built for this model, the search method, the device (default: the
-    model's) and the decode policy (``batch_size`` overrides the graph's)."""
+    model's) and the decode policy (default: the graph's)."""
     check_model(model, need_encoder=False)
     check_choice("method", method, METHODS)
     if not isinstance(graph, GraphRecord):
@@ -65,14 +77,6 @@ def prepare_query(
     dev = check_device(device if device is not None else model_device(model))
     graph.check_model(model, dev)
     policy = check_policy(decode_policy)
-    if batch_size is not None:
-        batch = check_positive_int("batch_size", batch_size)
-        if policy is not None and policy.batch_size != batch:
-            raise ValueError(
-                f"batch_size must match decode_policy.batch_size when both are given; got {batch} and "
-                f"{policy.batch_size}"
-            )
-        policy = policy or DecodePolicy(threads=None, batch_size=batch)
     if policy is None:
         policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
     return graph, dev, policy
@@ -85,7 +89,6 @@ def shortest_path(
     graph: GraphRecord,
     *,
     method: Method = "astar",
-    batch_size: int | None = None,
     device: torch.device | str | None = None,
     decode_policy: DecodePolicy | None = None,
     lazy_stats: LazyStats | None = None,
@@ -93,7 +96,7 @@ def shortest_path(
     attach: AttachRule | None = None,
 ) -> GeodesicPath:
     """The geodesic from x0 to x1 on ``graph``: :func:`agm.geodesic.shortest_path` (arguments, errors, returns)."""
-    graph, dev, policy = prepare_query(model, graph, method, batch_size, device, decode_policy)
+    graph, dev, policy = prepare_query(model, graph, method, device, decode_policy)
     rules = _rules(switch_tolerance, attach, graph)
     a = as_batch("x0", x0, graph.data_shape, single=True)
     b = as_batch("x1", x1, graph.data_shape, single=True)
@@ -111,7 +114,6 @@ def shortest_paths(
     graph: GraphRecord,
     *,
     method: Method = "astar",
-    batch_size: int | None = None,
     device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: Literal[True] = True,
@@ -130,7 +132,6 @@ def shortest_paths(
     graph: GraphRecord,
     *,
     method: Method = "astar",
-    batch_size: int | None = None,
     device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: bool,
@@ -148,7 +149,6 @@ def shortest_paths(
     graph: GraphRecord,
     *,
     method: Method = "astar",
-    batch_size: int | None = None,
     device: torch.device | str | None = None,
     n_threads: int = 0,
     raise_unreachable: bool = True,
@@ -158,7 +158,7 @@ def shortest_paths(
     attach: AttachRule | None = None,
 ) -> list[GeodesicPath] | list[GeodesicPath | None]:
     """Geodesics of the pairs (X0[b], X1[b]) on ``graph``: :func:`agm.geodesic.shortest_paths`."""
-    graph, dev, policy = prepare_query(model, graph, method, batch_size, device, decode_policy)
+    graph, dev, policy = prepare_query(model, graph, method, device, decode_policy)
     rules = _rules(switch_tolerance, attach, graph)
     n_threads = check_non_negative_int("n_threads", n_threads)
     a = as_batch("X0", X0, graph.data_shape, single=False)
