@@ -1,7 +1,8 @@
 """kNN graph of a point set: build an index and query the k=20 nearest other points of every point.
 
-Peers: agm ``ChartIndex(points).query_self`` and ``_knn_graph.knn_graph`` (the former ``agm.knn``, kept here as a peer) (tree / brute / auto), scipy ``cKDTree``
-(workers=1 and -1), pykdtree (if installed; it threads with OpenMP, OMP_NUM_THREADS, all cores when unset) and a
+Peers: agm ``ChartIndex(points).query_self`` and ``_knn_graph.knn_graph`` (the former ``agm.knn``, kept here as a
+peer; tree / brute / auto), scipy ``cKDTree`` (workers=1 and -1), pykdtree (if installed; it threads with OpenMP,
+OMP_NUM_THREADS, all cores when unset) and a
 numpy brute force (BLAS-threaded, blocked) for N <= 20k. Cases: d=7 with N in {2k, 20k, 200k}; d=16 and d=32
 with N in {2k, 20k} for the tree-vs-brute crossover. Gaussian float64 points. Correctness: every peer's sorted
 distances equal scipy's (rtol 1e-9 in float64, 1e-5 for the float32 agm row). Second part: ``ChartIndex.query``

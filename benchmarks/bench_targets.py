@@ -22,8 +22,8 @@ Targets (``--only`` takes their names, comma-separated):
   The graph is target 1's lazy graph; each of ``--query-pairs`` pairs is first answered once by both variants
   untimed, so every graph edge either needs is exact and the timed runs differ only in their attachments. The
   eager variant is today's query with every attachment and direct edge decoded up front:
-  ``attach`` (encode, decode the copies), ``evaluate_attachments`` of all attachment edges and
-  ``evaluate_direct`` of all direct edges in the policy's packed single-chart batches, then the same LazySP
+  ``attach`` (encode, decode the copies), ``evaluate`` of all attachment edges and of all direct edges in the
+  policy's packed single-chart batches, then the same LazySP
   search (``lazy_routes``: one round, nothing left to decode). Both variants run round-robin
   (``--repeats`` each, median). Targets: decodes <= 0.5x and wall time <= 0.5x (CPU time recorded). The eager
   variant's decodes must equal ``eager_attachment_decodes`` (recorded). Its time is a conservative "before": it
@@ -75,10 +75,11 @@ from agm import _core, geodesic  # noqa: E402
 from agm._threads import torch_threads  # noqa: E402
 from agm.geodesic._support.checks import DECODE_SHAPE_PROBES  # noqa: E402
 from agm.geodesic._support.evaluating import evaluating  # noqa: E402
+from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate  # noqa: E402
 from agm.geodesic.graph.fingerprint import PROBES_PER_CHART  # noqa: E402
 from agm.geodesic.graph.policy import DecodePolicy, applied  # noqa: E402
-from agm.geodesic.query.attach import attach, evaluate_attachments  # noqa: E402
-from agm.geodesic.query.direct import direct_edges, evaluate_direct  # noqa: E402
+from agm.geodesic.query.attach import AttachmentEdgeKind, attach  # noqa: E402
+from agm.geodesic.query.direct import DirectEdgeKind, direct_edges  # noqa: E402
 from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes  # noqa: E402
 from agm.models import AWAEGAN  # noqa: E402
 from bench_geodesic import AssignedCharts, DecodeCounter, eager_attachment_decodes, load_images  # noqa: E402
@@ -370,10 +371,11 @@ def eager_attachment_query(model: Any, graph: Any, x0: torch.Tensor, x1: torch.T
     with evaluating(model), applied(policy):
         att = attach(graph.record, model, torch.stack([x0, x1]), policy.batch_size, device)
         qs = QuerySet.of(att, np.array([0]), np.array([1]))
-        evaluate_attachments(graph.record, model, att, np.arange(att.nodes.size), policy, device)
+        context = DecodeContext(model, device, policy, graph.n_steps)
+        evaluate(AttachmentEdgeKind(graph.record, att), np.arange(att.nodes.size), context)
         src, dst = qs.sides()
         direct = direct_edges(graph.record, src, dst)
-        evaluate_direct(graph.record, model, src, dst, direct, np.arange(direct.length.size), policy, device)
+        evaluate(DirectEdgeKind(src, dst, direct), np.arange(direct.length.size), context)
         routes, _, _, _ = lazy_routes(graph.record, model, device, policy, qs, direct, "astar", 1)
     route = routes[0]
     return math.nan if route is None else float(route.cost)

@@ -36,6 +36,7 @@ from agm.geodesic._support.checks import (
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import broadcast, gather_rows, is_sharded, on_every_rank, share
 from agm.geodesic.graph.curves import PointTable, decode_points, default_batch_size, interior_decodings, packed_lengths
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph.measured_decode import decode_nodes_measured
 from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
@@ -44,7 +45,7 @@ from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, applied, check_p
 from agm.geodesic.graph.policy_cache import cached_policy, policy_key, remember_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.graph.scales import record_data_gap
-from agm.geodesic.graph.weights import GraphWeights, chord_weights, evaluate_edges
+from agm.geodesic.graph.weights import GraphWeights, chord_weights
 from agm.models.protocol import SemiAtlasModel, model_device
 
 NodeModeName = Literal["auto", "encoder", "decoder"]
@@ -151,7 +152,8 @@ def evaluate_edges_sharded(
     progress: bool = False,
 ) -> int:
     """Decode the exact weights of intra-chart edges ``ids``, split across ranks in a process group, and store
-    them (call under ``evaluating``); without one this is :func:`agm.geodesic.graph.weights.evaluate_edges`.
+    them (call under ``evaluating``); without one this is
+    :func:`agm.geodesic.graph.edge_kinds.evaluate` of the graph's edges.
 
     In a process group the edges pending on any rank (the union, so ranks whose lazy queries evaluated different
     edges end with the same complete set) are ordered by chart, as one process decodes them, split into
@@ -167,7 +169,8 @@ def evaluate_edges_sharded(
     """
     native = weights.native
     if not is_sharded():
-        return evaluate_edges(model, table, native, weights, ids, n_steps, policy, progress=progress)
+        context = DecodeContext(model, table.latents.device, policy, n_steps)
+        return evaluate(GraphEdgeKind(table, native, weights), ids, context, progress=progress)
     pending = weights.pending(ids)
     pending = np.unique(gather_rows(pending[pending < native.n_intra_edges]))
     pending = pending[np.argsort(weights.edge_chart[pending], kind="stable")]  # single-chart calls

@@ -12,9 +12,9 @@ from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.checks import check_device
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.graph.curves import PointTable, default_batch_size, interior_decodings
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
-from agm.geodesic.graph.weights import evaluate_edges
 from agm.models.protocol import SemiAtlasModel, model_device
 
 
@@ -51,6 +51,5 @@ def evaluate_all(
     )
     table = node_table(graph, dev)
     with evaluating(model):
-        return evaluate_edges(
-            model, table, graph.native, graph.edge_weights, ids, graph.n_steps, policy, progress=shown
-        )
+        edges = GraphEdgeKind(table, graph.native, graph.edge_weights)
+        return evaluate(edges, ids, DecodeContext(model, dev, policy, graph.n_steps), progress=shown)

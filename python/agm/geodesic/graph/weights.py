@@ -24,9 +24,7 @@ import numpy as np
 import torch
 
 from agm._core import AtlasGraph
-from agm.geodesic.graph.curves import PointTable, chord_lengths, packed_lengths
-from agm.geodesic.graph.policy import DecodePolicy, applied
-from agm.models.protocol import SemiAtlasModel
+from agm.geodesic.graph.curves import chord_lengths
 
 
 class GraphWeights:
@@ -131,34 +129,3 @@ def chord_weights(native: AtlasGraph, positions: torch.Tensor) -> np.ndarray:
         e = ends[s : s + step]
         out[s : s + e.shape[0]] = chord_lengths(positions[e[:, 0]], positions[e[:, 1]]).cpu().numpy()
     return out
-
-
-def evaluate_edges(
-    model: SemiAtlasModel,
-    table: PointTable,
-    native: AtlasGraph,
-    weights: GraphWeights,
-    ids: np.ndarray,
-    n_steps: int,
-    policy: DecodePolicy,
-    progress: bool = False,
-) -> int:
-    """Decode the exact weights of intra-chart edges ``ids`` (packed calls) and store them (under ``evaluating``).
-
-    Args:
-        table: the graph's node latents, decodings and charts on the decoder's device.
-        ids: edge ids (unevaluated ones; evaluated or cross-chart ones are skipped).
-
-    Returns:
-        The number of edges evaluated.
-    """
-    ids = weights.pending(ids)
-    ids = ids[ids < native.n_intra_edges]
-    if ids.size == 0:
-        return 0
-    ids = ids[np.argsort(weights.edge_chart[ids], kind="stable")]  # single-chart calls
-    ends = torch.from_numpy(weights.edges[ids]).to(table.latents.device)
-    with applied(policy):
-        lengths = packed_lengths(model.decode, table, ends, n_steps, policy.batch_size, progress=progress)
-    weights.store(ids, lengths.cpu().numpy())
-    return int(ids.size)

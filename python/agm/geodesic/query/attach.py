@@ -20,8 +20,9 @@ the other query point is nearer than the k-th of them (the graph's own edges are
 
 Attachment weights are lazy (issue 12, section 2): every attachment edge starts at its decoded chord
 ||G(copy) - G(node)||, a lower bound of its curve length that needs no decoding beyond the copy's, and is decoded
-(:func:`evaluate_attachments`) only when a search's path uses it; the queries repeat the search until every edge
-of the path found is exact (:mod:`agm.geodesic.query.lazysp`), so the result equals the eager search's.
+(``AttachmentEdgeKind`` through :func:`agm.geodesic.graph.edge_kinds.evaluate`) only when a search's path uses
+it; the queries repeat the search until every edge of the path found is exact (:mod:`agm.geodesic.query.lazysp`),
+so the result equals the eager search's.
 
 For the native search a query point is a virtual node: its attachment to node u of chart y costs the curve length
 from its copy in y to u, plus the cross-chart jump from the main copy to the copy in y. The shared graph is never
@@ -36,8 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agm.geodesic.graph.curves import PointTable, chord_lengths, decode_points, interior_decodings, packed_lengths
-from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.curves import PointTable, chord_lengths, decode_points, interior_decodings
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel
 
@@ -58,7 +58,7 @@ class Attachments:
         offsets: (B+1,) int64; the attachment edges of query b are ``offsets[b]:offsets[b+1]``.
         nodes: (A,) int64 graph node of each attachment edge.
         segments: (A,) float64 curve length of each attachment edge (copy -> node, eq. 10) where ``evaluated``,
-            its decoded chord (a lower bound) elsewhere; updated in place by :func:`evaluate_attachments`.
+            its decoded chord (a lower bound) elsewhere; updated in place when evaluated (:class:`AttachmentEdgeKind`).
         costs: (A,) float64 cost of each attachment edge from the main copy: ``segments`` plus the jump from the
             main copy to the edge's copy.
         evaluated: (A,) bool, whether ``segments`` holds the curve length.
@@ -210,43 +210,44 @@ def attach(
     )
 
 
-def evaluate_attachments(
-    graph: GraphRecord,
-    model: SemiAtlasModel,
-    att: Attachments,
-    edges: np.ndarray,
-    policy: DecodePolicy,
-    device: torch.device,
-) -> int:
-    """Decode the curve lengths of attachment edges ``edges`` of ``att`` in packed calls and update ``att``'s
-    segments, costs and evaluated flags in place (call under ``evaluating``).
+@dataclass(frozen=True)
+class AttachmentEdgeKind:
+    """The attachment edges of ``att`` (ids: ``copy * k + j``) as an :class:`~agm.geodesic.graph.edge_kinds.EdgeKind`:
+    decoded between the query copies and the graph's nodes, stored in ``att`` in place."""
 
-    Returns:
-        The number of edges decoded (those already evaluated are skipped).
-    """
-    edges = np.unique(np.asarray(edges, dtype=np.int64))
-    edges = edges[~att.evaluated[edges]]
-    if edges.size == 0:
-        return 0
-    edges = edges[np.argsort(att.copy_chart[edges // graph.k], kind="stable")]  # single-chart decoder calls
-    owner = edges // graph.k
-    copies, copy_row = np.unique(owner, return_inverse=True)
-    used, node_row = np.unique(att.nodes[edges], return_inverse=True)
-    table = PointTable(
-        latents=torch.from_numpy(np.concatenate([att.copy_latent[copies], graph.latents[used]])).to(device),
-        positions=torch.from_numpy(
-            np.concatenate([att.copy_position[copies], graph.positions[used].astype(np.float32)])
-        ).to(device),
-        charts=torch.from_numpy(np.concatenate([att.copy_chart[copies], graph.node_chart[used]])).to(device),
-    )
-    ends = torch.from_numpy(np.stack([copy_row, copies.size + node_row], axis=1).astype(np.int64)).to(device)
-    with applied(policy):
-        lengths = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
-    att.segments[edges] = lengths
-    att.costs[edges] = lengths + att.copy_jump[owner]
-    att.evaluated[edges] = True
-    _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
-    return int(edges.size)
+    graph: GraphRecord
+    att: Attachments
+
+    def pending(self, edges: np.ndarray) -> np.ndarray:
+        """The edges not evaluated yet."""
+        return np.asarray(edges[~self.att.evaluated[edges]])
+
+    def charts(self, edges: np.ndarray) -> np.ndarray:
+        """The chart of each edge's query copy."""
+        return np.asarray(self.att.copy_chart[edges // self.graph.k])
+
+    def ends(self, edges: np.ndarray, device: torch.device) -> tuple[PointTable, torch.Tensor]:
+        """A table of the edges' query copies then their nodes, and each edge's (copy row, node row)."""
+        att, graph = self.att, self.graph
+        copies, copy_row = np.unique(edges // graph.k, return_inverse=True)
+        used, node_row = np.unique(att.nodes[edges], return_inverse=True)
+        table = PointTable(
+            latents=torch.from_numpy(np.concatenate([att.copy_latent[copies], graph.latents[used]])).to(device),
+            positions=torch.from_numpy(
+                np.concatenate([att.copy_position[copies], graph.positions[used].astype(np.float32)])
+            ).to(device),
+            charts=torch.from_numpy(np.concatenate([att.copy_chart[copies], graph.node_chart[used]])).to(device),
+        )
+        rows = np.stack([copy_row, copies.size + node_row], axis=1).astype(np.int64)
+        return table, torch.from_numpy(rows).to(device)
+
+    def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
+        """Segments, costs (segment plus the copy's jump) and evaluated flags of ``att``; NaN/inf refused."""
+        att, owner = self.att, edges // self.graph.k
+        att.segments[edges] = lengths
+        att.costs[edges] = lengths + att.copy_jump[owner]
+        att.evaluated[edges] = True
+        _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
 
 
 def _nearest_nodes(graph: GraphRecord, latents: np.ndarray, charts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agm.geodesic.graph.curves import PointTable, interior_decodings, packed_lengths
-from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.curves import PointTable, interior_decodings
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import Attachments
-from agm.models.protocol import SemiAtlasModel
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def _candidates(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndar
 
 def direct_edges(graph: GraphRecord, src: Attachments, dst: Attachments) -> DirectEdges:
     """The direct edges of the pairs (src query b, dst query b), at their decoded chords (lower bounds; exact for
-    n_steps = 1 and 0 for bitwise-equal latents): :func:`evaluate_direct` decodes the ones a route needs."""
+    n_steps = 1 and 0 for bitwise-equal latents): :class:`DirectEdgeKind` decodes the ones a route needs."""
     offsets, si, ti = _candidates(src, dst)
     same = np.all(src.copy_latent[si] == dst.copy_latent[ti], axis=1) if si.size else np.zeros(0, dtype=bool)
     chord = torch.linalg.vector_norm(
@@ -80,35 +78,47 @@ def direct_edges(graph: GraphRecord, src: Attachments, dst: Attachments) -> Dire
     )
 
 
-def evaluate_direct(
-    graph: GraphRecord,
-    model: SemiAtlasModel,
-    src: Attachments,
-    dst: Attachments,
-    direct: DirectEdges,
-    edges: np.ndarray,
-    policy: DecodePolicy,
-    device: torch.device,
-) -> int:
-    """Decode the curve lengths of direct edges ``edges`` in packed calls, in place (call under ``evaluating``).
+@dataclass(frozen=True)
+class PairEnds:
+    """What one round of a call's queries joins: the graph, the source and target attachments (row b: pair b) and
+    the pairs' direct edges. The one record the route choice and LazySP pass instead of their four arrays."""
 
-    Returns:
-        The number of edges decoded (those already evaluated are skipped).
-    """
-    edges = np.unique(np.asarray(edges, dtype=np.int64))
-    edges = edges[~direct.evaluated[edges]]
-    if edges.size == 0:
-        return 0
-    edges = edges[np.argsort(direct.chart[edges], kind="stable")]
-    a, b = direct.source_copy[edges], direct.target_copy[edges]
-    table = PointTable(
-        latents=torch.from_numpy(np.concatenate([src.copy_latent[a], dst.copy_latent[b]])).to(device),
-        positions=torch.from_numpy(np.concatenate([src.copy_position[a], dst.copy_position[b]])).to(device),
-        charts=torch.from_numpy(np.concatenate([src.copy_chart[a], dst.copy_chart[b]])).to(device),
-    )
-    n = edges.size
-    ends = torch.stack([torch.arange(n), torch.arange(n, 2 * n)], dim=1).to(device)
-    with applied(policy):
-        direct.length[edges] = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
-    direct.evaluated[edges] = True
-    return int(n)
+    graph: GraphRecord
+    src: Attachments
+    dst: Attachments
+    direct: DirectEdges
+
+
+@dataclass(frozen=True)
+class DirectEdgeKind:
+    """The direct edges of ``direct`` (between the copies of ``src`` and ``dst``) as an
+    :class:`~agm.geodesic.graph.edge_kinds.EdgeKind`, stored in ``direct`` in place."""
+
+    src: Attachments
+    dst: Attachments
+    direct: DirectEdges
+
+    def pending(self, edges: np.ndarray) -> np.ndarray:
+        """The edges not evaluated yet."""
+        return np.asarray(edges[~self.direct.evaluated[edges]])
+
+    def charts(self, edges: np.ndarray) -> np.ndarray:
+        """The chart each edge lies in."""
+        return np.asarray(self.direct.chart[edges])
+
+    def ends(self, edges: np.ndarray, device: torch.device) -> tuple[PointTable, torch.Tensor]:
+        """A table of the edges' source copies then their target copies, and each edge's (i, E + i)."""
+        a, b = self.direct.source_copy[edges], self.direct.target_copy[edges]
+        src, dst = self.src, self.dst
+        table = PointTable(
+            latents=torch.from_numpy(np.concatenate([src.copy_latent[a], dst.copy_latent[b]])).to(device),
+            positions=torch.from_numpy(np.concatenate([src.copy_position[a], dst.copy_position[b]])).to(device),
+            charts=torch.from_numpy(np.concatenate([src.copy_chart[a], dst.copy_chart[b]])).to(device),
+        )
+        n = edges.size
+        return table, torch.stack([torch.arange(n), torch.arange(n, 2 * n)], dim=1).to(device)
+
+    def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
+        """Lengths and evaluated flags of ``direct``."""
+        self.direct.length[edges] = lengths
+        self.direct.evaluated[edges] = True

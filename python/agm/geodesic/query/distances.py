@@ -36,10 +36,11 @@ from agm.geodesic._support.sharding import gather_rows, is_sharded, on_every_ran
 from agm.geodesic.graph.build import evaluate_edges_sharded
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import interior_decodings
+from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
-from agm.geodesic.query.attach import Attachments, attach, evaluate_attachments
-from agm.geodesic.query.direct import direct_edges, evaluate_direct
+from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments, attach
+from agm.geodesic.query.direct import DirectEdgeKind, PairEnds, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.lazy_distances import lazy_graph_distances
 from agm.geodesic.query.lazysp import LazyStats
@@ -200,7 +201,9 @@ def _attach_all(
     """Exact attachments of X and Y from one batched pass (:func:`_attach_unique`, every edge decoded)."""
     att, inv = _attach_unique(model, graph, dev, policy, a, b)
     with evaluating(model):
-        evaluate_attachments(graph, model, att, np.arange(att.nodes.size), policy, dev)
+        evaluate(
+            AttachmentEdgeKind(graph, att), np.arange(att.nodes.size), DecodeContext(model, dev, policy, graph.n_steps)
+        )
     n = a.shape[0]
     src = att.select(inv[:n])
     return src, (src if b is None else att.select(inv[n:]))
@@ -296,8 +299,9 @@ def _apply_direct(
     pair_src, pair_dst = src.select(rows), dst.select(cols)
     direct = direct_edges(graph, pair_src, pair_dst)
     with evaluating(model):
-        evaluate_direct(graph, model, pair_src, pair_dst, direct, np.arange(direct.length.size), policy, dev)
+        context = DecodeContext(model, dev, policy, graph.n_steps)
+        evaluate(DirectEdgeKind(pair_src, pair_dst, direct), np.arange(direct.length.size), context)
     for p in range(rows.size):
         if len(direct.of(p)) > 0:
-            cost = cheapest_direct(graph, pair_src, pair_dst, direct, p)
+            cost = cheapest_direct(PairEnds(graph, pair_src, pair_dst, direct), p)
             out[rows[p], cols[p]] = min(out[rows[p], cols[p]], cost)

@@ -20,7 +20,7 @@ Thread safety: the graph's weights may grow while a round runs (other threads' q
 edges are pending is decided as of the weights' ``version`` read *before* the search: ``GraphWeights.store`` hands
 new weights to the native graph before it publishes its version, so every edge exact as of that version is exact in
 the weights snapshot the search then takes. An edge evaluated between the two reads is merely decoded again
-(``evaluate_edges`` skips it) and its pair settled next round.
+(the evaluator skips it) and its pair settled next round.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from agm.geodesic.graph.completion import node_table
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
-from agm.geodesic.graph.weights import evaluate_edges
-from agm.geodesic.query.attach import Attachments, evaluate_attachments
+from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
 from agm.geodesic.query.lazysp import EAGER_SWITCH, LazyStats
 from agm.models.protocol import SemiAtlasModel
 
@@ -178,14 +178,14 @@ def _evaluate(
 ) -> int:
     """Decode the collected edges of one round (and the rest of the graph past the eager switch); the count."""
     n = 0
+    context = DecodeContext(model, device, policy, graph.n_steps)
     if graph_ids.size:
-        table = node_table(graph, device)
-        n += evaluate_edges(model, table, graph.native, graph.edge_weights, graph_ids, graph.n_steps, policy)
+        edges = GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights)
+        n += evaluate(edges, graph_ids, context)
         if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
-            rest = np.flatnonzero(~graph.edge_weights.evaluated)
-            n += evaluate_edges(model, table, graph.native, graph.edge_weights, rest, graph.n_steps, policy)
+            n += evaluate(edges, np.flatnonzero(~graph.edge_weights.evaluated), context)
     stats.graph_edges += n
-    n_att = evaluate_attachments(graph, model, att, att_ids, policy, device) if att_ids.size else 0
+    n_att = evaluate(AttachmentEdgeKind(graph, att), att_ids, context) if att_ids.size else 0
     stats.attachment_edges += n_att
     stats.per_round.append(n + n_att)
     return n + n_att

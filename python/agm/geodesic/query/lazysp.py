@@ -33,13 +33,13 @@ import torch
 
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import PointTable
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
-from agm.geodesic.graph.weights import evaluate_edges
-from agm.geodesic.query.attach import Attachments, evaluate_attachments
-from agm.geodesic.query.direct import DirectEdges, evaluate_direct
+from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
+from agm.geodesic.query.direct import DirectEdgeKind, DirectEdges, PairEnds
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
-from agm.geodesic.query.routes import Route, best_route, direct_costs
+from agm.geodesic.query.routes import Route, SearchHit, best_route, direct_costs
 from agm.models.protocol import SemiAtlasModel
 
 #: Fraction of the intra-chart edges evaluated by queries beyond which the remaining ones are decoded in one pass.
@@ -107,18 +107,10 @@ def _attachment_edge(att: Attachments, k: int, b: int, chart: int, node: int) ->
     return int(j * k + hit[0])
 
 
-def route_pending(
-    graph: GraphRecord,
-    qs: QuerySet,
-    src: Attachments,
-    dst: Attachments,
-    direct: DirectEdges,
-    b: int,
-    route: Route,
-    as_of: int,
-) -> Pending:
+def route_pending(ends: PairEnds, qs: QuerySet, b: int, route: Route, as_of: int) -> Pending:
     """The unevaluated edges of pair b's ``route``; graph edges are judged as of store ``as_of``, the graph
     weights' version read before the search that found the route (see :func:`lazy_routes`)."""
+    graph, src, dst, direct = ends.graph, ends.src, ends.dst, ends.direct
     none = np.zeros(0, dtype=np.int64)
     if route.nodes.size == 0:  # a direct route: the pair's direct edge in the route's chart
         edges = np.asarray([e for e in direct.of(b) if int(direct.chart[e]) == route.leave_chart], dtype=np.int64)
@@ -129,57 +121,40 @@ def route_pending(
     ids = ids[~graph.edge_weights.exact_as_of(ids, as_of)]
     first = _attachment_edge(src, graph.k, b, route.leave_chart, int(nodes[0]))
     last = _attachment_edge(dst, graph.k, b, route.arrive_chart, int(nodes[-1]))
-    ends = [qs.edge_maps[0][first]] if not src.evaluated[first] else []
-    ends += [qs.edge_maps[1][last]] if not dst.evaluated[last] else []
-    return Pending(ids, np.asarray(ends, dtype=np.int64), none)
+    at_ends = [qs.edge_maps[0][first]] if not src.evaluated[first] else []
+    at_ends += [qs.edge_maps[1][last]] if not dst.evaluated[last] else []
+    return Pending(ids, np.asarray(at_ends, dtype=np.int64), none)
 
 
-def shortest_route(
-    graph: GraphRecord,
-    src: Attachments,
-    dst: Attachments,
-    direct: DirectEdges,
-    b: int,
-    nodes: np.ndarray,
-    cost: float,
-) -> Route | None:
+def shortest_route(ends: PairEnds, b: int, hit: SearchHit) -> Route | None:
     """Pair b's shortest route under the current weights: the search's path or the cheapest direct edge."""
     best: Route | None = None
-    if np.isfinite(cost) and nodes.size > 0:
-        charts = graph.node_chart[nodes]
-        best = Route(nodes.astype(np.int64), int(charts[0]), int(charts[-1]), cost, 0)
-    edges, total = direct_costs(src, dst, direct, b)
+    if np.isfinite(hit.cost) and hit.nodes.size > 0:
+        charts = ends.graph.node_chart[hit.nodes]
+        best = Route(hit.nodes.astype(np.int64), int(charts[0]), int(charts[-1]), hit.cost, 0)
+    edges, total = direct_costs(ends, b)
     if edges.size:
         e = int(edges[np.argmin(total)])
         if best is None or float(total.min()) < best.cost:
-            chart = int(direct.chart[e])
+            chart = int(ends.direct.chart[e])
             best = Route(np.zeros(0, dtype=np.int64), chart, chart, float(total.min()), 0)
     return best
 
 
 def _next_step(
-    graph: GraphRecord,
-    qs: QuerySet,
-    src: Attachments,
-    dst: Attachments,
-    direct: DirectEdges,
-    b: int,
-    nodes: np.ndarray,
-    cost: float,
-    as_of: int,
-    tolerance: float,
+    ends: PairEnds, qs: QuerySet, b: int, hit: SearchHit, as_of: int, tolerance: float
 ) -> tuple[Route | None, Pending | None]:
     """(the final route, None) when pair b is done, else (None, the edges to evaluate)."""
-    shortest = shortest_route(graph, src, dst, direct, b, nodes, cost)
+    shortest = shortest_route(ends, b, hit)
     if shortest is None:
         return None, None
-    todo = route_pending(graph, qs, src, dst, direct, b, shortest, as_of)
+    todo = route_pending(ends, qs, b, shortest, as_of)
     if not todo.empty:
         return None, todo
-    route = best_route(graph, src, dst, direct, b, nodes, cost, tolerance)
+    route = best_route(ends, b, hit, tolerance)
     if route is None:
         raise AssertionError(f"pair {b} has a shortest route but no best route")
-    todo = route_pending(graph, qs, src, dst, direct, b, route, as_of)
+    todo = route_pending(ends, qs, b, route, as_of)
     return (route, None) if todo.empty else (None, todo)
 
 
@@ -212,6 +187,7 @@ def lazy_routes(
     routes: list[Route | None] = [None] * n_pairs
     pending = np.arange(n_pairs)
     table: PointTable | None = None
+    context = DecodeContext(model, device, policy, graph.n_steps)
     while pending.size:
         stats.rounds += 1
         # Judge the routes as of the weights' version of *before* the search: GraphWeights.store hands weights to
@@ -235,7 +211,8 @@ def lazy_routes(
         todo: list[Pending] = []
         still: list[int] = []
         for i, b in enumerate(pending.tolist()):
-            route, need = _next_step(graph, qs, src, dst, direct, b, paths[i], float(costs[i]), as_of, switch_tolerance)
+            hit = SearchHit(paths[i], float(costs[i]))
+            route, need = _next_step(PairEnds(graph, src, dst, direct), qs, b, hit, as_of, switch_tolerance)
             if need is None:
                 routes[b] = route
             else:
@@ -248,18 +225,14 @@ def lazy_routes(
         n_direct = np.concatenate([t.direct for t in todo])
         if n_graph.size:
             table = table or node_table(graph, device)
-            stats.graph_edges += evaluate_edges(
-                model, table, graph.native, graph.edge_weights, n_graph, graph.n_steps, policy
-            )
-        stats.attachment_edges += evaluate_attachments(graph, model, qs.unique, n_att, policy, device)
-        stats.direct_edges += evaluate_direct(graph, model, src, dst, direct, n_direct, policy, device)
+            stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), n_graph, context)
+        stats.attachment_edges += evaluate(AttachmentEdgeKind(graph, qs.unique), n_att, context)
+        stats.direct_edges += evaluate(DirectEdgeKind(src, dst, direct), n_direct, context)
         stats.per_round.append(int(n_graph.size + n_att.size + n_direct.size))
         if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
             rest = np.flatnonzero(~graph.edge_weights.evaluated)
             table = table or node_table(graph, device)
-            stats.graph_edges += evaluate_edges(
-                model, table, graph.native, graph.edge_weights, rest, graph.n_steps, policy
-            )
+            stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), rest, context)
         src, dst = qs.sides()
         pending = np.asarray(still, dtype=np.int64)
     return routes, src, dst, direct

@@ -15,7 +15,7 @@ import numpy as np
 
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import Attachments
-from agm.geodesic.query.direct import DirectEdges
+from agm.geodesic.query.direct import PairEnds
 from agm.geodesic.query.layered import fewest_switch_route
 from agm.geodesic.query.switches import REL_TOLERANCE, fewest_switches
 
@@ -33,19 +33,21 @@ class Route:
     shortest: float = float("nan")
 
 
-def best_route(
-    graph: GraphRecord,
-    src: Attachments,
-    dst: Attachments,
-    direct: DirectEdges,
-    b: int,
-    nodes: np.ndarray,
-    cost: float,
-    tolerance: float,
-) -> Route | None:
+@dataclass(frozen=True)
+class SearchHit:
+    """A pair's path found by the native search under the current weights: its nodes (may be empty) and its cost
+    (inf: the search found none)."""
+
+    nodes: np.ndarray
+    cost: float
+
+
+def best_route(ends: PairEnds, b: int, hit: SearchHit, tolerance: float) -> Route | None:
     """The geodesic of pair b: among routes no longer than (1 + ``tolerance``) times the shorter of the search's
     path and the direct routes, the one with the fewest chart switches, then the shortest (None when neither
     exists). A tolerance below :data:`REL_TOLERANCE` (float32 rounding) acts as that."""
+    graph, src, dst, direct = ends.graph, ends.src, ends.dst, ends.direct
+    nodes, cost = hit.nodes, hit.cost
     main0, main1 = src.main_chart(b), dst.main_chart(b)
     via_graph = None
     if np.isfinite(cost) and nodes.size > 0:
@@ -55,31 +57,29 @@ def best_route(
     edges = direct.of(b)
     best = via_graph.cost if via_graph is not None else np.inf
     if len(edges) > 0:
-        best = min(best, cheapest_direct(graph, src, dst, direct, b))
+        best = min(best, cheapest_direct(ends, b))
     if not np.isfinite(best):
         return None
     budget = best * (1.0 + max(tolerance, REL_TOLERANCE))
     candidates = []
     if len(edges) > 0:
-        candidates.append(_direct_route(graph, src, dst, direct, b, budget))
+        candidates.append(_direct_route(ends, b, budget))
     if via_graph is not None and via_graph.cost <= budget:
         minimal = int(main0 != main1)
         if via_graph.switches > minimal:
-            candidates.append(_layered(graph, src, dst, b, budget, via_graph.switches - 1))
+            candidates.append(_layered(ends, b, budget, via_graph.switches - 1))
         candidates.append(via_graph)
     found = [r for r in candidates if r is not None and r.cost <= budget]
     chosen = min(found, key=lambda r: (r.switches, r.cost))
     return Route(chosen.nodes, chosen.leave_chart, chosen.arrive_chart, chosen.cost, chosen.switches, best)
 
 
-def _layered(
-    graph: GraphRecord, src: Attachments, dst: Attachments, b: int, budget: float, max_switches: int
-) -> Route | None:
+def _layered(ends: PairEnds, b: int, budget: float, max_switches: int) -> Route | None:
     """The graph route with the fewest switches (at most ``max_switches``) within the budget, as a Route."""
-    found = fewest_switch_route(graph, src, dst, b, budget, max_switches)
+    found = fewest_switch_route(ends.graph, ends.src, ends.dst, b, budget, max_switches)
     if found is None:
         return None
-    charts = graph.node_chart[found.nodes]
+    charts = ends.graph.node_chart[found.nodes]
     return Route(found.nodes, int(charts[0]), int(charts[-1]), found.cost, found.switches)
 
 
@@ -103,23 +103,23 @@ def _end_switches(graph: GraphRecord, src: Attachments, dst: Attachments, b: int
     return switch
 
 
-def direct_costs(src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> tuple[np.ndarray, np.ndarray]:
+def direct_costs(ends: PairEnds, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Pair b's direct routes: their edge ids (E,) int64 and costs (E,) float64 (jump to x0's copy in the shared
     chart + the direct edge's curve length there + jump from x1's copy to its main copy); empty when none."""
+    src, dst, direct = ends.src, ends.dst, ends.direct
     edges = np.arange(direct.offsets[b], direct.offsets[b + 1], dtype=np.int64)
     total = src.copy_jump[direct.source_copy[edges]] + direct.length[edges] + dst.copy_jump[direct.target_copy[edges]]
     return edges, total
 
 
-def cheapest_direct(graph: GraphRecord, src: Attachments, dst: Attachments, direct: DirectEdges, b: int) -> float:
+def cheapest_direct(ends: PairEnds, b: int) -> float:
     """The cost of pair b's cheapest direct route (call only for pairs with a direct edge)."""
-    return float(direct_costs(src, dst, direct, b)[1].min())
+    return float(direct_costs(ends, b)[1].min())
 
 
-def _direct_route(
-    graph: GraphRecord, src: Attachments, dst: Attachments, direct: DirectEdges, b: int, budget: float
-) -> Route | None:
+def _direct_route(ends: PairEnds, b: int, budget: float) -> Route | None:
     """The direct route x0 -> x1 (no graph node) with the fewest switches within the budget."""
+    graph, src, dst, direct = ends.graph, ends.src, ends.dst, ends.direct
     m = len(graph.charts)
     steps = np.full((1, 1, m), np.inf)
     for e in direct.of(b):

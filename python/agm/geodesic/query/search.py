@@ -33,7 +33,7 @@ from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.paths.path import GeodesicPath
 from agm.geodesic.query.advice import joining_advice
 from agm.geodesic.query.attach import Attachments, attach
-from agm.geodesic.query.direct import DirectEdges, direct_edges
+from agm.geodesic.query.direct import PairEnds, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
 from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes
@@ -254,11 +254,10 @@ def _add_stats(stats: LazyStats, ranks: list[LazyStats]) -> None:
     stats.per_round.extend(per_round)
 
 
-def _check_reachable(
-    graph: GraphRecord, src: Attachments, dst: Attachments, direct: DirectEdges, first: int | None = None
-) -> None:
+def _check_reachable(ends: PairEnds, first: int | None = None) -> None:
     """Raise UnreachableError naming the charts and components of the first pair that cannot be joined
     (``first``: index of pair 0 in the whole batch when these pairs are one rank's share)."""
+    graph, src, dst, direct = ends.graph, ends.src, ends.dst, ends.direct
     comp, sizes = graph.native.component, graph.native.component_sizes
     for b in range(src.n_queries):
         if len(direct.of(b)) > 0:
@@ -328,7 +327,7 @@ def _solve(
     src, dst = qs.sides()
     direct = direct_edges(graph, src, dst)
     if raise_unreachable:
-        _check_reachable(graph, src, dst, direct, first)
+        _check_reachable(PairEnds(graph, src, dst, direct), first)
     with evaluating(model):
         routes, src, dst, direct = lazy_routes(
             graph, model, dev, policy, qs, direct, method, n_threads, stats, rules.switch_tolerance

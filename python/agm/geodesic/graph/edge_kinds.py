@@ -1,0 +1,97 @@
+"""Edges whose weights are decoded when a query needs them, of any kind: one protocol and one evaluator.
+
+A lazy query decodes three kinds of edges: the graph's intra-chart edges (:class:`GraphEdgeKind`, here), the attachment
+edges of query points (:mod:`agm.geodesic.query.attach`) and the direct edges between two query points
+(:mod:`agm.geodesic.query.direct`). Each kind says which of some edges are still pending, the chart of each, their
+two ends (latent, decoding, chart) and where the decoded lengths go (:class:`EdgeKind`); :func:`evaluate` does the
+rest the same way for all of them: eq. 10 in packed single-chart decoder calls under the decode policy.
+
+Floor: :mod:`agm.geodesic.graph`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from agm._core import AtlasGraph
+from agm.geodesic.graph.curves import PointTable, packed_lengths
+from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.weights import GraphWeights
+from agm.models.protocol import SemiAtlasModel
+
+
+@dataclass(frozen=True)
+class DecodeContext:
+    """How a query's edges are decoded: the model, its device, the decode policy and eq. 10's segments per edge."""
+
+    model: SemiAtlasModel
+    device: torch.device
+    policy: DecodePolicy
+    n_steps: int
+
+
+class EdgeKind(Protocol):
+    """A kind of edge with lazily decoded lengths (edges are int64 ids of that kind)."""
+
+    def pending(self, edges: np.ndarray) -> np.ndarray:
+        """The edges of ``edges`` (unique, int64) not evaluated yet (and of this kind's decodable ones)."""
+        ...
+
+    def charts(self, edges: np.ndarray) -> np.ndarray:
+        """(E,) the chart each edge is decoded in."""
+        ...
+
+    def ends(self, edges: np.ndarray, device: torch.device) -> tuple[PointTable, torch.Tensor]:
+        """The end points of ``edges``: a table of points and (E, 2) int64 rows into it, on ``device``."""
+        ...
+
+    def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
+        """Keep the decoded lengths (E,) float64 of ``edges`` (they become evaluated)."""
+        ...
+
+
+def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress: bool = False) -> int:
+    """Decode the lengths of the pending ones of ``edges`` (any int array of ``kind``'s ids) in packed single-chart
+    calls and store them (call under ``evaluating``); the number decoded. ``progress``: a tqdm bar over the calls."""
+    todo = kind.pending(np.unique(np.asarray(edges, dtype=np.int64)))
+    if todo.size == 0:
+        return 0
+    todo = todo[np.argsort(kind.charts(todo), kind="stable")]  # single-chart decoder calls
+    table, ends = kind.ends(todo, context.device)
+    with applied(context.policy):
+        lengths = packed_lengths(
+            context.model.decode, table, ends, context.n_steps, context.policy.batch_size, progress=progress
+        )
+    kind.store(todo, lengths.cpu().numpy())
+    return int(todo.size)
+
+
+@dataclass(frozen=True)
+class GraphEdgeKind:
+    """The graph's intra-chart edges (ids of ``native``), decoded from ``table`` (the nodes on the decoder's
+    device: :func:`agm.geodesic.graph.completion.node_table`) into ``weights``."""
+
+    table: PointTable
+    native: AtlasGraph
+    weights: GraphWeights
+
+    def pending(self, edges: np.ndarray) -> np.ndarray:
+        """Unevaluated intra-chart edges (cross-chart edges are exact from the start)."""
+        ids = self.weights.pending(edges)
+        return ids[ids < self.native.n_intra_edges]
+
+    def charts(self, edges: np.ndarray) -> np.ndarray:
+        """The chart of each edge."""
+        return np.asarray(self.weights.edge_chart[edges])
+
+    def ends(self, edges: np.ndarray, device: torch.device) -> tuple[PointTable, torch.Tensor]:
+        """The node table and the edges' node pairs."""
+        return self.table, torch.from_numpy(self.weights.edges[edges]).to(device)
+
+    def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
+        """Into the graph's weights (and its native copy)."""
+        self.weights.store(edges, lengths)
