@@ -9,6 +9,8 @@ It defines::
 
 :func:`discover` finds them (sorted by module name), so adding a subcommand means adding one file here; :mod:`agm.cli`
 needs no change. Module level code must not import torch (import it in ``run``): ``agm --help`` stays fast.
+
+Floor: the top; may import every package below (``tests/test_layout.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Data sets: MNIST/FashionMNIST from IDX files and generated manifolds with known geodesics.
 
 Front door: :func:`load_dataset` (names in :data:`DATASETS`), returning a :class:`Dataset` of CPU tensors.
+
+Floor: the lowest package above ``agm``'s private base modules (``agm._files``, ``agm._threads``, ...); imports
+nothing else of agm (``tests/test_layout.py``).
 """
 
 from __future__ import annotations

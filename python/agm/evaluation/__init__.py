@@ -1,4 +1,7 @@
-"""Evaluation: reconstruction error (Table 1) and the Fig. 2 figures."""
+"""Evaluation: reconstruction error (Table 1) and the Fig. 2 figures.
+
+Floor: above :mod:`agm.models` (beside :mod:`agm.training`); never imports :mod:`agm.geodesic` or higher.
+"""
 
 from __future__ import annotations
 

@@ -226,7 +226,8 @@ def _searched(
     model: SemiAtlasModel, x: torch.Tensor, p: torch.Tensor, graph: GraphRecord, steps: int, points: int
 ) -> _Iterate:
     """The iterate at data point p (*S): graph geodesics from p to every x[i], refined coarse to fine in one call."""
-    paths = shortest_paths(model, p[None].expand(x.shape[0], *p.shape), x, graph=graph)
+    found = shortest_paths(model, p[None].expand(x.shape[0], *p.shape), x, graph=graph)  # raises if unreachable
+    paths = [path for path in found if path is not None]
     refined = refine_paths(paths, steps=steps, points=points)
     return _iterate(refined)
 

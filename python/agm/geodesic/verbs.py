@@ -26,7 +26,7 @@ from typing_extensions import Unpack
 
 from agm.geodesic._support.checks import DataSource, check_int
 from agm.geodesic.geodesic_graph import GeodesicGraph
-from agm.geodesic.graph.build import NodeModeName, WeightMode, build_record
+from agm.geodesic.graph.build import BuildOptions, NodeModeName, WeightMode, build_record
 from agm.geodesic.graph.file import read_graph
 from agm.geodesic.graph.modes import NodeMode
 from agm.geodesic.graph.policy import DecodePolicy
@@ -202,20 +202,8 @@ def build_graph(
             points, a device this machine does not have, or a model call that fails (naming the method and what
             was passed; the exception keeps the model's type where it can).
     """
-    record = build_record(
-        model,
-        data,
-        k,
-        eps,
-        n_steps,
-        nodes=nodes,
-        weights=weights,
-        decode_policy=decode_policy,
-        device=device,
-        attach=attach,
-        skip_small_charts=skip_small_charts,
-        progress=progress,
-    )
+    options = BuildOptions(nodes, weights, decode_policy, device, attach, skip_small_charts, progress)
+    record = build_record(model, data, k, eps, n_steps, options)
     if can_register(model):
         _LATEST[model] = record
     return GeodesicGraph(record, model)

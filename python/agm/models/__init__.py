@@ -2,6 +2,8 @@
 
 Every family subclasses :class:`AtlasFamily` / :class:`SemiAtlasFamily` (:mod:`agm.models.family`, the atlas and
 trainer interfaces written once) and registers itself with :func:`register_family` when its module is imported here.
+
+Floor: above :mod:`agm.data`; imports only it and agm's private base modules (``tests/test_layout.py``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ The trainer works with any model that implements :class:`agm.training.interface.
 
 The names below are imported on first use (PEP 562), so ``agm.training.presets`` (pure Python) can be read without
 importing torch: the ``agm`` command line builds its help from it in well under a second.
+
+Floor: above :mod:`agm.models` (beside :mod:`agm.evaluation`); never imports :mod:`agm.geodesic` or higher.
 """
 
 from __future__ import annotations

@@ -70,6 +70,16 @@ def check_eps(eps: Any) -> float:
     return float(eps)
 
 
+def check_non_negative_real(name: str, value: Any) -> float:
+    """A finite real number >= 0 (Python or numpy, ``numbers.Real``): TypeError for another type (bools
+    included), ValueError for a negative or non-finite one."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not math.isfinite(float(value)) or float(value) < 0.0:
+        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
+    return float(value)
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """One of a few strings."""
     if not isinstance(value, str) or value not in choices:

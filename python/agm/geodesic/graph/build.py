@@ -15,7 +15,7 @@ one process's calls, and float32 kernels round differently with batch compositio
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -223,23 +223,31 @@ def choose_policy(
     return None
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """The build's options beside its model, data, k, eps and n_steps (see :func:`agm.geodesic.build_graph`)."""
+
+    nodes: NodeModeName | NodeMode = "auto"
+    weights: WeightMode = "lazy"
+    decode_policy: DecodePolicy | None = None
+    device: torch.device | str | None = None
+    attach: AttachRule = "all"
+    skip_small_charts: bool = False
+    progress: bool | None = None
+
+
 def build_record(
     model: SemiAtlasModel,
-    data: DataSource | None = None,
-    k: int = 20,
-    eps: float = 0.05,
-    n_steps: int = 15,
-    *,
-    nodes: NodeModeName | NodeMode = "auto",
-    weights: WeightMode = "lazy",
-    decode_policy: DecodePolicy | None = None,
-    device: torch.device | str | None = None,
-    attach: AttachRule = "all",
-    skip_small_charts: bool = False,
-    progress: bool | None = None,
+    data: DataSource | None,
+    k: int,
+    eps: float,
+    n_steps: int,
+    options: BuildOptions = BuildOptions(),
 ) -> GraphRecord:
     """The record of the graph of Algorithm 1 for ``model``: :func:`agm.geodesic.build_graph` (arguments, errors)
     without the object around it."""
+    nodes, weights, decode_policy, device = options.nodes, options.weights, options.decode_policy, options.device
+    attach, skip_small_charts, progress = options.attach, options.skip_small_charts, options.progress
     mode = node_mode(nodes, model)
     check_model(model, need_encoder=mode.needs_encoder)
     k = check_positive_int("k", k)

@@ -49,28 +49,11 @@ class Interpolation:
 
 @dataclass(frozen=True)
 class AtlasCurve:
-    """A curve between two data points through one or more charts: a graph geodesic or a refined one.
-
-    The path's points are the start's main copy (its encoding in its most likely chart) [and its copy in the
-    chart the path leaves it in], the graph nodes visited, and [the end's copy in the chart the path reaches it
-    in, and] the end's main copy. Consecutive points in one chart are joined by a straight latent segment
-    (measured by its decoded length); consecutive points in different charts are two encodings of the same point.
-    A direct route (the two query points joined by their own edge, e.g. x0 == x1 or two close points) visits no
-    graph node: ``nodes`` and ``data_indices`` are empty and the points are the queries' copies only.
-
-    The decodings (``decode``, ``interpolate``) use the model's current weights: they raise ValueError once the
-    model no longer is the one the path was computed with (the fingerprint check of the queries).
-
-    Attributes:
-        length: the decoded length (float).
-        charts: (L,) int64, the chart of every point on the path.
-        latents: (L, d) float32, the latent point of every point in its chart.
-        nodes: (N,) int64, the graph nodes visited (ids of ``graph.native``), L - 4 <= N <= L - 2; may be empty.
-        data_indices: (N,) int64, the data point (index into the graph's data) of each visited node.
-        chart_changes: (T,) int64, the indices i where charts[i] != charts[i + 1].
-        shortest_length: the length of the pair's shortest graph route (float; ``length`` exceeds it by at most
-            the query's switch tolerance when a route with fewer chart switches was chosen); NaN where not known
-            (a refined curve).
+    """A curve between two data points through one or more charts, as points (latent, chart) joined by straight
+    latent segments inside a chart and by two encodings of one point across charts: a graph geodesic or a refined
+    one. The fields and their shapes are documented on :class:`agm.geodesic.GeodesicPath`, the query's result
+    (an AtlasCurve that can refine itself); the decodings use the model's current weights and raise ValueError
+    once the model is no longer the one the curve was computed with.
     """
 
     length: float

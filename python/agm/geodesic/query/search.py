@@ -9,10 +9,9 @@ pair) is not split: each rank solves it alone, and the lazy edges it decodes sta
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, TypedDict, overload
+from typing import Literal, TypedDict
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ from agm.geodesic._support.checks import (
     check_device,
     check_model,
     check_non_negative_int,
+    check_non_negative_real,
 )
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
@@ -106,42 +106,6 @@ def shortest_path(
     return path
 
 
-@overload
-def shortest_paths(
-    model: SemiAtlasModel,
-    X0: torch.Tensor | np.ndarray,
-    X1: torch.Tensor | np.ndarray,
-    graph: GraphRecord,
-    *,
-    method: Method = "astar",
-    device: torch.device | str | None = None,
-    n_threads: int = 0,
-    raise_unreachable: Literal[True] = True,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
-) -> list[GeodesicPath]: ...
-
-
-@overload
-def shortest_paths(
-    model: SemiAtlasModel,
-    X0: torch.Tensor | np.ndarray,
-    X1: torch.Tensor | np.ndarray,
-    graph: GraphRecord,
-    *,
-    method: Method = "astar",
-    device: torch.device | str | None = None,
-    n_threads: int = 0,
-    raise_unreachable: bool,
-    decode_policy: DecodePolicy | None = None,
-    lazy_stats: LazyStats | None = None,
-    switch_tolerance: float = SWITCH_TOLERANCE,
-    attach: AttachRule | None = None,
-) -> list[GeodesicPath | None]: ...
-
-
 def shortest_paths(
     model: SemiAtlasModel,
     X0: torch.Tensor | np.ndarray,
@@ -156,8 +120,9 @@ def shortest_paths(
     lazy_stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
     attach: AttachRule | None = None,
-) -> list[GeodesicPath] | list[GeodesicPath | None]:
-    """Geodesics of the pairs (X0[b], X1[b]) on ``graph``: :func:`agm.geodesic.shortest_paths`."""
+) -> list[GeodesicPath | None]:
+    """Geodesics of the pairs (X0[b], X1[b]) on ``graph``: :func:`agm.geodesic.shortest_paths` (None for an
+    unreachable pair only with ``raise_unreachable=False``)."""
     graph, dev, policy = prepare_query(model, graph, method, device, decode_policy)
     rules = _rules(switch_tolerance, attach, graph)
     n_threads = check_non_negative_int("n_threads", n_threads)
@@ -181,11 +146,7 @@ class QueryRules:
 
 def _rules(switch_tolerance: float, attach: str | None, graph: GraphRecord) -> QueryRules:
     """Check a query's switch tolerance (finite, >= 0) and attachment rule (None: the graph's)."""
-    if isinstance(switch_tolerance, bool) or not isinstance(switch_tolerance, (int, float, np.floating, np.integer)):
-        raise TypeError(f"switch_tolerance must be a real number; got {type(switch_tolerance).__name__}")
-    tau = float(switch_tolerance)
-    if not math.isfinite(tau) or tau < 0.0:
-        raise ValueError(f"switch_tolerance must be finite and >= 0; got {switch_tolerance!r}")
+    tau = check_non_negative_real("switch_tolerance", switch_tolerance)
     rule = graph.attach if attach is None else check_choice("attach", attach, ATTACH_RULES)
     return QueryRules(tau, rule)
 
