@@ -224,6 +224,7 @@ class GeodesicGraph:
         lazy_stats: LazyStats | None = None,
         switch_tolerance: float = SWITCH_TOLERANCE,
         attach: AttachRule | None = None,
+        progress: bool | None = None,
     ) -> list[GeodesicPath | None]:
         """Geodesics of the pairs (X0[b], X1[b]), (B, *S) each: :func:`agm.geodesic.shortest_paths` on this graph
         (None for unreachable pairs only with ``raise_unreachable=False``)."""
@@ -241,6 +242,7 @@ class GeodesicGraph:
             lazy_stats=lazy_stats,
             switch_tolerance=switch_tolerance,
             attach=attach,
+            progress=progress,
         )
 
     def interpolate(

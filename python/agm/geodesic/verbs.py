@@ -334,6 +334,7 @@ def shortest_paths(
     lazy_stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
     attach: AttachRule | None = None,
+    progress: bool | None = None,
 ) -> list[GeodesicPath]: ...
 
 
@@ -353,6 +354,7 @@ def shortest_paths(
     lazy_stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
     attach: AttachRule | None = None,
+    progress: bool | None = None,
 ) -> list[GeodesicPath | None]: ...
 
 
@@ -371,6 +373,7 @@ def shortest_paths(
     lazy_stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
     attach: AttachRule | None = None,
+    progress: bool | None = None,
 ) -> list[GeodesicPath] | list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
     search.
@@ -379,6 +382,8 @@ def shortest_paths(
         X0, X1: (B, *S) float tensors or arrays.
         n_threads: native search threads; 0 means all cores.
         raise_unreachable: if False, a pair in different components gets None instead of raising.
+        progress: a bar over the pairs made exact (and the decode estimate printed first): True/False force it;
+            None shows it only for long work that someone can see (:mod:`agm._progress`).
         others: as in :func:`shortest_path`.
 
     Returns:
@@ -405,6 +410,7 @@ def shortest_paths(
         lazy_stats=lazy_stats,
         switch_tolerance=switch_tolerance,
         attach=attach,
+        progress=progress,
     )
 
 
