@@ -18,7 +18,6 @@ shorter. LazySP decodes the found route's unevaluated edges and searches again u
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,9 +38,6 @@ if TYPE_CHECKING:  # types only: the layered search needs no module of the query
 #: 5% on all three; the median length cost is 0 at every tau, the largest 1.0-1.9% at 2e-2.
 SWITCH_TOLERANCE = 2e-2
 
-#: Edge endpoints of each graph, read once (the native property returns a copy): (intra (I, 2), cross (X, 2)).
-_EDGES: weakref.WeakKeyDictionary[GraphRecord, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
-
 
 @dataclass(frozen=True)
 class LayeredRoute:
@@ -56,16 +52,6 @@ class LayeredRoute:
     nodes: np.ndarray
     cost: float
     switches: int
-
-
-def _graph_edges(graph: GraphRecord) -> tuple[np.ndarray, np.ndarray]:
-    cached = _EDGES.get(graph)
-    if cached is None:
-        edges = np.asarray(graph.native.edges, dtype=np.int64)
-        n_intra = int(graph.native.n_intra_edges)
-        cached = (edges[:n_intra], edges[n_intra:])
-        _EDGES[graph] = cached
-    return cached
 
 
 @dataclass(frozen=True)
@@ -193,38 +179,62 @@ def layered_route(
     return LayeredRoute(np.asarray(visited, dtype=np.int64), float(total.ravel()[flat]), best_s)
 
 
-#: Layered structures of each graph, by number of layers (structure only: the weights are read at each search).
-_STRUCTURES: weakref.WeakKeyDictionary[GraphRecord, dict[int, LayeredStructure]] = weakref.WeakKeyDictionary()
+#: Relative slack on the budget of the ellipse (:func:`fewest_switch_route`): a node on a route of cost exactly
+#: the budget may have ds + dt summed in another order, a few ulps above it; extra nodes never change the result.
+ELLIPSE_SLACK = 1e-9
 
 
 def fewest_switch_route(
     graph: GraphRecord, src: Attachments, dst: Attachments, b: int, budget: float, max_switches: int
 ) -> LayeredRoute | None:
     """Pair b's route through graph nodes with the fewest chart switches (at most ``max_switches``) among those
-    of length <= ``budget``, the shortest such; None when none fits (:func:`layered_route` on the graph).
+    of length <= ``budget``, the shortest such; None when none fits (:func:`layered_route`).
+
+    Only the nodes v with ds(v) + dt(v) <= budget can be on such a route (ds, dt: distances from x0 and to x1
+    under the same weights), so the layered search runs on the subgraph they induce (``AtlasGraph.ellipse``:
+    two bounded Dijkstras on one weights snapshot), in O(that subgraph) and not O(the graph): the same route as
+    on the whole graph, without a layered copy of every edge on a query's first call.
 
     Args:
         graph: the graph (its current weights: exact, or lower bounds where a lazy graph has not decoded them).
         src, dst: the pairs' source and target attachments (pair b's costs include the jumps from the main copy).
         b: the pair.  budget: the largest acceptable length (float).  max_switches: >= 0.
     """
-    intra, cross = _graph_edges(graph)
-    weights = graph.edge_weights.values
-    n_intra = intra.shape[0]
     e0 = np.arange(src.offsets[b], src.offsets[b + 1])
     e1 = np.arange(dst.offsets[b], dst.offsets[b + 1])
-    ends = QueryEnds(
-        start_nodes=src.nodes[e0],
-        start_costs=src.costs[e0],
-        start_switch=(src.copy_chart[e0 // graph.k] != src.main_chart(b)).astype(np.int64),
-        end_nodes=dst.nodes[e1],
-        end_costs=dst.costs[e1],
-        end_switch=(dst.copy_chart[e1 // graph.k] != dst.main_chart(b)).astype(np.int64),
+    limit = float(budget) * (1.0 + ELLIPSE_SLACK)
+    nodes, tails, heads, w = graph.native.ellipse(
+        np.ascontiguousarray(src.nodes[e0], dtype=np.int64),
+        np.ascontiguousarray(src.costs[e0], dtype=np.float64),
+        np.ascontiguousarray(dst.nodes[e1], dtype=np.int64),
+        np.ascontiguousarray(dst.costs[e1], dtype=np.float64),
+        limit,
     )
-    w_intra, w_cross = weights[:n_intra], weights[n_intra : n_intra + cross.shape[0]]
-    layers = int(max_switches) + 1
-    by_layers = _STRUCTURES.setdefault(graph, {})
-    if layers not in by_layers:
-        by_layers[layers] = layered_structure(graph.n_nodes, intra, cross, layers)
-    structure = by_layers[layers]
-    return layered_route(graph.n_nodes, intra, w_intra, cross, w_cross, ends, budget, max_switches, structure)
+    if nodes.size == 0:
+        return None
+    one_way = tails < heads  # each undirected edge once
+    tails, heads, w = tails[one_way], heads[one_way], w[one_way]
+    chart = graph.node_chart[nodes]
+    cross = chart[tails] != chart[heads]
+    edges = np.stack([tails, heads], axis=1)
+    start, start_at = _local(nodes, src.nodes[e0])
+    end, end_at = _local(nodes, dst.nodes[e1])
+    ends = QueryEnds(
+        start_nodes=start,
+        start_costs=src.costs[e0][start_at],
+        start_switch=(src.copy_chart[e0[start_at] // graph.k] != src.main_chart(b)).astype(np.int64),
+        end_nodes=end,
+        end_costs=dst.costs[e1][end_at],
+        end_switch=(dst.copy_chart[e1[end_at] // graph.k] != dst.main_chart(b)).astype(np.int64),
+    )
+    found = layered_route(nodes.size, edges[~cross], w[~cross], edges[cross], w[cross], ends, budget, max_switches)
+    if found is None:
+        return None
+    return LayeredRoute(nodes[found.nodes], found.cost, found.switches)
+
+
+def _local(nodes: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(local indices into the sorted ``nodes`` of the ``ends`` among them, and which of ``ends`` those are)."""
+    pos = np.clip(np.searchsorted(nodes, ends), 0, nodes.size - 1)
+    hit = np.flatnonzero(nodes[pos] == ends)
+    return pos[hit].astype(np.int64), hit
