@@ -51,6 +51,8 @@ class GraphWeights:
         self.evaluated: np.ndarray = mask
         self.stamp: np.ndarray = np.zeros(n, dtype=np.uint32)
         self.version = 0
+        #: (n_edges,) bool: unevaluated edges whose chord was raised to a tighter bound (:meth:`raise_bounds`).
+        self.bounded: np.ndarray = np.zeros(n, dtype=bool)
         n_intra = native.n_intra_edges
         self._n_evaluated = int(np.count_nonzero(mask))
         self._n_intra_evaluated = int(np.count_nonzero(mask[:n_intra]))
@@ -120,6 +122,28 @@ class GraphWeights:
             self.stamp[fresh] = self.version
             self._n_evaluated += int(fresh.size)
             self._n_intra_evaluated += int(np.count_nonzero(fresh < self.native.n_intra_edges))
+
+    def raise_bounds(self, ids: np.ndarray, bounds: np.ndarray) -> None:
+        """Raise the lower bounds of unevaluated edges ``ids`` to ``bounds`` where higher (evaluated edges and lower
+        bounds are left as they are) and hand them to the native graph; marks them ``bounded``. Not a store: the
+        edges stay unevaluated and ``version`` is unchanged (a search on either bound is still a search on lower
+        bounds, so the LazySP argument holds whichever it read).
+
+        Args:
+            ids: (n,) edge ids, unique, in [0, n_edges).
+            bounds: (n,) valid lower bounds of their weights (float), finite, >= 0.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+        with self._lock:
+            keep = ~self.evaluated[ids]
+            ids, bounds = ids[keep], bounds[keep]
+            higher = bounds > self.values[ids]
+            self.bounded[ids] = True
+            ids, bounds = ids[higher], bounds[higher]
+            if ids.size:
+                self.native.update_weights(ids, bounds)
+                self.values[ids] = bounds
 
 
 def chord_weights(native: AtlasGraph, positions: torch.Tensor) -> np.ndarray:

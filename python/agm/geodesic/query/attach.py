@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from agm.geodesic.graph.bounds import midpoint_lengths
 from agm.geodesic.graph.curves import PointTable, chord_lengths, decode_points, interior_decodings, packed_lengths
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
@@ -228,7 +229,47 @@ def evaluate_attachments(
     edges = edges[~att.evaluated[edges]]
     if edges.size == 0:
         return 0
-    edges = edges[np.argsort(att.copy_chart[edges // graph.k], kind="stable")]  # single-chart decoder calls
+    edges, table, ends = _segments(graph, att, edges, device)
+    owner = edges // graph.k
+    with applied(policy):
+        lengths = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
+    att.segments[edges] = lengths
+    att.costs[edges] = lengths + att.copy_jump[owner]
+    att.evaluated[edges] = True
+    _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
+    return int(edges.size)
+
+
+def bound_attachments(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    att: Attachments,
+    edges: np.ndarray,
+    policy: DecodePolicy,
+    device: torch.device,
+) -> int:
+    """Raise the chord bounds of unevaluated attachment edges ``edges`` of ``att`` to their midpoint bounds
+    (:func:`agm.geodesic.graph.bounds.midpoint_lengths`, one decoding each) in ``segments`` and ``costs``, in place
+    (call under ``evaluating``); the edges stay unevaluated. Returns the number of edges decoded."""
+    edges = np.unique(np.asarray(edges, dtype=np.int64))
+    edges = edges[~att.evaluated[edges]]
+    if edges.size == 0:
+        return 0
+    edges, table, ends = _segments(graph, att, edges, device)
+    with applied(policy):
+        bounds = midpoint_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
+    higher = np.maximum(att.segments[edges], bounds)
+    att.segments[edges] = higher
+    att.costs[edges] = higher + att.copy_jump[edges // graph.k]
+    return int(edges.size)
+
+
+def _segments(
+    graph: GraphRecord, att: Attachments, edges: np.ndarray, device: torch.device
+) -> tuple[np.ndarray, PointTable, torch.Tensor]:
+    """Attachment edges ``edges`` sorted by chart (single-chart decoder calls), the table of their ends (copies,
+    then graph nodes) on ``device`` and their (E, 2) rows in it."""
+    edges = edges[np.argsort(att.copy_chart[edges // graph.k], kind="stable")]
     owner = edges // graph.k
     copies, copy_row = np.unique(owner, return_inverse=True)
     used, node_row = np.unique(att.nodes[edges], return_inverse=True)
@@ -240,13 +281,7 @@ def evaluate_attachments(
         charts=torch.from_numpy(np.concatenate([att.copy_chart[copies], graph.node_chart[used]])).to(device),
     )
     ends = torch.from_numpy(np.stack([copy_row, copies.size + node_row], axis=1).astype(np.int64)).to(device)
-    with applied(policy):
-        lengths = packed_lengths(model.decode, table, ends, graph.n_steps, policy.batch_size).cpu().numpy()
-    att.segments[edges] = lengths
-    att.costs[edges] = lengths + att.copy_jump[owner]
-    att.evaluated[edges] = True
-    _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
-    return int(edges.size)
+    return edges, table, ends
 
 
 def _nearest_nodes(graph: GraphRecord, latents: np.ndarray, charts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,9 +10,20 @@ query point (:mod:`agm.geodesic.query.attach`). A (B, T) matrix is found in roun
 2. a pair whose route is fully evaluated is exact (its cost is exact and every other route costs at least its
    bound: the LazySP argument of :mod:`agm.geodesic.query.lazysp`); the others collect the unevaluated graph and
    attachment edges of their routes;
-3. the union over all rows of the call is decoded in one batched pass per kind, and the pending pairs go again.
+3. of the union over all rows of the call, edges on a route for the first time get a tighter lower bound for one
+   decoding each (the two-piece polyline through the middle step, :mod:`agm.geodesic.graph.bounds`), and edges
+   that a route still uses with that bound are decoded in full, in one batched pass per kind; the pending pairs
+   go again.
 
-Each round evaluates at least one edge of every pending pair, so the loop ends; past
+Where the chords mislead (a trained decoder: weight/chord up to 3.6), the midpoint bound refutes most misleading
+routes for 1 decoding per edge instead of n - 1. Measured (the 8-chart AWAE cpu preset, 2,000 MNIST points,
+3,240 nodes, 44,029 intra-chart edges, 200 x 200): edges decoded in full 13,976 instead of 17,216 (graph +
+attachments), plus 17,099 single-point bounds: 0.345 of ``evaluate_all``'s decodings instead of 0.391. The
+floor of any exact method is the union of the exact routes (every edge of one shortest route must be decoded to
+know its length): 5,524 graph edges and 3,942 attachments there, 0.215.
+
+Each round bounds or evaluates at least one edge of every pending pair (an edge is bounded once), so the loop
+ends; past
 :data:`agm.geodesic.query.lazysp.EAGER_SWITCH` of the intra-chart edges the rest are decoded at once, so no call decodes
 more than the eager graph plus the attachments.
 
@@ -30,11 +41,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from agm.geodesic.graph.bounds import bound_edges
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.graph.weights import evaluate_edges
-from agm.geodesic.query.attach import Attachments, evaluate_attachments
+from agm.geodesic.query.attach import Attachments, bound_attachments, evaluate_attachments
 from agm.geodesic.query.lazysp import EAGER_SWITCH, LazyStats
 from agm.models.protocol import SemiAtlasModel
 
@@ -98,6 +110,7 @@ def lazy_graph_distances(
     out = np.full((n_src, n_tgt), np.inf)
     want = np.array(want, dtype=bool, copy=True)
     lookup = AttachmentEdges(att, graph.n_nodes)
+    att_bounded = np.zeros(att.nodes.size, dtype=bool)
     while want.any():
         stats.rounds += 1
         as_of = graph.edge_weights.version  # before the search: see the module docstring
@@ -122,9 +135,16 @@ def lazy_graph_distances(
             done += int(settle.sum())
             graph_ids.append(g_ids)
             att_ids.append(a_ids)
-        decoded = _evaluate(
-            graph, model, device, policy, att, np.concatenate(graph_ids), np.concatenate(att_ids), stats
-        )
+        g_ids, a_ids = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
+        # an edge on a route for the first time gets its midpoint bound (1 decoding); one that a route still
+        # uses with that bound is decoded in full
+        g_new = g_ids[~graph.edge_weights.bounded[g_ids]]
+        a_new = a_ids[~att_bounded[a_ids]]
+        stats.bounded_edges += _bound(graph, model, device, policy, att, g_new, a_new)
+        att_bounded[a_new] = True
+        g_ids = g_ids[~np.isin(g_ids, g_new)]
+        a_ids = a_ids[~np.isin(a_ids, a_new)]
+        decoded = _evaluate(graph, model, device, policy, att, g_ids, a_ids, stats)
         if progress is not None:
             progress(done, decoded)
     return out
@@ -158,12 +178,30 @@ def _pending(
     n_tgt = dst_queries.size
     first = lookup.of(src_queries[routed // n_tgt], nodes[offsets[routed]])
     last = lookup.of(dst_queries[routed % n_tgt], nodes[offsets[routed + 1] - 1])
-    ends_lazy = ~att.evaluated[first] | ~att.evaluated[last]
+    first_lazy, last_lazy = ~att.evaluated[first], ~att.evaluated[last]
     exact = counts > 0
     exact[pair[:-1][inner][lazy]] = False
-    exact[routed[ends_lazy]] = False
-    ends = np.concatenate([first[~att.evaluated[first]], last[~att.evaluated[last]]])
+    exact[routed[first_lazy | last_lazy]] = False
+    ends = np.concatenate([first[first_lazy], last[last_lazy]])
     return exact, np.unique(ids[lazy]), np.unique(ends)
+
+
+def _bound(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    device: torch.device,
+    policy: DecodePolicy,
+    att: Attachments,
+    graph_ids: np.ndarray,
+    att_ids: np.ndarray,
+) -> int:
+    """Raise the bounds of these graph and attachment edges to their midpoint bounds; the edges decoded."""
+    n = 0
+    if graph_ids.size:
+        n += bound_edges(model.decode, node_table(graph, device), graph.edge_weights, graph_ids, graph.n_steps, policy)
+    if att_ids.size:
+        n += bound_attachments(graph, model, att, att_ids, policy, device)
+    return n
 
 
 def _evaluate(

@@ -58,6 +58,8 @@ class LazyStats:
     attachment_edges: int = 0
     direct_edges: int = 0
     per_round: list[int] = field(default_factory=list)
+    #: graph and attachment edges whose bound was raised by one midpoint decoding (:mod:`agm.geodesic.graph.bounds`)
+    bounded_edges: int = 0
 
 
 @dataclass(frozen=True)
