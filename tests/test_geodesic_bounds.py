@@ -53,6 +53,7 @@ def test_raise_bounds_only_raises_unevaluated_edges_and_leaves_the_version() -> 
     graph = geodesic.build_graph(model, _data(model, 200, 1), k=6, n_steps=4, progress=False, decode_policy=POLICY)
     w = graph.record.edge_weights
     w.store(np.array([0, 1]), w.values[[0, 1]] * 1.5)
+    assert w.intra_pending == int((~w.evaluated[: w.native.n_intra_edges]).sum()) == w.native.n_intra_edges - 2
     version, before = w.version, w.values.copy()
     ids = np.array([0, 2, 3, 4])
     w.raise_bounds(ids, np.array([9.0, 9.0, 0.0, before[4] * 2]))

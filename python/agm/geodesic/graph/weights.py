@@ -75,6 +75,11 @@ class GraphWeights:
         n_intra = self.native.n_intra_edges
         return 1.0 if n_intra == 0 else self._n_intra_evaluated / n_intra
 
+    @property
+    def intra_pending(self) -> int:
+        """Intra-chart edges not evaluated yet; O(1)."""
+        return int(self.native.n_intra_edges) - self._n_intra_evaluated
+
     def edge_ids(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Edge ids (int64, -1 where there is no edge) of the node pairs (u[i], v[i]), any shape, -1 allowed."""
         n = self.native.n_nodes

@@ -18,8 +18,7 @@ from agm.geodesic.graph.record import GraphRecord
 def decode_bound(graph: GraphRecord, pending_attachments: int) -> int:
     """Points decoded at most by a lazy call: every unevaluated intra-chart edge and ``pending_attachments``
     attachment edges, each with the graph's interior decodings."""
-    pending = int((~graph.edge_weights.evaluated[: graph.native.n_intra_edges]).sum())
-    return (pending + pending_attachments) * interior_decodings(graph.n_steps)
+    return (graph.edge_weights.intra_pending + pending_attachments) * interior_decodings(graph.n_steps)
 
 
 @contextmanager
