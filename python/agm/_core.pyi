@@ -387,6 +387,9 @@ class AtlasGraph:
             IndexError: a node id outside [0, n_nodes).
             TypeError: an array of another dtype.
         """
+    def check_heuristic(self, n_threads: int = 0) -> int:
+        """Compute the A* consistency verdict of the current weights and positions now (rows over ``n_threads``),
+        unless it was computed, so that the first A* search does not pay for it; the number of violating edges."""
     def ellipse(
         self,
         source_nodes: NDArray[np.int64],
