@@ -10,15 +10,16 @@ query point (:mod:`agm.geodesic.query.attach`). A (B, T) matrix is found in roun
 2. a pair whose route is fully evaluated is exact (its cost is exact and every other route costs at least its
    bound: the LazySP argument of :mod:`agm.geodesic.query.lazysp`); the others collect the unevaluated graph and
    attachment edges of their routes;
-3. of the union over all rows of the call, edges on a route for the first time get a tighter lower bound for one
-   decoding each (the two-piece polyline through the middle step, :mod:`agm.geodesic.graph.bounds`), and edges
-   that a route still uses with that bound are decoded in full, in one batched pass per kind; the pending pairs
-   go again.
+3. a route with edges that have no tighter bound yet gives those: they get the two-piece polyline through the
+   middle step, 1 decoding each (:mod:`agm.geodesic.graph.bounds`), which may refute the route; a route whose
+   unevaluated edges are all bounded gives them all, to be decoded in full. The union over all rows of the call
+   is bounded or decoded in one batched pass per kind, and the pending pairs go again.
 
 Where the chords mislead (a trained decoder: weight/chord up to 3.6), the midpoint bound refutes most misleading
 routes for 1 decoding per edge instead of n - 1. Measured (the 8-chart AWAE cpu preset, 2,000 MNIST points,
-3,240 nodes, 44,029 intra-chart edges, 200 x 200): edges decoded in full 13,976 instead of 17,216 (graph +
-attachments), plus 17,099 single-point bounds: 0.345 of ``evaluate_all``'s decodings instead of 0.391. The
+3,240 nodes, 44,029 intra-chart edges, 200 x 200, decodes simulated from the eager weights): edges decoded in
+full 13,781 instead of 17,216 (graph + attachments), plus 17,083 single-point bounds: 0.341 of ``evaluate_all``'s
+decodings instead of 0.391. The
 floor of any exact method is the union of the exact routes (every edge of one shortest route must be decoded to
 know its length): 5,524 graph edges and 3,942 attachments there, 0.215.
 
@@ -126,7 +127,9 @@ def lazy_graph_distances(
             lengths, offsets, nodes = graph.native.distance_routes(
                 src.offsets, src.nodes, src.costs, dst.offsets, dst.nodes, dst.costs, want[chunk], n_threads
             )
-            exact, g_ids, a_ids = _pending(graph, lookup, as_of, att, src_rows[chunk], dst_rows, offsets, nodes)
+            exact, g_ids, a_ids = _pending(
+                graph, lookup, as_of, att, att_bounded, src_rows[chunk], dst_rows, offsets, nodes
+            )
             exact &= want[chunk].ravel()
             unreachable = want[chunk].ravel() & (np.diff(offsets) == 0)
             settle = (exact | unreachable).reshape(chunk.size, n_tgt)
@@ -155,16 +158,19 @@ def _pending(
     lookup: AttachmentEdges,
     as_of: int,
     att: Attachments,
+    att_bounded: np.ndarray,
     src_queries: np.ndarray,
     dst_queries: np.ndarray,
     offsets: np.ndarray,
     nodes: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which routes of one native call are exact, and the unevaluated edges of the others.
+    """Which routes of one native call are exact, and the edges to bound or decode on the others: a route with an
+    edge that has no midpoint bound yet gives only those (their bounds may refute it for 1 decoding each), a route
+    whose unevaluated edges are all bounded gives them all (to be decoded in full).
 
     Returns:
         exact: (B T,) bool, the route exists and every edge of it is evaluated (graph edges as of store ``as_of``);
-        graph edge ids and attachment edge ids (into ``att``) on the routes that are not, unique.
+        graph edge ids and attachment edge ids (into ``att``) collected from the routes that are not, unique.
     """
     n_pairs = offsets.size - 1
     counts = np.diff(offsets)
@@ -180,10 +186,20 @@ def _pending(
     last = lookup.of(dst_queries[routed % n_tgt], nodes[offsets[routed + 1] - 1])
     first_lazy, last_lazy = ~att.evaluated[first], ~att.evaluated[last]
     exact = counts > 0
-    exact[pair[:-1][inner][lazy]] = False
+    g_pair = pair[:-1][inner][lazy]
+    exact[g_pair] = False
     exact[routed[first_lazy | last_lazy]] = False
-    ends = np.concatenate([first[first_lazy], last[last_lazy]])
-    return exact, np.unique(ids[lazy]), np.unique(ends)
+    g_ids = ids[lazy]
+    a_ids = np.concatenate([first[first_lazy], last[last_lazy]])
+    a_pair = np.concatenate([routed[first_lazy], routed[last_lazy]])
+    g_fresh = ~graph.edge_weights.bounded[g_ids]
+    a_fresh = ~att_bounded[a_ids]
+    has_fresh = np.zeros(n_pairs, dtype=bool)
+    has_fresh[g_pair[g_fresh]] = True
+    has_fresh[a_pair[a_fresh]] = True
+    g_keep = g_fresh | ~has_fresh[g_pair]
+    a_keep = a_fresh | ~has_fresh[a_pair]
+    return exact, np.unique(g_ids[g_keep]), np.unique(a_ids[a_keep])
 
 
 def _bound(
