@@ -275,6 +275,11 @@ def test_ellipse_holds_exactly_the_nodes_with_ds_plus_dt_within_the_limit(seed: 
             close = np.abs(ds + dt - limit) <= 1e-9 * limit  # rounding of sums at the boundary may go either way
             assert set(want[~close[want]]) <= set(nodes.tolist()) <= set(want.tolist()) | set(np.flatnonzero(close))
             assert nodes.size >= 1 and np.all(np.diff(nodes) > 0)
+            # pruned by the A* heuristic toward the target's goal: the same ellipse
+            goal = dst.copy_position[dst.copy_offsets[b]].astype(np.float64)
+            pruned = native.ellipse(src.nodes[s0:s1], src.costs[s0:s1], dst.nodes[t0:t1], dst.costs[t0:t1], limit, goal)
+            np.testing.assert_array_equal(pruned[0], nodes)
+            np.testing.assert_array_equal(pruned[3], weights)
             # the arcs are every CSR arc between kept nodes, with its weight
             keep = np.zeros(n, dtype=bool)
             keep[nodes] = True

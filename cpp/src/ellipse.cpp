@@ -3,6 +3,10 @@
 // O(n_nodes): a query on a million-node graph pays for its own neighbourhood only.
 #include "agm/ellipse.hpp"
 
+#include "agm/euclidean.hpp"
+#include "agm/heuristic_check.hpp"
+#include "agm/search.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -11,6 +15,9 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <limits>
+#include <type_traits>
+#include <variant>
 
 namespace agm {
 
@@ -34,21 +41,19 @@ void check_ends(const AtlasGraph& graph, VectorView<std::int64_t> nodes, VectorV
     }
 }
 
-// Distances <= limit from a virtual node joined to `nodes` at `costs`; with `other` (the distances from the other
-// end), only nodes v with d(v) + other(v) <= limit are reached (the rest cannot be on a route within the limit).
+// Distances <= limit from a virtual node joined to `nodes` at `costs`; only nodes v with d(v) + rest(v) <= limit
+// are reached, rest(v) a lower bound of the distance from v to the other end (the rest cannot be on a route
+// within the limit).
+template <class Rest>
 Dist bounded(const AtlasGraph& graph, WeightsView w, VectorView<std::int64_t> nodes, VectorView<double> costs,
-             double limit, const Dist* other) {
+             double limit, Rest&& rest) {
     const std::int64_t* indptr = graph.csr_indptr().data();
     const std::int32_t* indices = graph.csr_indices().data();
     Dist dist;
     using Item = std::pair<double, std::int32_t>;
     std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
     auto relax = [&](std::int32_t v, double d) {
-        if (d > limit) return;
-        if (other != nullptr) {
-            const auto it = other->find(v);
-            if (it == other->end() || d + it->second > limit) return;
-        }
+        if (d > limit || d + rest(v) > limit) return;
         auto [it, fresh] = dist.try_emplace(v, d);
         if (!fresh) {
             if (!(d < it->second)) return;
@@ -66,18 +71,59 @@ Dist bounded(const AtlasGraph& graph, WeightsView w, VectorView<std::int64_t> no
     return dist;
 }
 
+// The A* heuristic toward `goal` as a lower bound of the distance to the target, where A*'s preconditions hold on
+// this snapshot (positions, a verdict without violations, target costs >= the heuristic at their nodes); else
+// nothing (0 everywhere).
+template <class T>
+std::vector<T> usable_goal(const AtlasGraph& graph, const GraphValues& values, VectorView<std::int64_t> target_nodes,
+                           VectorView<double> target_costs, VectorView<double> goal) {
+    const FloatMatrix& p = *values.positions;
+    if (goal.size != p.cols || heuristic_violations(graph.edge_csr(), values, 0) != 0) return {};
+    std::vector<T> g(goal.begin(), goal.end());
+    const MatrixView<T> pos = p.view<T>();
+    for (std::size_t j = 0; j < target_nodes.size; ++j) {
+        const T* pt = pos.row(static_cast<std::size_t>(target_nodes[j]));
+        const double magnitude = norm_of(pt, p.cols) + norm_of(g.data(), p.cols);
+        if (heuristic_excess<T>(target_costs[j], distance_of(pt, g.data(), p.cols), magnitude) > 0.0) return {};
+    }
+    return g;
+}
+
 }  // namespace
 
 Ellipse ellipse(const AtlasGraph& graph, VectorView<std::int64_t> source_nodes, VectorView<double> source_costs,
-                VectorView<std::int64_t> target_nodes, VectorView<double> target_costs, double limit) {
+                VectorView<std::int64_t> target_nodes, VectorView<double> target_costs, double limit,
+                VectorView<double> goal) {
     check_ends(graph, source_nodes, source_costs, "source");
     check_ends(graph, target_nodes, target_costs, "target");
     if (!(limit >= 0.0) || !std::isfinite(limit)) throw std::invalid_argument("limit must be finite and >= 0");
-    const auto weights = graph.values().csr_weights;  // one snapshot for both searches
-    if (!weights) throw std::invalid_argument("the graph has no weights yet: call set_weights before searching");
-    const WeightsView w = weights->view();
-    const Dist ds = bounded(graph, w, source_nodes, source_costs, limit, nullptr);  // the ball around the source
-    const Dist dt = bounded(graph, w, target_nodes, target_costs, limit, &ds);      // only inside the ellipse
+    const auto values = graph.values();  // one snapshot for both searches
+    if (!values.csr_weights) throw std::invalid_argument("the graph has no weights yet: call set_weights before searching");
+    const WeightsView w = values.csr_weights->view();
+    Dist ds;  // from the source; pruned by the A* heuristic toward the target where it is a valid bound
+    if (values.positions) {
+        std::visit(
+            [&](const auto& data) {
+                using T = typename std::decay_t<decltype(data)>::value_type;
+                const std::vector<T> g = usable_goal<T>(graph, values, target_nodes, target_costs, goal);
+                const MatrixView<T> pos = values.positions->view<T>();
+                const std::size_t dim = values.positions->cols;
+                if (g.empty()) {
+                    ds = bounded(graph, w, source_nodes, source_costs, limit, [](std::int32_t) { return 0.0; });
+                } else {
+                    ds = bounded(graph, w, source_nodes, source_costs, limit, [&](std::int32_t v) {
+                        return heuristic_scale<T>() * distance_of(pos.row(static_cast<std::size_t>(v)), g.data(), dim);
+                    });
+                }
+            },
+            values.positions->data);
+    } else {
+        ds = bounded(graph, w, source_nodes, source_costs, limit, [](std::int32_t) { return 0.0; });
+    }
+    const Dist dt = bounded(graph, w, target_nodes, target_costs, limit, [&](std::int32_t v) {  // inside the ellipse
+        const auto it = ds.find(v);
+        return it == ds.end() ? std::numeric_limits<double>::infinity() : it->second;
+    });
     Ellipse out;
     for (const auto& [v, d] : dt) out.nodes.push_back(v);  // every node dt reached has ds + dt <= limit
     std::sort(out.nodes.begin(), out.nodes.end());

@@ -397,11 +397,13 @@ class AtlasGraph:
         target_nodes: NDArray[np.int64],
         target_costs: NDArray[np.float64],
         limit: float,
+        goal: NDArray[np.float64] = ...,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """The nodes and arcs that routes of cost <= ``limit`` between two virtual ends can use, in O(what it visits).
 
         Two bounded Dijkstras (from the source's attachments, to the target's) on one snapshot of the weights give
-        ds and dt; the nodes kept are those with ds(v) + dt(v) <= limit.
+        ds and dt; the nodes kept are those with ds(v) + dt(v) <= limit. ``goal`` (D,), the target's A* goal (empty:
+        none), prunes the source's search where A*'s preconditions hold on the snapshot.
 
         Returns:
             (nodes, tails, heads, weights): (M,) int64 sorted node ids; (A,) int64 arcs among them (both directions,

@@ -23,7 +23,11 @@ struct Ellipse {
 
 // std::invalid_argument for costs of another length, negative or non-finite costs or limit, a graph without
 // weights; std::out_of_range for a node id outside [0, n_nodes).
+// `goal` (D,) (or empty): the target's A* goal; where A*'s preconditions hold (a verdict without violations,
+// target costs >= the heuristic), the source's search is pruned by it (h(v) = scale ||P[v] - goal|| <= dt(v)), so
+// that it visits about the ellipse instead of the whole ball of radius `limit`.
 Ellipse ellipse(const AtlasGraph& graph, VectorView<std::int64_t> source_nodes, VectorView<double> source_costs,
-                VectorView<std::int64_t> target_nodes, VectorView<double> target_costs, double limit);
+                VectorView<std::int64_t> target_nodes, VectorView<double> target_costs, double limit,
+                VectorView<double> goal);
 
 }  // namespace agm

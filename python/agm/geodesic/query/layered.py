@@ -192,8 +192,9 @@ def fewest_switch_route(
 
     Only the nodes v with ds(v) + dt(v) <= budget can be on such a route (ds, dt: distances from x0 and to x1
     under the same weights), so the layered search runs on the subgraph they induce (``AtlasGraph.ellipse``:
-    two bounded Dijkstras on one weights snapshot), in O(that subgraph) and not O(the graph): the same route as
-    on the whole graph, without a layered copy of every edge on a query's first call.
+    two bounded Dijkstras on one weights snapshot, the first pruned by the A* heuristic toward x1's main copy),
+    in O(that subgraph) and not O(the graph): the same route as on the whole graph, without a layered copy of
+    every edge on a query's first call.
 
     Args:
         graph: the graph (its current weights: exact, or lower bounds where a lazy graph has not decoded them).
@@ -209,6 +210,7 @@ def fewest_switch_route(
         np.ascontiguousarray(dst.nodes[e1], dtype=np.int64),
         np.ascontiguousarray(dst.costs[e1], dtype=np.float64),
         limit,
+        np.ascontiguousarray(dst.copy_position[dst.copy_offsets[b]], dtype=np.float64).reshape(-1),
     )
     if nodes.size == 0:
         return None
