@@ -117,6 +117,7 @@ def main() -> int:
             "rounds": stats.rounds,
             "graph_edges": stats.graph_edges,
             "attachment_edges": stats.attachment_edges,
+            "bounded_edges": stats.bounded_edges,
             "edges_per_round": stats.per_round,
         },
         "evaluate_all": {"decodes": all_decodes, "wall_s": all_s, "cpu_s": all_cpu},

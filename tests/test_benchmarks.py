@@ -232,4 +232,5 @@ def test_lazy_distances_benchmark_quick(tmp_path: Path) -> None:
     assert result["correctness_passed"] is True  # the lazy matrix == the completed graph's
     lazy, eager = result["lazy"], result["evaluate_all"]
     assert lazy["rounds"] >= 1 and lazy["graph_edges"] > 0 and sum(lazy["edges_per_round"]) > 0
+    assert lazy["bounded_edges"] > 0  # midpoint bounds were taken
     assert 0 < lazy["decodes"] and eager["decodes"] > 0 and 0.0 < lazy["weights_evaluated"] < 1.0

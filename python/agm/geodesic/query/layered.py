@@ -150,13 +150,43 @@ def layered_route(
         structure = layered_structure(n, intra, cross, layers)
     if (structure.n, structure.layers) != (n, layers):
         raise ValueError(f"structure: built for {structure.layers} layers of {structure.n} nodes, not {layers} of {n}")
+    weights = _arc_weights(structure, w_intra, w_cross)
+    return _search_layers(n, layers, structure.indptr, structure.indices, weights, ends, budget)
+
+
+def layered_arcs(
+    n: int, tails: np.ndarray, heads: np.ndarray, w: np.ndarray, cross: np.ndarray, layers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The layered CSR (indptr, indices, data) of ``layers`` copies of an n-node graph given as directed arcs sorted
+    by tail without parallel arcs (``AtlasGraph.ellipse``'s): O(layers x arcs), no sort. ``cross``: (A,) bool, the
+    arcs that switch charts (layer s to s + 1); the others stay in their layer."""
+    last = ~cross
+    counts_all = np.bincount(tails, minlength=n)
+    counts_intra = np.bincount(tails[last], minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([counts_all] * (layers - 1) + [counts_intra]))])
+    step = cross.astype(np.int64) * n
+    indices = np.concatenate([heads + s * n + step for s in range(layers - 1)] + [heads[last] + (layers - 1) * n])
+    data = np.concatenate([w] * (layers - 1) + [w[last]]).astype(np.float64)
+    return indptr.astype(np.int64), indices.astype(np.int64), data
+
+
+def _search_layers(
+    n: int,
+    layers: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    ends: QueryEnds,
+    budget: float,
+) -> LayeredRoute | None:
+    """:func:`layered_route`'s search on the layered CSR (rows 0 .. layers n - 1) plus the query's virtual ends."""
     # the source is row layers * n, appended after the layered rows: its arcs enter the layer of their switch
     keep = ends.start_switch < layers
     heads = (ends.start_switch[keep] * n + ends.start_nodes[keep]).astype(np.int64)
     source = layers * n
-    indptr = np.concatenate([structure.indptr, [structure.indptr[-1] + heads.size]])
-    indices = np.concatenate([structure.indices, heads])
-    data = np.concatenate([_arc_weights(structure, w_intra, w_cross), ends.start_costs[keep].astype(np.float64)])
+    indptr = np.concatenate([indptr, [indptr[-1] + heads.size]])
+    indices = np.concatenate([indices, heads])
+    data = np.concatenate([data, ends.start_costs[keep].astype(np.float64)])
     adjacency = csr_array((data, indices, indptr), shape=(source + 1, source + 1))
     dist, pred = dijkstra(adjacency, directed=True, indices=source, return_predecessors=True, limit=budget)
     # x1 is reached from node v of layer s at dist + its arc's cost, with s + the arc's switch switches
@@ -214,11 +244,10 @@ def fewest_switch_route(
     )
     if nodes.size == 0:
         return None
-    one_way = tails < heads  # each undirected edge once
-    tails, heads, w = tails[one_way], heads[one_way], w[one_way]
     chart = graph.node_chart[nodes]
     cross = chart[tails] != chart[heads]
-    edges = np.stack([tails, heads], axis=1)
+    layers = int(max_switches) + 1
+    indptr, indices, data = layered_arcs(nodes.size, tails, heads, w, cross, layers)
     start, start_at = _local(nodes, src.nodes[e0])
     end, end_at = _local(nodes, dst.nodes[e1])
     ends = QueryEnds(
@@ -229,7 +258,7 @@ def fewest_switch_route(
         end_costs=dst.costs[e1][end_at],
         end_switch=(dst.copy_chart[e1[end_at] // graph.k] != dst.main_chart(b)).astype(np.int64),
     )
-    found = layered_route(nodes.size, edges[~cross], w[~cross], edges[cross], w[cross], ends, budget, max_switches)
+    found = _search_layers(nodes.size, layers, indptr, indices, data, ends, budget)
     if found is None:
         return None
     return LayeredRoute(nodes[found.nodes], found.cost, found.switches)
