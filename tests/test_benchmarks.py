@@ -220,3 +220,17 @@ def test_close_pairs_benchmark_quick(tmp_path: Path) -> None:
     assert result["benchmark"] == "bench_close_pairs" and result["correctness_passed"] is True
     (case,) = result["cases"]
     assert 0 < case["direct_pairs"] < case["pairs"] and case["graph_ratio_max"] >= case["direct_ratio_max"]
+
+
+def test_lazy_distances_benchmark_quick(tmp_path: Path) -> None:
+    out = tmp_path / "bench_lazy_distances.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_lazy_distances.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_lazy_distances failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_lazy_distances" and result["mode"] == "quick"
+    assert result["correctness_passed"] is True  # the lazy matrix == the completed graph's
+    lazy, eager = result["lazy"], result["evaluate_all"]
+    assert lazy["rounds"] >= 1 and lazy["graph_edges"] > 0 and sum(lazy["edges_per_round"]) > 0
+    assert lazy["bounded_edges"] > 0  # midpoint bounds were taken
+    assert 0 < lazy["decodes"] and eager["decodes"] > 0 and 0.0 < lazy["weights_evaluated"] < 1.0

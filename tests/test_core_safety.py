@@ -403,6 +403,27 @@ def test_astar_on_an_inconsistent_graph_names_the_worst_edge(rng: np.random.Gene
     assert graph.shortest_path(0, 1, method="dijkstra")[1] == pytest.approx(ref, rel=1e-12)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 0])
+def test_check_heuristic_counts_the_violations_up_front_and_the_search_reports_the_same(
+    n_threads: int, rng: np.random.Generator
+) -> None:
+    graph = _euclidean_graph(rng, [300, 300])
+    e, p = graph.edges, graph.positions
+    chord = np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)
+    assert graph.check_heuristic(n_threads) == 0
+    graph.shortest_path(0, 1)  # consistent: A* works
+    bad = np.array([3, 17, graph.n_edges - 1], I64)  # one at either end of the edge list too
+    w = graph.weights
+    w[bad] = 0.25 * chord[bad]
+    graph.set_weights(w)
+    assert graph.check_heuristic(n_threads) == 3  # the parallel pass finds them; the ids from the full pass
+    assert graph.check_heuristic(n_threads) == 3  # cached
+    assert re.search(rf"\(3 of {graph.n_edges} edges violate it\)", _astar_refusal(graph))
+    graph.update_weights(bad, chord[bad] * 1.01)
+    assert graph.check_heuristic(n_threads) == 0
+    graph.shortest_path(0, 1)
+
+
 def _astar_refusal(graph: core.AtlasGraph) -> str:
     with pytest.raises(ValueError) as info:
         graph.shortest_paths(np.array([0], I64), np.array([1], I64))

@@ -228,3 +228,104 @@ def test_paper_rule_attaches_like_an_independent_attachment(tmp_path: Path) -> N
     graph.save(tmp_path / "g.agmg")
     assert geodesic.load_graph(tmp_path / "g.agmg", model).attach == "paper"
     assert geodesic.build_graph(model, model.points(a, b), k=k, n_steps=2, progress=False).attach == "all"
+
+
+# -- the layered search restricted to the ellipse ds + dt <= budget ----------------------------------------------
+
+
+def _torus_graph_and_ends(seed: int) -> tuple[geodesic.GeodesicGraph, object, object]:
+    model = FlatTorusAtlas()
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(2, 700, generator=g) * 2 * math.pi
+    data = model.points(u[0], u[1])
+    graph = geodesic.build_graph(model, data, k=8, eps=0.05, n_steps=4, progress=False)
+    v = torch.rand(2, 12, generator=g) * 2 * math.pi
+    ends = model.points(v[0], v[1])
+    with torch.no_grad():
+        src = attach(graph.record, model, ends[:6], 256, torch.device("cpu"))
+        dst = attach(graph.record, model, ends[6:], 256, torch.device("cpu"))
+    return graph, src, dst
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ellipse_holds_exactly_the_nodes_with_ds_plus_dt_within_the_limit(seed: int) -> None:
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import dijkstra
+
+    graph, src, dst = _torus_graph_and_ends(seed)
+    native = graph.native
+    indptr, indices, data = native.csr()
+    n = native.n_nodes
+    for b in range(6):
+        s0, s1 = src.offsets[b], src.offsets[b + 1]
+        t0, t1 = dst.offsets[b], dst.offsets[b + 1]
+        # oracle: a virtual source (row n) and a virtual target (row n + 1) on scipy's Dijkstra
+        rows = np.concatenate([np.repeat(np.arange(n), np.diff(indptr)), np.full(s1 - s0, n), np.full(t1 - t0, n + 1)])
+        cols = np.concatenate([indices, src.nodes[s0:s1], dst.nodes[t0:t1]])
+        w = np.concatenate([data, src.costs[s0:s1], dst.costs[t0:t1]])
+        adj = coo_array((w, (rows, cols)), shape=(n + 2, n + 2)).tocsr()
+        ds = dijkstra(adj, directed=True, indices=n)[:n]
+        dt = dijkstra(adj, directed=True, indices=n + 1)[:n]  # the graph is symmetric
+        shortest = float(np.min(ds + dt))
+        for limit in (shortest, shortest * 1.02, shortest * 1.3):
+            nodes, tails, heads, weights = native.ellipse(
+                src.nodes[s0:s1], src.costs[s0:s1], dst.nodes[t0:t1], dst.costs[t0:t1], limit
+            )
+            want = np.flatnonzero(ds + dt <= limit * (1 + 1e-12))
+            close = np.abs(ds + dt - limit) <= 1e-9 * limit  # rounding of sums at the boundary may go either way
+            assert set(want[~close[want]]) <= set(nodes.tolist()) <= set(want.tolist()) | set(np.flatnonzero(close))
+            assert nodes.size >= 1 and np.all(np.diff(nodes) > 0)
+            # pruned by the A* heuristic toward the target's goal: the same ellipse
+            goal = dst.copy_position[dst.copy_offsets[b]].astype(np.float64)
+            pruned = native.ellipse(src.nodes[s0:s1], src.costs[s0:s1], dst.nodes[t0:t1], dst.costs[t0:t1], limit, goal)
+            np.testing.assert_array_equal(pruned[0], nodes)
+            np.testing.assert_array_equal(pruned[3], weights)
+            # the arcs are every CSR arc between kept nodes, with its weight
+            keep = np.zeros(n, dtype=bool)
+            keep[nodes] = True
+            r = np.repeat(np.arange(n), np.diff(indptr))
+            inside = keep[r] & keep[indices]
+            got = sorted(zip(nodes[tails].tolist(), nodes[heads].tolist(), weights.tolist()))
+            assert got == sorted(zip(r[inside].tolist(), indices[inside].tolist(), data[inside].tolist()))
+    with pytest.raises(ValueError, match="limit"):
+        native.ellipse(src.nodes[:1], src.costs[:1], dst.nodes[:1], dst.costs[:1], float("nan"))
+    with pytest.raises(IndexError):
+        native.ellipse(np.array([n], dtype=np.int64), src.costs[:1], dst.nodes[:1], dst.costs[:1], 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fewest_switch_route_on_the_ellipse_equals_the_search_on_the_whole_graph(seed: int) -> None:
+    from agm.geodesic.query.layered import fewest_switch_route
+
+    graph, src, dst = _torus_graph_and_ends(seed)
+    rec = graph.record
+    edges, w = rec.native.edges.astype(np.int64), rec.edge_weights.values
+    chart = rec.node_chart
+    cross = chart[edges[:, 0]] != chart[edges[:, 1]]
+    checked = 0
+    for b in range(6):
+        e0 = np.arange(src.offsets[b], src.offsets[b + 1])
+        e1 = np.arange(dst.offsets[b], dst.offsets[b + 1])
+        ends = QueryEnds(
+            start_nodes=src.nodes[e0],
+            start_costs=src.costs[e0],
+            start_switch=(src.copy_chart[e0 // rec.k] != src.main_chart(b)).astype(np.int64),
+            end_nodes=dst.nodes[e1],
+            end_costs=dst.costs[e1],
+            end_switch=(dst.copy_chart[e1 // rec.k] != dst.main_chart(b)).astype(np.int64),
+        )
+        whole = layered_route(rec.n_nodes, edges[~cross], w[~cross], edges[cross], w[cross], ends, 1e300, 8)
+        assert whole is not None
+        for tau in (0.0, 0.02, 0.3):
+            for max_switches in (0, 1, 2, 6):
+                budget = whole.cost * (1 + tau)
+                want = layered_route(
+                    rec.n_nodes, edges[~cross], w[~cross], edges[cross], w[cross], ends, budget, max_switches
+                )
+                got = fewest_switch_route(rec, src, dst, b, budget, max_switches)
+                assert (got is None) == (want is None)
+                if got is not None and want is not None:
+                    checked += 1
+                    assert got.switches == want.switches
+                    assert got.cost == pytest.approx(want.cost, rel=1e-12)
+    assert checked >= 12

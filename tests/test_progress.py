@@ -66,3 +66,26 @@ def test_evaluate_all_prints_its_estimate_only_when_shown(capsys: pytest.Capture
     lazy.evaluate_all(progress=True)
     err = capsys.readouterr().err
     assert "agm: decoding" in err and f"{lazy.native.n_intra_edges:,} edge weights" in err
+
+
+def test_shortest_paths_is_quiet_by_default_and_shows_its_estimate_and_bar_when_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = CylinderAtlas()
+    data = _points(model, 300)
+    graph = geodesic.build_graph(model, data, k=6, n_steps=3, progress=False)
+    X0, X1 = _points(model, 8)[:4], _points(model, 8)[4:]
+    capsys.readouterr()
+    quiet = graph.shortest_paths(X0, X1)
+    assert capsys.readouterr().err == ""
+    shown = geodesic.shortest_paths(model, X0, X1, graph, progress=True)
+    err = capsys.readouterr().err
+    assert "agm: 4 geodesics on " in err and "decodings" in err and "shortest_paths" in err  # estimate and bar
+    assert [p.length for p in shown] == pytest.approx([p.length for p in quiet], rel=1e-6)
+    graph.shortest_paths(X0, X1, progress=False)
+    assert capsys.readouterr().err == ""
+    # long work where someone can see it: shown without asking
+    monkeypatch.setattr(_progress, "LONG_S", -1.0)
+    monkeypatch.setattr(_progress, "interactive", lambda: True)
+    graph.shortest_paths(X0, X1)
+    assert "agm: 4 geodesics on " in capsys.readouterr().err

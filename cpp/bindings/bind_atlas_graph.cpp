@@ -272,6 +272,20 @@ of them, each about 40 bytes per node).
 Bytes held by the graph's arrays (latents, node arrays, CSR with its edge-id map, weights, components,
 positions; the k-d trees excluded). The edge list is not stored: about 28 bytes per edge with k = 20 and
 float64 weights, positions excluded.
+)pbdoc")
+        .def(
+            "check_heuristic",
+            [](const AtlasGraph& g, std::int64_t n_threads) {
+                const std::size_t threads = checks::threads(n_threads);
+                py::gil_scoped_release release;
+                return g.check_heuristic(threads);
+            },
+            py::arg("n_threads") = 0, R"pbdoc(
+Compute the A* consistency verdict of the current weights and positions now (rows over ``n_threads``, 0 =
+all hardware threads), unless it was computed, so that the first A* search does not pay for it
+(O(n_edges * D) once per weights block; ``update_weights`` re-checks only its edges). Returns the number of
+edges whose weight is below its endpoints' distance (an A* search then raises ValueError naming the worst);
+0 without weights or positions.
 )pbdoc");
 }
 

@@ -34,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
     agm::bindings::bind_hop_diameter(m);
     agm::bindings::bind_distances(m);
     agm::bindings::bind_distance_paths(m);
+    agm::bindings::bind_ellipse(m);
 }

@@ -79,6 +79,10 @@ void AtlasGraph::set_positions(FloatMatrix positions) {
     swap_in(std::move(next));
 }
 
+std::size_t AtlasGraph::check_heuristic(std::size_t n_threads) const {
+    return heuristic_violations(structure_.csr, values(), n_threads);
+}
+
 std::vector<double> AtlasGraph::weights() const { return edge_weights_of(structure_.csr, *csr_data()); }
 
 std::shared_ptr<const PagedWeights> AtlasGraph::csr_data() const {

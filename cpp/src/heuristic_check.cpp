@@ -3,12 +3,15 @@
 #include "agm/heuristic_check.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <variant>
+
+#include "agm/parallel.hpp"
 
 namespace agm {
 
@@ -46,6 +49,53 @@ std::string heuristic_message(const std::vector<Violation>& bad, std::size_t n_e
            std::to_string(n_edges) + " edges violate it): fix the weights or positions, or use method='dijkstra'";
 }
 
+// Whether any edge violates the heuristic: rows in parallel chunks, each edge read once from its smaller end (no
+// edge ids needed: they are found by the sequential pass only when something is wrong, the error path).
+template <class T>
+bool any_violation(const EdgeCsr& csr, const PagedWeights& data, const std::vector<T>& p, std::size_t dim,
+                   std::size_t n_threads) {
+    const std::size_t n = csr.n_nodes();
+    const std::int64_t* indptr = csr.indptr().data();
+    const std::int32_t* indices = csr.indices().data();
+    std::atomic<bool> found{false};
+    parallel_for(n, n_threads, 4096, [&](std::size_t begin, std::size_t end, std::size_t) {
+        for (std::size_t u = begin; u < end && !found.load(std::memory_order_relaxed); ++u) {
+            const T* pu = p.data() + u * dim;
+            const double nu = norm_of(pu, dim);
+            for (std::int64_t e = indptr[u]; e < indptr[u + 1]; ++e) {
+                const auto v = static_cast<std::size_t>(indices[e]);
+                if (v <= u) continue;
+                const T* pv = p.data() + v * dim;
+                const double excess =
+                    heuristic_excess<T>(data[static_cast<std::size_t>(e)], distance_of(pu, pv, dim), nu + norm_of(pv, dim));
+                if (excess > 0.0) {
+                    found.store(true, std::memory_order_relaxed);
+                    return;
+                }
+            }
+        }
+    });
+    return found.load();
+}
+
+// The verdict of a block, computed once under its mutex: a parallel pass over the rows, then, only where it found
+// a violation, the sequential pass that names every violating edge by its id.
+void compute_verdict(const EdgeCsr& csr, const GraphValues& values, std::size_t n_threads) {
+    HeuristicVerdict& verdict = *values.heuristic;
+    if (verdict.computed) return;
+    const PagedWeights& data = *values.csr_weights;
+    const std::size_t dim = values.positions->cols;
+    std::visit(
+        [&](const auto& p) {
+            if (!any_violation(csr, data, p, dim, n_threads)) return;
+            csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
+                if (auto bad = violation_at(p, dim, e, s, data[static_cast<std::size_t>(s.slot_u)])) verdict.violations.push_back(*bad);
+            });
+        },
+        values.positions->data);
+    verdict.computed = true;
+}
+
 }  // namespace
 
 // A* returns optimal paths only when h is consistent: w(u, v) >= h(u) - h(v) for every edge, which for
@@ -53,21 +103,18 @@ std::string heuristic_message(const std::vector<Violation>& bad, std::size_t n_e
 void check_consistent_heuristic(const EdgeCsr& csr, const GraphValues& values) {
     HeuristicVerdict& verdict = *values.heuristic;
     std::lock_guard<std::mutex> lock(verdict.mutex);
-    if (!verdict.computed) {
-        const PagedWeights& data = *values.csr_weights;
-        const std::size_t dim = values.positions->cols;
-        std::visit(
-            [&](const auto& p) {
-                csr.for_each_edge([&](std::size_t e, const EdgeCsr::Slots& s) {
-                    if (auto bad = violation_at(p, dim, e, s, data[static_cast<std::size_t>(s.slot_u)])) verdict.violations.push_back(*bad);
-                });
-            },
-            values.positions->data);
-        verdict.computed = true;
-    }
+    compute_verdict(csr, values, 0);
     if (!verdict.violations.empty()) {
         throw std::invalid_argument(heuristic_message(verdict.violations, csr.n_edges()));
     }
+}
+
+std::size_t heuristic_violations(const EdgeCsr& csr, const GraphValues& values, std::size_t n_threads) {
+    if (!values.csr_weights || !values.positions || !values.heuristic) return 0;
+    HeuristicVerdict& verdict = *values.heuristic;
+    std::lock_guard<std::mutex> lock(verdict.mutex);
+    compute_verdict(csr, values, n_threads);
+    return verdict.violations.size();
 }
 
 std::shared_ptr<HeuristicVerdict> updated_verdict(const GraphValues& next, const WeightUpdate& update) {

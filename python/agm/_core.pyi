@@ -387,6 +387,33 @@ class AtlasGraph:
             IndexError: a node id outside [0, n_nodes).
             TypeError: an array of another dtype.
         """
+    def check_heuristic(self, n_threads: int = 0) -> int:
+        """Compute the A* consistency verdict of the current weights and positions now (rows over ``n_threads``),
+        unless it was computed, so that the first A* search does not pay for it; the number of violating edges."""
+    def ellipse(
+        self,
+        source_nodes: NDArray[np.int64],
+        source_costs: NDArray[np.float64],
+        target_nodes: NDArray[np.int64],
+        target_costs: NDArray[np.float64],
+        limit: float,
+        goal: NDArray[np.float64] = ...,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+        """The nodes and arcs that routes of cost <= ``limit`` between two virtual ends can use, in O(what it visits).
+
+        Two bounded Dijkstras (from the source's attachments, to the target's) on one snapshot of the weights give
+        ds and dt; the nodes kept are those with ds(v) + dt(v) <= limit. ``goal`` (D,), the target's A* goal (empty:
+        none), prunes the source's search where A*'s preconditions hold on the snapshot.
+
+        Returns:
+            (nodes, tails, heads, weights): (M,) int64 sorted node ids; (A,) int64 arcs among them (both directions,
+            indices into ``nodes``) and (A,) float64 their weights.
+
+        Raises:
+            ValueError: costs of another length, negative or non-finite costs or limit, a graph without weights.
+            IndexError: a node id outside [0, n_nodes).
+            TypeError: an array of another dtype.
+        """
     def distance_routes(
         self,
         source_offsets: NDArray[np.int64],

@@ -77,6 +77,8 @@ public:
     // set_weights). The previous block's A* verdict, when computed, is re-checked at these edges only.
     void update_weights(VectorView<std::int64_t> edge_ids, VectorView<double> weights);
     void set_positions(FloatMatrix positions);  // (n_nodes, D >= 1)
+    // The current block's A* verdict computed now (rows over n_threads) unless it was; the violating edges.
+    std::size_t check_heuristic(std::size_t n_threads) const;
     bool has_weights() const { return values().csr_weights != nullptr; }
     std::vector<double> weights() const;  // in edge order; std::invalid_argument before set_weights
     bool has_positions() const { return values().positions != nullptr; }

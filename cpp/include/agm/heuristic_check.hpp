@@ -30,6 +30,10 @@ std::string format_g(double value);
 // weights and positions; the verdict is computed on the first call (O(n_edges * D)) and cached in the block.
 void check_consistent_heuristic(const EdgeCsr& csr, const GraphValues& values);
 
+// The block's verdict computed now if it was not (rows over n_threads, 0 = all), so that no later A* search pays
+// for it; the number of violating edges (0 without weights or positions).
+std::size_t heuristic_violations(const EdgeCsr& csr, const GraphValues& values, std::size_t n_threads);
+
 // The verdict of `next` (the new weights, the previous block's positions and verdict) after `update`: the previous
 // verdict re-checked at the updated edges when it was computed (O(n * D + violations)), else a new uncomputed one.
 std::shared_ptr<HeuristicVerdict> updated_verdict(const GraphValues& next, const WeightUpdate& update);

@@ -194,12 +194,20 @@ class GeodesicGraph:
         *,
         n_threads: int = 0,
         raise_unreachable: bool = True,
+        progress: bool | None = None,
         **options: Unpack[PathOptions],
     ) -> list[GeodesicPath | None]:
         """Geodesics of the pairs (X0[b], X1[b]), (B, *S) each: :func:`agm.geodesic.shortest_paths` on this graph
         (None for unreachable pairs only with ``raise_unreachable=False``)."""
         return search.shortest_paths(
-            self.model, X0, X1, self.record, n_threads=n_threads, raise_unreachable=raise_unreachable, **options
+            self.model,
+            X0,
+            X1,
+            self.record,
+            n_threads=n_threads,
+            raise_unreachable=raise_unreachable,
+            progress=progress,
+            **options,
         )
 
     def interpolate(

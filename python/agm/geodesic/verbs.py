@@ -287,6 +287,7 @@ def shortest_paths(
     *,
     n_threads: int = 0,
     raise_unreachable: Literal[True] = True,
+    progress: bool | None = None,
     **options: Unpack[PathOptions],
 ) -> list[GeodesicPath]: ...
 
@@ -300,6 +301,7 @@ def shortest_paths(
     *,
     n_threads: int = 0,
     raise_unreachable: bool,
+    progress: bool | None = None,
     **options: Unpack[PathOptions],
 ) -> list[GeodesicPath | None]: ...
 
@@ -312,6 +314,7 @@ def shortest_paths(
     *,
     n_threads: int = 0,
     raise_unreachable: bool = True,
+    progress: bool | None = None,
     **options: Unpack[PathOptions],
 ) -> list[GeodesicPath] | list[GeodesicPath | None]:
     """Geodesics for many pairs (X0[b], X1[b]) in one call: batched encoding and weights, one threaded native
@@ -321,6 +324,8 @@ def shortest_paths(
         X0, X1: (B, *S) float tensors or arrays.
         n_threads: native search threads; 0 means all cores.
         raise_unreachable: if False, a pair in different components gets None instead of raising.
+        progress: a bar over the pairs made exact (and the decode estimate printed first): True/False force it;
+            None shows it only for long work that someone can see (:mod:`agm._progress`).
         others: as in :func:`shortest_path`.
 
     Returns:
@@ -335,7 +340,7 @@ def shortest_paths(
     """
     record = graph_for(model, graph).record
     return search.shortest_paths(
-        model, X0, X1, record, n_threads=n_threads, raise_unreachable=raise_unreachable, **options
+        model, X0, X1, record, n_threads=n_threads, raise_unreachable=raise_unreachable, progress=progress, **options
     )
 
 

@@ -106,6 +106,7 @@ def assemble_graph(
     positions_np = np.ascontiguousarray(positions.cpu().numpy())
     native.set_weights(chord_weights(native, positions))  # exact for cross-chart edges and for n_steps = 1
     native.set_positions(positions_np)
+    native.check_heuristic()  # A*'s one O(E D) check here, in parallel, not on the first query
     evaluated = np.ones(native.n_edges, dtype=bool)
     evaluated[:n_intra] = interior_decodings(n_steps) == 0
     weights = GraphWeights(native, evaluated)

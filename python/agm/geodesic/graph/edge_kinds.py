@@ -4,7 +4,9 @@ A lazy query decodes three kinds of edges: the graph's intra-chart edges (:class
 edges of query points (:mod:`agm.geodesic.query.attach`) and the direct edges between two query points
 (:mod:`agm.geodesic.query.direct`). Each kind says which of some edges are still pending, the chart of each, their
 two ends (latent, decoding, chart) and where the decoded lengths go (:class:`EdgeKind`); :func:`evaluate` does the
-rest the same way for all of them: eq. 10 in packed single-chart decoder calls under the decode policy.
+rest the same way for all of them: eq. 10 in packed single-chart decoder calls under the decode policy. A kind that
+can also hold a tighter lower bound than the chord (:class:`BoundedEdgeKind`) is bounded by :func:`bound` the same
+way, one decoding per edge (:func:`agm.geodesic.graph.bounds.midpoint_lengths`).
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from agm._core import AtlasGraph
+from agm.geodesic.graph.bounds import midpoint_lengths
 from agm.geodesic.graph.curves import PointTable, packed_lengths
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.weights import GraphWeights
@@ -54,6 +57,18 @@ class EdgeKind(Protocol):
         ...
 
 
+class BoundedEdgeKind(EdgeKind, Protocol):
+    """An edge kind whose unevaluated edges can hold a lower bound above the chord."""
+
+    def unbounded(self, edges: np.ndarray) -> np.ndarray:
+        """The edges of ``edges`` (unique, int64) neither evaluated nor bounded yet."""
+        ...
+
+    def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
+        """Raise the lower bounds of ``edges`` to ``bounds`` (E,) float64 where higher (they stay unevaluated)."""
+        ...
+
+
 def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress: bool = False) -> int:
     """Decode the lengths of the pending ones of ``edges`` (any int array of ``kind``'s ids) in packed single-chart
     calls and store them (call under ``evaluating``); the number decoded. ``progress``: a tqdm bar over the calls."""
@@ -67,6 +82,20 @@ def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress
             context.model.decode, table, ends, context.n_steps, context.policy.batch_size, progress=progress
         )
     kind.store(todo, lengths.cpu().numpy())
+    return int(todo.size)
+
+
+def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> int:
+    """Raise the bounds of the unbounded ones of ``edges`` to their midpoint bounds (one decoding each, packed
+    single-chart calls; call under ``evaluating``); the number of edges decoded."""
+    todo = kind.unbounded(np.unique(np.asarray(edges, dtype=np.int64)))
+    if todo.size == 0:
+        return 0
+    todo = todo[np.argsort(kind.charts(todo), kind="stable")]
+    table, ends = kind.ends(todo, context.device)
+    with applied(context.policy):
+        bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, context.policy.batch_size)
+    kind.raise_bounds(todo, bounds.cpu().numpy())
     return int(todo.size)
 
 
@@ -95,3 +124,12 @@ class GraphEdgeKind:
     def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
         """Into the graph's weights (and its native copy)."""
         self.weights.store(edges, lengths)
+
+    def unbounded(self, edges: np.ndarray) -> np.ndarray:
+        """Pending intra-chart edges without a midpoint bound yet."""
+        ids = self.pending(edges)
+        return np.asarray(ids[~self.weights.bounded[ids]])
+
+    def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
+        """Into the graph's weights (:meth:`GraphWeights.raise_bounds`)."""
+        self.weights.raise_bounds(edges, bounds)

@@ -18,16 +18,22 @@ from agm.geodesic.graph.record import GraphRecord
 #: Nodes whose data distance is measured at once by :func:`record_data_gap` (bounds its temporary memory).
 GAP_CHUNK = 16384
 
+#: Intra-chart edge weights whose median is the edge scale (evenly strided over the edge list beyond this: the
+#: median of 17M weights cost ~1 s of a 1M-point graph's first query; a warning threshold needs no exact median).
+SCALE_SAMPLE = 65536
+
 _EDGE_SCALES: weakref.WeakKeyDictionary[GraphRecord, float] = weakref.WeakKeyDictionary()
 _DATA_GAPS: weakref.WeakKeyDictionary[GraphRecord, float] = weakref.WeakKeyDictionary()
 
 
 def edge_scale(graph: GraphRecord) -> float:
     """The median intra-chart edge weight (float; 0.0 for a graph without intra-chart edges), computed once per
-    graph (a lazy graph's unevaluated edges count with their decoded chords, a lower bound)."""
+    graph (a lazy graph's unevaluated edges count with their decoded chords, a lower bound); of at most
+    :data:`SCALE_SAMPLE` edges evenly strided over the edge list."""
     scale = _EDGE_SCALES.get(graph)
     if scale is None:
-        intra = graph.edge_weights.values[: graph.native.n_intra_edges]
+        n_intra = graph.native.n_intra_edges
+        intra = graph.edge_weights.values[: n_intra : max(1, n_intra // SCALE_SAMPLE)]
         scale = float(np.median(intra)) if intra.size else 0.0
         _EDGE_SCALES[graph] = scale
     return scale

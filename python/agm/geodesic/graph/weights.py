@@ -49,6 +49,8 @@ class GraphWeights:
         self.evaluated: np.ndarray = mask
         self.stamp: np.ndarray = np.zeros(n, dtype=np.uint32)
         self.version = 0
+        #: (n_edges,) bool: unevaluated edges whose chord was raised to a tighter bound (:meth:`raise_bounds`).
+        self.bounded: np.ndarray = np.zeros(n, dtype=bool)
         n_intra = native.n_intra_edges
         self._n_evaluated = int(np.count_nonzero(mask))
         self._n_intra_evaluated = int(np.count_nonzero(mask[:n_intra]))
@@ -70,6 +72,11 @@ class GraphWeights:
         """Fraction of the intra-chart edges whose weight has been decoded (1.0 for an eager graph); O(1)."""
         n_intra = self.native.n_intra_edges
         return 1.0 if n_intra == 0 else self._n_intra_evaluated / n_intra
+
+    @property
+    def intra_pending(self) -> int:
+        """Intra-chart edges not evaluated yet; O(1)."""
+        return int(self.native.n_intra_edges) - self._n_intra_evaluated
 
     def edge_ids(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Edge ids (int64, -1 where there is no edge) of the node pairs (u[i], v[i]), any shape, -1 allowed."""
@@ -118,6 +125,28 @@ class GraphWeights:
             self.stamp[fresh] = self.version
             self._n_evaluated += int(fresh.size)
             self._n_intra_evaluated += int(np.count_nonzero(fresh < self.native.n_intra_edges))
+
+    def raise_bounds(self, ids: np.ndarray, bounds: np.ndarray) -> None:
+        """Raise the lower bounds of unevaluated edges ``ids`` to ``bounds`` where higher (evaluated edges and lower
+        bounds are left as they are) and hand them to the native graph; marks them ``bounded``. Not a store: the
+        edges stay unevaluated and ``version`` is unchanged (a search on either bound is still a search on lower
+        bounds, so the LazySP argument holds whichever it read).
+
+        Args:
+            ids: (n,) edge ids, unique, in [0, n_edges).
+            bounds: (n,) valid lower bounds of their weights (float), finite, >= 0.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+        with self._lock:
+            keep = ~self.evaluated[ids]
+            ids, bounds = ids[keep], bounds[keep]
+            higher = bounds > self.values[ids]
+            self.bounded[ids] = True
+            ids, bounds = ids[higher], bounds[higher]
+            if ids.size:
+                self.native.update_weights(ids, bounds)
+                self.values[ids] = bounds
 
 
 def chord_weights(native: AtlasGraph, positions: torch.Tensor) -> np.ndarray:

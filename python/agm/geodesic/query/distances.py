@@ -27,15 +27,12 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.checks import as_batch, check_non_negative_int
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_rows, is_sharded, on_every_rank, share
 from agm.geodesic.graph.build import evaluate_edges_sharded
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.curves import interior_decodings
 from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
@@ -43,6 +40,7 @@ from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments, attach
 from agm.geodesic.query.direct import DirectEdgeKind, PairEnds, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.lazy_distances import lazy_graph_distances
+from agm.geodesic.query.lazy_progress import lazy_progress
 from agm.geodesic.query.lazysp import LazyStats
 from agm.geodesic.query.routes import cheapest_direct
 from agm.geodesic.query.search import prepare_query
@@ -111,28 +109,10 @@ def _lazy_rows(
 ) -> np.ndarray:
     """The exact route lengths of the wanted pairs by one-to-many LazySP, with progress by the convention of
     :mod:`agm._progress` (the estimate: every pending graph and attachment edge decoded)."""
-    inner = interior_decodings(graph.n_steps)
-    pending = int((~graph.edge_weights.evaluated[: graph.native.n_intra_edges]).sum())
-    bound = (pending + int((~att.evaluated).sum())) * inner
-    rate = (graph.decode_policy or policy).measured
-    shown = show(progress, decode_seconds(bound, rate))
     n_pairs = int(want.sum())
-    say(
-        f"agm: {want.shape[0]} x {want.shape[1]} geodesic distances on {graph!r}; at most ~{bound:,} decodings "
-        f"(~{decode_seconds(bound, rate):.0f} s), usually a small fraction",
-        shown,
-    )
-    with (
-        tqdm(total=n_pairs, desc="distances", unit="pair", disable=not shown, leave=False) as bar,
-        evaluating(model),
-    ):
-        decoded = [0]
-
-        def advance(done: int, n_edges: int) -> None:
-            decoded[0] += n_edges
-            bar.update(done)
-            bar.set_postfix(edges_decoded=decoded[0], refresh=False)
-
+    what = f"{want.shape[0]} x {want.shape[1]} geodesic distances"
+    pending_att = int((~att.evaluated).sum())
+    with lazy_progress(graph, policy, pending_att, n_pairs, "distances", what, progress) as advance, evaluating(model):
         return lazy_graph_distances(graph, model, dev, policy, att, rows, want, n_threads, advance, stats)
 
 

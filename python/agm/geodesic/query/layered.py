@@ -18,7 +18,6 @@ shorter. LazySP decodes the found route's unevaluated edges and searches again u
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,9 +38,6 @@ if TYPE_CHECKING:  # types only: the layered search needs no module of the query
 #: 5% on all three; the median length cost is 0 at every tau, the largest 1.0-1.9% at 2e-2.
 SWITCH_TOLERANCE = 2e-2
 
-#: Edge endpoints of each graph, read once (the native property returns a copy): (intra (I, 2), cross (X, 2)).
-_EDGES: weakref.WeakKeyDictionary[GraphRecord, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
-
 
 @dataclass(frozen=True)
 class LayeredRoute:
@@ -56,16 +52,6 @@ class LayeredRoute:
     nodes: np.ndarray
     cost: float
     switches: int
-
-
-def _graph_edges(graph: GraphRecord) -> tuple[np.ndarray, np.ndarray]:
-    cached = _EDGES.get(graph)
-    if cached is None:
-        edges = np.asarray(graph.native.edges, dtype=np.int64)
-        n_intra = int(graph.native.n_intra_edges)
-        cached = (edges[:n_intra], edges[n_intra:])
-        _EDGES[graph] = cached
-    return cached
 
 
 @dataclass(frozen=True)
@@ -164,13 +150,43 @@ def layered_route(
         structure = layered_structure(n, intra, cross, layers)
     if (structure.n, structure.layers) != (n, layers):
         raise ValueError(f"structure: built for {structure.layers} layers of {structure.n} nodes, not {layers} of {n}")
+    weights = _arc_weights(structure, w_intra, w_cross)
+    return _search_layers(n, layers, structure.indptr, structure.indices, weights, ends, budget)
+
+
+def layered_arcs(
+    n: int, tails: np.ndarray, heads: np.ndarray, w: np.ndarray, cross: np.ndarray, layers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The layered CSR (indptr, indices, data) of ``layers`` copies of an n-node graph given as directed arcs sorted
+    by tail without parallel arcs (``AtlasGraph.ellipse``'s): O(layers x arcs), no sort. ``cross``: (A,) bool, the
+    arcs that switch charts (layer s to s + 1); the others stay in their layer."""
+    last = ~cross
+    counts_all = np.bincount(tails, minlength=n)
+    counts_intra = np.bincount(tails[last], minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate([counts_all] * (layers - 1) + [counts_intra]))])
+    step = cross.astype(np.int64) * n
+    indices = np.concatenate([heads + s * n + step for s in range(layers - 1)] + [heads[last] + (layers - 1) * n])
+    data = np.concatenate([w] * (layers - 1) + [w[last]]).astype(np.float64)
+    return indptr.astype(np.int64), indices.astype(np.int64), data
+
+
+def _search_layers(
+    n: int,
+    layers: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    ends: QueryEnds,
+    budget: float,
+) -> LayeredRoute | None:
+    """:func:`layered_route`'s search on the layered CSR (rows 0 .. layers n - 1) plus the query's virtual ends."""
     # the source is row layers * n, appended after the layered rows: its arcs enter the layer of their switch
     keep = ends.start_switch < layers
     heads = (ends.start_switch[keep] * n + ends.start_nodes[keep]).astype(np.int64)
     source = layers * n
-    indptr = np.concatenate([structure.indptr, [structure.indptr[-1] + heads.size]])
-    indices = np.concatenate([structure.indices, heads])
-    data = np.concatenate([_arc_weights(structure, w_intra, w_cross), ends.start_costs[keep].astype(np.float64)])
+    indptr = np.concatenate([indptr, [indptr[-1] + heads.size]])
+    indices = np.concatenate([indices, heads])
+    data = np.concatenate([data, ends.start_costs[keep].astype(np.float64)])
     adjacency = csr_array((data, indices, indptr), shape=(source + 1, source + 1))
     dist, pred = dijkstra(adjacency, directed=True, indices=source, return_predecessors=True, limit=budget)
     # x1 is reached from node v of layer s at dist + its arc's cost, with s + the arc's switch switches
@@ -193,38 +209,63 @@ def layered_route(
     return LayeredRoute(np.asarray(visited, dtype=np.int64), float(total.ravel()[flat]), best_s)
 
 
-#: Layered structures of each graph, by number of layers (structure only: the weights are read at each search).
-_STRUCTURES: weakref.WeakKeyDictionary[GraphRecord, dict[int, LayeredStructure]] = weakref.WeakKeyDictionary()
+#: Relative slack on the budget of the ellipse (:func:`fewest_switch_route`): a node on a route of cost exactly
+#: the budget may have ds + dt summed in another order, a few ulps above it; extra nodes never change the result.
+ELLIPSE_SLACK = 1e-9
 
 
 def fewest_switch_route(
     graph: GraphRecord, src: Attachments, dst: Attachments, b: int, budget: float, max_switches: int
 ) -> LayeredRoute | None:
     """Pair b's route through graph nodes with the fewest chart switches (at most ``max_switches``) among those
-    of length <= ``budget``, the shortest such; None when none fits (:func:`layered_route` on the graph).
+    of length <= ``budget``, the shortest such; None when none fits (:func:`layered_route`).
+
+    Only the nodes v with ds(v) + dt(v) <= budget can be on such a route (ds, dt: distances from x0 and to x1
+    under the same weights), so the layered search runs on the subgraph they induce (``AtlasGraph.ellipse``:
+    two bounded Dijkstras on one weights snapshot, the first pruned by the A* heuristic toward x1's main copy),
+    in O(that subgraph) and not O(the graph): the same route as on the whole graph, without a layered copy of
+    every edge on a query's first call.
 
     Args:
         graph: the graph (its current weights: exact, or lower bounds where a lazy graph has not decoded them).
         src, dst: the pairs' source and target attachments (pair b's costs include the jumps from the main copy).
         b: the pair.  budget: the largest acceptable length (float).  max_switches: >= 0.
     """
-    intra, cross = _graph_edges(graph)
-    weights = graph.edge_weights.values
-    n_intra = intra.shape[0]
     e0 = np.arange(src.offsets[b], src.offsets[b + 1])
     e1 = np.arange(dst.offsets[b], dst.offsets[b + 1])
-    ends = QueryEnds(
-        start_nodes=src.nodes[e0],
-        start_costs=src.costs[e0],
-        start_switch=(src.copy_chart[e0 // graph.k] != src.main_chart(b)).astype(np.int64),
-        end_nodes=dst.nodes[e1],
-        end_costs=dst.costs[e1],
-        end_switch=(dst.copy_chart[e1 // graph.k] != dst.main_chart(b)).astype(np.int64),
+    limit = float(budget) * (1.0 + ELLIPSE_SLACK)
+    nodes, tails, heads, w = graph.native.ellipse(
+        np.ascontiguousarray(src.nodes[e0], dtype=np.int64),
+        np.ascontiguousarray(src.costs[e0], dtype=np.float64),
+        np.ascontiguousarray(dst.nodes[e1], dtype=np.int64),
+        np.ascontiguousarray(dst.costs[e1], dtype=np.float64),
+        limit,
+        np.ascontiguousarray(dst.copy_position[dst.copy_offsets[b]], dtype=np.float64).reshape(-1),
     )
-    w_intra, w_cross = weights[:n_intra], weights[n_intra : n_intra + cross.shape[0]]
+    if nodes.size == 0:
+        return None
+    chart = graph.node_chart[nodes]
+    cross = chart[tails] != chart[heads]
     layers = int(max_switches) + 1
-    by_layers = _STRUCTURES.setdefault(graph, {})
-    if layers not in by_layers:
-        by_layers[layers] = layered_structure(graph.n_nodes, intra, cross, layers)
-    structure = by_layers[layers]
-    return layered_route(graph.n_nodes, intra, w_intra, cross, w_cross, ends, budget, max_switches, structure)
+    indptr, indices, data = layered_arcs(nodes.size, tails, heads, w, cross, layers)
+    start, start_at = _local(nodes, src.nodes[e0])
+    end, end_at = _local(nodes, dst.nodes[e1])
+    ends = QueryEnds(
+        start_nodes=start,
+        start_costs=src.costs[e0][start_at],
+        start_switch=(src.copy_chart[e0[start_at] // graph.k] != src.main_chart(b)).astype(np.int64),
+        end_nodes=end,
+        end_costs=dst.costs[e1][end_at],
+        end_switch=(dst.copy_chart[e1[end_at] // graph.k] != dst.main_chart(b)).astype(np.int64),
+    )
+    found = _search_layers(nodes.size, layers, indptr, indices, data, ends, budget)
+    if found is None:
+        return None
+    return LayeredRoute(nodes[found.nodes], found.cost, found.switches)
+
+
+def _local(nodes: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(local indices into the sorted ``nodes`` of the ``ends`` among them, and which of ``ends`` those are)."""
+    pos = np.clip(np.searchsorted(nodes, ends), 0, nodes.size - 1)
+    hit = np.flatnonzero(nodes[pos] == ends)
+    return pos[hit].astype(np.int64), hit

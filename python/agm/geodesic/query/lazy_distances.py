@@ -10,9 +10,21 @@ query point (:mod:`agm.geodesic.query.attach`). A (B, T) matrix is found in roun
 2. a pair whose route is fully evaluated is exact (its cost is exact and every other route costs at least its
    bound: the LazySP argument of :mod:`agm.geodesic.query.lazysp`); the others collect the unevaluated graph and
    attachment edges of their routes;
-3. the union over all rows of the call is decoded in one batched pass per kind, and the pending pairs go again.
+3. a route with edges that have no tighter bound yet gives those: they get the two-piece polyline through the
+   middle step, 1 decoding each (:mod:`agm.geodesic.graph.bounds`), which may refute the route; a route whose
+   unevaluated edges are all bounded gives them all, to be decoded in full. The union over all rows of the call
+   is bounded or decoded in one batched pass per kind, and the pending pairs go again.
 
-Each round evaluates at least one edge of every pending pair, so the loop ends; past
+Where the chords mislead (a trained decoder: weight/chord up to 3.6), the midpoint bound refutes most misleading
+routes for 1 decoding per edge instead of n - 1. Measured (the 8-chart AWAE cpu preset, 2,000 MNIST points,
+3,240 nodes, 44,029 intra-chart edges, 200 x 200, decodes simulated from the eager weights): edges decoded in
+full 13,781 instead of 17,216 (graph + attachments), plus 17,083 single-point bounds: 0.341 of ``evaluate_all``'s
+decodings instead of 0.391. The
+floor of any exact method is the union of the exact routes (every edge of one shortest route must be decoded to
+know its length): 5,524 graph edges and 3,942 attachments there, 0.215.
+
+Each round bounds or evaluates at least one edge of every pending pair (an edge is bounded once), so the loop
+ends; past
 :data:`agm.geodesic.query.lazysp.EAGER_SWITCH` of the intra-chart edges the rest are decoded at once, so no call decodes
 more than the eager graph plus the attachments.
 
@@ -31,7 +43,7 @@ import numpy as np
 import torch
 
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
@@ -98,6 +110,7 @@ def lazy_graph_distances(
     out = np.full((n_src, n_tgt), np.inf)
     want = np.array(want, dtype=bool, copy=True)
     lookup = AttachmentEdges(att, graph.n_nodes)
+    att_bounded = np.zeros(att.nodes.size, dtype=bool)
     while want.any():
         stats.rounds += 1
         as_of = graph.edge_weights.version  # before the search: see the module docstring
@@ -113,7 +126,9 @@ def lazy_graph_distances(
             lengths, offsets, nodes = graph.native.distance_routes(
                 src.offsets, src.nodes, src.costs, dst.offsets, dst.nodes, dst.costs, want[chunk], n_threads
             )
-            exact, g_ids, a_ids = _pending(graph, lookup, as_of, att, src_rows[chunk], dst_rows, offsets, nodes)
+            exact, g_ids, a_ids = _pending(
+                graph, lookup, as_of, att, att_bounded, src_rows[chunk], dst_rows, offsets, nodes
+            )
             exact &= want[chunk].ravel()
             unreachable = want[chunk].ravel() & (np.diff(offsets) == 0)
             settle = (exact | unreachable).reshape(chunk.size, n_tgt)
@@ -122,9 +137,16 @@ def lazy_graph_distances(
             done += int(settle.sum())
             graph_ids.append(g_ids)
             att_ids.append(a_ids)
-        decoded = _evaluate(
-            graph, model, device, policy, att, np.concatenate(graph_ids), np.concatenate(att_ids), stats
-        )
+        g_ids, a_ids = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
+        # an edge on a route for the first time gets its midpoint bound (1 decoding); one that a route still
+        # uses with that bound is decoded in full
+        g_new = g_ids[~graph.edge_weights.bounded[g_ids]]
+        a_new = a_ids[~att_bounded[a_ids]]
+        stats.bounded_edges += _bound(graph, model, device, policy, att, g_new, a_new)
+        att_bounded[a_new] = True
+        g_ids = g_ids[~np.isin(g_ids, g_new)]
+        a_ids = a_ids[~np.isin(a_ids, a_new)]
+        decoded = _evaluate(graph, model, device, policy, att, g_ids, a_ids, stats)
         if progress is not None:
             progress(done, decoded)
     return out
@@ -135,16 +157,19 @@ def _pending(
     lookup: AttachmentEdges,
     as_of: int,
     att: Attachments,
+    att_bounded: np.ndarray,
     src_queries: np.ndarray,
     dst_queries: np.ndarray,
     offsets: np.ndarray,
     nodes: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which routes of one native call are exact, and the unevaluated edges of the others.
+    """Which routes of one native call are exact, and the edges to bound or decode on the others: a route with an
+    edge that has no midpoint bound yet gives only those (their bounds may refute it for 1 decoding each), a route
+    whose unevaluated edges are all bounded gives them all (to be decoded in full).
 
     Returns:
         exact: (B T,) bool, the route exists and every edge of it is evaluated (graph edges as of store ``as_of``);
-        graph edge ids and attachment edge ids (into ``att``) on the routes that are not, unique.
+        graph edge ids and attachment edge ids (into ``att``) collected from the routes that are not, unique.
     """
     n_pairs = offsets.size - 1
     counts = np.diff(offsets)
@@ -158,12 +183,41 @@ def _pending(
     n_tgt = dst_queries.size
     first = lookup.of(src_queries[routed // n_tgt], nodes[offsets[routed]])
     last = lookup.of(dst_queries[routed % n_tgt], nodes[offsets[routed + 1] - 1])
-    ends_lazy = ~att.evaluated[first] | ~att.evaluated[last]
+    first_lazy, last_lazy = ~att.evaluated[first], ~att.evaluated[last]
     exact = counts > 0
-    exact[pair[:-1][inner][lazy]] = False
-    exact[routed[ends_lazy]] = False
-    ends = np.concatenate([first[~att.evaluated[first]], last[~att.evaluated[last]]])
-    return exact, np.unique(ids[lazy]), np.unique(ends)
+    g_pair = pair[:-1][inner][lazy]
+    exact[g_pair] = False
+    exact[routed[first_lazy | last_lazy]] = False
+    g_ids = ids[lazy]
+    a_ids = np.concatenate([first[first_lazy], last[last_lazy]])
+    a_pair = np.concatenate([routed[first_lazy], routed[last_lazy]])
+    g_fresh = ~graph.edge_weights.bounded[g_ids]
+    a_fresh = ~att_bounded[a_ids]
+    has_fresh = np.zeros(n_pairs, dtype=bool)
+    has_fresh[g_pair[g_fresh]] = True
+    has_fresh[a_pair[a_fresh]] = True
+    g_keep = g_fresh | ~has_fresh[g_pair]
+    a_keep = a_fresh | ~has_fresh[a_pair]
+    return exact, np.unique(g_ids[g_keep]), np.unique(a_ids[a_keep])
+
+
+def _bound(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    device: torch.device,
+    policy: DecodePolicy,
+    att: Attachments,
+    graph_ids: np.ndarray,
+    att_ids: np.ndarray,
+) -> int:
+    """Raise the bounds of these graph and attachment edges to their midpoint bounds; the edges decoded."""
+    n = 0
+    context = DecodeContext(model, device, policy, graph.n_steps)
+    if graph_ids.size:
+        n += bound(GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights), graph_ids, context)
+    if att_ids.size:
+        n += bound(AttachmentEdgeKind(graph, att), att_ids, context)
+    return n
 
 
 def _evaluate(

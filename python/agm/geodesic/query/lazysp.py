@@ -26,6 +26,7 @@ the loop ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,8 @@ class LazyStats:
     attachment_edges: int = 0
     direct_edges: int = 0
     per_round: list[int] = field(default_factory=list)
+    #: graph and attachment edges whose bound was raised by one midpoint decoding (:mod:`agm.geodesic.graph.bounds`)
+    bounded_edges: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ def lazy_routes(
     n_threads: int,
     stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Route | None], Attachments, Attachments, DirectEdges]:
     """The exact routes of all pairs of ``qs`` by LazySP rounds (see the module docstring; under ``evaluating``).
 
@@ -176,6 +180,8 @@ def lazy_routes(
     compete on chart switches).
 
     ``direct`` holds the pairs' direct edges (:func:`agm.geodesic.query.direct.direct_edges`); it is evaluated in place.
+
+    ``progress`` is called after each round with (pairs done this round, edges decoded this round).
 
     Returns:
         One route per pair (None where the ends cannot be joined), and the final source and target attachments
@@ -219,7 +225,10 @@ def lazy_routes(
                 todo.append(need)
                 still.append(b)
         if not still:
+            if progress is not None:
+                progress(pending.size, 0)
             break
+        before = stats.graph_edges + stats.attachment_edges + stats.direct_edges
         n_graph = np.concatenate([t.graph for t in todo])
         n_att = np.concatenate([t.attachments for t in todo])
         n_direct = np.concatenate([t.direct for t in todo])
@@ -233,6 +242,9 @@ def lazy_routes(
             rest = np.flatnonzero(~graph.edge_weights.evaluated)
             table = table or node_table(graph, device)
             stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), rest, context)
+        if progress is not None:
+            after = stats.graph_edges + stats.attachment_edges + stats.direct_edges
+            progress(pending.size - len(still), after - before)
         src, dst = qs.sides()
         pending = np.asarray(still, dtype=np.int64)
     return routes, src, dst, direct

@@ -36,6 +36,7 @@ from agm.geodesic.query.attach import Attachments, attach
 from agm.geodesic.query.direct import PairEnds, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
+from agm.geodesic.query.lazy_progress import lazy_progress
 from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes
 from agm.geodesic.query.routes import Route
 from agm.models.protocol import SemiAtlasModel, model_device
@@ -120,6 +121,7 @@ def shortest_paths(
     lazy_stats: LazyStats | None = None,
     switch_tolerance: float = SWITCH_TOLERANCE,
     attach: AttachRule | None = None,
+    progress: bool | None = None,
 ) -> list[GeodesicPath | None]:
     """Geodesics of the pairs (X0[b], X1[b]) on ``graph``: :func:`agm.geodesic.shortest_paths` (None for an
     unreachable pair only with ``raise_unreachable=False``)."""
@@ -132,8 +134,24 @@ def shortest_paths(
         raise ValueError(f"X0 and X1 must hold the same number of points; got {a.shape[0]} and {b.shape[0]}")
     names: Names = ("X0[{}]".format, "X1[{}]".format)
     if is_sharded():
-        return _solve_sharded(model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, lazy_stats, rules)
-    return _solve(model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, names, lazy_stats, rules=rules)
+        return _solve_sharded(
+            model, graph, dev, policy, a, b, method, n_threads, raise_unreachable, lazy_stats, rules, progress
+        )
+    return _solve(
+        model,
+        graph,
+        dev,
+        policy,
+        a,
+        b,
+        method,
+        n_threads,
+        raise_unreachable,
+        names,
+        lazy_stats,
+        rules=rules,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)
@@ -163,6 +181,7 @@ def _solve_sharded(
     raise_unreachable: bool,
     stats: LazyStats | None,
     rules: QueryRules,
+    progress: bool | None = None,
 ) -> list[GeodesicPath | None]:
     """:func:`_solve` for this rank's contiguous share of the pairs; every rank returns all B paths (rank order).
 
@@ -178,7 +197,7 @@ def _solve_sharded(
     def solve_share() -> list[GeodesicPath | None]:
         if rows.start == rows.stop:  # fewer pairs than ranks: this rank has none
             return []
-        args = (method, n_threads, raise_unreachable, names, mine, start, rules)
+        args = (method, n_threads, raise_unreachable, names, mine, start, rules, progress)
         return _solve(model, graph, dev, policy, a[rows], b[rows], *args)
 
     paths = on_every_rank(solve_share)
@@ -283,15 +302,23 @@ def _solve(
     stats: LazyStats | None = None,
     first: int | None = None,
     rules: QueryRules = QueryRules(),
+    progress: bool | None = False,
 ) -> list[GeodesicPath | None]:
+    """The exact routes of the pairs (a[b], b[b]) made into paths; a bar over the pairs made exact as ``progress``
+    says (:mod:`agm.geodesic.query.lazy_progress`; False, the default, for the single-pair query)."""
     qs = _attach_unique(model, graph, dev, policy, a, b, names, rules.attach)
     src, dst = qs.sides()
     direct = direct_edges(graph, src, dst)
     if raise_unreachable:
         _check_reachable(PairEnds(graph, src, dst, direct), first)
-    with evaluating(model):
+    pending_att = int((~qs.unique.evaluated).sum())
+    what = f"{src.n_queries} geodesics"
+    with (
+        lazy_progress(graph, policy, pending_att, src.n_queries, "shortest_paths", what, progress) as advance,
+        evaluating(model),
+    ):
         routes, src, dst, direct = lazy_routes(
-            graph, model, dev, policy, qs, direct, method, n_threads, stats, rules.switch_tolerance
+            graph, model, dev, policy, qs, direct, method, n_threads, stats, rules.switch_tolerance, advance
         )
     return [None if r is None else _make_path(graph, model, dev, src, dst, i, r) for i, r in enumerate(routes)]
 
