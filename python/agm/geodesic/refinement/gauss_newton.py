@@ -100,6 +100,9 @@ class _Layout:
     diag_weight: torch.Tensor  # (B, L, 1, 1) float64: 2 (w_(i-1) + w_i), the weight of J_i^T J_i
     off_weight: torch.Tensor  # (B, L - 1, 1, 1) float64: -2 w_i, the weight of J_i^T J_(i+1)
     off_free: torch.Tensor  # (B, L - 1, 1, 1) bool: both ends of the segment free
+    grad_weight: torch.Tensor  # (B, L - 1, 1, 1) float64: 2 * energy_weight
+    jump4: torch.Tensor  # (B, L - 1, 1, 1) bool
+    t64: torch.Tensor  # (n - 1, 1) float64
 
 
 def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
@@ -131,6 +134,9 @@ def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
         diag_weight=(2.0 * (padded[:, :-1] + padded[:, 1:]))[:, :, None, None],
         off_weight=(-2.0 * curves.weight)[:, :, None, None],
         off_free=(free[:, :-1] & free[:, 1:])[:, :, None, None],
+        grad_weight=(2.0 * curves.weight * factor)[:, :, None, None],
+        jump4=jump[:, :, None, None],
+        t64=(torch.arange(1, n_sub + 1, device=device, dtype=torch.float64) / sub_steps)[:, None],
     )
 
 
@@ -251,37 +257,62 @@ def _energy_and_gradient(
     model: SemiAtlasModel, layout: _Layout, latents: torch.Tensor, batch_size: int, check: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B,) float64 energies, (B, L, d) float64 gradients, the points' decodings (B L, D) float32 and (B,) float64
-    lengths: one decoding of the points and sub-steps, one backward pass."""
+    lengths: one decoding of the points and sub-steps, one backward pass through the decoder alone.
+
+    The energy's derivative by the decodings is written out (a polyline's: 2 w (x_k - x_(k-1)) - 2 w (x_(k+1) -
+    x_k) at every vertex), and that of the sub-step latents by the points' (z_a + t (z_b - z_a)); autograd runs
+    only the decoder's vector-Jacobian product, not a graph of the energy's own operations."""
     b, length, d = latents.shape
-    n_points = b * length
+    n_points, n_sub = b * length, layout.n_sub
+    z = latents.detach()
+    flat = z.reshape(-1, d)
+    if n_sub > 0:
+        z_a = z[:, :-1]
+        z_b = torch.where(layout.hold, z_a, z[:, 1:])
+        flat = torch.cat([flat, (z_a[:, :, None] + layout.t * (z_b - z_a)[:, :, None]).reshape(-1, d)])
     with torch.enable_grad():
-        z = latents.detach().requires_grad_(True)
-        flat = z.reshape(-1, d)
-        if layout.n_sub > 0:
-            z_a = z[:, :-1]
-            z_b = torch.where(layout.hold, z_a, z[:, 1:])
-            sub = z_a[:, :, None] + layout.t * (z_b - z_a)[:, :, None]  # (B, L - 1, n - 1, d)
-            flat = torch.cat([flat, sub.reshape(-1, d)])
+        flat = flat.detach().requires_grad_(True)
         decoded = _decoded(model, flat, layout.charts, batch_size, check)
-        x = decoded[:n_points].reshape(b, length, -1)
-        if layout.n_sub > 0:
-            inner = decoded[n_points:].reshape(b, length - 1, layout.n_sub, -1)
-            poly = torch.cat([x[:, :-1, None], inner, x[:, 1:, None]], dim=2)  # (B, L - 1, n + 1, D)
-        else:
-            poly = torch.stack([x[:, :-1], x[:, 1:]], dim=2)
-        diff = poly[:, :, 1:] - poly[:, :, :-1]  # (B, L - 1, n, D) float32
-        chord = x[:, 1:] - x[:, :-1]  # (B, L - 1, D): the transitions' gaps
-        fine = (diff.double() ** 2).sum(dim=(2, 3))
-        if layout.any_jump:
-            fine = torch.where(layout.jump, (chord.double() ** 2).sum(dim=2), fine)
-        energy = (layout.energy_weight * fine).sum(dim=1)
-        (gradient,) = torch.autograd.grad(energy.sum(), [z])
     with torch.no_grad():
+        out = decoded.detach()
+        x = out[:n_points].reshape(b, length, -1)
+        if n_sub > 0:
+            poly = torch.cat([x[:, :-1, None], out[n_points:].reshape(b, length - 1, n_sub, -1), x[:, 1:, None]], 2)
+        else:
+            poly = torch.stack([x[:, :-1], x[:, 1:]], dim=2)  # (B, L - 1, n + 1, D)
+        diff = poly[:, :, 1:] - poly[:, :, :-1]  # (B, L - 1, n, D) float32
+        wide = diff.double()
+        fine = (wide**2).sum(dim=(2, 3))
+        slope = layout.grad_weight * wide  # dE/d(x_(k+1) - x_k)
+        chord = x[:, 1:] - x[:, :-1]  # (B, L - 1, D): the transitions' gaps
+        if layout.any_jump:
+            gap = chord.double()
+            fine = torch.where(layout.jump, (gap**2).sum(dim=2), fine)
+            slope = torch.where(layout.jump4, layout.grad_weight * gap[:, :, None, :], slope)
+        energy = (layout.energy_weight * fine).sum(dim=1)
+        edge = slope.new_zeros(b, length - 1, 1, slope.shape[3])
+        vertex = torch.cat([edge, slope], dim=2) - torch.cat([slope, edge], dim=2)  # (B, L - 1, n + 1, D)
+        at_points = torch.nn.functional.pad(vertex[:, :, 0], (0, 0, 0, 1))
+        at_points = at_points + torch.nn.functional.pad(vertex[:, :, -1], (0, 0, 1, 0))
+        upstream = at_points.reshape(n_points, -1)
+        if n_sub > 0:
+            upstream = torch.cat([upstream, vertex[:, :, 1:-1].reshape(-1, upstream.shape[1])])
+    (through,) = torch.autograd.grad(decoded, flat, grad_outputs=upstream.to(decoded.dtype))
+    with torch.no_grad():
+        through = through.double()
+        gradient = through[:n_points].reshape(b, length, d)
+        if n_sub > 0:
+            steps = through[n_points:].reshape(b, length - 1, n_sub, d)
+            to_b = (layout.t64 * steps).sum(dim=2)  # (B, L - 1, d): d sub / d z_b = t
+            to_a = steps.sum(dim=2) - to_b  # 1 - t
+            held = torch.where(layout.hold, to_b, 0.0)  # held sub-steps move with z_a
+            gradient = gradient + torch.nn.functional.pad(to_a + held, (0, 0, 0, 1))
+            gradient = gradient + torch.nn.functional.pad(to_b - held, (0, 0, 1, 0))
         pieces = torch.linalg.vector_norm(diff, dim=3).double().sum(dim=2)
         if layout.any_jump:
             pieces = torch.where(layout.jump, torch.linalg.vector_norm(chord, dim=2).double(), pieces)
         curve_length = torch.where(layout.segment, pieces, 0.0).sum(dim=1)
-    return energy.detach(), gradient.double(), decoded[:n_points].detach(), curve_length
+    return energy, gradient, out[:n_points], curve_length
 
 
 #: Flat positions of the block-tridiagonal entries in an (L d) x (L d) matrix, per (L, d, device).
