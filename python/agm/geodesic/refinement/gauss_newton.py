@@ -297,7 +297,8 @@ def _energy_and_gradient(
         upstream = at_points.reshape(n_points, -1)
         if n_sub > 0:
             upstream = torch.cat([upstream, vertex[:, :, 1:-1].reshape(-1, upstream.shape[1])])
-    (through,) = torch.autograd.grad(decoded, flat, grad_outputs=upstream.to(decoded.dtype))
+    with torch.enable_grad():  # a scalar: grad_outputs would import torch.fx's sympy (~1 s) on the first call
+        (through,) = torch.autograd.grad((decoded * upstream.to(decoded.dtype)).sum(), [flat])
     with torch.no_grad():
         through = through.double()
         gradient = through[:n_points].reshape(b, length, d)
