@@ -19,9 +19,11 @@ search (Armijo, halving) accepts a step only where the energy drops and no free 
 decoding of all their points and sub-steps (with its backward pass), one decoding of the d shifted copies of their
 points (the Jacobians) and one partition call, whatever the number of curves.
 
-Measured (benchmarks/bench_refine.py, 20 sphere pairs, loaded 2-core Xeon, CPU time per geodesic): 3.2 ms in one
-call for all 20 (17.5 ms one by one; the L-BFGS refine it replaces: 57 ms batched, 145 ms one by one; GEORCE
-1.4 ms), median / max length error 4.4e-6 / 9.4e-5 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole).
+Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon at load 6-9, CPU time per geodesic): 3.6 ms
+in one call for all 20, 14.9 ms one by one (the version before this one: 5.0 / 23.1 ms; GEORCE 1.7 ms); median /
+max length error 4.1e-6 / 9.4e-5 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole). The energy's
+derivative by the decodings is written out, so autograd runs the decoder's vector-Jacobian product only; the
+loop's bookkeeping is numpy on the host.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class _Layout:
     hold: torch.Tensor  # (B, L - 1, 1) bool: the sub-steps stay at the segment's first point
     weight: torch.Tensor  # (B, L - 1) float64: the chord model's weights
     energy_weight: torch.Tensor  # (B, L - 1) float64: weight * n inside a chart, weight at a transition
-    charts: torch.Tensor  # (B L + B (L - 1) (n - 1),) int64
+    charts: torch.Tensor  # (B L + B (L - 1) (n - 1),) int64 (the kept rows only, where some are left out)
     point_charts: torch.Tensor  # (B L, 1) int64
     t: torch.Tensor  # (n - 1, 1) float32: the sub-steps' positions
     n_sub: int
@@ -103,6 +105,8 @@ class _Layout:
     grad_weight: torch.Tensor  # (B, L - 1, 1, 1) float64: 2 * energy_weight
     jump4: torch.Tensor  # (B, L - 1, 1, 1) bool
     t64: torch.Tensor  # (n - 1, 1) float64
+    kept: torch.Tensor | None  # (K,) int64: the flat rows decoded (padding left out), None when all are
+    kept_points: torch.Tensor | None  # (P,) int64: the points decoded among the B L, None when all are
 
 
 def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
@@ -115,6 +119,15 @@ def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
         charts = torch.cat([charts, curves.charts[:, :-1, None].expand(b, length - 1, n_sub).reshape(-1)])
     factor = torch.where(jump, 1.0, float(sub_steps)).to(torch.float64)
     d = curves.latents.shape[2]
+    valid = curves.valid.reshape(-1)
+    kept = kept_points = None
+    if not bool(valid.all()):  # padded curves: their padding is not decoded
+        kept_points = torch.nonzero(valid)[:, 0]
+        kept = kept_points
+        if n_sub > 0:
+            subs = segment[:, :, None].expand(b, length - 1, n_sub).reshape(-1)
+            kept = torch.cat([kept_points, b * length + torch.nonzero(subs)[:, 0]])
+        charts = charts[kept]
     padded = torch.nn.functional.pad(curves.weight, (1, 1))
     return _Layout(
         free=free,
@@ -128,7 +141,7 @@ def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
         t=(torch.arange(1, n_sub + 1, device=device, dtype=curves.latents.dtype) / sub_steps)[:, None],
         n_sub=n_sub,
         any_jump=bool(jump.any()),
-        shifted_charts=curves.charts.reshape(-1).repeat(d),
+        shifted_charts=curves.charts.reshape(-1)[kept_points if kept_points is not None else slice(None)].repeat(d),
         eye=torch.eye(d, dtype=torch.float64, device=device),
         shifts=torch.eye(d, dtype=curves.latents.dtype, device=device)[:, None, :],
         diag_weight=(2.0 * (padded[:, :-1] + padded[:, 1:]))[:, :, None, None],
@@ -137,6 +150,8 @@ def _layout(curves: CurveBatch, sub_steps: int) -> _Layout:
         grad_weight=(2.0 * curves.weight * factor)[:, :, None, None],
         jump4=jump[:, :, None, None],
         t64=(torch.arange(1, n_sub + 1, device=device, dtype=torch.float64) / sub_steps)[:, None],
+        kept=kept,
+        kept_points=kept_points,
     )
 
 
@@ -231,23 +246,24 @@ def _evaluate(
     (the Jacobians) and, with ``eps``, one partition call."""
     b, length, d = latents.shape
     energy, gradient, x, poly_length = _energy_and_gradient(model, layout, latents, batch_size, check)
-    jac = _jacobians(
-        model,
-        latents.reshape(-1, d),
-        layout.charts[: b * length],
-        x,
-        batch_size,
-        check,
-        layout.shifts,
-        layout.shifted_charts,
-    )
+    z, point_charts = latents.reshape(-1, d), layout.point_charts
+    kept = layout.kept_points
+    if kept is not None:
+        z, x, point_charts = z[kept], x[kept], point_charts[kept]
+    n_points = point_charts.shape[0]
+    jac = _jacobians(model, z, layout.charts[:n_points], x, batch_size, check, layout.shifts, layout.shifted_charts)
+    if kept is not None:
+        jac = jac.new_zeros(b * length, *jac.shape[1:]).index_copy_(0, kept, jac)
     step = _gauss_newton_step(layout, jac.reshape(b, length, *jac.shape[1:]), gradient)
     if eps is None:
         violation = torch.zeros_like(energy)
         edge = torch.full_like(energy, float("inf"))
     else:
         psi = call_model("partition", model.partition, x.reshape(-1, *data_shape))
-        own = torch.where(layout.free, psi.gather(1, layout.point_charts).reshape(b, length).double(), float("inf"))
+        mine = psi.gather(1, point_charts).double()
+        if kept is not None:
+            mine = mine.new_ones(b * length, 1).index_copy_(0, kept, mine)
+        own = torch.where(layout.free, mine.reshape(b, length), float("inf"))
         violation = (eps - own).clamp(min=0).sum(dim=1)  # inf at fixed and padded points: no violation
         edge = own.amin(dim=1)
     return Evaluation(energy, step, (gradient * step).sum(dim=(1, 2)), violation, poly_length, edge)
@@ -270,11 +286,14 @@ def _energy_and_gradient(
         z_a = z[:, :-1]
         z_b = torch.where(layout.hold, z_a, z[:, 1:])
         flat = torch.cat([flat, (z_a[:, :, None] + layout.t * (z_b - z_a)[:, :, None]).reshape(-1, d)])
+    rows = flat if layout.kept is None else flat[layout.kept]
     with torch.enable_grad():
-        flat = flat.detach().requires_grad_(True)
-        decoded = _decoded(model, flat, layout.charts, batch_size, check)
+        rows = rows.detach().requires_grad_(True)
+        decoded = _decoded(model, rows, layout.charts, batch_size, check)
     with torch.no_grad():
         out = decoded.detach()
+        if layout.kept is not None:  # padding: zeros (weight 0, never measured)
+            out = out.new_zeros(flat.shape[0], out.shape[1]).index_copy_(0, layout.kept, out)
         x = out[:n_points].reshape(b, length, -1)
         if n_sub > 0:
             poly = torch.cat([x[:, :-1, None], out[n_points:].reshape(b, length - 1, n_sub, -1), x[:, 1:, None]], 2)
@@ -297,10 +316,14 @@ def _energy_and_gradient(
         upstream = at_points.reshape(n_points, -1)
         if n_sub > 0:
             upstream = torch.cat([upstream, vertex[:, :, 1:-1].reshape(-1, upstream.shape[1])])
+        if layout.kept is not None:
+            upstream = upstream[layout.kept]
     with torch.enable_grad():  # a scalar: grad_outputs would import torch.fx's sympy (~1 s) on the first call
-        (through,) = torch.autograd.grad((decoded * upstream.to(decoded.dtype)).sum(), [flat])
+        (through,) = torch.autograd.grad((decoded * upstream.to(decoded.dtype)).sum(), [rows])
     with torch.no_grad():
         through = through.double()
+        if layout.kept is not None:
+            through = through.new_zeros(flat.shape[0], d).index_copy_(0, layout.kept, through)
         gradient = through[:n_points].reshape(b, length, d)
         if n_sub > 0:
             steps = through[n_points:].reshape(b, length - 1, n_sub, d)
