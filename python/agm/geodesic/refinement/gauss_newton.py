@@ -19,8 +19,8 @@ search (Armijo, halving) accepts a step only where the energy drops and no free 
 decoding of all their points and sub-steps (with its backward pass), one decoding of the d shifted copies of their
 points (the Jacobians) and one partition call, whatever the number of curves.
 
-Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon at load 6-9, CPU time per geodesic): 3.6 ms
-in one call for all 20, 14.9 ms one by one (the version before this one: 5.0 / 23.1 ms; GEORCE 1.7 ms); median /
+Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon at load 5-6, CPU time per geodesic): 3.2 ms
+in one call for all 20, 15.3 ms one by one (the version before this one: 4.7 / 27.0 ms; GEORCE 1.8 ms); median /
 max length error 4.1e-6 / 9.4e-5 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole). The energy's
 derivative by the decodings is written out, so autograd runs the decoder's vector-Jacobian product only; the
 loop's bookkeeping is numpy on the host.
