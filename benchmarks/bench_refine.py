@@ -6,7 +6,9 @@ good (height > -0.3) and 5 with one end near its pole (height < -0.8). Methods, 
 method on all 20 pairs, in turn):
 
 * agm graph path (``shortest_path``), then ``path.refine()`` one by one, and ``refine_paths`` of all 20 in one call;
-* agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched;
+* agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched
+  (skipped where that file no longer imports); ``--base DIR``: another revision's whole package (a ``python/`` tree
+  with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched;
 * GEORCE (likely_geometry's ProbGEORCE with lambda = 0, T = 100, tol 1e-4, jit; JAX) in chart 0, when JAX is
   installed and a likely_geometry checkout is given (``--likely-geometry DIR``, it is not on PyPI);
 * stochman 0.3.0 ``connecting_geodesic`` (cubic spline, Adam, library defaults) in chart 0, when installed.
@@ -18,12 +20,14 @@ first-call overhead is measured in a fresh process: the first ``refine()`` minus
 Trained decoder (``--checkpoint PATH``, e.g. an ``agm train --charts 8`` MNIST run): graph on test images, pairs of
 graph paths refined before (``--before``) and now, one by one and batched: time per path, refined/graph length.
 
-Usage: python benchmarks/bench_refine.py [--quick] [--likely-geometry DIR] [--checkpoint PATH] [--threads 1]
+Usage: python benchmarks/bench_refine.py [--quick] [--likely-geometry DIR] [--checkpoint PATH] [--base DIR]
+[--threads 1]
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -65,8 +69,25 @@ def _before_module(rev: str) -> ModuleType | None:
     spec = importlib.util.spec_from_file_location("refine_before", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as err:  # the modules it imported have moved since
+        print(f"--before {rev} skipped: its refine.py no longer imports ({err}); see --base")
+        return None
     return module
+
+
+def _base_round(args: Any, task: str) -> dict[str, Any] | None:
+    """One round of ``--base DIR``'s refinement (benchmarks/_refine_base_worker.py, a fresh process), or None."""
+    if args.base is None:
+        return None
+    command = [sys.executable, str(Path(__file__).resolve().parent / "_refine_base_worker.py"), str(args.base), task]
+    command.append(str(args.seed))
+    if task == "trained":
+        command += [str(args.checkpoint), str(args.trained_points), str(args.trained_pairs)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=3600)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def _sphere_pairs(model: SphereAtlas, seed: int, n_good: int, n_pole: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,6 +211,17 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         out = fn()
         return out, time.perf_counter() - t, time.process_time() - c
 
+    def record_base() -> None:
+        base = _base_round(args, "sphere")
+        for method, row in (base or {}).items():
+            name = (
+                f"agm refine of --base, {method}" if method == "one by one" else f"agm refine of --base, {n} {method}"
+            )
+            timing = timings.setdefault(name, Timing())
+            timing.times.append(row["wall_s_per_path"])
+            timing.cpu_times.append(row["cpu_s_per_path"])
+            results[name] = (np.array(row["lengths"]), np.array(row["deviations"]))
+
     georce = _georce(args.likely_geometry)
     setup: dict[str, float] = {"agm_build_s": build_s}
     if georce is not None:
@@ -241,6 +273,7 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
             out, seconds, cpu = clock(lambda: [stochman(z0[i], z1[i]) for i in range(n)])
             lengths = np.array([np.linalg.norm(np.diff(c, axis=0), axis=1).sum() for c in out])
             record("stochman connecting_geodesic, chart 0", seconds, cpu, lengths, out)
+        record_base()
     rows = {
         name: {"per_geodesic": timings[name].as_dict(), **_summary(*results[name], true, n_good)} for name in timings
     }
@@ -300,6 +333,11 @@ def trained(args: Any, before: ModuleType | None) -> dict[str, Any]:
         for name, fn in methods.items():
             refined = timings[name].record(fn)
             ratio[name] = [float(r.length / p) for r, p in zip(refined, graph_len)]
+        for method, row in (_base_round(args, "trained") or {}).items():
+            name = f"--base, {method}"
+            timings.setdefault(name, Timing()).times.append(row["wall_s_per_path"] * len(paths))
+            timings[name].cpu_times.append(row["cpu_s_per_path"] * len(paths))
+            ratio[name] = [r / p for r, p in zip(row["lengths"], row["graph_lengths"])]
     n = len(paths)
     return {
         "checkpoint": str(args.checkpoint),
@@ -315,7 +353,7 @@ def trained(args: Any, before: ModuleType | None) -> dict[str, Any]:
                 "refined_over_graph_median": float(np.median(ratio[name])),
                 "refined_over_graph_max": float(np.max(ratio[name])),
             }
-            for name in methods
+            for name in timings
         },
     }
 
@@ -326,6 +364,13 @@ def main() -> None:
     p.add_argument("--likely-geometry", type=Path, default=None, help="a checkout of FrederikMR/likely_geometry")
     p.add_argument("--checkpoint", type=Path, default=None, help="a trained model for the trained-decoder part")
     p.add_argument("--before", default=BEFORE, help="git revision of the refine to compare with ('' for none)")
+    p.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        help="a folder with python/agm of another revision and its built _core (benchmarks/_refine_base_worker.py): "
+        "its refine_paths one by one and in one call, in a fresh process per round",
+    )
     p.add_argument("--trained-points", type=int, default=1000)
     p.add_argument("--trained-pairs", type=int, default=10)
     p.add_argument("--trained-repeats", type=int, default=2)

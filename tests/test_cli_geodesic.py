@@ -86,3 +86,29 @@ def test_geodesic_command_user_errors(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_decode_estimate_bounds_the_build() -> None:
     assert estimate_decodes(100, 2, 5, 3, 2, 0) == 200 + 200 * 5 * 2 + 2 * 2 * (1 + 5 * 2)
+
+
+def test_refine_decode_bound_bounds_what_refine_paths_decodes() -> None:
+    from agm import geodesic
+    from agm.geodesic.paths.refine import refine_decode_bound
+    from agm.models.analytic import SphereAtlas
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(3)
+    data = model.points(torch.randn(400, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=4, progress=False)
+    paths = [graph.shortest_path(data[i], data[i + 200]) for i in range(4)]
+    decoded = [0]
+    decode = model.decode
+
+    def counted(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        decoded[0] += int(z.shape[0])
+        return decode(z, y)
+
+    model.decode = counted  # type: ignore[method-assign]
+    geodesic.refine_paths(paths)
+    bound = refine_decode_bound(len(paths), 4, model.latent_dim, model.n_charts)
+    assert 0 < decoded[0] <= bound
+    # a bound of the defaults: every descent's full evaluations at least, fewer than twice that
+    one_descent = len(paths) * 100 * ((32 + 1) * (1 + 2) + 32 * 3)
+    assert 4 * one_descent <= bound < 8 * one_descent

@@ -113,3 +113,33 @@ def test_restart_paths_moves_the_start_then_a_warm_refine_finds_the_new_geodesic
     with pytest.raises(TypeError, match=r"paths\[0\] must be a GeodesicPath"):
         restart_paths(["p"], chart, z)  # type: ignore[list-item]
     assert restart_paths([], chart, z) == []
+
+
+def test_refine_batches_follow_the_decode_policy_raised_for_cheap_decoders() -> None:
+    import dataclasses
+
+    from agm.geodesic.paths.refine import MAX_CALL_POINTS, MIN_CALL_S, _call_points
+
+    model, paths, true = _sphere_pairs(3, 5)
+    path = paths[0]
+    slow = dataclasses.replace(path, _batch_size=64, _decode_rate=1400.0)  # a conv decoder on a CPU
+    assert _call_points(slow) == 64
+    cheap = dataclasses.replace(path, _batch_size=256, _decode_rate=2.3e6)
+    assert _call_points(cheap) == min(MAX_CALL_POINTS, int(2.3e6 * MIN_CALL_S)) > 256
+    unmeasured = dataclasses.replace(path, _batch_size=300, _decode_rate=0.0)
+    assert _call_points(unmeasured) == 300
+    # the chunking changes no result: every call size gives the same curves
+    calls: list[int] = []
+    decode = model.decode
+
+    def counted(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        calls.append(int(z.shape[0]))
+        return decode(z, y)
+
+    model.decode = counted  # type: ignore[method-assign]
+    small = geodesic.refine_paths(paths, batch_size=100)
+    assert max(calls) <= 100
+    large = geodesic.refine_paths(paths, batch_size=1 << 20)
+    for a, b, d in zip(small, large, true):
+        assert a.length == pytest.approx(b.length, rel=1e-5)
+        assert b.length == pytest.approx(d, rel=2e-3)

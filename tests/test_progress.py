@@ -89,3 +89,33 @@ def test_shortest_paths_is_quiet_by_default_and_shows_its_estimate_and_bar_when_
     monkeypatch.setattr(_progress, "interactive", lambda: True)
     graph.shortest_paths(X0, X1)
     assert "agm: 4 geodesics on " in capsys.readouterr().err
+
+
+def _sphere_paths(n: int) -> list[geodesic.GeodesicPath]:
+    from agm.models.analytic import SphereAtlas
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(1)
+    data = model.points(torch.randn(300, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=3, progress=False)
+    return [graph.shortest_path(data[2 * i], data[2 * i + 1]) for i in range(n)]
+
+
+def test_refine_paths_is_quiet_by_default_and_shows_a_bar_when_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _sphere_paths(3)
+    capsys.readouterr()
+    quiet = geodesic.refine_paths(paths)
+    assert capsys.readouterr().err == ""
+    shown = geodesic.refine_paths(paths, progress=True)
+    assert "refine" in capsys.readouterr().err
+    geodesic.refine_paths(paths, progress=False)
+    assert capsys.readouterr().err == ""
+    # long work (any estimate over the threshold) on a terminal: shown without asking
+    monkeypatch.setattr(_progress, "LONG_S", -1.0)
+    monkeypatch.setattr(_progress, "interactive", lambda: True)
+    geodesic.refine_paths(paths)
+    assert "refine" in capsys.readouterr().err
+    # the bar changes nothing
+    assert [p.length for p in quiet] == [p.length for p in shown]

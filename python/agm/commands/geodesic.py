@@ -104,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(args.data or config.dataset, args.split, data_dir=data_dir, n=args.n, seed=args.seed).x
     pairs = _pairs(args, int(data.shape[0]))
     ends = sorted({i for pair in pairs for i in pair})
-    refine_cost = len(pairs) * 300 * 40 if args.refine else 0
+    refine_cost = 0
+    if args.refine:  # refine_paths' defaults: its evaluations, sub-steps, Jacobians and re-chartings, at most
+        from agm.geodesic.paths.refine import refine_decode_bound
+
+        refine_cost = refine_decode_bound(len(pairs), args.n_steps, int(model.latent_dim), int(model.n_charts))
     estimate = estimate_decodes(int(data.shape[0]), model.n_charts, args.k, args.n_steps, len(ends), refine_cost)
     print(f"agm geodesic: {len(pairs)} pair(s) on {data.shape[0]} points; at most ~{estimate:,} decodings")
     progress = not args.quiet
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     found = []
     for a, b in tqdm(pairs, desc="geodesics", unit="pair", disable=not progress):
         found.append(geodesic.shortest_path(model, data[a], data[b], graph=graph, switch_tolerance=tolerance))
-    refined = geodesic.refine_paths(found, eps=args.eps) if args.refine else []
+    refined = geodesic.refine_paths(found, eps=args.eps, progress=progress) if args.refine else []
     index = {i: j for j, i in enumerate(ends)}
     matrix = geodesic.distances(model, data[ends], graph=graph, progress=progress)
     out = Path(args.out)

@@ -69,6 +69,7 @@ class AtlasCurve:
     _check: ModelCheck | None = field(default=None, repr=False)
     _eps: float = field(default=0.05, repr=False)  # the graph's eps: refine's default for staying in a chart
     _batch_size: int = field(default=1024, repr=False)  # decoded points per call: the graph's decode policy
+    _decode_rate: float = field(default=0.0, repr=False)  # its measured points per second (0: not measured)
     shortest_length: float = float("nan")
 
     @property

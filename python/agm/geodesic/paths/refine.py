@@ -29,22 +29,44 @@ and ``benchmarks/bench_transitions.py`` (cylinder, sphere, four-chart flat torus
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 from collections.abc import Sequence
 from typing import Literal, TypeVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from agm._progress import show
 from agm.geodesic._support.checks import check_int
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.paths.curve import AtlasCurve
-from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
+from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves, with_rows
 from agm.geodesic.refinement.differentiable import check_differentiable
 from agm.geodesic.refinement.recharting import rechart
-from agm.geodesic.refinement.refine_curves import BestCurves, RefineSettings, descend, measure, resampled
+from agm.geodesic.refinement.refine_curves import (
+    BestCurves,
+    RefineSettings,
+    decodes_per_evaluation,
+    descend,
+    descend_and_measure,
+    measure,
+    near_edge_or_switching,
+    resampled,
+)
 
 #: A curve type: the paths given come back as the same type (a GeodesicPath stays one).
 C = TypeVar("C", bound=AtlasCurve)
+
+#: Refinement's decoder calls last at least this long at the decode policy's measured rate (seconds): each call
+#: also costs ~0.1-0.3 ms of Python, checks and autograd nodes, which a cheap decoder (the sphere: 2.3M points/s)
+#: would otherwise pay per few hundred points (20 sphere paths in one call: 4.75 ms per path in the policy's 256
+#: points per call, 2.24 ms in 16,384). An expensive decoder keeps the policy's batch (a trained conv decoder at
+#: 1,400 points/s: 64), in which it decodes fastest.
+MIN_CALL_S = 0.005
+#: The most points per refinement decoder call chosen by :data:`MIN_CALL_S`.
+MAX_CALL_POINTS = 16384
 
 #: Rounds of re-charting after the first descent (each followed by a descent of the curves whose charts changed).
 RECHART_ROUNDS = 3
@@ -58,11 +80,12 @@ def refine_paths(
     jump_weight: float = 100.0,
     eps: float | None = None,
     keep_in_chart: bool = True,
-    batch_size: int = 16384,
+    batch_size: int | None = None,
     baseline: Literal["graph", "resampled"] = "graph",
     sub_steps: int | None = None,
     coarse_to_fine: bool = False,
     change_charts: bool = True,
+    progress: bool | None = None,
 ) -> list[C]:
     """Refine graph geodesics into smooth curves of (nearly) minimal length; see the module docstring.
 
@@ -75,8 +98,12 @@ def refine_paths(
         eps: the partition threshold that keeps each point in its chart; default (None) the eps of the graph the
             first path was found in.
         keep_in_chart: keep psi_c(G_c(z)) > eps for every free point (needs ``model.partition``).
-        batch_size: decoded points per forward call (the default holds one iteration of ~30 sphere paths in one
-            call; a conv decoder on a CPU decodes fewer points per second in large calls, measured below).
+        batch_size: decoded points per forward call; default (None) the batch of the graph's decode policy that
+            the first path was found with (``DecodePolicy.batch_size``, measured for this decoder on this device),
+            raised for a cheap decoder to what it decodes in :data:`MIN_CALL_S`. A conv decoder on a CPU decodes
+            fewer points per second in large calls: one call for all curves' points made 6 trained-MNIST paths in
+            one call 1.33x slower per path than one by one; in the policy's batches they are not
+            (benchmarks/README.md).
         sub_steps: straight-latent sub-steps per segment in the energy (default: the graph's n_steps, as the
             length is measured); 1 uses the points alone (n_steps times fewer decodings, enough where the decoder
             has no detail between points, e.g. the closed-form models; a trained decoder's curve can fold between
@@ -94,6 +121,10 @@ def refine_paths(
             with ``encode``; a semi-AGM's curves keep theirs): drop, add or move chart transitions
             (:mod:`agm.geodesic.refinement.recharting`); False keeps the path's chart sequence (each transition can
             still slide along the overlap).
+        progress: a tqdm bar of the curves converged (and of each re-charting round's). None (default): shown only
+            when the first evaluation says the descent may take over ``agm._progress.LONG_S`` seconds (``steps``
+            evaluations like it) and stderr is a terminal or a notebook; True / False force it (the CLI passes
+            True).
 
     Returns:
         One :class:`GeodesicPath` per input path, on the same model and device: the refined curve (no graph
@@ -106,7 +137,6 @@ def refine_paths(
     """
     steps = check_int("steps", steps, minimum=0)
     points = check_int("points", points, minimum=2)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
     if not float(jump_weight) > 0:
         raise ValueError(f"jump_weight must be > 0; got {jump_weight!r}")
     if eps is not None and not 0.0 <= float(eps) < 1.0:
@@ -122,6 +152,7 @@ def refine_paths(
     )
     current = [paths[i] for i in todo]
     first = current[0]
+    batch_size = check_int("batch_size", _call_points(first) if batch_size is None else batch_size, minimum=1)
     eps = first._eps if eps is None else float(eps)
     sub = check_int("sub_steps", sub_steps if sub_steps is not None else first._n_steps, minimum=1)
     settings = RefineSettings(
@@ -137,7 +168,8 @@ def refine_paths(
     )
     # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
     recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))
-    with evaluating(settings.model), torch.no_grad():
+    meter = _Bar(progress, len(current), steps)
+    with evaluating(settings.model), torch.no_grad(), meter:
         curves = _path_curves(current, points, settings.jump_weight, first._device)
         if baseline == "graph":
             bar = np.array([p.length for p in current])
@@ -148,14 +180,14 @@ def refine_paths(
             curves = resampled(settings, curves, n_points)
             if level == 0 and recharting:  # on the resampled points: the graph's detours
                 # through charts the energy does not need are dropped, transitions go where two charts both hold
-                curves = rechart(
-                    settings.model, curves, settings.eps, settings.jump_weight, first._data_shape, batch_size
-                )[0]
-            curves = descend(settings, curves)
-        length, inside, pressed = measure(settings, curves)
+                curves = _rechart_where_needed(settings, curves)
+            if level < len(levels) - 1:
+                curves = descend(settings, curves)
+        meter.begin()
+        curves, length, inside, pressed = descend_and_measure(settings, curves, meter.update)
         best = BestCurves(curves, length, inside)
         index = np.arange(curves.n_curves)  # the path of each row of ``curves``
-        for _ in range(RECHART_ROUNDS if recharting else 0):
+        for round_ in range(RECHART_ROUNDS if recharting else 0):
             rows = np.flatnonzero(pressed)  # curves with a point at its chart's edge, where the line search held it
             if rows.size == 0:
                 break
@@ -170,9 +202,11 @@ def refine_paths(
             )
             if not changed.any():
                 break
-            curves = descend(settings, moved.rows(torch.from_numpy(np.flatnonzero(changed)).to(device)))
+            meter.restart(f"refine: re-charting round {round_ + 1}", int(changed.sum()))
+            curves, length, inside, pressed = descend_and_measure(
+                settings, moved.rows(torch.from_numpy(np.flatnonzero(changed)).to(device)), meter.update
+            )
             index = index[rows[changed]]
-            length, inside, pressed = measure(settings, curves)
             best.offer(index, curves, length, inside)
     out = list(paths)
     for j, i in enumerate(todo):
@@ -182,13 +216,76 @@ def refine_paths(
     return out
 
 
+def _call_points(path: AtlasCurve) -> int:
+    """Points per decoder call of refinement: the path's decode policy's batch, raised to what it decodes in
+    :data:`MIN_CALL_S` at the policy's measured rate (up to :data:`MAX_CALL_POINTS`)."""
+    return max(path._batch_size, min(MAX_CALL_POINTS, int(path._decode_rate * MIN_CALL_S)))
+
+
+def refine_decode_bound(
+    n_paths: int, n_steps: int, latent_dim: int, n_charts: int, steps: int = 100, points: int = 32
+) -> int:
+    """At most how many points :func:`refine_paths` decodes for ``n_paths`` paths with its defaults
+    (``sub_steps`` = the graph's ``n_steps``, re-charting on): every descent (the first and
+    :data:`RECHART_ROUNDS` more) at its ``steps`` evaluations, each re-charting's decodings in every chart, the
+    resampling and the final measure. Typical refinements converge in far fewer evaluations (the sphere: 4-6;
+    a trained 8-chart MNIST model: tens)."""
+    descents = 1 + RECHART_ROUNDS
+    per_path = descents * steps * decodes_per_evaluation(points, n_steps, latent_dim)
+    per_path += descents * (points + 1) * (2 + n_charts)  # each re-charting: the points, their encodings' decodings
+    per_path += 2 * ((points + 1) + points * max(0, n_steps - 1))  # the resampling and one measure
+    return n_paths * per_path
+
+
+class _Bar:
+    """A tqdm bar of curves converged (see ``progress`` of :func:`refine_paths`), decided on the first evaluation
+    when ``progress`` is None."""
+
+    def __init__(self, progress: bool | None, total: int, steps: int) -> None:
+        self.progress, self.total, self.steps = progress, total, max(1, steps)
+        self.bar: tqdm | None = None
+        self.start = time.perf_counter()
+        if progress:
+            self._open("refine", total)
+
+    def _open(self, description: str, total: int) -> None:
+        self.bar = tqdm(total=total, desc=description, unit="path", file=sys.stderr, leave=False)
+
+    def begin(self) -> None:
+        """The descent starts (what the first evaluation is timed from)."""
+        self.start = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        """After each evaluation: ``done`` curves of this descent have converged or stopped."""
+        if self.progress is None:  # decide once, on the first evaluation: steps more like it, at most
+            self.progress = show(None, (time.perf_counter() - self.start) * self.steps)
+            if self.progress:
+                self._open("refine", self.total)
+        if self.bar is not None:
+            self.bar.n = done
+            self.bar.refresh()
+
+    def restart(self, description: str, total: int) -> None:
+        """A new descent of ``total`` curves (a re-charting round)."""
+        if self.bar is not None:
+            self.bar.reset(total=total)
+            self.bar.set_description(description)
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def restart_paths(
     paths: Sequence[C],
     chart: int,
     latent: np.ndarray,
     *,
     points: int = 32,
-    batch_size: int = 16384,
+    batch_size: int | None = None,
 ) -> list[C]:
     """The curves with their first point moved to ``latent`` in ``chart``, resampled into ``points`` segments and
     measured (eq. 10 inside charts + transition gaps; no optimisation): warm starts for :func:`refine_paths`
@@ -198,7 +295,8 @@ def restart_paths(
         paths: curves (graph or refined paths) of one model whose first point is in ``chart``, each with >= 2
             points.
         chart: the chart of the new start.  latent: (d,) float, its latent point in that chart.
-        points: segments per curve.  batch_size: decoded points per forward call.
+        points: segments per curve.  batch_size: decoded points per forward call (default: the graph's decode
+            policy's).
 
     Returns:
         One measured :class:`GeodesicPath` per input (no graph ``nodes``), on the same model and device.
@@ -209,10 +307,10 @@ def restart_paths(
         TypeError: ``paths`` holds something that is not a GeodesicPath.
     """
     points = check_int("points", points, minimum=2)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
     paths = _checked_paths(paths)
     if not paths:
         return []
+    batch_size = check_int("batch_size", _call_points(paths[0]) if batch_size is None else batch_size, minimum=1)
     z = np.asarray(latent, dtype=np.float32).reshape(-1)
     moved = []
     for i, p in enumerate(paths):
@@ -232,6 +330,20 @@ def restart_paths(
     latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
     count = curves.count.cpu().numpy()
     return [_as_path(p, latents[j, : count[j]], charts[j, : count[j]], float(lengths[j])) for j, p in enumerate(paths)]
+
+
+def _rechart_where_needed(settings: RefineSettings, curves: CurveBatch) -> CurveBatch:
+    """The curves re-charted, except those in one chart with no free point near its edge (they would keep it)."""
+    need = near_edge_or_switching(settings, curves)
+    if not need.any():
+        return curves
+    rows = np.flatnonzero(need)
+    device = curves.latents.device
+    some = curves if need.all() else curves.rows(torch.from_numpy(rows).to(device))
+    moved = rechart(settings.model, some, settings.eps, settings.jump_weight, settings.data_shape, settings.batch_size)[
+        0
+    ]
+    return moved if need.all() else with_rows(curves, rows.tolist(), moved, settings.jump_weight)
 
 
 def _checked_paths(paths: Sequence[C]) -> list[C]:

@@ -368,5 +368,6 @@ def _path(
         _check=graph.model_check,
         _eps=graph.eps,
         _batch_size=graph.decode_policy.batch_size if graph.decode_policy else default_batch_size(device),
+        _decode_rate=graph.decode_policy.measured if graph.decode_policy else 0.0,
         shortest_length=shortest,
     )

@@ -90,3 +90,19 @@ def pad_curves(
     z_pad = torch.stack([torch.cat([z, z[-1:].expand(longest - z.shape[0], -1)]) for z in latents])
     c_pad = torch.stack([torch.cat([c, c[-1:].expand(longest - c.shape[0])]) for c in charts])
     return CurveBatch(z_pad, c_pad, count, segment_weights(c_pad, count, scale, jump_weight), scale)
+
+
+def unpadded(curves: CurveBatch) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Each curve's latents (n_b, d) float32 and charts (n_b,) int64, without padding."""
+    count = curves.count.tolist()
+    return [curves.latents[b, :n] for b, n in enumerate(count)], [curves.charts[b, :n] for b, n in enumerate(count)]
+
+
+def with_rows(curves: CurveBatch, index: list[int], others: CurveBatch, jump_weight: float) -> CurveBatch:
+    """``curves`` with its rows ``index`` replaced by the curves of ``others`` (in order, same scales), padded
+    anew (the replacements may have other lengths)."""
+    latents, charts = unpadded(curves)
+    new_latents, new_charts = unpadded(others)
+    for k, b in enumerate(index):
+        latents[b], charts[b] = new_latents[k], new_charts[k]
+    return pad_curves(latents, charts, curves.scale, jump_weight)

@@ -8,6 +8,7 @@ Floor: :mod:`agm.geodesic.refinement` (imports the graph floor's decoding and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from agm.geodesic._support.checks import call_model
 from agm.geodesic.graph.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
-from agm.geodesic.refinement.gauss_newton import minimise_energy
+from agm.geodesic.refinement.gauss_newton import descend_measured
 from agm.geodesic.refinement.recharting import MARGIN
 from agm.models.protocol import SemiAtlasModel
 
@@ -66,9 +67,10 @@ class BestCurves:
         return self.curves[j]
 
 
-def descend(settings: RefineSettings, curves: CurveBatch) -> CurveBatch:
-    """The Gauss-Newton descent of :mod:`agm.geodesic.refinement.gauss_newton` on all curves together."""
-    return minimise_energy(
+def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int], None] | None = None) -> CurveBatch:
+    """The Gauss-Newton descent of :mod:`agm.geodesic.refinement.gauss_newton` on all curves together (``watch``:
+    called with the number of curves done after every evaluation)."""
+    return descend_measured(
         settings.model,
         curves,
         settings.steps,
@@ -76,7 +78,37 @@ def descend(settings: RefineSettings, curves: CurveBatch) -> CurveBatch:
         settings.barrier,
         settings.data_shape,
         settings.batch_size,
+        watch,
+    )[0]
+
+
+def descend_and_measure(
+    settings: RefineSettings, curves: CurveBatch, watch: Callable[[int], None] | None = None
+) -> tuple[CurveBatch, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`descend`, then :func:`measure`'s three answers for the result. Where the descent's energy has the
+    measure's resolution (``sub_steps == n_steps``) and its line search read the partition at ``eps``, its last
+    accepted evaluation already decoded exactly what :func:`measure` decodes (the points, the same sub-steps of
+    every segment, their psi): those lengths and edges are used, and no decoding is repeated."""
+    out, measured = descend_measured(
+        settings.model,
+        curves,
+        settings.steps,
+        settings.sub_steps,
+        settings.barrier,
+        settings.data_shape,
+        settings.batch_size,
+        watch,
     )
+    if measured is None or settings.sub_steps != settings.n_steps or settings.barrier != settings.eps:
+        return (out, *measure(settings, out))
+    length, edge = measured
+    return out, length, edge > settings.eps, edge <= MARGIN * settings.eps
+
+
+def decodes_per_evaluation(points: int, sub_steps: int, latent_dim: int) -> int:
+    """Decoded points of one Gauss-Newton evaluation of one curve of ``points`` segments (and no transition): its
+    points and the sub-steps of its segments (with gradients), and d shifted copies of its points (Jacobians)."""
+    return (points + 1) * (1 + latent_dim) + points * max(0, sub_steps - 1)
 
 
 def decoded(settings: RefineSettings, curves: CurveBatch) -> torch.Tensor:
@@ -86,6 +118,23 @@ def decoded(settings: RefineSettings, curves: CurveBatch) -> torch.Tensor:
         settings.model.decode, curves.latents[valid], curves.charts[valid], settings.batch_size, curves.latents.device
     )
     return x.new_zeros(*valid.shape, x.shape[1]).index_put((valid,), x)
+
+
+def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> np.ndarray:
+    """(B,) bool: the curve changes chart somewhere, or one of its free points is near its chart's edge
+    (psi_c <= MARGIN * eps). A curve that does neither keeps its one chart in a re-charting (every other chart
+    costs a transition and holds the same positions), so re-charting it can be skipped; one decoding and one
+    partition call for all curves."""
+    valid = curves.valid
+    x = decode_points(
+        settings.model.decode, curves.latents[valid], curves.charts[valid], settings.batch_size, curves.latents.device
+    )
+    psi = call_model("partition", settings.model.partition, x.reshape(-1, *settings.data_shape))
+    own = psi.gather(1, curves.charts[valid][:, None])[:, 0]
+    own_all = torch.ones(valid.shape, dtype=own.dtype, device=own.device).index_put((valid,), own)
+    near = ((own_all <= MARGIN * settings.eps) & curves.free).any(dim=1)
+    out: np.ndarray = (near | curves.jump.any(dim=1)).cpu().numpy()
+    return out
 
 
 def resampled(settings: RefineSettings, curves: CurveBatch, points: int) -> CurveBatch:
