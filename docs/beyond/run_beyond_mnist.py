@@ -73,7 +73,12 @@ def main() -> None:
     ap.add_argument("--mean-digits", type=int, nargs="*", default=[0, 1, 7])
     ap.add_argument("--mean-points", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--refine-steps", type=int, default=20, help="L-BFGS steps of every refinement")
+    ap.add_argument(
+        "--refine-steps",
+        type=int,
+        default=20,
+        help="most Gauss-Newton evaluations of every refinement (refine_paths steps)",
+    )
     ap.add_argument("--mean-iter", type=int, default=4, help="Karcher iterations of each Frechet mean")
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -267,7 +267,7 @@ REFINED_HEADER = [
     "refined length (median)",
     "refined / graph (median)",
     "refined / graph (min - max)",
-    "L-BFGS steps / points",
+    "Gauss-Newton evaluations / segments",
     "seconds",
 ]
 
@@ -305,10 +305,12 @@ def _refined_section(result: ReproductionResult) -> list[str]:
         "## Refined geodesics (Fig. 3b's refined rows)",
         "",
         "The strip pairs' graph geodesics refined into smooth curves (agm.geodesic.refine_paths: the decoded curve's "
-        "discrete energy minimised with every point kept in its chart, coarse to fine; eq. (10) with the graph's "
-        "steps per segment measures both). A refined length is never above the graph length: the graph path is kept "
-        "where refining does not shorten it. A ratio well below 1 means the graph's polyline through encoded "
-        "training points is far from the shortest curve on the decoded manifold. " + rule_sentence(result),
+        "discrete energy minimised by a batched Gauss-Newton descent, every point kept where its chart's psi exceeds "
+        "eps, the curve's charts re-chosen before and after the descent, so a transition may be added, dropped or "
+        "moved; eq. (10) with the graph's steps per segment measures both). A refined length is never above the "
+        "graph length: the graph path is kept where refining does not shorten it. A ratio well below 1 means the "
+        "graph's polyline through encoded training points is far from the shortest curve on the decoded "
+        "manifold. " + rule_sentence(result),
         "",
         markdown_table(REFINED_HEADER, rows, digits=4),
         "",
