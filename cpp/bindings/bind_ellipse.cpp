@@ -36,7 +36,7 @@ py::tuple ellipse_of(const AtlasGraph& g, const py::array& source_nodes, const p
 void bind_ellipse(py::module_& m) {
     GraphClass cls = graph_class(m);
     cls.def("ellipse", &ellipse_of, py::arg("source_nodes"), py::arg("source_costs"), py::arg("target_nodes"),
-            py::arg("target_costs"), py::arg("limit"), py::arg("goal") = py::array_t<double>(0), R"pbdoc(
+            py::arg("target_costs"), py::arg("limit"), py::arg_v("goal", py::array_t<double>(0), "..."), R"pbdoc(
 The nodes and arcs that routes of cost <= ``limit`` between two virtual ends can use, in O(what it visits).
 
 A virtual source is joined to ``source_nodes`` at ``source_costs``, a virtual target reached from

@@ -388,8 +388,12 @@ class AtlasGraph:
             TypeError: an array of another dtype.
         """
     def check_heuristic(self, n_threads: int = 0) -> int:
-        """Compute the A* consistency verdict of the current weights and positions now (rows over ``n_threads``),
-        unless it was computed, so that the first A* search does not pay for it; the number of violating edges."""
+        """Compute the A* consistency verdict of the current weights and positions now (rows over ``n_threads``, 0 =
+        all hardware threads), unless it was computed, so that the first A* search does not pay for it
+        (O(n_edges * D) once per weights block; ``update_weights`` re-checks only its edges). Returns the number of
+        edges whose weight is below its endpoints' distance (an A* search then raises ValueError naming the worst);
+        0 without weights or positions.
+        """
     def ellipse(
         self,
         source_nodes: NDArray[np.int64],
@@ -401,13 +405,16 @@ class AtlasGraph:
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
         """The nodes and arcs that routes of cost <= ``limit`` between two virtual ends can use, in O(what it visits).
 
-        Two bounded Dijkstras (from the source's attachments, to the target's) on one snapshot of the weights give
-        ds and dt; the nodes kept are those with ds(v) + dt(v) <= limit. ``goal`` (D,), the target's A* goal (empty:
-        none), prunes the source's search where A*'s preconditions hold on the snapshot.
+        A virtual source is joined to ``source_nodes`` at ``source_costs``, a virtual target reached from
+        ``target_nodes`` at ``target_costs``. Two bounded Dijkstras on one snapshot of the weights give ds and dt; the
+        nodes kept are those with ds(v) + dt(v) <= limit, so every route of cost <= limit visits only them. ``goal``
+        (D,) float64, the target's A* goal (empty: none): where A*'s preconditions hold on the snapshot (the consistency
+        verdict has no violation, every target cost >= its node's distance to the goal), the source's search skips nodes
+        with ds(v) + ||P[v] - goal|| > limit, visiting about the ellipse instead of the ball of radius ``limit``.
 
         Returns:
-            (nodes, tails, heads, weights): (M,) int64 sorted node ids; (A,) int64 arcs among them (both directions,
-            indices into ``nodes``) and (A,) float64 their weights.
+            (nodes, tails, heads, weights): (M,) int64 sorted node ids; (A,) int64 arcs among them (both directions of
+            each edge, ``tails``/``heads`` index ``nodes``) and (A,) float64 their weights.
 
         Raises:
             ValueError: costs of another length, negative or non-finite costs or limit, a graph without weights.
