@@ -38,6 +38,7 @@ the weights snapshot the search then takes. An edge evaluated between the two re
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -111,6 +112,7 @@ def lazy_graph_distances(
     want = np.array(want, dtype=bool, copy=True)
     lookup = AttachmentEdges(att, graph.n_nodes)
     att_bounded = np.zeros(att.nodes.size, dtype=bool)
+    kinds = _Kinds.of(graph, att, model, device, policy)
     while want.any():
         stats.rounds += 1
         as_of = graph.edge_weights.version  # before the search: see the module docstring
@@ -142,11 +144,11 @@ def lazy_graph_distances(
         # uses with that bound is decoded in full
         g_new = g_ids[~graph.edge_weights.bounded[g_ids]]
         a_new = a_ids[~att_bounded[a_ids]]
-        stats.bounded_edges += _bound(graph, model, device, policy, att, g_new, a_new)
+        stats.bounded_edges += _bound(kinds, g_new, a_new)
         att_bounded[a_new] = True
         g_ids = g_ids[~np.isin(g_ids, g_new)]
         a_ids = a_ids[~np.isin(a_ids, a_new)]
-        decoded = _evaluate(graph, model, device, policy, att, g_ids, a_ids, stats)
+        decoded = _evaluate(kinds, g_ids, a_ids, stats)
         if progress is not None:
             progress(done, decoded)
     return out
@@ -201,45 +203,38 @@ def _pending(
     return exact, np.unique(g_ids[g_keep]), np.unique(a_ids[a_keep])
 
 
-def _bound(
-    graph: GraphRecord,
-    model: SemiAtlasModel,
-    device: torch.device,
-    policy: DecodePolicy,
-    att: Attachments,
-    graph_ids: np.ndarray,
-    att_ids: np.ndarray,
-) -> int:
+@dataclass(frozen=True)
+class _Kinds:
+    """The two kinds of edges one distance call decodes (the graph's and its query points' attachments) and how."""
+
+    graph: GraphEdgeKind
+    attachments: AttachmentEdgeKind
+    context: DecodeContext
+
+    @classmethod
+    def of(
+        cls, graph: GraphRecord, att: Attachments, model: SemiAtlasModel, device: torch.device, policy: DecodePolicy
+    ) -> _Kinds:
+        edges = GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights)
+        return cls(edges, AttachmentEdgeKind(graph, att), DecodeContext(model, device, policy, graph.n_steps))
+
+
+def _bound(kinds: _Kinds, graph_ids: np.ndarray, att_ids: np.ndarray) -> int:
     """Raise the bounds of these graph and attachment edges to their midpoint bounds; the edges decoded."""
-    n = 0
-    context = DecodeContext(model, device, policy, graph.n_steps)
-    if graph_ids.size:
-        n += bound(GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights), graph_ids, context)
-    if att_ids.size:
-        n += bound(AttachmentEdgeKind(graph, att), att_ids, context)
-    return n
+    n = bound(kinds.graph, graph_ids, kinds.context) if graph_ids.size else 0
+    return n + (bound(kinds.attachments, att_ids, kinds.context) if att_ids.size else 0)
 
 
-def _evaluate(
-    graph: GraphRecord,
-    model: SemiAtlasModel,
-    device: torch.device,
-    policy: DecodePolicy,
-    att: Attachments,
-    graph_ids: np.ndarray,
-    att_ids: np.ndarray,
-    stats: LazyStats,
-) -> int:
+def _evaluate(kinds: _Kinds, graph_ids: np.ndarray, att_ids: np.ndarray, stats: LazyStats) -> int:
     """Decode the collected edges of one round (and the rest of the graph past the eager switch); the count."""
     n = 0
-    context = DecodeContext(model, device, policy, graph.n_steps)
+    weights = kinds.graph.weights
     if graph_ids.size:
-        edges = GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights)
-        n += evaluate(edges, graph_ids, context)
-        if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
-            n += evaluate(edges, np.flatnonzero(~graph.edge_weights.evaluated), context)
+        n += evaluate(kinds.graph, graph_ids, kinds.context)
+        if not weights.complete and weights.fraction_evaluated >= EAGER_SWITCH:
+            n += evaluate(kinds.graph, np.flatnonzero(~weights.evaluated), kinds.context)
     stats.graph_edges += n
-    n_att = evaluate(AttachmentEdgeKind(graph, att), att_ids, context) if att_ids.size else 0
+    n_att = evaluate(kinds.attachments, att_ids, kinds.context) if att_ids.size else 0
     stats.attachment_edges += n_att
     stats.per_round.append(n + n_att)
     return n + n_att
