@@ -237,3 +237,36 @@ def test_a_model_without_weak_references_has_no_default_graph_and_says_so() -> N
     with pytest.raises(TypeError, match="model must be weakly referenceable to have a default graph"):
         geodesic.register_graph(model, graph)
     assert geodesic.shortest_path(model, data[0], data[50], graph).length > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"n_samples": 0}, ValueError, "n_samples must be a positive int; got 0"),
+        ({"search_steps": -1}, ValueError, "search_steps must be an int >= 0; got -1"),
+        ({"seed": 1.5}, ValueError, "seed must be an int >= 0; got 1.5"),
+    ],
+)
+def test_decoder_nodes_refuse_bad_options_naming_them(kwargs: dict[str, Any], exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        geodesic.DecoderNodes(**kwargs)
+
+
+def test_the_object_and_the_verbs_refuse_what_is_not_a_graph_or_not_its_model(
+    model_and_graph: tuple[CylinderAtlas, geodesic.GeodesicGraph],
+) -> None:
+    model, graph = model_and_graph
+    x = _data(model, 2, seed=4)
+    with pytest.raises(TypeError, match="record must be a GraphRecord; got GeodesicGraph"):
+        geodesic.GeodesicGraph(graph, model)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="another model"):
+        geodesic.GeodesicGraph(graph.record, CylinderAtlas(radius=2.0))
+    with pytest.raises(TypeError, match="graph must be a GeodesicGraph; got dict"):
+        geodesic.shortest_path(model, x[0], x[1], {})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="graph must be a GeodesicGraph; got str"):
+        geodesic.register_graph(model, "graph")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="another model"):
+        geodesic.distances(CylinderAtlas(radius=2.0), x, graph=graph)
+    # another model object that behaves the same (a closed-form model): its fingerprint matches, so the graph serves it
+    same = geodesic.shortest_path(CylinderAtlas(), x[0], x[1], graph)
+    assert same.length == pytest.approx(graph.shortest_path(x[0], x[1]).length, rel=1e-6)

@@ -63,19 +63,23 @@ def latest_graph(model: SemiAtlasModel) -> GeodesicGraph:
         ValueError: there is none, the model cannot have one (it cannot be weakly referenced), or the model's
             weights changed since the graph was built.
     """
+    return GeodesicGraph(_latest_record(model), model)
+
+
+def _latest_record(model: SemiAtlasModel) -> GraphRecord:
+    """The record of ``model``'s default graph (ValueError naming the remedy when there is none)."""
     if not can_register(model):
         raise ValueError(
             f"graph must be passed for a {type(model).__name__}: it cannot be weakly referenced, so it has no "
             "default graph"
         )
     try:
-        record = _LATEST[model]
+        return _LATEST[model]
     except KeyError:
         raise ValueError(
             f"no graph has been built for this {type(model).__name__}; call agm.geodesic.build_graph(model, data) "
             "or pass graph=..."
         ) from None
-    return GeodesicGraph(record, model)
 
 
 def register_graph(model: SemiAtlasModel, graph: GeodesicGraph | GraphRecord) -> None:
@@ -104,14 +108,10 @@ def _record_of(graph: object) -> GraphRecord:
     raise TypeError(f"graph must be a GeodesicGraph; got {type(graph).__name__}")
 
 
-def graph_for(model: SemiAtlasModel, graph: GeodesicGraph | None) -> GeodesicGraph:
-    """The graph a verb uses: ``graph`` on ``model`` (checked), else the model's default graph."""
-    if graph is None:
-        return latest_graph(model)
-    record = _record_of(graph)
-    if isinstance(graph, GeodesicGraph) and graph.model is model:
-        return graph
-    return GeodesicGraph(record, model)
+def _record_for(model: SemiAtlasModel, graph: GeodesicGraph | None) -> GraphRecord:
+    """The record a verb queries: ``graph``'s, else that of the model's default graph. The query itself checks
+    that it belongs to ``model`` (once: no object is made around it here)."""
+    return _latest_record(model) if graph is None else _record_of(graph)
 
 
 def build_graph(
@@ -275,7 +275,7 @@ def shortest_path(
             query point).
         agm.UnreachableError: x0 and x1 attach to different connected components (a ValueError).
     """
-    return search.shortest_path(model, x0, x1, graph_for(model, graph).record, **options)
+    return search.shortest_path(model, x0, x1, _record_for(model, graph), **options)
 
 
 @overload
@@ -338,7 +338,7 @@ def shortest_paths(
         and equal to one process's to the same float32 rounding; a lazy graph's newly decoded edges are then
         stored on every rank, and ``lazy_stats`` counts all ranks' decodes.
     """
-    record = graph_for(model, graph).record
+    record = _record_for(model, graph)
     return search.shortest_paths(
         model, X0, X1, record, n_threads=n_threads, raise_unreachable=raise_unreachable, progress=progress, **options
     )
@@ -378,7 +378,7 @@ def distances(
             machine does not have, or a failing model call.
         TypeError: ``model`` lacks the atlas interface, ``graph`` is not a GraphRecord, non-float points.
     """
-    return distances_module.distances(model, X, Y, graph_for(model, graph).record, **options)
+    return distances_module.distances(model, X, Y, _record_for(model, graph), **options)
 
 
 def frechet_mean(
@@ -415,7 +415,7 @@ def frechet_mean(
     return mean_on(
         model,
         X,
-        graph_for(model, graph).record,
+        _record_for(model, graph),
         max_iter=max_iter,
         tol=tol,
         rtol=rtol,
@@ -470,5 +470,5 @@ def interpolate(
         if graph is not None:
             raise ValueError("interpolate takes graph= or data= (to build one), not both")
         graph = build_graph(model, data, k=k, eps=eps, n_steps=n_steps, progress=False)
-    path = search.shortest_path(model, x0, x1, graph_for(model, graph).record, **options)
+    path = search.shortest_path(model, x0, x1, _record_for(model, graph), **options)
     return (path.refine() if refine else path).interpolate(n)
