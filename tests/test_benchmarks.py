@@ -234,3 +234,16 @@ def test_lazy_distances_benchmark_quick(tmp_path: Path) -> None:
     assert lazy["rounds"] >= 1 and lazy["graph_edges"] > 0 and sum(lazy["edges_per_round"]) > 0
     assert lazy["bounded_edges"] > 0  # midpoint bounds were taken
     assert 0 < lazy["decodes"] and eager["decodes"] > 0 and 0.0 < lazy["weights_evaluated"] < 1.0
+
+
+def test_nodes_on_demand_benchmark_quick(tmp_path: Path) -> None:
+    """The prototype of node decodes on demand (issue 19, item 6) gives agm's exact lengths."""
+    out = tmp_path / "bench_nodes_on_demand.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_nodes_on_demand.py"), "--quick", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_nodes_on_demand failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["equal"] is True
+    on_demand = [row for row in result["rows"] if row["peer"] == "on_demand"]
+    assert on_demand and all(0 < row["nodes_decoded"] <= row["nodes_total"] for row in on_demand)
+    assert all(row["rounds"] >= 1 for row in on_demand)
