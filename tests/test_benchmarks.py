@@ -247,3 +247,16 @@ def test_nodes_on_demand_benchmark_quick(tmp_path: Path) -> None:
     on_demand = [row for row in result["rows"] if row["peer"] == "on_demand"]
     assert on_demand and all(0 < row["nodes_decoded"] <= row["nodes_total"] for row in on_demand)
     assert all(row["rounds"] >= 1 for row in on_demand)
+
+
+def test_bound_first_benchmark_quick(tmp_path: Path) -> None:
+    """shortest_paths with and without midpoint bounds: the same lengths, and the bounds were taken."""
+    out = tmp_path / "bench_bound_first.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_bound_first.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_bound_first failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["benchmark"] == "bench_bound_first" and result["correctness_passed"] is True
+    on = [row for row in result["rows"] if row["bound_first"]]
+    off = [row for row in result["rows"] if not row["bound_first"]]
+    assert on and off and all(row["bounded_edges"] > 0 for row in on) and all(row["bounded_edges"] == 0 for row in off)

@@ -85,3 +85,28 @@ def test_lazy_distances_with_midpoint_bounds_equal_eager_and_decode_fewer_full_e
     refuted = lazy.edge_weights.bounded & ~lazy.edge_weights.evaluated
     assert refuted.sum() > 0
     assert np.all(lazy.native.weights <= eager.native.weights * (1 + 1e-6))
+
+
+def test_shortest_paths_with_midpoint_bounds_equal_eager_and_refute_routes_by_bounds() -> None:
+    model = Bumpy()
+    data = _data(model, 600, 4)
+    kw = {"k": 10, "n_steps": 8, "progress": False, "decode_policy": POLICY}
+    eager = geodesic.build_graph(model, data, weights="eager", **kw)  # type: ignore[arg-type]
+    lazy = geodesic.build_graph(model, data, weights="lazy", **kw)  # type: ignore[arg-type]
+    X0, X1 = _data(model, 25, 5), _data(model, 25, 6)
+    stats = LazyStats()
+    got = [p.length for p in lazy.shortest_paths(X0, X1, lazy_stats=stats)]
+    want = [p.length for p in eager.shortest_paths(X0, X1)]
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+    assert stats.bounded_edges > 0
+    refuted = lazy.edge_weights.bounded & ~lazy.edge_weights.evaluated
+    assert refuted.sum() > 0  # routes given up on their bounds alone, without n_steps - 1 decodings
+    assert np.all(lazy.native.weights <= eager.native.weights * (1 + 1e-6))
+
+
+def test_shortest_paths_bound_nothing_with_two_interior_points_or_fewer() -> None:
+    model = Bumpy()
+    lazy = geodesic.build_graph(model, _data(model, 300, 7), k=8, n_steps=3, progress=False, decode_policy=POLICY)
+    stats = LazyStats()
+    lazy.shortest_paths(_data(model, 10, 8), _data(model, 10, 9), lazy_stats=stats)
+    assert stats.bounded_edges == 0 and not lazy.edge_weights.bounded.any()

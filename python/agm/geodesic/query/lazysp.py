@@ -9,6 +9,9 @@ edges - weighs at least its decoded chord, known without decoding. The queries o
    chosen, and its unevaluated edges, if any, are collected;
 3. decode the union of the collected edges of all pairs in packed calls (one per kind: graph, attachment,
    direct), store them (graph edges stay evaluated in the graph), and repeat with the pairs that collected any.
+   A route that uses graph or attachment edges without a midpoint bound yet (:mod:`agm.geodesic.graph.bounds`)
+   first gets those bounds (one decoding per edge instead of n_steps - 1); only a route that still wins on bounded
+   edges has them decoded in full (:data:`BOUND_FIRST`).
 
 When the queries have evaluated :data:`EAGER_SWITCH` of the graph's intra-chart edges, the rest are decoded at
 once (the graph becomes the eager graph): every edge is decoded at most once, so a lazy graph never decodes more
@@ -32,9 +35,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from agm.geodesic._support.sharding import is_sharded
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.curves import PointTable
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
+from agm.geodesic.graph.curves import PointTable, interior_decodings
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
@@ -47,6 +51,10 @@ from agm.models.protocol import SemiAtlasModel
 #: Measured on the demo model below (100 pairs, 737 nodes): 0.5 took 39 rounds, 1.19x eager's CPU time; 0.3 took
 #: 27 rounds, 0.98x CPU (0.87x wall); with tight bounds (0.4-7.5% of the edges for 100 pairs) it never triggers.
 EAGER_SWITCH = 0.3
+
+#: Whether an edge that a route uses for the first time gets its midpoint bound (one decoding,
+#: :mod:`agm.geodesic.graph.bounds`) before it is decoded in full (n_steps - 1 decodings) if a route still needs it.
+BOUND_FIRST = True
 
 
 @dataclass
@@ -194,6 +202,10 @@ def lazy_routes(
     pending = np.arange(n_pairs)
     table: PointTable | None = None
     context = DecodeContext(model, device, policy, graph.n_steps)
+    att_bounded = np.zeros(qs.unique.evaluated.shape[0], dtype=bool)
+    # a bound saves decodings only with more than 2 interior points; in a process group each rank's share of pairs
+    # would raise other edges' bounds, and the ranks share evaluated weights only (they must hold the same graph)
+    bound_first = BOUND_FIRST and interior_decodings(graph.n_steps) > 2 and not is_sharded()
     while pending.size:
         stats.rounds += 1
         # Judge the routes as of the weights' version of *before* the search: GraphWeights.store hands weights to
@@ -229,15 +241,16 @@ def lazy_routes(
                 progress(pending.size, 0)
             break
         before = stats.graph_edges + stats.attachment_edges + stats.direct_edges
-        n_graph = np.concatenate([t.graph for t in todo])
-        n_att = np.concatenate([t.attachments for t in todo])
-        n_direct = np.concatenate([t.direct for t in todo])
-        if n_graph.size:
-            table = table or node_table(graph, device)
-            stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), n_graph, context)
-        stats.attachment_edges += evaluate(AttachmentEdgeKind(graph, qs.unique), n_att, context)
-        stats.direct_edges += evaluate(DirectEdgeKind(src, dst, direct), n_direct, context)
-        stats.per_round.append(int(n_graph.size + n_att.size + n_direct.size))
+        work = _round_work(todo, graph.edge_weights.bounded, att_bounded, bound_first)
+        table = table or (node_table(graph, device) if work.graph.size + work.bound_graph.size else None)
+        if work.bound_graph.size + work.bound_attachments.size:
+            stats.bounded_edges += _bound(graph, qs, table, work, context)
+            att_bounded[work.bound_attachments] = True
+        if work.graph.size and table is not None:
+            stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), work.graph, context)
+        stats.attachment_edges += evaluate(AttachmentEdgeKind(graph, qs.unique), work.attachments, context)
+        stats.direct_edges += evaluate(DirectEdgeKind(src, dst, direct), work.direct, context)
+        stats.per_round.append(int(work.graph.size + work.attachments.size + work.direct.size))
         if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
             rest = np.flatnonzero(~graph.edge_weights.evaluated)
             table = table or node_table(graph, device)
@@ -248,3 +261,48 @@ def lazy_routes(
         src, dst = qs.sides()
         pending = np.asarray(still, dtype=np.int64)
     return routes, src, dst, direct
+
+
+@dataclass(frozen=True)
+class RoundWork:
+    """What one LazySP round decodes: edges to bound (one midpoint decoding each) and edges to evaluate in full."""
+
+    bound_graph: np.ndarray
+    bound_attachments: np.ndarray
+    graph: np.ndarray
+    attachments: np.ndarray
+    direct: np.ndarray
+
+
+def _round_work(
+    todo: list[Pending], graph_bounded: np.ndarray, att_bounded: np.ndarray, bound_first: bool
+) -> RoundWork:
+    """Split the pending routes' edges: a route with graph or attachment edges that have no midpoint bound yet gives
+    only those, to be bounded (the bounds may refute the route for one decoding each); a route whose unevaluated
+    edges are all bounded gives them all, to be evaluated (direct edges are always evaluated: a direct route is that
+    one edge). An edge both bounded and evaluated in one round is only evaluated."""
+    none = np.zeros(0, dtype=np.int64)
+    bound_g, bound_a, eval_g, eval_a = [none], [none], [none], [none]
+    for t in todo:
+        fresh_g = t.graph[~graph_bounded[t.graph]] if bound_first else none
+        fresh_a = t.attachments[~att_bounded[t.attachments]] if bound_first else none
+        if fresh_g.size + fresh_a.size:
+            bound_g.append(fresh_g)
+            bound_a.append(fresh_a)
+        else:
+            eval_g.append(t.graph)
+            eval_a.append(t.attachments)
+    g, a = np.unique(np.concatenate(eval_g)), np.unique(np.concatenate(eval_a))
+    bg, ba = np.unique(np.concatenate(bound_g)), np.unique(np.concatenate(bound_a))
+    direct = np.unique(np.concatenate([none] + [t.direct for t in todo]))
+    return RoundWork(bg[~np.isin(bg, g)], ba[~np.isin(ba, a)], g, a, direct)
+
+
+def _bound(graph: GraphRecord, qs: QuerySet, table: PointTable | None, work: RoundWork, context: DecodeContext) -> int:
+    """Raise the round's fresh graph and attachment edges to their midpoint bounds; the edges decoded."""
+    n = 0
+    if work.bound_graph.size and table is not None:
+        n += bound(GraphEdgeKind(table, graph.native, graph.edge_weights), work.bound_graph, context)
+    if work.bound_attachments.size:
+        n += bound(AttachmentEdgeKind(graph, qs.unique), work.bound_attachments, context)
+    return n
