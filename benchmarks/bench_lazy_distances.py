@@ -76,7 +76,6 @@ def main() -> int:
     env = {**environment(), "load_average_at_start": load_average()}
     model, data, kw, source = workload(args)
     counter = DecodeCounter(model)
-    kw: dict[str, Any] = {"k": 20, "eps": 0.05, "n_steps": 15, "progress": False}
     lazy, build_s, build_cpu = clocked(lambda: geodesic.build_graph(model, data, **kw))
     assert lazy.weights_evaluated == 0.0, "the benchmark needs a lazy graph"
     other = geodesic.build_graph(model, data, decode_policy=lazy.decode_policy, **kw)
