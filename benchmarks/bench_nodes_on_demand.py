@@ -319,6 +319,37 @@ def run_agm(
     }
 
 
+def run_landed(
+    model: Any, counter: DecodeCounter, data: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, args: Any
+) -> dict[str, Any]:
+    """The package's ``build_graph(node_decodes="on_demand")`` + ``shortest_path``."""
+    counter.count = 0
+    w0, c0 = time.perf_counter(), time.process_time()
+    policy = DecodePolicy(threads=1, batch_size=args.batch)
+    graph = geodesic.build_graph(
+        model,
+        data,
+        k=args.k,
+        eps=args.eps,
+        n_steps=args.n_steps,
+        progress=False,
+        decode_policy=policy,
+        node_decodes="on_demand",
+    )
+    build_decodes = counter.count
+    path = graph.shortest_path(x0, x1, decode_policy=policy, switch_tolerance=0.0)
+    pending = graph.record.pending_nodes
+    return {
+        "length": float(path.length),
+        "wall_s": time.perf_counter() - w0,
+        "cpu_s": time.process_time() - c0,
+        "decodes": counter.count,
+        "build_decodes": build_decodes,
+        "nodes_total": graph.n_nodes,
+        "nodes_decoded": graph.n_nodes if pending is None else int(pending.decoded.sum()),
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--points", type=int, default=2000)
@@ -349,7 +380,7 @@ def main() -> int:
     rows = []
     for r in range(args.rounds):
         for i in range(args.pairs):
-            for name, fn in (("agm", run_agm), ("on_demand", run_on_demand)):
+            for name, fn in (("agm", run_agm), ("on_demand", run_on_demand), ("landed", run_landed)):
                 out = fn(model, counter, train, x0s[i], x1s[i], args)
                 out.update(peer=name, pair=i, round=r, load=load_average())
                 rows.append(out)
@@ -362,19 +393,20 @@ def main() -> int:
     all_equal = True
     for i in range(args.pairs):
         a = [x for x in rows if x["pair"] == i and x["peer"] == "agm"]
-        o = [x for x in rows if x["pair"] == i and x["peer"] == "on_demand"]
-        rel = abs(a[0]["length"] - o[0]["length"]) / max(a[0]["length"], 1e-12)
-        ok = rel <= 1e-5 or abs(a[0]["length"] - o[0]["length"]) <= 1e-6  # float32 decodings, absolute floor
-        all_equal &= ok
-        print(
-            f"pair {i}: length agm {a[0]['length']:.6f} on-demand {o[0]['length']:.6f} "
-            f"(rel {rel:.1e}, {'equal' if ok else 'DIFFERENT'}); "
-            f"decodes {o[0]['decodes']} / {a[0]['decodes']} = {o[0]['decodes'] / a[0]['decodes']:.3f}x; "
-            f"CPU {np.median([x['cpu_s'] for x in o]):.2f} / {np.median([x['cpu_s'] for x in a]):.2f} s = "
-            f"{np.median([x['cpu_s'] for x in o]) / np.median([x['cpu_s'] for x in a]):.3f}x; "
-            f"wall {np.median([x['wall_s'] for x in o]) / np.median([x['wall_s'] for x in a]):.3f}x",
-            flush=True,
-        )
+        for peer in ("on_demand", "landed"):
+            o = [x for x in rows if x["pair"] == i and x["peer"] == peer]
+            rel = abs(a[0]["length"] - o[0]["length"]) / max(a[0]["length"], 1e-12)
+            ok = rel <= 1e-5 or abs(a[0]["length"] - o[0]["length"]) <= 1e-6  # float32 decodings, absolute floor
+            all_equal &= ok
+            cpu_o, cpu_a = np.median([x["cpu_s"] for x in o]), np.median([x["cpu_s"] for x in a])
+            wall_o, wall_a = np.median([x["wall_s"] for x in o]), np.median([x["wall_s"] for x in a])
+            print(
+                f"pair {i} {peer}: length agm {a[0]['length']:.6f} {peer} {o[0]['length']:.6f} "
+                f"(rel {rel:.1e}, {'equal' if ok else 'DIFFERENT'}); "
+                f"decodes {o[0]['decodes']} / {a[0]['decodes']} = {o[0]['decodes'] / a[0]['decodes']:.3f}x; "
+                f"CPU {cpu_o:.2f} / {cpu_a:.2f} s = {cpu_o / cpu_a:.3f}x; wall {wall_o / wall_a:.3f}x",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_model(), "rows": rows, "equal": all_equal}, indent=1, default=str))
     return 0 if all_equal else 1

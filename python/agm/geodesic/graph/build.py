@@ -40,7 +40,9 @@ from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph.measured_decode import decode_nodes_measured
 from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
+from agm.geodesic.graph.node_positions import ensure_positions
 from agm.geodesic.graph.nodes import ChartNodes
+from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, applied, check_policy, measure_policy
 from agm.geodesic.graph.policy_cache import cached_policy, policy_key, remember_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
@@ -51,6 +53,14 @@ from agm.models.protocol import SemiAtlasModel, model_device
 NodeModeName = Literal["auto", "encoder", "decoder"]
 WeightMode = Literal["lazy", "eager"]
 WEIGHT_MODES = ("lazy", "eager")
+#: When the nodes are decoded: "build" (all of them, by the build) or "on_demand" (by the queries that need them,
+#: :mod:`agm.geodesic.graph.node_positions`).
+NodeDecodes = Literal["build", "on_demand"]
+NODE_DECODES = ("build", "on_demand")
+
+#: Nodes (evenly strided) a graph with nodes decoded on demand decodes at build time for its data distance
+#: (:func:`agm.geodesic.graph.scales.record_data_gap`, the far-query warning's scale).
+GAP_SAMPLE = 32
 
 
 def assemble_graph(
@@ -117,6 +127,42 @@ def assemble_graph(
     evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
     timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
     return native, latents_np, positions_np, weights.evaluated, policy
+
+
+def assemble_on_demand(
+    nodes: ChartNodes, k: int, policy: DecodePolicy | None, device: torch.device, data_shape: tuple[int, ...]
+) -> tuple[AtlasGraph, np.ndarray, np.ndarray, np.ndarray, DecodePolicy]:
+    """Native graph over given nodes with no node decoded (``node_decodes="on_demand"``): every edge at
+    :data:`agm.geodesic.graph.pending_nodes.BLOCKED` and unevaluated, positions 0 until a query decodes them
+    (:mod:`agm.geodesic.graph.node_positions`). The decode policy is the known one, else torch's threads and the
+    device's default batch (nothing is decoded here to measure one).
+
+    Returns:
+        As :func:`assemble_graph`: the native graph, the node latents (n_nodes, d) float32, the positions
+        (n_nodes, D) float32 (zeros), the (n_edges,) bool mask of exact weights (none) and the decode policy.
+    """
+    native = AtlasGraph(list(nodes.latents), list(nodes.point_ids), k)
+    latents_np = np.ascontiguousarray(np.concatenate(nodes.latents), dtype=np.float32)
+    native.set_weights(np.full(native.n_edges, BLOCKED))
+    positions = np.zeros((native.n_nodes, int(np.prod(data_shape))), dtype=np.float32)
+    evaluated = np.zeros(native.n_edges, dtype=bool)
+    return (
+        native,
+        latents_np,
+        positions,
+        evaluated,
+        policy or DecodePolicy(threads=None, batch_size=default_batch_size(device)),
+    )
+
+
+def _check_on_demand(weights: str, mode: NodeMode) -> None:
+    """``node_decodes="on_demand"`` needs lazy weights, encoder nodes and a single process."""
+    if weights != "lazy":
+        raise ValueError(f"node_decodes='on_demand' needs weights='lazy'; got weights={weights!r}")
+    if mode.name != "encoder":
+        raise ValueError(f"node_decodes='on_demand' needs encoder nodes; got nodes={mode.name!r}")
+    if is_sharded():
+        raise ValueError("node_decodes='on_demand' is not available inside a torch.distributed process group")
 
 
 def decode_nodes(
@@ -235,6 +281,7 @@ class BuildOptions:
     attach: AttachRule = "all"
     skip_small_charts: bool = False
     progress: bool | None = None
+    node_decodes: NodeDecodes = "build"
 
 
 def build_record(
@@ -259,6 +306,9 @@ def build_record(
     x = as_batch("data", data, None, single=False) if data is not None else None
     dev = check_device(device if device is not None else model_device(model))
     check_choice("weights", weights, WEIGHT_MODES)
+    on_demand = check_choice("node_decodes", options.node_decodes, NODE_DECODES) == "on_demand"
+    if on_demand:
+        _check_on_demand(weights, mode)
     check_choice("attach", attach, ATTACH_RULES)
     decode_policy = check_policy(decode_policy)
     if isinstance(mode, DecoderNodes) and mode.n_samples is None:  # default: as many samples as data points
@@ -289,18 +339,22 @@ def build_record(
         with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
             chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
         timings["nodes"] = time.perf_counter() - t0
-        native, latents, positions, evaluated, policy = assemble_graph(
-            model,
-            chart_nodes,
-            k=k,
-            n_steps=n_steps,
-            policy=known,
-            device=dev,
-            lazy=weights == "lazy",
-            progress=shown,
-            timings=timings,
-            policy_key=key,
-        )
+        if on_demand:
+            native, latents, positions, evaluated, policy = assemble_on_demand(chart_nodes, k, known, dev, data_shape)
+            timings["knn_graph"] = time.perf_counter() - t0 - timings["nodes"]
+        else:
+            native, latents, positions, evaluated, policy = assemble_graph(
+                model,
+                chart_nodes,
+                k=k,
+                n_steps=n_steps,
+                policy=known,
+                device=dev,
+                lazy=weights == "lazy",
+                progress=shown,
+                timings=timings,
+                policy_key=key,
+            )
         fingerprint = model_fingerprint(model, dev)
     timings["total"] = time.perf_counter() - start
     graph = GraphRecord(
@@ -318,10 +372,14 @@ def build_record(
         evaluated=evaluated,
         decode_policy=policy,
         attach=attach,
+        pending_nodes=PendingNodes(native) if on_demand else None,
     )
     graph.model_check.verified = weight_versions(model)
-    if x is not None:
-        record_data_gap(graph, x)  # the scale of agm.geodesic.query.far's warning for queries far from the data
+    if x is not None:  # the scale of agm.geodesic.query.far's warning for queries far from the data
+        sample = np.unique(np.linspace(0, graph.n_nodes - 1, min(GAP_SAMPLE, graph.n_nodes)).astype(np.int64))
+        if on_demand:
+            ensure_positions(graph, model, sample, dev, policy)
+        record_data_gap(graph, x, sample if on_demand else None)
     say(f"agm: built a graph of {graph.n_nodes:,} nodes and {graph.n_edges:,} edges in {timings['total']:.1f}s", shown)
     return graph
 

@@ -13,6 +13,7 @@ from agm.geodesic._support.checks import check_device
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.graph.curves import PointTable, default_batch_size, interior_decodings
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
+from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel, model_device
@@ -38,6 +39,7 @@ def evaluate_all(
     graph.check_model(model)
     dev = check_device(device) if device is not None else model_device(model)
     policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
+    complete_positions(graph, model, dev, policy, progress)  # nodes decoded on demand: the rest first
     ids = np.flatnonzero(~graph.edge_weights.evaluated[: graph.native.n_intra_edges])
     if ids.size == 0:
         return 0

@@ -27,7 +27,18 @@ FORMAT = "agm.geodesic.graph/1"
 
 
 def save_graph(graph: GraphRecord, path: str | os.PathLike[str]) -> None:
-    """Write ``graph`` (all native arrays, decoded positions and build parameters) to one file."""
+    """Write ``graph`` (all native arrays, decoded positions and build parameters) to one file.
+
+    Raises:
+        ValueError: some nodes of a graph built with ``node_decodes="on_demand"`` are not decoded yet
+            (:meth:`agm.geodesic.GeodesicGraph.save` decodes them first).
+    """
+    if graph.pending_nodes is not None:
+        n = int((~graph.pending_nodes.decoded).sum())
+        raise ValueError(
+            f"graph has {n} nodes not decoded yet (node_decodes='on_demand'); decode them first "
+            "(GeodesicGraph.save does: agm.geodesic.graph.node_positions.complete_positions)"
+        )
     meta = {
         "format": FORMAT,
         "charts": list(graph.charts),

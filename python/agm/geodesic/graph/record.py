@@ -15,6 +15,7 @@ import torch
 from agm._core import AtlasGraph
 from agm.geodesic.graph.fingerprint import ModelCheck
 from agm.geodesic.graph.modes import MODES, NodeMode
+from agm.geodesic.graph.pending_nodes import PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.weights import GraphWeights
 from agm.models.protocol import SemiAtlasModel, model_device
@@ -44,6 +45,8 @@ class GraphRecord:
         fingerprint: identifies the model the graph was built for (see ``agm.geodesic.graph.fingerprint``).
         timings: seconds spent in each build stage (empty for a loaded graph).
         attach: the query points' attachment rule of the graph's queries, "all" or "paper" (:data:`AttachRule`).
+        pending_nodes: while some nodes of a graph built with ``node_decodes="on_demand"`` are not decoded, which
+            are (:mod:`agm.geodesic.graph.pending_nodes`); None once every node is decoded (every other graph).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class GraphRecord:
         evaluated: np.ndarray | None = None,
         decode_policy: DecodePolicy | None = None,
         attach: str = "all",
+        pending_nodes: PendingNodes | None = None,
     ) -> None:
         if attach not in ATTACH_RULES:
             raise ValueError(f"attach must be one of {ATTACH_RULES}; got {attach!r}")
@@ -85,6 +89,7 @@ class GraphRecord:
         self.node_chart: np.ndarray = np.asarray(self.charts, dtype=np.int64)[self._native_node_chart]
         self.node_point: np.ndarray = native.node_point
         self._positions: np.ndarray | None = positions
+        self.pending_nodes: PendingNodes | None = pending_nodes
         self._node_of: np.ndarray | None = None
         self._points: np.ndarray = np.empty(0, dtype=np.int64)
 
@@ -111,7 +116,8 @@ class GraphRecord:
 
     @property
     def positions(self) -> np.ndarray:
-        """(n_nodes, D) float32: the decoding of every node (the A* heuristic's positions; read once, cached)."""
+        """(n_nodes, D) float32: the decoding of every node (the A* heuristic's positions; read once, cached). While
+        ``pending_nodes`` is set, only its ``decoded`` rows are decodings (the others are 0)."""
         if self._positions is None:
             self._positions = np.asarray(self.native.positions)
         return self._positions

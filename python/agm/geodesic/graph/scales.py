@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 import torch
 
+from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.record import GraphRecord
 
 #: Nodes whose data distance is measured at once by :func:`record_data_gap` (bounds its temporary memory).
@@ -34,24 +35,31 @@ def edge_scale(graph: GraphRecord) -> float:
     if scale is None:
         n_intra = graph.native.n_intra_edges
         intra = graph.edge_weights.values[: n_intra : max(1, n_intra // SCALE_SAMPLE)]
+        if graph.pending_nodes is not None:  # nodes decoded on demand: the edges with a chord so far, not cached
+            intra = graph.edge_weights.values[:n_intra]
+            intra = intra[intra < BLOCKED]
+            return float(np.median(intra)) if intra.size else 0.0
         scale = float(np.median(intra)) if intra.size else 0.0
         _EDGE_SCALES[graph] = scale
     return scale
 
 
-def record_data_gap(graph: GraphRecord, data: torch.Tensor) -> None:
+def record_data_gap(graph: GraphRecord, data: torch.Tensor, nodes: np.ndarray | None = None) -> None:
     """Remember the median distance from the graph's data points to the nearest decoding of their own nodes.
 
     Args:
         graph: a graph built from ``data`` with encoder nodes (others are left alone).
         data: (N, *S) float, the points the graph was built on (any device).
+        nodes: (M,) int64 decoded nodes to measure (default: all; a graph whose nodes are decoded on demand
+            measures a sample).
     """
     if graph.nodes != "encoder" or graph.n_nodes == 0:
         return
+    every = np.arange(graph.n_nodes) if nodes is None else np.asarray(nodes, dtype=np.int64)
     flat = data.reshape(data.shape[0], -1)
     gaps = np.full(data.shape[0], np.inf)
-    for start in range(0, graph.n_nodes, GAP_CHUNK):
-        nodes = np.arange(start, min(start + GAP_CHUNK, graph.n_nodes))
+    for start in range(0, every.size, GAP_CHUNK):
+        nodes = every[start : start + GAP_CHUNK]
         points = graph.node_point[nodes]
         rows = flat[torch.from_numpy(points).to(flat.device)].detach().to("cpu", torch.float64).numpy()
         np.minimum.at(gaps, points, np.linalg.norm(rows - graph.positions[nodes], axis=1))

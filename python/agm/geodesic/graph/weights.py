@@ -25,6 +25,7 @@ import torch
 
 from agm._core import AtlasGraph
 from agm.geodesic.graph.curves import chord_lengths
+from agm.geodesic.graph.pending_nodes import BLOCKED
 
 
 class GraphWeights:
@@ -147,6 +148,24 @@ class GraphWeights:
             if ids.size:
                 self.native.update_weights(ids, bounds)
                 self.values[ids] = bounds
+
+    def unblock(self, ids: np.ndarray, chords: np.ndarray) -> None:
+        """Give unevaluated edges ``ids`` still at :data:`agm.geodesic.graph.pending_nodes.BLOCKED` their chords (both
+        ends now decoded; a graph with nodes decoded on demand) and hand them to the native graph. Not a store: the
+        edges stay unevaluated and ``version`` is unchanged.
+
+        Args:
+            ids: (n,) edge ids, unique, in [0, n_edges).
+            chords: (n,) float, the decoded chords ||G(z_u) - G(z_v)||, finite, >= 0.
+        """
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        chords = np.ascontiguousarray(chords, dtype=np.float64)
+        with self._lock:
+            keep = ~self.evaluated[ids] & (self.values[ids] >= BLOCKED)
+            ids, chords = ids[keep], chords[keep]
+            if ids.size:
+                self.native.update_weights(ids, chords)
+                self.values[ids] = chords
 
 
 def chord_weights(native: AtlasGraph, positions: torch.Tensor) -> np.ndarray:

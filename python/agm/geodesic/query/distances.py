@@ -34,6 +34,7 @@ from agm.geodesic._support.sharding import gather_rows, is_sharded, on_every_ran
 from agm.geodesic.graph.build import evaluate_edges_sharded
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate
+from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments, attach
@@ -76,6 +77,7 @@ def distances(
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
+    complete_positions(graph, model, dev, policy, progress)  # nodes decoded on demand: the rest first
     if is_sharded():
         out = _sharded_distances(model, graph, dev, policy, a, None if Y is None else b, n_threads)
     else:

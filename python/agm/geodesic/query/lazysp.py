@@ -12,6 +12,9 @@ edges - weighs at least its decoded chord, known without decoding. The queries o
    A route that uses graph or attachment edges without a midpoint bound yet (:mod:`agm.geodesic.graph.bounds`)
    first gets those bounds (one decoding per edge instead of n_steps - 1); only a route that still wins on bounded
    edges has them decoded in full (:data:`BOUND_FIRST`).
+   On a graph whose nodes are decoded on demand (:mod:`agm.geodesic.graph.node_positions`) a round first decodes
+   the nodes a route within the pairs' budgets could pass (:mod:`agm.geodesic.query.on_demand`), and a route over a
+   blocked edge decodes that edge's ends, before any edge is decoded.
 
 When the queries have evaluated :data:`EAGER_SWITCH` of the graph's intra-chart edges, the rest are decoded at
 once (the graph becomes the eager graph): every edge is decoded at most once, so a lazy graph never decodes more
@@ -30,7 +33,7 @@ the loop ends.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -39,11 +42,14 @@ from agm.geodesic._support.sharding import is_sharded
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import PointTable, interior_decodings
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
+from agm.geodesic.graph.node_positions import decode_blocked_ends, ensure_positions
+from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
 from agm.geodesic.query.direct import DirectEdgeKind, DirectEdges, PairEnds
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
+from agm.geodesic.query.on_demand import frontier_nodes
 from agm.geodesic.query.routes import Route, SearchHit, best_route, direct_costs
 from agm.models.protocol import SemiAtlasModel
 
@@ -226,6 +232,10 @@ def lazy_routes(
             n_threads=n_threads,
             raise_unreachable=False,
         )
+        if graph.pending_nodes is not None and _decode_frontier(
+            graph, model, device, policy, PairEnds(graph, src, dst, direct), pending, paths, costs, switch_tolerance
+        ):
+            continue  # nodes decoded: search again before any edge is decoded (the routes may change)
         todo: list[Pending] = []
         still: list[int] = []
         for i, b in enumerate(pending.tolist()):
@@ -241,6 +251,10 @@ def lazy_routes(
                 progress(pending.size, 0)
             break
         before = stats.graph_edges + stats.attachment_edges + stats.direct_edges
+        if graph.pending_nodes is not None:  # nodes decoded on demand: a route over a blocked edge decodes its ends
+            for t in todo:
+                decode_blocked_ends(graph, model, t.graph, device, policy)
+            todo = [replace(t, graph=t.graph[graph.edge_weights.values[t.graph] < BLOCKED]) for t in todo]
         work = _round_work(todo, graph.edge_weights.bounded, att_bounded, bound_first)
         table = table or (node_table(graph, device) if work.graph.size + work.bound_graph.size else None)
         if work.bound_graph.size + work.bound_attachments.size:
@@ -306,3 +320,24 @@ def _bound(graph: GraphRecord, qs: QuerySet, table: PointTable | None, work: Rou
     if work.bound_attachments.size:
         n += bound(AttachmentEdgeKind(graph, qs.unique), work.bound_attachments, context)
     return n
+
+
+def _decode_frontier(
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    device: torch.device,
+    policy: DecodePolicy,
+    ends: PairEnds,
+    pending: np.ndarray,
+    paths: list[np.ndarray],
+    costs: np.ndarray,
+    tolerance: float,
+) -> bool:
+    """On a graph whose nodes are decoded on demand: decode the nodes a route within the pending pairs' budgets
+    (from this round's lower bounds) could pass (:mod:`agm.geodesic.query.on_demand`); whether any were."""
+    shortest = np.full(pending.size, np.inf)
+    for i, b in enumerate(pending.tolist()):
+        route = shortest_route(ends, b, SearchHit(paths[i], float(costs[i])))
+        shortest[i] = np.inf if route is None or route.cost >= BLOCKED else route.cost
+    more = frontier_nodes(graph, ends.src, ends.dst, pending, shortest, tolerance)
+    return ensure_positions(graph, model, more, device, policy) > 0

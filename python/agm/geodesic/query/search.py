@@ -28,6 +28,7 @@ from agm.geodesic._support.checks import (
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
 from agm.geodesic.graph.curves import default_batch_size
+from agm.geodesic.graph.node_positions import complete_positions, ensure_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied, check_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.paths.path import GeodesicPath
@@ -38,6 +39,7 @@ from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
 from agm.geodesic.query.lazy_progress import lazy_progress
 from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes
+from agm.geodesic.query.on_demand import frontier_nodes, route_costs
 from agm.geodesic.query.routes import Route
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -188,6 +190,7 @@ def _solve_sharded(
     Errors name the pairs by their index in the whole batch; ``stats`` (if given) receives the ranks' counts
     summed (``rounds``: the most rounds any rank ran).
     """
+    complete_positions(graph, model, dev, policy)  # nodes decoded on demand: every rank decodes the rest alike
     rows = share(a.shape[0])
     start = int(rows.start)
     names: Names = (lambda i: f"X0[{i + start}]", lambda i: f"X1[{i + start}]")
@@ -317,9 +320,28 @@ def _solve(
         lazy_progress(graph, policy, pending_att, src.n_queries, "shortest_paths", what, progress) as advance,
         evaluating(model),
     ):
-        routes, src, dst, direct = lazy_routes(
-            graph, model, dev, policy, qs, direct, method, n_threads, stats, rules.switch_tolerance, advance
-        )
+        while True:
+            on_demand = graph.pending_nodes is not None  # no positions in the native graph yet: no A* heuristic
+            routes, src, dst, direct = lazy_routes(
+                graph,
+                model,
+                dev,
+                policy,
+                qs,
+                direct,
+                "dijkstra" if on_demand else method,
+                n_threads,
+                stats,
+                rules.switch_tolerance,
+                advance,
+            )
+            if not on_demand:
+                break
+            costs = route_costs(routes)
+            more = frontier_nodes(graph, src, dst, np.arange(len(routes)), costs, rules.switch_tolerance)
+            if more.size == 0:
+                break
+            ensure_positions(graph, model, more, dev, policy)
     return [None if r is None else _make_path(graph, model, dev, src, dst, i, r) for i, r in enumerate(routes)]
 
 
