@@ -260,3 +260,14 @@ def test_bound_first_benchmark_quick(tmp_path: Path) -> None:
     on = [row for row in result["rows"] if row["bound_first"]]
     off = [row for row in result["rows"] if not row["bound_first"]]
     assert on and off and all(row["bounded_edges"] > 0 for row in on) and all(row["bounded_edges"] == 0 for row in off)
+
+
+def test_nodes_on_demand_pairs_benchmark_quick(tmp_path: Path) -> None:
+    """node_decodes="on_demand" against "build" over many pairs: equal lengths, fewer decodes to the first."""
+    out = tmp_path / "bench_nodes_on_demand_pairs.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_nodes_on_demand_pairs.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_nodes_on_demand_pairs failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["correctness_passed"] is True
+    assert result["on_demand_over_build"]["first_decodes"] < 1.0
