@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from agm import geodesic
 from agm.geodesic.graph.file import save_graph
+from agm.geodesic.graph.node_positions import ensure_positions
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.models.analytic import CylinderAtlas, SphereAtlas
@@ -170,3 +171,17 @@ def test_pending_nodes_incidence_equals_brute_force(cylinder: tuple[Counted, tor
             pending.undecoded_neighbours(np.array([v])), np.unique(other[~pending.decoded[other]])
         )
         assert pending.has_undecoded_neighbour(np.array([v]))[0] == bool((~pending.decoded[other]).any())
+
+
+def test_past_half_of_the_nodes_the_rest_are_decoded_at_once(cylinder: tuple[Counted, torch.Tensor]) -> None:
+    model, data = cylinder
+    lazy = geodesic.build_graph(model, data, node_decodes="on_demand", **KW)  # type: ignore[arg-type]
+    record = lazy.record
+    n = record.n_nodes
+    assert ensure_positions(record, model, np.arange(n // 10), torch.device("cpu"), POLICY) > 0
+    assert record.pending_nodes is not None and not record.native.has_positions
+    ensure_positions(record, model, np.arange(int(0.6 * n)), torch.device("cpu"), POLICY)
+    assert record.pending_nodes is None and record.native.has_positions  # all decoded, A* usable
+    built = geodesic.build_graph(model, data, **KW)  # type: ignore[arg-type]
+    np.testing.assert_allclose(record.positions, built.positions, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(record.edge_weights.values, built.edge_weights.values, rtol=1e-6, atol=1e-7)

@@ -32,13 +32,19 @@ from agm.models.protocol import SemiAtlasModel
 #: Nodes per step of :func:`complete_positions`' bar.
 COMPLETION_CHUNK = 4096
 
+#: Fraction of the nodes decoded beyond which :func:`ensure_positions` decodes the rest at once: the queries then
+#: search with A* on the native graph instead of certifying their routes round by round (as LazySP decodes the
+#: remaining edges past :data:`agm.geodesic.query.lazysp.EAGER_SWITCH`).
+COMPLETE_AT = 0.5
+
 
 def ensure_positions(
     graph: GraphRecord, model: SemiAtlasModel, nodes: np.ndarray, device: torch.device, policy: DecodePolicy
 ) -> int:
-    """Decode the nodes among ``nodes`` (int64 ids, any shape, repeats allowed) that are not decoded yet, give the
-    edges they complete their chords, and finish the graph when no node is left; the number decoded (0 for a graph
-    whose nodes are all decoded). Thread-safe: concurrent calls decode each node once."""
+    """Decode the nodes among ``nodes`` (int64 ids, any shape, repeats allowed) that are not decoded yet (and all the
+    others once :data:`COMPLETE_AT` of them are), give the edges they complete their chords, and finish the graph
+    when no node is left; the number decoded (0 for a graph whose nodes are all decoded). Thread-safe: concurrent
+    calls decode each node once."""
     pending = graph.pending_nodes
     if pending is None:
         return 0
@@ -50,6 +56,11 @@ def ensure_positions(
         if new.size:
             _decode(graph, model, new, device, policy)
             _unblock(graph, pending, new)
+        rest = np.flatnonzero(~pending.decoded)
+        if 0 < rest.size <= (1.0 - COMPLETE_AT) * pending.decoded.size:
+            _decode(graph, model, rest, device, policy)
+            _unblock(graph, pending, rest)
+            new = np.concatenate([new, rest])
         if pending.decoded.all():
             _finish(graph)
         return int(new.size)
