@@ -35,6 +35,7 @@ class RefineSettings:
     sub_steps: int
     steps: int
     batch_size: int
+    fuse: bool = False  # the Jacobians' decodings in the energy's call (a cheap decoder, see descend_measured)
 
 
 class BestCurves:
@@ -79,6 +80,7 @@ def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int],
         settings.data_shape,
         settings.batch_size,
         watch,
+        settings.fuse,
     )[0]
 
 
@@ -98,6 +100,7 @@ def descend_and_measure(
         settings.data_shape,
         settings.batch_size,
         watch,
+        settings.fuse,
     )
     if measured is None or settings.sub_steps != settings.n_steps or settings.barrier != settings.eps:
         return (out, *measure(settings, out))
