@@ -287,3 +287,41 @@ def test_evaluation_matches_autograd_and_a_dense_solve(sub_steps: int) -> None:
         assert np.allclose(out.step[b, 1 : n - 1].reshape(-1), step, rtol=1e-4, atol=1e-6 * np.abs(step).max())
         assert not out.step[b, [0, n - 1]].any() and not out.step[b, n:].any()
         assert out.slope[b] == pytest.approx(float((grad.double().numpy()[1 : n - 1] * out.step[b, 1 : n - 1]).sum()))
+
+
+def test_the_secant_step_is_the_bfgs_updated_gauss_newton_step() -> None:
+    """With a secant pair (s, y) the step solves (H + y y^T / s.y - H s s^T H / s.H s) p = -g (H the Gauss-Newton
+    matrix, dense here), per curve; a curve whose s.y <= 0 keeps the Gauss-Newton step."""
+    from agm.geodesic.refinement import gauss_newton
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = 0.5 * torch.randn(7, 2, generator=g), 0.5 * torch.randn(5, 2, generator=g)
+    zeros = [torch.zeros(7, dtype=torch.int64), torch.zeros(5, dtype=torch.int64)]
+    curves = pad_curves([z1, z2], zeros, torch.ones(2, dtype=torch.float64), 10.0)
+    layout = gauss_newton._layout(curves, 3)
+    latents = curves.latents.numpy()
+    plain = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True)
+    rng = np.random.default_rng(0)
+    secant = (0.01 * rng.normal(size=latents.shape), rng.normal(size=latents.shape))
+    out = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True, secant)
+    for b, n in ((0, 7), (1, 5)):
+        z, c = curves.latents[b, :n], curves.charts[b, :n]
+        jac = jacobians(model, z, c, model.decode(z, c)).numpy()
+        h = np.zeros((2 * n, 2 * n))
+        for i in range(n - 1):
+            a = np.zeros((3, 2 * n))
+            a[:, 2 * i : 2 * i + 2], a[:, 2 * i + 2 : 2 * i + 4] = -jac[i], jac[i + 1]
+            h += 2 * float(curves.weight[b, i]) * a.T @ a
+        h = h[2 : 2 * n - 2, 2 : 2 * n - 2]
+        grad = out.gradient[b, 1 : n - 1].reshape(-1)
+        s = secant[0][b, 1 : n - 1].reshape(-1)
+        y = grad - secant[1][b, 1 : n - 1].reshape(-1)
+        if s @ y <= 0:
+            assert np.allclose(out.step[b], plain.step[b])
+            continue
+        hs = h @ s
+        updated = h + np.outer(y, y) / (s @ y) - np.outer(hs, hs) / (s @ hs)
+        expected = -np.linalg.solve(updated, grad)
+        assert np.allclose(out.step[b, 1 : n - 1].reshape(-1), expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+        assert not np.allclose(out.step[b], plain.step[b])

@@ -14,7 +14,10 @@ torch 2.13, far above the decoder's own cost) coupled between neighbours: block 
 (the GEORCE idea of freezing the metric at the curve points, with the exact gradient of the energy above, from one
 backward pass through the sub-step decodings). The blocks of all curves are one banded system (no coupling between
 curves; bandwidth 2 d - 1), solved by one LAPACK call (``dpbsv``, the Cholesky factorisation of the band) on the
-host. A backtracking line search (Armijo, halving) accepts a step only where the energy drops and no free point
+host. From the second step on, the matrix is updated by BFGS along the curve's last move (the secant of the
+exact gradient, :func:`_secant_corrected`): the Gauss-Newton matrix leaves out the decoder's second derivatives, the
+manifold's curvature, so alone it contracts a long curve's error slowly (by about (length / pi)^2 per step on the
+unit sphere). A backtracking line search (Armijo, halving) accepts a step only where the energy drops and no free point
 leaves its chart further (psi_c(G_c(z)) > eps, when ``eps`` is given). All unconverged curves advance together:
 every iteration is one decoding of all their points and sub-steps (with its backward pass), one decoding of the d
 shifted copies of their points (the Jacobians; in the same call for a cheap decoder, ``fuse``) and one partition
@@ -43,11 +46,16 @@ from agm.models.protocol import SemiAtlasModel
 
 #: Sufficient-decrease constant of the line search (Armijo).
 ARMIJO = 1e-4
-#: A curve stops when its step predicts an energy decrease below this fraction of its energy. Measured on the
-#: sphere (bench_refine.py's 20 pairs, 32 points), median / max length error, median / max angle to the great
-#: circle (rad) and evaluations per path: 1e-7: 4.1e-6 / 9.4e-5, 1.4e-4 / 4.2e-4, 5.75; 1e-6: 4.1e-6 / 9.4e-5,
-#: 3.3e-4 / 1.3e-3, 5.0; 1e-5: 6.3e-6 / 9.6e-5, 9.6e-4 / 3.8e-3, 3.95 (the length converges before the shape).
-TOLERANCE = 1e-6
+#: A curve stops when its step moves no point by more than this fraction of the curve's length (|J_i step_i|, the
+#: first-order distance to the minimum of the chord model: a shape criterion), or (for decoders whose steps never
+#: get that small) when its step predicts an energy decrease below :data:`TOLERANCE` of its energy. Measured on the
+#: sphere (bench_refine.py's 20 pairs, 32 points; evaluations per path, median / max angle to the great circle):
+#: the energy criterion alone at 1e-6, Gauss-Newton: 5.0, 3.3e-4 / 2.0e-3; at 1e-7: 5.7, 1.4e-4 / 8.7e-4; with the
+#: secant (:func:`_secant_corrected`) at 1e-6: 4.7, 7.3e-5 / 4.5e-4; this criterion (2e-4, 1e-7) with the secant:
+#: 4.7, 7.2e-5 / 3.1e-4; 3e-5: 5.3, 1.3e-5 / 3.1e-4. Length errors are the same in all (median 4.0e-6).
+MOVE_TOLERANCE = 2e-4
+#: See :data:`MOVE_TOLERANCE`.
+TOLERANCE = 1e-7
 #: A curve stops when its line search has halved the step this often without an acceptable point.
 MAX_HALVINGS = 6
 #: Forward-difference step of the Jacobians, relative to 1 + the latent's largest coordinate.
@@ -70,6 +78,8 @@ class Evaluation:
         edge: (B,) float64 the smallest psi_c(G_c(z)) of the curve's free points (inf without ``eps`` or free
             points).
         gradient: (B, L, d) float64 the energy's gradient by the latents (0 at padded points).
+        move: (B,) float64 the largest decoded displacement of a point by the step, |J_i step_i| (the first-order
+            distance of the curve to the minimum of its chord model; 0 without free points).
     """
 
     energy: np.ndarray
@@ -79,6 +89,7 @@ class Evaluation:
     length: np.ndarray
     edge: np.ndarray
     gradient: np.ndarray
+    move: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -304,13 +315,24 @@ def _evaluate(
     data_shape: tuple[int, ...],
     batch_size: int,
     check: bool,
+    secant: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Evaluation:
     """:func:`evaluate` of the curves of ``layout`` at ``latents`` (B, L, d) float32 (host): one differentiable
     decoding of their points and sub-steps (and its backward pass), one decoding of the d shifted copies of their
     points (the Jacobians) and, with ``eps``, one partition call; in groups of curves where ``layout`` has them."""
     if layout.groups is not None:
         parts = [
-            _evaluate(model, part, latents[index], device, eps, data_shape, batch_size, check)
+            _evaluate(
+                model,
+                part,
+                latents[index],
+                device,
+                eps,
+                data_shape,
+                batch_size,
+                check,
+                None if secant is None else (secant[0][index], secant[1][index]),
+            )
             for index, part in layout.groups
         ]
         return Evaluation(*(np.concatenate([getattr(e, f) for e in parts]) for f in Evaluation.__dataclass_fields__))
@@ -318,7 +340,12 @@ def _evaluate(
     z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)).to(device)
     energy, gradient, x, jac, curve_length = _energy_and_gradient(model, layout, z, batch_size, check)
     n = layout.n_points
-    step = _gauss_newton_step(layout, jac, gradient)
+    pair = None
+    if secant is not None:
+        at = layout.point_flat[layout.free]
+        moved, before = secant[0].reshape(-1, d)[at], secant[1].reshape(-1, d)[at]
+        pair = (moved, gradient[layout.free] - before)
+    step, move_f = _gauss_newton_step(layout, jac, gradient, pair)
     violation: np.ndarray = np.zeros(b)
     edge = np.full(b, np.inf)
     if eps is not None:
@@ -332,8 +359,18 @@ def _evaluate(
     full_step = np.zeros((b * length, d))
     full_step[layout.point_flat[layout.free]] = step
     slope = np.bincount(layout.curve_of_free, weights=(gradient[layout.free] * step).sum(axis=1), minlength=b)
+    move = np.zeros(b)
+    if move_f.size:
+        move[layout.with_free] = np.maximum.reduceat(move_f, layout.free_start)
     return Evaluation(
-        energy, full_step.reshape(b, length, d), slope, violation, curve_length, edge, grad.reshape(b, length, d)
+        energy,
+        full_step.reshape(b, length, d),
+        slope,
+        violation,
+        curve_length,
+        edge,
+        grad.reshape(b, length, d),
+        move,
     )
 
 
@@ -405,15 +442,18 @@ def _difference(moved: torch.Tensor, x: torch.Tensor, width: torch.Tensor) -> to
     return jacobian
 
 
-def _gauss_newton_step(layout: _Layout, jac: torch.Tensor, gradient: np.ndarray) -> np.ndarray:
+def _gauss_newton_step(
+    layout: _Layout, jac: torch.Tensor, gradient: np.ndarray, secant: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(F, d) float64 step -H^-1 g at the free points, H the block-tridiagonal Gauss-Newton matrix of the chord
     energy sum_s w_s |G(z_b) - G(z_a)|^2 (fixed and padded points held); jac (P, D, d) float64, gradient (P, d).
 
     The blocks of all curves are one banded system (no coupling between curves), solved by one LAPACK call
-    (Cholesky of the band, ``dpbsv``) on the host."""
+    (Cholesky of the band, ``dpbsv``) on the host. Also (F,) float64 |J_f step_f|, each free point's decoded
+    displacement."""
     free, d = layout.free, gradient.shape[1]
     if free.size == 0:
-        return np.zeros((0, d))
+        return np.zeros((0, d)), np.zeros(0)
     jt = jac.transpose(1, 2)
     metric = (jt @ jac).cpu().numpy()[free]  # (F, d, d): J^T J at every free point
     cross = (jt[:-1] @ jac[1:]).cpu().numpy() if jac.shape[0] > 1 else np.zeros((0, d, d))
@@ -430,6 +470,8 @@ def _gauss_newton_step(layout: _Layout, jac: torch.Tensor, gradient: np.ndarray)
     if free.size > 1:
         ab[up_row, up_col] = (layout.off_weight[:, None, None] * cross[free[:-1]]).reshape(free.size - 1, -1)
     rhs = -gradient[free].reshape(n, 1)
+    if secant is not None:
+        rhs = np.concatenate([rhs, secant[1].reshape(n, 1)], axis=1)
     _, solution, info = dpbsv(ab, rhs)
     if info != 0:  # not positive definite in floating point: the dense least-squares step
         dense = np.zeros((n, n))
@@ -438,8 +480,11 @@ def _gauss_newton_step(layout: _Layout, jac: torch.Tensor, gradient: np.ndarray)
         dense[rows, cols] = ab[np.concatenate([diag_row.ravel(), up_row.ravel()]), cols]
         dense[cols, rows] = dense[rows, cols]
         solution = np.linalg.lstsq(dense, rhs, rcond=None)[0]
-    step: np.ndarray = solution.reshape(free.size, d)
-    return step
+    step: np.ndarray = solution[:, 0].reshape(free.size, d)
+    if secant is not None:
+        step = _secant_corrected(layout, ab, step, solution[:, 1].reshape(free.size, d), gradient[free], secant)
+    move = np.sqrt(np.maximum(np.einsum("fi,fij,fj->f", step, metric, step), 0.0))
+    return step, move
 
 
 def minimise_energy(
@@ -494,12 +539,13 @@ def descend_measured(
     layout = _layout(curves, sub_steps, batch_size, fuse)
     z = curves.latents.detach().cpu().numpy().copy()
     now = _evaluate(model, layout, z, device, eps, data_shape, batch_size, check=True)
-    step = now.step.copy()
+    step, gradient = now.step.copy(), now.gradient.copy()
     energy, slope, violation = now.energy.copy(), now.slope.copy(), now.violation.copy()
     length, edge = now.length.copy(), now.edge.copy()
     alpha = np.ones_like(energy)
     halvings = np.zeros(energy.shape, dtype=np.int64)
-    done = ~(-slope > TOLERANCE * energy)
+    move = now.move.copy()
+    done = _converged(slope, energy, move, length)
     if watch is not None:
         watch(int(done.sum()))
     rows_then: np.ndarray | None = None
@@ -513,21 +559,69 @@ def descend_measured(
             lay = _layout(curves.rows(torch.from_numpy(rows).to(device)), sub_steps, batch_size, fuse)
         rows_then = rows if rows.size < curves.n_curves else None
         trial = (z[rows] + alpha[rows, None, None] * step[rows]).astype(np.float32)
-        then = _evaluate(model, lay, trial, device, eps, data_shape, batch_size, check=False)
+        secant = (trial - z[rows], gradient[rows])
+        then = _evaluate(model, lay, trial, device, eps, data_shape, batch_size, False, secant)
         ok = (
             np.isfinite(then.energy)
             & (then.energy <= energy[rows] + ARMIJO * alpha[rows] * slope[rows])
             & (then.violation <= violation[rows])
         )
         took, kept = rows[ok], rows[~ok]
-        z[took], step[took] = trial[ok], then.step[ok]
+        z[took], step[took], gradient[took] = trial[ok], then.step[ok], then.gradient[ok]
         energy[took], slope[took], violation[took] = then.energy[ok], then.slope[ok], then.violation[ok]
         length[took], edge[took] = then.length[ok], then.edge[ok]
         alpha[took], halvings[took] = 1.0, 0
-        done[took] = ~(-slope[took] > TOLERANCE * energy[took])
+        move[took] = then.move[ok]
+        done[took] = _converged(slope[took], energy[took], move[took], length[took])
         alpha[kept] *= 0.5
         halvings[kept] += 1
         done[kept] = halvings[kept] > MAX_HALVINGS
         if watch is not None:
             watch(int(done.sum()))
     return curves.moved(torch.from_numpy(z).to(device)), (length, edge)
+
+
+def _secant_corrected(
+    layout: _Layout,
+    band: np.ndarray,
+    step: np.ndarray,
+    solved: np.ndarray,
+    gradient: np.ndarray,
+    secant: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """The Gauss-Newton step of the matrix H updated by BFGS along the last move: H + y y^T / (s^T y) -
+    H s s^T H / (s^T H s), per curve (s the free points' last move, y the change of their gradient over it;
+    curves where s^T y <= 0 keep the Gauss-Newton step). H leaves out the decoder's second derivatives (the
+    manifold's curvature), so on a curved manifold its steps contract the error only by about (length / pi)^2 per
+    iteration on the sphere; the secant puts the curvature back along the direction that converges slowest.
+
+    band: (2 d, F d) the upper band of H; step: (F, d) -H^-1 g; solved: (F, d) H^-1 y; gradient: (F, d) g;
+    secant: (s, y), (F, d) each. By Sherman-Morrison-Woodbury with U = [y, H s]: p = p0 - (H^-1 y) k0 - s k1,
+    k0 = -s.g / a, k1 = (y.p0 - (a + y.H^-1 y) k0) / a, a = s.y."""
+    moved, change = secant
+    kd = band.shape[0] - 1
+    flat = moved.reshape(-1)
+    product = band[kd] * flat  # H s from the upper band (symmetric)
+    for k in range(1, kd + 1):
+        product[:-k] += band[kd - k, k:] * flat[k:]
+        product[k:] += band[kd - k, k:] * flat[:-k]
+    starts = layout.free_start
+    a = np.add.reduceat((moved * change).sum(axis=1), starts)
+    c = np.add.reduceat((moved * product.reshape(moved.shape)).sum(axis=1), starts)
+    sg = np.add.reduceat((moved * gradient).sum(axis=1), starts)
+    yp = np.add.reduceat((change * step).sum(axis=1), starts)
+    yy = np.add.reduceat((change * solved).sum(axis=1), starts)
+    use = (a > 1e-12 * np.maximum(c, 1e-300)) & (c > 0)
+    safe = np.where(use, a, 1.0)
+    k0 = np.where(use, -sg / safe, 0.0)
+    k1 = np.where(use, (yp - (safe + yy) * k0) / safe, 0.0)
+    curve = np.repeat(np.arange(starts.size), np.diff(np.append(starts, moved.shape[0])))
+    out: np.ndarray = step - solved * k0[curve, None] - moved * k1[curve, None]
+    return out
+
+
+def _converged(slope: np.ndarray, energy: np.ndarray, move: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """(B,) bool: the curves whose step moves no point by more than :data:`MOVE_TOLERANCE` of its length, or
+    predicts an energy decrease below :data:`TOLERANCE` of its energy (all (B,) float64)."""
+    out: np.ndarray = (move <= MOVE_TOLERANCE * length) | ~(-slope > TOLERANCE * energy)
+    return out
