@@ -306,6 +306,22 @@ def evaluate(
     return _evaluate(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, check=True)
 
 
+Secant = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """The forward half of an evaluation: what decides a line-search trial (energy, violation; length and edge),
+    and ``finish``, the rest (the backward pass, the Jacobians, the step), run only for a trial that some curve
+    accepts: a refused trial costs one forward decoding and one partition call."""
+
+    energy: np.ndarray
+    length: np.ndarray
+    violation: np.ndarray
+    edge: np.ndarray
+    finish: Callable[[Secant | None], Evaluation]
+
+
 def _evaluate(
     model: SemiAtlasModel,
     layout: _Layout,
@@ -315,76 +331,42 @@ def _evaluate(
     data_shape: tuple[int, ...],
     batch_size: int,
     check: bool,
-    secant: tuple[np.ndarray, np.ndarray] | None = None,
+    secant: Secant | None = None,
 ) -> Evaluation:
     """:func:`evaluate` of the curves of ``layout`` at ``latents`` (B, L, d) float32 (host): one differentiable
     decoding of their points and sub-steps (and its backward pass), one decoding of the d shifted copies of their
-    points (the Jacobians) and, with ``eps``, one partition call; in groups of curves where ``layout`` has them."""
+    points (the Jacobians) and, with ``eps``, one partition call; in groups of curves where ``layout`` has them.
+    ``secant``: (s, y0), (B, L, d) each, the move to ``latents`` and the gradient before it (see
+    :func:`_secant_corrected`)."""
+    return _begin(model, layout, latents, device, eps, data_shape, batch_size, check).finish(secant)
+
+
+def _begin(
+    model: SemiAtlasModel,
+    layout: _Layout,
+    latents: np.ndarray,
+    device: torch.device,
+    eps: float | None,
+    data_shape: tuple[int, ...],
+    batch_size: int,
+    check: bool,
+) -> _Pending:
+    """The forward half of :func:`_evaluate` (see :class:`_Pending`)."""
     if layout.groups is not None:
         parts = [
-            _evaluate(
-                model,
-                part,
-                latents[index],
-                device,
-                eps,
-                data_shape,
-                batch_size,
-                check,
-                None if secant is None else (secant[0][index], secant[1][index]),
-            )
+            (index, _begin(model, part, latents[index], device, eps, data_shape, batch_size, check))
             for index, part in layout.groups
         ]
-        return Evaluation(*(np.concatenate([getattr(e, f) for e in parts]) for f in Evaluation.__dataclass_fields__))
+
+        def finish_all(secant: Secant | None) -> Evaluation:
+            done = [p.finish(None if secant is None else (secant[0][i], secant[1][i])) for i, p in parts]
+            return Evaluation(*(np.concatenate([getattr(e, f) for e in done]) for f in Evaluation.__dataclass_fields__))
+
+        joined = [np.concatenate([getattr(p, f) for _, p in parts]) for f in ("energy", "length", "violation", "edge")]
+        return _Pending(joined[0], joined[1], joined[2], joined[3], finish_all)
     b, length, d = layout.shape
-    z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)).to(device)
-    energy, gradient, x, jac, curve_length = _energy_and_gradient(model, layout, z, batch_size, check)
     n = layout.n_points
-    pair = None
-    if secant is not None:
-        at = layout.point_flat[layout.free]
-        moved, before = secant[0].reshape(-1, d)[at], secant[1].reshape(-1, d)[at]
-        pair = (moved, gradient[layout.free] - before)
-    step, move_f = _gauss_newton_step(layout, jac, gradient, pair)
-    violation: np.ndarray = np.zeros(b)
-    edge = np.full(b, np.inf)
-    if eps is not None:
-        psi = call_model("partition", model.partition, x.reshape(-1, *data_shape))
-        own = psi.gather(1, layout.charts[:n, None])[:, 0].double().cpu().numpy()[layout.free]
-        violation = np.bincount(layout.curve_of_free, weights=np.maximum(eps - own, 0.0), minlength=b).astype(float)
-        if own.size:
-            edge[layout.with_free] = np.minimum.reduceat(own, layout.free_start)
-    grad = np.zeros((b * length, d))
-    grad[layout.point_flat] = gradient
-    full_step = np.zeros((b * length, d))
-    full_step[layout.point_flat[layout.free]] = step
-    slope = np.bincount(layout.curve_of_free, weights=(gradient[layout.free] * step).sum(axis=1), minlength=b)
-    move = np.zeros(b)
-    if move_f.size:
-        move[layout.with_free] = np.maximum.reduceat(move_f, layout.free_start)
-    return Evaluation(
-        energy,
-        full_step.reshape(b, length, d),
-        slope,
-        violation,
-        curve_length,
-        edge,
-        grad.reshape(b, length, d),
-        move,
-    )
-
-
-def _energy_and_gradient(
-    model: SemiAtlasModel, layout: _Layout, z: torch.Tensor, batch_size: int, check: bool
-) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor, np.ndarray]:
-    """(B,) float64 energies, (P, d) float64 gradients at the points, the points' decodings (P, D) float32, the
-    rows' latents (R, d) and (B,) float64 lengths: one decoding of the points and sub-steps, one backward pass
-    through the decoder alone.
-
-    The energy's derivative by the decodings is written out (a polyline's: 2 w (x_k - x_(k-1)) - 2 w (x_(k+1) -
-    x_k) at every vertex, summed over the vertices that share a row), and that of the rows' latents by the points'
-    (lerp(z_a, z_b, t)); autograd runs only the decoder's vector-Jacobian product."""
-    b, n = layout.shape[0], layout.n_points
+    z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)).to(device)
     rows = torch.lerp(z[layout.ia], z[layout.ib], layout.t)
     if layout.fuse:
         width, shifted = _shifted(rows[:n])
@@ -398,29 +380,76 @@ def _energy_and_gradient(
         decoded = decoded_all[: rows.shape[0]] if layout.fuse else decoded_all
     with torch.no_grad():
         out = decoded.detach()
-        if layout.fuse:
-            jac = _difference(decoded_all.detach()[rows.shape[0] :], out[:n], width)
-        else:
-            width, shifted = _shifted(rows[:n])
-            jac = _difference(_decoded(model, shifted, layout.shifted_charts, batch_size, check), out[:n], width)
+        x = out[:n]
         poly = out[layout.order].reshape(b, -1, out.shape[1])  # (B, M, D) the fine polylines
-        diff = poly[:, 1:] - poly[:, :-1]  # float32
-        wide = diff.double()
+        wide = (poly[:, 1:] - poly[:, :-1]).double()  # float32 differences
         square = (wide * wide).sum(dim=2)
-        energy = (layout.fine_weight * square).sum(dim=1)
-        curve_length = square.sqrt().sum(dim=1)
+        host = torch.cat([(layout.fine_weight * square).sum(dim=1), square.sqrt().sum(dim=1)]).cpu().numpy()
+    violation: np.ndarray = np.zeros(b)
+    edge = np.full(b, np.inf)
+    if eps is not None:
+        psi = call_model("partition", model.partition, x.reshape(-1, *data_shape))
+        own = psi.gather(1, layout.charts[:n, None])[:, 0].double().cpu().numpy()[layout.free]
+        violation = np.bincount(layout.curve_of_free, weights=np.maximum(eps - own, 0.0), minlength=b).astype(float)
+        if own.size:
+            edge[layout.with_free] = np.minimum.reduceat(own, layout.free_start)
+
+    def finish(secant: Secant | None) -> Evaluation:
+        gradient = _gradient(layout, inputs, decoded, wide, rows.shape[0])
+        with torch.no_grad():
+            if layout.fuse:
+                jac = _difference(decoded_all.detach()[rows.shape[0] :], x, width)
+            else:
+                spread, moved = _shifted(rows[:n])
+                jac = _difference(_decoded(model, moved, layout.shifted_charts, batch_size, check), x, spread)
+        pair = None
+        if secant is not None:
+            at = layout.point_flat[layout.free]
+            pair = (secant[0].reshape(-1, d)[at], gradient[layout.free] - secant[1].reshape(-1, d)[at])
+        step, move_f = _gauss_newton_step(layout, jac, gradient, pair)
+        grad = np.zeros((b * length, d))
+        grad[layout.point_flat] = gradient
+        full_step = np.zeros((b * length, d))
+        full_step[layout.point_flat[layout.free]] = step
+        slope = np.bincount(layout.curve_of_free, weights=(gradient[layout.free] * step).sum(axis=1), minlength=b)
+        move = np.zeros(b)
+        if move_f.size:
+            move[layout.with_free] = np.maximum.reduceat(move_f, layout.free_start)
+        return Evaluation(
+            host[:b],
+            full_step.reshape(b, length, d),
+            slope,
+            violation,
+            host[b:],
+            edge,
+            grad.reshape(b, length, d),
+            move,
+        )
+
+    return _Pending(host[:b], host[b:], violation, edge, finish)
+
+
+def _gradient(layout: _Layout, inputs: torch.Tensor, decoded: torch.Tensor, wide: torch.Tensor, r: int) -> np.ndarray:
+    """(P, d) float64 the energy's gradient at the points: one backward pass through the decoder alone.
+
+    The energy's derivative by the decodings is written out (a polyline's: 2 w (x_k - x_(k-1)) - 2 w (x_(k+1) -
+    x_k) at every vertex, summed over the vertices that share a row), and that of the rows' latents by the points'
+    (lerp(z_a, z_b, t)); autograd runs only the decoder's vector-Jacobian product. inputs: the decoded latents (the
+    first ``r`` rows: points and sub-steps) with their graph to ``decoded`` (R, D); wide: (B, M - 1, D) float64 the
+    fine polylines' edges."""
+    with torch.no_grad():
         slope = (2.0 * layout.fine_weight)[:, :, None] * wide  # dE / d(x_(e+1) - x_e)
         vertex = torch.nn.functional.pad(slope, (0, 0, 1, 0)) - torch.nn.functional.pad(slope, (0, 0, 0, 1))
-        upstream = wide.new_zeros(out.shape).index_add_(0, layout.order, vertex.reshape(-1, out.shape[1]))
+        upstream = wide.new_zeros(decoded.shape).index_add_(0, layout.order, vertex.reshape(-1, decoded.shape[1]))
     with torch.enable_grad():  # a scalar: grad_outputs would import torch.fx's sympy (~1 s) on the first call
         (through,) = torch.autograd.grad((decoded * upstream.to(decoded.dtype)).sum(), [inputs])
     with torch.no_grad():
-        through = through[: rows.shape[0]].double()
-        flat = through.new_zeros(layout.shape[0] * layout.shape[1], z.shape[1])
+        through = through[:r].double()
+        flat = through.new_zeros(layout.shape[0] * layout.shape[1], inputs.shape[1])
         flat.index_add_(0, layout.ia, through * layout.s64).index_add_(0, layout.ib, through * layout.t64)
         gradient = flat if layout.point_index is None else flat[layout.point_index]
-        host = torch.cat([energy, curve_length]).cpu().numpy()
-    return host[:b], gradient.cpu().numpy(), out[:n], jac, host[b:]
+        out: np.ndarray = gradient.cpu().numpy()
+    return out
 
 
 def _shifted(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -559,20 +588,21 @@ def descend_measured(
             lay = _layout(curves.rows(torch.from_numpy(rows).to(device)), sub_steps, batch_size, fuse)
         rows_then = rows if rows.size < curves.n_curves else None
         trial = (z[rows] + alpha[rows, None, None] * step[rows]).astype(np.float32)
-        secant = (trial - z[rows], gradient[rows])
-        then = _evaluate(model, lay, trial, device, eps, data_shape, batch_size, False, secant)
+        pending = _begin(model, lay, trial, device, eps, data_shape, batch_size, False)
         ok = (
-            np.isfinite(then.energy)
-            & (then.energy <= energy[rows] + ARMIJO * alpha[rows] * slope[rows])
-            & (then.violation <= violation[rows])
+            np.isfinite(pending.energy)
+            & (pending.energy <= energy[rows] + ARMIJO * alpha[rows] * slope[rows])
+            & (pending.violation <= violation[rows])
         )
         took, kept = rows[ok], rows[~ok]
-        z[took], step[took], gradient[took] = trial[ok], then.step[ok], then.gradient[ok]
-        energy[took], slope[took], violation[took] = then.energy[ok], then.slope[ok], then.violation[ok]
-        length[took], edge[took] = then.length[ok], then.edge[ok]
-        alpha[took], halvings[took] = 1.0, 0
-        move[took] = then.move[ok]
-        done[took] = _converged(slope[took], energy[took], move[took], length[took])
+        if took.size:  # the backward pass, the Jacobians and the step only for a trial some curve takes
+            then = pending.finish((trial - z[rows], gradient[rows]))
+            z[took], step[took], gradient[took] = trial[ok], then.step[ok], then.gradient[ok]
+            energy[took], slope[took], violation[took] = then.energy[ok], then.slope[ok], then.violation[ok]
+            length[took], edge[took] = then.length[ok], then.edge[ok]
+            alpha[took], halvings[took] = 1.0, 0
+            move[took] = then.move[ok]
+            done[took] = _converged(slope[took], energy[took], move[took], length[took])
         alpha[kept] *= 0.5
         halvings[kept] += 1
         done[kept] = halvings[kept] > MAX_HALVINGS
