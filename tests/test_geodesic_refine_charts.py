@@ -4,6 +4,7 @@ closed form; the descent never raising the energy (hypothesis)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -325,3 +326,25 @@ def test_the_secant_step_is_the_bfgs_updated_gauss_newton_step() -> None:
         expected = -np.linalg.solve(updated, grad)
         assert np.allclose(out.step[b, 1 : n - 1].reshape(-1), expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
         assert not np.allclose(out.step[b], plain.step[b])
+
+
+def test_the_warm_start_of_an_expensive_decoder_reaches_the_same_lengths() -> None:
+    """``RefineSettings.warm`` (the points alone descend first, for an expensive decoder) ends at the lengths of the
+    plain descent, below the start's, with the ends fixed."""
+    from agm.geodesic.paths.refine import _path_curves
+    from agm.geodesic.refinement.refine_curves import RefineSettings, descend_and_measure, measure, resampled
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(1)
+    data = model.points(torch.randn(400, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=5, progress=False)
+    paths = [graph.shortest_path(data[i], data[i + 1]) for i in range(0, 8, 2)]
+    settings = RefineSettings(model, (3,), 5, 0.05, 0.05, 100.0, 5, 100, 4096)
+    with torch.no_grad():
+        start = resampled(settings, _path_curves(paths, 16, 100.0, torch.device("cpu")), 16)
+        plain = descend_and_measure(settings, start)
+        warm = descend_and_measure(dataclasses.replace(settings, warm=True), start)
+        before = measure(settings, start)[0]
+    assert np.all(warm[1] < before) and np.all(plain[1] < before)
+    assert np.allclose(warm[1], plain[1], rtol=1e-5, atol=0)
+    assert torch.equal(warm[0].latents[:, 0], start.latents[:, 0])

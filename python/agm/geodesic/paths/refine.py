@@ -171,6 +171,7 @@ def refine_paths(
         steps=steps,
         batch_size=batch_size,
         fuse=first._decode_rate >= FUSE_RATE,
+        warm=first._decode_rate < FUSE_RATE,
     )
     # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
     recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))
