@@ -325,8 +325,8 @@ class _Pending:
     length: np.ndarray
     violation: np.ndarray
     edge: np.ndarray
-    finish: Callable[[Secant | None, torch.Tensor | None], Evaluation]
-    jacobians: list[torch.Tensor]  # what ``finish`` used (not with groups), for the next step to reuse
+    finish: Callable[[Secant | None, list[torch.Tensor | None] | None, np.ndarray | None], Evaluation]
+    jacobians: list[torch.Tensor | None]  # what ``finish`` used, per group of curves, for the next step to reuse
 
 
 def _evaluate(
@@ -345,7 +345,7 @@ def _evaluate(
     points (the Jacobians) and, with ``eps``, one partition call; in groups of curves where ``layout`` has them.
     ``secant``: (s, y0), (B, L, d) each, the move to ``latents`` and the gradient before it (see
     :func:`_secant_corrected`)."""
-    return _begin(model, layout, latents, device, eps, data_shape, batch_size, check).finish(secant, None)
+    return _begin(model, layout, latents, device, eps, data_shape, batch_size, check).finish(secant, None, None)
 
 
 def _begin(
@@ -365,12 +365,30 @@ def _begin(
             for index, part in layout.groups
         ]
 
-        def finish_all(secant: Secant | None, stale: torch.Tensor | None) -> Evaluation:
-            done = [p.finish(None if secant is None else (secant[0][i], secant[1][i]), None) for i, p in parts]
+        def finish_all(
+            secant: Secant | None, stale: list[torch.Tensor | None] | None, accepted: np.ndarray | None
+        ) -> Evaluation:
+            done = []
+            for g, (i, p) in enumerate(parts):
+                if accepted is not None and not accepted[i].any():  # no curve of the group takes its trial
+                    shape = latents[i].shape
+                    zero = np.zeros(shape[0])
+                    done.append(
+                        Evaluation(
+                            p.energy, np.zeros(shape), zero, p.violation, p.length, p.edge, np.zeros(shape), zero
+                        )
+                    )
+                    used_all[g] = None
+                    continue
+                old = stale[g] if stale is not None else None
+                done.append(p.finish(None if secant is None else (secant[0][i], secant[1][i]), [old], None))
+                used_all[g] = p.jacobians[-1]
             return Evaluation(*(np.concatenate([getattr(e, f) for e in done]) for f in Evaluation.__dataclass_fields__))
 
+        used_all: list[torch.Tensor | None] = [None] * len(parts)
+
         joined = [np.concatenate([getattr(p, f) for _, p in parts]) for f in ("energy", "length", "violation", "edge")]
-        return _Pending(joined[0], joined[1], joined[2], joined[3], finish_all, [])
+        return _Pending(joined[0], joined[1], joined[2], joined[3], finish_all, used_all)
     b, length, d = layout.shape
     n = layout.n_points
     z = torch.from_numpy(np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)).to(device)
@@ -401,11 +419,13 @@ def _begin(
         if own.size:
             edge[layout.with_free] = np.minimum.reduceat(own, layout.free_start)
 
-    def finish(secant: Secant | None, stale: torch.Tensor | None) -> Evaluation:
+    def finish(
+        secant: Secant | None, stale: list[torch.Tensor | None] | None, accepted: np.ndarray | None
+    ) -> Evaluation:
         gradient = _gradient(layout, inputs, decoded, wide, rows.shape[0])
         with torch.no_grad():
-            if stale is not None:
-                jac = stale
+            if stale is not None and stale[0] is not None:
+                jac = stale[0]
             elif layout.fuse:
                 jac = _difference(decoded_all.detach()[rows.shape[0] :], x, width)
             else:
@@ -416,7 +436,7 @@ def _begin(
             at = layout.point_flat[layout.free]
             pair = (secant[0].reshape(-1, d)[at], gradient[layout.free] - secant[1].reshape(-1, d)[at])
         step, move_f = _gauss_newton_step(layout, jac, gradient, pair)
-        used.append(jac)
+        used[:] = [jac]
         grad = np.zeros((b * length, d))
         grad[layout.point_flat] = gradient
         full_step = np.zeros((b * length, d))
@@ -436,7 +456,7 @@ def _begin(
             move,
         )
 
-    used: list[torch.Tensor] = []
+    used: list[torch.Tensor | None] = [None]
     return _Pending(host[:b], host[b:], violation, edge, finish, used)
 
 
@@ -589,7 +609,7 @@ def descend_measured(
     if watch is not None:
         watch(int(done.sum()))
     rows_then: np.ndarray | None = None
-    last: tuple[_Layout | None, torch.Tensor | None] = (None, None)  # the layout and Jacobians of the last step
+    last: tuple[_Layout | None, list[torch.Tensor | None]] = (None, [])  # the last step's layout and Jacobians
     for _ in range(max_steps):
         rows = np.flatnonzero(~done)
         if rows.size == 0:
@@ -608,9 +628,13 @@ def descend_measured(
         )
         took, kept = rows[ok], rows[~ok]
         if took.size:  # the backward pass, the Jacobians and the step only for a trial some curve takes
-            reuse = not fuse and lay is last[0] and bool((move[rows] <= REUSE_MOVE * length[rows]).all())
-            then = pending.finish((trial - z[rows], gradient[rows]), last[1] if reuse else None)
-            last = (lay, pending.jacobians[0] if pending.jacobians else None)
+            stale = None
+            if not fuse and lay is last[0]:  # the last step's Jacobians, per group, where its curves hardly moved
+                small = move[rows] <= REUSE_MOVE * length[rows]
+                index = [np.arange(rows.size)] if lay.groups is None else [i for i, _ in lay.groups]
+                stale = [j if bool(small[i].all()) else None for i, j in zip(index, last[1])]
+            then = pending.finish((trial - z[rows], gradient[rows]), stale, ok)
+            last = (lay, list(pending.jacobians))
             z[took], step[took], gradient[took] = trial[ok], then.step[ok], then.gradient[ok]
             energy[took], slope[took], violation[took] = then.energy[ok], then.slope[ok], then.violation[ok]
             length[took], edge[took] = then.length[ok], then.edge[ok]
