@@ -24,11 +24,13 @@ shifted copies of their points (the Jacobians; in the same call for a cheap deco
 call, whatever the number of curves. Every curve's fine polyline (points and sub-steps) is one gather of the
 decoded rows, so energy, length and the energy's derivative are a few tensor operations for all curves.
 
-Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon at load 5-6, CPU time per geodesic): 3.2 ms
-in one call for all 20, 15.3 ms one by one (the version before this one: 4.7 / 27.0 ms; GEORCE 1.8 ms); median /
-max length error 4.1e-6 / 9.4e-5 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole). The energy's
-derivative by the decodings is written out, so autograd runs the decoder's vector-Jacobian product only; the
-loop's bookkeeping is numpy on the host.
+Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon at load 3-6, CPU time per geodesic, see
+benchmarks/README.md): 2.5 ms in one call for all 20, 9.7-11.3 ms one by one (GEORCE 1.5-1.7 ms); median / max
+length error 4.0e-6 / 1.1e-4 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole), largest angle to the
+great circle 3.1e-4 rad (GEORCE's median 1.8e-3). The energy's derivative by the decodings is written out, so
+autograd runs the decoder's vector-Jacobian product only; the loop's bookkeeping is numpy on the host; a refused
+line-search trial costs its forward decoding only; an expensive decoder's Jacobians are reused while its curves
+hardly move (:data:`REUSE_MOVE`).
 """
 
 from __future__ import annotations
