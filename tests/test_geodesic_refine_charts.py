@@ -4,6 +4,7 @@ closed form; the descent never raising the energy (hypothesis)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -232,3 +233,118 @@ def test_refine_in_small_decoder_calls_equals_one_call() -> None:
     large = geodesic.refine_paths([template])[0]
     assert small.length == pytest.approx(large.length, rel=1e-6)
     assert small.length < template.length
+
+
+def _oracle_energy(
+    model: SphereAtlas, z: torch.Tensor, charts: torch.Tensor, weight: torch.Tensor, n: int
+) -> torch.Tensor:
+    """The energy of one curve written plainly (float64 autograd): n sub-steps inside a chart, the gap at a
+    transition."""
+    total = torch.zeros((), dtype=torch.float64)
+    for i in range(z.shape[0] - 1):
+        if charts[i] != charts[i + 1]:
+            gap = model.decode(z[i + 1 : i + 2], charts[i + 1 : i + 2]) - model.decode(z[i : i + 1], charts[i : i + 1])
+            total = total + weight[i] * (gap.double() ** 2).sum()
+            continue
+        t = torch.arange(n + 1, dtype=torch.float32)[:, None] / n
+        line = z[i] + t * (z[i + 1] - z[i])
+        x = model.decode(line, charts[i].repeat(n + 1)).double()
+        total = total + weight[i] * n * ((x[1:] - x[:-1]) ** 2).sum()
+    return total
+
+
+@pytest.mark.parametrize("sub_steps", [1, 3])
+def test_evaluation_matches_autograd_and_a_dense_solve(sub_steps: int) -> None:
+    """Energy, gradient (written out, through the decoder's vector-Jacobian product only) and Gauss-Newton step
+    (one banded solve for all curves) of padded curves with a transition, against autograd of the plain energy and
+    a dense solve of the block-tridiagonal matrix built from the same Jacobians."""
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(3)
+    first = torch.tensor([0.1, 0.2]) + 0.3 * torch.arange(6, dtype=torch.float32)[:, None] * torch.tensor([1.0, 0.4])
+    first = first + 0.05 * torch.randn(6, 2, generator=g)
+    x = model.decode(first[3:4], torch.tensor([0]))
+    second = torch.cat([first[:4], model.encode(x)[:, 1], 0.2 * torch.randn(3, 2, generator=g)])
+    c1, c2 = torch.zeros(6, dtype=torch.int64), torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    curves = pad_curves([first, second], [c1, c2], torch.tensor([1.0, 2.0], dtype=torch.float64), 50.0)
+    out = evaluate(model, curves, sub_steps, None, (3,))
+    for b, (z0, c) in enumerate([(first, c1), (second, c2)]):
+        z = z0.clone().requires_grad_(True)
+        w = curves.weight[b, : z.shape[0] - 1]
+        energy = _oracle_energy(model, z, c, w, sub_steps)
+        (grad,) = torch.autograd.grad(energy, [z])
+        assert out.energy[b] == pytest.approx(float(energy), rel=1e-5)
+        assert np.allclose(
+            out.gradient[b, : z.shape[0]], grad.double().numpy(), rtol=1e-3, atol=1e-4 * grad.abs().max()
+        )
+        jac = jacobians(model, z0, c, model.decode(z0, c)).numpy()  # (n, 3, 2)
+        n, d = z0.shape
+        h = np.zeros((n * d, n * d))
+        for i in range(n - 1):  # w |J_(i+1) v_(i+1) - J_i v_i|^2
+            a = np.zeros((3, n * d))
+            a[:, i * d : i * d + d], a[:, i * d + d : i * d + 2 * d] = -jac[i], jac[i + 1]
+            h += 2 * float(w[i]) * a.T @ a
+        free = slice(d, (n - 1) * d)
+        step = -np.linalg.solve(h[free, free], grad.double().numpy().reshape(-1)[free])
+        assert np.allclose(out.step[b, 1 : n - 1].reshape(-1), step, rtol=1e-4, atol=1e-6 * np.abs(step).max())
+        assert not out.step[b, [0, n - 1]].any() and not out.step[b, n:].any()
+        assert out.slope[b] == pytest.approx(float((grad.double().numpy()[1 : n - 1] * out.step[b, 1 : n - 1]).sum()))
+
+
+def test_the_secant_step_is_the_bfgs_updated_gauss_newton_step() -> None:
+    """With a secant pair (s, y) the step solves (H + y y^T / s.y - H s s^T H / s.H s) p = -g (H the Gauss-Newton
+    matrix, dense here), per curve; a curve whose s.y <= 0 keeps the Gauss-Newton step."""
+    from agm.geodesic.refinement import gauss_newton
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = 0.5 * torch.randn(7, 2, generator=g), 0.5 * torch.randn(5, 2, generator=g)
+    zeros = [torch.zeros(7, dtype=torch.int64), torch.zeros(5, dtype=torch.int64)]
+    curves = pad_curves([z1, z2], zeros, torch.ones(2, dtype=torch.float64), 10.0)
+    layout = gauss_newton._layout(curves, 3)
+    latents = curves.latents.numpy()
+    plain = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True)
+    rng = np.random.default_rng(0)
+    secant = (0.01 * rng.normal(size=latents.shape), rng.normal(size=latents.shape))
+    out = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True, secant)
+    for b, n in ((0, 7), (1, 5)):
+        z, c = curves.latents[b, :n], curves.charts[b, :n]
+        jac = jacobians(model, z, c, model.decode(z, c)).numpy()
+        h = np.zeros((2 * n, 2 * n))
+        for i in range(n - 1):
+            a = np.zeros((3, 2 * n))
+            a[:, 2 * i : 2 * i + 2], a[:, 2 * i + 2 : 2 * i + 4] = -jac[i], jac[i + 1]
+            h += 2 * float(curves.weight[b, i]) * a.T @ a
+        h = h[2 : 2 * n - 2, 2 : 2 * n - 2]
+        grad = out.gradient[b, 1 : n - 1].reshape(-1)
+        s = secant[0][b, 1 : n - 1].reshape(-1)
+        y = grad - secant[1][b, 1 : n - 1].reshape(-1)
+        if s @ y <= 0:
+            assert np.allclose(out.step[b], plain.step[b])
+            continue
+        hs = h @ s
+        updated = h + np.outer(y, y) / (s @ y) - np.outer(hs, hs) / (s @ hs)
+        expected = -np.linalg.solve(updated, grad)
+        assert np.allclose(out.step[b, 1 : n - 1].reshape(-1), expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+        assert not np.allclose(out.step[b], plain.step[b])
+
+
+def test_the_warm_start_of_an_expensive_decoder_reaches_the_same_lengths() -> None:
+    """``RefineSettings.warm`` (the points alone descend first, for an expensive decoder) ends at the lengths of the
+    plain descent, below the start's, with the ends fixed."""
+    from agm.geodesic.paths.refine import _path_curves
+    from agm.geodesic.refinement.refine_curves import RefineSettings, descend_and_measure, measure, resampled
+
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(1)
+    data = model.points(torch.randn(400, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=8, n_steps=5, progress=False)
+    paths = [graph.shortest_path(data[i], data[i + 1]) for i in range(0, 8, 2)]
+    settings = RefineSettings(model, (3,), 5, 0.05, 0.05, 100.0, 5, 100, 4096)
+    with torch.no_grad():
+        start = resampled(settings, _path_curves(paths, 16, 100.0, torch.device("cpu")), 16)
+        plain = descend_and_measure(settings, start)
+        warm = descend_and_measure(dataclasses.replace(settings, warm=True), start)
+        before = measure(settings, start)[0]
+    assert np.all(warm[1] < before) and np.all(plain[1] < before)
+    assert np.allclose(warm[1], plain[1], rtol=1e-5, atol=0)
+    assert torch.equal(warm[0].latents[:, 0], start.latents[:, 0])

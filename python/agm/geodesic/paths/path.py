@@ -53,7 +53,7 @@ class GeodesicPath(AtlasCurve):
         See :func:`agm.geodesic.paths.refine.refine_paths`: ``steps`` bounds its Gauss-Newton evaluations, and with
         ``change_charts`` the curve's points may move to other charts (adding, dropping or moving transitions).
         Many paths refine faster in one :func:`~agm.geodesic.paths.refine.refine_paths` call (all curves advance
-        together: measured 0.24x the CPU time per path of one-by-one calls for 20 sphere geodesics).
+        together: measured 0.22x the CPU time per path of one-by-one calls for 20 sphere geodesics).
         """
         eps = self._eps if eps is None else eps  # default: the eps of the graph the path was found in
         return refine_paths(

@@ -68,6 +68,11 @@ MIN_CALL_S = 0.005
 #: The most points per refinement decoder call chosen by :data:`MIN_CALL_S`.
 MAX_CALL_POINTS = 16384
 
+#: A decoder measured at this many points per second or more is cheap: the Jacobians' shifted points are decoded
+#: in the energy's own call (one call less per evaluation; the backward pass then also runs over them, a few
+#: microseconds for such a decoder, far more for a trained conv decoder at ~1,400 points/s).
+FUSE_RATE = 1e5
+
 #: Rounds of re-charting after the first descent (each followed by a descent of the curves whose charts changed).
 RECHART_ROUNDS = 3
 
@@ -165,6 +170,8 @@ def refine_paths(
         sub_steps=sub,
         steps=steps,
         batch_size=batch_size,
+        fuse=first._decode_rate >= FUSE_RATE,
+        warm=first._decode_rate < FUSE_RATE,
     )
     # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
     recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))

@@ -8,6 +8,7 @@ Floor: :mod:`agm.geodesic.refinement` (imports the graph floor's decoding and th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,6 +36,8 @@ class RefineSettings:
     sub_steps: int
     steps: int
     batch_size: int
+    fuse: bool = False  # the Jacobians' decodings in the energy's call (a cheap decoder, see descend_measured)
+    warm: bool = False  # the points alone descend first (an expensive decoder, see descend_and_measure)
 
 
 class BestCurves:
@@ -79,6 +82,7 @@ def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int],
         settings.data_shape,
         settings.batch_size,
         watch,
+        settings.fuse,
     )[0]
 
 
@@ -88,7 +92,15 @@ def descend_and_measure(
     """:func:`descend`, then :func:`measure`'s three answers for the result. Where the descent's energy has the
     measure's resolution (``sub_steps == n_steps``) and its line search read the partition at ``eps``, its last
     accepted evaluation already decoded exactly what :func:`measure` decodes (the points, the same sub-steps of
-    every segment, their psi): those lengths and edges are used, and no decoding is repeated."""
+    every segment, their psi): those lengths and edges are used, and no decoding is repeated. With
+    ``settings.warm`` the curves first descend the energy of their points alone (``sub_steps`` 1: an evaluation
+    decodes n_steps times fewer rows), then the full energy from there. Measured on the trained 8-chart MNIST
+    decoder (4 graph paths, one by one): 0.62x the CPU time (20.2 evaluations per path, most of them of the 33
+    points alone, instead of 16.0 of the 161 points and sub-steps); the refined lengths moved by at most 5e-5
+    relative (two of four longer by 4e-5 and 5e-5, the others equal to 5 digits). A cheap decoder (the sphere)
+    spends its time per evaluation, not per decoded row, so it does not warm-start."""
+    if settings.warm and settings.sub_steps > 1:
+        curves = descend(dataclasses.replace(settings, sub_steps=1), curves)
     out, measured = descend_measured(
         settings.model,
         curves,
@@ -98,6 +110,7 @@ def descend_and_measure(
         settings.data_shape,
         settings.batch_size,
         watch,
+        settings.fuse,
     )
     if measured is None or settings.sub_steps != settings.n_steps or settings.barrier != settings.eps:
         return (out, *measure(settings, out))
