@@ -10,6 +10,8 @@
 // arithmetic) before it allocates anything, then the checksum, then every array's invariants before anything is
 // derived from it (chart offsets non-decreasing within n_nodes, the cross-chart edges the point ids imply no
 // more than the file states, the metadata UTF-8): no allocation exceeds a small multiple of the file's size.
+// The core holds point ids and CSR offsets in 32 bits (the file keeps i64 point ids, so files of either build read
+// alike): a point id >= 2^31 or n_edges > 2^30 - 1 is refused like any other malformed file.
 //
 // save is atomic: it writes ".{basename}.{pid}-{random}.part" in the target's folder (mode 0666 & ~umask),
 // fsyncs it, renames it over the target and fsyncs the folder; on any error the part file is removed. Part files
