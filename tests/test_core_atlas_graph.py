@@ -206,7 +206,8 @@ def test_memory_bytes_per_edge(rng: np.random.Generator) -> None:
 
 def test_memory_bytes_per_edge_at_d7_float64_in_the_cube(rng: np.random.Generator) -> None:
     """Issue 19's case: uniform points in the unit cube of R^7, float64 latents, k = 20 (11.9 edges per node, the
-    fewest of the cases measured): 30.5 B/edge with 64-bit row pointers and point ids, 29.9 with 32-bit ones."""
+    fewest of the cases measured): at 20k points 30.3 B/edge with 64-bit row pointers and point ids, 29.7 with
+    32-bit ones."""
     z = rng.random((20000, 7))
     graph = core.AtlasGraph([z], [np.arange(20000, dtype=np.int64)], 20)
     graph.set_weights(rng.random(graph.n_edges))
