@@ -188,6 +188,8 @@ def test_bad_inputs_raise() -> None:
         core.hop_diameter(np.array([0, 3, 1, 4]), indices)
     with pytest.raises(ValueError, match="indptr must end at len\\(indices\\) = 4; got 3"):
         core.hop_diameter(np.array([0, 1, 2, 3]), indices)
+    with pytest.raises(ValueError, match=r"indptr must hold offsets in \[0, len\(indices\) = 4\]; got 4294967298"):
+        core.hop_diameter(np.array([0, 2**32 + 2, 2, 4]), indices)  # the core's 32-bit offsets: refused, not wrapped
     with pytest.raises(ValueError, match="indices must hold node ids in \\[0, 3\\); got 3 at index 1"):
         core.hop_diameter(indptr, np.array([1, 3, 2, 1]))
     with pytest.raises(ValueError, match="indices must hold node ids in \\[0, 3\\); got -1 at index 0"):

@@ -325,6 +325,35 @@ def test_point_ids_implying_more_cross_edges_than_stated_are_refused(tmp_path: P
         core.AtlasGraph.load(str(crafted))
 
 
+def test_ids_beyond_32_bits_are_refused_naming_the_value_never_wrapped(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """The core keeps point ids, node ids and CSR offsets in 32 bits: the largest that fits is kept exactly, one
+    more is refused (at construction, and in a file with a valid checksum), naming the argument and the value."""
+    latents, point_ids = make_atlas(rng, [20, 25], 2, np.float64)
+    ids = [p.copy() for p in point_ids]
+    ids[0][3] = 2**31 - 1
+    graph = core.AtlasGraph(latents, ids, 3)
+    assert graph.node_point.dtype == np.int64 and graph.node_point[3] == 2**31 - 1
+    graph.save(str(tmp_path / "g.agm"), metadata="m")
+    assert core.AtlasGraph.load(str(tmp_path / "g.agm")).node_point[3] == 2**31 - 1
+    ids[0][3] = 2**31
+    with pytest.raises(ValueError, match=r"point_ids\[0\] must be in \[0, 2\^31\); got 2147483648 at index 3"):
+        core.AtlasGraph(latents, ids, 3)
+    blob = bytearray((tmp_path / "g.agm").read_bytes()[:-8])
+    struct.pack_into("<q", blob, 84 + 8 * 3 + 8 * 3, 2**31)  # header, 3 chart offsets, node_point[3]
+    (tmp_path / "crafted.agm").write_bytes(_resealed(blob))
+    with pytest.raises(ValueError, match="point id 2147483648 >= 2\\^31"):
+        core.AtlasGraph.load(str(tmp_path / "crafted.agm"))
+    # n * (n - 1) > 2^31 - 1: the k-NN edges alone would need more CSR slots than 32-bit offsets hold; refused
+    # before the k-NN search allocates its n * k neighbours (16 GiB here)
+    n = 46342
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match=r"k must be <= 46339 for 46342 nodes .*; got k = 46341"):
+        core.AtlasGraph([np.arange(n, dtype=np.float64)[:, None]], [np.arange(n, dtype=np.int64)], n - 1)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: no large allocation
+
+
 @pytest.mark.parametrize("bad", [b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82"])
 def test_metadata_that_is_not_utf8_is_refused_at_load(bad: bytes, tmp_path: Path, rng: np.random.Generator) -> None:
     graph = _euclidean_graph(rng, [20, 25], d=2, k=3)
@@ -410,18 +439,24 @@ def test_check_heuristic_counts_the_violations_up_front_and_the_search_reports_t
     graph = _euclidean_graph(rng, [300, 300])
     e, p = graph.edges, graph.positions
     chord = np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)
+    assert not graph.heuristic_checked  # set_positions made a new block: its verdict is not computed yet
     assert graph.check_heuristic(n_threads) == 0
+    assert graph.heuristic_checked
     graph.shortest_path(0, 1)  # consistent: A* works
     bad = np.array([3, 17, graph.n_edges - 1], I64)  # one at either end of the edge list too
     w = graph.weights
     w[bad] = 0.25 * chord[bad]
     graph.set_weights(w)
+    assert not graph.heuristic_checked
     assert graph.check_heuristic(n_threads) == 3  # the parallel pass finds them; the ids from the full pass
     assert graph.check_heuristic(n_threads) == 3  # cached
     assert re.search(rf"\(3 of {graph.n_edges} edges violate it\)", _astar_refusal(graph))
     graph.update_weights(bad, chord[bad] * 1.01)
+    assert graph.heuristic_checked  # carried over, re-checked at the updated edges only
     assert graph.check_heuristic(n_threads) == 0
     graph.shortest_path(0, 1)
+    bare = _graph(rng, [30], 2, 3, np.float64)
+    assert not bare.heuristic_checked and bare.check_heuristic(n_threads) == 0 and not bare.heuristic_checked
 
 
 def _astar_refusal(graph: core.AtlasGraph) -> str:

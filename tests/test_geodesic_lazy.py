@@ -157,6 +157,7 @@ def test_lazy_graph_file_keeps_evaluated_edges_and_policy(
     first = _lengths(geodesic.shortest_paths(model, x0, x1, graph))
     graph.save(tmp_path / "g.agm")
     loaded = geodesic.load_graph(tmp_path / "g.agm", model)
+    assert loaded.native.heuristic_checked  # like a built graph: the first query pays no O(E D) pass
     np.testing.assert_array_equal(loaded.edge_weights.evaluated, graph.edge_weights.evaluated)
     np.testing.assert_array_equal(loaded.native.weights, graph.native.weights)
     assert loaded.decode_policy == DecodePolicy(threads=1, batch_size=48) and loaded.decode_policy.batch_size == 48

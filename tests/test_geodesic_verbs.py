@@ -74,6 +74,8 @@ def test_save_load_round_trip_and_model_check(
     file = tmp_path / "g.agm"
     graph.save(file)
     loaded = geodesic.load_graph(file, model)
+    # In the state of a built graph: A*'s consistency pass done by the load, not left to the first query
+    assert graph.native.heuristic_checked and loaded.native.heuristic_checked
     np.testing.assert_array_equal(loaded.native.edges, graph.native.edges)
     np.testing.assert_array_equal(loaded.native.weights, graph.native.weights)
     assert (loaded.charts, loaded.eps, loaded.k, loaded.n_steps, loaded.data_shape) == (

@@ -76,8 +76,7 @@ py::tuple csr(const AtlasGraph& self) {
     const auto data = self.csr_data();  // a snapshot: set_weights in another thread cannot free or tear it
     py::array_t<double> values(static_cast<py::ssize_t>(data->size()));
     data->copy_to(values.mutable_data());
-    return py::make_tuple(py::array_t<std::int64_t>(static_cast<py::ssize_t>(self.csr_indptr().size()),
-                                                    self.csr_indptr().data()),
+    return py::make_tuple(to_int64(self.csr_indptr(), {static_cast<py::ssize_t>(self.csr_indptr().size())}),
                           to_int64(self.csr_indices(), {static_cast<py::ssize_t>(self.csr_indices().size())}),
                           std::move(values));
 }
@@ -286,6 +285,11 @@ all hardware threads), unless it was computed, so that the first A* search does 
 (O(n_edges * D) once per weights block; ``update_weights`` re-checks only its edges). Returns the number of
 edges whose weight is below its endpoints' distance (an A* search then raises ValueError naming the worst);
 0 without weights or positions.
+)pbdoc")
+        .def_property_readonly("heuristic_checked", &AtlasGraph::heuristic_checked, R"pbdoc(
+Whether the A* consistency verdict of the current weights and positions is computed (by ``check_heuristic``,
+an A* search, or carried over by ``update_weights``), so that no A* search will pay for it; False without
+weights or positions.
 )pbdoc");
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agm/edge_csr.hpp"
 #include "agm/hop_diameter.hpp"
 #include "bindings.hpp"
 #include "numpy_checks.hpp"
@@ -12,19 +13,32 @@ namespace agm::bindings {
 
 namespace {
 
-// The CSR arrays as int64 indptr and int32 indices, checked (ValueError naming the array and the value).
+// The CSR arrays narrowed to int32 (the core's offsets and node ids), checked (ValueError naming the array and
+// the value) where a value would not survive the narrowing; check_csr_structure checks the rest.
 struct CheckedCsr {
-    std::vector<std::int64_t> indptr;
+    std::vector<std::int32_t> indptr;
     std::vector<std::int32_t> indices;
     CsrStructure view() const { return {indptr.data(), indices.data(), indptr.size() - 1}; }
 };
 
 CheckedCsr checked_csr(const py::array& indptr, const py::array& indices) {
     CheckedCsr out;
-    out.indptr = checks::copy_vector<std::int64_t>(indptr, "indptr", "(N + 1,)");
+    const auto wide_ptr = checks::copy_vector<std::int64_t>(indptr, "indptr", "(N + 1,)");
     const auto wide = checks::copy_vector<std::int64_t>(indices, "indices", "(E,)");
-    if (out.indptr.empty()) throw py::value_error("indptr must have N + 1 >= 1 entries; got 0");
-    const std::size_t n = out.indptr.size() - 1;
+    if (wide_ptr.empty()) throw py::value_error("indptr must have N + 1 >= 1 entries; got 0");
+    const std::size_t n = wide_ptr.size() - 1;
+    constexpr auto max_offset = static_cast<std::int64_t>(EdgeCsr::max_slots);
+    if (wide.size() > EdgeCsr::max_slots) {
+        throw py::value_error("indices must have at most 2^31 - 1 entries; got " + std::to_string(wide.size()));
+    }
+    out.indptr.resize(wide_ptr.size());
+    for (std::size_t v = 0; v < wide_ptr.size(); ++v) {
+        if (wide_ptr[v] < -max_offset || wide_ptr[v] > max_offset) {  // before narrowing to int32
+            throw py::value_error("indptr must hold offsets in [0, len(indices) = " + std::to_string(wide.size()) +
+                                  "]; got " + std::to_string(wide_ptr[v]) + " at index " + std::to_string(v));
+        }
+        out.indptr[v] = static_cast<std::int32_t>(wide_ptr[v]);
+    }
     out.indices.resize(wide.size());
     for (std::size_t e = 0; e < wide.size(); ++e) {
         if (wide[e] < 0 || static_cast<std::size_t>(wide[e]) >= n) {  // before narrowing to int32

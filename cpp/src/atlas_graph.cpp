@@ -83,6 +83,13 @@ std::size_t AtlasGraph::check_heuristic(std::size_t n_threads) const {
     return heuristic_violations(structure_.csr, values(), n_threads);
 }
 
+bool AtlasGraph::heuristic_checked() const {
+    const Values v = values();
+    if (!v.csr_weights || !v.positions || !v.heuristic) return false;
+    std::lock_guard<std::mutex> lock(v.heuristic->mutex);
+    return v.heuristic->computed;
+}
+
 std::vector<double> AtlasGraph::weights() const { return edge_weights_of(structure_.csr, *csr_data()); }
 
 std::shared_ptr<const PagedWeights> AtlasGraph::csr_data() const {

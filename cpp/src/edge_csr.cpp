@@ -12,6 +12,10 @@ EdgeCsr::EdgeCsr(const std::vector<std::int32_t>& edges, std::size_t n_intra,
     : chart_offsets_(chart_offsets), n_intra_(n_intra) {
     const std::size_t n = static_cast<std::size_t>(chart_offsets.back());
     const std::size_t m = edges.size() / 2;
+    if (m > max_slots / 2) {
+        throw std::invalid_argument("the graph must have at most 2^30 - 1 edges (2 n_edges CSR slots with 32-bit "
+                                    "offsets); got " + std::to_string(m) + " edges: use a smaller k or fewer points");
+    }
     auto chart_of = [&](std::int32_t v) { return std::upper_bound(chart_offsets.begin(), chart_offsets.end(), v) - chart_offsets.begin(); };
     indptr_.assign(n + 1, 0);
     const std::size_t n_blocks = n / block_nodes + 1;  // block b starts at node b * block_nodes (the last may be empty)
@@ -32,7 +36,7 @@ EdgeCsr::EdgeCsr(const std::vector<std::int32_t>& edges, std::size_t n_intra,
     std::partial_sum(indptr_.begin(), indptr_.end(), indptr_.begin());
     std::partial_sum(intra_before_.begin(), intra_before_.end(), intra_before_.begin());
     std::partial_sum(cross_before_.begin(), cross_before_.end(), cross_before_.begin());
-    std::vector<std::int64_t> cursor(indptr_.begin(), indptr_.end() - 1);
+    std::vector<std::int32_t> cursor(indptr_.begin(), indptr_.end() - 1);
     indices_.assign(2 * m, 0);
     for (std::size_t e = 0; e < m; ++e) {
         indices_[cursor[edges[2 * e]]++] = edges[2 * e + 1];
@@ -56,7 +60,7 @@ std::int64_t EdgeCsr::edges_above(std::int32_t u, int part) const {
 
 EdgeCsr::Slots EdgeCsr::slots_of(std::size_t edge) const {
     const bool intra = edge < n_intra_;
-    const std::vector<std::int64_t>& before = intra ? intra_before_ : cross_before_;
+    const std::vector<std::int32_t>& before = intra ? intra_before_ : cross_before_;
     const auto id = static_cast<std::int64_t>(intra ? edge : edge - n_intra_);
     const auto block = static_cast<std::size_t>(std::upper_bound(before.begin(), before.end(), id) - before.begin() - 1);
     auto u = static_cast<std::int32_t>(block * block_nodes);

@@ -47,7 +47,7 @@ void check_ends(const AtlasGraph& graph, VectorView<std::int64_t> nodes, VectorV
 template <class Rest>
 Dist bounded(const AtlasGraph& graph, WeightsView w, VectorView<std::int64_t> nodes, VectorView<double> costs,
              double limit, Rest&& rest) {
-    const std::int64_t* indptr = graph.csr_indptr().data();
+    const std::int32_t* indptr = graph.csr_indptr().data();
     const std::int32_t* indices = graph.csr_indices().data();
     Dist dist;
     using Item = std::pair<double, std::int32_t>;
@@ -130,7 +130,7 @@ Ellipse ellipse(const AtlasGraph& graph, VectorView<std::int64_t> source_nodes, 
     std::unordered_map<std::int32_t, std::int64_t> local;
     local.reserve(out.nodes.size());
     for (std::size_t i = 0; i < out.nodes.size(); ++i) local.emplace(static_cast<std::int32_t>(out.nodes[i]), i);
-    const std::int64_t* indptr = graph.csr_indptr().data();
+    const std::int32_t* indptr = graph.csr_indptr().data();
     const std::int32_t* indices = graph.csr_indices().data();
     for (std::size_t i = 0; i < out.nodes.size(); ++i) {
         const auto u = static_cast<std::size_t>(out.nodes[i]);

@@ -198,6 +198,12 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
     if (total > max_nodes) {
         throw std::invalid_argument("the graph must have at most 2^31 - 1 nodes; got " + std::to_string(total));
     }
+    // Each node has k distinct neighbours, so the k-NN edges fill at least n_nodes * k CSR slots (one per direction).
+    if (total * k > EdgeCsr::max_slots) {
+        throw std::invalid_argument("k must be <= " + std::to_string(EdgeCsr::max_slots / total) + " for " +
+                                    std::to_string(total) + " nodes (the graph's 2 n_edges >= n_nodes * k CSR slots "
+                                    "must fit 32-bit offsets, at most 2^31 - 1); got k = " + std::to_string(k));
+    }
     GraphStructure g;
     g.k = k;
     g.chart_offsets.assign(1, 0);
@@ -205,13 +211,13 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
     std::vector<T> all(total * d);
     for (std::size_t c = 0; c < latents.size(); ++c) {
         // Copy first, then check the copies: the caller's buffers are read once.
-        const std::size_t begin = g.node_point.size();
-        g.node_point.insert(g.node_point.end(), point_ids[c].begin(), point_ids[c].end());
         for (std::size_t i = 0; i < point_ids[c].size; ++i) {
-            if (g.node_point[begin + i] < 0) {
-                throw std::invalid_argument("point_ids[" + std::to_string(c) + "] must be >= 0; got " +
-                                            std::to_string(g.node_point[begin + i]) + " at index " + std::to_string(i));
+            const std::int64_t id = point_ids[c][i];  // read once: checked and stored as the same value
+            if (id < 0 || id > static_cast<std::int64_t>(max_nodes)) {
+                throw std::invalid_argument("point_ids[" + std::to_string(c) + "] must be in [0, 2^31); got " +
+                                            std::to_string(id) + " at index " + std::to_string(i));
             }
+            g.node_point.push_back(static_cast<std::int32_t>(id));
         }
         T* chart = all.data() + g.chart_offsets.back() * d;
         std::copy(latents[c].data, latents[c].data + latents[c].size(), chart);
@@ -236,7 +242,7 @@ template GraphStructure build_structure(const std::vector<MatrixView<float>>&,
 template GraphStructure build_structure(const std::vector<MatrixView<double>>&,
                                         const std::vector<VectorView<std::int64_t>>&, std::size_t, std::size_t);
 
-GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, std::vector<std::int64_t> node_point,
+GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, std::vector<std::int32_t> node_point,
                                      FloatMatrix latents, std::size_t k, const std::vector<std::int32_t>& edges,
                                      std::size_t n_intra) {
     GraphStructure g;

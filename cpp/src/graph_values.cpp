@@ -21,7 +21,7 @@ bool valid_weight(double w) { return w >= 0.0 && w != std::numeric_limits<double
 }  // namespace
 
 std::size_t GraphValues::bytes() const {
-    return (csr_weights ? csr_weights->size() * sizeof(double) : 0) + (positions ? positions->bytes() : 0);
+    return (csr_weights ? csr_weights->bytes() : 0) + (positions ? positions->bytes() : 0);  // pages + page table
 }
 
 std::shared_ptr<const PagedWeights> csr_weights_of(const EdgeCsr& csr, VectorView<double> weights) {

@@ -55,7 +55,7 @@ template <class T>
 bool any_violation(const EdgeCsr& csr, const PagedWeights& data, const std::vector<T>& p, std::size_t dim,
                    std::size_t n_threads) {
     const std::size_t n = csr.n_nodes();
-    const std::int64_t* indptr = csr.indptr().data();
+    const std::int32_t* indptr = csr.indptr().data();
     const std::int32_t* indices = csr.indices().data();
     std::atomic<bool> found{false};
     parallel_for(n, n_threads, 4096, [&](std::size_t begin, std::size_t end, std::size_t) {

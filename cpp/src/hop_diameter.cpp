@@ -178,7 +178,7 @@ std::int32_t component_diameter(const CsrStructure& graph, const Component& c, s
 // The graph renumbered in BFS order (each component from its smallest node, one after another): neighbours get
 // nearby ids, so a BFS reads its per-node arrays almost sequentially.
 struct Renumbered {
-    std::vector<std::int64_t> indptr;
+    std::vector<std::int32_t> indptr;
     std::vector<std::int32_t> indices;
     std::vector<std::int32_t> component_bound;  // per new id: its component's size - 1 (an eccentricity bound)
     CsrStructure view() const { return {indptr.data(), indices.data(), indptr.size() - 1}; }
@@ -214,7 +214,7 @@ Renumbered renumber_bfs(const CsrStructure& graph) {
     for (std::size_t i = 0; i < n; ++i) {
         const std::int32_t v = order[i];
         for (std::int64_t e = graph.indptr[v]; e < graph.indptr[v + 1]; ++e) out.indices.push_back(new_id[graph.indices[e]]);
-        out.indptr[i + 1] = static_cast<std::int64_t>(out.indices.size());
+        out.indptr[i + 1] = static_cast<std::int32_t>(out.indices.size());
     }
     return out;
 }

@@ -10,6 +10,8 @@
 // arithmetic) before it allocates anything, then the checksum, then every array's invariants before anything is
 // derived from it (chart offsets non-decreasing within n_nodes, the cross-chart edges the point ids imply no
 // more than the file states, the metadata UTF-8): no allocation exceeds a small multiple of the file's size.
+// The core holds point ids and CSR offsets in 32 bits (the file keeps i64 point ids, so files of either build read
+// alike): a point id >= 2^31 or n_edges > 2^30 - 1 is refused like any other malformed file.
 //
 // save is atomic: it writes ".{basename}.{pid}-{random}.part" in the target's folder (mode 0666 & ~umask),
 // fsyncs it, renames it over the target and fsyncs the folder; on any error the part file is removed. Part files
@@ -279,7 +281,8 @@ void AtlasGraph::save(const std::string& path, const std::string& metadata) {
                                     positions ? positions->cols : 0, metadata.size()};
     w.put_array(sizes, 8);
     w.put_array(chart_offsets().data(), chart_offsets().size());
-    w.put_array(node_point().data(), node_point().size());
+    const std::vector<std::int64_t> node_point_i64(node_point().begin(), node_point().end());  // the file's i64
+    w.put_array(node_point_i64.data(), node_point_i64.size());
     latents().is_double() ? put_matrix<double>(w, latents()) : put_matrix<float>(w, latents());
     const std::vector<std::int32_t> edge_list = edges();  // replayed from the CSR, in edge order
     w.put_array(edge_list.data(), edge_list.size());
@@ -328,7 +331,8 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     if (has_weights > 1) b.fail("invalid has_weights flag " + std::to_string(has_weights));
     if (position_dtype > 2) b.fail("unknown positions dtype code " + std::to_string(position_dtype));
     if ((position_dtype == 0) != (pos_dim == 0)) b.fail("positions_dim " + std::to_string(pos_dim) + " does not match the positions flag");
-    if (n_charts == 0 || n_nodes >= (std::uint64_t{1} << 31) || dim == 0 || k == 0 || k >= n_nodes ||
+    if (n_charts == 0 || n_nodes >= (std::uint64_t{1} << 31) || n_edges > EdgeCsr::max_slots / 2 || dim == 0 ||
+        k == 0 || k >= n_nodes ||
         n_intra > n_edges || n_charts > n_nodes || n_intra > n_nodes * k) {
         b.fail("inconsistent sizes in the header (n_charts " + std::to_string(n_charts) + ", n_nodes " +
                std::to_string(n_nodes) + ", latent_dim " + std::to_string(dim) + ", k " + std::to_string(k) +
@@ -366,8 +370,12 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     for (std::size_t c = 0; c < n_charts; ++c) {
         node_chart.insert(node_chart.end(), off[c + 1] - off[c], static_cast<std::int32_t>(c));
     }
+    std::vector<std::int32_t> node_point32;  // the core's point ids are 32-bit (files hold them as i64)
+    node_point32.reserve(n_nodes);
     for (const std::int64_t p : node_point) {
         if (p < 0) b.fail("negative point id");
+        if (p >= (std::int64_t{1} << 31)) b.fail("point id " + std::to_string(p) + " >= 2^31");
+        node_point32.push_back(static_cast<std::int32_t>(p));
     }
     for (std::size_t e = 0; e < n_edges; ++e) {
         const std::int32_t u = stored_edges[2 * e], v = stored_edges[2 * e + 1];
@@ -386,7 +394,7 @@ std::unique_ptr<AtlasGraph> AtlasGraph::load(const std::string& path) {
     // Rebuild what is derived: cross edges (checked against the file), trees, CSR, components.
     std::unique_ptr<AtlasGraph> g;
     try {
-        g = std::make_unique<AtlasGraph>(structure_from_arrays(std::move(chart_offsets), std::move(node_point),
+        g = std::make_unique<AtlasGraph>(structure_from_arrays(std::move(chart_offsets), std::move(node_point32),
                                                                std::move(latents), k, stored_edges, n_intra));
     } catch (const std::invalid_argument& e) {
         b.fail(e.what());

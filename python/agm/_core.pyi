@@ -394,6 +394,12 @@ class AtlasGraph:
         edges whose weight is below its endpoints' distance (an A* search then raises ValueError naming the worst);
         0 without weights or positions.
         """
+    @property
+    def heuristic_checked(self) -> bool:
+        """Whether the A* consistency verdict of the current weights and positions is computed (by ``check_heuristic``,
+        an A* search, or carried over by ``update_weights``), so that no A* search will pay for it; False without
+        weights or positions.
+        """
     def ellipse(
         self,
         source_nodes: NDArray[np.int64],

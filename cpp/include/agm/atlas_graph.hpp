@@ -60,12 +60,12 @@ public:
     std::size_t n_intra_edges() const { return structure_.n_intra_edges(); }
     const std::vector<std::int64_t>& chart_offsets() const { return structure_.chart_offsets; }
     std::vector<std::int32_t> node_chart() const { return structure_.node_chart(); }  // (n_nodes,), computed
-    const std::vector<std::int64_t>& node_point() const { return structure_.node_point; }
+    const std::vector<std::int32_t>& node_point() const { return structure_.node_point; }
     const FloatMatrix& latents() const { return structure_.latents; }
     std::vector<std::int32_t> edges() const { return structure_.csr.edge_list(); }  // (n_edges, 2), u < v: replayed
     const EdgeCsr& edge_csr() const { return structure_.csr; }                        // edge id <-> CSR slots
     const AnyChartIndex& chart_index(std::int64_t chart) const;  // std::out_of_range for a bad chart
-    const std::vector<std::int64_t>& csr_indptr() const { return structure_.csr.indptr(); }
+    const std::vector<std::int32_t>& csr_indptr() const { return structure_.csr.indptr(); }
     const std::vector<std::int32_t>& csr_indices() const { return structure_.csr.indices(); }
     const std::vector<std::int32_t>& component() const { return structure_.component; }
     const std::vector<std::int64_t>& component_sizes() const { return structure_.component_sizes; }
@@ -79,6 +79,7 @@ public:
     void set_positions(FloatMatrix positions);  // (n_nodes, D >= 1)
     // The current block's A* verdict computed now (rows over n_threads) unless it was; the violating edges.
     std::size_t check_heuristic(std::size_t n_threads) const;
+    bool heuristic_checked() const;  // whether that verdict is computed (false without weights or positions)
     bool has_weights() const { return values().csr_weights != nullptr; }
     std::vector<double> weights() const;  // in edge order; std::invalid_argument before set_weights
     bool has_positions() const { return values().positions != nullptr; }

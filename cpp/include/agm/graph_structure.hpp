@@ -20,7 +20,7 @@ struct GraphStructure {
 
     std::vector<AnyChartIndex> charts;          // one k-d tree per chart, over that chart's latents
     std::vector<std::int64_t> chart_offsets;    // (n_charts + 1,): the nodes of chart c are [offsets[c], offsets[c+1])
-    std::vector<std::int64_t> node_point;       // (n_nodes,) data-point id of each node
+    std::vector<std::int32_t> node_point;       // (n_nodes,) data-point id of each node, in [0, 2^31)
     FloatMatrix latents;                        // (n_nodes, d), float32 or float64
     std::size_t k = 0;                          // neighbours per node inside its chart
     EdgeCsr csr;                                // the candidate edges, each stored once per direction
@@ -42,8 +42,9 @@ struct GraphStructure {
 
 // Builds the structure from one (N_c, d) latent matrix and one (N_c,) point-id vector per chart. Throws
 // std::invalid_argument for no charts, mismatched lengths, k < 1, a chart with <= k points, different d,
-// non-finite or too large coordinates, negative or duplicate point ids within a chart, or more than 2^31 - 1
-// nodes. The caller's buffers are read once.
+// non-finite or too large coordinates, negative, duplicate (within a chart) or >= 2^31 point ids, more than
+// 2^31 - 1 nodes, or (before the k-NN search) n_nodes * k > EdgeCsr::max_slots: a graph whose CSR offsets would not
+// fit in 32 bits. The caller's buffers are read once.
 template <class T>
 GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
                                const std::vector<VectorView<std::int64_t>>& point_ids, std::size_t k,
@@ -52,7 +53,7 @@ GraphStructure build_structure(const std::vector<MatrixView<T>>& latents,
 // Rebuilds the structure from stored arrays (a graph file): the trees, the CSR and the components.
 // The intra-chart edges are taken as stored (in edge order); the cross-chart ones must equal those the point ids
 // imply. std::invalid_argument when they do not, or when an edge breaks the edge order.
-GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, std::vector<std::int64_t> node_point,
+GraphStructure structure_from_arrays(std::vector<std::int64_t> chart_offsets, std::vector<std::int32_t> node_point,
                                      FloatMatrix latents, std::size_t k, const std::vector<std::int32_t>& edges,
                                      std::size_t n_intra);
 

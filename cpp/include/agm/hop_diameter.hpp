@@ -10,7 +10,7 @@ namespace agm {
 // A borrowed unweighted adjacency in CSR form: node v's neighbours are indices[indptr[v] .. indptr[v + 1]).
 // The adjacency must be symmetric (undirected); check_csr_structure verifies that.
 struct CsrStructure {
-    const std::int64_t* indptr = nullptr;   // (n_nodes + 1,)
+    const std::int32_t* indptr = nullptr;   // (n_nodes + 1,)
     const std::int32_t* indices = nullptr;  // (indptr[n_nodes],)
     std::size_t n_nodes = 0;
 };

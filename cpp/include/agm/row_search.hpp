@@ -19,7 +19,7 @@ namespace agm::row_search {
 
 // The graph augmented with T sinks (node ids n_nodes .. n_nodes + T - 1), borrowed.
 struct AugmentedGraph {
-    const std::int64_t* indptr;
+    const std::int32_t* indptr;
     const std::int32_t* indices;
     WeightsView weights;
     std::size_t n_nodes, n_targets;

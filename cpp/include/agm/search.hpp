@@ -20,7 +20,7 @@ public:
 
 // A symmetric weighted adjacency in CSR form (borrowed).
 struct CsrView {
-    const std::int64_t* indptr = nullptr;   // (n_nodes + 1,)
+    const std::int32_t* indptr = nullptr;   // (n_nodes + 1,)
     const std::int32_t* indices = nullptr;  // (indptr[n_nodes],)
     WeightsView weights;                    // (indptr[n_nodes],), >= 0
     std::size_t n_nodes = 0;
