@@ -35,6 +35,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -298,31 +299,16 @@ def run_on_demand(
 
 
 def run_agm(
-    model: Any, counter: DecodeCounter, data: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, args: Any
+    model: Any,
+    counter: DecodeCounter,
+    data: torch.Tensor,
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+    args: Any,
+    node_decodes: str = "build",
 ) -> dict[str, Any]:
-    counter.count = 0
-    w0, c0 = time.perf_counter(), time.process_time()
-    policy = DecodePolicy(threads=1, batch_size=args.batch)
-    graph = geodesic.build_graph(
-        model, data, k=args.k, eps=args.eps, n_steps=args.n_steps, progress=False, decode_policy=policy
-    )
-    build_decodes = counter.count
-    path = graph.shortest_path(x0, x1, decode_policy=policy, switch_tolerance=0.0)
-    return {
-        "length": float(path.length),
-        "wall_s": time.perf_counter() - w0,
-        "cpu_s": time.process_time() - c0,
-        "decodes": counter.count,
-        "build_decodes": build_decodes,
-        "nodes_total": graph.n_nodes,
-        "timings": dict(graph.timings),
-    }
-
-
-def run_landed(
-    model: Any, counter: DecodeCounter, data: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, args: Any
-) -> dict[str, Any]:
-    """The package's ``build_graph(node_decodes="on_demand")`` + ``shortest_path``."""
+    """The package's ``build_graph(node_decodes=...)`` + ``shortest_path`` (agm's default: "build"; the landed
+    option: "on_demand")."""
     counter.count = 0
     w0, c0 = time.perf_counter(), time.process_time()
     policy = DecodePolicy(threads=1, batch_size=args.batch)
@@ -334,7 +320,7 @@ def run_landed(
         n_steps=args.n_steps,
         progress=False,
         decode_policy=policy,
-        node_decodes="on_demand",
+        node_decodes=node_decodes,  # type: ignore[arg-type]
     )
     build_decodes = counter.count
     path = graph.shortest_path(x0, x1, decode_policy=policy, switch_tolerance=0.0)
@@ -347,6 +333,7 @@ def run_landed(
         "build_decodes": build_decodes,
         "nodes_total": graph.n_nodes,
         "nodes_decoded": graph.n_nodes if pending is None else int(pending.decoded.sum()),
+        "timings": dict(graph.timings),
     }
 
 
@@ -380,7 +367,8 @@ def main() -> int:
     rows = []
     for r in range(args.rounds):
         for i in range(args.pairs):
-            for name, fn in (("agm", run_agm), ("on_demand", run_on_demand), ("landed", run_landed)):
+            landed = partial(run_agm, node_decodes="on_demand")
+            for name, fn in (("agm", run_agm), ("on_demand", run_on_demand), ("landed", landed)):
                 out = fn(model, counter, train, x0s[i], x1s[i], args)
                 out.update(peer=name, pair=i, round=r, load=load_average())
                 rows.append(out)
