@@ -6,13 +6,16 @@ CPU seconds and decodes to the first geodesic and in all, wall seconds, the node
 of every pair must agree (rtol 2e-6, absolute floor 1e-6), else exit 1.
 
 Workload: ``--checkpoint`` (e.g. the CPU reproduction's 8-chart AWAE) on ``--points`` MNIST test points, k = 20,
-eps = 0.05, 15 steps, pairs from the next test points; ``--quick``: the closed-form sphere (a smoke test).
+eps = 0.05, 15 steps, pairs from the next test points; ``--cylinder``: the closed-form cylinder (a decoder that
+costs nearly nothing) on ``--points`` points, k = 20, 5 steps, batches of 4096; ``--quick``: the closed-form sphere
+(a smoke test).
 
 Usage: python benchmarks/bench_nodes_on_demand_pairs.py --checkpoint runs/awae8/checkpoint.pt [--pairs 100]
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -24,6 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, load_average, parser, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
+from agm.geodesic.graph.policy import DecodePolicy  # noqa: E402
+from agm.models.analytic import CylinderAtlas  # noqa: E402
 from bench_geodesic import DecodeCounter  # noqa: E402
 from bench_lazy_distances import ATOL, RTOL, workload  # noqa: E402
 
@@ -54,6 +59,15 @@ def run_peer(
     }
 
 
+def cylinder_workload(n: int, seed: int) -> tuple[Any, torch.Tensor, dict[str, Any], str]:
+    """(model, n points, build_graph keywords, its name) of the closed-form cylinder."""
+    model = CylinderAtlas(radius=0.7, ambient_shape=(6,))
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
+    kw = {"k": 20, "eps": 0.05, "n_steps": 5, "progress": False, "decode_policy": DecodePolicy(1, 4096)}
+    return model, data, kw, "CylinderAtlas (closed form)"
+
+
 def main() -> int:
     p = parser("bench_nodes_on_demand_pairs", __doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=None, help="a trained checkpoint.pt (not needed with --quick)")
@@ -61,17 +75,19 @@ def main() -> int:
     p.add_argument("--points", type=int, default=None, help="points in the graph (default 2000; --quick 600)")
     p.add_argument("--pairs", type=int, default=None, help="query pairs (default 100; --quick 10)")
     p.add_argument("--rounds", type=int, default=None, help="round-robin rounds (default 2; --quick 1)")
+    p.add_argument("--cylinder", action="store_true", help="the closed-form cylinder instead of a checkpoint")
     args = p.parse_args()
     n_points = args.points or (600 if args.quick else 2000)
     n_pairs = args.pairs or (10 if args.quick else 100)
     rounds = args.rounds or (1 if args.quick else 2)
     torch.set_num_threads(1)
     args.points = n_points + 2 * n_pairs
-    model, everything, kw, name = workload(args)
+    model, everything, kw, name = cylinder_workload(args.points, args.seed) if args.cylinder else workload(args)
     data = everything[:n_points]
     pairs = (everything[n_points : n_points + n_pairs], everything[n_points + n_pairs :])
     counter = DecodeCounter(model)
-    kw = {**kw, "decode_policy": geodesic.build_graph(model, data, **kw).decode_policy}
+    if "decode_policy" not in kw:
+        kw = {**kw, "decode_policy": geodesic.build_graph(model, data, **kw).decode_policy}
     rows = []
     for r in range(rounds):
         for mode in ("build", "on_demand"):
