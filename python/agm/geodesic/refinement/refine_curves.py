@@ -73,6 +73,13 @@ class BestCurves:
 def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int], None] | None = None) -> CurveBatch:
     """The Gauss-Newton descent of :mod:`agm.geodesic.refinement.gauss_newton` on all curves together (``watch``:
     called with the number of curves done after every evaluation)."""
+    return _descend(settings, curves, watch)[0]
+
+
+def _descend(
+    settings: RefineSettings, curves: CurveBatch, watch: Callable[[int], None] | None
+) -> tuple[CurveBatch, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`agm.geodesic.refinement.gauss_newton.descend_measured` with the settings' arguments."""
     return descend_measured(
         settings.model,
         curves,
@@ -83,7 +90,7 @@ def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int],
         settings.batch_size,
         watch,
         settings.fuse,
-    )[0]
+    )
 
 
 def descend_and_measure(
@@ -101,17 +108,7 @@ def descend_and_measure(
     spends its time per evaluation, not per decoded row, so it does not warm-start."""
     if settings.warm and settings.sub_steps > 1:
         curves = descend(dataclasses.replace(settings, sub_steps=1), curves)
-    out, measured = descend_measured(
-        settings.model,
-        curves,
-        settings.steps,
-        settings.sub_steps,
-        settings.barrier,
-        settings.data_shape,
-        settings.batch_size,
-        watch,
-        settings.fuse,
-    )
+    out, measured = _descend(settings, curves, watch)
     if measured is None or settings.sub_steps != settings.n_steps or settings.barrier != settings.eps:
         return (out, *measure(settings, out))
     length, edge = measured
