@@ -24,7 +24,6 @@ from typing_extensions import Unpack
 from agm._core import AtlasGraph
 from agm.geodesic._support.checks import check_int
 from agm.geodesic.graph import completion, export, node_positions
-from agm.geodesic.graph.curves import default_batch_size
 from agm.geodesic.graph.file import read_graph, save_graph
 from agm.geodesic.graph.modes import NodeMode
 from agm.geodesic.graph.policy import DecodePolicy
@@ -38,7 +37,7 @@ from agm.geodesic.query import search
 from agm.geodesic.query.distances import DistanceOptions
 from agm.geodesic.query.search import PathOptions
 from agm.geodesic.statistics import FrechetMean, frechet_mean
-from agm.models.protocol import SemiAtlasModel, model_device
+from agm.models.protocol import SemiAtlasModel
 
 if TYPE_CHECKING:
     import networkx
@@ -135,15 +134,8 @@ class GeodesicGraph:
     def positions(self) -> np.ndarray:
         """(n_nodes, D) float32: the decoding of every node (a graph built with ``node_decodes="on_demand"`` decodes
         the nodes not decoded yet first)."""
-        self._complete_positions()
+        node_positions.complete_positions(self.record, self.model)
         return self.record.positions
-
-    def _complete_positions(self, progress: bool | None = None) -> None:
-        """Decode the nodes not decoded yet of a graph built with ``node_decodes="on_demand"`` (no-op otherwise)."""
-        if self.record.pending_nodes is not None:
-            dev = model_device(self.model)
-            policy = self.record.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
-            node_positions.complete_positions(self.record, self.model, dev, policy, progress)
 
     @property
     def edge_weights(self) -> GraphWeights:
@@ -288,7 +280,7 @@ class GeodesicGraph:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the graph (native arrays, decoded positions, build parameters; not the model) to one file (a graph
         built with ``node_decodes="on_demand"`` decodes the nodes not decoded yet first)."""
-        self._complete_positions()
+        node_positions.complete_positions(self.record, self.model)
         save_graph(self.record, path)
 
     @classmethod

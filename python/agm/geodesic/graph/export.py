@@ -18,11 +18,9 @@ from scipy.sparse import csr_array
 from agm._optional import missing_extra
 from agm.geodesic._support.checks import check_choice
 from agm.geodesic.graph.completion import evaluate_all
-from agm.geodesic.graph.curves import default_batch_size
 from agm.geodesic.graph.node_positions import complete_positions
-from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
-from agm.models.protocol import SemiAtlasModel, model_device
+from agm.models.protocol import SemiAtlasModel
 
 if TYPE_CHECKING:
     import networkx
@@ -48,10 +46,7 @@ def exported_weights(
         ValueError: ``weights`` is neither "exact" nor "bounds"; no live model to decode with.
     """
     check_choice("weights", weights, WEIGHT_KINDS)
-    if graph.pending_nodes is not None:  # nodes decoded on demand: every chord needs the rest decoded first
-        dev = model_device(model)
-        policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
-        complete_positions(graph, model, dev, policy, progress)
+    complete_positions(graph, model, progress=progress)  # nodes decoded on demand: every chord needs them all
     if graph.edge_weights.complete:
         return "exact"
     if weights == "bounds":

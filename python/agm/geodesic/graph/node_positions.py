@@ -23,11 +23,11 @@ from tqdm.auto import tqdm
 
 from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.evaluating import evaluating
-from agm.geodesic.graph.curves import chord_lengths, decode_points, interior_decodings
+from agm.geodesic.graph.curves import chord_lengths, decode_points, default_batch_size, interior_decodings
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
-from agm.models.protocol import SemiAtlasModel
+from agm.models.protocol import SemiAtlasModel, model_device
 
 #: Nodes per step of :func:`complete_positions`' bar.
 COMPLETION_CHUNK = 4096
@@ -82,15 +82,22 @@ def decode_blocked_ends(
 def complete_positions(
     graph: GraphRecord,
     model: SemiAtlasModel,
-    device: torch.device,
-    policy: DecodePolicy,
+    device: torch.device | None = None,
+    policy: DecodePolicy | None = None,
     progress: bool | None = None,
 ) -> int:
     """Decode every node not decoded yet (the decode estimate up front and a bar as ``progress`` says,
-    :mod:`agm._progress`); the number decoded."""
+    :mod:`agm._progress`); the number decoded (0, doing nothing, for a graph whose nodes are all decoded).
+
+    Args:
+        device: where the model runs (default: its parameters' device).
+        policy: the decoder's threads and batch (default: the graph's, else torch's threads and the device's batch).
+    """
     pending = graph.pending_nodes
     if pending is None:
         return 0
+    device = device if device is not None else model_device(model)
+    policy = policy or graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(device))
     todo = np.flatnonzero(~pending.decoded)
     seconds = decode_seconds(int(todo.size), policy.measured)
     shown = show(progress, seconds)
@@ -98,8 +105,6 @@ def complete_positions(
     done = 0
     for start in tqdm(range(0, todo.size, COMPLETION_CHUNK), desc="graph nodes", disable=not shown, leave=False):
         done += ensure_positions(graph, model, todo[start : start + COMPLETION_CHUNK], device, policy)
-    if todo.size == 0:
-        done += ensure_positions(graph, model, todo, device, policy)  # nothing left: finish the graph
     return done
 
 

@@ -32,7 +32,7 @@ mutated, so concurrent queries are safe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -192,9 +192,8 @@ def attach(
     jump = torch.linalg.vector_norm(copy_position - copy_position[main_of_copy], dim=1).double().cpu().numpy()
     nodes = neighbours.reshape(-1)
     owner = np.repeat(np.arange(copy_chart.size), k)
-    if graph.pending_nodes is not None:  # nodes decoded on demand: these ones now
-        policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=batch_size)
-        ensure_positions(graph, model, nodes, device, replace(policy, batch_size=batch_size))
+    # nodes decoded on demand: these ones now (in the caller's decode policy: threads None keeps its threads)
+    ensure_positions(graph, model, nodes, device, DecodePolicy(threads=None, batch_size=batch_size))
     node_positions = torch.from_numpy(graph.positions[nodes]).to(device, torch.float32)
     segments = chord_lengths(copy_position[torch.from_numpy(owner).to(device)], node_positions).cpu().numpy()
     evaluated = np.full(nodes.size, interior_decodings(graph.n_steps) == 0)

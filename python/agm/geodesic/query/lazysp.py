@@ -253,8 +253,7 @@ def lazy_routes(
         before = stats.graph_edges + stats.attachment_edges + stats.direct_edges
         if graph.pending_nodes is not None:  # nodes decoded on demand: a route over a blocked edge decodes its ends
             known = [graph.edge_weights.values[t.graph] < BLOCKED for t in todo]  # before those decodings
-            for t in todo:
-                decode_blocked_ends(graph, model, t.graph, device, policy)
+            decode_blocked_ends(graph, model, np.concatenate([t.graph for t in todo]), device, policy)
             todo = [replace(t, graph=t.graph[ok]) for t, ok in zip(todo, known)]
         work = _round_work(todo, graph.edge_weights.bounded, att_bounded, bound_first)
         table = table or (node_table(graph, device) if work.graph.size + work.bound_graph.size else None)

@@ -2,22 +2,20 @@
 
 On such a graph (:mod:`agm.geodesic.graph.node_positions`) the searches see only the decoded nodes: an edge with an
 undecoded end weighs :data:`agm.geodesic.graph.pending_nodes.BLOCKED`. LazySP (:mod:`agm.geodesic.query.lazysp`)
-makes each pair's route exact among the decoded nodes K. That route is the graph's when no route leaving K can be
-within the pair's budget (its shortest length S times 1 + tau, the fewest-switch rule's, so that the rule also sees
-every competitor): a route that leaves K at u, a decoded node with an undecoded neighbour, costs at least
-g_K(u) + ||G(u) - G(x1)||, its cost to u through K plus the straight line to x1's main copy (every edge weighs at
-least its chord, attachments and jumps included). :func:`frontier_nodes` finds the nodes u of K with
-g_K(u) + ||G(u) - G(x1)|| < budget that have an undecoded neighbour (a bounded Dijkstra per pair from its virtual
-source, scipy), and returns those neighbours; the query decodes them and runs LazySP again, until none is left.
-LazySP also asks it each round, with the round's lower bounds as the costs, and decodes those nodes before any
-edge (:func:`agm.geodesic.query.lazysp.lazy_routes`): a route found among too few nodes is not worth decoding.
+asks :func:`frontier_nodes` at the start of each round, with each pending pair's shortest length under the round's
+weights: the nodes u of K with g_K(u) + ||G(u) - G(x1)|| below the pair's budget (its shortest length S times
+1 + tau, the fewest-switch rule's, so that the rule also sees every competitor) that have an undecoded neighbour
+(a bounded Dijkstra per pair from its virtual source, scipy). Any route that leaves K at such a node u costs at
+least g_K(u) + ||G(u) - G(x1)||, its cost to u through K plus the straight line to x1's main copy (every edge weighs
+at least its chord, attachments and jumps included); so when no such node is left, the pair's route among K is the
+graph's. The round decodes their undecoded neighbours and searches again before any edge is decoded. A pair
+finishes in a round whose check found nothing with its exact length; nodes decoded later for other pairs lie
+outside the set that check certified, so its route stays the graph's.
 
-Floor: :mod:`agm.geodesic.query` (the record and the query's attachments; below LazySP's caller).
+Floor: :mod:`agm.geodesic.query` (the record and the query's attachments; below LazySP).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,17 +23,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import Attachments
-from agm.geodesic.query.routes import Route
 
 #: Relative margin on a pair's budget (float32 decodings: chords and the heuristic round at ~1e-7).
 MARGIN = 1e-5
-
-
-def route_costs(routes: Sequence[Route | None]) -> np.ndarray:
-    """(B,) float64: each pair's shortest length (inf where unreachable), the budgets' base."""
-    return np.array(
-        [np.inf if r is None else (r.shortest if np.isfinite(r.shortest) else r.cost) for r in routes], dtype=np.float64
-    )
 
 
 def frontier_nodes(
@@ -47,7 +37,7 @@ def frontier_nodes(
     Args:
         src, dst: the source and target attachments of all pairs (all attached nodes decoded).
         pairs: (P,) int64 the pairs to look at.
-        costs: (P,) float64 their shortest lengths among the decoded nodes, exact (the final check) or lower
+        costs: (P,) float64 their shortest lengths among the decoded nodes, exact (a pair's last round) or lower
             bounds (a LazySP round's: the budget is then smaller than the final one, and a later check decodes the
             rest); inf: skipped.
         tolerance: tau, the fewest-switch rule's relative budget.

@@ -28,7 +28,7 @@ from agm.geodesic._support.checks import (
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
 from agm.geodesic.graph.curves import default_batch_size
-from agm.geodesic.graph.node_positions import complete_positions, ensure_positions
+from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied, check_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.paths.path import GeodesicPath
@@ -39,7 +39,6 @@ from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
 from agm.geodesic.query.lazy_progress import lazy_progress
 from agm.geodesic.query.lazysp import LazyStats, QuerySet, lazy_routes
-from agm.geodesic.query.on_demand import frontier_nodes, route_costs
 from agm.geodesic.query.routes import Route
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -320,28 +319,20 @@ def _solve(
         lazy_progress(graph, policy, pending_att, src.n_queries, "shortest_paths", what, progress) as advance,
         evaluating(model),
     ):
-        while True:
-            on_demand = graph.pending_nodes is not None  # no positions in the native graph yet: no A* heuristic
-            routes, src, dst, direct = lazy_routes(
-                graph,
-                model,
-                dev,
-                policy,
-                qs,
-                direct,
-                "dijkstra" if on_demand else method,
-                n_threads,
-                stats,
-                rules.switch_tolerance,
-                advance,
-            )
-            if not on_demand:
-                break
-            costs = route_costs(routes)
-            more = frontier_nodes(graph, src, dst, np.arange(len(routes)), costs, rules.switch_tolerance)
-            if more.size == 0:
-                break
-            ensure_positions(graph, model, more, dev, policy)
+        on_demand = graph.pending_nodes is not None  # no positions in the native graph yet: no A* heuristic
+        routes, src, dst, direct = lazy_routes(
+            graph,
+            model,
+            dev,
+            policy,
+            qs,
+            direct,
+            "dijkstra" if on_demand else method,
+            n_threads,
+            stats,
+            rules.switch_tolerance,
+            advance,
+        )
     return [None if r is None else _make_path(graph, model, dev, src, dst, i, r) for i, r in enumerate(routes)]
 
 
