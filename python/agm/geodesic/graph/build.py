@@ -39,11 +39,12 @@ from agm.geodesic.graph.curves import PointTable, decode_points, default_batch_s
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph.measured_decode import decode_nodes_measured
+from agm.geodesic.graph.measured_edges import evaluate_edges_measured, expected_seconds, worth_revising
 from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
 from agm.geodesic.graph.node_positions import ensure_positions
 from agm.geodesic.graph.nodes import ChartNodes
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
-from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, applied, check_policy, measure_policy
+from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, TrialResult, applied, check_policy, measure_policy
 from agm.geodesic.graph.policy_cache import cached_policy, policy_key, remember_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.graph.scales import record_data_gap
@@ -57,6 +58,7 @@ WEIGHT_MODES = ("lazy", "eager")
 #: :mod:`agm.geodesic.graph.node_positions`).
 NodeDecodes = Literal["build", "on_demand"]
 NODE_DECODES = ("build", "on_demand")
+
 
 #: Nodes (evenly strided) a graph with nodes decoded on demand decodes at build time for its data distance
 #: (:func:`agm.geodesic.graph.scales.record_data_gap`, the far-query warning's scale).
@@ -80,8 +82,9 @@ def assemble_graph(
     :func:`agm.geodesic.graph.policy.applied` block).
 
     With ``policy`` None the decode policy is chosen while the nodes are decoded
-    (:func:`agm.geodesic.graph.measured_decode.decode_nodes_measured`: no probe decodes) and, when that trial ran to
-    its end, remembered under ``policy_key`` (:mod:`agm.geodesic.graph.policy_cache`).
+    (:func:`agm.geodesic.graph.measured_decode.decode_nodes_measured`: no probe decodes), in an eager build revised
+    while the edges are decoded when they take long enough (:mod:`agm.geodesic.graph.measured_edges`), and, when
+    the trial that chose it ran to its end, remembered under ``policy_key`` (:mod:`agm.geodesic.graph.policy_cache`).
 
     Cross-chart edges (nodes sharing a data point) weigh ||G_i(z_i) - G_j(z_j)||, the distance of the decodings.
     Intra-chart edges weigh their decoded chord (``lazy``: evaluated by the queries that need them,
@@ -102,11 +105,10 @@ def assemble_graph(
     counts = [len(lat) for lat in nodes.latents]
     charts = torch.from_numpy(np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)).to(device)
     latents = torch.from_numpy(latents_np).to(device)
+    trial: TrialResult | None = None
     if policy is None:
         positions, trial = decode_nodes_measured(model, latents, charts, device)
         policy = trial.policy
-        if trial.complete and policy_key is not None:
-            remember_policy(policy_key, policy)
     else:
         positions = decode_nodes(model, latents, charts, policy, device)
     timings["decode_nodes"] = time.perf_counter() - t0
@@ -122,11 +124,39 @@ def assemble_graph(
     weights = GraphWeights(native, evaluated)
     if not lazy:
         table = PointTable(latents, positions, charts)
-        evaluate_edges_sharded(model, table, weights, np.arange(n_intra), n_steps, policy, progress=progress)
+        if trial is not None:
+            trial = _evaluate_revising(model, table, weights, n_steps, trial, progress)
+            policy = trial.policy
+        else:
+            evaluate_edges_sharded(model, table, weights, np.arange(n_intra), n_steps, policy, progress=progress)
     timings["edge_weights"] = time.perf_counter() - t0
+    if trial is not None and trial.complete and policy_key is not None:
+        remember_policy(policy_key, policy)
     evaluated_intra = int(weights.evaluated[:n_intra].sum()) if interior_decodings(n_steps) else 0
     timings["decoded_points"] = float(native.n_nodes + evaluated_intra * interior_decodings(n_steps))
     return native, latents_np, positions_np, weights.evaluated, policy
+
+
+def _evaluate_revising(
+    model: SemiAtlasModel,
+    table: PointTable,
+    weights: GraphWeights,
+    n_steps: int,
+    node_trial: TrialResult,
+    progress: bool,
+) -> TrialResult:
+    """Decode every intra-chart edge of an eager build whose policy was measured on its nodes (``node_trial``),
+    revising the policy on the edges when they are expected to take long enough
+    (:mod:`agm.geodesic.graph.measured_edges`); the trial that chose the build's policy: the edges' when it ran to
+    its end, else the nodes' (call under ``evaluating``, outside any ``applied`` block)."""
+    native = weights.native
+    ids = np.arange(native.n_intra_edges)
+    expected = expected_seconds(ids.size, n_steps, node_trial.policy)
+    if is_sharded() or not worth_revising(expected):
+        evaluate_edges_sharded(model, table, weights, ids, n_steps, node_trial.policy, progress=progress)
+        return node_trial
+    edge_trial = evaluate_edges_measured(model, GraphEdgeKind(table, native, weights), ids, n_steps, expected, progress)
+    return edge_trial if edge_trial.complete else node_trial
 
 
 def assemble_on_demand(
@@ -155,14 +185,16 @@ def assemble_on_demand(
     )
 
 
-def _check_on_demand(weights: str, mode: NodeMode) -> None:
-    """``node_decodes="on_demand"`` needs lazy weights, encoder nodes and a single process."""
+def _on_demand_refusal(weights: str, mode: NodeMode) -> str | None:
+    """Why ``node_decodes="on_demand"`` cannot be (it needs lazy weights, encoder nodes and a single process), or
+    None."""
     if weights != "lazy":
-        raise ValueError(f"node_decodes='on_demand' needs weights='lazy'; got weights={weights!r}")
+        return f"node_decodes='on_demand' needs weights='lazy'; got weights={weights!r}"
     if mode.name != "encoder":
-        raise ValueError(f"node_decodes='on_demand' needs encoder nodes; got nodes={mode.name!r}")
+        return f"node_decodes='on_demand' needs encoder nodes; got nodes={mode.name!r}"
     if is_sharded():
-        raise ValueError("node_decodes='on_demand' is not available inside a torch.distributed process group")
+        return "node_decodes='on_demand' is not available inside a torch.distributed process group"
+    return None
 
 
 def _decoded_gap_sample(
@@ -316,9 +348,10 @@ def build_record(
     x = as_batch("data", data, None, single=False) if data is not None else None
     dev = check_device(device if device is not None else model_device(model))
     check_choice("weights", weights, WEIGHT_MODES)
-    on_demand = check_choice("node_decodes", options.node_decodes, NODE_DECODES) == "on_demand"
-    if on_demand:
-        _check_on_demand(weights, mode)
+    node_decodes = check_choice("node_decodes", options.node_decodes, NODE_DECODES)
+    refusal = _on_demand_refusal(weights, mode)
+    if node_decodes == "on_demand" and refusal is not None:
+        raise ValueError(refusal)
     check_choice("attach", attach, ATTACH_RULES)
     decode_policy = check_policy(decode_policy)
     if isinstance(mode, DecoderNodes) and mode.n_samples is None:  # default: as many samples as data points
@@ -349,6 +382,7 @@ def build_record(
         with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
             chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
         timings["nodes"] = time.perf_counter() - t0
+        on_demand = node_decodes == "on_demand"
         if on_demand:
             t0 = time.perf_counter()
             native, latents, positions, evaluated, policy = assemble_on_demand(chart_nodes, k, known, dev, data_shape)

@@ -137,6 +137,78 @@ class PointTable:
     charts: torch.Tensor
 
 
+class PackedStream:
+    """The interior points of many segments as one stream, decoded in calls of any size (:func:`packed_lengths`).
+
+    The points run segment after segment, t_i = i / n for i = 1..n-1; :meth:`decode_next` decodes the next ``count``
+    of them in one decoder call, across segment boundaries. Each point contributes its distance to the previous
+    point of its segment (the start's decoding for i = 1, the last decoded point of the previous call where a
+    segment crosses calls), and the last interior point also its distance to the end's decoding. So the lengths do
+    not depend on how the stream was cut into calls, up to float32 rounding in the decoder: a decode policy can be
+    chosen while the stream is decoded (:mod:`agm.geodesic.graph.measured_edges`).
+
+    Args:
+        decode: the model's ``decode(z, y)``.
+        table: the endpoints.
+        ends: (E, 2) int64 tensor on the decoder's device: rows of ``table`` (same chart) of each segment.
+        n_steps: segments per curve (eq. 10's n), >= 2 (n = 1 has no interior point: use :func:`chord_lengths`).
+    """
+
+    def __init__(self, decode: Decoder, table: PointTable, ends: torch.Tensor, n_steps: int) -> None:
+        self._decode, self._table, self._n_steps = decode, table, n_steps
+        self._u, self._v = ends[:, 0], ends[:, 1]
+        self._inner = interior_decodings(n_steps)
+        self.total = int(ends.shape[0]) * self._inner
+        self.done = 0
+        #: (E,) float64 lengths on the decoder's device, complete once :attr:`remaining` is 0.
+        self.lengths = torch.zeros(ends.shape[0], dtype=torch.float64, device=table.latents.device)
+        self._carry: torch.Tensor | None = None  # last decoded point of the previous call
+
+    @property
+    def remaining(self) -> int:
+        """Interior points not decoded yet."""
+        return self.total - self.done
+
+    def decode_next(self, count: int) -> tuple[int, int]:
+        """Decode the next ``count`` points (fewer at the end) in one call; (points decoded, segments finished).
+
+        The pieces are computed in few passes over the decodings (an eager build of a cheap decoder spent 20% of
+        its time here): consecutive points of the call at once, then the rows that start a segment (against the
+        start's decoding) and those that end one (against the end's), a sixth of the rows at 15 steps. The
+        decodings are checked through their pieces: a NaN or inf decoding makes its piece non-finite, and only
+        then is the call's output searched for the row to name (:func:`check_decoded`)."""
+        table, inner = self._table, self._inner
+        stop = min(self.total, self.done + count)
+        if stop <= self.done:
+            return 0, 0
+        n = stop - self.done
+        p = torch.arange(self.done, stop, device=table.latents.device)
+        edge, step = p // inner, p % inner + 1
+        eu = self._u[edge]
+        t = (step.to(table.latents.dtype) / self._n_steps)[:, None]
+        za = table.latents[eu]
+        z, y = za + t * (table.latents[self._v[edge]] - za), table.charts[eu]
+        out = call_model("decode", self._decode, z, y)
+        if out.ndim < 1 or out.shape[0] != n:
+            check_decoded(out, z, y, n)  # raises, naming the shape
+        x = out.reshape(n, -1).to(torch.float32)
+        pieces = torch.empty(n, dtype=torch.float64, device=x.device)
+        pieces[1:] = torch.linalg.vector_norm(x[1:] - x[:-1], dim=1).double()
+        if self._carry is not None:  # the call starts inside a segment unless step[0] is 1 (fixed below)
+            pieces[0] = torch.linalg.vector_norm(x[0] - self._carry[0]).double()
+        first = torch.nonzero(step == 1).squeeze(1)
+        pieces[first] = torch.linalg.vector_norm(x[first] - table.positions[eu[first]], dim=1).double()
+        last = torch.nonzero(step == inner).squeeze(1)
+        end_pieces = torch.linalg.vector_norm(table.positions[self._v[edge[last]]] - x[last], dim=1).double()
+        pieces.index_add_(0, last, end_pieces)
+        if not bool(torch.isfinite(pieces).all()):
+            check_decoded(out, z, y, n)  # raises, naming the first non-finite decoding
+        self.lengths.index_add_(0, edge, pieces)
+        self._carry = x[-1:]
+        self.done = stop
+        return n, int(last.numel())
+
+
 def packed_lengths(
     decode: Decoder,
     table: PointTable,
@@ -148,12 +220,10 @@ def packed_lengths(
 ) -> torch.Tensor:
     """Curve lengths (eq. 10) of many segments with every decoder call holding exactly ``batch_size`` points.
 
-    The interior points of all segments form one stream (segment after segment, t_i = i / n for i = 1..n-1);
-    each decoder call takes the next ``batch_size`` of them, across segment boundaries, so only the last call is
-    short. Each point contributes its distance to the previous point of its segment (the start's decoding for
-    i = 1, the last decoded point of the previous call where a segment crosses calls), and the last interior
-    point also its distance to the end's decoding. Segments of one chart should be consecutive (the build's
-    edges are, chart after chart) so that calls are single-chart, as fast decoders want.
+    The interior points of all segments form one stream (:class:`PackedStream`); each decoder call takes the next
+    ``batch_size`` of them, across segment boundaries, so only the last call is short. Segments of one chart
+    should be consecutive (the build's edges are, chart after chart) so that calls are single-chart, as fast
+    decoders want.
 
     Args:
         decode: the model's ``decode(z, y)``.
@@ -166,33 +236,14 @@ def packed_lengths(
     Returns:
         (E,) float64 tensor of lengths on the decoder's device.
     """
-    device = table.latents.device
-    n_edges = ends.shape[0]
     u, v = ends[:, 0], ends[:, 1]
-    inner = interior_decodings(n_steps)
-    if inner == 0 or n_edges == 0:
+    if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:
         return chord_lengths(table.positions[u], table.positions[v])
-    out = torch.zeros(n_edges, dtype=torch.float64, device=device)
-    total = n_edges * inner
-    carry: torch.Tensor | None = None  # last decoded point of the previous call
-    with tqdm(total=n_edges, desc=desc, unit="edge", disable=not progress, leave=False) as bar:
-        for start in range(0, total, batch_size):
-            p = torch.arange(start, min(total, start + batch_size), device=device)
-            edge, step = p // inner, p % inner + 1
-            eu, ev = u[edge], v[edge]
-            t = (step.to(table.latents.dtype) / n_steps)[:, None]
-            za = table.latents[eu]
-            x = checked_decode(decode, za + t * (table.latents[ev] - za), table.charts[eu])
-            previous = torch.cat([x[:1] if carry is None else carry, x[:-1]])
-            first = step == 1
-            previous = torch.where(first[:, None], table.positions[eu], previous)
-            pieces = torch.linalg.vector_norm(x - previous, dim=1).double()
-            last = step == inner
-            pieces = pieces + torch.where(last, torch.linalg.vector_norm(table.positions[ev] - x, dim=1).double(), 0.0)
-            out.index_add_(0, edge, pieces)
-            carry = x[-1:]
-            bar.update(int(last.sum()))
-    return out
+    stream = PackedStream(decode, table, ends, n_steps)
+    with tqdm(total=ends.shape[0], desc=desc, unit="edge", disable=not progress, leave=False) as bar:
+        while stream.remaining:
+            bar.update(stream.decode_next(batch_size)[1])
+    return stream.lengths
 
 
 def edge_lengths(

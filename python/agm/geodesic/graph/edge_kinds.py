@@ -72,10 +72,9 @@ class BoundedEdgeKind(EdgeKind, Protocol):
 def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress: bool = False) -> int:
     """Decode the lengths of the pending ones of ``edges`` (any int array of ``kind``'s ids) in packed single-chart
     calls and store them (call under ``evaluating``); the number decoded. ``progress``: a tqdm bar over the calls."""
-    todo = kind.pending(np.unique(np.asarray(edges, dtype=np.int64)))
+    todo = ordered_pending(kind, edges)
     if todo.size == 0:
         return 0
-    todo = todo[np.argsort(kind.charts(todo), kind="stable")]  # single-chart decoder calls
     table, ends = kind.ends(todo, context.device)
     with applied(context.policy):
         lengths = packed_lengths(
@@ -83,6 +82,14 @@ def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress
         )
     kind.store(todo, lengths.cpu().numpy())
     return int(todo.size)
+
+
+def ordered_pending(kind: EdgeKind, edges: np.ndarray) -> np.ndarray:
+    """The pending ones of ``edges`` (any int array of ``kind``'s ids), unique, ordered by chart (stable) so that
+    decoder calls are single-chart: (P,) int64."""
+    todo = kind.pending(np.unique(np.asarray(edges, dtype=np.int64)))
+    ordered: np.ndarray = todo[np.argsort(kind.charts(todo), kind="stable")]
+    return ordered
 
 
 def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> int:
