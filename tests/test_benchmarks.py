@@ -263,11 +263,14 @@ def test_bound_first_benchmark_quick(tmp_path: Path) -> None:
 
 
 def test_nodes_on_demand_pairs_benchmark_quick(tmp_path: Path) -> None:
-    """node_decodes="on_demand" against "build" over many pairs: equal lengths, fewer decodes to the first."""
+    """node_decodes="on_demand" and "auto" against "build" over many pairs: equal lengths, fewer decodes to the first
+    on demand, and the default's timed sample recorded."""
     out = tmp_path / "bench_nodes_on_demand_pairs.json"
     cmd = [sys.executable, str(BENCHMARKS / "bench_nodes_on_demand_pairs.py"), "--quick", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"bench_nodes_on_demand_pairs failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(out.read_text())
     assert result["correctness_passed"] is True
-    assert result["on_demand_over_build"]["first_decodes"] < 1.0
+    assert result["over_build"]["on_demand"]["first_decodes"] < 1.0
+    auto = [row for row in result["rows"] if row["mode"] == "auto"]
+    assert auto and all(row["seconds_per_node"] > 0 for row in auto)  # the default timed its sample

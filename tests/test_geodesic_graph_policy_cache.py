@@ -80,14 +80,14 @@ def test_a_lazy_build_decodes_only_its_nodes_and_remembers_a_complete_trial(
     monkeypatch.setenv(ENV, str(tmp_path))
     model = Slow()
     monkeypatch.setattr(measured_decode, "run_trial", lambda work: run_trial(work, clock=lambda: model.now))
-    graph = geodesic.build_graph(model, _data(model, 400), k=6, n_steps=4, progress=False)
+    graph = geodesic.build_graph(model, _data(model, 400), k=6, n_steps=4, progress=False, node_decodes="build")
     fingerprint = model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES  # the fingerprint's and shape check's
     assert model.decoded == graph.native.n_nodes + fingerprint  # no probe decodes
     assert graph.decode_policy.batch_size == 16  # the first size already costs more than a call may
     forget_policies()  # a new process: the folder holds the trial's choice
     assert cached_policy(policy_key(model, torch.device("cpu"))) == graph.decode_policy
     model.decoded = 0
-    again = geodesic.build_graph(model, _data(model, 400), k=6, n_steps=4, progress=False)
+    again = geodesic.build_graph(model, _data(model, 400), k=6, n_steps=4, progress=False, node_decodes="build")
     assert again.decode_policy == graph.decode_policy and model.decoded == again.native.n_nodes + fingerprint
 
 
@@ -103,7 +103,7 @@ def test_an_unfinished_trial_is_not_remembered(tmp_path: Path, monkeypatch: pyte
         return TrialResult(DecodePolicy(threads=1, batch_size=64, measured=1.0), complete=False)
 
     monkeypatch.setattr(measured_decode, "run_trial", short_trial)
-    graph = geodesic.build_graph(model, _data(model, 300), k=6, n_steps=4, progress=False)
+    graph = geodesic.build_graph(model, _data(model, 300), k=6, n_steps=4, progress=False, node_decodes="build")
     assert calls and graph.decode_policy.batch_size == 64
     assert model.decoded == graph.native.n_nodes + model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES
     assert cached_policy(policy_key(model, torch.device("cpu"))) is None and not list(tmp_path.iterdir())

@@ -14,7 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
+from agm.geodesic._support.checks import DECODE_SHAPE_PROBES
+from agm.geodesic.graph import node_decode_choice
 from agm.geodesic.graph.file import save_graph
+from agm.geodesic.graph.fingerprint import PROBES_PER_CHART
+from agm.geodesic.graph.node_decode_choice import GAP_SAMPLE, gap_sample
 from agm.geodesic.graph.node_positions import ensure_positions
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
@@ -185,3 +189,62 @@ def test_past_half_of_the_nodes_the_rest_are_decoded_at_once(cylinder: tuple[Cou
     built = geodesic.build_graph(model, data, **KW)  # type: ignore[arg-type]
     np.testing.assert_allclose(record.positions, built.positions, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(record.edge_weights.values, built.edge_weights.values, rtol=1e-6, atol=1e-7)
+
+
+def test_auto_builds_a_cheap_decoders_nodes_after_a_timed_sample(cylinder: tuple[Counted, torch.Tensor]) -> None:
+    model, data = cylinder
+    model.decoded = 0
+    graph = geodesic.build_graph(model, data, node_decodes="auto", **KW)  # type: ignore[arg-type]
+    assert graph.record.pending_nodes is None and graph.record.native.has_positions
+    assert 0.0 < graph.timings["seconds_per_node"] < 1e-3  # microseconds a node: far below the rule's threshold
+    fixed = model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES
+    assert model.decoded == graph.n_nodes + fixed + GAP_SAMPLE  # the sample is the only extra cost
+    model.decoded = 0
+    eager = geodesic.build_graph(model, data, weights="eager", **KW)  # type: ignore[arg-type]
+    assert "seconds_per_node" not in eager.timings  # on demand is impossible: no sample
+    assert model.decoded == eager.n_nodes + fixed + eager.native.n_intra_edges * (KW["n_steps"] - 1)  # type: ignore[operator]
+
+
+def test_auto_decodes_an_expensive_decoders_nodes_on_demand(
+    cylinder: tuple[Counted, torch.Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, data = cylinder
+    monkeypatch.setattr(node_decode_choice, "MIN_NODE_S", 0.0)
+    monkeypatch.setattr(node_decode_choice, "SEARCH_S_PER_EDGE", 0.0)  # any decoder is expensive beside free searches
+    built = geodesic.build_graph(model, data, node_decodes="build", **KW)  # type: ignore[arg-type]
+    model.decoded = 0
+    auto = geodesic.build_graph(model, data, node_decodes="auto", **KW)  # type: ignore[arg-type]
+    pending = auto.record.pending_nodes
+    assert pending is not None
+    sample = gap_sample(auto.n_nodes)
+    assert np.array_equal(np.flatnonzero(pending.decoded), sample)  # the timed sample, adopted: not decoded twice
+    assert model.decoded == model.n_charts * PROBES_PER_CHART + DECODE_SHAPE_PROBES + sample.size
+    np.testing.assert_allclose(auto.record.positions[sample], built.positions[sample], rtol=1e-6, atol=1e-6)
+    X0, X1 = _cylinder_points(model, 6, 7), _cylinder_points(model, 6, 8)
+    np.testing.assert_allclose(
+        [p.length for p in auto.shortest_paths(X0, X1)],
+        [p.length for p in built.shortest_paths(X0, X1)],
+        rtol=RTOL,
+        atol=ATOL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_nodes", "k", "seconds_per_node", "on_demand"),
+    [
+        (2_400, 20, 3.3e-3, True),  # the paper decoder (h = 48): 0.45x the CPU time on demand
+        (3_233, 20, 3e-4, True),  # a trained h = 13 model: 0.61x
+        (30_413, 20, 5e-6, False),  # the closed-form cylinder: 3.3x on demand
+        (8_000, 20, 7.2e-5, False),  # an MLP (7 -> 256 -> 256 -> 784): below 4x the searches
+        (100, 20, 3.3e-3, False),  # 0.33 s of nodes: below MIN_NODE_S
+    ],
+)
+def test_the_rule_on_measured_decoders(n_nodes: int, k: int, seconds_per_node: float, on_demand: bool) -> None:
+    assert node_decode_choice.prefer_on_demand(n_nodes, k, seconds_per_node) is on_demand
+
+
+def test_auto_samples_nothing_on_a_small_graph() -> None:
+    model = Counted()
+    data = _cylinder_points(model, 40, 5)
+    graph = geodesic.build_graph(model, data, node_decodes="auto", **KW)  # type: ignore[arg-type]
+    assert graph.n_nodes < node_decode_choice.MIN_NODES and "seconds_per_node" not in graph.timings

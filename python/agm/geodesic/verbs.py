@@ -128,7 +128,7 @@ def build_graph(
     attach: AttachRule = "all",
     skip_small_charts: bool = False,
     progress: bool | None = None,
-    node_decodes: NodeDecodes = "build",
+    node_decodes: NodeDecodes = "auto",
 ) -> GeodesicGraph:
     """Build the multi-chart graph of Algorithm 1 for an AGM (or, without encoders, a semi-AGM).
 
@@ -182,14 +182,17 @@ def build_graph(
         attach: how the graph's queries attach a query point (stored with the graph; a query may override it):
             "all" (default) in every chart with psi > eps, "paper" only in its most likely chart, the paper's rule
             (z0, y0) (:mod:`agm.geodesic.query.attach`).
-        node_decodes: "build" (default): the build decodes every node (the chords, the cross-chart weights and A*'s
-            heuristic need them). "on_demand" (lazy weights, encoder nodes, one process): the build decodes none
-            (a sample of 32 for the far-query scale) and the queries decode the nodes their routes could pass
+        node_decodes: "auto" (default): "on_demand" where it is possible and the decoder is expensive enough to
+            pay (a timed sample of 32 nodes, :mod:`agm.geodesic.graph.node_decode_choice`: decoding every node would
+            cost at least 4x the searches on demand adds, and 0.5 s), else "build". "build": the build decodes every
+            node (the chords, the cross-chart weights and A*'s heuristic need them). "on_demand" (lazy weights,
+            encoder nodes, one process; ValueError otherwise): the build decodes none (a sample of 32 for the
+            far-query scale) and the queries decode the nodes their routes could pass
             (:mod:`agm.geodesic.graph.node_positions`): a first geodesic on an expensive decoder needs a fraction of
             the nodes (paper decoder, 2,000 MNIST points: 0.2x the decodes, 0.4x the CPU time of build + query).
             ``distances``, the exports, ``evaluate_all`` and ``save`` decode the remaining nodes first. With a cheap
             decoder on a large graph decoding all nodes up front is faster (the queries search the decoded part
-            each round in Python).
+            each round). ``graph.timings["seconds_per_node"]`` holds the sample's cost where "auto" measured it.
 
     Integer and real arguments may be Python or numpy scalars (bools are refused).
 

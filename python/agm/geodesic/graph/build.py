@@ -41,7 +41,8 @@ from agm.geodesic.graph.fingerprint import model_fingerprint, weight_versions
 from agm.geodesic.graph.measured_decode import decode_nodes_measured
 from agm.geodesic.graph.measured_edges import evaluate_edges_measured, expected_seconds, worth_revising
 from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
-from agm.geodesic.graph.node_positions import ensure_positions
+from agm.geodesic.graph.node_decode_choice import MIN_NODES, gap_sample, prefer_on_demand, timed_sample
+from agm.geodesic.graph.node_positions import adopt_positions, ensure_positions
 from agm.geodesic.graph.nodes import ChartNodes
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, TrialResult, applied, check_policy, measure_policy
@@ -54,15 +55,11 @@ from agm.models.protocol import SemiAtlasModel, model_device
 NodeModeName = Literal["auto", "encoder", "decoder"]
 WeightMode = Literal["lazy", "eager"]
 WEIGHT_MODES = ("lazy", "eager")
-#: When the nodes are decoded: "build" (all of them, by the build) or "on_demand" (by the queries that need them,
-#: :mod:`agm.geodesic.graph.node_positions`).
-NodeDecodes = Literal["build", "on_demand"]
-NODE_DECODES = ("build", "on_demand")
-
-
-#: Nodes (evenly strided) a graph with nodes decoded on demand decodes at build time for its data distance
-#: (:func:`agm.geodesic.graph.scales.record_data_gap`, the far-query warning's scale).
-GAP_SAMPLE = 32
+#: When the nodes are decoded: "build" (all of them, by the build), "on_demand" (by the queries that need them,
+#: :mod:`agm.geodesic.graph.node_positions`) or "auto" (one of the two by the decoder's measured cost,
+#: :mod:`agm.geodesic.graph.node_decode_choice`).
+NodeDecodes = Literal["auto", "build", "on_demand"]
+NODE_DECODES = ("auto", "build", "on_demand")
 
 
 def assemble_graph(
@@ -197,12 +194,36 @@ def _on_demand_refusal(weights: str, mode: NodeMode) -> str | None:
     return None
 
 
+def _choose_on_demand(
+    model: SemiAtlasModel,
+    nodes: ChartNodes,
+    k: int,
+    policy: DecodePolicy | None,
+    device: torch.device,
+    timings: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``node_decodes="auto"`` where on demand is possible: the timed sample's node ids and decodings when decoding
+    the nodes on demand pays (:mod:`agm.geodesic.graph.node_decode_choice`), else None (always on an accelerator,
+    where large node batches are cheap) (call under ``evaluating``,
+    outside any ``applied`` block). Records the sample's seconds per node in ``timings``."""
+    counts = [len(lat) for lat in nodes.latents]
+    if sum(counts) < MIN_NODES or device.type != "cpu":
+        return None
+    latents = np.concatenate(nodes.latents).astype(np.float32, copy=False)
+    charts = np.repeat(np.asarray(nodes.charts, dtype=np.int64), counts)
+    sample, positions, per_node = timed_sample(
+        model, latents, charts, policy or DecodePolicy(threads=None, batch_size=default_batch_size(device)), device
+    )
+    timings["seconds_per_node"] = per_node
+    return (sample, positions) if prefer_on_demand(len(latents), k, per_node) else None
+
+
 def _decoded_gap_sample(
     graph: GraphRecord, model: SemiAtlasModel, device: torch.device, policy: DecodePolicy
 ) -> np.ndarray:
-    """(<= GAP_SAMPLE,) int64 evenly strided nodes of a graph with nodes decoded on demand, decoded now: what its
-    data distance is measured on."""
-    sample = np.unique(np.linspace(0, graph.n_nodes - 1, min(GAP_SAMPLE, graph.n_nodes)).astype(np.int64))
+    """The :func:`agm.geodesic.graph.node_decode_choice.gap_sample` of a graph with nodes decoded on demand, decoded
+    now (those the build's "auto" choice decoded are not decoded again): what its data distance is measured on."""
+    sample = gap_sample(graph.n_nodes)
     ensure_positions(graph, model, sample, device, policy)
     return sample
 
@@ -323,7 +344,7 @@ class BuildOptions:
     attach: AttachRule = "all"
     skip_small_charts: bool = False
     progress: bool | None = None
-    node_decodes: NodeDecodes = "build"
+    node_decodes: NodeDecodes = "auto"
 
 
 def build_record(
@@ -382,7 +403,10 @@ def build_record(
         with applied(known or DecodePolicy(threads=None, batch_size=1)):  # the encoder and psi: the decoder's threads
             chart_nodes, data_shape = broadcast(on_every_rank(lambda: mode.build(model, x, settings)))
         timings["nodes"] = time.perf_counter() - t0
-        on_demand = node_decodes == "on_demand"
+        on_demand, sample = node_decodes == "on_demand", None
+        if node_decodes == "auto" and refusal is None:
+            sample = _choose_on_demand(model, chart_nodes, k, known, dev, timings)
+            on_demand = sample is not None
         if on_demand:
             t0 = time.perf_counter()
             native, latents, positions, evaluated, policy = assemble_on_demand(chart_nodes, k, known, dev, data_shape)
@@ -420,6 +444,8 @@ def build_record(
         pending_nodes=PendingNodes(native) if on_demand else None,
     )
     graph.model_check.verified = weight_versions(model)
+    if sample is not None:
+        adopt_positions(graph, *sample)
     if x is not None:  # the scale of agm.geodesic.query.far's warning for queries far from the data
         record_data_gap(graph, x, _decoded_gap_sample(graph, model, dev, policy) if on_demand else None)
     say(f"agm: built a graph of {graph.n_nodes:,} nodes and {graph.n_edges:,} edges in {timings['total']:.1f}s", shown)

@@ -66,6 +66,25 @@ def ensure_positions(
         return int(new.size)
 
 
+def adopt_positions(graph: GraphRecord, nodes: np.ndarray, positions: np.ndarray) -> None:
+    """Take decodings the caller made of some nodes (the build's timed sample,
+    :func:`agm.geodesic.graph.node_decode_choice.timed_sample`) as :func:`ensure_positions` would have made them.
+
+    Args:
+        nodes: (S,) int64 node ids, unique, not decoded yet.
+        positions: (S, D) float32 their decodings (flattened).
+    """
+    pending = graph.pending_nodes
+    if pending is None or nodes.size == 0:
+        return
+    with pending.lock:
+        graph.positions[nodes] = positions
+        pending.decoded[nodes] = True
+        _unblock(graph, pending, nodes)
+        if pending.decoded.all():
+            _finish(graph)
+
+
 def decode_blocked_ends(
     graph: GraphRecord, model: SemiAtlasModel, edges: np.ndarray, device: torch.device, policy: DecodePolicy
 ) -> int:
