@@ -274,3 +274,15 @@ def test_nodes_on_demand_pairs_benchmark_quick(tmp_path: Path) -> None:
     assert result["over_build"]["on_demand"]["first_decodes"] < 1.0
     auto = [row for row in result["rows"] if row["mode"] == "auto"]
     assert auto and all(row["seconds_per_node"] > 0 for row in auto)  # the default timed its sample
+
+
+def test_packed_stream_benchmark_quick(tmp_path: Path) -> None:
+    """The packed stream against plain decoder calls: equal lengths at every batch, both thread counts timed."""
+    out = tmp_path / "bench_packed_stream.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_packed_stream.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_packed_stream failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["correctness_passed"] is True and result["mode"] == "quick"
+    assert sorted(row["threads"] for row in result["rows"]) == [1, 2]
+    assert all(row["stream_cpu_s"] > 0 and row["plain_cpu_s"] > 0 for row in result["rows"])
