@@ -269,7 +269,7 @@ of them, each about 40 bytes per node).
 )pbdoc")
         .def("memory_bytes", &AtlasGraph::memory_bytes, R"pbdoc(
 Bytes held by the graph's arrays (latents, node arrays, CSR with its edge-id map, weights, components,
-positions; the k-d trees excluded). The edge list is not stored: about 28 bytes per edge with k = 20 and
+positions; the k-d trees excluded). The edge list is not stored: 29-30 bytes per edge with k = 20, d = 7 and
 float64 weights, positions excluded.
 )pbdoc")
         .def(
