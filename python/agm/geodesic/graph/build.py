@@ -203,9 +203,9 @@ def _choose_on_demand(
     timings: dict[str, float],
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``node_decodes="auto"`` where on demand is possible: the timed sample's node ids and decodings when decoding
-    the nodes on demand pays (:mod:`agm.geodesic.graph.node_decode_choice`), else None (always on an accelerator,
-    where large node batches are cheap) (call under ``evaluating``,
-    outside any ``applied`` block). Records the sample's seconds per node in ``timings``."""
+    the nodes on demand pays (:mod:`agm.geodesic.graph.node_decode_choice`), else None, always on an accelerator
+    (large node batches are cheap there) and below ``MIN_NODES`` nodes. Records the sample's seconds per node in
+    ``timings``. Call under ``evaluating``, outside any ``applied`` block."""
     counts = [len(lat) for lat in nodes.latents]
     if sum(counts) < MIN_NODES or device.type != "cpu":
         return None
