@@ -32,7 +32,9 @@ def _data(model: CylinderAtlas, n: int, seed: int) -> torch.Tensor:
 
 def test_midpoint_bound_lies_between_the_chord_and_the_weight_and_is_often_tighter() -> None:
     model = Bumpy()
-    graph = geodesic.build_graph(model, _data(model, 400, 0), k=8, n_steps=6, progress=False, decode_policy=POLICY)
+    graph = geodesic.build_graph(
+        model, _data(model, 400, 0), k=8, n_steps=6, progress=False, decode_policy=POLICY, node_decodes="build"
+    )
     rec = graph.record
     table = node_table(rec, torch.device("cpu"))
     ends = torch.from_numpy(rec.edge_weights.edges[: rec.native.n_intra_edges])
@@ -51,7 +53,9 @@ def test_midpoint_bound_lies_between_the_chord_and_the_weight_and_is_often_tight
 
 def test_raise_bounds_only_raises_unevaluated_edges_and_leaves_the_version() -> None:
     model = Bumpy()
-    graph = geodesic.build_graph(model, _data(model, 200, 1), k=6, n_steps=4, progress=False, decode_policy=POLICY)
+    graph = geodesic.build_graph(
+        model, _data(model, 200, 1), k=6, n_steps=4, progress=False, decode_policy=POLICY, node_decodes="build"
+    )
     w = graph.record.edge_weights
     w.store(np.array([0, 1]), w.values[[0, 1]] * 1.5)
     assert w.intra_pending == int((~w.evaluated[: w.native.n_intra_edges]).sum()) == w.native.n_intra_edges - 2
