@@ -68,15 +68,14 @@ def timed_sample(
     sample = gap_sample(latents.shape[0])
     z = torch.from_numpy(np.ascontiguousarray(latents[sample])).to(device)
     y = torch.from_numpy(np.ascontiguousarray(charts[sample], dtype=np.int64)).to(device)
-    half = max(1, sample.size // 2)
     parts, per_node = [], float("inf")
     with applied(policy):
-        for rows in (slice(0, half), slice(half, sample.size)):
-            count = len(range(*rows.indices(sample.size)))
+        for z_half, y_half in zip(z.tensor_split(2), y.tensor_split(2), strict=True):
+            count = int(z_half.shape[0])
             if count == 0:
                 continue
             started = time.process_time()
-            parts.append(decode_points(model.decode, z[rows], y[rows], count, device).cpu())
+            parts.append(decode_points(model.decode, z_half, y_half, count, device).cpu())
             per_node = min(per_node, (time.process_time() - started) / count)
     return sample, torch.cat(parts).numpy(), per_node
 
