@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from agm import geodesic
 from agm.geodesic.paths.refine import curve_path, restart_paths
 from agm.geodesic.refinement.curve_batch import pad_curves
-from agm.geodesic.refinement.gauss_newton import evaluate, jacobians, minimise_energy
+from agm.geodesic.refinement.energy_layout import energy_layout
+from agm.geodesic.refinement.evaluation import evaluate, evaluate_at, jacobians
+from agm.geodesic.refinement.gauss_newton import minimise_energy
 from agm.models.analytic import CylinderAtlas, SphereAtlas
 from agm.models.flat_torus import FlatTorusAtlas
 
@@ -293,19 +295,17 @@ def test_evaluation_matches_autograd_and_a_dense_solve(sub_steps: int) -> None:
 def test_the_secant_step_is_the_bfgs_updated_gauss_newton_step() -> None:
     """With a secant pair (s, y) the step solves (H + y y^T / s.y - H s s^T H / s.H s) p = -g (H the Gauss-Newton
     matrix, dense here), per curve; a curve whose s.y <= 0 keeps the Gauss-Newton step."""
-    from agm.geodesic.refinement import gauss_newton
-
     model = SphereAtlas()
     g = torch.Generator().manual_seed(0)
     z1, z2 = 0.5 * torch.randn(7, 2, generator=g), 0.5 * torch.randn(5, 2, generator=g)
     zeros = [torch.zeros(7, dtype=torch.int64), torch.zeros(5, dtype=torch.int64)]
     curves = pad_curves([z1, z2], zeros, torch.ones(2, dtype=torch.float64), 10.0)
-    layout = gauss_newton._layout(curves, 3)
+    layout = energy_layout(curves, 3)
     latents = curves.latents.numpy()
-    plain = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True)
+    plain = evaluate_at(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True)
     rng = np.random.default_rng(0)
     secant = (0.01 * rng.normal(size=latents.shape), rng.normal(size=latents.shape))
-    out = gauss_newton._evaluate(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True, secant)
+    out = evaluate_at(model, layout, latents, torch.device("cpu"), None, (3,), 1 << 30, True, secant)
     for b, n in ((0, 7), (1, 5)):
         z, c = curves.latents[b, :n], curves.charts[b, :n]
         jac = jacobians(model, z, c, model.decode(z, c)).numpy()

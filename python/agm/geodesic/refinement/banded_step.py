@@ -1,0 +1,119 @@
+"""The Gauss-Newton step of many curves at once: one banded linear solve, and its secant (BFGS) correction.
+
+The matrix of a curve's chord energy sum_s w_s |G(z_b) - G(z_a)|^2, with the metric frozen at the curve points
+(J^T J: the GEORCE idea), is block tridiagonal with d x d blocks; the blocks of all curves form one banded system (no
+coupling between curves; bandwidth 2 d - 1), solved by one LAPACK call (``dpbsv``, the Cholesky factorisation of
+the band) on the host. From the second step on, the matrix is updated by BFGS along the curve's last move (the secant
+of the exact gradient, :func:`secant_corrected`): the Gauss-Newton matrix leaves out the decoder's second
+derivatives, the manifold's curvature, so alone it contracts a long curve's error slowly (by about (length / pi)^2
+per step on the unit sphere).
+
+Floor: :mod:`agm.geodesic.refinement` (numpy and scipy only).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.linalg.lapack import dpbsv
+
+if TYPE_CHECKING:
+    from agm.geodesic.refinement.energy_layout import EnergyLayout
+
+#: Levenberg damping of the Gauss-Newton matrix, relative to its mean diagonal (keeps degenerate metrics solvable).
+DAMPING = 1e-9
+
+
+def gauss_newton_step(
+    layout: EnergyLayout, jt: np.ndarray, gradient: np.ndarray, secant: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(F, d) float64 step -H^-1 g at the free points, H the block-tridiagonal Gauss-Newton matrix of the chord
+    energy sum_s w_s |G(z_b) - G(z_a)|^2 (fixed and padded points held); jt (P, d, D) float64 the points'
+    transposed Jacobians, gradient (P, d) float64; ``secant``: (s, y) (F, d) each, see :func:`secant_corrected`.
+
+    Also (F,) float64 |J_f step_f|, each free point's decoded displacement."""
+    free, d = layout.free, gradient.shape[1]
+    if free.size == 0:
+        return np.zeros((0, d)), np.zeros(0)
+    at = jt[free]
+    metric = at @ at.transpose(0, 2, 1)  # (F, d, d): J^T J at every free point
+    diag = layout.diag_weight[:, None, None] * metric
+    trace = np.einsum("fii->f", diag)
+    level = DAMPING * np.bincount(layout.curve_of_free, weights=trace) / d
+    level = level / np.maximum(1, np.bincount(layout.curve_of_free))
+    diag += level[layout.curve_of_free, None, None] * np.eye(d)
+    n = free.size * d
+    kd = 2 * d - 1
+    ab = np.zeros((kd + 1, n))
+    diag_row, diag_col, up_row, up_col = layout.band
+    ab[diag_row, diag_col] = diag[:, layout.upper]
+    if free.size > 1:
+        first = free[:-1]
+        cross = jt[first] @ jt[first + 1].transpose(0, 2, 1)  # J_f^T J_(f+1) (0-weighted where f + 1 is not free)
+        ab[up_row, up_col] = (layout.off_weight[:, None, None] * cross).reshape(free.size - 1, -1)
+    rhs = -gradient[free].reshape(n, 1)
+    if secant is not None:
+        rhs = np.concatenate([rhs, secant[1].reshape(n, 1)], axis=1)
+    _, solution, info = dpbsv(ab, rhs)
+    if info != 0:  # not positive definite in floating point: the dense least-squares step
+        solution = _dense_solution(ab, rhs, layout.band, kd)
+    step: np.ndarray = solution[:, 0].reshape(free.size, d)
+    if secant is not None:
+        step = secant_corrected(layout, ab, step, solution[:, 1].reshape(free.size, d), gradient[free], secant)
+    move = np.sqrt(np.maximum(np.einsum("fi,fij,fj->f", step, metric, step), 0.0))
+    return step, move
+
+
+def _dense_solution(
+    ab: np.ndarray, rhs: np.ndarray, band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], kd: int
+) -> np.ndarray:
+    """The least-squares solution of the symmetric matrix held in the upper band ``ab`` for ``rhs`` (n, k)."""
+    diag_row, diag_col, up_row, up_col = band
+    n = ab.shape[1]
+    dense = np.zeros((n, n))
+    rows = np.concatenate([diag_row.ravel() - kd + diag_col.ravel(), up_row.ravel() - kd + up_col.ravel()])
+    cols = np.concatenate([diag_col.ravel(), up_col.ravel()])
+    dense[rows, cols] = ab[np.concatenate([diag_row.ravel(), up_row.ravel()]), cols]
+    dense[cols, rows] = dense[rows, cols]
+    solution: np.ndarray = np.linalg.lstsq(dense, rhs, rcond=None)[0]
+    return solution
+
+
+def secant_corrected(
+    layout: EnergyLayout,
+    band: np.ndarray,
+    step: np.ndarray,
+    solved: np.ndarray,
+    gradient: np.ndarray,
+    secant: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """The Gauss-Newton step of the matrix H updated by BFGS along the last move: H + y y^T / (s^T y) -
+    H s s^T H / (s^T H s), per curve (s the free points' last move, y the change of their gradient over it;
+    curves where s^T y <= 0 keep the Gauss-Newton step). H leaves out the decoder's second derivatives (the
+    manifold's curvature), so on a curved manifold its steps contract the error only by about (length / pi)^2 per
+    iteration on the sphere; the secant puts the curvature back along the direction that converges slowest.
+
+    band: (2 d, F d) the upper band of H; step: (F, d) -H^-1 g; solved: (F, d) H^-1 y; gradient: (F, d) g;
+    secant: (s, y), (F, d) each. By Sherman-Morrison-Woodbury with U = [y, H s]: p = p0 - (H^-1 y) k0 - s k1,
+    k0 = -s.g / a, k1 = (y.p0 - (a + y.H^-1 y) k0) / a, a = s.y."""
+    moved, change = secant
+    kd = band.shape[0] - 1
+    flat = moved.reshape(-1)
+    product = band[kd] * flat  # H s from the upper band (symmetric)
+    for k in range(1, kd + 1):
+        product[:-k] += band[kd - k, k:] * flat[k:]
+        product[k:] += band[kd - k, k:] * flat[:-k]
+    starts = layout.free_start
+    a = np.add.reduceat((moved * change).sum(axis=1), starts)
+    c = np.add.reduceat((moved * product.reshape(moved.shape)).sum(axis=1), starts)
+    sg = np.add.reduceat((moved * gradient).sum(axis=1), starts)
+    yp = np.add.reduceat((change * step).sum(axis=1), starts)
+    yy = np.add.reduceat((change * solved).sum(axis=1), starts)
+    use = (a > 1e-12 * np.maximum(c, 1e-300)) & (c > 0)
+    safe = np.where(use, a, 1.0)
+    k0 = np.where(use, -sg / safe, 0.0)
+    k1 = np.where(use, (yp - (safe + yy) * k0) / safe, 0.0)
+    curve = np.repeat(np.arange(starts.size), np.diff(np.append(starts, moved.shape[0])))
+    out: np.ndarray = step - solved * k0[curve, None] - moved * k1[curve, None]
+    return out

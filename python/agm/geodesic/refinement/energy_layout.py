@@ -1,0 +1,189 @@
+"""Where every decoded row of an energy evaluation comes from and where it goes: the layout of a set of curves.
+
+Built once per set of curves, on the host, not per iteration (see :mod:`agm.geodesic.refinement.evaluation`). Its
+linear maps are sparse matrices (scipy CSR), so that every evaluation is a few sparse products on the host, whatever
+the number of curves: the rows' latents from the points' (lerp), the fine polylines' edges from the decoded rows, and
+the transposes of both for the energy's gradient.
+
+Floor: :mod:`agm.geodesic.refinement` (numpy, scipy and torch only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import torch
+
+from agm.geodesic.refinement.curve_batch import CurveBatch
+
+
+@dataclass(frozen=True)
+class EnergyLayout:
+    """What every evaluation of one set of curves shares.
+
+    Decoded rows: the P existing points (curve after curve, in order), then the sub-steps of every segment inside a
+    chart (n - 1 each). Row r's latent is lerp(z[ia[r]], z[ib[r]], t[r]) of the flat (B L, d) latents (a point:
+    ia = ib, t = 0). The fine polyline of curve b has M = (L - 1) n + 1 vertices: each segment's first point, its
+    n - 1 sub-steps, ..., the last point; a transition's or a padding segment's sub-steps are its first point's row
+    again (held), so its n fine edges are 0, ..., 0 and the gap. The energy is sum_e weight[b, e] |x_(e+1) - x_e|^2
+    over fine edges, the length sum_e |x_(e+1) - x_e|.
+    """
+
+    shape: tuple[int, int, int]  # B, L, d
+    ia: np.ndarray  # (R,) int64 flat latent index of every row's start
+    ib: np.ndarray  # (R,) int64 flat latent index of every row's end
+    t: np.ndarray  # (R, 1) float32 every row's place between them
+    decode_charts: torch.Tensor  # (R + d P,) int64 on the device: the rows' charts, then the shifted points'
+    point_charts: np.ndarray  # (P,) int64 the chart of every point
+    edges: scipy.sparse.csr_matrix  # (B (M - 1), R) float32 +-1: the fine polylines' edges from the decoded rows
+    edges_t: scipy.sparse.csc_matrix  # (R, B (M - 1)) float64: its transpose (the derivative by the decoded rows)
+    spread: scipy.sparse.csc_matrix  # (P, R) float64: the rows' derivative by the points' latents (lerp's adjoint)
+    fine_weight: np.ndarray  # (B, M - 1) float64 energy weight of every fine edge
+    n_points: int  # P
+    n_rows: int  # R
+    point_flat: np.ndarray  # (P,) int64 flat index (b L + i) of every row-point
+    fuse: bool  # the Jacobians' shifted points decoded in the rows' call (a cheap decoder: one call less)
+    free: np.ndarray  # (F,) int64 the free points among the P (rows)
+    curve_of_free: np.ndarray  # (F,) int64
+    free_start: np.ndarray  # (C,) int64 where each curve with free points starts among the F
+    with_free: np.ndarray  # (C,) int64 those curves
+    diag_weight: np.ndarray  # (F,) float64: 2 (w_(i-1) + w_i), the weight of J_i^T J_i
+    off_weight: np.ndarray  # (F - 1,) float64: -2 w_i between free points f and f + 1 of one curve, else 0
+    band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # diagonal and upper blocks' band rows and columns
+    upper: np.ndarray  # (d, d) bool: r <= c
+    groups: tuple[tuple[np.ndarray, EnergyLayout], ...] | None  # curves evaluated apart (see _groups), or None
+
+
+def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30, fuse: bool = False) -> EnergyLayout:
+    """The layout of ``curves`` for the energy with ``sub_steps`` steps a segment; ``batch_size`` points per decoder
+    call (curves whose rows do not fit one call are evaluated in groups); ``fuse``: one decoder call for the rows
+    and the Jacobians' shifted points."""
+    b, length, d = curves.latents.shape
+    device = curves.latents.device
+    count = curves.count.cpu().numpy()
+    charts = curves.charts.cpu().numpy()
+    weight = curves.weight.cpu().numpy()
+    positions = np.arange(length)
+    valid = positions[None, :] < count[:, None]
+    free = (positions[None, :] > 0) & valid & (positions[None, :] < count[:, None] - 1)
+    segment = positions[None, :-1] < count[:, None] - 1
+    jump = segment & (charts[:, 1:] != charts[:, :-1])
+    inner = segment & ~jump
+    n = sub_steps if length > 1 and sub_steps > 1 and bool(inner.any()) else 1
+    point_flat = np.flatnonzero(valid.reshape(-1))
+    n_points = point_flat.size
+    flat_row = np.zeros(b * length, dtype=np.int64)  # flat point -> its row (padding: the curve's last point's)
+    flat_row[point_flat] = np.arange(n_points)
+    last = np.arange(b) * length + count - 1
+    row_of = np.where(valid.reshape(-1), flat_row, np.repeat(flat_row[last], length)).reshape(b, length)
+    sb, si = np.nonzero(inner)
+    n_sub = n - 1
+    first = sb * length + si
+    ia = np.concatenate([point_flat, np.repeat(first, n_sub)])
+    ib = np.concatenate([point_flat, np.repeat(first + 1, n_sub)])
+    t = np.concatenate([np.zeros(n_points), np.tile(np.arange(1, n) / n, sb.size)])
+    n_rows = ia.size
+    row_charts = charts.reshape(-1)[ia]
+    held = np.repeat(row_of[:, :-1, None], n, axis=2)  # (B, L - 1, n): held at the segment's first point
+    if n_sub > 0:
+        held[sb, si, 1:] = n_points + np.arange(sb.size * n_sub).reshape(-1, n_sub)
+    order = np.concatenate([held.reshape(b, -1), row_of[:, -1:]], axis=1)  # (B, M) the fine polylines' rows
+    fine = np.where(inner, weight * n, 0.0)[:, :, None].repeat(n, axis=2)
+    fine[:, :, -1] = np.where(jump, weight, fine[:, :, -1])  # a transition: its gap, weight w
+    free_rows = row_of[free]  # (F,) curve after curve, in order
+    curve_of_free = np.nonzero(free)[0]
+    with_free, free_start = np.unique(curve_of_free, return_index=True)
+    padded = np.pad(weight, ((0, 0), (1, 1)))
+    diag_weight = (2.0 * (padded[:, :-1] + padded[:, 1:]))[free]
+    pair = np.zeros_like(free)
+    pair[:, :-1] = free[:, :-1] & free[:, 1:]  # free point i and free point i + 1
+    off_weight = np.where(pair, -2.0 * np.pad(weight, ((0, 0), (0, 1))), 0.0)[free][:-1]
+    edges = _edge_matrix(order, n_rows)
+    decode_charts = np.concatenate([row_charts, np.tile(row_charts[:n_points], d)])
+    return EnergyLayout(
+        shape=(b, length, d),
+        ia=ia,
+        ib=ib,
+        t=t.astype(np.float32)[:, None],
+        decode_charts=torch.from_numpy(decode_charts).to(device),
+        point_charts=row_charts[:n_points],
+        edges=edges,
+        edges_t=scipy.sparse.csc_matrix(
+            (edges.data.astype(np.float64), edges.indices, edges.indptr), edges.shape[::-1]
+        ),
+        spread=_spread_matrix(flat_row[ia], flat_row[ib], t, n_points),
+        fine_weight=fine.reshape(b, -1),
+        n_points=n_points,
+        n_rows=n_rows,
+        point_flat=point_flat,
+        fuse=fuse,
+        free=free_rows,
+        curve_of_free=curve_of_free,
+        free_start=free_start,
+        with_free=with_free,
+        diag_weight=diag_weight,
+        off_weight=off_weight,
+        band=_band(free_rows.size, d),
+        upper=np.triu(np.ones((d, d), dtype=bool)),
+        groups=_groups(curves, sub_steps, n_sub, batch_size, fuse),
+    )
+
+
+def _edge_matrix(order: np.ndarray, n_rows: int) -> scipy.sparse.csr_matrix:
+    """(B (M - 1), R) float32: fine edge e of curve b is x[order[b, e + 1]] - x[order[b, e]] (0 where both are one
+    row: a held vertex). Each product row adds -x_tail and then x_head in float32, so the edges are the float32
+    differences a path's length is measured with."""
+    head, tail = order[:, 1:].reshape(-1), order[:, :-1].reshape(-1)
+    data = np.tile(np.array([-1.0, 1.0], dtype=np.float32), head.size)
+    indptr = np.arange(0, 2 * head.size + 1, 2)
+    return scipy.sparse.csr_matrix((data, np.stack([tail, head], axis=1).reshape(-1), indptr), (head.size, n_rows))
+
+
+def _spread_matrix(a: np.ndarray, b: np.ndarray, t: np.ndarray, n_points: int) -> scipy.sparse.csc_matrix:
+    """(P, R) float64: row r = lerp(z_a, z_b, t) moves with point a by 1 - t and with point b by t (a point's own
+    row: a = b, t = 0), so the points' gradient is this matrix times the rows'."""
+    data = np.stack([1.0 - t, t], axis=1).reshape(-1)
+    indptr = np.arange(0, 2 * a.size + 1, 2)
+    return scipy.sparse.csc_matrix((data, np.stack([a, b], axis=1).reshape(-1), indptr), (n_points, a.size))
+
+
+def _band(n_free: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Upper band storage (LAPACK's ``pb``: ab[kd + i - j, j] = A[i, j], kd = 2 d - 1) of the block-tridiagonal
+    matrix of ``n_free`` d x d diagonal blocks: the (band row, column) of the diagonal blocks' upper triangles
+    ((F, d (d + 1) / 2) each) and of the blocks above the diagonal ((F - 1, d^2) each)."""
+    kd = 2 * d - 1
+    r, c = np.nonzero(np.triu(np.ones((d, d), dtype=bool)))
+    blocks = np.arange(n_free)[:, None] * d
+    diag_row, diag_col = np.broadcast_to(kd + r - c, (n_free, r.size)), blocks + c
+    r2, c2 = np.divmod(np.arange(d * d), d)
+    up_row = np.broadcast_to(kd - d + r2 - c2, (max(0, n_free - 1), d * d))
+    up_col = blocks[:-1] + d + c2
+    return diag_row, diag_col, up_row, up_col
+
+
+def _groups(
+    curves: CurveBatch, sub_steps: int, n_sub: int, batch_size: int, fuse: bool
+) -> tuple[tuple[np.ndarray, EnergyLayout], ...] | None:
+    """Consecutive curves whose decoded rows (points and sub-steps) fit one ``batch_size`` (a curve alone where
+    one does not), with their layouts; None where all fit together. Curves evaluated in groups keep every group's
+    activations alive for its own backward pass only: a conv decoder on a CPU then decodes as fast as for one curve
+    (measured: 6 trained-MNIST curves in one call 1.03x the CPU time of one by one without groups)."""
+    count = curves.count.tolist()
+    rows = [n + (n - 1) * n_sub for n in count]
+    if len(rows) < 2 or sum(rows) <= batch_size:
+        return None
+    bounds, total = [0], 0
+    for b, r in enumerate(rows):
+        if total and total + r > batch_size:
+            bounds.append(b)
+            total = 0
+        total += r
+    bounds.append(len(rows))
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        index = np.arange(lo, hi)
+        part = curves.rows(torch.from_numpy(index).to(curves.latents.device))
+        out.append((index, energy_layout(part, sub_steps, fuse=fuse)))
+    return tuple(out)
