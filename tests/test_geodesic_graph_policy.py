@@ -15,10 +15,12 @@ from agm.geodesic.graph.curves import PointTable, packed_lengths, segment_length
 from agm.geodesic.graph.policy import (
     BATCH_CANDIDATES,
     DEFAULT_TRIAL_BATCH,
+    ELIMINATION,
     MULTI_THREAD_MARGIN,
     REPEATS,
     WARM_UP_POINTS,
     DecodePolicy,
+    _final,
     applied,
     measure_policy,
     run_trial,
@@ -181,6 +183,33 @@ def test_measure_policy_times_thread_counts_round_robin() -> None:
         == [(first, 1)] * REPEATS + [(first, 2)] * REPEATS + [(second, 1)] * REPEATS + [(second, 2)] * REPEATS
     )  # each size for both thread counts before the next size
     assert model.calls[:2] == [(WARM_UP_POINTS, 1), (WARM_UP_POINTS, 2)]
+
+
+@pytest.mark.parametrize("slow", [1.0, ELIMINATION * 0.98, ELIMINATION * 1.02, 3.0])
+def test_the_final_drops_a_finalist_clearly_behind(slow: float) -> None:
+    """A finalist whose points per second fall below the best's by ELIMINATION (from the second round) leaves the
+    final and keeps its rate; the final ends when one is left; within the factor, all run for the whole final."""
+    clock, calls = FakeClock(), []
+    per_point = {16: 1e-5 * slow, 64: 1e-5, 256: 1.1e-5}  # batch 16 is the slow one (1 thread each)
+
+    def work(policy: DecodePolicy) -> int:
+        calls.append(policy.batch_size)
+        clock.now += per_point[policy.batch_size] * policy.batch_size
+        return policy.batch_size
+
+    finalists = [DecodePolicy(threads=1, batch_size=b) for b in (64, 256, 16)]
+    rates = _final(work, finalists, 1.0, clock)
+    assert rates == pytest.approx([1e5, 1 / 1.1e-5, 1e5 / slow])
+    if slow > ELIMINATION:
+        assert calls.count(16) == 2  # the first two rounds only
+        assert calls.count(64) > 2 and calls.count(64) - calls.count(256) in (0, 1)
+    else:
+        assert calls.count(16) == calls.count(64) == calls.count(256) > 2  # all to the end
+    assert 1.0 <= clock.now <= 1.0 + 5e-3
+    calls.clear()
+    duel = [DecodePolicy(threads=1, batch_size=64), DecodePolicy(threads=1, batch_size=16)]
+    assert _final(work, duel, 1.0, clock) == pytest.approx([1e5, 1e5 / slow])
+    assert calls == [64, 16, 64, 16] if slow > ELIMINATION else len(calls) > 4  # one left: the final is over
 
 
 def test_trial_on_useful_work_that_runs_out_keeps_the_best_seen() -> None:

@@ -52,6 +52,10 @@ MULTI_THREAD_MARGIN = 1.2
 FINAL_S = 0.3
 #: Policies in the final besides the fastest one-thread policy: the fastest of the climb.
 FINALISTS = 2
+#: From its second round on, the final drops a finalist whose score (its rate so far, more threads divided by the
+#: margin) is below the best's by this factor, and it ends when one is left: on useful work (an eager build's edge
+#: stream, see :mod:`agm.geodesic.graph.measured_edges`) every call of a losing finalist is a call at its speed.
+ELIMINATION = 1.25
 #: The largest batch size a graph file may state (64x the largest batch ever chosen, CUDA_BATCH).
 MAX_FILE_BATCH = 1 << 20
 #: The largest thread count a graph file may state (a policy chosen on a bigger machine is clamped when applied).
@@ -255,9 +259,10 @@ def measure_policy(
     of ``total_budget_s`` is spent. So an expensive decoder is measured with a few small calls (about a second
     in all), a cheap one climbs to large batches where per-call overhead vanishes. A final then decides between
     the ``FINALISTS`` fastest candidates of the climb and the fastest one-thread one: they take one call each in
-    turn for ``final_s`` seconds (at least two rounds), and the most points per second over the final wins, more
-    threads only by ``MULTI_THREAD_MARGIN`` (see there): the medians of a few short calls each, taken at
-    different moments, were 10-25% apart from rates over longer runs. On CUDA nothing is measured:
+    turn for ``final_s`` seconds (at least two rounds; one clearly behind leaves early, see ``ELIMINATION``), and
+    the most points per second over the final wins, more threads only by ``MULTI_THREAD_MARGIN`` (see there): the
+    medians of a few short calls each, taken at different moments, were 10-25% apart from rates over longer runs.
+    On CUDA nothing is measured:
     (None, 16384).
 
     Args:
@@ -303,12 +308,19 @@ def _batch(z: torch.Tensor, chart: int, size: int, device: torch.device) -> tupl
 
 def _final(work: Work, policies: list[DecodePolicy], seconds: float, clock: Clock) -> list[float]:
     """Points per second of each policy over rounds of one call each, in turn, for about ``seconds`` in all and at
-    least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls, show in all."""
+    least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls, show in all.
+    From the second round on, a policy whose score is below the best's by :data:`ELIMINATION` leaves the final
+    (its rate stays what it measured), and the final ends when one policy is left."""
     points, taken = [0] * len(policies), [0.0] * len(policies)
+    alive = list(range(len(policies)))
     started, rounds = clock(), 0
-    while rounds < 2 or clock() - started < seconds:
-        for i, policy in enumerate(policies):
-            taken[i] += _timed(work, policy, clock)
-            points[i] += policy.batch_size
+    while rounds < 2 or (len(alive) > 1 and clock() - started < seconds):
+        for i in alive:
+            taken[i] += _timed(work, policies[i], clock)
+            points[i] += policies[i].batch_size
         rounds += 1
+        if rounds >= 2:
+            score = {i: _score(policies[i], points[i] / max(taken[i], 1e-9)) for i in alive}
+            best = max(score.values())
+            alive = [i for i in alive if score[i] * ELIMINATION >= best]
     return [p / max(t, 1e-9) for p, t in zip(points, taken, strict=True)]
