@@ -42,7 +42,7 @@ from agm._progress import show
 from agm.geodesic._support.checks import check_int
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.paths.curve import AtlasCurve
-from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves, with_rows
+from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves, stacked, with_rows
 from agm.geodesic.refinement.differentiable import check_differentiable
 from agm.geodesic.refinement.recharting import rechart
 from agm.geodesic.refinement.refine_curves import (
@@ -183,17 +183,30 @@ def refine_paths(
         else:
             bar = measure(settings, resampled(settings, curves, points))[0]
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
+        index = np.arange(len(current))  # the path of each row of ``curves``
         for level, n_points in enumerate(levels):
             curves = resampled(settings, curves, n_points)
             if level == 0 and recharting:  # on the resampled points: the graph's detours
                 # through charts the energy does not need are dropped, transitions go where two charts both hold
-                curves = _rechart_where_needed(settings, curves)
+                charted, changed = _rechart_where_needed(settings, curves)
+                # An expensive decoder's curve that this changed descends twice, in the same calls: re-charted and as
+                # the graph charted it; the shorter wins. On the trained 8-chart MNIST decoder the re-charted start
+                # alone ended 16% longer on one pair of 10; on the sphere, whose charts agree exactly, the twins cost
+                # 1.1x one by one and 1.6x in one call for 1e-5 in the worst length (benchmarks/README.md, "Issue
+                # 25, fourth round"), so a cheap decoder (FUSE_RATE and above) keeps the re-charted start alone.
+                if changed.size and settings.warm:
+                    graph_charted = curves.rows(torch.from_numpy(changed).to(first._device))
+                    charted = stacked(charted, graph_charted, settings.jump_weight)
+                    index = np.concatenate([index, changed])
+                curves = charted
             if level < len(levels) - 1:
                 curves = descend(settings, curves)
         meter.begin()
         curves, length, inside, pressed = descend_and_measure(settings, curves, meter.update)
-        best = BestCurves(curves, length, inside)
-        index = np.arange(curves.n_curves)  # the path of each row of ``curves``
+        n = len(current)
+        rows_of = torch.arange(curves.n_curves, device=first._device)
+        best = BestCurves(curves.rows(rows_of[:n]), length[:n], inside[:n])
+        best.offer(index[n:], curves.rows(rows_of[n:]), length[n:], inside[n:])
         for round_ in range(RECHART_ROUNDS if recharting else 0):
             rows = np.flatnonzero(pressed)  # curves with a point at its chart's edge, where the line search held it
             if rows.size == 0:
@@ -339,18 +352,20 @@ def restart_paths(
     return [_as_path(p, latents[j, : count[j]], charts[j, : count[j]], float(lengths[j])) for j, p in enumerate(paths)]
 
 
-def _rechart_where_needed(settings: RefineSettings, curves: CurveBatch) -> CurveBatch:
-    """The curves re-charted, except those in one chart with no free point near its edge (they would keep it)."""
+def _rechart_where_needed(settings: RefineSettings, curves: CurveBatch) -> tuple[CurveBatch, np.ndarray]:
+    """The curves re-charted, except those in one chart with no free point near its edge (they would keep it), and
+    (k,) int64 the rows that re-charting changed."""
     need = near_edge_or_switching(settings, curves)
     if not need.any():
-        return curves
+        return curves, np.zeros(0, dtype=np.int64)
     rows = np.flatnonzero(need)
     device = curves.latents.device
     some = curves if need.all() else curves.rows(torch.from_numpy(rows).to(device))
-    moved = rechart(settings.model, some, settings.eps, settings.jump_weight, settings.data_shape, settings.batch_size)[
-        0
-    ]
-    return moved if need.all() else with_rows(curves, rows.tolist(), moved, settings.jump_weight)
+    moved, changed = rechart(
+        settings.model, some, settings.eps, settings.jump_weight, settings.data_shape, settings.batch_size
+    )
+    out = moved if need.all() else with_rows(curves, rows.tolist(), moved, settings.jump_weight)
+    return out, rows[np.asarray(changed, dtype=bool)]
 
 
 def _checked_paths(paths: Sequence[C]) -> list[C]:

@@ -106,3 +106,11 @@ def with_rows(curves: CurveBatch, index: list[int], others: CurveBatch, jump_wei
     for k, b in enumerate(index):
         latents[b], charts[b] = new_latents[k], new_charts[k]
     return pad_curves(latents, charts, curves.scale, jump_weight)
+
+
+def stacked(first: CurveBatch, second: CurveBatch, jump_weight: float) -> CurveBatch:
+    """The curves of ``first``, then those of ``second``, in one batch padded anew (their scales kept)."""
+    latents, charts = unpadded(first)
+    more_latents, more_charts = unpadded(second)
+    scale = torch.cat([first.scale, second.scale])
+    return pad_curves(latents + more_latents, charts + more_charts, scale, jump_weight)
