@@ -17,6 +17,7 @@ curves hardly move (:data:`REUSE_MOVE`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,6 +48,22 @@ TOLERANCE = 1e-7
 REUSE_MOVE = 1e-2
 #: A curve stops when its line search has halved the step this often without an acceptable point.
 MAX_HALVINGS = 6
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a descent measured on its own decodings (float64 (B,) arrays, see
+    :class:`~agm.geodesic.refinement.evaluation.Evaluation`): the final curves' ``length`` and ``edge``, and the
+    shortest curve each one passed through (its start or an accepted step): ``shortest`` (B, L, d) float32 latents
+    (host), ``shortest_length`` and ``shortest_edge``. The energy's minimum is not always the shortest curve: on a
+    trained decoder a curve whose decoded speed is uneven can lengthen while its energy falls (measured on the
+    8-chart MNIST decoder: a start 15.39 long descended to 16.66)."""
+
+    length: np.ndarray
+    edge: np.ndarray
+    shortest: np.ndarray
+    shortest_length: np.ndarray
+    shortest_edge: np.ndarray
 
 
 def minimise_energy(
@@ -84,13 +101,13 @@ def descend_measured(
     batch_size: int = 1 << 30,
     watch: Callable[[int], None] | None = None,
     fuse: bool = False,
-) -> tuple[CurveBatch, tuple[np.ndarray, np.ndarray] | None]:
-    """:func:`minimise_energy`, and the final curves' lengths and edges ((B,) float64 each, see
-    :class:`Evaluation`) from the descent's own decodings, or None where nothing was evaluated (``max_steps`` 0
-    or no free point). ``watch``, if given, is called after every evaluation with the number of curves done
-    (converged or stopped) so far. ``fuse``: decode the Jacobians' shifted points in the same call as the curves'
-    points and sub-steps (one decoder call and its overhead less per evaluation; their backward pass, of zeros,
-    then runs too: for a cheap decoder only).
+) -> tuple[CurveBatch, Measured | None]:
+    """:func:`minimise_energy`, and what it measured on its own decodings (:class:`Measured`: the final curves'
+    lengths and edges, and the shortest curve each passed through), or None where nothing was evaluated
+    (``max_steps`` 0 or no free point). ``watch``, if given, is called after every evaluation with the number of
+    curves done (converged or stopped) so far. ``fuse``: decode the Jacobians' shifted points in the same call as
+    the curves' points and sub-steps (one decoder call and its overhead less per evaluation; their backward pass, of
+    zeros, then runs too: for a cheap decoder only).
 
     The loop's bookkeeping (which curves go on, the line search's step sizes, the latents themselves) is on the
     host, in numpy; the device decodes.
@@ -107,6 +124,7 @@ def descend_measured(
     alpha = np.ones_like(energy)
     halvings = np.zeros(energy.shape, dtype=np.int64)
     move = now.move.copy()
+    shortest, shortest_length, shortest_edge = z.copy(), length.copy(), edge.copy()
     done = _converged(slope, energy, move, length)
     if watch is not None:
         watch(int(done.sum()))
@@ -142,13 +160,21 @@ def descend_measured(
             length[took], edge[took] = then.length[ok], then.edge[ok]
             alpha[took], halvings[took] = 1.0, 0
             move[took] = then.move[ok]
+            shorter = took[length[took] < shortest_length[took]]
+            shortest[shorter], shortest_length[shorter], shortest_edge[shorter] = (
+                z[shorter],
+                length[shorter],
+                edge[shorter],
+            )
             done[took] = _converged(slope[took], energy[took], move[took], length[took])
         alpha[kept] *= 0.5
         halvings[kept] += 1
         done[kept] = halvings[kept] > MAX_HALVINGS
         if watch is not None:
             watch(int(done.sum()))
-    return curves.moved(torch.from_numpy(z).to(device)), (length, edge)
+    return curves.moved(torch.from_numpy(z).to(device)), Measured(
+        length, edge, shortest, shortest_length, shortest_edge
+    )
 
 
 def _converged(slope: np.ndarray, energy: np.ndarray, move: np.ndarray, length: np.ndarray) -> np.ndarray:

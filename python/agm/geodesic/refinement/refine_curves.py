@@ -18,7 +18,7 @@ import torch
 from agm.geodesic._support.checks import call_model
 from agm.geodesic.graph.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
-from agm.geodesic.refinement.gauss_newton import descend_measured
+from agm.geodesic.refinement.gauss_newton import Measured, descend_measured
 from agm.geodesic.refinement.recharting import MARGIN
 from agm.models.protocol import SemiAtlasModel
 
@@ -78,7 +78,7 @@ def descend(settings: RefineSettings, curves: CurveBatch, watch: Callable[[int],
 
 def _descend(
     settings: RefineSettings, curves: CurveBatch, watch: Callable[[int], None] | None
-) -> tuple[CurveBatch, tuple[np.ndarray, np.ndarray] | None]:
+) -> tuple[CurveBatch, Measured | None]:
     """:func:`agm.geodesic.refinement.gauss_newton.descend_measured` with the settings' arguments."""
     return descend_measured(
         settings.model,
@@ -105,14 +105,48 @@ def descend_and_measure(
     decoder (4 graph paths, one by one): 0.62x the CPU time (20.2 evaluations per path, most of them of the 33
     points alone, instead of 16.0 of the 161 points and sub-steps); the refined lengths moved by at most 5e-5
     relative (two of four longer by 4e-5 and 5e-5, the others equal to 5 digits). A cheap decoder (the sphere)
-    spends its time per evaluation, not per decoded row, so it does not warm-start."""
+    spends its time per evaluation, not per decoded row, so it does not warm-start.
+
+    Where the descent's lengths are those of :func:`measure`, a curve is its shortest evaluated point (its start
+    or an accepted step, see :class:`~agm.geodesic.refinement.gauss_newton.Measured`) when that is shorter than its
+    end and no less inside its charts: refinement keeps the shortest curve it measured."""
+    start = curves
     if settings.warm and settings.sub_steps > 1:
         curves = descend(dataclasses.replace(settings, sub_steps=1), curves)
     out, measured = _descend(settings, curves, watch)
     if measured is None or settings.sub_steps != settings.n_steps or settings.barrier != settings.eps:
         return (out, *measure(settings, out))
-    length, edge = measured
-    return out, length, edge > settings.eps, edge <= MARGIN * settings.eps
+    if curves is not start:  # the warm start's descent measured nothing comparable: its start is measured here
+        measured = _with_start(settings, start, measured)
+    inside = measured.edge > settings.eps
+    earlier = (measured.shortest_length < measured.length) & ((measured.shortest_edge > settings.eps) | ~inside)
+    if not earlier.any():
+        return out, measured.length, inside, measured.edge <= MARGIN * settings.eps
+    latents = out.latents.cpu().numpy().copy()
+    latents[earlier] = measured.shortest[earlier]
+    length = np.where(earlier, measured.shortest_length, measured.length)
+    edge = np.where(earlier, measured.shortest_edge, measured.edge)
+    chosen = out.moved(torch.from_numpy(latents).to(out.latents.device))
+    return chosen, length, edge > settings.eps, edge <= MARGIN * settings.eps
+
+
+def _with_start(settings: RefineSettings, start: CurveBatch, measured: Measured) -> Measured:
+    """``measured`` with each curve's ``start`` (same layout) as its shortest where the start is shorter (one
+    decoding and one partition call of the start's points and sub-steps, :func:`measure`)."""
+    length, inside, pressed = measure(settings, start)
+    shorter = length < measured.shortest_length
+    if not shorter.any():
+        return measured
+    shortest = measured.shortest.copy()
+    shortest[shorter] = start.latents.cpu().numpy()[shorter]
+    # measure tells inside (psi > eps) and pressed (psi <= MARGIN eps), not the edge: a stand-in with both flags
+    edge = np.where(inside, np.where(pressed, MARGIN * settings.eps, np.inf), -np.inf)
+    return dataclasses.replace(
+        measured,
+        shortest=shortest,
+        shortest_length=np.where(shorter, length, measured.shortest_length),
+        shortest_edge=np.where(shorter, edge, measured.shortest_edge),
+    )
 
 
 def decodes_per_evaluation(points: int, sub_steps: int, latent_dim: int) -> int:
