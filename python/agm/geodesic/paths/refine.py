@@ -134,7 +134,9 @@ def refine_paths(
     Returns:
         One :class:`GeodesicPath` per input path, on the same model and device: the refined curve (no graph
         ``nodes``; ``latents``/``charts`` are the curve's points), or the input path where refining did not
-        shorten it. ``length`` is never above the input's (with ``baseline="graph"``).
+        shorten it. ``length`` is never above the input's (with ``baseline="graph"``), and the curve is the
+        shortest one the refinement measured for the path (its final descents' starts and accepted steps; the energy's
+        minimum is not always the shortest on a trained decoder), among those kept inside their charts.
 
     Raises:
         ValueError: bad arguments, paths of different models, or a model changed since the paths were computed.

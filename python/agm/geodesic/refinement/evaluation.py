@@ -114,23 +114,8 @@ def evaluate(
     """
     layout = energy_layout(curves, sub_steps, batch_size)
     latents = curves.latents.detach().cpu().numpy()
-    return evaluate_at(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, check=True)
-
-
-def evaluate_at(
-    model: SemiAtlasModel,
-    layout: EnergyLayout,
-    latents: np.ndarray,
-    device: torch.device,
-    eps: float | None,
-    data_shape: tuple[int, ...],
-    batch_size: int,
-    check: bool,
-    secant: Secant | None = None,
-) -> Evaluation:
-    """:func:`evaluate` of the curves of ``layout`` at ``latents`` (B, L, d) float32 (host), both halves (see
-    :func:`begin`)."""
-    return begin(model, layout, latents, device, eps, data_shape, batch_size, check).finish(secant, None, None)
+    pending = begin(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, True)
+    return pending.finish(None, None, None)
 
 
 def jacobians(
@@ -169,47 +154,12 @@ def begin(
     differentiable decoding of their points and sub-steps (with the shifted points where ``layout.fuse``) and, with
     ``eps``, one partition call; in groups of curves where ``layout`` has them. ``check``: finiteness of the
     decodings checked (a line-search trial's non-finite decoding gives a non-finite energy, and it is refused)."""
-    if layout.groups is None:
-        return _begin_one(model, layout, latents, device, eps, data_shape, batch_size, check)
-    parts = [
-        (index, _begin_one(model, part, latents[index], device, eps, data_shape, batch_size, check))
-        for index, part in layout.groups
-    ]
-    used: list[np.ndarray | None] = [None] * len(parts)
-
-    def finish_all(
-        secant: Secant | None, stale: list[np.ndarray | None] | None, accepted: np.ndarray | None
-    ) -> Evaluation:
-        done = []
-        for g, (i, p) in enumerate(parts):
-            if accepted is not None and not accepted[i].any():  # no curve of the group takes its trial
-                shape = latents[i].shape
-                zero = np.zeros(shape[0])
-                done.append(
-                    Evaluation(p.energy, np.zeros(shape), zero, p.violation, p.length, p.edge, np.zeros(shape), zero)
-                )
-                used[g] = None
-                continue
-            old = stale[g] if stale is not None else None
-            done.append(p.finish(None if secant is None else (secant[0][i], secant[1][i]), [old], None))
-            used[g] = p.jacobians[-1]
-        return Evaluation(*(np.concatenate([getattr(e, f.name) for e in done]) for f in fields(Evaluation)))
-
-    joined = [np.concatenate([getattr(p, f) for _, p in parts]) for f in ("energy", "length", "violation", "edge")]
-    return Pending(joined[0], joined[1], joined[2], joined[3], finish_all, used)
-
-
-def _begin_one(
-    model: SemiAtlasModel,
-    layout: EnergyLayout,
-    latents: np.ndarray,
-    device: torch.device,
-    eps: float | None,
-    data_shape: tuple[int, ...],
-    batch_size: int,
-    check: bool,
-) -> Pending:
-    """:func:`begin` of one group of curves."""
+    if layout.groups is not None:
+        parts = [
+            (index, begin(model, part, latents[index], device, eps, data_shape, batch_size, check))
+            for index, part in layout.groups
+        ]
+        return _joined(parts, latents)
     b, _, d = layout.shape
     n, r = layout.n_points, layout.n_rows
     flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)
@@ -242,6 +192,33 @@ def _begin_one(
         return _evaluation(layout, jt, gradient, energy, length, violation, edge, secant)
 
     return Pending(energy, length, violation, edge, finish, used)
+
+
+def _joined(parts: list[tuple[np.ndarray, Pending]], latents: np.ndarray) -> Pending:
+    """One :class:`Pending` of groups of curves begun apart (``parts``: each group's curves (b,) int64 and its
+    pending evaluation), whose ``finish`` finishes only the groups with an accepting curve."""
+    used: list[np.ndarray | None] = [None] * len(parts)
+
+    def finish_all(
+        secant: Secant | None, stale: list[np.ndarray | None] | None, accepted: np.ndarray | None
+    ) -> Evaluation:
+        done = []
+        for g, (i, p) in enumerate(parts):
+            if accepted is not None and not accepted[i].any():  # no curve of the group takes its trial
+                shape = latents[i].shape
+                zero = np.zeros(shape[0])
+                done.append(
+                    Evaluation(p.energy, np.zeros(shape), zero, p.violation, p.length, p.edge, np.zeros(shape), zero)
+                )
+                used[g] = None
+                continue
+            old = stale[g] if stale is not None else None
+            done.append(p.finish(None if secant is None else (secant[0][i], secant[1][i]), [old], None))
+            used[g] = p.jacobians[-1]
+        return Evaluation(*(np.concatenate([getattr(e, f.name) for e in done]) for f in fields(Evaluation)))
+
+    joined = [np.concatenate([getattr(p, f) for _, p in parts]) for f in ("energy", "length", "violation", "edge")]
+    return Pending(joined[0], joined[1], joined[2], joined[3], finish_all, used)
 
 
 def _chart_terms(

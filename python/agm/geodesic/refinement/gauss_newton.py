@@ -24,7 +24,7 @@ import torch
 
 from agm.geodesic.refinement.curve_batch import CurveBatch
 from agm.geodesic.refinement.energy_layout import EnergyLayout, energy_layout
-from agm.geodesic.refinement.evaluation import begin, evaluate_at
+from agm.geodesic.refinement.evaluation import begin
 from agm.models.protocol import SemiAtlasModel
 
 #: Sufficient-decrease constant of the line search (Armijo).
@@ -117,7 +117,7 @@ def descend_measured(
     device = curves.latents.device
     layout = energy_layout(curves, sub_steps, batch_size, fuse)
     z = curves.latents.detach().cpu().numpy().copy()
-    now = evaluate_at(model, layout, z, device, eps, data_shape, batch_size, check=True)
+    now = begin(model, layout, z, device, eps, data_shape, batch_size, True).finish(None, None, None)
     step, gradient = now.step.copy(), now.gradient.copy()
     energy, slope, violation = now.energy.copy(), now.slope.copy(), now.violation.copy()
     length, edge = now.length.copy(), now.edge.copy()
