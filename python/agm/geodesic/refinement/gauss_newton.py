@@ -129,7 +129,7 @@ def descend_measured(
     if watch is not None:
         watch(int(done.sum()))
     rows_then: np.ndarray | None = None
-    last: tuple[EnergyLayout | None, list[np.ndarray | None]] = (None, [])  # the last step's layout and Jacobians
+    last: dict[tuple[int, ...], np.ndarray] = {}  # the last step's Jacobians of each group of curves (their rows)
     for _ in range(max_steps):
         rows = np.flatnonzero(~done)
         if rows.size == 0:
@@ -148,13 +148,14 @@ def descend_measured(
         )
         took, kept = rows[ok], rows[~ok]
         if took.size:  # the backward pass, the Jacobians and the step only for a trial some curve takes
+            index = _group_rows(lay, rows.size)
+            groups = [tuple(rows[i].tolist()) for i in index]
             stale = None
-            if not fuse and lay is last[0]:  # the last step's Jacobians, per group, where its curves hardly moved
+            if not fuse:  # the last step's Jacobians of the same group of curves, where they hardly moved
                 small = move[rows] <= REUSE_MOVE * length[rows]
-                index = [np.arange(rows.size)] if lay.groups is None else [i for i, _ in lay.groups]
-                stale = [j if bool(small[i].all()) else None for i, j in zip(index, last[1])]
+                stale = [last.get(key) if bool(small[i].all()) else None for i, key in zip(index, groups)]
             then = pending.finish((trial - z[rows], gradient[rows]), stale, ok)
-            last = (lay, list(pending.jacobians))
+            last = {key: j for key, j in zip(groups, pending.jacobians) if j is not None}
             z[took], step[took], gradient[took] = trial[ok], then.step[ok], then.gradient[ok]
             energy[took], slope[took], violation[took] = then.energy[ok], then.slope[ok], then.violation[ok]
             length[took], edge[took] = then.length[ok], then.edge[ok]
@@ -175,6 +176,11 @@ def descend_measured(
     return curves.moved(torch.from_numpy(z).to(device)), Measured(
         length, edge, shortest, shortest_length, shortest_edge
     )
+
+
+def _group_rows(layout: EnergyLayout, n_rows: int) -> list[np.ndarray]:
+    """The curves (positions among the ``n_rows`` evaluated) of each group that ``layout`` evaluates apart."""
+    return [np.arange(n_rows)] if layout.groups is None else [index for index, _ in layout.groups]
 
 
 def _converged(slope: np.ndarray, energy: np.ndarray, move: np.ndarray, length: np.ndarray) -> np.ndarray:
