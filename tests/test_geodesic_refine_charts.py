@@ -350,6 +350,22 @@ def test_the_warm_start_of_an_expensive_decoder_reaches_the_same_lengths() -> No
     assert torch.equal(warm[0].latents[:, 0], start.latents[:, 0])
 
 
+def _expensive_sphere_paths(
+    monkeypatch: pytest.MonkeyPatch, seed: int, n_points: int, k: int, n_steps: int, n_pairs: int
+) -> list[geodesic.GeodesicPath]:
+    """Graph paths (more than 2 points) between random sphere points, refined as an expensive decoder's: FUSE_RATE
+    raised so that every decoder counts as expensive (warm start, Jacobians decoded apart, twin descents)."""
+    from agm.geodesic.paths import refine as refine_module
+
+    monkeypatch.setattr(refine_module, "FUSE_RATE", float("inf"))
+    model = SphereAtlas()
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.randn(n_points, 3, generator=g))
+    graph = geodesic.build_graph(model, data, k=k, n_steps=n_steps, progress=False)
+    q0, q1 = model.points(torch.randn(n_pairs, 3, generator=g)), model.points(torch.randn(n_pairs, 3, generator=g))
+    return [p for p in geodesic.shortest_paths(model, q0, q1, graph=graph) if p is not None and len(p) > 2]
+
+
 def test_an_expensive_decoders_recharted_curve_also_descends_in_the_graphs_charts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -358,19 +374,36 @@ def test_an_expensive_decoders_recharted_curve_also_descends_in_the_graphs_chart
     from agm.geodesic.paths import refine as refine_module
     from agm.geodesic.refinement import curve_batch
 
-    monkeypatch.setattr(refine_module, "FUSE_RATE", float("inf"))  # every decoder counts as expensive
+    paths = _expensive_sphere_paths(monkeypatch, seed=0, n_points=1000, k=12, n_steps=8, n_pairs=16)
     twins = []
     monkeypatch.setattr(
         refine_module, "stacked", lambda a, b, w: twins.append(b.n_curves) or curve_batch.stacked(a, b, w)
     )
-    model = SphereAtlas()
-    g = torch.Generator().manual_seed(0)
-    data = model.points(torch.randn(1000, 3, generator=g))
-    graph = geodesic.build_graph(model, data, k=12, n_steps=8, progress=False)
-    q0, q1 = model.points(torch.randn(16, 3, generator=g)), model.points(torch.randn(16, 3, generator=g))
-    paths = [p for p in geodesic.shortest_paths(model, q0, q1, graph=graph) if p is not None and len(p) > 2]
     together = geodesic.refine_paths(paths)
     alone = geodesic.refine_paths(paths, change_charts=False)
     for t, a in zip(together, alone):  # re-charted alone, 5 of these 16 end 1.1e-5 to 6.3e-5 longer
         assert t.length <= a.length * (1 + 5e-6)  # float32 batch effects: ~1e-7
     assert twins  # some curve was re-charted, and descended twice
+
+
+def test_curves_refined_together_reuse_their_jacobians_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An expensive decoder's curves in groups of one (each above a decoder call) reuse their last Jacobians
+    while they hardly move, also after other curves of the call converged: together they decode no more Jacobian
+    points than one by one (before the Jacobians were kept by group of curves: 1.25x as many)."""
+    from agm.geodesic.refinement import evaluation
+
+    paths = _expensive_sphere_paths(monkeypatch, seed=2, n_points=800, k=10, n_steps=4, n_pairs=8)
+    shifted_rows = [0]
+    difference = evaluation._difference
+
+    def counted(moved: np.ndarray, x: np.ndarray, width: np.ndarray) -> np.ndarray:
+        shifted_rows[0] += moved.shape[0]
+        return difference(moved, x, width)
+
+    monkeypatch.setattr(evaluation, "_difference", counted)
+    one_by_one = [geodesic.refine_paths([p], batch_size=40)[0] for p in paths]
+    alone, shifted_rows[0] = shifted_rows[0], 0
+    together = geodesic.refine_paths(paths, batch_size=40)
+    assert shifted_rows[0] <= alone * 1.05  # equal here; the margin absorbs a float32 flip of one line search
+    for a, b in zip(one_by_one, together):
+        assert b.length == pytest.approx(a.length, rel=1e-5)  # float32 batches of other curves: ~1e-7

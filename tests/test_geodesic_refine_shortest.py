@@ -99,35 +99,3 @@ def test_a_warm_started_curve_longer_than_its_start_gives_the_start_back(monkeyp
     assert within.all()
     cold = descend_and_measure(dataclasses.replace(_settings(model, warm=True), warm=False), curves)[1]
     np.testing.assert_allclose(cold, bent)  # without the warm phase the descent's own start counts
-
-
-def test_curves_refined_together_reuse_their_jacobians_as_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An expensive decoder's curves in groups of one (each above a decoder call) reuse their last Jacobians
-    while they hardly move, also after other curves of the call converged: together they decode no more Jacobian
-    points than one by one."""
-    from agm import geodesic
-    from agm.geodesic.paths import refine as refine_module
-    from agm.geodesic.refinement import evaluation
-
-    monkeypatch.setattr(refine_module, "FUSE_RATE", float("inf"))  # every decoder counts as expensive
-    shifted_rows = [0]
-    difference = evaluation._difference
-
-    def counted(moved: np.ndarray, x: np.ndarray, width: np.ndarray) -> np.ndarray:
-        shifted_rows[0] += moved.shape[0]
-        return difference(moved, x, width)
-
-    monkeypatch.setattr(evaluation, "_difference", counted)
-    model = SphereAtlas()
-    g = torch.Generator().manual_seed(2)
-    data = model.points(torch.randn(800, 3, generator=g))
-    graph = geodesic.build_graph(model, data, k=10, n_steps=4, progress=False)
-    q0, q1 = model.points(torch.randn(8, 3, generator=g)), model.points(torch.randn(8, 3, generator=g))
-    paths = [p for p in geodesic.shortest_paths(model, q0, q1, graph=graph) if p is not None and len(p) > 2]
-    one_by_one = [geodesic.refine_paths([p], batch_size=40)[0] for p in paths]
-    alone = shifted_rows[0]
-    shifted_rows[0] = 0
-    together = geodesic.refine_paths(paths, batch_size=40)
-    assert shifted_rows[0] <= alone
-    for a, b in zip(one_by_one, together):
-        assert b.length == pytest.approx(a.length, rel=1e-6)

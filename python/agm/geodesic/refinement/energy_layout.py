@@ -42,7 +42,6 @@ class EnergyLayout:
     spread: scipy.sparse.csc_matrix  # (P, R) float64: the rows' derivative by the points' latents (lerp's adjoint)
     fine_weight: np.ndarray  # (B, M - 1) float64 energy weight of every fine edge
     n_points: int  # P
-    n_rows: int  # R
     point_flat: np.ndarray  # (P,) int64 flat index (b L + i) of every row-point
     fuse: bool  # the Jacobians' shifted points decoded in the rows' call (a cheap decoder: one call less)
     free: np.ndarray  # (F,) int64 the free points among the P (rows)
@@ -54,6 +53,11 @@ class EnergyLayout:
     band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # diagonal and upper blocks' band rows and columns
     upper: np.ndarray  # (d, d) bool: r <= c
     groups: tuple[tuple[np.ndarray, EnergyLayout], ...] | None  # curves evaluated apart (see _groups), or None
+
+    @property
+    def n_rows(self) -> int:
+        """R, the decoded rows: the points and the sub-steps."""
+        return int(self.ia.size)
 
 
 def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30, fuse: bool = False) -> EnergyLayout:
@@ -116,7 +120,6 @@ def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30,
         spread=_spread_matrix(flat_row[ia], flat_row[ib], t, n_points),
         fine_weight=fine.reshape(b, -1),
         n_points=n_points,
-        n_rows=n_rows,
         point_flat=point_flat,
         fuse=fuse,
         free=free_rows,

@@ -133,14 +133,12 @@ def descend_and_measure(
 def _with_start(settings: RefineSettings, start: CurveBatch, measured: Measured) -> Measured:
     """``measured`` with each curve's ``start`` (same layout) as its shortest where the start is shorter (one
     decoding and one partition call of the start's points and sub-steps, :func:`measure`)."""
-    length, inside, pressed = measure(settings, start)
+    length, edge = measure_edges(settings, start)
     shorter = length < measured.shortest_length
     if not shorter.any():
         return measured
     shortest = measured.shortest.copy()
     shortest[shorter] = start.latents.cpu().numpy()[shorter]
-    # measure tells inside (psi > eps) and pressed (psi <= MARGIN eps), not the edge: a stand-in with both flags
-    edge = np.where(inside, np.where(pressed, MARGIN * settings.eps, np.inf), -np.inf)
     return dataclasses.replace(
         measured,
         shortest=shortest,
@@ -226,6 +224,14 @@ def measure(settings: RefineSettings, curves: CurveBatch) -> tuple[np.ndarray, n
     """Each curve's length (eq. 10 with the graph's n_steps inside charts + the transition gaps), (B,) float64,
     whether all its free points are in their charts (psi_c > eps), (B,) bool, and whether one of them is near its
     chart's edge (psi_c <= MARGIN * eps: a curve that another chart may let go further), (B,) bool."""
+    lengths, edge = measure_edges(settings, curves)
+    return lengths, edge > settings.eps, edge <= MARGIN * settings.eps
+
+
+def measure_edges(settings: RefineSettings, curves: CurveBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Each curve's length (as :func:`measure`) and edge: the smallest psi_c of its free points in their own charts
+    (inf without free points), (B,) float64 each; one decoding of the points and their sub-steps, one partition
+    call."""
     model, device = settings.model, curves.latents.device
     x = decoded(settings, curves)
     segment, jump = curves.segment, curves.jump
@@ -242,8 +248,7 @@ def measure(settings: RefineSettings, curves: CurveBatch) -> tuple[np.ndarray, n
     lengths = torch.where(jump, gap, inner).sum(dim=1).cpu().numpy()
     valid = curves.valid
     psi = call_model("partition", model.partition, x[valid].reshape(-1, *settings.data_shape))
-    own = psi.gather(1, y[valid][:, None])[:, 0]
-    own_all = torch.ones(valid.shape, dtype=own.dtype, device=device).index_put((valid,), own)
-    inside = ~((own_all <= settings.eps) & curves.free).any(dim=1)
-    pressed = ((own_all <= MARGIN * settings.eps) & curves.free).any(dim=1)
-    return lengths, inside.cpu().numpy(), pressed.cpu().numpy()
+    own = psi.gather(1, y[valid][:, None])[:, 0].double()
+    own_free = torch.full(valid.shape, torch.inf, dtype=torch.float64, device=device).index_put((valid,), own)
+    edge = torch.where(curves.free, own_free, torch.inf).amin(dim=1)
+    return lengths, edge.cpu().numpy()
