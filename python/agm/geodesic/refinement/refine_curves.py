@@ -166,16 +166,26 @@ def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> np.n
     """(B,) bool: the curve changes chart somewhere, or one of its free points is near its chart's edge
     (psi_c <= MARGIN * eps). A curve that does neither keeps its one chart in a re-charting (every other chart
     costs a transition and holds the same positions), so re-charting it can be skipped; one decoding and one
-    partition call for all curves."""
-    valid = curves.valid
+    partition call for the curves in one chart (none where all change chart)."""
+    switching = curves.jump.any(dim=1)
+    if bool(switching.all()):
+        out_all: np.ndarray = switching.cpu().numpy()
+        return out_all
+    one_chart = curves if not bool(switching.any()) else curves.rows(torch.nonzero(~switching)[:, 0])
+    valid = one_chart.valid
     x = decode_points(
-        settings.model.decode, curves.latents[valid], curves.charts[valid], settings.batch_size, curves.latents.device
+        settings.model.decode,
+        one_chart.latents[valid],
+        one_chart.charts[valid],
+        settings.batch_size,
+        curves.latents.device,
     )
     psi = call_model("partition", settings.model.partition, x.reshape(-1, *settings.data_shape))
-    own = psi.gather(1, curves.charts[valid][:, None])[:, 0]
+    own = psi.gather(1, one_chart.charts[valid][:, None])[:, 0]
     own_all = torch.ones(valid.shape, dtype=own.dtype, device=own.device).index_put((valid,), own)
-    near = ((own_all <= MARGIN * settings.eps) & curves.free).any(dim=1)
-    out: np.ndarray = (near | curves.jump.any(dim=1)).cpu().numpy()
+    near = ((own_all <= MARGIN * settings.eps) & one_chart.free).any(dim=1)
+    out: np.ndarray = switching.cpu().numpy()
+    out[~out] = near.cpu().numpy()
     return out
 
 
