@@ -104,16 +104,16 @@ def secant_corrected(
     for k in range(1, kd + 1):
         product[:-k] += band[kd - k, k:] * flat[k:]
         product[k:] += band[kd - k, k:] * flat[:-k]
-    starts = layout.free_start
-    a = np.add.reduceat((moved * change).sum(axis=1), starts)
-    c = np.add.reduceat((moved * product.reshape(moved.shape)).sum(axis=1), starts)
-    sg = np.add.reduceat((moved * gradient).sum(axis=1), starts)
-    yp = np.add.reduceat((change * step).sum(axis=1), starts)
-    yy = np.add.reduceat((change * solved).sum(axis=1), starts)
+    # s.y, s.H s, s.g, y.p0, y.H^-1 y of every curve, in one product and one reduction
+    left, right = (
+        np.stack([moved, moved, moved, change, change]),
+        np.stack([change, product.reshape(moved.shape), gradient, step, solved]),
+    )
+    a, c, sg, yp, yy = np.add.reduceat(np.einsum("kfd,kfd->kf", left, right), layout.free_start, axis=1)
     use = (a > 1e-12 * np.maximum(c, 1e-300)) & (c > 0)
     safe = np.where(use, a, 1.0)
     k0 = np.where(use, -sg / safe, 0.0)
     k1 = np.where(use, (yp - (safe + yy) * k0) / safe, 0.0)
-    curve = np.repeat(np.arange(starts.size), np.diff(np.append(starts, moved.shape[0])))
-    out: np.ndarray = step - solved * k0[curve, None] - moved * k1[curve, None]
+    rank = layout.free_rank
+    out: np.ndarray = step - solved * k0[rank, None] - moved * k1[rank, None]
     return out

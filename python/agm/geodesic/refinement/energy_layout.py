@@ -62,6 +62,7 @@ class EnergyLayout:
     curve_of_free: np.ndarray  # (F,) int64
     free_start: np.ndarray  # (C,) int64 where each curve with free points starts among the F
     with_free: np.ndarray  # (C,) int64 those curves
+    free_rank: np.ndarray  # (F,) int64 the curve of each free point among the C
     diag_weight: np.ndarray  # (F,) float64: 2 (w_(i-1) + w_i), the weight of J_i^T J_i
     off_weight: np.ndarray  # (F - 1,) float64: -2 w_i between free points f and f + 1 of one curve, else 0
     band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # diagonal and upper blocks' band rows and columns
@@ -203,6 +204,7 @@ def _layout(
         curve_of_free=curve_of_free,
         free_start=free_start,
         with_free=with_free,
+        free_rank=np.repeat(np.arange(with_free.size), np.diff(np.append(free_start, curve_of_free.size))),
         diag_weight=diag_weight,
         off_weight=off_weight,
         band=_band(free_rows.size, d),
