@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -69,27 +70,37 @@ class CurveBatch:
         return CurveBatch(latents, self.charts, self.count, self.weight, self.scale)
 
 
-def segment_weights(charts: torch.Tensor, count: torch.Tensor, scale: torch.Tensor, jump_weight: float) -> torch.Tensor:
+def segment_weights(charts: np.ndarray, count: np.ndarray, scale: np.ndarray, jump_weight: float) -> np.ndarray:
     """(B, L - 1) float64 energy weights: ``scale`` for a segment inside a chart, ``jump_weight * scale`` for a
-    transition, 0 beyond the curve. charts (B, L) int64, count (B,) int64, scale (B,) float64, one device."""
-    positions = torch.arange(charts.shape[1] - 1, device=charts.device)
-    exists = positions[None, :] < count[:, None] - 1
-    jump = charts[:, 1:] != charts[:, :-1]
-    factor = torch.where(jump, jump_weight, 1.0).to(torch.float64)
-    weight: torch.Tensor = torch.where(exists, factor * scale[:, None], 0.0)
-    return weight
+    transition, 0 beyond the curve. charts (B, L) int64, count (B,) int64, scale (B,) float64 (host arrays)."""
+    exists = np.arange(charts.shape[1] - 1)[None, :] < count[:, None] - 1
+    factor = np.where(charts[:, 1:] != charts[:, :-1], jump_weight, 1.0)
+    out: np.ndarray = np.where(exists, factor * scale[:, None], 0.0)
+    return out
 
 
 def pad_curves(
     latents: list[torch.Tensor], charts: list[torch.Tensor], scale: torch.Tensor, jump_weight: float
 ) -> CurveBatch:
     """One padded :class:`CurveBatch` of curves given one by one: latents (n_b, d) float32 and charts (n_b,) int64
-    per curve (n_b >= 2), scale (B,) float64, all on one device."""
-    longest = max(z.shape[0] for z in latents)
-    count = torch.tensor([z.shape[0] for z in latents], dtype=torch.int64, device=scale.device)
-    z_pad = torch.stack([torch.cat([z, z[-1:].expand(longest - z.shape[0], -1)]) for z in latents])
-    c_pad = torch.stack([torch.cat([c, c[-1:].expand(longest - c.shape[0])]) for c in charts])
-    return CurveBatch(z_pad, c_pad, count, segment_weights(c_pad, count, scale, jump_weight), scale)
+    per curve (n_b >= 2), scale (B,) float64, all on one device. Padded on the host (a few small arrays; one copy
+    to the device each)."""
+    device = scale.device
+    count = np.array([z.shape[0] for z in latents], dtype=np.int64)
+    longest = int(count.max())
+    z_host = [z.detach().cpu().numpy() for z in latents]
+    c_host = [c.cpu().numpy() for c in charts]
+    tail = longest - count
+    z_pad = np.stack([np.concatenate([z, np.repeat(z[-1:], k, axis=0)]) if k else z for z, k in zip(z_host, tail)])
+    c_pad = np.stack([np.concatenate([c, np.repeat(c[-1:], k)]) if k else c for c, k in zip(c_host, tail)])
+    weight = segment_weights(c_pad, count, scale.cpu().numpy(), jump_weight)
+    return CurveBatch(
+        torch.from_numpy(z_pad.astype(np.float32, copy=False)).to(device),
+        torch.from_numpy(c_pad.astype(np.int64, copy=False)).to(device),
+        torch.from_numpy(count).to(device),
+        torch.from_numpy(weight).to(device),
+        scale,
+    )
 
 
 def unpadded(curves: CurveBatch) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
