@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from agm.geodesic.refinement import energy_layout as layouts
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
 from agm.geodesic.refinement.recharting import MARGIN
-from agm.geodesic.refinement.refine_curves import RefineSettings, near_edge_or_switching
+from agm.geodesic.refinement.refine_curves import RefineSettings, descend_and_measure, near_edge_or_switching
 from agm.models.analytic import SphereAtlas
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -115,7 +115,8 @@ def test_the_near_edge_check_decodes_only_curves_in_one_chart(monkeypatch: pytes
         return out
 
     monkeypatch.setattr(model, "decode", counting)
-    got = near_edge_or_switching(settings_, curves)
+    got, begun = near_edge_or_switching(settings_, curves)
+    assert begun is None
     assert sum(decoded_rows) == 3 * 6  # the three curves in one chart only
     expected = []
     for z, c in zip(latents, charts):
@@ -128,4 +129,30 @@ def test_the_near_edge_check_decodes_only_curves_in_one_chart(monkeypatch: pytes
     assert any(expected[i] for i in (0, 1, 3)) and not all(expected[i] for i in (0, 1, 3))  # both kinds occur
     decoded_rows.clear()
     both = curves.rows(torch.tensor([2, 4]))
-    assert near_edge_or_switching(settings_, both).tolist() == [True, True] and decoded_rows == []
+    need, begun = near_edge_or_switching(settings_, both)
+    assert need.tolist() == [True, True] and begun is None and decoded_rows == []
+
+
+def test_a_cheap_decoders_check_begins_the_descent_and_the_descent_goes_on_from_it() -> None:
+    """Curves all in one chart, a cheap decoder: the check is the first evaluation's forward half (its edges decide,
+    as written out), and descending from it gives what descending afresh gives, bit for bit."""
+    model = SphereAtlas()
+    eps = 0.3
+    fused = RefineSettings(model, (3,), 3, eps, eps, 100.0, 3, 20, 4096, fuse=True)
+    g = torch.Generator().manual_seed(7)
+    latents = [torch.randn(8, 2, generator=g) * s for s in (0.3, 1.1, 0.6, 2.0)]
+    charts = [torch.zeros(8, dtype=torch.int64) for _ in latents]
+    curves = pad_curves(latents, charts, torch.ones(4, dtype=torch.float64), 100.0)
+    need, begun = near_edge_or_switching(fused, curves)
+    assert begun is not None
+    expected = []
+    for z, c in zip(latents, charts):
+        psi = model.partition(model.decode(z, c))[torch.arange(8), c]
+        expected.append(bool((psi[1:-1] <= MARGIN * eps).any()))
+    assert need.tolist() == expected and any(expected) and not all(expected)
+    with torch.no_grad():
+        went_on = descend_and_measure(fused, curves, None, begun)
+        afresh = descend_and_measure(fused, curves)
+    assert torch.equal(went_on[0].latents, afresh[0].latents)
+    for a, b in zip(went_on[1:], afresh[1:]):
+        assert np.array_equal(a, b)

@@ -58,7 +58,7 @@ def test_the_shortest_curve_passed_through_is_measured_as_measure_does(seed: int
 
 
 def _fake_descent(monkeypatch: pytest.MonkeyPatch, curves: CurveBatch, measured: Measured) -> None:
-    monkeypatch.setattr(refine_curves, "_descend", lambda settings, c, watch: (c, measured))
+    monkeypatch.setattr(refine_curves, "_descend", lambda settings, c, watch, begun=None: (c, measured))
 
 
 def test_an_earlier_shorter_curve_is_returned_unless_it_left_its_charts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,6 +44,7 @@ from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.paths.curve import AtlasCurve
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves, stacked, with_rows
 from agm.geodesic.refinement.differentiable import check_differentiable
+from agm.geodesic.refinement.evaluation import Pending
 from agm.geodesic.refinement.recharting import rechart
 from agm.geodesic.refinement.refine_curves import (
     BestCurves,
@@ -186,11 +187,12 @@ def refine_paths(
             bar = measure(settings, resampled(settings, curves, points))[0]
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
         index = np.arange(len(current))  # the path of each row of ``curves``
+        begun = None  # the first evaluation's forward half, where the re-charting check ran it and kept the curves
         for level, n_points in enumerate(levels):
             curves = resampled(settings, curves, n_points)
             if level == 0 and recharting:  # on the resampled points: the graph's detours
                 # through charts the energy does not need are dropped, transitions go where two charts both hold
-                charted, changed = _rechart_where_needed(settings, curves)
+                charted, changed, begun = _rechart_where_needed(settings, curves)
                 # An expensive decoder's curve that this changed descends twice, in the same calls: re-charted and as
                 # the graph charted it; the shorter wins. On the trained 8-chart MNIST decoder the re-charted start
                 # alone ended 16% longer on one pair of 10; on the sphere, whose charts agree exactly, the twins cost
@@ -202,9 +204,9 @@ def refine_paths(
                     index = np.concatenate([index, changed])
                 curves = charted
             if level < len(levels) - 1:
-                curves = descend(settings, curves)
+                curves, begun = descend(settings, curves), None
         meter.begin()
-        curves, length, inside, pressed = descend_and_measure(settings, curves, meter.update)
+        curves, length, inside, pressed = descend_and_measure(settings, curves, meter.update, begun)
         n = len(current)
         rows_of = torch.arange(curves.n_curves, device=first._device)
         best = BestCurves(curves.rows(rows_of[:n]), length[:n], inside[:n])
@@ -354,12 +356,15 @@ def restart_paths(
     return [_as_path(p, latents[j, : count[j]], charts[j, : count[j]], float(lengths[j])) for j, p in enumerate(paths)]
 
 
-def _rechart_where_needed(settings: RefineSettings, curves: CurveBatch) -> tuple[CurveBatch, np.ndarray]:
-    """The curves re-charted, except those in one chart with no free point near its edge (they would keep it), and
-    (k,) int64 the rows that re-charting changed."""
-    need = near_edge_or_switching(settings, curves)
+def _rechart_where_needed(
+    settings: RefineSettings, curves: CurveBatch
+) -> tuple[CurveBatch, np.ndarray, Pending | None]:
+    """The curves re-charted, except those in one chart with no free point near its edge (they would keep it),
+    (k,) int64 the rows that re-charting changed, and the descent's first evaluation begun on the curves where the
+    check ran it and no curve needed re-charting (see ``near_edge_or_switching``), else None."""
+    need, begun = near_edge_or_switching(settings, curves)
     if not need.any():
-        return curves, np.zeros(0, dtype=np.int64)
+        return curves, np.zeros(0, dtype=np.int64), begun
     rows = np.flatnonzero(need)
     device = curves.latents.device
     some = curves if need.all() else curves.rows(torch.from_numpy(rows).to(device))
@@ -367,7 +372,7 @@ def _rechart_where_needed(settings: RefineSettings, curves: CurveBatch) -> tuple
         settings.model, some, settings.eps, settings.jump_weight, settings.data_shape, settings.batch_size
     )
     out = moved if need.all() else with_rows(curves, rows.tolist(), moved, settings.jump_weight)
-    return out, rows[np.asarray(changed, dtype=bool)]
+    return out, rows[np.asarray(changed, dtype=bool)], None
 
 
 def _checked_paths(paths: Sequence[C]) -> list[C]:

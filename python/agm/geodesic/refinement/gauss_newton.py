@@ -24,7 +24,7 @@ import torch
 
 from agm.geodesic.refinement.curve_batch import CurveBatch
 from agm.geodesic.refinement.energy_layout import EnergyLayout, energy_layout
-from agm.geodesic.refinement.evaluation import begin
+from agm.geodesic.refinement.evaluation import Pending, begin
 from agm.models.protocol import SemiAtlasModel
 
 #: Sufficient-decrease constant of the line search (Armijo).
@@ -101,13 +101,15 @@ def descend_measured(
     batch_size: int = 1 << 30,
     watch: Callable[[int], None] | None = None,
     fuse: bool = False,
+    begun: Pending | None = None,
 ) -> tuple[CurveBatch, Measured | None]:
     """:func:`minimise_energy`, and what it measured on its own decodings (:class:`Measured`: the final curves'
     lengths and edges, and the shortest curve each passed through), or None where nothing was evaluated
     (``max_steps`` 0 or no free point). ``watch``, if given, is called after every evaluation with the number of
     curves done (converged or stopped) so far. ``fuse``: decode the Jacobians' shifted points in the same call as
     the curves' points and sub-steps (one decoder call and its overhead less per evaluation; their backward pass, of
-    zeros, then runs too: for a cheap decoder only).
+    zeros, then runs too: for a cheap decoder only). ``begun``: the forward half of the first evaluation, already
+    run on these curves (:func:`begin_descent`), or None.
 
     The loop's bookkeeping (which curves go on, the line search's step sizes, the latents themselves) is on the
     host, in numpy; the device decodes.
@@ -117,7 +119,9 @@ def descend_measured(
     device = curves.latents.device
     layout = energy_layout(curves, sub_steps, batch_size, fuse)
     z = curves.latents.detach().cpu().numpy().copy()
-    now = begin(model, layout, z, device, eps, data_shape, batch_size, True).finish(None, None, None)
+    if begun is None:
+        begun = begin(model, layout, z, device, eps, data_shape, batch_size, True)
+    now = begun.finish(None, None, None)
     step, gradient = now.step.copy(), now.gradient.copy()
     energy, slope, violation = now.energy.copy(), now.slope.copy(), now.violation.copy()
     length, edge = now.length.copy(), now.edge.copy()
@@ -176,6 +180,23 @@ def descend_measured(
     return curves.moved(torch.from_numpy(z).to(device)), Measured(
         length, edge, shortest, shortest_length, shortest_edge
     )
+
+
+def begin_descent(
+    model: SemiAtlasModel,
+    curves: CurveBatch,
+    sub_steps: int,
+    eps: float | None,
+    data_shape: tuple[int, ...],
+    batch_size: int = 1 << 30,
+    fuse: bool = False,
+) -> Pending:
+    """The forward half of :func:`descend_measured`'s first evaluation of ``curves`` (same arguments): its energy,
+    lengths, violation and edge (the smallest psi_c of each curve's free points) decide what to do with the curves
+    before they descend (``begun``)."""
+    layout = energy_layout(curves, sub_steps, batch_size, fuse)
+    z = curves.latents.detach().cpu().numpy().copy()
+    return begin(model, layout, z, curves.latents.device, eps, data_shape, batch_size, True)
 
 
 def _group_rows(layout: EnergyLayout, n_rows: int) -> list[np.ndarray]:
