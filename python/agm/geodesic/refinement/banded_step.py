@@ -48,9 +48,8 @@ def gauss_newton_step(
     ab = np.zeros((kd + 1, n))
     diag_row, diag_col, up_row, up_col = layout.band
     ab[diag_row, diag_col] = diag[:, layout.upper]
-    if free.size > 1:
-        first = free[:-1]
-        cross = jt[first] @ jt[first + 1].transpose(0, 2, 1)  # J_f^T J_(f+1) (0-weighted where f + 1 is not free)
+    if free.size > 1:  # J_f^T J_(f+1) of consecutive free points (0-weighted where they are not one curve's)
+        cross = at[:-1] @ at[1:].transpose(0, 2, 1)
         ab[up_row, up_col] = (layout.off_weight[:, None, None] * cross).reshape(free.size - 1, -1)
     rhs = -gradient[free].reshape(n, 1)
     if secant is not None:
