@@ -87,18 +87,27 @@ def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress
 def ordered_pending(kind: EdgeKind, edges: np.ndarray) -> np.ndarray:
     """The pending ones of ``edges`` (any int array of ``kind``'s ids), unique, ordered by chart (stable) so that
     decoder calls are single-chart: (P,) int64."""
-    todo = kind.pending(np.unique(np.asarray(edges, dtype=np.int64)))
-    ordered: np.ndarray = todo[np.argsort(kind.charts(todo), kind="stable")]
+    return _by_chart(kind, kind.pending(_unique(edges)))
+
+
+def _unique(edges: np.ndarray) -> np.ndarray:
+    """(U,) int64: the distinct ids of ``edges``, ascending."""
+    out: np.ndarray = np.unique(np.asarray(edges, dtype=np.int64))
+    return out
+
+
+def _by_chart(kind: EdgeKind, ids: np.ndarray) -> np.ndarray:
+    """``ids`` ordered by their edges' chart (stable), so that decoder calls are single-chart."""
+    ordered: np.ndarray = ids[np.argsort(kind.charts(ids), kind="stable")]
     return ordered
 
 
 def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> int:
     """Raise the bounds of the unbounded ones of ``edges`` to their midpoint bounds (one decoding each, packed
     single-chart calls; call under ``evaluating``); the number of edges decoded."""
-    todo = kind.unbounded(np.unique(np.asarray(edges, dtype=np.int64)))
+    todo = _by_chart(kind, kind.unbounded(_unique(edges)))
     if todo.size == 0:
         return 0
-    todo = todo[np.argsort(kind.charts(todo), kind="stable")]
     table, ends = kind.ends(todo, context.device)
     with applied(context.policy):
         bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, context.policy.batch_size)
