@@ -5,7 +5,8 @@ great-circle distance 0.32-2.58 rad, 15 with both ends where chart 0 (stereograp
 good (height > -0.3) and 5 with one end near its pole (height < -0.8). Methods, round-robin (every round runs each
 method on all 20 pairs, in turn):
 
-* agm graph path (``shortest_path``), then ``path.refine()`` one by one, and ``refine_paths`` of all 20 in one call;
+* agm graph path (``shortest_path``), then ``path.refine()`` one by one (also at each ``--tolerances`` value of
+  ``refine(tolerance=...)``), and ``refine_paths`` of all 20 in one call;
 * agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched
   (skipped where that file no longer imports); ``--base DIR``: another revision's whole package (a ``python/`` tree
   with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched;
@@ -238,6 +239,15 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         record(
             "agm refine, one by one", seconds, cpu, np.array([p.length for p in refined]), _agm_curves(model, refined)
         )
+        for tolerance in args.tolerances:
+            refined, seconds, cpu = clock(lambda paths=paths, tol=tolerance: [p.refine(tolerance=tol) for p in paths])
+            record(
+                f"agm refine, one by one, tolerance {tolerance:g}",
+                seconds,
+                cpu,
+                np.array([p.length for p in refined]),
+                _agm_curves(model, refined),
+            )
         refined, seconds, cpu = clock(lambda paths=paths: geodesic.refine_paths(paths))
         record(
             f"agm refine_paths, {n} in one call",
@@ -370,6 +380,12 @@ def main() -> None:
         default=None,
         help="a folder with python/agm of another revision and its built _core (benchmarks/_refine_base_worker.py): "
         "its refine_paths one by one and in one call, in a fresh process per round",
+    )
+    p.add_argument(
+        "--tolerances",
+        type=lambda text: [float(v) for v in text.split(",") if v],
+        default=[],
+        help="comma-separated refine(tolerance=...) values also run one by one on the sphere (default: none)",
     )
     p.add_argument("--trained-points", type=int, default=1000)
     p.add_argument("--trained-pairs", type=int, default=10)

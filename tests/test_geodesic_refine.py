@@ -143,3 +143,44 @@ def test_refine_batches_follow_the_decode_policy_raised_for_cheap_decoders() -> 
     for a, b, d in zip(small, large, true):
         assert a.length == pytest.approx(b.length, rel=1e-5)
         assert b.length == pytest.approx(d, rel=2e-3)
+
+
+def _great_circle_angle(model: SphereAtlas, path: geodesic.GeodesicPath) -> float:
+    """The largest angle between the path's decoded points and the great circle through its ends (rad)."""
+    x = model.coordinates(path.decode()).double()
+    normal = torch.linalg.cross(x[0], x[-1])
+    normal = normal / torch.linalg.vector_norm(normal)
+    return float(torch.asin((x @ normal).abs().clamp(max=1.0)).max())
+
+
+def test_a_looser_tolerance_stops_sooner_and_a_stricter_one_follows_the_great_circle_closer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``tolerance`` bounds how far a curve's last step would still move it: fewer decodings at a loose one, the
+    shape no worse (in the median over pairs) at a strict one; never above the graph path either way."""
+    model, paths, _ = _sphere_pairs(8, 5)
+    rows: list[int] = []
+    decode = model.decode
+
+    def counting(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        rows.append(int(z.shape[0]))
+        out: torch.Tensor = decode(z, y)
+        return out
+
+    monkeypatch.setattr(model, "decode", counting)
+    decoded, angles = {}, {}
+    for tolerance in (0.0, 2e-4, 3e-2):
+        rows.clear()
+        refined = [p.refine(tolerance=tolerance) for p in paths]
+        decoded[tolerance] = sum(rows)
+        angles[tolerance] = float(np.median([_great_circle_angle(model, r) for r in refined]))
+        assert all(r.length <= p.length for p, r in zip(paths, refined))
+    assert decoded[3e-2] < decoded[2e-4] < decoded[0.0]
+    assert angles[0.0] <= angles[2e-4] * 1.05 + 1e-6 and angles[2e-4] < angles[3e-2]
+
+
+@pytest.mark.parametrize("tolerance", [-1e-3, float("nan"), float("inf"), "0.1"])
+def test_a_bad_tolerance_is_refused(tolerance: object) -> None:
+    _, paths, _ = _sphere_pairs(1, 5)
+    with pytest.raises(ValueError, match="tolerance"):
+        geodesic.refine_paths(paths, tolerance=tolerance)  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ from agm.geodesic.query import distances as distances_module
 from agm.geodesic.query import search
 from agm.geodesic.query.distances import DistanceOptions
 from agm.geodesic.query.search import PathOptions
+from agm.geodesic.refinement.gauss_newton import MOVE_TOLERANCE
 from agm.geodesic.statistics import FrechetMean, frechet_mean
 from agm.models.protocol import SemiAtlasModel
 
@@ -241,11 +242,18 @@ class GeodesicGraph:
         points: int = 32,
         keep_in_chart: bool = True,
         change_charts: bool = True,
+        tolerance: float = MOVE_TOLERANCE,
     ) -> list[GeodesicPath]:
         """The paths (of this graph's model) refined into smooth curves at this graph's eps:
         :func:`agm.geodesic.refine_paths` with ``eps=graph.eps``."""
         return refine_paths(
-            paths, steps=steps, points=points, eps=self.eps, keep_in_chart=keep_in_chart, change_charts=change_charts
+            paths,
+            steps=steps,
+            points=points,
+            eps=self.eps,
+            keep_in_chart=keep_in_chart,
+            change_charts=change_charts,
+            tolerance=tolerance,
         )
 
     def frechet_mean(self, X: Points, *, max_iter: int = 20, tol: float = 1e-3) -> FrechetMean:

@@ -29,6 +29,7 @@ and ``benchmarks/bench_transitions.py`` (cylinder, sphere, four-chart flat torus
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ from agm.geodesic.paths.curve import AtlasCurve
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves, stacked, with_rows
 from agm.geodesic.refinement.differentiable import check_differentiable
 from agm.geodesic.refinement.evaluation import Pending
+from agm.geodesic.refinement.gauss_newton import MOVE_TOLERANCE
 from agm.geodesic.refinement.recharting import rechart
 from agm.geodesic.refinement.refine_curves import (
     BestCurves,
@@ -91,6 +93,7 @@ def refine_paths(
     sub_steps: int | None = None,
     coarse_to_fine: bool = False,
     change_charts: bool = True,
+    tolerance: float = MOVE_TOLERANCE,
     progress: bool | None = None,
 ) -> list[C]:
     """Refine graph geodesics into smooth curves of (nearly) minimal length; see the module docstring.
@@ -127,6 +130,12 @@ def refine_paths(
             with ``encode``; a semi-AGM's curves keep theirs): drop, add or move chart transitions
             (:mod:`agm.geodesic.refinement.recharting`); False keeps the path's chart sequence (each transition can
             still slide along the overlap).
+        tolerance: a curve stops when its next Gauss-Newton step would move none of its decoded points by more
+            than this fraction of its length (the first-order distance to the minimum of the step's model: a shape
+            criterion), or when the step predicts an energy decrease below 1e-7 of its energy; >= 0. Measured on
+            the sphere's 20 pairs (``benchmarks/bench_refine.py --tolerances``, benchmarks/README.md): the default
+            2e-4 leaves a largest angle to the great circle of 3.1e-4 rad; 5e-4 takes about 0.9x the time for
+            9.2e-4 rad, 1e-3 0.86x for 5.0e-3 rad, at the same length errors (median 4e-6).
         progress: a tqdm bar of the curves converged (and of each re-charting round's). None (default): shown only
             when the first evaluation says the descent may take over ``agm._progress.LONG_S`` seconds (``steps``
             evaluations like it) and stderr is a terminal or a notebook; True / False force it (the CLI passes
@@ -149,6 +158,8 @@ def refine_paths(
         raise ValueError(f"jump_weight must be > 0; got {jump_weight!r}")
     if eps is not None and not 0.0 <= float(eps) < 1.0:
         raise ValueError(f"eps must be a number in [0, 1); got {eps!r}")
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"tolerance must be a finite number >= 0; got {tolerance!r}")
     if baseline not in ("graph", "resampled"):
         raise ValueError(f"baseline must be 'graph' or 'resampled'; got {baseline!r}")
     paths = _checked_paths(paths)
@@ -175,6 +186,7 @@ def refine_paths(
         batch_size=batch_size,
         fuse=first._decode_rate >= FUSE_RATE,
         warm=first._decode_rate < FUSE_RATE,
+        tolerance=float(tolerance),
     )
     # a semi-AGM (no chart encoders) cannot re-encode a point in another chart: its curves keep their charts
     recharting = keep_in_chart and change_charts and callable(getattr(settings.model, "encode", None))

@@ -102,6 +102,7 @@ def descend_measured(
     watch: Callable[[int], None] | None = None,
     fuse: bool = False,
     begun: Pending | None = None,
+    tolerance: float = MOVE_TOLERANCE,
 ) -> tuple[CurveBatch, Measured | None]:
     """:func:`minimise_energy`, and what it measured on its own decodings (:class:`Measured`: the final curves'
     lengths and edges, and the shortest curve each passed through), or None where nothing was evaluated
@@ -109,7 +110,8 @@ def descend_measured(
     curves done (converged or stopped) so far. ``fuse``: decode the Jacobians' shifted points in the same call as
     the curves' points and sub-steps (one decoder call and its overhead less per evaluation; their backward pass, of
     zeros, then runs too: for a cheap decoder only). ``begun``: the forward half of the first evaluation, already
-    run on these curves (:func:`begin_descent`), or None.
+    run on these curves (:func:`begin_descent`), or None. ``tolerance``: a curve stops when its step moves no point
+    by more than this fraction of its length (:data:`MOVE_TOLERANCE` by default).
 
     The loop's bookkeeping (which curves go on, the line search's step sizes, the latents themselves) is on the
     host, in numpy; the device decodes.
@@ -129,7 +131,7 @@ def descend_measured(
     halvings = np.zeros(energy.shape, dtype=np.int64)
     move = now.move.copy()
     shortest, shortest_length, shortest_edge = z.copy(), length.copy(), edge.copy()
-    done = _converged(slope, energy, move, length)
+    done = _converged(slope, energy, move, length, tolerance)
     if watch is not None:
         watch(int(done.sum()))
     rows_then: np.ndarray | None = None
@@ -171,7 +173,7 @@ def descend_measured(
                 length[shorter],
                 edge[shorter],
             )
-            done[took] = _converged(slope[took], energy[took], move[took], length[took])
+            done[took] = _converged(slope[took], energy[took], move[took], length[took], tolerance)
         alpha[kept] *= 0.5
         halvings[kept] += 1
         done[kept] = halvings[kept] > MAX_HALVINGS
@@ -204,8 +206,10 @@ def _group_rows(layout: EnergyLayout, n_rows: int) -> list[np.ndarray]:
     return [np.arange(n_rows)] if layout.groups is None else [index for index, _ in layout.groups]
 
 
-def _converged(slope: np.ndarray, energy: np.ndarray, move: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """(B,) bool: the curves whose step moves no point by more than :data:`MOVE_TOLERANCE` of its length, or
-    predicts an energy decrease below :data:`TOLERANCE` of its energy (all (B,) float64)."""
-    out: np.ndarray = (move <= MOVE_TOLERANCE * length) | ~(-slope > TOLERANCE * energy)
+def _converged(
+    slope: np.ndarray, energy: np.ndarray, move: np.ndarray, length: np.ndarray, tolerance: float
+) -> np.ndarray:
+    """(B,) bool: the curves whose step moves no point by more than ``tolerance`` of its length, or predicts an
+    energy decrease below :data:`TOLERANCE` of its energy (all (B,) float64)."""
+    out: np.ndarray = (move <= tolerance * length) | ~(-slope > TOLERANCE * energy)
     return out

@@ -19,7 +19,7 @@ from agm.geodesic._support.checks import call_model
 from agm.geodesic.graph.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
 from agm.geodesic.refinement.evaluation import Pending
-from agm.geodesic.refinement.gauss_newton import Measured, begin_descent, descend_measured
+from agm.geodesic.refinement.gauss_newton import MOVE_TOLERANCE, Measured, begin_descent, descend_measured
 from agm.geodesic.refinement.recharting import MARGIN
 from agm.models.protocol import SemiAtlasModel
 
@@ -39,6 +39,7 @@ class RefineSettings:
     batch_size: int
     fuse: bool = False  # the Jacobians' decodings in the energy's call (a cheap decoder, see descend_measured)
     warm: bool = False  # the points alone descend first (an expensive decoder, see descend_and_measure)
+    tolerance: float = MOVE_TOLERANCE  # a curve stops when its step moves no point by more than this of its length
 
 
 class BestCurves:
@@ -95,6 +96,7 @@ def _descend(
         watch,
         settings.fuse,
         begun,
+        settings.tolerance,
     )
 
 
