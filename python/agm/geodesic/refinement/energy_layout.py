@@ -28,9 +28,10 @@ import torch
 from agm.geodesic.refinement.curve_batch import CurveBatch
 
 #: Layouts kept by structure (least recently used dropped first).
-CACHE_SIZE = 64
-#: Only layouts of at most this many decoded rows are kept (a few MB in all).
-CACHE_ROWS = 1 << 14
+CACHE_SIZE = 32
+#: Only layouts of at most this many decoded rows are kept: a layout holds about 123 bytes a row (measured: 63 KB for
+#: a 33-point curve at 16 steps a segment), so the kept ones take at most about 16 MB.
+CACHE_ROWS = 4096
 
 
 @dataclass(frozen=True)
