@@ -11,6 +11,7 @@ import contextlib
 import os
 import warnings
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -64,3 +65,23 @@ def _forget_decode_policies() -> None:
     from agm.geodesic.graph.policy_cache import forget_policies
 
     forget_policies()
+
+
+@pytest.fixture
+def count_decodes(monkeypatch: pytest.MonkeyPatch) -> Callable[[torch.nn.Module], list[int]]:
+    """``count_decodes(model)``: the model's ``decode`` wrapped for the test; returns the list that every call appends
+    its number of latents to."""
+
+    def patch(model: torch.nn.Module) -> list[int]:
+        rows: list[int] = []
+        decode = model.decode
+
+        def counting(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            rows.append(int(z.shape[0]))
+            out: torch.Tensor = decode(z, y)
+            return out
+
+        monkeypatch.setattr(model, "decode", counting)
+        return rows
+
+    return patch

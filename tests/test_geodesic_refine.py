@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -154,20 +155,12 @@ def _great_circle_angle(model: SphereAtlas, path: geodesic.GeodesicPath) -> floa
 
 
 def test_a_looser_tolerance_stops_sooner_and_a_stricter_one_follows_the_great_circle_closer(
-    monkeypatch: pytest.MonkeyPatch,
+    count_decodes: Callable[[torch.nn.Module], list[int]],
 ) -> None:
     """``tolerance`` bounds how far a curve's last step would still move it: fewer decodings at a loose one, the
     shape no worse (in the median over pairs) at a strict one; never above the graph path either way."""
     model, paths, _ = _sphere_pairs(8, 5)
-    rows: list[int] = []
-    decode = model.decode
-
-    def counting(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        rows.append(int(z.shape[0]))
-        out: torch.Tensor = decode(z, y)
-        return out
-
-    monkeypatch.setattr(model, "decode", counting)
+    rows = count_decodes(model)
     decoded, angles = {}, {}
     for tolerance in (0.0, 2e-4, 3e-2):
         rows.clear()

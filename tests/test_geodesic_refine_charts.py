@@ -17,7 +17,7 @@ from agm import geodesic
 from agm.geodesic.paths.refine import curve_path, restart_paths
 from agm.geodesic.refinement.curve_batch import pad_curves
 from agm.geodesic.refinement.energy_layout import energy_layout
-from agm.geodesic.refinement.evaluation import begin, evaluate, jacobians
+from agm.geodesic.refinement.evaluation import begin, begin_curves, jacobians
 from agm.geodesic.refinement.gauss_newton import minimise_energy
 from agm.models.analytic import CylinderAtlas, SphereAtlas
 from agm.models.flat_torus import FlatTorusAtlas
@@ -146,9 +146,9 @@ def test_gauss_newton_descent_never_raises_the_energy(seed: int, noise: float, s
     z = a[None] + t * (b - a)[None]
     z[1:-1] += noise * torch.randn(7, 2, generator=g)
     curves = pad_curves([z, z.flip(0)], [torch.zeros(9, dtype=torch.int64)] * 2, torch.ones(2, dtype=torch.float64), 1)
-    before = evaluate(model, curves, sub_steps, None, (3,)).energy
+    before = begin_curves(model, curves, sub_steps, None, (3,)).finish(None, None, None).energy
     after_curves = minimise_energy(model, curves, 20, sub_steps, None, (3,))
-    after = evaluate(model, after_curves, sub_steps, None, (3,)).energy
+    after = begin_curves(model, after_curves, sub_steps, None, (3,)).finish(None, None, None).energy
     assert bool((after <= before * (1 + 1e-12)).all())
     assert torch.equal(after_curves.latents[:, 0], curves.latents[:, 0])  # the ends are fixed
     assert torch.equal(after_curves.latents[:, -1], curves.latents[:, -1])
@@ -268,7 +268,7 @@ def test_evaluation_matches_autograd_and_a_dense_solve(sub_steps: int) -> None:
     second = torch.cat([first[:4], model.encode(x)[:, 1], 0.2 * torch.randn(3, 2, generator=g)])
     c1, c2 = torch.zeros(6, dtype=torch.int64), torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
     curves = pad_curves([first, second], [c1, c2], torch.tensor([1.0, 2.0], dtype=torch.float64), 50.0)
-    out = evaluate(model, curves, sub_steps, None, (3,))
+    out = begin_curves(model, curves, sub_steps, None, (3,)).finish(None, None, None)
     for b, (z0, c) in enumerate([(first, c1), (second, c2)]):
         z = z0.clone().requires_grad_(True)
         w = curves.weight[b, : z.shape[0] - 1]

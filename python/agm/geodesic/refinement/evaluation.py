@@ -96,26 +96,30 @@ class Pending:
     jacobians: list[np.ndarray | None]
 
 
-def evaluate(
+def begin_curves(
     model: SemiAtlasModel,
     curves: CurveBatch,
     sub_steps: int,
     eps: float | None,
     data_shape: tuple[int, ...],
     batch_size: int = 1 << 30,
-) -> Evaluation:
-    """Energy, Gauss-Newton step, its slope, the chart violation, length and edge of every curve (see the module
-    docstring).
+    fuse: bool = False,
+) -> Pending:
+    """The forward half of an evaluation of ``curves`` on their own layout (see the module docstring): its energy,
+    lengths, violation and edge (the smallest psi_c of each curve's free points) can decide what to do with the
+    curves before the rest is run (a descent's first evaluation, ``begun`` of
+    :func:`agm.geodesic.refinement.gauss_newton.descend_measured`); ``finish(None, None, None)`` gives the whole
+    :class:`Evaluation`.
 
     Args:
         model: an AGM (``decode``; ``partition`` when ``eps`` is given), in eval mode, on the curves' device.
         curves: the curves (B >= 1).  sub_steps: n of the energy (>= 1).  eps: the chart threshold or None.
         data_shape: S, the shape of one decoding (for ``partition``).  batch_size: points per decoder call.
+        fuse: the Jacobians' shifted points decoded in the rows' call (a cheap decoder).
     """
-    layout = energy_layout(curves, sub_steps, batch_size)
+    layout = energy_layout(curves, sub_steps, batch_size, fuse)
     latents = curves.latents.detach().cpu().numpy()
-    pending = begin(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, True)
-    return pending.finish(None, None, None)
+    return begin(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, True)
 
 
 def jacobians(

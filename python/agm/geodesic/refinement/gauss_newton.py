@@ -110,8 +110,9 @@ def descend_measured(
     curves done (converged or stopped) so far. ``fuse``: decode the Jacobians' shifted points in the same call as
     the curves' points and sub-steps (one decoder call and its overhead less per evaluation; their backward pass, of
     zeros, then runs too: for a cheap decoder only). ``begun``: the forward half of the first evaluation, already
-    run on these curves (:func:`begin_descent`), or None. ``tolerance``: a curve stops when its step moves no point
-    by more than this fraction of its length (:data:`MOVE_TOLERANCE` by default).
+    run on these curves (:func:`~agm.geodesic.refinement.evaluation.begin_curves`), or None. ``tolerance``: a curve
+    stops when its step moves no point by more than this fraction of its length (:data:`MOVE_TOLERANCE` by
+    default).
 
     The loop's bookkeeping (which curves go on, the line search's step sizes, the latents themselves) is on the
     host, in numpy; the device decodes.
@@ -182,23 +183,6 @@ def descend_measured(
     return curves.moved(torch.from_numpy(z).to(device)), Measured(
         length, edge, shortest, shortest_length, shortest_edge
     )
-
-
-def begin_descent(
-    model: SemiAtlasModel,
-    curves: CurveBatch,
-    sub_steps: int,
-    eps: float | None,
-    data_shape: tuple[int, ...],
-    batch_size: int = 1 << 30,
-    fuse: bool = False,
-) -> Pending:
-    """The forward half of :func:`descend_measured`'s first evaluation of ``curves`` (same arguments): its energy,
-    lengths, violation and edge (the smallest psi_c of each curve's free points) decide what to do with the curves
-    before they descend (``begun``)."""
-    layout = energy_layout(curves, sub_steps, batch_size, fuse)
-    z = curves.latents.detach().cpu().numpy().copy()
-    return begin(model, layout, z, curves.latents.device, eps, data_shape, batch_size, True)
 
 
 def _group_rows(layout: EnergyLayout, n_rows: int) -> list[np.ndarray]:

@@ -18,8 +18,8 @@ import torch
 from agm.geodesic._support.checks import call_model
 from agm.geodesic.graph.curves import decode_points, edges_per_batch, segment_lengths
 from agm.geodesic.refinement.curve_batch import CurveBatch, pad_curves
-from agm.geodesic.refinement.evaluation import Pending
-from agm.geodesic.refinement.gauss_newton import MOVE_TOLERANCE, Measured, begin_descent, descend_measured
+from agm.geodesic.refinement.evaluation import Pending, begin_curves
+from agm.geodesic.refinement.gauss_newton import MOVE_TOLERANCE, Measured, descend_measured
 from agm.geodesic.refinement.recharting import MARGIN
 from agm.models.protocol import SemiAtlasModel
 
@@ -190,7 +190,7 @@ def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> tupl
     if out.all():
         return out, None
     if settings.fuse and not out.any() and settings.barrier == settings.eps:
-        begun = begin_descent(
+        begun = begin_curves(
             settings.model,
             curves,
             settings.sub_steps,
