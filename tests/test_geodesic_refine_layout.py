@@ -152,3 +152,14 @@ def test_a_cheap_decoders_check_begins_the_descent_and_the_descent_goes_on_from_
     assert torch.equal(went_on[0].latents, afresh[0].latents)
     for a, b in zip(went_on[1:], afresh[1:]):
         assert np.array_equal(a, b)
+
+
+def test_a_kept_layout_cannot_be_written_into() -> None:
+    """Kept layouts are shared by every call of their structure: their arrays are read-only."""
+    layouts._KEPT.clear()
+    layouts.energy_layout(_curves(1, 2), 3)
+    (kept,) = layouts._KEPT.values()
+    with pytest.raises(ValueError, match="read-only"):
+        kept.ia[0] = 1
+    with pytest.raises(ValueError, match="read-only"):
+        kept.band[0][0, 0] = 1

@@ -96,7 +96,7 @@ def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30,
         if kept is not None:
             _KEPT.move_to_end(key)
     if kept is None:
-        kept = _layout(curves, count, charts, unit, sub_steps, batch_size, fuse)
+        kept = _read_only(_layout(curves, count, charts, unit, sub_steps, batch_size, fuse))
         with _LOCK:
             _KEPT[key] = kept
             while len(_KEPT) > CACHE_SIZE:
@@ -106,6 +106,17 @@ def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30,
 
 _KEPT: OrderedDict[tuple[object, ...], EnergyLayout] = OrderedDict()
 _LOCK = threading.Lock()
+
+
+def _read_only(layout: EnergyLayout) -> EnergyLayout:
+    """``layout`` with its numpy arrays made read-only: a kept layout is shared by every call (and thread) that
+    refines curves of its structure, so a write into one would be a bug; it raises instead."""
+    for field in dataclasses.fields(layout):
+        value = getattr(layout, field.name)
+        for array in value if isinstance(value, tuple) else (value,):
+            if isinstance(array, np.ndarray):
+                array.setflags(write=False)
+    return layout
 
 
 def _rounded(unit: np.ndarray) -> np.ndarray:
