@@ -6,7 +6,8 @@ installed agm. The task is the one bench_refine.py runs in process, on the same 
 or ``trained`` (a checkpoint's graph paths). Per method (one by one, all in one call): wall and CPU seconds per
 path, the lengths, and on the sphere the largest angle of each curve to its great circle.
 
-Usage: python benchmarks/_refine_base_worker.py DIR sphere|trained SEED [CHECKPOINT POINTS PAIRS]
+Usage: python benchmarks/_refine_base_worker.py DIR sphere SEED [N_GOOD N_POLE]
+       python benchmarks/_refine_base_worker.py DIR trained SEED CHECKPOINT POINTS PAIRS
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def main() -> None:
         g = torch.Generator().manual_seed(seed)
         data = model.points(torch.randn(N_POINTS, 3, generator=g))
         graph = geodesic.build_graph(model, data, k=K, eps=EPS, n_steps=N_STEPS, progress=False)
-        q0, q1 = _sphere_pairs(model, seed, N_GOOD, N_POLE)
+        n_good, n_pole = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) > 5 else (N_GOOD, N_POLE)
+        q0, q1 = _sphere_pairs(model, seed, n_good, n_pole)
         a, b = model.coordinates(q0).double().numpy(), model.coordinates(q1).double().numpy()
         paths = [geodesic.shortest_path(model, q0[i], q1[i], graph=graph) for i in range(q0.shape[0])]
         paths[0].refine()  # the decoder's and torch's own first call

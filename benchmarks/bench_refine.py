@@ -9,7 +9,9 @@ method on all 20 pairs, in turn):
   ``refine(tolerance=...)``), and ``refine_paths`` of all 20 in one call;
 * agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched
   (skipped where that file no longer imports); ``--base DIR``: another revision's whole package (a ``python/`` tree
-  with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched;
+  with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched, and
+  with it this checkout in the same kind of process ("now (fresh process)", the two in alternating order), so that
+  the A/B compares like with like (agm in this process runs beside JAX and stochman);
 * GEORCE (likely_geometry's ProbGEORCE with lambda = 0, T = 100, tol 1e-4, jit; JAX) in chart 0, when JAX is
   installed and a likely_geometry checkout is given (``--likely-geometry DIR``, it is not on PyPI);
 * stochman 0.3.0 ``connecting_geodesic`` (cubic spline, Adam, library defaults) in chart 0, when installed.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +52,8 @@ from agm.models.analytic import SphereAtlas  # noqa: E402
 
 N_POINTS, K, EPS, N_STEPS = 2000, 20, 0.05, 15
 N_GOOD, N_POLE = 15, 5
+#: Pairs in chart 0 and near its pole with ``--quick``.
+QUICK_PAIRS = (4, 1)
 BEFORE = "cbbd7c6"  # the last commit with the L-BFGS refine
 
 
@@ -78,17 +83,41 @@ def _before_module(rev: str) -> ModuleType | None:
     return module
 
 
-def _base_round(args: Any, task: str) -> dict[str, Any] | None:
-    """One round of ``--base DIR``'s refinement (benchmarks/_refine_base_worker.py, a fresh process), or None."""
+def _worker_rounds(args: Any, task: str, round_: int) -> dict[str, dict[str, Any]]:
+    """One round of every fresh-process peer (benchmarks/_refine_base_worker.py): ``--base DIR``'s refinement and,
+    with ``--base``, this checkout's in the same kind of process ("now (fresh process)"), in alternating order
+    (so that neither always runs first): {peer label: {method: row}}."""
     if args.base is None:
-        return None
-    command = [sys.executable, str(Path(__file__).resolve().parent / "_refine_base_worker.py"), str(args.base), task]
-    command.append(str(args.seed))
-    if task == "trained":
-        command += [str(args.checkpoint), str(args.trained_points), str(args.trained_pairs)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=3600)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+        return {}
+    peers = [("--base", Path(args.base)), ("now (fresh process)", _now_tree())]
+    out = {}
+    for label, directory in peers if round_ % 2 == 0 else peers[::-1]:
+        command = [sys.executable, str(Path(__file__).resolve().parent / "_refine_base_worker.py"), str(directory)]
+        command += [task, str(args.seed)]
+        if task == "trained":
+            command += [str(args.checkpoint), str(args.trained_points), str(args.trained_pairs)]
+        elif args.quick:
+            command += [str(QUICK_PAIRS[0]), str(QUICK_PAIRS[1])]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=3600)
+        out[label] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+_NOW_TREE: list[Path] = []
+
+
+def _now_tree() -> Path:
+    """A copy of this checkout's ``python/`` tree with the installed native core beside it (made once), so that the
+    worker runs this checkout exactly as it runs ``--base``."""
+    if not _NOW_TREE:
+        import agm._core
+
+        root = Path(tempfile.mkdtemp(prefix="agm-now-"))
+        shutil.copytree(REPO / "python", root / "python", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        core = Path(agm._core.__file__)
+        shutil.copy2(core, root / "python" / "agm" / core.name)
+        _NOW_TREE.append(root)
+    return _NOW_TREE[0]
 
 
 def _sphere_pairs(model: SphereAtlas, seed: int, n_good: int, n_pole: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +221,7 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         model, model.points(torch.randn(N_POINTS, 3, generator=g)), k=K, eps=EPS, n_steps=N_STEPS, progress=False
     )
     build_s = time.perf_counter() - t0
-    n_good, n_pole = (4, 1) if args.quick else (N_GOOD, N_POLE)
+    n_good, n_pole = QUICK_PAIRS if args.quick else (N_GOOD, N_POLE)
     q0, q1 = _sphere_pairs(model, args.seed, n_good, n_pole)
     true = model.distance(q0, q1).numpy()
     a, b = model.coordinates(q0).double().numpy(), model.coordinates(q1).double().numpy()
@@ -212,16 +241,15 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         out = fn()
         return out, time.perf_counter() - t, time.process_time() - c
 
-    def record_base() -> None:
-        base = _base_round(args, "sphere")
-        for method, row in (base or {}).items():
-            name = (
-                f"agm refine of --base, {method}" if method == "one by one" else f"agm refine of --base, {n} {method}"
-            )
-            timing = timings.setdefault(name, Timing())
-            timing.times.append(row["wall_s_per_path"])
-            timing.cpu_times.append(row["cpu_s_per_path"])
-            results[name] = (np.array(row["lengths"]), np.array(row["deviations"]))
+    def record_workers(round_: int) -> None:
+        for label, rows in _worker_rounds(args, "sphere", round_).items():
+            for method, row in rows.items():
+                what = method if method == "one by one" else f"{n} {method}"
+                name = f"agm refine of {label}, {what}"
+                timing = timings.setdefault(name, Timing())
+                timing.times.append(row["wall_s_per_path"])
+                timing.cpu_times.append(row["cpu_s_per_path"])
+                results[name] = (np.array(row["lengths"]), np.array(row["deviations"]))
 
     georce = _georce(args.likely_geometry)
     setup: dict[str, float] = {"agm_build_s": build_s}
@@ -230,7 +258,7 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         setup["georce_jit_s"] = seconds
     stochman = _stochman()
     geodesic.shortest_path(model, q0[0], q1[0], graph=graph).refine()  # the decoder's and torch's own first call
-    for _ in range(args.repeats):
+    for round_ in range(args.repeats):
         paths, seconds, cpu = clock(
             lambda: [geodesic.shortest_path(model, q0[i], q1[i], graph=graph) for i in range(n)]
         )
@@ -283,7 +311,7 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
             out, seconds, cpu = clock(lambda: [stochman(z0[i], z1[i]) for i in range(n)])
             lengths = np.array([np.linalg.norm(np.diff(c, axis=0), axis=1).sum() for c in out])
             record("stochman connecting_geodesic, chart 0", seconds, cpu, lengths, out)
-        record_base()
+        record_workers(round_)
     rows = {
         name: {"per_geodesic": timings[name].as_dict(), **_summary(*results[name], true, n_good)} for name in timings
     }
@@ -293,6 +321,9 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         "refined_never_above_graph": bool((one <= graph_len).all() and (batch <= graph_len).all()),
         "batched_equals_one_by_one": bool(np.allclose(one, batch, rtol=1e-5, atol=0)),
     }
+    fresh = results.get("agm refine of now (fresh process), one by one")
+    if fresh is not None:  # this checkout in a fresh process refines the same curves
+        correct["fresh_process_equals_in_process"] = bool(np.allclose(fresh[0], one, rtol=1e-5, atol=0))
     return {"n_pairs": n, "n_in_chart": n_good, "setup": setup, "methods": rows, "correct": correct}
 
 
@@ -339,15 +370,16 @@ def trained(args: Any, before: ModuleType | None) -> dict[str, Any]:
         methods["before, all in one call"] = lambda: before.refine_paths(paths, eps=EPS)
     timings = {name: Timing() for name in methods}
     ratio: dict[str, list[float]] = {}
-    for _ in range(args.trained_repeats):
+    for round_ in range(args.trained_repeats):
         for name, fn in methods.items():
             refined = timings[name].record(fn)
             ratio[name] = [float(r.length / p) for r, p in zip(refined, graph_len)]
-        for method, row in (_base_round(args, "trained") or {}).items():
-            name = f"--base, {method}"
-            timings.setdefault(name, Timing()).times.append(row["wall_s_per_path"] * len(paths))
-            timings[name].cpu_times.append(row["cpu_s_per_path"] * len(paths))
-            ratio[name] = [r / p for r, p in zip(row["lengths"], row["graph_lengths"])]
+        for label, rows in _worker_rounds(args, "trained", round_).items():
+            for method, row in rows.items():
+                name = f"{label}, {method}"
+                timings.setdefault(name, Timing()).times.append(row["wall_s_per_path"] * len(paths))
+                timings[name].cpu_times.append(row["cpu_s_per_path"] * len(paths))
+                ratio[name] = [r / p for r, p in zip(row["lengths"], row["graph_lengths"])]
     n = len(paths)
     return {
         "checkpoint": str(args.checkpoint),
@@ -416,7 +448,7 @@ def main() -> None:
     for name, row in s["methods"].items():
         t = row["per_geodesic"]
         print(
-            f"  {name:<42s} {t['median_s'] * 1e3:8.2f} ms (cpu {t['cpu_median_s'] * 1e3:7.2f})  length err "
+            f"  {name:<56s} {t['median_s'] * 1e3:8.2f} ms (cpu {t['cpu_median_s'] * 1e3:7.2f})  length err "
             f"{row['length_error_median']:.1e} / {row['length_error_max']:.1e}  deviation "
             f"{row['deviation_rad_median']:.1e} / {row['deviation_rad_max']:.1e} rad"
         )
@@ -424,7 +456,7 @@ def main() -> None:
     if "trained" in payload:
         for name, row in payload["trained"]["methods"].items():
             print(
-                f"  trained {name:<26s} {row['per_path_s'] * 1e3:9.1f} ms/path  refined/graph "
+                f"  trained {name:<40s} {row['per_path_s'] * 1e3:9.1f} ms/path  refined/graph "
                 f"{row['refined_over_graph_median']:.4f} (max {row['refined_over_graph_max']:.4f})"
             )
 

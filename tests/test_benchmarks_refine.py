@@ -4,9 +4,12 @@ checks (refined never above the graph path, batched equal to one by one); timing
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -27,6 +30,30 @@ def test_bench_refine_quick(tmp_path: Path) -> None:
         assert row["per_geodesic"]["min_s"] > 0 and row["deviation_rad_max"] >= 0
     assert methods["agm refine, one by one"]["length_error_max"] < methods["agm graph path"]["length_error_max"]
     assert set(result["first_call"]) == {"first_refine_s", "second_refine_s", "overhead_s"}
+
+
+def test_bench_refine_runs_a_base_tree_and_this_checkout_in_fresh_processes(tmp_path: Path) -> None:
+    """``--base DIR`` with DIR a copy of this checkout (its python/ tree and the installed core): both fresh-process
+    peers run, and they refine the curves the in-process agm refines (the bench checks it and exits 1 otherwise)."""
+    import agm._core
+
+    base = tmp_path / "base"
+    shutil.copytree(BENCHMARKS.parent / "python", base / "python", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    core = Path(agm._core.__file__)
+    shutil.copy2(core, base / "python" / "agm" / core.name)
+    out = tmp_path / "bench_refine.json"
+    _run(
+        [str(BENCHMARKS / "bench_refine.py"), "--quick", "--before", "", "--repeats", "1", "--base", str(base)]
+        + ["--out", str(out)]
+    )
+    result = json.loads(out.read_text())
+    assert result["correctness_passed"] is True
+    assert result["sphere"]["correct"]["fresh_process_equals_in_process"] is True
+    methods = result["sphere"]["methods"]
+    for peer in ("--base", "now (fresh process)"):
+        assert methods[f"agm refine of {peer}, one by one"]["length_error_max"] == pytest.approx(
+            methods["agm refine, one by one"]["length_error_max"], rel=1e-4
+        )
 
 
 def test_bench_transitions_quick(tmp_path: Path) -> None:
