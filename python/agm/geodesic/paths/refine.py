@@ -134,8 +134,8 @@ def refine_paths(
             than this fraction of its length (the first-order distance to the minimum of the step's model: a shape
             criterion), or when the step predicts an energy decrease below 1e-7 of its energy; >= 0. Measured on
             the sphere's 20 pairs (``benchmarks/bench_refine.py --tolerances``, benchmarks/README.md): the default
-            2e-4 leaves a largest angle to the great circle of 3.1e-4 rad; 5e-4 takes about 0.9x the time for
-            9.2e-4 rad, 1e-3 0.86x for 5.0e-3 rad, at the same length errors (median 4e-6).
+            2e-4 leaves a largest angle to the great circle of 3.1e-4 rad; 5e-4 takes 0.88-0.95x the time for
+            9.2e-4 rad, 1e-3 0.80-0.87x for 5.0e-3 rad, at the same length errors (median 4e-6).
         progress: a tqdm bar of the curves converged (and of each re-charting round's). None (default): shown only
             when the first evaluation says the descent may take over ``agm._progress.LONG_S`` seconds (``steps``
             evaluations like it) and stderr is a terminal or a notebook; True / False force it (the CLI passes
