@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import sys
 import time
 from collections.abc import Sequence
@@ -158,7 +159,7 @@ def refine_paths(
         raise ValueError(f"jump_weight must be > 0; got {jump_weight!r}")
     if eps is not None and not 0.0 <= float(eps) < 1.0:
         raise ValueError(f"eps must be a number in [0, 1); got {eps!r}")
-    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+    if not (isinstance(tolerance, numbers.Real) and math.isfinite(float(tolerance)) and float(tolerance) >= 0):
         raise ValueError(f"tolerance must be a finite number >= 0; got {tolerance!r}")
     if baseline not in ("graph", "resampled"):
         raise ValueError(f"baseline must be 'graph' or 'resampled'; got {baseline!r}")
