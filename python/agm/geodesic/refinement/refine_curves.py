@@ -201,19 +201,8 @@ def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> tupl
         )
         return begun.edge <= MARGIN * settings.eps, begun
     one_chart = curves if not out.any() else curves.rows(torch.nonzero(~switching)[:, 0])
-    valid = one_chart.valid
-    x = decode_points(
-        settings.model.decode,
-        one_chart.latents[valid],
-        one_chart.charts[valid],
-        settings.batch_size,
-        curves.latents.device,
-    )
-    psi = call_model("partition", settings.model.partition, x.reshape(-1, *settings.data_shape))
-    own = psi.gather(1, one_chart.charts[valid][:, None])[:, 0]
-    own_all = torch.ones(valid.shape, dtype=own.dtype, device=own.device).index_put((valid,), own)
-    near = ((own_all <= MARGIN * settings.eps) & one_chart.free).any(dim=1)
-    out[~out] = near.cpu().numpy()
+    near = _edges(settings, one_chart, decoded(settings, one_chart)) <= MARGIN * settings.eps
+    out[~out] = near
     return out, None
 
 
@@ -284,9 +273,15 @@ def measure_edges(settings: RefineSettings, curves: CurveBatch) -> tuple[np.ndar
         )
     gap = torch.linalg.vector_norm(x[:, 1:] - x[:, :-1], dim=2).double()
     lengths = torch.where(jump, gap, inner).sum(dim=1).cpu().numpy()
+    return lengths, _edges(settings, curves, x)
+
+
+def _edges(settings: RefineSettings, curves: CurveBatch, x: torch.Tensor) -> np.ndarray:
+    """(B,) float64: the smallest psi_c of each curve's free points in their own charts (inf without free points),
+    from x (B, L, D) float32, the points' decodings (:func:`decoded`); one partition call."""
     valid = curves.valid
-    psi = call_model("partition", model.partition, x[valid].reshape(-1, *settings.data_shape))
-    own = psi.gather(1, y[valid][:, None])[:, 0].double()
-    own_free = torch.full(valid.shape, torch.inf, dtype=torch.float64, device=device).index_put((valid,), own)
-    edge = torch.where(curves.free, own_free, torch.inf).amin(dim=1)
-    return lengths, edge.cpu().numpy()
+    psi = call_model("partition", settings.model.partition, x[valid].reshape(-1, *settings.data_shape))
+    own = psi.gather(1, curves.charts[valid][:, None])[:, 0].double()
+    own_free = torch.full(valid.shape, torch.inf, dtype=torch.float64, device=x.device).index_put((valid,), own)
+    edge: np.ndarray = torch.where(curves.free, own_free, torch.inf).amin(dim=1).cpu().numpy()
+    return edge
