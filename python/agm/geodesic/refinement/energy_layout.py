@@ -84,9 +84,9 @@ def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30,
     charts = curves.charts.cpu().numpy()
     weight = curves.weight.cpu().numpy()
     scale = curves.scale.cpu().numpy()
-    n_sub = _sub_steps(count, charts, sub_steps) - 1
-    rows = int((count + (count - 1) * n_sub).sum())
-    if (curves.n_curves > 1 and rows > batch_size) or rows > CACHE_ROWS or not bool(np.all(scale > 0)):
+    rows = _curve_rows(count, _sub_steps(count, charts, sub_steps) - 1)
+    total = int(rows.sum())
+    if not _one_call(rows, batch_size) or total > CACHE_ROWS or not bool(np.all(scale > 0)):
         return _layout(curves, count, charts, weight, sub_steps, batch_size, fuse)
     unit = _rounded(weight / scale[:, None])
     where = (tuple(curves.latents.shape), str(curves.latents.device), sub_steps, fuse)
@@ -145,6 +145,18 @@ def _sub_steps(count: np.ndarray, charts: np.ndarray, sub_steps: int) -> int:
     segment = np.arange(length - 1)[None, :] < count[:, None] - 1
     inner = segment & (charts[:, 1:] == charts[:, :-1])
     return sub_steps if length > 1 and sub_steps > 1 and bool(inner.any()) else 1
+
+
+def _curve_rows(count: np.ndarray, n_sub: int) -> np.ndarray:
+    """(B,) int64: the decoded rows of each curve of ``count`` (B,) points, ``n_sub`` sub-steps a segment."""
+    out: np.ndarray = count + (count - 1) * n_sub
+    return out
+
+
+def _one_call(rows: np.ndarray, batch_size: int) -> bool:
+    """Whether curves of ``rows`` (B,) decoded rows are evaluated in one decoder call (else in groups, ``_groups``):
+    one curve always is."""
+    return rows.size < 2 or int(rows.sum()) <= batch_size
 
 
 def _layout(
@@ -264,12 +276,11 @@ def _groups(
     one does not), with their layouts; None where all fit together. Curves evaluated in groups keep every group's
     activations alive for its own backward pass only: a conv decoder on a CPU then decodes as fast as for one curve
     (measured: 6 trained-MNIST curves in one call 1.03x the CPU time of one by one without groups)."""
-    count = curves.count.tolist()
-    rows = [n + (n - 1) * n_sub for n in count]
-    if len(rows) < 2 or sum(rows) <= batch_size:
+    rows = _curve_rows(curves.count.cpu().numpy(), n_sub)
+    if _one_call(rows, batch_size):
         return None
     bounds, total = [0], 0
-    for b, r in enumerate(rows):
+    for b, r in enumerate(rows.tolist()):
         if total and total + r > batch_size:
             bounds.append(b)
             total = 0
