@@ -95,8 +95,8 @@ def pad_curves(
     c_pad = np.stack([np.concatenate([c, np.repeat(c[-1:], k)]) if k else c for c, k in zip(c_host, tail)])
     weight = segment_weights(c_pad, count, scale.cpu().numpy(), jump_weight)
     return CurveBatch(
-        torch.from_numpy(z_pad.astype(np.float32, copy=False)).to(device),
-        torch.from_numpy(c_pad.astype(np.int64, copy=False)).to(device),
+        torch.from_numpy(z_pad).to(device),
+        torch.from_numpy(c_pad).to(device),
         torch.from_numpy(count).to(device),
         torch.from_numpy(weight).to(device),
         scale,
