@@ -29,6 +29,7 @@ Usage: python benchmarks/bench_refine.py [--quick] [--likely-geometry DIR] [--ch
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -103,21 +104,22 @@ def _worker_rounds(args: Any, task: str, round_: int) -> dict[str, dict[str, Any
     return out
 
 
-_NOW_TREE: list[Path] = []
-
-
+@functools.cache
 def _now_tree() -> Path:
     """A copy of this checkout's ``python/`` tree with the installed native core beside it (made once), so that the
     worker runs this checkout exactly as it runs ``--base``."""
-    if not _NOW_TREE:
-        import agm._core
+    return copy_checkout(Path(tempfile.mkdtemp(prefix="agm-now-")))
 
-        root = Path(tempfile.mkdtemp(prefix="agm-now-"))
-        shutil.copytree(REPO / "python", root / "python", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-        core = Path(agm._core.__file__)
-        shutil.copy2(core, root / "python" / "agm" / core.name)
-        _NOW_TREE.append(root)
-    return _NOW_TREE[0]
+
+def copy_checkout(root: Path) -> Path:
+    """``root`` holding this checkout's ``python/`` tree with the installed native core copied in: a DIR that
+    ``_refine_base_worker.py`` (and ``--base``) takes."""
+    import agm._core
+
+    shutil.copytree(REPO / "python", root / "python", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    core = Path(agm._core.__file__)
+    shutil.copy2(core, root / "python" / "agm" / core.name)
+    return root
 
 
 def _sphere_pairs(model: SphereAtlas, seed: int, n_good: int, n_pole: int) -> tuple[torch.Tensor, torch.Tensor]:

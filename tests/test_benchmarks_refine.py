@@ -4,7 +4,6 @@ checks (refined never above the graph path, batched equal to one by one); timing
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,12 +34,13 @@ def test_bench_refine_quick(tmp_path: Path) -> None:
 def test_bench_refine_runs_a_base_tree_and_this_checkout_in_fresh_processes(tmp_path: Path) -> None:
     """``--base DIR`` with DIR a copy of this checkout (its python/ tree and the installed core): both fresh-process
     peers run, and they refine the curves the in-process agm refines (the bench checks it and exits 1 otherwise)."""
-    import agm._core
-
-    base = tmp_path / "base"
-    shutil.copytree(BENCHMARKS.parent / "python", base / "python", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-    core = Path(agm._core.__file__)
-    shutil.copy2(core, base / "python" / "agm" / core.name)
+    saved = list(sys.path)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from bench_refine import copy_checkout
+    finally:
+        sys.path[:] = saved
+    base = copy_checkout(tmp_path / "base")
     out = tmp_path / "bench_refine.json"
     _run(
         [str(BENCHMARKS / "bench_refine.py"), "--quick", "--before", "", "--repeats", "1", "--base", str(base)]

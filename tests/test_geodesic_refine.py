@@ -169,7 +169,7 @@ def test_a_looser_tolerance_stops_sooner_and_a_stricter_one_follows_the_great_ci
         angles[tolerance] = float(np.median([_great_circle_angle(model, r) for r in refined]))
         assert all(r.length <= p.length for p, r in zip(paths, refined))
     loose = np.float32(3e-2)
-    assert decoded[loose] < decoded[2e-4] < decoded[0.0]
+    assert decoded[loose] < decoded[2e-4] <= decoded[0.0]  # 0 goes on where 2e-4 stops, on the same trajectory
     assert angles[0.0] <= angles[2e-4] * 1.05 + 1e-6 and angles[2e-4] < angles[loose]
 
 
