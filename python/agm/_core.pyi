@@ -30,6 +30,39 @@ class UnreachableError(ValueError):
 def hardware_threads() -> int:
     """Number of hardware threads the core uses when ``n_threads=0``."""
 
+def curve_step(
+    jt: NDArray[np.float64],
+    gradient: NDArray[np.float64],
+    free: NDArray[np.int64],
+    start: NDArray[np.int64],
+    diag_weight: NDArray[np.float64],
+    off_weight: NDArray[np.float64],
+    moved: NDArray[np.float64] | None = None,
+    change: NDArray[np.float64] | None = None,
+    damping: float = 0.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+    """The Gauss-Newton step -H^-1 g of many discrete curves at once (refinement of geodesics): one block Cholesky
+    per curve of its block-tridiagonal matrix, diagonal blocks diag_weight[f] J_f^T J_f + level I (level = damping
+    times the curve's mean diagonal), upper blocks off_weight[f] J_f^T J_(f+1) between consecutive free points of one
+    curve; with ``moved`` and ``change`` (s, y) updated by BFGS along s per curve (where s.y > 0).
+
+    Args:
+        jt: (P, d, D) float64 J^T of every point.  gradient: (P, d) float64.  free: (F,) int64 rows of jt, curve
+            after curve.  start: (C,) int64 each curve's first free point (0 first, strictly increasing, < F).
+        diag_weight: (F,) float64.  off_weight: (F - 1,) float64.  moved, change: (F, d) float64 each, or None.
+        damping: >= 0.
+
+    Non-finite entries of jt, gradient, moved or change give non-finite steps in their own curve only.
+
+    Returns:
+        (step (F, d) float64, move (F,) float64 |J_f step_f|, positive_definite): False where some curve's matrix
+        was not positive definite in floating point (then the step is incomplete: take another solver).
+
+    Raises:
+        ValueError: shapes that do not fit, a bad ``start``, non-finite weights or damping.
+        IndexError: a free point outside [0, P).  TypeError: an array of another dtype.
+    """
+
 def hop_diameter(
     indptr: NDArray[np.int64],
     indices: NDArray[np.int64],

@@ -1,14 +1,19 @@
-"""The Gauss-Newton step of many curves at once: one banded linear solve, and its secant (BFGS) correction.
+"""The Gauss-Newton step of many curves at once: a block Cholesky solve per curve, and its secant (BFGS) correction.
 
 The matrix of a curve's chord energy sum_s w_s |G(z_b) - G(z_a)|^2, with the metric frozen at the curve points
-(J^T J: the GEORCE idea), is block tridiagonal with d x d blocks; the blocks of all curves form one banded system (no
-coupling between curves; bandwidth 2 d - 1), solved by one LAPACK call (``dpbsv``, the Cholesky factorisation of
-the band) on the host. From the second step on, the matrix is updated by BFGS along the curve's last move (the secant
-of the exact gradient, :func:`secant_corrected`): the Gauss-Newton matrix leaves out the decoder's second
-derivatives, the manifold's curvature, so alone it contracts a long curve's error slowly (by about (length / pi)^2
-per step on the unit sphere).
+(J^T J: the GEORCE idea), is block tridiagonal with d x d blocks (no coupling between curves). The native core
+(``agm._core.curve_step``: numpy in and out, the GIL released) assembles and factors every curve's blocks and
+applies the secant in one call; where some curve's matrix is not positive definite in floating point, all curves
+of the call are solved as one banded system (bandwidth 2 d - 1) by LAPACK (``dpbsv``, the Cholesky factorisation of
+the band), and by a dense least-squares solve where that fails too (:func:`banded_step`). Measured on the sphere
+(benchmarks/README.md, "Issue 25, sixth round"): the numpy and LAPACK step took 0.18 ms of each evaluation's ~1 ms.
 
-Floor: :mod:`agm.geodesic.refinement` (numpy and scipy only).
+From the second step on, the matrix is updated by BFGS along the curve's last move (the secant of the exact
+gradient, :func:`secant_corrected`): the Gauss-Newton matrix leaves out the decoder's second derivatives, the
+manifold's curvature, so alone it contracts a long curve's error slowly (by about (length / pi)^2 per step on the
+unit sphere).
+
+Floor: :mod:`agm.geodesic.refinement` (numpy, scipy and the native core).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.linalg.lapack import dpbsv
+
+from agm._core import curve_step
 
 if TYPE_CHECKING:
     from agm.geodesic.refinement.energy_layout import EnergyLayout
@@ -31,8 +38,40 @@ def gauss_newton_step(
     """(F, d) float64 step -H^-1 g at the free points, H the block-tridiagonal Gauss-Newton matrix of the chord
     energy sum_s w_s |G(z_b) - G(z_a)|^2 (fixed and padded points held); jt (P, d, D) float64 the points'
     transposed Jacobians, gradient (P, d) float64; ``secant``: (s, y) (F, d) each, see :func:`secant_corrected`.
+    Solved by the native core, or by :func:`banded_step` where a curve's matrix is not positive definite.
 
     Also (F,) float64 |J_f step_f|, each free point's decoded displacement."""
+    d = gradient.shape[1]
+    if layout.free.size == 0:
+        return np.zeros((0, d)), np.zeros(0)
+    moved, change = (None, None) if secant is None else (_float64(secant[0]), _float64(secant[1]))
+    step, move, definite = curve_step(
+        _float64(jt),
+        _float64(gradient),
+        layout.free,
+        layout.free_start,
+        layout.diag_weight,
+        layout.off_weight,
+        moved,
+        change,
+        DAMPING,
+    )
+    if definite:
+        return step, move
+    return banded_step(layout, jt, gradient, secant)
+
+
+def _float64(values: np.ndarray) -> np.ndarray:
+    """``values`` as a C-contiguous float64 array (the native core converts nothing; a float32 move is widened here,
+    as numpy's products with the float64 Jacobians would)."""
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def banded_step(
+    layout: EnergyLayout, jt: np.ndarray, gradient: np.ndarray, secant: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gauss_newton_step` by numpy and LAPACK: all curves' blocks in one banded matrix, one ``dpbsv`` (the
+    dense least-squares solution where the band is not positive definite), then :func:`secant_corrected`."""
     free, d = layout.free, gradient.shape[1]
     if free.size == 0:
         return np.zeros((0, d)), np.zeros(0)
