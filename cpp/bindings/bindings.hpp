@@ -25,6 +25,7 @@ void bind_distances(py::module_& m);
 void bind_distance_paths(py::module_& m);
 void bind_ellipse(py::module_& m);
 void bind_curve_step(py::module_& m);
+void bind_curve_energy(py::module_& m);
 
 // The AtlasGraph class object registered by bind_atlas_graph, to add more methods to it.
 inline GraphClass graph_class(py::module_& m) { return py::reinterpret_borrow<GraphClass>(m.attr("AtlasGraph")); }

@@ -36,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
     agm::bindings::bind_distance_paths(m);
     agm::bindings::bind_ellipse(m);
     agm::bindings::bind_curve_step(m);
+    agm::bindings::bind_curve_energy(m);
 }

@@ -30,6 +30,28 @@ class UnreachableError(ValueError):
 def hardware_threads() -> int:
     """Number of hardware threads the core uses when ``n_threads=0``."""
 
+def curve_energy(
+    x: NDArray[np.float32], order: NDArray[np.int64], weight: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float32]]:
+    """The discrete energy of many decoded polylines at once (refinement of geodesics): polyline b visits the rows
+    order[b, 0], ..., order[b, M - 1] of x; its edges are the float32 differences x[order[b, e + 1]] -
+    x[order[b, e]] (a held vertex, the same row twice, gives a zero edge).
+
+    Args:
+        x: (R, D) float32 decoded rows.  order: (B, M) int64 rows in [0, R), M >= 1.  weight: (B, M - 1) float64
+            finite energy weight of every edge.
+
+    Non-finite entries of x are not refused: they give non-finite energies (a refused line-search trial).
+
+    Returns:
+        (energy, length, upstream): (B,) float64 sum_e weight[b, e] |edge|^2, (B,) float64 sum_e |edge| (summed in
+        float64), and (R, D) float32 the energy's derivative by every row (accumulated in float64).
+
+    Raises:
+        ValueError: shapes that do not fit, non-finite weights.  IndexError: a row outside [0, R).
+        TypeError: an array of another dtype.
+    """
+
 def curve_step(
     jt: NDArray[np.float64],
     gradient: NDArray[np.float64],

@@ -1,9 +1,10 @@
 """Where every decoded row of an energy evaluation comes from and where it goes: the layout of a set of curves.
 
-Built once per set of curves, on the host, not per iteration (see :mod:`agm.geodesic.refinement.evaluation`). Its
-linear maps are sparse matrices (scipy CSR), so that every evaluation is a few sparse products on the host, whatever
-the number of curves: the rows' latents from the points' (lerp), the fine polylines' edges from the decoded rows, and
-the transposes of both for the energy's gradient.
+Built once per set of curves, on the host, not per iteration (see :mod:`agm.geodesic.refinement.evaluation`), so
+that every evaluation is a few array operations on the host, whatever the number of curves: the rows' latents from
+the points' (lerp, index arrays) and its adjoint for the energy's gradient (a sparse matrix, scipy CSC); the fine
+polylines' rows (``order``), from which the native core (``agm._core.curve_energy``) sums the energy, the lengths
+and the energy's derivative by the decoded rows in one call.
 
 A layout depends on the curves' structure (their point counts, charts and the pattern of their segment weights), not
 on their latents, and only through a factor per curve on their energy scales: the layouts of sets of curves that fit
@@ -29,8 +30,8 @@ from agm.geodesic.refinement.curve_batch import CurveBatch
 
 #: Layouts kept by structure (least recently used dropped first).
 CACHE_SIZE = 32
-#: Only layouts of at most this many decoded rows are kept: a layout holds about 123 bytes a row (measured: 63 KB for
-#: a 33-point curve at 16 steps a segment), so the kept ones take at most about 16 MB.
+#: Only layouts of at most this many decoded rows are kept: a layout holds about 83 bytes a row (measured: 42.6 KB
+#: for a 33-point curve at 16 steps a segment), so the kept ones take at most about 11 MB.
 CACHE_ROWS = 4096
 
 
@@ -52,8 +53,7 @@ class EnergyLayout:
     t: np.ndarray  # (R, 1) float32 every row's place between them
     decode_charts: torch.Tensor  # (R + d P,) int64 on the device: the rows' charts, then the shifted points'
     point_charts: np.ndarray  # (P,) int64 the chart of every point
-    edges: scipy.sparse.csr_matrix  # (B (M - 1), R) float32 +-1: the fine polylines' edges from the decoded rows
-    edges_t: scipy.sparse.csc_matrix  # (R, B (M - 1)) float64: its transpose (the derivative by the decoded rows)
+    order: np.ndarray  # (B, M) int64: the rows of every fine polyline's vertices (``agm._core.curve_energy``)
     spread: scipy.sparse.csc_matrix  # (P, R) float64: the rows' derivative by the points' latents (lerp's adjoint)
     fine_weight: np.ndarray  # (B, M - 1) float64 energy weight of every fine edge
     n_points: int  # P
@@ -190,7 +190,6 @@ def _layout(
     ia = np.concatenate([point_flat, np.repeat(first, n_sub)])
     ib = np.concatenate([point_flat, np.repeat(first + 1, n_sub)])
     t = np.concatenate([np.zeros(n_points), np.tile(np.arange(1, n) / n, sb.size)])
-    n_rows = ia.size
     row_charts = charts.reshape(-1)[ia]
     held = np.repeat(row_of[:, :-1, None], n, axis=2)  # (B, L - 1, n): held at the segment's first point
     if n_sub > 0:
@@ -206,7 +205,6 @@ def _layout(
     pair = np.zeros_like(free)
     pair[:, :-1] = free[:, :-1] & free[:, 1:]  # free point i and free point i + 1
     off_weight = np.where(pair, -2.0 * np.pad(weight, ((0, 0), (0, 1))), 0.0)[free][:-1]
-    edges = _edge_matrix(order, n_rows)
     decode_charts = np.concatenate([row_charts, np.tile(row_charts[:n_points], d)])
     return EnergyLayout(
         shape=(b, length, d),
@@ -215,10 +213,7 @@ def _layout(
         t=t.astype(np.float32)[:, None],
         decode_charts=torch.from_numpy(decode_charts).to(device),
         point_charts=row_charts[:n_points],
-        edges=edges,
-        edges_t=scipy.sparse.csc_matrix(
-            (edges.data.astype(np.float64), edges.indices, edges.indptr), edges.shape[::-1]
-        ),
+        order=np.ascontiguousarray(order, dtype=np.int64),
         spread=_spread_matrix(flat_row[ia], flat_row[ib], t, n_points),
         fine_weight=fine.reshape(b, -1),
         n_points=n_points,
@@ -235,16 +230,6 @@ def _layout(
         upper=np.triu(np.ones((d, d), dtype=bool)),
         groups=_groups(curves, sub_steps, n_sub, batch_size, fuse),
     )
-
-
-def _edge_matrix(order: np.ndarray, n_rows: int) -> scipy.sparse.csr_matrix:
-    """(B (M - 1), R) float32: fine edge e of curve b is x[order[b, e + 1]] - x[order[b, e]] (0 where both are one
-    row: a held vertex). Each product row adds -x_tail and then x_head in float32, so the edges are the float32
-    differences a path's length is measured with."""
-    head, tail = order[:, 1:].reshape(-1), order[:, :-1].reshape(-1)
-    data = np.tile(np.array([-1.0, 1.0], dtype=np.float32), head.size)
-    indptr = np.arange(0, 2 * head.size + 1, 2)
-    return scipy.sparse.csr_matrix((data, np.stack([tail, head], axis=1).reshape(-1), indptr), (head.size, n_rows))
 
 
 def _spread_matrix(a: np.ndarray, b: np.ndarray, t: np.ndarray, n_points: int) -> scipy.sparse.csc_matrix:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from agm._core import curve_energy
 from agm.geodesic._support.checks import call_model, check_decoded
 from agm.geodesic.refinement.banded_step import gauss_newton_step
 from agm.geodesic.refinement.curve_batch import CurveBatch
@@ -164,7 +165,7 @@ def begin(
             for index, part in layout.groups
         ]
         return _joined(parts, latents)
-    b, _, d = layout.shape
+    d = layout.shape[2]
     n, r = layout.n_points, layout.n_rows
     flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)
     start = flat[layout.ia]
@@ -177,14 +178,12 @@ def begin(
         decoded = _decoded(model, inputs, charts, batch_size, check)
     host = decoded.detach().cpu().numpy()
     x = host[:n]
-    wide = (layout.edges @ host[:r]).astype(np.float64).reshape(b, -1, host.shape[1])  # float32 differences
-    square = np.einsum("bmk,bmk->bm", wide, wide)
-    energy, length = (layout.fine_weight * square).sum(axis=1), np.sqrt(square).sum(axis=1)
+    energy, length, upstream = curve_energy(host[:r], layout.order, layout.fine_weight)
     violation, edge = _chart_terms(model, layout, decoded.detach()[:n], eps, data_shape)
     used: list[np.ndarray | None] = [None]
 
     def finish(secant: Secant | None, stale: list[np.ndarray | None] | None, accepted: np.ndarray | None) -> Evaluation:
-        gradient = _gradient(layout, inputs, decoded, wide)
+        gradient = _gradient(layout, inputs, decoded, upstream)
         if stale is not None and stale[0] is not None:
             jt = stale[0]
         elif layout.fuse:
@@ -271,17 +270,15 @@ def _evaluation(
     return Evaluation(energy, full_step.reshape(shape), slope, violation, length, edge, grad.reshape(shape), move)
 
 
-def _gradient(layout: EnergyLayout, inputs: torch.Tensor, decoded: torch.Tensor, wide: np.ndarray) -> np.ndarray:
+def _gradient(layout: EnergyLayout, inputs: torch.Tensor, decoded: torch.Tensor, upstream: np.ndarray) -> np.ndarray:
     """(P, d) float64 the energy's gradient at the points: one backward pass through the decoder alone.
 
     The energy's derivative by the decodings (a polyline's: 2 w (x_k - x_(k-1)) - 2 w (x_(k+1) - x_k) at every
-    vertex, summed over the vertices that share a row) is the edge matrix's transpose times 2 w (x_(e+1) - x_e), and
-    that of the points' latents the spread matrix times the rows' (lerp's adjoint); autograd runs only the decoder's
-    vector-Jacobian product. inputs: the decoded latents (the first R rows: points and sub-steps) with their graph
-    to ``decoded``; wide: (B, M - 1, D) float64 the fine polylines' edges."""
+    vertex, summed over the vertices that share a row) is ``upstream`` (R, D) float32 (``agm._core.curve_energy``),
+    and that of the points' latents the spread matrix times the rows' (lerp's adjoint); autograd runs only the
+    decoder's vector-Jacobian product. inputs: the decoded latents (the first R rows: points and sub-steps) with their
+    graph to ``decoded``."""
     r = layout.n_rows
-    slope = (2.0 * layout.fine_weight)[:, :, None] * wide  # dE / d(x_(e+1) - x_e)
-    upstream = np.asarray(layout.edges_t @ slope.reshape(-1, wide.shape[2]), dtype=np.float32)
     with torch.enable_grad():  # a scalar: grad_outputs would import torch.fx's sympy (~1 s) on the first call
         weighted = decoded[:r] * torch.from_numpy(upstream).to(decoded.device)
         (through,) = torch.autograd.grad(weighted.sum(), [inputs])
