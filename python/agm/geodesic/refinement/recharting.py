@@ -90,8 +90,11 @@ def rechart(
     # where no chart clears the margin, the current charts stay allowed
     stuck: np.ndarray = ~np.asarray(allowed.any(axis=1))[position_of]
     allowed[position_of[stuck], point_charts[stuck]] = True
-    settled = _settled(model, x, point_charts_t[first], curve_of[opens], eps, data_shape, batch_size) & (psi_np > eps)
-    settled |= allowed
+    # whether a chart holds a position in its band matters only where it does not hold it with room (``allowed``)
+    band = (psi_np > eps) & ~allowed
+    settled = allowed.copy()
+    if band.any():  # else the band's check (an encoding, a decoding, a partition call) changes nothing
+        settled |= _settled(model, x, point_charts_t[first], curve_of[opens], eps, data_shape, batch_size) & band
     starts = np.searchsorted(curve_of[opens], np.arange(curves.n_curves + 1))
     scale_np = curves.scale.cpu().numpy()
     new_latents: list[torch.Tensor] = []
