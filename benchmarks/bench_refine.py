@@ -6,7 +6,8 @@ good (height > -0.3) and 5 with one end near its pole (height < -0.8). Methods, 
 method on all 20 pairs, in turn):
 
 * agm graph path (``shortest_path``), then ``path.refine()`` one by one (also at each ``--tolerances`` value of
-  ``refine(tolerance=...)``), and ``refine_paths`` of all 20 in one call;
+  ``refine(tolerance=...)``); the 20 graph paths in one call (``shortest_paths``), then ``refine_paths`` of them in
+  one call; and the whole geodesic as issue 25 times it, graph path plus refinement, one by one and in one call;
 * agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched
   (skipped where that file no longer imports); ``--base DIR``: another revision's whole package (a ``python/`` tree
   with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched, and
@@ -56,6 +57,9 @@ N_GOOD, N_POLE = 15, 5
 #: Pairs in chart 0 and near its pole with ``--quick``.
 QUICK_PAIRS = (4, 1)
 BEFORE = "cbbd7c6"  # the last commit with the L-BFGS refine
+#: The whole geodesic as issue 25 times it (its table: "graph path + refine()"), one by one and in one call.
+ONE_TOTAL = "agm per geodesic, one by one: shortest_path + refine()"
+BATCH_TOTAL = "agm per geodesic, {n} in one call: shortest_paths + refine_paths"
 
 
 def _before_module(rev: str) -> ModuleType | None:
@@ -265,10 +269,22 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
             lambda: [geodesic.shortest_path(model, q0[i], q1[i], graph=graph) for i in range(n)]
         )
         record("agm graph path", seconds, cpu, np.array([p.length for p in paths]), _agm_curves(model, paths))
+        path_s, path_cpu = seconds, cpu
         refined, seconds, cpu = clock(lambda paths=paths: [p.refine() for p in paths])
         record(
             "agm refine, one by one", seconds, cpu, np.array([p.length for p in refined]), _agm_curves(model, refined)
         )
+        lengths, curves = np.array([p.length for p in refined]), _agm_curves(model, refined)
+        record(ONE_TOTAL, path_s + seconds, path_cpu + cpu, lengths, curves)
+        many, seconds, cpu = clock(lambda: geodesic.shortest_paths(model, q0, q1, graph=graph))
+        record(
+            f"agm graph paths, {n} in one call",
+            seconds,
+            cpu,
+            np.array([p.length for p in many]),
+            _agm_curves(model, many),
+        )
+        paths_s, paths_cpu = seconds, cpu
         for tolerance in args.tolerances:
             refined, seconds, cpu = clock(lambda paths=paths, tol=tolerance: [p.refine(tolerance=tol) for p in paths])
             record(
@@ -278,14 +294,10 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
                 np.array([p.length for p in refined]),
                 _agm_curves(model, refined),
             )
-        refined, seconds, cpu = clock(lambda paths=paths: geodesic.refine_paths(paths))
-        record(
-            f"agm refine_paths, {n} in one call",
-            seconds,
-            cpu,
-            np.array([p.length for p in refined]),
-            _agm_curves(model, refined),
-        )
+        refined, seconds, cpu = clock(lambda many=many: geodesic.refine_paths(many))
+        lengths, curves = np.array([p.length for p in refined]), _agm_curves(model, refined)
+        record(f"agm refine_paths, {n} in one call", seconds, cpu, lengths, curves)
+        record(BATCH_TOTAL.format(n=n), paths_s + seconds, paths_cpu + cpu, lengths, curves)
         if before is not None:
             refined, seconds, cpu = clock(lambda paths=paths: [before.refine_paths([p], eps=EPS)[0] for p in paths])
             record(
@@ -322,6 +334,9 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
     correct = {
         "refined_never_above_graph": bool((one <= graph_len).all() and (batch <= graph_len).all()),
         "batched_equals_one_by_one": bool(np.allclose(one, batch, rtol=1e-5, atol=0)),
+        "batched_paths_equal_one_by_one": bool(
+            np.allclose(results[f"agm graph paths, {n} in one call"][0], graph_len, rtol=1e-5, atol=0)
+        ),
     }
     fresh = results.get("agm refine of now (fresh process), one by one")
     if fresh is not None:  # this checkout in a fresh process refines the same curves

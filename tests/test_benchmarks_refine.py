@@ -25,6 +25,18 @@ def test_bench_refine_quick(tmp_path: Path) -> None:
     assert result["benchmark"] == "bench_refine" and result["correctness_passed"] is True
     methods = result["sphere"]["methods"]
     assert {"agm graph path", "agm refine, one by one", "agm refine, one by one, tolerance 0.001"} <= set(methods)
+    n = result["sphere"]["n_pairs"]
+    one, batch = (
+        methods["agm per geodesic, one by one: shortest_path + refine()"],
+        methods[f"agm per geodesic, {n} in one call: shortest_paths + refine_paths"],
+    )
+    pieces = (
+        (one, ("agm graph path", "agm refine, one by one")),
+        (batch, (f"agm graph paths, {n} in one call", f"agm refine_paths, {n} in one call")),
+    )
+    for total, parts in pieces:  # each round's total is its graph paths' time plus its refinement's
+        assert total["per_geodesic"]["min_s"] >= sum(methods[p]["per_geodesic"]["min_s"] for p in parts) * (1 - 1e-9)
+    assert result["sphere"]["correct"]["batched_paths_equal_one_by_one"] is True
     for row in methods.values():
         assert row["per_geodesic"]["min_s"] > 0 and row["deviation_rad_max"] >= 0
     assert methods["agm refine, one by one"]["length_error_max"] < methods["agm graph path"]["length_error_max"]

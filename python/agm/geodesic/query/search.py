@@ -9,6 +9,7 @@ pair) is not split: each rank solves it alone, and the lazy edges it decodes sta
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
@@ -27,13 +28,14 @@ from agm.geodesic._support.checks import (
 )
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_objects, gather_rows, is_sharded, on_every_rank, share
-from agm.geodesic.graph.curves import default_batch_size
+from agm.geodesic.graph.curves import default_batch_size, interior_decodings
+from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate
 from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied, check_policy
 from agm.geodesic.graph.record import ATTACH_RULES, AttachRule, GraphRecord
 from agm.geodesic.paths.path import GeodesicPath
 from agm.geodesic.query.advice import joining_advice
-from agm.geodesic.query.attach import Attachments, attach
+from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments, attach
 from agm.geodesic.query.direct import PairEnds, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
@@ -43,6 +45,10 @@ from agm.geodesic.query.routes import Route
 from agm.models.protocol import SemiAtlasModel, model_device
 
 Method = Literal["astar", "dijkstra"]
+
+#: Attachment edges are decoded when attached where all of them take at most this long at the graph's measured
+#: decode rate (seconds; see :func:`_cheap_attachments`).
+EAGER_ATTACH_S = 2e-3
 
 
 class PathOptions(TypedDict, total=False):
@@ -264,6 +270,17 @@ def _describe(b: int, components: set[int], att: Attachments, sizes: np.ndarray)
     return f"charts {charts}, components " + ", ".join(f"{i} (size {sizes[i]})" for i in sorted(components))
 
 
+def _cheap_attachments(graph: GraphRecord, att: Attachments) -> int:
+    """The points that decoding every pending attachment edge of ``att`` when attached takes, where that is at most
+    :data:`EAGER_ATTACH_S` at the graph's measured decode rate (a cheap decoder), else 0. Each LazySP round that
+    would decode some of them lazily costs a search and its bookkeeping: on the sphere (2,000 points, k = 20, 15
+    steps) a query took 5.8 ms in about 5 rounds, 3.6 ms in one with its attachments decoded up front. An expensive
+    decoder (a trained conv decoder: ~1,400 points/s) keeps its attachments lazy (issue 12)."""
+    rate = graph.decode_policy.measured if graph.decode_policy is not None else 0.0
+    points = int((~att.evaluated).sum()) * interior_decodings(graph.n_steps)
+    return points if 0 < points <= EAGER_ATTACH_S * rate else 0
+
+
 def _attach_unique(
     model: SemiAtlasModel,
     graph: GraphRecord,
@@ -286,6 +303,11 @@ def _attach_unique(
 
     with evaluating(model), applied(policy):  # all ends in one pass: fewer, fuller decoder batches
         att = attach(graph, model, unique.reshape(-1, *both.shape[1:]), policy.batch_size, dev, label, rule)
+        points = _cheap_attachments(graph, att)
+        if points:  # in one decoder call (at most EAGER_ATTACH_S of decoding)
+            one_call = dataclasses.replace(policy, batch_size=max(policy.batch_size, points))
+            context = DecodeContext(model, dev, one_call, graph.n_steps)
+            evaluate(AttachmentEdgeKind(graph, att), np.arange(att.nodes.size), context)
     warn_far_queries(graph, unique, att, label)
     return QuerySet.of(att, inv[: a.shape[0]], inv[a.shape[0] :])
 
