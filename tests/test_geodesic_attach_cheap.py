@@ -4,6 +4,7 @@ decoder's stay lazy (issue 12). Oracle: the same queries with lazy attachments (
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -56,16 +57,11 @@ def test_cheap_decoder_attaches_exactly_and_finds_the_same_paths() -> None:
     assert cheap_stats.rounds < lazy_stats.rounds
 
 
-def test_attachments_decoded_up_front_in_one_call() -> None:
+def test_attachments_decoded_up_front_in_one_call(
+    count_decodes: Callable[[torch.nn.Module], list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     model, graph, x0, x1 = _setup()
-    calls: list[int] = []
-    decode = model.decode
-
-    def counted(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        calls.append(int(z.shape[0]))
-        return decode(z, y)
-
-    model.decode = counted  # type: ignore[method-assign]
+    calls = count_decodes(model)
     record = _record(graph, 1e12)
     att_calls: list[int] = []
     original = search.evaluate
@@ -76,11 +72,8 @@ def test_attachments_decoded_up_front_in_one_call() -> None:
         att_calls.extend(calls[before:])
         return out
 
-    search.evaluate = watched  # type: ignore[assignment]
-    try:
-        search.shortest_path(model, x0[0], x1[0], record)  # type: ignore[arg-type]
-    finally:
-        search.evaluate = original  # type: ignore[assignment]
+    monkeypatch.setattr(search, "evaluate", watched)
+    search.shortest_path(model, x0[0], x1[0], record)  # type: ignore[arg-type]
     copies = len(att_calls) and att_calls[0] // (K * interior_decodings(N_STEPS))
     assert len(att_calls) == 1 and att_calls[0] == copies * K * interior_decodings(N_STEPS) and copies >= 2
 
