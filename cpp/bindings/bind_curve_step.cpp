@@ -10,9 +10,11 @@ namespace agm::bindings {
 
 namespace {
 
-// A (rows, cols) float64 C-contiguous aligned array, its entries copied (finiteness not required: see curve_step.hpp).
-std::vector<double> copy_float64(const py::array& a, const std::string& name, py::ssize_t ndim,
-                                 const std::vector<py::ssize_t>& shape, const char* hint) {
+// A float64 C-contiguous aligned array of the given shape (-1: any), read through its pointer: its values are not
+// checked (non-finite ones stay in their curve, see curve_step.hpp), so the core may read the caller's buffer while
+// the GIL is released.
+const double* float64_data(const py::array& a, const std::string& name, py::ssize_t ndim,
+                           const std::vector<py::ssize_t>& shape, const char* hint) {
     checks::require_dtype<double>(a, name);
     checks::require_aligned<double>(a, name);
     checks::require_ndim(a, ndim, name, hint);
@@ -22,8 +24,7 @@ std::vector<double> copy_float64(const py::array& a, const std::string& name, py
             throw py::value_error(name + " must have shape " + hint + "; got " + checks::shape_string(a));
         }
     }
-    const auto* data = static_cast<const double*>(a.data());
-    return std::vector<double>(data, data + a.size());
+    return static_cast<const double*>(a.data());
 }
 
 // A numpy array given as a Python object (TypeError for anything else: nothing is converted).
@@ -41,8 +42,8 @@ py::tuple curve_step_of(const py::array& jt, const py::array& gradient, const py
                         double damping) {
     checks::require_ndim(jt, 3, "jt", "(P, d, D)");
     const py::ssize_t p = jt.shape(0), d = jt.shape(1), ambient = jt.shape(2);
-    const auto jt_copy = copy_float64(jt, "jt", 3, {p, d, ambient}, "(P, d, D)");
-    const auto gradient_copy = copy_float64(gradient, "gradient", 2, {p, d}, "(P, d) of jt's P and d");
+    const double* jt_data = float64_data(jt, "jt", 3, {p, d, ambient}, "(P, d, D)");
+    const double* gradient_data = float64_data(gradient, "gradient", 2, {p, d}, "(P, d) of jt's P and d");
     const auto free_copy = checks::copy_vector<std::int64_t>(free, "free", "(F,)");
     const auto f = static_cast<py::ssize_t>(free_copy.size());
     const auto start_copy = checks::copy_vector<std::int64_t>(start, "start", "(C,)");
@@ -50,23 +51,26 @@ py::tuple curve_step_of(const py::array& jt, const py::array& gradient, const py
     const auto off_copy = checks::copy_vector<double>(off_weight, "off_weight", "(F - 1,)");
     const bool secant = !moved.is_none();
     if (secant == change.is_none()) throw py::value_error("moved and change must be given together (or both None)");
-    std::vector<double> moved_copy, change_copy;
+    py::array moved_array, change_array;  // kept alive for the call
+    const double *moved_data = nullptr, *change_data = nullptr;
     if (secant) {
-        moved_copy = copy_float64(as_array(moved, "moved"), "moved", 2, {f, d}, "(F, d)");
-        change_copy = copy_float64(as_array(change, "change"), "change", 2, {f, d}, "(F, d)");
+        moved_array = as_array(moved, "moved");
+        change_array = as_array(change, "change");
+        moved_data = float64_data(moved_array, "moved", 2, {f, d}, "(F, d)");
+        change_data = float64_data(change_array, "change", 2, {f, d}, "(F, d)");
     }
     CurveStepInput in;
-    in.jt = jt_copy.data();
+    in.jt = jt_data;
     in.n_points = static_cast<std::size_t>(p);
     in.dim = static_cast<std::size_t>(d);
     in.ambient = static_cast<std::size_t>(ambient);
-    in.gradient = gradient_copy.data();
+    in.gradient = gradient_data;
     in.free = checks::view_of(free_copy);
     in.start = checks::view_of(start_copy);
     in.diag_weight = checks::view_of(diag_copy);
     in.off_weight = checks::view_of(off_copy);
-    in.moved = secant ? moved_copy.data() : nullptr;
-    in.change = secant ? change_copy.data() : nullptr;
+    in.moved = moved_data;
+    in.change = change_data;
     in.damping = damping;
     CurveStep out;
     {

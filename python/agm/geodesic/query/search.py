@@ -274,7 +274,8 @@ def _cheap_attachments(graph: GraphRecord, att: Attachments) -> int:
     """The points that decoding every pending attachment edge of ``att`` when attached takes, where that is at most
     :data:`EAGER_ATTACH_S` at the graph's measured decode rate (a cheap decoder), else 0. Each LazySP round that
     would decode some of them lazily costs a search and its bookkeeping: on the sphere (2,000 points, k = 20, 15
-    steps) a query took 5.8 ms in about 5 rounds, 3.6 ms in one with its attachments decoded up front. An expensive
+    steps) a query took 5.8 ms in about 5 rounds, 2.9 ms in one with its attachments decoded up front in one call. An
+    expensive
     decoder (a trained conv decoder: ~1,400 points/s) keeps its attachments lazy (issue 12)."""
     rate = graph.decode_policy.measured if graph.decode_policy is not None else 0.0
     points = int((~att.evaluated).sum()) * interior_decodings(graph.n_steps)

@@ -15,12 +15,14 @@ only), the Jacobians J = dG_c/dz of the points by d forward differences (forward
 2.13, far above the decoder's own cost; for a cheap decoder the shifted points are decoded in the rows' own call) and
 the step (:mod:`agm.geodesic.refinement.banded_step`).
 
-The device decodes; everything else is on the host, in numpy: the decodings come back once per call and the
-energy, lengths, the derivative by the decodings and the gradient by the latents are sparse products with the
-layout's matrices, for all curves at once. Measured on the sphere (20 curves of 33 points one by one, 1 torch
-thread): the same evaluation in torch operations dispatched 2-3x as many operations, each 3-5 us.
+The device decodes; everything else is on the host: the decodings come back once per call, the energy, lengths and
+the derivative by the decodings of all curves are one call of the native core (``agm._core.curve_energy``), the
+gradient by the latents a sparse product with the layout's lerp adjoint. Measured on the sphere (20 curves of 33
+points one by one, 1 torch thread): the same evaluation in torch operations dispatched 2-3x as many operations,
+each 3-5 us; with the native energy instead of two sparse products, a refined path took 0.92x the time
+(benchmarks/README.md, "Issue 25, sixth round").
 
-Floor: :mod:`agm.geodesic.refinement` (imports the support floor's checks only).
+Floor: :mod:`agm.geodesic.refinement` (imports the support floor's checks and the native core only).
 """
 
 from __future__ import annotations
