@@ -71,6 +71,9 @@ class AtlasCurve:
     _batch_size: int = field(default=1024, repr=False)  # decoded points per call: the graph's decode policy
     _decode_rate: float = field(default=0.0, repr=False)  # its measured points per second (0: not measured)
     shortest_length: float = float("nan")
+    # (L, D) float32 decodings of the points where the query had them (graph nodes, attached copies), else None:
+    # refinement resamples from them instead of decoding the points again
+    _positions: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def length_excess(self) -> float:

@@ -194,15 +194,16 @@ def refine_paths(
     meter = _Bar(progress, len(current), steps)
     with evaluating(settings.model), torch.no_grad(), meter:
         curves = _path_curves(current, points, settings.jump_weight, first._device)
+        positions = _path_positions(current)  # the graph paths' decodings, where the query kept them
         if baseline == "graph":
             bar = np.array([p.length for p in current])
         else:
-            bar = measure(settings, resampled(settings, curves, points))[0]
+            bar = measure(settings, resampled(settings, curves, points, positions))[0]
         levels = [n for n in (points // 4, points // 2) if n >= 4 and coarse_to_fine] + [points]
         index = np.arange(len(current))  # the path of each row of ``curves``
         begun = None  # the first evaluation's forward half, where the re-charting check ran it and kept the curves
         for level, n_points in enumerate(levels):
-            curves = resampled(settings, curves, n_points)
+            curves = resampled(settings, curves, n_points, positions if level == 0 else None)
             if level == 0 and recharting:  # on the resampled points: the graph's detours
                 # through charts the energy does not need are dropped, transitions go where two charts both hold
                 charted, changed, begun = _rechart_where_needed(settings, curves)
@@ -408,6 +409,18 @@ def _path_curves(paths: Sequence[AtlasCurve], points: int, jump_weight: float, d
     return pad_curves(latents, charts, scale, jump_weight)
 
 
+def _path_positions(paths: Sequence[AtlasCurve]) -> np.ndarray | None:
+    """(B, L, D) float64 the decodings of the paths' points padded like :func:`_path_curves` (zeros), where every
+    path has them (``_positions``, from the query), else None."""
+    rows = [p._positions for p in paths if p._positions is not None]
+    if len(rows) < len(paths):
+        return None
+    out = np.zeros((len(rows), max(x.shape[0] for x in rows), rows[0].shape[1]))
+    for b, x in enumerate(rows):
+        out[b, : x.shape[0]] = x
+    return out
+
+
 def curve_path(template: C, latents: np.ndarray, charts: np.ndarray, length: float) -> C:
     """A :class:`GeodesicPath` over given curve points (e.g. a refined curve saved as JSON and read back), on the
     template path's model, device and resolution; no graph ``nodes``.
@@ -444,4 +457,5 @@ def _as_path(graph_path: C, latents: np.ndarray, charts: np.ndarray, length: flo
         data_indices=np.zeros(0, dtype=np.int64),
         chart_changes=np.flatnonzero(charts[1:] != charts[:-1]).astype(np.int64),
         shortest_length=float("nan"),
+        _positions=None,
     )

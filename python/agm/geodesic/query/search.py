@@ -375,7 +375,12 @@ def _make_path(
     nodes = route.nodes
     latents = np.concatenate([src.copy_latent[first], graph.latents[nodes], dst.copy_latent[last]])
     charts = np.concatenate([src.copy_chart[first], graph.node_chart[nodes], dst.copy_chart[last]]).astype(np.int64)
-    return _path(graph, model, device, float(route.cost), charts, latents, nodes, float(route.shortest))
+    path = _path(graph, model, device, float(route.cost), charts, latents, nodes, float(route.shortest))
+    if graph.pending_nodes is not None:  # nodes decoded on demand: some rows of graph.positions are not decodings
+        return path
+    node_positions = graph.positions[nodes].astype(np.float32, copy=False)
+    positions = np.concatenate([src.copy_position[first], node_positions, dst.copy_position[last]])
+    return dataclasses.replace(path, _positions=positions)
 
 
 def _path(

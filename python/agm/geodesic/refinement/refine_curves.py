@@ -206,10 +206,13 @@ def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> tupl
     return out, None
 
 
-def resampled(settings: RefineSettings, curves: CurveBatch, points: int) -> CurveBatch:
+def resampled(
+    settings: RefineSettings, curves: CurveBatch, points: int, positions: np.ndarray | None = None
+) -> CurveBatch:
     """Every curve's chart runs resampled into ``points`` segments in all (split by decoded length), each run's
-    points equidistant in decoded chord length; transitions and ends kept."""
-    x = decoded(settings, curves).double().cpu().numpy()
+    points equidistant in decoded chord length; transitions and ends kept. ``positions``: (B, L, D) float64 the
+    curves' decoded points where already known (a query's), else None (decoded here)."""
+    x = decoded(settings, curves).double().cpu().numpy() if positions is None else positions
     latents, charts = curves.latents.cpu().numpy(), curves.charts.cpu().numpy()
     out_latents: list[torch.Tensor] = []
     out_charts: list[torch.Tensor] = []
