@@ -162,4 +162,4 @@ def test_a_kept_layout_cannot_be_written_into() -> None:
     with pytest.raises(ValueError, match="read-only"):
         kept.ia[0] = 1
     with pytest.raises(ValueError, match="read-only"):
-        kept.band[0][0, 0] = 1
+        kept.order[0, 0] = 1

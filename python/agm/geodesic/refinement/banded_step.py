@@ -85,8 +85,9 @@ def banded_step(
     n = free.size * d
     kd = 2 * d - 1
     ab = np.zeros((kd + 1, n))
-    diag_row, diag_col, up_row, up_col = layout.band
-    ab[diag_row, diag_col] = diag[:, layout.upper]
+    band = _band(free.size, d)
+    diag_row, diag_col, up_row, up_col = band
+    ab[diag_row, diag_col] = diag[:, np.triu(np.ones((d, d), dtype=bool))]
     if free.size > 1:  # J_f^T J_(f+1) of consecutive free points (0-weighted where they are not one curve's)
         cross = at[:-1] @ at[1:].transpose(0, 2, 1)
         ab[up_row, up_col] = (layout.off_weight[:, None, None] * cross).reshape(free.size - 1, -1)
@@ -95,12 +96,26 @@ def banded_step(
         rhs = np.concatenate([rhs, secant[1].reshape(n, 1)], axis=1)
     _, solution, info = dpbsv(ab, rhs)
     if info != 0:  # not positive definite in floating point: the dense least-squares step
-        solution = _dense_solution(ab, rhs, layout.band, kd)
+        solution = _dense_solution(ab, rhs, band, kd)
     step: np.ndarray = solution[:, 0].reshape(free.size, d)
     if secant is not None:
         step = secant_corrected(layout, ab, step, solution[:, 1].reshape(free.size, d), gradient[free], secant)
     move = np.sqrt(np.maximum(np.einsum("fi,fij,fj->f", step, metric, step), 0.0))
     return step, move
+
+
+def _band(n_free: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Upper band storage (LAPACK's ``pb``: ab[kd + i - j, j] = A[i, j], kd = 2 d - 1) of the block-tridiagonal
+    matrix of ``n_free`` d x d diagonal blocks: the (band row, column) of the diagonal blocks' upper triangles
+    ((F, d (d + 1) / 2) each) and of the blocks above the diagonal ((F - 1, d^2) each)."""
+    kd = 2 * d - 1
+    r, c = np.nonzero(np.triu(np.ones((d, d), dtype=bool)))
+    blocks = np.arange(n_free)[:, None] * d
+    diag_row, diag_col = np.broadcast_to(kd + r - c, (n_free, r.size)), blocks + c
+    r2, c2 = np.divmod(np.arange(d * d), d)
+    up_row = np.broadcast_to(kd - d + r2 - c2, (max(0, n_free - 1), d * d))
+    up_col = blocks[:-1] + d + c2
+    return diag_row, diag_col, up_row, up_col
 
 
 def _dense_solution(

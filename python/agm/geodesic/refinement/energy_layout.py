@@ -30,8 +30,8 @@ from agm.geodesic.refinement.curve_batch import CurveBatch
 
 #: Layouts kept by structure (least recently used dropped first).
 CACHE_SIZE = 32
-#: Only layouts of at most this many decoded rows are kept: a layout holds about 83 bytes a row (measured: 42.6 KB
-#: for a 33-point curve at 16 steps a segment), so the kept ones take at most about 11 MB.
+#: Only layouts of at most this many decoded rows are kept: a layout holds about 77 bytes a row (measured: 39.2 KB
+#: for a 33-point curve at 16 steps a segment), so the kept ones take at most about 10 MB.
 CACHE_ROWS = 4096
 
 
@@ -66,8 +66,6 @@ class EnergyLayout:
     free_rank: np.ndarray  # (F,) int64 the curve of each free point among the C
     diag_weight: np.ndarray  # (F,) float64: 2 (w_(i-1) + w_i), the weight of J_i^T J_i
     off_weight: np.ndarray  # (F - 1,) float64: -2 w_i between free points f and f + 1 of one curve, else 0
-    band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # diagonal and upper blocks' band rows and columns
-    upper: np.ndarray  # (d, d) bool: r <= c
     groups: tuple[tuple[np.ndarray, EnergyLayout], ...] | None  # curves evaluated apart (see _groups), or None
 
     @property
@@ -226,8 +224,6 @@ def _layout(
         free_rank=np.repeat(np.arange(with_free.size), np.diff(np.append(free_start, curve_of_free.size))),
         diag_weight=diag_weight,
         off_weight=off_weight,
-        band=_band(free_rows.size, d),
-        upper=np.triu(np.ones((d, d), dtype=bool)),
         groups=_groups(curves, sub_steps, n_sub, batch_size, fuse),
     )
 
@@ -238,20 +234,6 @@ def _spread_matrix(a: np.ndarray, b: np.ndarray, t: np.ndarray, n_points: int) -
     data = np.stack([1.0 - t, t], axis=1).reshape(-1)
     indptr = np.arange(0, 2 * a.size + 1, 2)
     return scipy.sparse.csc_matrix((data, np.stack([a, b], axis=1).reshape(-1), indptr), (n_points, a.size))
-
-
-def _band(n_free: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Upper band storage (LAPACK's ``pb``: ab[kd + i - j, j] = A[i, j], kd = 2 d - 1) of the block-tridiagonal
-    matrix of ``n_free`` d x d diagonal blocks: the (band row, column) of the diagonal blocks' upper triangles
-    ((F, d (d + 1) / 2) each) and of the blocks above the diagonal ((F - 1, d^2) each)."""
-    kd = 2 * d - 1
-    r, c = np.nonzero(np.triu(np.ones((d, d), dtype=bool)))
-    blocks = np.arange(n_free)[:, None] * d
-    diag_row, diag_col = np.broadcast_to(kd + r - c, (n_free, r.size)), blocks + c
-    r2, c2 = np.divmod(np.arange(d * d), d)
-    up_row = np.broadcast_to(kd - d + r2 - c2, (max(0, n_free - 1), d * d))
-    up_col = blocks[:-1] + d + c2
-    return diag_row, diag_col, up_row, up_col
 
 
 def _groups(
