@@ -315,9 +315,11 @@ def _shifted(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _difference(moved: np.ndarray, x: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """(N, d, D) float64 forward-difference Jacobians, transposed (J^T of every point), from the decodings (d N, D)
-    float32 of the shifted copies and x (N, D) float32 of the points."""
+    """(N, d, D) float64 C-contiguous forward-difference Jacobians, transposed (J^T of every point), from the
+    decodings (d N, D) float32 of the shifted copies and x (N, D) float32 of the points. Contiguous as the native
+    step reads them (a reused, stale one is not copied again)."""
     n = x.shape[0]
     d = moved.shape[0] // max(1, n)
-    change: np.ndarray = (moved.reshape(d, n, -1) - x[None]).astype(np.float64) / width.astype(np.float64)[None]
-    return change.transpose(1, 0, 2)
+    change = (moved.reshape(d, n, -1) - x[None]).astype(np.float64) / width.astype(np.float64)[None]
+    out: np.ndarray = np.ascontiguousarray(change.transpose(1, 0, 2))
+    return out
