@@ -271,10 +271,8 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         record("agm graph path", seconds, cpu, np.array([p.length for p in paths]), _agm_curves(model, paths))
         path_s, path_cpu = seconds, cpu
         refined, seconds, cpu = clock(lambda paths=paths: [p.refine() for p in paths])
-        record(
-            "agm refine, one by one", seconds, cpu, np.array([p.length for p in refined]), _agm_curves(model, refined)
-        )
         lengths, curves = np.array([p.length for p in refined]), _agm_curves(model, refined)
+        record("agm refine, one by one", seconds, cpu, lengths, curves)
         record(ONE_TOTAL, path_s + seconds, path_cpu + cpu, lengths, curves)
         many, seconds, cpu = clock(lambda: geodesic.shortest_paths(model, q0, q1, graph=graph))
         record(
