@@ -14,23 +14,15 @@ namespace {
 // A 2-D C-contiguous aligned array of dtype T, its entries copied (the core checks them after the GIL is released).
 template <class T>
 std::vector<T> copy_matrix(const py::array& a, const std::string& name, const char* hint) {
-    checks::require_dtype<T>(a, name);
-    checks::require_aligned<T>(a, name);
-    checks::require_ndim(a, 2, name, hint);
-    checks::require_c_contiguous(a, name);
-    const auto* data = static_cast<const T*>(a.data());
+    const T* data = checks::array_data<T>(a, name, 2, hint);
     return std::vector<T>(data, data + a.size());
 }
 
 py::tuple curve_energy_of(const py::array& x, const py::array& order, const py::array& weight) {
-    checks::require_dtype<float>(x, "x");
-    checks::require_aligned<float>(x, "x");
-    checks::require_ndim(x, 2, "x", "(R, D)");
-    checks::require_c_contiguous(x, "x");
+    const float* x_data = checks::array_data<float>(x, "x", 2, "(R, D)");  // values unchecked: see the docstring
     const auto order_copy = copy_matrix<std::int64_t>(order, "order", "(B, M)");
     const auto weight_copy = copy_matrix<double>(weight, "weight", "(B, M - 1)");
-    const MatrixView<float> xv{static_cast<const float*>(x.data()), static_cast<std::size_t>(x.shape(0)),
-                               static_cast<std::size_t>(x.shape(1))};
+    const MatrixView<float> xv{x_data, static_cast<std::size_t>(x.shape(0)), static_cast<std::size_t>(x.shape(1))};
     const MatrixView<std::int64_t> ov{order_copy.data(), static_cast<std::size_t>(order.shape(0)),
                                       static_cast<std::size_t>(order.shape(1))};
     const MatrixView<double> wv{weight_copy.data(), static_cast<std::size_t>(weight.shape(0)),

@@ -15,16 +15,13 @@ namespace {
 // the GIL is released.
 const double* float64_data(const py::array& a, const std::string& name, py::ssize_t ndim,
                            const std::vector<py::ssize_t>& shape, const char* hint) {
-    checks::require_dtype<double>(a, name);
-    checks::require_aligned<double>(a, name);
-    checks::require_ndim(a, ndim, name, hint);
-    checks::require_c_contiguous(a, name);
+    const double* data = checks::array_data<double>(a, name, ndim, hint);
     for (py::ssize_t i = 0; i < ndim; ++i) {
         if (shape[static_cast<std::size_t>(i)] >= 0 && a.shape(i) != shape[static_cast<std::size_t>(i)]) {
             throw py::value_error(name + " must have shape " + hint + "; got " + checks::shape_string(a));
         }
     }
-    return static_cast<const double*>(a.data());
+    return data;
 }
 
 // A numpy array given as a Python object (TypeError for anything else: nothing is converted).

@@ -88,6 +88,17 @@ void require_finite(const T* data, std::size_t n, const std::string& name) {
     }
 }
 
+// The data of an ndim-D array of dtype T, aligned and C-contiguous (its values are not checked: the caller decides
+// whether they may be non-finite, and copies them where the core checks them after the GIL is released).
+template <class T>
+const T* array_data(const py::array& a, const std::string& name, py::ssize_t ndim, const char* shape_hint) {
+    require_dtype<T>(a, name);
+    require_aligned<T>(a, name);
+    require_ndim(a, ndim, name, shape_hint);
+    require_c_contiguous(a, name);
+    return static_cast<const T*>(a.data());
+}
+
 // A (rows, cols) matrix of dtype T (checked by the caller or here), C-contiguous and finite.
 template <class T>
 MatrixView<T> float_matrix(const py::array& a, const std::string& name, const char* shape_hint = "(N, d)") {

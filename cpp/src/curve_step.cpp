@@ -129,7 +129,9 @@ bool solve_curve(const CurveStepInput& in, std::size_t lo, std::size_t hi, Curve
         outer_rows(jt_of(lo + k), jt_of(lo + k), d, in.ambient, 1.0, &metric[k * dd]);
         for (std::size_t i = 0; i < dd; ++i) diag[k * dd + i] = in.diag_weight[lo + k] * metric[k * dd + i];
         for (std::size_t i = 0; i < d; ++i) trace += diag[k * dd + i * d + i];
-        if (k + 1 < n) outer_rows(jt_of(lo + k), jt_of(lo + k + 1), d, in.ambient, in.off_weight[lo + k], &upper[k * dd]);
+        if (k + 1 < n) {
+            outer_rows(jt_of(lo + k), jt_of(lo + k + 1), d, in.ambient, in.off_weight[lo + k], &upper[k * dd]);
+        }
     }
     const double level = in.damping * trace / static_cast<double>(d) / static_cast<double>(n);
     for (std::size_t k = 0; k < n; ++k) {
