@@ -7,10 +7,11 @@ measurement (:func:`run_trial`): every candidate is timed several times on singl
 decoded) and its median kept, which survives a noisy neighbour, then the best ones in turn. What is timed is a
 ``Work`` callable: the build's own node decodes (:mod:`agm.geodesic.graph.measured_decode`: the measurement decodes
 nothing extra) or, in a process group where every rank needs the policy before the nodes, probe batches
-(:func:`measure_policy`). A measured policy is remembered per decoder architecture and machine
-(:mod:`agm.geodesic.graph.policy_cache`), so later builds do not measure. The policy is stored in the graph file and
-reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1, batch_size=64))`` (and the same
-argument of the queries) sets it explicitly.
+(:func:`measure_policy`); or, call by call (:class:`ResumableTrial`), the node decodes of the queries on a graph
+whose nodes are decoded on demand (:mod:`agm.geodesic.graph.node_trial`). A measured policy is remembered per decoder
+architecture and machine (:mod:`agm.geodesic.graph.policy_cache`), so later builds do not measure. The policy is
+stored in the graph file and reused by queries; ``build_graph(..., decode_policy=DecodePolicy(threads=1,
+batch_size=64))`` (and the same argument of the queries) sets it explicitly.
 
 :func:`applied` sets torch's thread count around the decode loops and restores it afterwards. The thread count
 is process-global in torch (``torch.set_num_threads``), so the context is reference-counted under one lock, like
@@ -24,17 +25,18 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from agm._threads import torch_threads
+from agm._threads import scope_entered, torch_threads
 from agm.geodesic._support.checks import call_model, check_int_in, check_positive_int
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+T = TypeVar("T")
 
 #: Batch sizes tried by :func:`measure_policy`, smallest first.
 BATCH_CANDIDATES = (16, 64, 256, 1024, 4096, 16384)
@@ -113,13 +115,23 @@ def check_policy(policy: Any) -> DecodePolicy | None:
     return policy
 
 
+#: The scope of :func:`agm._threads.torch_threads` that :func:`applied` enters.
+SCOPE = "decode_policy"
+
+
 @contextmanager
 def applied(policy: DecodePolicy) -> Iterator[None]:
     """Run the block with ``policy.threads`` torch threads, at most the cores this process may use: the one thread
     context of the package (:func:`agm._threads.torch_threads`) in the decode policies' shared scope (nested and
     concurrent entries share one setting; process-global: see the module docstring)."""
-    with torch_threads(policy.threads, "DecodePolicy.threads", scope="decode_policy"):
+    with torch_threads(policy.threads, "DecodePolicy.threads", scope=SCOPE):
         yield
+
+
+def threads_held() -> bool:
+    """Whether a policy with a thread count is applied now (in any thread): a trial's candidate would then not run
+    with its own thread count, so no trial may time a call meanwhile."""
+    return scope_entered(SCOPE)
 
 
 Clock = Callable[[], float]
@@ -167,55 +179,124 @@ def run_trial(
         The chosen policy (its rate, points per second, in ``measured``) and whether the trial completed; when
         the work ran out before any call was timed the policy is torch's threads at ``DEFAULT_TRIAL_BATCH``.
     """
+    budgets = dict(call_budget_s=call_budget_s, total_budget_s=total_budget_s, final_s=final_s)
+    result: TrialResult = _drive(trial_steps([], repeats=repeats, **budgets), work, clock)
+    return result
+
+
+#: A trial as a generator: it yields the policy of the next call to time and is sent that call's seconds (None
+#: when the call decoded fewer than the policy's batch size: the work ran out); it returns its result.
+Steps = Generator[DecodePolicy, "float | None", T]
+
+
+def trial_steps(
+    measured: list[DecodePolicy],
+    *,
+    call_budget_s: float = 0.04,
+    total_budget_s: float = 0.6,
+    repeats: int = REPEATS,
+    final_s: float = FINAL_S,
+) -> Steps[TrialResult]:
+    """:func:`run_trial`'s procedure call by call (:data:`Steps`), so that its calls can come from separate pieces
+    of work (:class:`ResumableTrial`); the climb's candidates are appended to ``measured`` as they are timed."""
     candidates = thread_candidates()
-    measured: list[DecodePolicy] = []
     try:
-        _climb(work, candidates, measured, call_budget_s, total_budget_s, repeats, clock)
-    except _OutOfWork:
-        return TrialResult(_best_measured(measured), complete=False)
-    finalists = _finalists(measured)
-    if len(finalists) == 1:
-        return TrialResult(finalists[0], complete=True)
-    try:
-        rates = _final(work, finalists, final_s, clock)
+        yield from _climb(candidates, measured, call_budget_s, total_budget_s, repeats)
+        finalists = _finalists(measured)
+        if len(finalists) == 1:
+            return TrialResult(finalists[0], complete=True)
+        rates = yield from _final_steps(finalists, final_s)
     except _OutOfWork:
         return TrialResult(_best_measured(measured), complete=False)
     winner = max(range(len(finalists)), key=lambda i: _score(finalists[i], rates[i]))
     return TrialResult(replace(finalists[winner], measured=rates[winner]), complete=True)
 
 
-def _timed(work: Work, policy: DecodePolicy, clock: Clock) -> float:
-    """Seconds of one call of ``work`` under ``policy``; _OutOfWork when it decoded fewer than batch_size points
-    (a short call is not a measurement of the batch size)."""
+class ResumableTrial:
+    """A :func:`run_trial` whose calls are made by whoever has work at hand, one call at a time, across as many
+    pieces of work as it takes (the node decodes of a graph's successive queries: see
+    :mod:`agm.geodesic.graph.node_trial`). Not thread-safe: its user serialises it.
+
+    Attributes:
+        request: the policy of the next call to time (None once the trial has ended).
+        result: the trial's result once it has ended (None before).
+    """
+
+    def __init__(self) -> None:
+        self._measured: list[DecodePolicy] = []
+        self._steps = trial_steps(self._measured)
+        self.result: TrialResult | None = None
+        self.request: DecodePolicy | None = None
+        self._advance(None, first=True)
+
+    def record(self, seconds: float) -> None:
+        """The seconds of one full call (``request.batch_size`` points) under ``request``."""
+        if self.request is None:
+            raise RuntimeError("the trial has ended")
+        self._advance(seconds)
+
+    def best(self) -> DecodePolicy | None:
+        """The trial's choice: its result once ended, else the best candidate measured so far (None: none yet)."""
+        if self.result is not None:
+            return self.result.policy
+        return _best_measured(self._measured) if self._measured else None
+
+    def _advance(self, seconds: float | None, first: bool = False) -> None:
+        try:
+            self.request = next(self._steps) if first else self._steps.send(seconds)
+        except StopIteration as stop:
+            self.request, self.result = None, stop.value
+
+
+def _drive(steps: Steps[T], work: Work, clock: Clock) -> T:
+    """Run ``steps`` to their end on calls of ``work`` timed by ``clock``."""
+    try:
+        policy = next(steps)
+        while True:
+            policy = steps.send(_timed(work, policy, clock))
+    except StopIteration as stop:
+        out: T = stop.value
+        return out
+
+
+def _timed(work: Work, policy: DecodePolicy, clock: Clock) -> float | None:
+    """Seconds of one call of ``work`` under ``policy``; None when it decoded fewer than batch_size points (a short
+    call is not a measurement of the batch size)."""
     with applied(policy):
         started = clock()
         done = work(policy)
         seconds = clock() - started
-    if done < policy.batch_size:
+    return seconds if done >= policy.batch_size else None
+
+
+def _call(policy: DecodePolicy) -> Steps[float]:
+    """One timed call of ``policy``: its seconds; _OutOfWork when the work ran out."""
+    seconds = yield policy
+    if seconds is None:
         raise _OutOfWork
     return seconds
 
 
 def _climb(
-    work: Work,
     candidates: tuple[int, ...],
     measured: list[DecodePolicy],
     call_budget_s: float,
     total_budget_s: float,
     repeats: int,
-    clock: Clock,
-) -> None:
+) -> Steps[None]:
     """The climb of :func:`measure_policy`: every thread count times each batch size in turn, smallest first;
     the measured candidates are appended to ``measured``."""
     spent = dict.fromkeys(candidates, 0.0)
     share = total_budget_s / len(candidates)
     for threads in candidates:  # first-call allocations
-        spent[threads] += _timed(work, DecodePolicy(threads=threads, batch_size=WARM_UP_POINTS), clock)
+        spent[threads] += yield from _call(DecodePolicy(threads=threads, batch_size=WARM_UP_POINTS))
     climbing = list(candidates)
     for size in BATCH_CANDIDATES:
         for threads in list(climbing):
             policy = DecodePolicy(threads=threads, batch_size=size)
-            times = [_timed(work, policy, clock) for _ in range(repeats)]
+            times = []
+            for _ in range(repeats):
+                times.append((yield from _call(policy)))
             spent[threads] += sum(times)
             seconds = statistics.median(times)
             measured.append(replace(policy, measured=size / max(seconds, 1e-9)))
@@ -307,16 +388,22 @@ def _batch(z: torch.Tensor, chart: int, size: int, device: torch.device) -> tupl
 
 
 def _final(work: Work, policies: list[DecodePolicy], seconds: float, clock: Clock) -> list[float]:
-    """Points per second of each policy over rounds of one call each, in turn, for about ``seconds`` in all and at
-    least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls, show in all.
-    From the second round on, a policy whose score is below the best's by :data:`ELIMINATION` leaves the final
-    (its rate stays what it measured), and the final ends when one policy is left."""
+    """:func:`_final_steps` run on calls of ``work`` timed by ``clock``."""
+    rates: list[float] = _drive(_final_steps(policies, seconds), work, clock)
+    return rates
+
+
+def _final_steps(policies: list[DecodePolicy], seconds: float) -> Steps[list[float]]:
+    """Points per second of each policy over rounds of one call each, in turn, for about ``seconds`` of timed calls
+    in all and at least two rounds: a busy neighbour's effect on longer runs, and the cache state between calls,
+    show in all. From the second round on, a policy whose score is below the best's by :data:`ELIMINATION` leaves
+    the final (its rate stays what it measured), and the final ends when one policy is left."""
     points, taken = [0] * len(policies), [0.0] * len(policies)
     alive = list(range(len(policies)))
-    started, rounds = clock(), 0
-    while rounds < 2 or (len(alive) > 1 and clock() - started < seconds):
+    rounds = 0
+    while rounds < 2 or (len(alive) > 1 and sum(taken) < seconds):
         for i in alive:
-            taken[i] += _timed(work, policies[i], clock)
+            taken[i] += yield from _call(policies[i])
             points[i] += policies[i].batch_size
         rounds += 1
         if rounds >= 2:
