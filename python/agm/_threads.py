@@ -66,6 +66,13 @@ _LOCK = threading.Lock()
 _SCOPES: dict[str, _Scope] = {}
 
 
+def scope_entered(scope: str) -> bool:
+    """Whether an entry of ``scope`` of :func:`torch_threads` is inside its block now (in any thread): a new entry
+    of the scope would then run with that entry's count, whatever it asks for."""
+    with _LOCK:
+        return scope in _SCOPES
+
+
 @contextmanager
 def torch_threads(n: int | None, name: str = "threads", *, scope: str | None = None) -> Iterator[int]:
     """Run the block with ``n`` torch intra-op threads (:func:`clamp_threads`) and restore the count afterwards.

@@ -43,6 +43,7 @@ from agm.geodesic.graph.measured_edges import evaluate_edges_measured, expected_
 from agm.geodesic.graph.modes import DecoderNodes, NodeMode, NodeSettings, node_mode
 from agm.geodesic.graph.node_decode_choice import MIN_NODES, gap_sample, prefer_on_demand, timed_sample
 from agm.geodesic.graph.node_positions import adopt_positions, ensure_positions
+from agm.geodesic.graph.node_trial import NodeTrial
 from agm.geodesic.graph.nodes import ChartNodes
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import CUDA_BATCH, DecodePolicy, TrialResult, applied, check_policy, measure_policy
@@ -162,7 +163,7 @@ def assemble_on_demand(
     """Native graph over given nodes with no node decoded (``node_decodes="on_demand"``): every edge at
     :data:`agm.geodesic.graph.pending_nodes.BLOCKED` and unevaluated, positions 0 until a query decodes them
     (:mod:`agm.geodesic.graph.node_positions`). The decode policy is the known one, else torch's threads and the
-    device's default batch (nothing is decoded here to measure one).
+    device's default batch until the queries' node decodes choose one (:mod:`agm.geodesic.graph.node_trial`).
 
     Returns:
         As :func:`assemble_graph`: the native graph, the node latents (n_nodes, d) float32, the positions
@@ -441,7 +442,7 @@ def build_record(
         evaluated=evaluated,
         decode_policy=policy,
         attach=attach,
-        pending_nodes=PendingNodes(native) if on_demand else None,
+        pending_nodes=_pending_nodes(native, key if known is None else None) if on_demand else None,
     )
     graph.model_check.verified = weight_versions(model)
     if sample is not None:
@@ -450,6 +451,15 @@ def build_record(
         record_data_gap(graph, x, _decoded_gap_sample(graph, model, dev, policy) if on_demand else None)
     say(f"agm: built a graph of {graph.n_nodes:,} nodes and {graph.n_edges:,} edges in {timings['total']:.1f}s", shown)
     return graph
+
+
+def _pending_nodes(native: AtlasGraph, trial_key: dict[str, Any] | None) -> PendingNodes:
+    """The pending nodes of an on-demand graph, with a decode policy trial on its node decodes when the policy is to
+    be measured (``trial_key``: the decoder's policy key; None when the policy was given or remembered)."""
+    pending = PendingNodes(native)
+    if trial_key is not None:
+        pending.trial = NodeTrial(trial_key)
+    return pending
 
 
 def _build_decodes(x: torch.Tensor | None, n_samples: int, k: int, n_steps: int, weights: str) -> int:

@@ -38,8 +38,8 @@ def evaluate_all(
     """
     graph.check_model(model)
     dev = check_device(device) if device is not None else model_device(model)
-    policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))
-    complete_positions(graph, model, dev, policy, progress)  # nodes decoded on demand: the rest first
+    complete_positions(graph, model, dev, progress=progress)  # nodes decoded on demand: the rest first
+    policy = graph.decode_policy or DecodePolicy(threads=None, batch_size=default_batch_size(dev))  # as they chose
     ids = np.flatnonzero(~graph.edge_weights.evaluated[: graph.native.n_intra_edges])
     if ids.size == 0:
         return 0

@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic.graph.curves import chord_lengths, decode_points, default_batch_size, interior_decodings
+from agm.geodesic.graph.node_trial import chosen_policy, decode_timed, unfinished_policy
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
-from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.policy import DecodePolicy, applied, threads_held
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -39,12 +40,18 @@ COMPLETE_AT = 0.5
 
 
 def ensure_positions(
-    graph: GraphRecord, model: SemiAtlasModel, nodes: np.ndarray, device: torch.device, policy: DecodePolicy
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    nodes: np.ndarray,
+    device: torch.device,
+    policy: DecodePolicy,
+    measure: bool = False,
 ) -> int:
     """Decode the nodes among ``nodes`` (int64 ids, any shape, repeats allowed) that are not decoded yet (and all the
     others once :data:`COMPLETE_AT` of them are), give the edges they complete their chords, and finish the graph
     when no node is left; the number decoded (0 for a graph whose nodes are all decoded). Thread-safe: concurrent
-    calls decode each node once."""
+    calls decode each node once. ``measure``: bulk work, whose decodes may feed the graph's decode policy trial
+    (:mod:`agm.geodesic.graph.node_trial`; a query's own rounds do not: they are its first geodesic's time)."""
     pending = graph.pending_nodes
     if pending is None:
         return 0
@@ -54,11 +61,11 @@ def ensure_positions(
         new = np.unique(np.asarray(nodes, dtype=np.int64).ravel())
         new = new[~pending.decoded[new]]
         if new.size:
-            _decode(graph, model, new, device, policy)
+            _decode(graph, model, new, device, policy, measure)
             _unblock(graph, pending, new)
         rest = np.flatnonzero(~pending.decoded)
         if 0 < rest.size <= (1.0 - COMPLETE_AT) * pending.decoded.size:
-            _decode(graph, model, rest, device, policy)
+            _decode(graph, model, rest, device, policy, measure)
             _unblock(graph, pending, rest)
             new = np.concatenate([new, rest])
         if pending.decoded.all():
@@ -106,7 +113,9 @@ def complete_positions(
     progress: bool | None = None,
 ) -> int:
     """Decode every node not decoded yet (the decode estimate up front and a bar as ``progress`` says,
-    :mod:`agm._progress`); the number decoded (0, doing nothing, for a graph whose nodes are all decoded).
+    :mod:`agm._progress`); the number decoded (0, doing nothing, for a graph whose nodes are all decoded). In the
+    graph's own policy, these decodes choose it where it is still to be measured (:mod:`agm.geodesic.graph.node_trial`:
+    read ``graph.decode_policy`` again afterwards).
 
     Args:
         device: where the model runs (default: its parameters' device).
@@ -123,22 +132,37 @@ def complete_positions(
     say(f"agm: decoding the {todo.size:,} graph nodes not decoded yet (~{seconds:.0f} s)", shown)
     done = 0
     for start in tqdm(range(0, todo.size, COMPLETION_CHUNK), desc="graph nodes", disable=not shown, leave=False):
-        done += ensure_positions(graph, model, todo[start : start + COMPLETION_CHUNK], device, policy)
+        done += ensure_positions(graph, model, todo[start : start + COMPLETION_CHUNK], device, policy, measure=True)
     return done
 
 
 def _decode(
-    graph: GraphRecord, model: SemiAtlasModel, nodes: np.ndarray, device: torch.device, policy: DecodePolicy
+    graph: GraphRecord,
+    model: SemiAtlasModel,
+    nodes: np.ndarray,
+    device: torch.device,
+    policy: DecodePolicy,
+    measure: bool,
 ) -> None:
-    """Decode ``nodes`` into the record's positions and mark them decoded (under the pending lock)."""
+    """Decode ``nodes`` into the record's positions and mark them decoded (under the pending lock); bulk work
+    (``measure``) in the graph's own policy feeds its policy trial while it has one
+    (:mod:`agm.geodesic.graph.node_trial`)."""
     pending = graph.pending_nodes
     if pending is None:
         raise AssertionError("no pending nodes")
     sel = torch.from_numpy(nodes)
     latents = torch.from_numpy(graph.latents)[sel].to(device)
     charts = torch.from_numpy(graph.node_chart)[sel].to(device)
-    with evaluating(model), applied(policy):
-        decoded = decode_points(model.decode, latents, charts, policy.batch_size, device)
+    trial = pending.trial
+    with evaluating(model):
+        if measure and trial is not None and policy is graph.decode_policy and not threads_held():
+            decoded = decode_timed(trial, model, latents, charts, device, policy)
+            chosen = chosen_policy(trial)
+            if chosen is not None:
+                graph.decode_policy, pending.trial = chosen, None
+        else:
+            with applied(policy):
+                decoded = decode_points(model.decode, latents, charts, policy.batch_size, device)
     graph.positions[nodes] = decoded.reshape(nodes.size, -1).to("cpu", torch.float32).numpy()
     pending.decoded[nodes] = True
 
@@ -166,7 +190,11 @@ def _unblock(graph: GraphRecord, pending: PendingNodes, new: np.ndarray) -> None
 
 def _finish(graph: GraphRecord) -> None:
     """Every node is decoded: hand the positions to the native graph (A*'s heuristic) and compute A*'s consistency
-    verdict now, as a build does; the graph is then like any lazy graph."""
+    verdict now, as a build does, and end an unfinished policy trial with its best candidate; the graph is then like
+    any lazy graph."""
     graph.native.set_positions(np.ascontiguousarray(graph.positions))
     graph.native.check_heuristic()
+    pending = graph.pending_nodes
+    if pending is not None and pending.trial is not None and graph.decode_policy is not None:
+        graph.decode_policy = unfinished_policy(pending.trial, graph.decode_policy)
     graph.pending_nodes = None

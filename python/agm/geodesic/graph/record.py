@@ -39,7 +39,9 @@ class GraphRecord:
         node_mode: how nodes were made and query points are located (:mod:`agm.geodesic.graph.modes`).
         search_steps: iterations of the decoder mode's latent search (its ``node_mode``; 0 for encoder nodes).
         decode_policy: how the decoder runs (threads, batch size; :mod:`agm.geodesic.graph.policy`), chosen at build
-            time and stored in the graph file; None for a file written before policies were stored.
+            time (on a graph whose nodes are decoded on demand, by its queries' node decodes:
+            :mod:`agm.geodesic.graph.node_trial`) and stored in the graph file; None for a file written before
+            policies were stored.
         edge_weights: the edge weights and which are exact (:mod:`agm.geodesic.graph.weights`; all for an eager graph).
         data_shape: S, the shape of one data point.
         fingerprint: identifies the model the graph was built for (see ``agm.geodesic.graph.fingerprint``).

@@ -77,7 +77,8 @@ def distances(
     check_non_negative_int("n_threads", n_threads)
     a = as_batch("X", X, graph.data_shape, single=False)
     b = a if Y is None else as_batch("Y", Y, graph.data_shape, single=False)
-    complete_positions(graph, model, dev, policy, progress)  # nodes decoded on demand: the rest first
+    if complete_positions(graph, model, dev, policy, progress):  # nodes decoded on demand: the rest first
+        policy = graph.decode_policy or policy  # the graph's policy, as those decodes chose it
     if is_sharded():
         out = _sharded_distances(model, graph, dev, policy, a, None if Y is None else b, n_threads)
     else:

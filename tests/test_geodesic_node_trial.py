@@ -1,0 +1,203 @@
+"""A graph whose nodes are decoded on demand chooses its decode policy on the node decodes its queries make
+(``agm.geodesic.graph.node_trial``): the trial of a build, fed piece by piece, without a decode of its own."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agm import geodesic
+from agm._threads import scope_entered
+from agm.geodesic.graph import node_trial
+from agm.geodesic.graph.node_positions import complete_positions
+from agm.geodesic.graph.policy import SCOPE, DecodePolicy, ResumableTrial, applied, run_trial, thread_candidates
+from agm.geodesic.graph.policy_cache import ENV, cached_policy, forget_policies, policy_key
+from agm.models.analytic import CylinderAtlas
+
+KW = {"k": 8, "eps": 0.05, "n_steps": 5, "progress": False}
+RTOL, ATOL = 2e-6, 1e-7
+
+
+def _cost(policy: DecodePolicy) -> float:
+    """A fake decoder's seconds for one call: per-call overhead, one thread 1 us a point, more threads 0.6 us."""
+    return 2e-3 + (1e-6 if policy.threads == 1 else 6e-7) * policy.batch_size
+
+
+def _one_piece_calls() -> tuple[list[DecodePolicy], object]:
+    """The calls and result of run_trial on unlimited work with :func:`_cost` on a fake clock."""
+    now, calls = [0.0], []
+
+    def work(policy: DecodePolicy) -> int:
+        calls.append(policy)
+        now[0] += _cost(policy)
+        return policy.batch_size
+
+    return calls, run_trial(work, clock=lambda: now[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 40_000), min_size=1, max_size=30))
+def test_a_trial_fed_in_pieces_makes_the_calls_of_one_trial(pieces: list[int]) -> None:
+    """Fed with pieces of work of any sizes (what a piece holds short of the next call is not timed), the trial
+    times a prefix of the calls of one trial on unlimited work, and ends with its result when it gets them all."""
+    want_calls, want = _one_piece_calls()
+    trial, calls, now = ResumableTrial(), [], 0.0
+    for rows in pieces:
+        while trial.request is not None and rows >= trial.request.batch_size:
+            calls.append(trial.request)
+            rows -= trial.request.batch_size
+            started, now = now, now + _cost(calls[-1])  # the same clock as run_trial's
+            trial.record(now - started)
+    assert calls == want_calls[: len(calls)]
+    if trial.result is not None:
+        assert len(calls) == len(want_calls) and trial.result == want
+        assert trial.best() == want.policy  # type: ignore[attr-defined]
+    else:
+        assert trial.request == want_calls[len(calls)]
+        with pytest.raises(RuntimeError, match="the trial has ended"):
+            done = ResumableTrial()
+            while done.request is not None:
+                done.record(_cost(done.request))
+            done.record(1.0)
+
+
+class Clocked(CylinderAtlas):
+    """The cylinder on a fake clock (50 ms a call, whatever its size), recording the size of every call."""
+
+    def __init__(self) -> None:
+        super().__init__(radius=0.7, ambient_shape=(6,))
+        self.now, self.sizes = 0.0, []
+
+    @property
+    def decoded(self) -> int:
+        return sum(self.sizes)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.now += 0.05
+        self.sizes.append(int(z.shape[0]))
+        return super().decode(z, y)
+
+
+def _points(model: CylinderAtlas, n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
+
+
+def _on_demand(model: Clocked, n: int, monkeypatch: pytest.MonkeyPatch, **kw: object) -> geodesic.GeodesicGraph:
+    monkeypatch.setattr(node_trial, "CLOCK", lambda: model.now)
+    return geodesic.build_graph(model, _points(model, n, 0), node_decodes="on_demand", **KW, **kw)  # type: ignore[arg-type]
+
+
+def _decoded_right(graph: geodesic.GeodesicGraph, model: CylinderAtlas) -> None:
+    """Every decoded node's position is its own decoding (the trial's calls kept the rows in order)."""
+    pending = graph.record.pending_nodes
+    rows = np.flatnonzero(pending.decoded) if pending is not None else np.arange(graph.n_nodes)
+    with torch.no_grad():
+        want = CylinderAtlas.decode(
+            model,
+            torch.from_numpy(graph.record.latents[rows]),
+            torch.from_numpy(graph.record.node_chart[rows]),
+        ).reshape(rows.size, -1)
+    np.testing.assert_allclose(graph.record.positions[rows], want.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("bulk", ["distances", "evaluate_all"])
+def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
+    bulk: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, str(tmp_path))
+    model = Clocked()
+    graph = _on_demand(model, 1500, monkeypatch)
+    pending = graph.record.pending_nodes
+    assert pending is not None and pending.trial is not None and graph.record.decode_policy.measured == 0.0
+    asked = pending.trial.trial.request
+    x = model.points(torch.tensor([-2.5, 0.3, 2.0]), torch.tensor([0.2, 1.8, 0.5]))
+    graph.shortest_path(x[0], x[1])  # a query's own node decodes are not timed
+    assert pending.trial is not None and pending.trial.trial.request == asked and pending.trial.trial.best() is None
+    model.sizes.clear()
+    if bulk == "distances":
+        graph.distances(x)
+    else:
+        graph.evaluate_all()
+    assert pending.trial is None and graph.record.pending_nodes is None, "the completion did not end the trial"
+    policy = graph.record.decode_policy
+    assert policy.measured > 0.0 and policy.batch_size == 16  # every call costs 50 ms: the climb stops at 16
+    assert policy.threads in thread_candidates()
+    assert max(model.sizes) == 16  # the trial's calls, then the chosen policy's (the default batch is 256)
+    _decoded_right(graph, model)
+    forget_policies()  # a new process: the folder holds the trial's choice
+    assert cached_policy(policy_key(model, torch.device("cpu"))) == policy
+    again = _on_demand(model, 1500, monkeypatch)
+    assert again.record.decode_policy == policy and again.record.pending_nodes.trial is None  # type: ignore[union-attr]
+
+
+def test_the_trial_decodes_nothing_of_its_own() -> None:
+    """Completing the positions through the trial decodes each undecoded node once; a trial the nodes cannot
+    finish (a cheap decoder climbs to batches larger than the graph) leaves the best candidate, not remembered."""
+    model = Clocked()
+    graph = geodesic.build_graph(model, _points(model, 600, 0), node_decodes="on_demand", **KW)  # type: ignore[arg-type]
+    pending = graph.record.pending_nodes
+    assert pending is not None and pending.trial is not None
+    left = int((~pending.decoded).sum())
+    model.sizes.clear()
+    assert complete_positions(graph.record, model) == left
+    assert model.decoded == left  # the real clock: calls of microseconds, the climb outgrows the graph
+    assert graph.record.pending_nodes is None
+    policy = graph.record.decode_policy
+    assert policy.measured > 0.0 and policy.threads in thread_candidates()
+    assert cached_policy(policy_key(model, torch.device("cpu"))) is None  # unfinished: not remembered
+    _decoded_right(graph, model)
+
+
+def test_no_trial_where_the_policy_is_given_or_the_threads_are_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = Clocked()
+    given_policy = DecodePolicy(threads=1, batch_size=64)
+    graph = _on_demand(model, 600, monkeypatch, decode_policy=given_policy)
+    assert graph.record.pending_nodes.trial is None  # type: ignore[union-attr]
+    measured = _on_demand(model, 600, monkeypatch)
+    pending = measured.record.pending_nodes
+    assert pending is not None and pending.trial is not None
+    asked = pending.trial.trial.request
+    complete_positions(measured.record, model, policy=DecodePolicy(threads=1, batch_size=32))  # a policy of its own
+    assert pending.trial.trial.request == asked and pending.trial.trial.best() is None
+    assert measured.record.pending_nodes is None and measured.record.decode_policy.measured == 0.0
+    measured = _on_demand(model, 600, monkeypatch)
+    with applied(DecodePolicy(threads=1, batch_size=8)):  # a thread count held: no candidate could set its own
+        assert scope_entered(SCOPE)
+        complete_positions(measured.record, model)
+    assert not scope_entered(SCOPE)
+    assert measured.record.decode_policy.measured == 0.0 and measured.record.pending_nodes is None
+    _decoded_right(measured, model)
+
+
+def test_concurrent_queries_and_completions_equal_a_built_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads querying one graph while others complete its positions through the trial: the built graph's
+    lengths and distances, every node decoded right, the trial ended."""
+    model = Clocked()
+    built = geodesic.build_graph(model, _points(model, 1200, 0), **KW)  # type: ignore[arg-type]
+    graph = _on_demand(model, 1200, monkeypatch)
+    g = torch.Generator().manual_seed(3)
+    x0 = model.points(torch.rand(12, generator=g) * 6 - 3, torch.rand(12, generator=g) * 2)
+    x1 = model.points(torch.rand(12, generator=g) * 6 - 3, torch.rand(12, generator=g) * 2)
+    want = np.array([p.length for p in built.shortest_paths(x0, x1)])
+    want_d = built.distances(x0[:5])
+
+    def job(t: int) -> object:
+        if t % 2:
+            return graph.distances(x0[:5])
+        return [graph.shortest_path(x0[i], x1[i]).length for i in range(t, 12, 4)]
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(job, range(4)))
+    np.testing.assert_allclose(np.concatenate([got[0], got[2]]), want[np.r_[0:12:4, 2:12:4]], rtol=RTOL, atol=ATOL)
+    for d in (got[1], got[3]):
+        np.testing.assert_allclose(d, want_d, rtol=RTOL, atol=ATOL)
+    assert graph.record.pending_nodes is None and graph.record.decode_policy.measured > 0.0
+    _decoded_right(graph, model)
