@@ -286,3 +286,17 @@ def test_packed_stream_benchmark_quick(tmp_path: Path) -> None:
     assert result["correctness_passed"] is True and result["mode"] == "quick"
     assert sorted(row["threads"] for row in result["rows"]) == [1, 2]
     assert all(row["stream_cpu_s"] > 0 and row["plain_cpu_s"] > 0 for row in result["rows"])
+
+
+def test_node_trial_benchmark_quick(tmp_path: Path) -> None:
+    """The on-demand graph's policy trial against the fixed default: equal matrices, a measured policy only where
+    the trial ran, every ratio recorded."""
+    out = tmp_path / "bench_node_trial.json"
+    cmd = [sys.executable, str(BENCHMARKS / "bench_node_trial.py"), "--quick", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"bench_node_trial failed:\n{proc.stdout}\n{proc.stderr}"
+    result = json.loads(out.read_text())
+    assert result["checks"] == {"matrices_equal": True, "trial_measured_fixed_not": True}
+    assert {run["peer"] for run in result["runs"]} == {"trial", "fixed"}
+    assert all(run["nodes_completed"] > 0 for run in result["runs"])
+    assert set(result["ratios"]) == {"complete_wall", "complete_cpu", "distances_wall", "distances_cpu"}
