@@ -1,8 +1,10 @@
 """Issue 19's distance target: a 200 x 200 ``distances`` matrix on a lazy graph against completing the graph.
 
 A trained checkpoint (``--checkpoint``, e.g. ``agm train --model awae --charts 8 --dataset mnist --preset cpu``) and
-``--points`` MNIST test points (as the README's "Use your trained model" snippet: k = 20, eps = 0.05, n_steps = 15).
-Two fresh lazy graphs are built (same arguments, same decode policy: the first build's, passed to the second), then
+``--points`` MNIST test points (as the README's "Use your trained model" snippet: k = 20, eps = 0.05, n_steps = 15;
+``--eps`` another eps: a smaller one puts more points in more charts, a larger graph of the same model).
+Two fresh lazy graphs are built (same arguments, nodes decoded by the build, same decode policy: the first build's,
+measured on its nodes and passed to the second), then
 
 * ``lazy``: ``graph.distances(data[:n])`` on the first (one-to-many LazySP, :mod:`agm.geodesic.query.lazy_distances`);
 * ``evaluate_all``: ``graph.evaluate_all()`` on the second (what ``distances`` ran before issue 19, before its
@@ -61,7 +63,8 @@ def workload(args: Any) -> tuple[Any, torch.Tensor, dict[str, Any], str]:
         raise SystemExit("--checkpoint is required without --quick")
     model, config, _ = load_checkpoint(args.checkpoint)
     data = load_dataset(config.dataset, "test", n=args.points, data_dir=args.data_dir or config.data_dir).x
-    return model, data, {"k": 20, "eps": 0.05, "n_steps": 15, "progress": False}, args.checkpoint
+    kw = {"k": 20, "eps": args.eps, "n_steps": 15, "progress": False, "node_decodes": "build"}
+    return model, data, kw, args.checkpoint
 
 
 def main() -> int:
@@ -69,6 +72,7 @@ def main() -> int:
     p.add_argument("--checkpoint", default=None, help="a trained checkpoint.pt (not needed with --quick)")
     p.add_argument("--data-dir", default=None, help="folder of the MNIST files (default: the checkpoint's)")
     p.add_argument("--points", type=int, default=None, help="points in the graph (default 2000; --quick 600)")
+    p.add_argument("--eps", type=float, default=0.05, help="the graph's eps (a checkpoint's; default 0.05)")
     p.add_argument("--n", type=int, default=None, help="rows (and columns) of the matrix (default 200; --quick 30)")
     args = p.parse_args()
     args.points = args.points or (600 if args.quick else 2000)
