@@ -14,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
+from agm._progress import UNMEASURED_RATE
 from agm._threads import scope_entered
-from agm.geodesic.graph import node_trial
-from agm.geodesic.graph.node_positions import complete_positions
+from agm.geodesic.graph import measured_edges, node_trial
+from agm.geodesic.graph.measured_edges import REVISE_MIN_S
+from agm.geodesic.graph.node_positions import complete_positions, ensure_positions
 from agm.geodesic.graph.policy import SCOPE, DecodePolicy, ResumableTrial, applied, run_trial, thread_candidates
 from agm.geodesic.graph.policy_cache import ENV, cached_policy, forget_policies, policy_key
 from agm.models.analytic import CylinderAtlas
@@ -115,18 +117,21 @@ def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
     monkeypatch.setenv(ENV, str(tmp_path))
     model = Clocked()
     graph = _on_demand(model, 1500, monkeypatch)
-    pending = graph.record.pending_nodes
-    assert pending is not None and pending.trial is not None and graph.record.decode_policy.measured == 0.0
-    asked = pending.trial.trial.request
+    trial = graph.record.policy_trial
+    assert graph.record.pending_nodes is not None and trial is not None and graph.record.decode_policy.measured == 0.0
+    asked = trial.trial.request
     x = model.points(torch.tensor([-2.5, 0.3, 2.0]), torch.tensor([0.2, 1.8, 0.5]))
     graph.shortest_path(x[0], x[1])  # a query's own node decodes are not timed
-    assert pending.trial is not None and pending.trial.trial.request == asked and pending.trial.trial.best() is None
+    trial = graph.record.policy_trial
+    assert trial is not None and trial.trial.request == asked and trial.trial.best() is None
     model.sizes.clear()
     if bulk == "distances":
         graph.distances(x)
     else:
         graph.evaluate_all()
-    assert pending.trial is None and graph.record.pending_nodes is None, "the completion did not end the trial"
+    assert graph.record.policy_trial is None and graph.record.pending_nodes is None, (
+        "the completion did not end the trial"
+    )
     policy = graph.record.decode_policy
     assert policy.measured > 0.0 and policy.batch_size == 16  # every call costs 50 ms: the climb stops at 16
     assert policy.threads in thread_candidates()
@@ -135,7 +140,7 @@ def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
     forget_policies()  # a new process: the folder holds the trial's choice
     assert cached_policy(policy_key(model, torch.device("cpu"))) == policy
     again = _on_demand(model, 1500, monkeypatch)
-    assert again.record.decode_policy == policy and again.record.pending_nodes.trial is None  # type: ignore[union-attr]
+    assert again.record.decode_policy == policy and again.record.policy_trial is None
 
 
 def test_the_trial_decodes_nothing_of_its_own() -> None:
@@ -144,7 +149,7 @@ def test_the_trial_decodes_nothing_of_its_own() -> None:
     model = Clocked()
     graph = geodesic.build_graph(model, _points(model, 600, 0), node_decodes="on_demand", **KW)  # type: ignore[arg-type]
     pending = graph.record.pending_nodes
-    assert pending is not None and pending.trial is not None
+    assert pending is not None and graph.record.policy_trial is not None
     left = int((~pending.decoded).sum())
     model.sizes.clear()
     assert complete_positions(graph.record, model) == left
@@ -160,13 +165,13 @@ def test_no_trial_where_the_policy_is_given_or_the_threads_are_held(monkeypatch:
     model = Clocked()
     given_policy = DecodePolicy(threads=1, batch_size=64)
     graph = _on_demand(model, 600, monkeypatch, decode_policy=given_policy)
-    assert graph.record.pending_nodes.trial is None  # type: ignore[union-attr]
+    assert graph.record.policy_trial is None
     measured = _on_demand(model, 600, monkeypatch)
-    pending = measured.record.pending_nodes
-    assert pending is not None and pending.trial is not None
-    asked = pending.trial.trial.request
+    trial = measured.record.policy_trial
+    assert measured.record.pending_nodes is not None and trial is not None
+    asked = trial.trial.request
     complete_positions(measured.record, model, policy=DecodePolicy(threads=1, batch_size=32))  # a policy of its own
-    assert pending.trial.trial.request == asked and pending.trial.trial.best() is None
+    assert trial.trial.request == asked and trial.trial.best() is None
     assert measured.record.pending_nodes is None and measured.record.decode_policy.measured == 0.0
     measured = _on_demand(model, 600, monkeypatch)
     with applied(DecodePolicy(threads=1, batch_size=8)):  # a thread count held: no candidate could set its own
@@ -201,3 +206,33 @@ def test_concurrent_queries_and_completions_equal_a_built_graphs(monkeypatch: py
         np.testing.assert_allclose(d, want_d, rtol=RTOL, atol=ATOL)
     assert graph.record.pending_nodes is None and graph.record.decode_policy.measured > 0.0
     _decoded_right(graph, model)
+
+
+def test_when_the_queries_decoded_every_node_evaluate_all_chooses_on_the_edges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nodes all decoded by queries (not timed): the trial is left to the bulk edge decodes; ``evaluate_all`` (and
+    the exact exports) choose the policy on them, remember it, and give the built graph's weights."""
+    monkeypatch.setenv(ENV, str(tmp_path))
+    model = Clocked()
+    monkeypatch.setattr(measured_edges, "run_trial", lambda work, **kw: run_trial(work, clock=lambda: model.now, **kw))
+    built = geodesic.build_graph(model, _points(model, 1000, 0), weights="eager", **KW)  # type: ignore[arg-type]
+    graph = _on_demand(model, 1000, monkeypatch)
+    record = graph.record
+    ensure_positions(record, model, np.arange(record.n_nodes), torch.device("cpu"), record.decode_policy)  # a query's
+    assert record.pending_nodes is None and record.policy_trial is not None and record.decode_policy.measured == 0.0
+    model.sizes.clear()
+    assert graph.evaluate_all() == record.native.n_intra_edges
+    assert record.policy_trial is None
+    policy = record.decode_policy
+    assert policy.measured > 0.0 and policy.batch_size == 16 and max(model.sizes) == 16  # 50 ms a call: 16 wins
+    forget_policies()
+    assert cached_policy(policy_key(model, torch.device("cpu"))) == policy
+    np.testing.assert_allclose(record.edge_weights.values, built.record.edge_weights.values, rtol=RTOL, atol=ATOL)
+    monkeypatch.setenv(ENV, "off")
+    forget_policies()  # nothing remembered: the next graph is to choose its policy too
+    small = _on_demand(model, 120, monkeypatch)  # edges expected under REVISE_MIN_S: the default, the trial kept
+    ensure_positions(small.record, model, np.arange(small.n_nodes), torch.device("cpu"), small.record.decode_policy)
+    assert small.record.native.n_intra_edges * (KW["n_steps"] - 1) / UNMEASURED_RATE < REVISE_MIN_S  # type: ignore[operator]
+    small.evaluate_all()
+    assert small.record.policy_trial is not None and small.record.decode_policy.measured == 0.0

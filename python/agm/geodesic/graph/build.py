@@ -442,7 +442,8 @@ def build_record(
         evaluated=evaluated,
         decode_policy=policy,
         attach=attach,
-        pending_nodes=_pending_nodes(native, key if known is None else None) if on_demand else None,
+        pending_nodes=PendingNodes(native) if on_demand else None,
+        policy_trial=NodeTrial(key) if on_demand and known is None else None,
     )
     graph.model_check.verified = weight_versions(model)
     if sample is not None:
@@ -451,15 +452,6 @@ def build_record(
         record_data_gap(graph, x, _decoded_gap_sample(graph, model, dev, policy) if on_demand else None)
     say(f"agm: built a graph of {graph.n_nodes:,} nodes and {graph.n_edges:,} edges in {timings['total']:.1f}s", shown)
     return graph
-
-
-def _pending_nodes(native: AtlasGraph, trial_key: dict[str, Any] | None) -> PendingNodes:
-    """The pending nodes of an on-demand graph, with a decode policy trial on its node decodes when the policy is to
-    be measured (``trial_key``: the decoder's policy key; None when the policy was given or remembered)."""
-    pending = PendingNodes(native)
-    if trial_key is not None:
-        pending.trial = NodeTrial(trial_key)
-    return pending
 
 
 def _build_decodes(x: torch.Tensor | None, n_samples: int, k: int, n_steps: int, weights: str) -> int:

@@ -153,13 +153,13 @@ def _decode(
     sel = torch.from_numpy(nodes)
     latents = torch.from_numpy(graph.latents)[sel].to(device)
     charts = torch.from_numpy(graph.node_chart)[sel].to(device)
-    trial = pending.trial
+    trial = graph.policy_trial
     with evaluating(model):
         if measure and trial is not None and policy is graph.decode_policy and not threads_held():
             decoded = decode_timed(trial, model, latents, charts, device, policy)
             chosen = chosen_policy(trial)
             if chosen is not None:
-                graph.decode_policy, pending.trial = chosen, None
+                graph.decode_policy, graph.policy_trial = chosen, None
         else:
             with applied(policy):
                 decoded = decode_points(model.decode, latents, charts, policy.batch_size, device)
@@ -194,7 +194,9 @@ def _finish(graph: GraphRecord) -> None:
     any lazy graph."""
     graph.native.set_positions(np.ascontiguousarray(graph.positions))
     graph.native.check_heuristic()
-    pending = graph.pending_nodes
-    if pending is not None and pending.trial is not None and graph.decode_policy is not None:
-        graph.decode_policy = unfinished_policy(pending.trial, graph.decode_policy)
+    trial = graph.policy_trial
+    if trial is not None and graph.decode_policy is not None:
+        graph.decode_policy = unfinished_policy(trial, graph.decode_policy)
+        if trial.trial.best() is not None:  # else it is left for the graph's bulk edge decodes (evaluate_all)
+            graph.policy_trial = None
     graph.pending_nodes = None

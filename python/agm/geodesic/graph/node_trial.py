@@ -1,4 +1,4 @@
-"""The decode policy of a graph whose nodes are decoded on demand, chosen on its bulk node decodes.
+"""The decode policy of a graph whose nodes are decoded on demand, chosen on its bulk decodes.
 
 A build that decodes its nodes chooses its decode policy on them (:mod:`agm.geodesic.graph.measured_decode`). A graph
 built with ``node_decodes="on_demand"`` decodes none at build time, so it starts with torch's threads and the
@@ -12,8 +12,11 @@ decoded by its first query) a trial on them cost that query 12-20% of its wall t
 two busy processes, against the default policy (``benchmarks/README.md``, "Issue 19, the on-demand graph's decode
 policy"). When the trial ends its choice becomes the graph's policy (for what follows, later queries, the graph file)
 and is remembered for the decoder and machine (:mod:`agm.geodesic.graph.policy_cache`); a graph whose nodes are all
-decoded before the trial ends keeps the best candidate it measured, if any, not remembered (as a build whose nodes
-ran out).
+decoded before the trial ends keeps the best candidate it measured, not remembered (as a build whose nodes ran out).
+Where the queries decoded every node before the trial measured anything (past half of the nodes a query decodes the
+rest at once), the choice falls to the graph's bulk edge decodes: ``evaluate_all`` (and so the exact exports) runs
+the trial on its edges as an eager build revises its policy on its own (:mod:`agm.geodesic.graph.measured_edges`),
+when they are expected to take long enough.
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 
 from agm.geodesic.graph.curves import checked_decode, decode_points
-from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, applied
+from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied
 from agm.geodesic.graph.policy_cache import remember_policy
 from agm.models.protocol import SemiAtlasModel
 
@@ -93,6 +96,15 @@ def chosen_policy(node_trial: NodeTrial) -> DecodePolicy | None:
     if result.complete:
         remember_policy(node_trial.key, result.policy)
     return result.policy
+
+
+def chosen_on_edges(node_trial: NodeTrial, result: TrialResult, current: DecodePolicy) -> DecodePolicy:
+    """The policy a trial on the graph's bulk edge decodes chose in place of ``node_trial``
+    (:func:`agm.geodesic.graph.measured_edges.evaluate_edges_measured`): remembered for its key when it ran to its end;
+    ``current`` when it measured nothing."""
+    if result.complete:
+        remember_policy(node_trial.key, result.policy)
+    return result.policy if result.policy.measured > 0.0 else current
 
 
 def unfinished_policy(node_trial: NodeTrial, current: DecodePolicy) -> DecodePolicy:

@@ -11,14 +11,10 @@ Floor: :mod:`agm.geodesic.graph` (numpy and the native graph only).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agm._core import AtlasGraph
-
-if TYPE_CHECKING:  # types only
-    from agm.geodesic.graph.node_trial import NodeTrial
 
 #: The native weight of an edge with an undecoded end (no route of a real graph comes near it).
 BLOCKED = 1e30
@@ -33,8 +29,6 @@ class PendingNodes:
         edge_of: (2 n_edges,) int64 edge ids, grouped by node.
         other_end: (2 n_edges,) int64, the other end of each of those edges.
         lock: serialises decodings (concurrent queries decode each node once).
-        trial: the decode policy's trial on the node decodes (:mod:`agm.geodesic.graph.node_trial`), None when the
-            policy was given or remembered, or once the trial has ended; used under ``lock``.
     """
 
     def __init__(self, native: AtlasGraph) -> None:
@@ -47,7 +41,6 @@ class PendingNodes:
         self.edge_of: np.ndarray = np.tile(np.arange(e, dtype=np.int64), 2)[order]
         self.other_end: np.ndarray = np.concatenate([edges[:, 1], edges[:, 0]])[order].astype(np.int64)
         self.lock = threading.Lock()
-        self.trial: NodeTrial | None = None
 
     def _rows(self, nodes: np.ndarray) -> np.ndarray:
         """Positions in ``edge_of`` / ``other_end`` of every edge of ``nodes`` (int64, in node order)."""

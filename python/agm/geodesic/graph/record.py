@@ -15,6 +15,7 @@ import torch
 from agm._core import AtlasGraph
 from agm.geodesic.graph.fingerprint import ModelCheck
 from agm.geodesic.graph.modes import MODES, NodeMode
+from agm.geodesic.graph.node_trial import NodeTrial
 from agm.geodesic.graph.pending_nodes import PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.weights import GraphWeights
@@ -49,6 +50,8 @@ class GraphRecord:
         attach: the query points' attachment rule of the graph's queries, "all" or "paper" (:data:`AttachRule`).
         pending_nodes: while some nodes of a graph built with ``node_decodes="on_demand"`` are not decoded, which
             are (:mod:`agm.geodesic.graph.pending_nodes`); None once every node is decoded (every other graph).
+        policy_trial: the trial that is to choose the decode policy of a graph built with nodes decoded on demand and
+            no known policy (:mod:`agm.geodesic.graph.node_trial`); None once it has chosen (every other graph).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class GraphRecord:
         decode_policy: DecodePolicy | None = None,
         attach: str = "all",
         pending_nodes: PendingNodes | None = None,
+        policy_trial: NodeTrial | None = None,
     ) -> None:
         if attach not in ATTACH_RULES:
             raise ValueError(f"attach must be one of {ATTACH_RULES}; got {attach!r}")
@@ -92,6 +96,7 @@ class GraphRecord:
         self.node_point: np.ndarray = native.node_point
         self._positions: np.ndarray | None = positions
         self.pending_nodes: PendingNodes | None = pending_nodes
+        self.policy_trial: NodeTrial | None = policy_trial
         self._node_of: np.ndarray | None = None
         self._points: np.ndarray = np.empty(0, dtype=np.int64)
 
