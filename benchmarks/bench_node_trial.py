@@ -9,7 +9,10 @@ round-robin, the order alternating by round:
 - "fixed": the same graph with its trial removed (the default policy throughout, as before).
 
 Each run builds the on-demand graph, completes its positions (timed: the trial's work) and computes
-``distances`` of the first ``--distances`` points against themselves (timed: what the chosen policy serves).
+``distances`` of the first ``--distances`` points against themselves (timed: what the chosen policy serves); with
+``--bulk evaluate_all`` it decodes every edge weight instead (timed). ``--first-query`` runs one ``shortest_path``
+before (its node decodes are not timed by the trial; where it decodes every node, as on the trained model, the trial
+is left to ``evaluate_all``'s edges).
 ``--spinners K`` starts K CPU-bound processes beside the runs (the shared machine's load; torch's two threads can
 then lose to one). Checks: the matrices of all runs agree (relative 1e-5, absolute floor 1e-6), every "trial" run
 ends with a measured policy and every "fixed" run with none.
@@ -59,34 +62,41 @@ def _model_and_data(checkpoint: str | None, points: int, data_dir: str | None) -
     return model, load_dataset(config.dataset, "test", n=points, data_dir=data_dir or config.data_dir).x
 
 
-def worker(peer: str, checkpoint: str | None, points: int, n_distances: int, data_dir: str | None) -> dict[str, Any]:
-    """One run of ``peer`` in this process: the completion's and the distances' wall and CPU seconds."""
+def worker(args: Any) -> dict[str, Any]:
+    """One run of ``args.worker`` in this process: the completion's and the bulk work's wall and CPU seconds."""
     from agm import geodesic
     from agm.geodesic.graph.node_positions import complete_positions
 
-    model, data = _model_and_data(checkpoint, points, data_dir)
+    model, data = _model_and_data(args.checkpoint, args.points, args.data_dir)
     graph = geodesic.build_graph(model, data, k=20, eps=0.05, n_steps=15, progress=False, node_decodes="on_demand")
-    pending = graph.record.pending_nodes
-    if pending is None or pending.trial is None:
+    if graph.record.policy_trial is None:
         raise SystemExit("the on-demand graph has no policy trial (a policy was remembered or given?)")
-    if peer == "fixed":
-        pending.trial = None
-    out: dict[str, Any] = {"peer": peer, "load_before": load_average()}
+    if args.worker == "fixed":
+        graph.record.policy_trial = None
+    out: dict[str, Any] = {"peer": args.worker, "load_before": load_average()}
+    if args.first_query:
+        graph.shortest_path(data[0], data[1])
+    pending = graph.record.pending_nodes
+    out["nodes_left_by_query"] = int((~pending.decoded).sum()) if pending is not None else 0
     wall, cpu = time.perf_counter(), time.process_time()
     out["nodes_completed"] = complete_positions(graph.record, model)
     out["complete_wall"], out["complete_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
     wall, cpu = time.perf_counter(), time.process_time()
-    matrix = graph.distances(data[:n_distances])
-    out["distances_wall"], out["distances_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
+    if args.bulk == "distances":
+        out["result"] = graph.distances(data[: args.distances]).tolist()
+    else:
+        graph.evaluate_all()
+        out["result"] = graph.record.edge_weights.values.tolist()
+    out["bulk_wall"], out["bulk_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
     policy = graph.record.decode_policy
     out["policy"] = {"threads": policy.threads, "batch_size": policy.batch_size, "measured": policy.measured}
-    out["matrix"] = matrix.tolist()
     out["load_after"] = load_average()
     return out
 
 
 def _run(peer: str, args: Any) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", peer, "--points", str(args.points), "--distances", str(args.distances)]
+    cmd += ["--bulk", args.bulk] + (["--first-query"] if args.first_query else [])
     cmd += ["--checkpoint", args.checkpoint] if args.checkpoint else []
     cmd += ["--data-dir", args.data_dir] if args.data_dir else []
     env = {**os.environ, "AGM_POLICY_CACHE": "off"}
@@ -98,10 +108,10 @@ def _run(peer: str, args: Any) -> dict[str, Any]:
 
 
 def _checks(runs: list[dict[str, Any]]) -> dict[str, bool]:
-    first = np.asarray(runs[0]["matrix"])
-    equal = all(np.allclose(np.asarray(r["matrix"]), first, rtol=1e-5, atol=1e-6) for r in runs)
+    first = np.asarray(runs[0]["result"])
+    equal = all(np.allclose(np.asarray(r["result"]), first, rtol=1e-5, atol=1e-6) for r in runs)
     measured = all((r["policy"]["measured"] > 0) == (r["peer"] == "trial") for r in runs)
-    return {"matrices_equal": equal, "trial_measured_fixed_not": measured}
+    return {"results_equal": equal, "trial_measured_fixed_not": measured}
 
 
 def _median(runs: list[dict[str, Any]], peer: str, key: str) -> float:
@@ -116,10 +126,12 @@ def main() -> None:
     p.add_argument("--distances", type=int, default=30, help="distances of the first N points, N x N")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--spinners", type=int, default=0, help="CPU-bound processes beside the runs")
+    p.add_argument("--bulk", choices=("distances", "evaluate_all"), default="distances", help="the timed bulk work")
+    p.add_argument("--first-query", action="store_true", help="one shortest_path before the completion")
     p.add_argument("--worker", choices=PEERS, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.checkpoint, args.points, args.distances, args.data_dir)))
+        print(json.dumps(worker(args)))
         return
     if args.quick:
         args.points, args.distances, args.rounds = 800, 6, 1
@@ -132,8 +144,8 @@ def main() -> None:
                 row = runs[-1]
                 print(
                     f"round {r} {peer:5s} completion {row['nodes_completed']} nodes {row['complete_wall']:.2f} s wall "
-                    f"{row['complete_cpu']:.2f} s CPU | distances {row['distances_wall']:.2f} s wall "
-                    f"{row['distances_cpu']:.2f} s CPU | policy {row['policy']} | load {row['load_before']}",
+                    f"{row['complete_cpu']:.2f} s CPU | {args.bulk} {row['bulk_wall']:.2f} s wall "
+                    f"{row['bulk_cpu']:.2f} s CPU | policy {row['policy']} | load {row['load_before']}",
                     flush=True,
                 )
     finally:
@@ -142,17 +154,19 @@ def main() -> None:
     checks = _checks(runs)
     ratios = {
         key: _median(runs, "trial", key) / max(_median(runs, "fixed", key), 1e-12)
-        for key in ("complete_wall", "complete_cpu", "distances_wall", "distances_cpu")
+        for key in ("complete_wall", "complete_cpu", "bulk_wall", "bulk_cpu")
     }
     print("trial / fixed (medians):", {k: round(v, 3) for k, v in ratios.items()}, "checks:", checks)
     for row in runs:
-        row.pop("matrix")
+        row.pop("result")
     payload = {
         "environment": environment(),
         "cpu_model": cpu_model(),
         "spinners": args.spinners,
         "checkpoint": args.checkpoint,
         "points": args.points,
+        "bulk": args.bulk,
+        "first_query": args.first_query,
         "distances": args.distances,
         "runs": runs,
         "ratios": ratios,
