@@ -67,10 +67,11 @@ def evaluate_all(
 
 
 def _claimed_trial(graph: GraphRecord, device: torch.device, expected_s: float) -> NodeTrial | None:
-    """The graph's policy trial, taken from it, when its edges are to choose the policy: a graph still to choose one
-    (:mod:`agm.geodesic.graph.node_trial`: nodes decoded on demand, all by queries), on the CPU in one process, no
-    thread count held, and edges expected to take long enough (:func:`agm.geodesic.graph.measured_edges.worth_revising`
-    at the policy's rate, or the rate assumed when none was measured); else None."""
+    """The graph's policy trial, taken from it, when its edges are to choose (or revise) the policy: a graph built with
+    nodes decoded on demand and no known policy whose edges have not chosen yet (:mod:`agm.geodesic.graph.node_trial`),
+    on the CPU in one process, no thread count held, and edges expected to take long enough
+    (:func:`agm.geodesic.graph.measured_edges.worth_revising` at the policy's rate, or the rate assumed when none was
+    measured); else None."""
     trial = graph.policy_trial
     if trial is None or device.type != "cpu" or is_sharded() or threads_held() or not worth_revising(expected_s):
         return None

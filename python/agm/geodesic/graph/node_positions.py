@@ -155,11 +155,11 @@ def _decode(
     charts = torch.from_numpy(graph.node_chart)[sel].to(device)
     trial = graph.policy_trial
     with evaluating(model):
-        if measure and trial is not None and policy is graph.decode_policy and not threads_held():
+        if measure and trial is not None and not trial.ended and policy is graph.decode_policy and not threads_held():
             decoded = decode_timed(trial, model, latents, charts, device, policy)
             chosen = chosen_policy(trial)
-            if chosen is not None:
-                graph.decode_policy, graph.policy_trial = chosen, None
+            if chosen is not None:  # the trial stays on the record: evaluate_all may revise the choice on the edges
+                graph.decode_policy = chosen
         else:
             with applied(policy):
                 decoded = decode_points(model.decode, latents, charts, policy.batch_size, device)
@@ -190,13 +190,11 @@ def _unblock(graph: GraphRecord, pending: PendingNodes, new: np.ndarray) -> None
 
 def _finish(graph: GraphRecord) -> None:
     """Every node is decoded: hand the positions to the native graph (A*'s heuristic) and compute A*'s consistency
-    verdict now, as a build does, and end an unfinished policy trial with its best candidate; the graph is then like
-    any lazy graph."""
+    verdict now, as a build does, and give an unfinished policy trial's best candidate, if any, to the graph; the graph
+    is then like any lazy graph."""
     graph.native.set_positions(np.ascontiguousarray(graph.positions))
     graph.native.check_heuristic()
     trial = graph.policy_trial
-    if trial is not None and graph.decode_policy is not None:
+    if trial is not None and not trial.ended and graph.decode_policy is not None:
         graph.decode_policy = unfinished_policy(trial, graph.decode_policy)
-        if trial.trial.best() is not None:  # else it is left for the graph's bulk edge decodes (evaluate_all)
-            graph.policy_trial = None
     graph.pending_nodes = None

@@ -12,11 +12,12 @@ decoded by its first query) a trial on them cost that query 12-20% of its wall t
 two busy processes, against the default policy (``benchmarks/README.md``, "Issue 19, the on-demand graph's decode
 policy"). When the trial ends its choice becomes the graph's policy (for what follows, later queries, the graph file)
 and is remembered for the decoder and machine (:mod:`agm.geodesic.graph.policy_cache`); a graph whose nodes are all
-decoded before the trial ends keeps the best candidate it measured, not remembered (as a build whose nodes ran out).
-Where the queries decoded every node before the trial measured anything (past half of the nodes a query decodes the
-rest at once), the choice falls to the graph's bulk edge decodes: ``evaluate_all`` (and so the exact exports) runs
-the trial on its edges as an eager build revises its policy on its own (:mod:`agm.geodesic.graph.measured_edges`),
-when they are expected to take long enough.
+decoded before the trial ends takes the best candidate it measured, if any, not remembered (as a build whose nodes
+ran out). Then, as an eager build revises on its edges the policy its nodes chose (a node trial picks smaller batches
+than an edge stream wants), ``evaluate_all`` (and so the exact exports) runs the trial again on the edges it decodes
+when they are expected to take long enough (:mod:`agm.geodesic.graph.measured_edges`), once per graph; this is also
+where the choice falls when the queries decoded every node before the node trial measured anything (past half of
+the nodes a query decodes the rest at once).
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -49,6 +50,11 @@ class NodeTrial:
 
     key: dict[str, Any]
     trial: ResumableTrial = field(default_factory=ResumableTrial)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the trial on the node decodes has ended (its choice is then the graph's policy)."""
+        return self.trial.result is not None
 
 
 def decode_timed(
