@@ -14,10 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agm import geodesic
-from agm._progress import UNMEASURED_RATE
 from agm._threads import scope_entered
-from agm.geodesic.graph import measured_edges, node_trial
-from agm.geodesic.graph.measured_edges import REVISE_MIN_S
+from agm.geodesic.graph import node_trial
 from agm.geodesic.graph.node_positions import complete_positions, ensure_positions
 from agm.geodesic.graph.policy import SCOPE, DecodePolicy, ResumableTrial, applied, run_trial, thread_candidates
 from agm.geodesic.graph.policy_cache import ENV, cached_policy, forget_policies, policy_key
@@ -116,7 +114,6 @@ def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
 ) -> None:
     monkeypatch.setenv(ENV, str(tmp_path))
     model = Clocked()
-    monkeypatch.setattr(measured_edges, "run_trial", lambda work, **kw: run_trial(work, clock=lambda: model.now, **kw))
     graph = _on_demand(model, 1500, monkeypatch)
     trial = graph.record.policy_trial
     assert graph.record.pending_nodes is not None and trial is not None and graph.record.decode_policy.measured == 0.0
@@ -130,12 +127,8 @@ def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
         graph.distances(x)
     else:
         graph.evaluate_all()
-    trial = graph.record.policy_trial
-    assert graph.record.pending_nodes is None
-    if bulk == "distances":  # the trial stays for an evaluate_all to revise the choice on the edges
-        assert trial is not None and trial.ended, "the completion did not end the trial"
-    else:  # evaluate_all revised it on its edges (on the same clock: 50 ms a call)
-        assert trial is None
+    # the nodes' trial ended in the completion, then the edges' on the bulk edge decodes (50 ms a call: 16 wins)
+    assert graph.record.pending_nodes is None and graph.record.policy_trial is None, "the bulk did not end the trials"
     policy = graph.record.decode_policy
     assert policy.measured > 0.0 and policy.batch_size == 16  # every call costs 50 ms: the climb stops at 16
     assert policy.threads in thread_candidates()
@@ -212,31 +205,31 @@ def test_concurrent_queries_and_completions_equal_a_built_graphs(monkeypatch: py
     _decoded_right(graph, model)
 
 
-def test_when_the_queries_decoded_every_node_evaluate_all_chooses_on_the_edges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("bulk", ["evaluate_all", "distances"])
+def test_when_the_queries_decoded_every_node_the_bulk_edge_decodes_choose(
+    bulk: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nodes all decoded by queries (not timed): the trial is left to the bulk edge decodes; ``evaluate_all`` (and
-    the exact exports) choose the policy on them, remember it, and give the built graph's weights."""
+    """Nodes all decoded by queries (not timed): the trial falls to the bulk edge decodes (``evaluate_all``, the
+    exact exports, ``distances``), which choose the policy, remember it, and give the built graph's results."""
     monkeypatch.setenv(ENV, str(tmp_path))
     model = Clocked()
-    monkeypatch.setattr(measured_edges, "run_trial", lambda work, **kw: run_trial(work, clock=lambda: model.now, **kw))
-    built = geodesic.build_graph(model, _points(model, 1000, 0), weights="eager", **KW)  # type: ignore[arg-type]
+    data = _points(model, 1000, 0)
+    built = geodesic.build_graph(model, data, weights="eager", **KW)  # type: ignore[arg-type]
+    want = built.distances(data[:40])
     graph = _on_demand(model, 1000, monkeypatch)
     record = graph.record
     ensure_positions(record, model, np.arange(record.n_nodes), torch.device("cpu"), record.decode_policy)  # a query's
     assert record.pending_nodes is None and record.policy_trial is not None and record.decode_policy.measured == 0.0
     model.sizes.clear()
-    assert graph.evaluate_all() == record.native.n_intra_edges
-    assert record.policy_trial is None
+    if bulk == "evaluate_all":
+        assert graph.evaluate_all() == record.native.n_intra_edges
+        np.testing.assert_allclose(record.edge_weights.values, built.record.edge_weights.values, rtol=RTOL, atol=ATOL)
+    else:
+        np.testing.assert_allclose(graph.distances(data[:40]), want, rtol=RTOL, atol=ATOL)
+    assert record.policy_trial is None, "the edge decodes did not end the trial"
     policy = record.decode_policy
-    assert policy.measured > 0.0 and policy.batch_size == 16 and max(model.sizes) == 16  # 50 ms a call: 16 wins
+    assert policy.measured > 0.0 and policy.batch_size == 16  # 50 ms a call: the climb stops at 16
+    if bulk == "evaluate_all":  # (distances bound edges and attach their points in the default policy first)
+        assert max(model.sizes) == 16  # the trial's calls, then the chosen policy's (the default batch is 256)
     forget_policies()
     assert cached_policy(policy_key(model, torch.device("cpu"))) == policy
-    np.testing.assert_allclose(record.edge_weights.values, built.record.edge_weights.values, rtol=RTOL, atol=ATOL)
-    monkeypatch.setenv(ENV, "off")
-    forget_policies()  # nothing remembered: the next graph is to choose its policy too
-    small = _on_demand(model, 120, monkeypatch)  # edges expected under REVISE_MIN_S: the default, the trial kept
-    ensure_positions(small.record, model, np.arange(small.n_nodes), torch.device("cpu"), small.record.decode_policy)
-    assert small.record.native.n_intra_edges * (KW["n_steps"] - 1) / UNMEASURED_RATE < REVISE_MIN_S  # type: ignore[operator]
-    small.evaluate_all()
-    assert small.record.policy_trial is not None and small.record.decode_policy.measured == 0.0

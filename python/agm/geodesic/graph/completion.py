@@ -14,10 +14,9 @@ from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import is_sharded
 from agm.geodesic.graph.curves import PointTable, default_batch_size, interior_decodings
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
-from agm.geodesic.graph.measured_edges import evaluate_edges_measured, worth_revising
 from agm.geodesic.graph.node_positions import complete_positions
-from agm.geodesic.graph.node_trial import NodeTrial, chosen_on_edges
-from agm.geodesic.graph.policy import DecodePolicy, threads_held
+from agm.geodesic.graph.node_trial import EdgeFeed
+from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -57,23 +56,20 @@ def evaluate_all(
     table = node_table(graph, dev)
     with evaluating(model):
         edges = GraphEdgeKind(table, graph.native, graph.edge_weights)
-        trial = _claimed_trial(graph, dev, seconds)
-        if trial is not None:  # the decode policy chosen on these edges (as an eager build revises its own)
-            todo = int(np.count_nonzero(~graph.edge_weights.evaluated[ids]))
-            result = evaluate_edges_measured(model, edges, ids, graph.n_steps, seconds, progress=shown)
-            graph.decode_policy = chosen_on_edges(trial, result, policy)
-            return todo
-        return evaluate(edges, ids, DecodeContext(model, dev, policy, graph.n_steps), progress=shown)
+        context = DecodeContext(model, dev, policy, graph.n_steps, edge_feed(graph, policy))
+        return evaluate(edges, ids, context, progress=shown)
 
 
-def _claimed_trial(graph: GraphRecord, device: torch.device, expected_s: float) -> NodeTrial | None:
-    """The graph's policy trial, taken from it, when its edges are to choose (or revise) the policy: a graph built with
-    nodes decoded on demand and no known policy whose edges have not chosen yet (:mod:`agm.geodesic.graph.node_trial`),
-    on the CPU in one process, no thread count held, and edges expected to take long enough
-    (:func:`agm.geodesic.graph.measured_edges.worth_revising` at the policy's rate, or the rate assumed when none was
-    measured); else None."""
+def edge_feed(graph: GraphRecord, policy: DecodePolicy) -> EdgeFeed | None:
+    """The graph's decode policy trial for edge decodes in ``policy`` (:mod:`agm.geodesic.graph.node_trial`): when
+    the graph is still to choose its policy (nodes decoded on demand, no policy given or remembered) and ``policy`` is
+    its own, in one process; else None. When the trial ends its choice becomes the graph's policy."""
     trial = graph.policy_trial
-    if trial is None or device.type != "cpu" or is_sharded() or threads_held() or not worth_revising(expected_s):
+    if trial is None or policy is not graph.decode_policy or is_sharded():
         return None
-    graph.policy_trial = None
-    return trial
+
+    def chosen(choice: DecodePolicy) -> None:
+        if graph.policy_trial is trial:
+            graph.decode_policy, graph.policy_trial = choice, None
+
+    return EdgeFeed(trial, chosen)

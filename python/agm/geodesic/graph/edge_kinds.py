@@ -22,6 +22,7 @@ import torch
 from agm._core import AtlasGraph
 from agm.geodesic.graph.bounds import midpoint_lengths
 from agm.geodesic.graph.curves import PointTable, packed_lengths
+from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.weights import GraphWeights
 from agm.models.protocol import SemiAtlasModel
@@ -29,12 +30,15 @@ from agm.models.protocol import SemiAtlasModel
 
 @dataclass(frozen=True)
 class DecodeContext:
-    """How a query's edges are decoded: the model, its device, the decode policy and eq. 10's segments per edge."""
+    """How a query's edges are decoded: the model, its device, the decode policy and eq. 10's segments per edge;
+    ``trial``: the graph's decode policy trial that the edge decodes feed (:mod:`agm.geodesic.graph.node_trial`), or
+    None."""
 
     model: SemiAtlasModel
     device: torch.device
     policy: DecodePolicy
     n_steps: int
+    trial: EdgeFeed | None = None
 
 
 class EdgeKind(Protocol):
@@ -76,10 +80,13 @@ def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress
     if todo.size == 0:
         return 0
     table, ends = kind.ends(todo, context.device)
-    with applied(context.policy):
-        lengths = packed_lengths(
-            context.model.decode, table, ends, context.n_steps, context.policy.batch_size, progress=progress
-        )
+    if context.trial is not None:
+        lengths = context.trial.lengths(context.model.decode, table, ends, context.n_steps, context.policy, progress)
+    else:
+        with applied(context.policy):
+            lengths = packed_lengths(
+                context.model.decode, table, ends, context.n_steps, context.policy.batch_size, progress=progress
+            )
     kind.store(todo, lengths.cpu().numpy())
     return int(todo.size)
 
@@ -109,8 +116,9 @@ def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> i
     if todo.size == 0:
         return 0
     table, ends = kind.ends(todo, context.device)
-    with applied(context.policy):
-        bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, context.policy.batch_size)
+    policy = context.trial.current(context.policy) if context.trial is not None else context.policy
+    with applied(policy):
+        bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, policy.batch_size)
     kind.raise_bounds(todo, bounds.cpu().numpy())
     return int(todo.size)
 

@@ -1,42 +1,47 @@
 """The decode policy of a graph whose nodes are decoded on demand, chosen on its bulk decodes.
 
-A build that decodes its nodes chooses its decode policy on them (:mod:`agm.geodesic.graph.measured_decode`). A graph
-built with ``node_decodes="on_demand"`` decodes none at build time, so it starts with torch's threads and the
-device's default batch, unmeasured. Where no policy was given or remembered (and on the CPU), it carries a
-:class:`NodeTrial`: the same trial (:class:`agm.geodesic.graph.policy.ResumableTrial`: the climb, the final, the thread
-margin) timed call by call on the bulk node decodes the graph makes anyway (the completion of its positions before
-``distances``, ``evaluate_all``, an export or a save), in the order they come; what a piece of work holds beyond the
-trial's next call, or short of it, is decoded with the best candidate so far. No node is decoded for the measurement
-alone, and the decodes of a query's own rounds are not timed: on the trained 8-chart MNIST model (3,240 nodes, all
-decoded by its first query) a trial on them cost that query 12-20% of its wall time on an idle machine and 26-45% beside
-two busy processes, against the default policy (``benchmarks/README.md``, "Issue 19, the on-demand graph's decode
-policy"). When the trial ends its choice becomes the graph's policy (for what follows, later queries, the graph file)
-and is remembered for the decoder and machine (:mod:`agm.geodesic.graph.policy_cache`); a graph whose nodes are all
-decoded before the trial ends takes the best candidate it measured, if any, not remembered (as a build whose nodes
-ran out). Then, as an eager build revises on its edges the policy its nodes chose (a node trial picks smaller batches
-than an edge stream wants), ``evaluate_all`` (and so the exact exports) runs the trial again on the edges it decodes
-when they are expected to take long enough (:mod:`agm.geodesic.graph.measured_edges`), once per graph; this is also
-where the choice falls when the queries decoded every node before the node trial measured anything (past half of
-the nodes a query decodes the rest at once).
+A build that decodes its nodes chooses its decode policy on them (:mod:`agm.geodesic.graph.measured_decode`) and an
+eager build revises it on its edges (:mod:`agm.geodesic.graph.measured_edges`). A graph built with
+``node_decodes="on_demand"`` decodes nothing at build time, so it starts with torch's threads and the device's default
+batch, unmeasured. Where no policy was given or remembered (and on the CPU) it carries a :class:`NodeTrial`: the same
+trial (:class:`agm.geodesic.graph.policy.ResumableTrial`: the climb, the final, the thread margin) timed call by call
+on the bulk decodes the graph makes anyway, in the order they come, first on its nodes (the completion of its
+positions before ``distances``, ``evaluate_all``, an export or a save), then again on its edges (``evaluate_all``
+and so the exact exports, and the rounds of ``distances``; :class:`EdgeFeed`), as an eager build revises on its edges
+what its nodes chose (a node trial picks smaller batches than an edge stream wants). What a piece of work holds
+beyond the trial's next call, or short of it, is decoded with the best candidate so far; no point is decoded for the
+measurement alone. Each trial's choice becomes the graph's policy when it ends (for what follows, later queries, the
+graph file) and is remembered for the decoder and machine (:mod:`agm.geodesic.graph.policy_cache`); a graph whose
+nodes are all decoded before the node trial ends takes the best candidate it measured, if any.
+
+A query's own decodes are not timed: on the trained 8-chart MNIST model (3,240 nodes, all decoded by its first query:
+past half of the nodes a query decodes the rest at once) a trial on them cost that query 12-20% of its wall time on
+an idle machine and 26-45% beside two busy processes, against the default policy (``benchmarks/README.md``, "Issue
+19, the on-demand graph's decode policy").
 
 Floor: :mod:`agm.geodesic.graph`.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from agm.geodesic.graph.curves import checked_decode, decode_points
-from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied
+from agm.geodesic.graph.curves import Decoder, PackedStream, PointTable, checked_decode, decode_points
+from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held
 from agm.geodesic.graph.policy_cache import remember_policy
 from agm.models.protocol import SemiAtlasModel
 
 #: Seconds for the trial's calls (injectable for tests).
 CLOCK = time.perf_counter
+#: Seconds of timed calls in the final of the trial on the edges (bulk work: a longer final than the nodes').
+EDGE_FINAL_S = 1.0
 
 
 @dataclass
@@ -50,11 +55,68 @@ class NodeTrial:
 
     key: dict[str, Any]
     trial: ResumableTrial = field(default_factory=ResumableTrial)
+    edges: ResumableTrial = field(default_factory=lambda: ResumableTrial(final_s=EDGE_FINAL_S))
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def ended(self) -> bool:
         """Whether the trial on the node decodes has ended (its choice is then the graph's policy)."""
         return self.trial.result is not None
+
+
+class EdgeFeed:
+    """A graph's trial on its bulk edge decodes (:attr:`NodeTrial.edges`) as the edge decodes see it
+    (:class:`agm.geodesic.graph.edge_kinds.DecodeContext`), and what its end does (``on_end``: the policy it chose)."""
+
+    def __init__(self, node_trial: NodeTrial, on_end: Callable[[DecodePolicy], None]) -> None:
+        self.node_trial, self._on_end, self._ended = node_trial, on_end, False
+
+    def lengths(
+        self,
+        decode: Decoder,
+        table: PointTable,
+        ends: torch.Tensor,
+        n_steps: int,
+        fallback: DecodePolicy,
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments with the trial's next calls timed on the
+        stream (call under ``evaluating``); the rest, or all of it while another thread feeds the trial or a thread
+        count is held, in the best candidate so far, else ``fallback``. (E,) float64 lengths."""
+        stream = PackedStream(decode, table, ends, n_steps)
+        trial = self.node_trial.edges
+        with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+            if self.node_trial.lock.acquire(blocking=False):
+                try:
+                    while stream.remaining and trial.request is not None and not threads_held():
+                        policy = trial.request
+                        with applied(policy):
+                            started = CLOCK()
+                            decoded, finished = stream.decode_next(policy.batch_size)
+                            seconds = CLOCK() - started
+                        bar.update(finished)
+                        if decoded == policy.batch_size:  # a short call (the stream's end) measures nothing
+                            trial.record(seconds)
+                    if trial.result is not None and not self._ended:
+                        self._end(trial.result)
+                finally:
+                    self.node_trial.lock.release()
+            rest = self.current(fallback)
+            with applied(rest):
+                while stream.remaining:
+                    bar.update(stream.decode_next(rest.batch_size)[1])
+        return stream.lengths
+
+    def current(self, fallback: DecodePolicy) -> DecodePolicy:
+        """The policy of edge decodes that do not feed the trial (midpoint bounds): its best candidate so far, else
+        ``fallback``."""
+        return self.node_trial.edges.best() or fallback
+
+    def _end(self, result: TrialResult) -> None:
+        self._ended = True
+        if result.complete:
+            remember_policy(self.node_trial.key, result.policy)
+        self._on_end(result.policy)
 
 
 def decode_timed(
@@ -102,15 +164,6 @@ def chosen_policy(node_trial: NodeTrial) -> DecodePolicy | None:
     if result.complete:
         remember_policy(node_trial.key, result.policy)
     return result.policy
-
-
-def chosen_on_edges(node_trial: NodeTrial, result: TrialResult, current: DecodePolicy) -> DecodePolicy:
-    """The policy a trial on the graph's bulk edge decodes chose in place of ``node_trial``
-    (:func:`agm.geodesic.graph.measured_edges.evaluate_edges_measured`): remembered for its key when it ran to its end;
-    ``current`` when it measured nothing."""
-    if result.complete:
-        remember_policy(node_trial.key, result.policy)
-    return result.policy if result.policy.measured > 0.0 else current
 
 
 def unfinished_policy(node_trial: NodeTrial, current: DecodePolicy) -> DecodePolicy:

@@ -214,17 +214,17 @@ def trial_steps(
 
 class ResumableTrial:
     """A :func:`run_trial` whose calls are made by whoever has work at hand, one call at a time, across as many
-    pieces of work as it takes (the node decodes of a graph's successive queries: see
-    :mod:`agm.geodesic.graph.node_trial`). Not thread-safe: its user serialises it.
+    pieces of work as it takes (a graph's bulk node and edge decodes: see :mod:`agm.geodesic.graph.node_trial`). Not
+    thread-safe: its user serialises it. ``final_s``: the final's seconds of timed calls.
 
     Attributes:
         request: the policy of the next call to time (None once the trial has ended).
         result: the trial's result once it has ended (None before).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, final_s: float = FINAL_S) -> None:
         self._measured: list[DecodePolicy] = []
-        self._steps = trial_steps(self._measured)
+        self._steps = trial_steps(self._measured, final_s=final_s)
         self.result: TrialResult | None = None
         self.request: DecodePolicy | None = None
         self._advance(None, first=True)

@@ -89,6 +89,7 @@ def distances(
         if Y is None:
             want = np.triu(want, 1)  # d(i, j) = d(j, i): one route per unordered pair
         out = _lazy_rows(model, graph, dev, policy, att, rows, want, n_threads, progress, lazy_stats)
+        policy = graph.decode_policy or policy  # the graph's, as the rows' edge decodes may have chosen it
         if Y is None:
             out = np.minimum(out, out.T)
         _apply_direct(model, graph, dev, policy, att.select(rows[0]), att.select(rows[1]), out)
