@@ -46,11 +46,13 @@ EDGE_FINAL_S = 1.0
 
 @dataclass
 class NodeTrial:
-    """A decode policy trial fed with a graph's node decodes, and where its choice is remembered.
+    """The decode policy trials of a graph whose nodes are decoded on demand, and where their choices are remembered.
 
     Attributes:
         key: the decoder's policy key (:func:`agm.geodesic.graph.policy_cache.policy_key`).
-        trial: the trial, timed call by call.
+        trial: the trial on the bulk node decodes, timed call by call (under the graph's pending-nodes lock).
+        edges: the trial on the bulk edge decodes (:class:`EdgeFeed`; a final of :data:`EDGE_FINAL_S`).
+        lock: serialises the edge trial (a call that finds it taken decodes without timing).
     """
 
     key: dict[str, Any]
@@ -82,7 +84,7 @@ class EdgeFeed:
     ) -> torch.Tensor:
         """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments with the trial's next calls timed on the
         stream (call under ``evaluating``); the rest, or all of it while another thread feeds the trial or a thread
-        count is held, in the best candidate so far, else ``fallback``. (E,) float64 lengths."""
+        count is held, in :meth:`current`. (E,) float64 lengths."""
         stream = PackedStream(decode, table, ends, n_steps)
         trial = self.node_trial.edges
         with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
@@ -108,9 +110,10 @@ class EdgeFeed:
         return stream.lengths
 
     def current(self, fallback: DecodePolicy) -> DecodePolicy:
-        """The policy of edge decodes that do not feed the trial (midpoint bounds): its best candidate so far, else
-        ``fallback``."""
-        return self.node_trial.edges.best() or fallback
+        """The policy of edge decodes that do not feed the trial (midpoint bounds, what is left of a stream): its
+        choice once it has ended, else ``fallback`` (a candidate that leads early in the climb is no choice yet)."""
+        result = self.node_trial.edges.result
+        return result.policy if result is not None else fallback
 
     def _end(self, result: TrialResult) -> None:
         self._ended = True
