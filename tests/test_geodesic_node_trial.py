@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from agm import geodesic
 from agm._threads import scope_entered
 from agm.geodesic.graph import node_trial
+from agm.geodesic.graph.curves import PointTable, packed_lengths
 from agm.geodesic.graph.node_positions import complete_positions, ensure_positions
 from agm.geodesic.graph.policy import SCOPE, DecodePolicy, ResumableTrial, applied, run_trial, thread_candidates
 from agm.geodesic.graph.policy_cache import ENV, cached_policy, forget_policies, policy_key
@@ -233,3 +234,22 @@ def test_when_the_queries_decoded_every_node_the_bulk_edge_decodes_choose(
         assert max(model.sizes) == 16  # the trial's calls, then the chosen policy's (the default batch is 256)
     forget_policies()
     assert cached_policy(policy_key(model, torch.device("cpu"))) == policy
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 5])
+def test_the_edge_feed_gives_packed_lengths(n_steps: int) -> None:
+    """The edge trial's stream gives :func:`packed_lengths`' lengths whatever its calls (chords for n_steps = 1,
+    where nothing is decoded or timed), and an empty set of segments gives none."""
+    model = CylinderAtlas(radius=0.7, ambient_shape=(6,))
+    g = torch.Generator().manual_seed(5)
+    latents, charts = torch.rand(40, 2, generator=g), (torch.arange(40) >= 20).long()
+    with torch.no_grad():
+        table = PointTable(latents, model.decode(latents, charts).reshape(40, -1), charts)
+        ends = torch.stack([torch.arange(0, 38), torch.arange(1, 39)], dim=1)
+        ends = ends[charts[ends[:, 0]] == charts[ends[:, 1]]]
+        feed = node_trial.EdgeFeed(node_trial.NodeTrial({}), lambda policy: None)
+        got = feed.lengths(model.decode, table, ends, n_steps, DecodePolicy(threads=None, batch_size=7))
+        want = packed_lengths(model.decode, table, ends, n_steps, 64)
+        assert feed.lengths(model.decode, table, ends[:0], n_steps, DecodePolicy()).shape == (0,)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    assert (feed.node_trial.edges.request == DecodePolicy(threads=1, batch_size=4)) == (n_steps == 1)

@@ -33,7 +33,15 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from agm.geodesic.graph.curves import Decoder, PackedStream, PointTable, checked_decode, decode_points
+from agm.geodesic.graph.curves import (
+    Decoder,
+    PackedStream,
+    PointTable,
+    checked_decode,
+    decode_points,
+    interior_decodings,
+    packed_lengths,
+)
 from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held
 from agm.geodesic.graph.policy_cache import remember_policy
 from agm.models.protocol import SemiAtlasModel
@@ -85,6 +93,8 @@ class EdgeFeed:
         """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments with the trial's next calls timed on the
         stream (call under ``evaluating``); the rest, or all of it while another thread feeds the trial or a thread
         count is held, in :meth:`current`. (E,) float64 lengths."""
+        if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode, nothing to time
+            return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
         stream = PackedStream(decode, table, ends, n_steps)
         trial = self.node_trial.edges
         with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
