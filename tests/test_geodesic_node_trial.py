@@ -125,7 +125,7 @@ def test_bulk_node_decodes_choose_the_policy_that_follows_and_it_is_remembered(
     assert trial is not None and trial.trial.request == asked and trial.trial.best() is None
     model.sizes.clear()
     if bulk == "distances":
-        graph.distances(x)
+        graph.distances(_points(model, 30, 9))  # enough edges for the edge trial with two thread candidates
     else:
         graph.evaluate_all()
     # the nodes' trial ended in the completion, then the edges' on the bulk edge decodes (50 ms a call: 16 wins)
@@ -202,7 +202,7 @@ def test_concurrent_queries_and_completions_equal_a_built_graphs(monkeypatch: py
     np.testing.assert_allclose(np.concatenate([got[0], got[2]]), want[np.r_[0:12:4, 2:12:4]], rtol=RTOL, atol=ATOL)
     for d in (got[1], got[3]):
         np.testing.assert_allclose(d, want_d, rtol=RTOL, atol=ATOL)
-    assert graph.record.pending_nodes is None and graph.record.decode_policy.measured > 0.0
+    assert graph.record.pending_nodes is None  # (whether a trial ended depends on which thread decoded what first)
     _decoded_right(graph, model)
 
 
