@@ -4,15 +4,17 @@ A build that decodes its nodes chooses its decode policy on them (:mod:`agm.geod
 eager build revises it on its edges (:mod:`agm.geodesic.graph.measured_edges`). A graph built with
 ``node_decodes="on_demand"`` decodes nothing at build time, so it starts with torch's threads and the device's default
 batch, unmeasured. Where no policy was given or remembered (and on the CPU) it carries a :class:`NodeTrial`: the same
-trial (:class:`agm.geodesic.graph.policy.ResumableTrial`: the climb, the final, the thread margin) timed call by call
-on the bulk decodes the graph makes anyway, in the order they come, first on its nodes (the completion of its
-positions before ``distances``, ``evaluate_all``, an export or a save), then again on its edges (``evaluate_all``
-and so the exact exports, and the rounds of ``distances``; :class:`EdgeFeed`), as an eager build revises on its edges
-what its nodes chose (a node trial picks smaller batches than an edge stream wants). What a piece of work holds
-beyond the trial's next call, or short of it, is decoded with the best candidate so far; no point is decoded for the
-measurement alone. Each trial's choice becomes the graph's policy when it ends (for what follows, later queries, the
-graph file) and is remembered for the decoder and machine (:mod:`agm.geodesic.graph.policy_cache`); a graph whose
-nodes are all decoded before the node trial ends takes the best candidate it measured, if any.
+trial (:class:`agm.geodesic.graph.policy.ResumableTrial`: the climb, the final, the thread margin) timed call by call on
+the bulk decodes the graph makes anyway, in the order they come, first on its nodes (the completion of its positions
+before ``distances``, ``evaluate_all``, an export or a save), then again on its edges (``evaluate_all`` and so the exact
+exports, and the rounds of ``distances``; :class:`EdgeFeed`), as an eager build revises on its edges what its nodes
+chose (a node trial picks smaller batches than an edge stream wants). A piece of node work shorter than the trial's next
+call is decoded with the best candidate so far (under one batch of points); edge work the trial does not time (a
+stream's tail, another thread's call, midpoint bounds) uses its choice once it has ended, else the graph's policy. No
+point is decoded for the measurement alone. Each trial's choice becomes the graph's policy when it ends (for what
+follows, later queries, the graph file) and is remembered for the decoder and machine
+(:mod:`agm.geodesic.graph.policy_cache`); a graph whose nodes are all decoded before the node trial ends takes the best
+candidate it measured, if any.
 
 A query's own decodes are not timed: on the trained 8-chart MNIST model (3,240 nodes, all decoded by its first query:
 past half of the nodes a query decodes the rest at once) a trial on them cost that query 12-20% of its wall time on
