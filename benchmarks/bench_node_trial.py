@@ -6,7 +6,12 @@ decodes anyway (``agm.geodesic.graph.node_trial``). Peers, each run in a fresh p
 round-robin, the order alternating by round:
 
 - "trial": as agm does it;
-- "fixed": the same graph with its trial removed (the default policy throughout, as before).
+- "fixed": the same graph with its trial removed and its policy not watched (the default policy throughout, as
+  before either existed);
+- "watched": the trial removed, the default policy watched on the bulk edge decodes
+  (``agm.geodesic.graph.policy_watch``: the other thread count checked every few seconds, swapped in while it wins).
+
+"trial" keeps the watch too, as agm does (its choice is watched once the edge trial ends). ``--peers`` picks a subset.
 
 Each run builds the on-demand graph, completes its positions (timed: the trial's work) and computes
 ``distances`` of the first ``--distances`` points against themselves (timed: what the chosen policy serves); with
@@ -15,7 +20,7 @@ before (its node decodes are not timed by the trial; where it decodes every node
 is left to ``evaluate_all``'s edges).
 ``--spinners K`` starts K CPU-bound processes beside the runs (the shared machine's load; torch's two threads can
 then lose to one). Checks: the matrices of all runs agree (relative 1e-5, absolute floor 1e-6), every "trial" run
-ends with a measured policy and every "fixed" run with none.
+ends with a measured policy and every other run with none, no "fixed" run has a watch.
 
 Setting: ``--checkpoint`` (a trained model, its test split's first ``--points`` points; the issue's trained 8-chart
 MNIST model) or, with ``--quick``, the closed-form cylinder. k = 20, eps = 0.05, 15 steps.
@@ -43,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import cpu_model, environment, load_average, parser, write_json  # noqa: E402
 
-PEERS = ("trial", "fixed")
+PEERS = ("trial", "fixed", "watched")
 SPIN = "while True: pass"
 
 
@@ -71,8 +76,9 @@ def worker(args: Any) -> dict[str, Any]:
     graph = geodesic.build_graph(model, data, k=20, eps=0.05, n_steps=15, progress=False, node_decodes="on_demand")
     if graph.record.policy_trial is None:
         raise SystemExit("the on-demand graph has no policy trial (a policy was remembered or given?)")
-    if args.worker == "fixed":
+    if args.worker != "trial":
         graph.record.policy_trial = None
+    graph.record.watch_policy = args.worker != "fixed"
     out: dict[str, Any] = {"peer": args.worker, "load_before": load_average()}
     if args.first_query:
         graph.shortest_path(data[0], data[1])
@@ -90,6 +96,8 @@ def worker(args: Any) -> dict[str, Any]:
     out["bulk_wall"], out["bulk_cpu"] = time.perf_counter() - wall, time.process_time() - cpu
     policy = graph.record.decode_policy
     out["policy"] = {"threads": policy.threads, "batch_size": policy.batch_size, "measured": policy.measured}
+    watch = graph.record.policy_watch
+    out["watch"] = None if watch is None else {"swaps": watch.swaps, "current": watch.current.to_json()}
     out["load_after"] = load_average()
     return out
 
@@ -111,7 +119,8 @@ def _checks(runs: list[dict[str, Any]]) -> dict[str, bool]:
     first = np.asarray(runs[0]["result"])
     equal = all(np.allclose(np.asarray(r["result"]), first, rtol=1e-5, atol=1e-6) for r in runs)
     measured = all((r["policy"]["measured"] > 0) == (r["peer"] == "trial") for r in runs)
-    return {"results_equal": equal, "trial_measured_fixed_not": measured}
+    unwatched = all(r["watch"] is None for r in runs if r["peer"] == "fixed")
+    return {"results_equal": equal, "trial_measured_others_not": measured, "fixed_unwatched": unwatched}
 
 
 def _median(runs: list[dict[str, Any]], peer: str, key: str) -> float:
@@ -128,6 +137,7 @@ def main() -> None:
     p.add_argument("--spinners", type=int, default=0, help="CPU-bound processes beside the runs")
     p.add_argument("--bulk", choices=("distances", "evaluate_all"), default="distances", help="the timed bulk work")
     p.add_argument("--first-query", action="store_true", help="one shortest_path before the completion")
+    p.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS), help="the peers to run (fixed first)")
     p.add_argument("--worker", choices=PEERS, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -139,13 +149,14 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     try:
         for r in range(args.rounds):
-            for peer in PEERS if r % 2 == 0 else PEERS[::-1]:
+            for peer in args.peers if r % 2 == 0 else args.peers[::-1]:
                 runs.append(_run(peer, args))
                 row = runs[-1]
                 print(
                     f"round {r} {peer:5s} completion {row['nodes_completed']} nodes {row['complete_wall']:.2f} s wall "
                     f"{row['complete_cpu']:.2f} s CPU | {args.bulk} {row['bulk_wall']:.2f} s wall "
-                    f"{row['bulk_cpu']:.2f} s CPU | policy {row['policy']} | load {row['load_before']}",
+                    f"{row['bulk_cpu']:.2f} s CPU | policy {row['policy']} watch {row['watch']} | "
+                    f"load {row['load_before']}",
                     flush=True,
                 )
     finally:
@@ -153,10 +164,12 @@ def main() -> None:
             s.kill()
     checks = _checks(runs)
     ratios = {
-        key: _median(runs, "trial", key) / max(_median(runs, "fixed", key), 1e-12)
+        f"{peer}/fixed {key}": _median(runs, peer, key) / max(_median(runs, "fixed", key), 1e-12)
+        for peer in args.peers
+        if peer != "fixed" and "fixed" in args.peers
         for key in ("complete_wall", "complete_cpu", "bulk_wall", "bulk_cpu")
     }
-    print("trial / fixed (medians):", {k: round(v, 3) for k, v in ratios.items()}, "checks:", checks)
+    print("peer / fixed (medians):", {k: round(v, 3) for k, v in ratios.items()}, "checks:", checks)
     for row in runs:
         row.pop("result")
     payload = {

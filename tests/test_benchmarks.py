@@ -289,14 +289,15 @@ def test_packed_stream_benchmark_quick(tmp_path: Path) -> None:
 
 
 def test_node_trial_benchmark_quick(tmp_path: Path) -> None:
-    """The on-demand graph's policy trial against the fixed default: equal matrices, a measured policy only where
-    the trial ran, every ratio recorded."""
+    """The on-demand graph's policy trial, and the watched default, against the fixed default: equal matrices, a
+    measured policy only where the trial ran, no watch on the fixed default, every ratio recorded."""
     out = tmp_path / "bench_node_trial.json"
     cmd = [sys.executable, str(BENCHMARKS / "bench_node_trial.py"), "--quick", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"bench_node_trial failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(out.read_text())
-    assert result["checks"] == {"results_equal": True, "trial_measured_fixed_not": True}
-    assert {run["peer"] for run in result["runs"]} == {"trial", "fixed"}
+    assert result["checks"] == {"results_equal": True, "trial_measured_others_not": True, "fixed_unwatched": True}
+    assert {run["peer"] for run in result["runs"]} == {"trial", "fixed", "watched"}
     assert all(run["nodes_completed"] > 0 for run in result["runs"])
-    assert set(result["ratios"]) == {"complete_wall", "complete_cpu", "bulk_wall", "bulk_cpu"}
+    keys = ("complete_wall", "complete_cpu", "bulk_wall", "bulk_cpu")
+    assert set(result["ratios"]) == {f"{peer}/fixed {key}" for peer in ("trial", "watched") for key in keys}

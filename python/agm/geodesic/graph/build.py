@@ -446,6 +446,7 @@ def build_record(
         policy_trial=NodeTrial(key) if on_demand and known is None else None,
     )
     graph.model_check.verified = weight_versions(model)
+    graph.watch_policy = decode_policy is None
     if sample is not None:
         adopt_positions(graph, *sample)
     if x is not None:  # the scale of agm.geodesic.query.far's warning for queries far from the data

@@ -17,6 +17,7 @@ from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.graph.policy_watch import PolicyWatch, WatchOf, watch_for
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -56,7 +57,7 @@ def evaluate_all(
     table = node_table(graph, dev)
     with evaluating(model):
         edges = GraphEdgeKind(table, graph.native, graph.edge_weights)
-        context = DecodeContext(model, dev, policy, graph.n_steps, edge_feed(graph, policy))
+        context = DecodeContext(model, dev, policy, graph.n_steps, edge_feed(graph, policy), graph_watch(graph, dev))
         return evaluate(edges, ids, context, progress=shown)
 
 
@@ -73,3 +74,21 @@ def edge_feed(graph: GraphRecord, policy: DecodePolicy) -> EdgeFeed | None:
             graph.decode_policy, graph.policy_trial = choice, None
 
     return EdgeFeed(trial, chosen)
+
+
+def graph_watch(graph: GraphRecord, device: torch.device) -> WatchOf | None:
+    """Where the graph's bulk edge decodes watch its decode policy (:mod:`agm.geodesic.graph.policy_watch`): on the
+    CPU, in one process, unless the build was given the policy; the graph's one watch of its current policy (made
+    anew when the policy changed), for that policy only (a policy passed to a call is not watched)."""
+    if device.type != "cpu" or not graph.watch_policy or is_sharded():
+        return None
+
+    def watch_of(policy: DecodePolicy) -> PolicyWatch | None:
+        if policy is not graph.decode_policy:
+            return None
+        watch = graph.policy_watch
+        if watch is None or watch.base != policy:
+            watch = graph.policy_watch = watch_for(policy)
+        return watch
+
+    return watch_of

@@ -24,6 +24,7 @@ from agm.geodesic.graph.bounds import midpoint_lengths
 from agm.geodesic.graph.curves import PointTable, packed_lengths
 from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy, applied
+from agm.geodesic.graph.policy_watch import WatchOf, watched_lengths
 from agm.geodesic.graph.weights import GraphWeights
 from agm.models.protocol import SemiAtlasModel
 
@@ -32,6 +33,7 @@ from agm.models.protocol import SemiAtlasModel
 class DecodeContext:
     """How a query's edges are decoded: the model, its device, the decode policy and eq. 10's segments per edge;
     ``trial``: the graph's decode policy trial that the edge decodes feed (:mod:`agm.geodesic.graph.node_trial`), or
+    None; ``watch``: the watch of the policy the edges are decoded in (:mod:`agm.geodesic.graph.policy_watch`), or
     None."""
 
     model: SemiAtlasModel
@@ -39,6 +41,7 @@ class DecodeContext:
     policy: DecodePolicy
     n_steps: int
     trial: EdgeFeed | None = None
+    watch: WatchOf | None = None
 
 
 class EdgeKind(Protocol):
@@ -80,8 +83,12 @@ def evaluate(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, progress
     if todo.size == 0:
         return 0
     table, ends = kind.ends(todo, context.device)
+    decode, n_steps = context.model.decode, context.n_steps
     if context.trial is not None:
-        lengths = context.trial.lengths(context.model.decode, table, ends, context.n_steps, context.policy, progress)
+        lengths = context.trial.lengths(decode, table, ends, n_steps, context.policy, progress, context.watch)
+    elif context.watch is not None:
+        watch = context.watch(context.policy)
+        lengths = watched_lengths(decode, table, ends, n_steps, context.policy, watch, progress)
     else:
         with applied(context.policy):
             lengths = packed_lengths(

@@ -8,7 +8,8 @@ build took 1.35x the decoder limit (issue 19). So when the edges are expected to
 at the node trial's rate, the trial (:func:`agm.geodesic.graph.policy.run_trial`: the same climb, final and
 thread margin) is run again on the edge stream itself, with a final of ``FINAL_FRACTION`` of the expected time
 (within [``FINAL_S``, ``FINAL_CAP_S``]): every timed call decodes edge points the build needs, the rest of the
-stream runs under the winner, and the winner becomes the graph's policy (remembered for later builds). The lengths
+stream runs under the winner, watched (:mod:`agm.geodesic.graph.policy_watch`: a check of the other thread count
+every few seconds), and the winner becomes the graph's policy (remembered for later builds). The lengths
 do not depend on how the stream is cut into calls, up to float32 rounding in the decoder.
 
 Floor: :mod:`agm.geodesic.graph`.
@@ -21,7 +22,8 @@ from tqdm.auto import tqdm
 
 from agm.geodesic.graph.curves import PackedStream, interior_decodings
 from agm.geodesic.graph.edge_kinds import GraphEdgeKind, ordered_pending
-from agm.geodesic.graph.policy import FINAL_S, DecodePolicy, TrialResult, applied, run_trial
+from agm.geodesic.graph.policy import FINAL_S, DecodePolicy, TrialResult, run_trial
+from agm.geodesic.graph.policy_watch import decode_rest, stream_step, watch_for
 from agm.models.protocol import SemiAtlasModel
 
 #: Expected seconds of edge decoding (at the node trial's rate) from which the policy is revised on the edges.
@@ -78,15 +80,8 @@ def evaluate_edges_measured(
     table, ends = kind.ends(todo, kind.table.latents.device)
     stream = PackedStream(model.decode, table, ends, n_steps)
     with tqdm(total=todo.size, desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
-
-        def next_points(policy: DecodePolicy) -> int:
-            decoded, finished = stream.decode_next(policy.batch_size)
-            bar.update(finished)
-            return decoded
-
-        result = run_trial(next_points, final_s=final_seconds(expected_s))
-        with applied(result.policy):
-            while stream.remaining:
-                next_points(result.policy)
+        step = stream_step(stream, bar)
+        result = run_trial(lambda policy: step(policy.batch_size), final_s=final_seconds(expected_s))
+        decode_rest(step, lambda: stream.remaining, result.policy, watch_for(result.policy))
     kind.store(todo, stream.lengths.cpu().numpy())
     return result

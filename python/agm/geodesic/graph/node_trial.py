@@ -46,6 +46,7 @@ from agm.geodesic.graph.curves import (
 )
 from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held
 from agm.geodesic.graph.policy_cache import remember_policy
+from agm.geodesic.graph.policy_watch import Step, WatchOf, decode_rest, stream_step
 from agm.models.protocol import SemiAtlasModel
 
 #: Seconds for the trial's calls (injectable for tests).
@@ -91,35 +92,39 @@ class EdgeFeed:
         n_steps: int,
         fallback: DecodePolicy,
         progress: bool = False,
+        watch_of: WatchOf | None = None,
     ) -> torch.Tensor:
         """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments with the trial's next calls timed on the
         stream (call under ``evaluating``); the rest, or all of it while another thread feeds the trial or a thread
-        count is held, in :meth:`current`. (E,) float64 lengths."""
+        count is held, in :meth:`current`, under its watch where ``watch_of`` gives one
+        (:mod:`agm.geodesic.graph.policy_watch`). (E,) float64 lengths."""
         if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode, nothing to time
             return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
         stream = PackedStream(decode, table, ends, n_steps)
-        trial = self.node_trial.edges
         with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+            step = stream_step(stream, bar)
             if self.node_trial.lock.acquire(blocking=False):
                 try:
-                    while stream.remaining and trial.request is not None and not threads_held():
-                        policy = trial.request
-                        with applied(policy):
-                            started = CLOCK()
-                            decoded, finished = stream.decode_next(policy.batch_size)
-                            seconds = CLOCK() - started
-                        bar.update(finished)
-                        if decoded == policy.batch_size:  # a short call (the stream's end) measures nothing
-                            trial.record(seconds)
-                    if trial.result is not None and not self._ended:
-                        self._end(trial.result)
+                    self._feed(step, lambda: stream.remaining)
                 finally:
                     self.node_trial.lock.release()
             rest = self.current(fallback)
-            with applied(rest):
-                while stream.remaining:
-                    bar.update(stream.decode_next(rest.batch_size)[1])
+            decode_rest(step, lambda: stream.remaining, rest, watch_of(rest) if watch_of is not None else None)
         return stream.lengths
+
+    def _feed(self, step: Step, remaining: Callable[[], int]) -> None:
+        """The trial's next calls on the stream, timed (hold the trial's lock); its end when it ends."""
+        trial = self.node_trial.edges
+        while remaining() and trial.request is not None and not threads_held():
+            policy = trial.request
+            with applied(policy):
+                started = CLOCK()
+                decoded = step(policy.batch_size)
+                seconds = CLOCK() - started
+            if decoded == policy.batch_size:  # a short call (the stream's end) measures nothing
+                trial.record(seconds)
+        if trial.result is not None and not self._ended:
+            self._end(trial.result)
 
     def current(self, fallback: DecodePolicy) -> DecodePolicy:
         """The policy of edge decodes that do not feed the trial (midpoint bounds, what is left of a stream): its

@@ -208,7 +208,7 @@ def trial_steps(
         rates = yield from _final_steps(finalists, final_s)
     except _OutOfWork:
         return TrialResult(_best_measured(measured), complete=False)
-    winner = max(range(len(finalists)), key=lambda i: _score(finalists[i], rates[i]))
+    winner = max(range(len(finalists)), key=lambda i: score(finalists[i], rates[i]))
     return TrialResult(replace(finalists[winner], measured=rates[winner]), complete=True)
 
 
@@ -306,7 +306,7 @@ def _climb(
             return
 
 
-def _score(policy: DecodePolicy, rate: float) -> float:
+def score(policy: DecodePolicy, rate: float) -> float:
     """A policy's rate as compared in a choice: more threads must win by ``MULTI_THREAD_MARGIN``."""
     return rate / (MULTI_THREAD_MARGIN if policy.threads != 1 else 1.0)
 
@@ -316,7 +316,7 @@ def _best_measured(measured: list[DecodePolicy]) -> DecodePolicy:
     ``DEFAULT_TRIAL_BATCH`` when nothing was measured."""
     if not measured:
         return DecodePolicy(threads=None, batch_size=DEFAULT_TRIAL_BATCH)
-    return max(measured, key=lambda p: _score(p, p.measured))
+    return max(measured, key=lambda p: score(p, p.measured))
 
 
 def measure_policy(
@@ -407,7 +407,7 @@ def _final_steps(policies: list[DecodePolicy], seconds: float) -> Steps[list[flo
             points[i] += policies[i].batch_size
         rounds += 1
         if rounds >= 2:
-            score = {i: _score(policies[i], points[i] / max(taken[i], 1e-9)) for i in alive}
-            best = max(score.values())
-            alive = [i for i in alive if score[i] * ELIMINATION >= best]
+            scores = {i: score(policies[i], points[i] / max(taken[i], 1e-9)) for i in alive}
+            best = max(scores.values())
+            alive = [i for i in alive if scores[i] * ELIMINATION >= best]
     return [p / max(t, 1e-9) for p, t in zip(points, taken, strict=True)]

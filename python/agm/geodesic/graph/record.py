@@ -18,6 +18,7 @@ from agm.geodesic.graph.modes import MODES, NodeMode
 from agm.geodesic.graph.node_trial import NodeTrial
 from agm.geodesic.graph.pending_nodes import PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.graph.policy_watch import PolicyWatch
 from agm.geodesic.graph.weights import GraphWeights
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -52,6 +53,9 @@ class GraphRecord:
             are (:mod:`agm.geodesic.graph.pending_nodes`); None once every node is decoded (every other graph).
         policy_trial: the trial that is to choose the decode policy of a graph built with nodes decoded on demand and
             no known policy (:mod:`agm.geodesic.graph.node_trial`); None once it has chosen (every other graph).
+        watch_policy: whether bulk edge decodes watch the decode policy (:mod:`agm.geodesic.graph.policy_watch`):
+            True unless the build was given it.
+        policy_watch: the watch of the decode policy once bulk edge decodes made one (in memory only), else None.
     """
 
     def __init__(
@@ -97,6 +101,8 @@ class GraphRecord:
         self._positions: np.ndarray | None = positions
         self.pending_nodes: PendingNodes | None = pending_nodes
         self.policy_trial: NodeTrial | None = policy_trial
+        self.watch_policy = True
+        self.policy_watch: PolicyWatch | None = None
         self._node_of: np.ndarray | None = None
         self._points: np.ndarray = np.empty(0, dtype=np.int64)
 

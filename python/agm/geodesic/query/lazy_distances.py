@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agm.geodesic.graph.completion import edge_feed, node_table
+from agm.geodesic.graph.completion import edge_feed, graph_watch, node_table
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
@@ -216,7 +216,8 @@ class _Kinds:
         cls, graph: GraphRecord, att: Attachments, model: SemiAtlasModel, device: torch.device, policy: DecodePolicy
     ) -> _Kinds:
         edges = GraphEdgeKind(node_table(graph, device), graph.native, graph.edge_weights)
-        context = DecodeContext(model, device, policy, graph.n_steps, edge_feed(graph, policy))  # bulk: feeds the trial
+        feed, watch = edge_feed(graph, policy), graph_watch(graph, device)  # bulk: feeds the trial, the watch
+        context = DecodeContext(model, device, policy, graph.n_steps, feed, watch)
         return cls(edges, AttachmentEdgeKind(graph, att), context)
 
 

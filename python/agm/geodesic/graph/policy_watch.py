@@ -1,0 +1,189 @@
+"""A graph's decode policy kept under watch on its bulk edge decodes: checked now and then against the other thread
+count, and swapped while it loses.
+
+A decode policy is chosen by a trial of a few seconds (:mod:`agm.geodesic.graph.policy`) and then decodes for minutes
+(``evaluate_all`` of the trained 8-chart MNIST model: 616k decodings), while the machine's load changes. Beside two
+CPU-bound processes on the 2-core machine, that model's edge stream decoded 3,500-3,600 points per second with one
+thread and batch 64, 1,550 with two threads and batch 256 (torch's default) and 510-520 with two threads and batch 64,
+the choice a trial made in one run that had measured two threads ahead in its seconds (``benchmarks/README.md``,
+"Issue 19, the on-demand graph's decode policy"). So a policy with a thread count is never trusted for good: after
+every :data:`WATCH_PERIOD_S` seconds of calls under the current policy, :data:`CHECK_CALLS` calls of the same batch
+size with the other thread count (its rival: one thread for a multi-thread policy, torch's thread count for a
+one-thread policy; see :func:`rival_of`) decode the next points of the same stream, and the rival takes over when its
+score beats the current policy's by :data:`SWAP` (scores as in the trial: more threads must win by
+:data:`agm.geodesic.graph.policy.MULTI_THREAD_MARGIN`). Every watched call decodes points the work needs; the watch
+costs the rival's few calls per period, and nothing where the stream is shorter than a period.
+
+Each graph keeps one watch for its own policy (:class:`PolicyWatch`, in memory, never in the graph file); its periods
+run on across calls (the rounds of ``distances`` are short). A policy passed to a call, or given to the build, is not
+watched; nor is anything while a thread count is held (:func:`agm.geodesic.graph.policy.threads_held`) or another
+thread feeds the watch (that call decodes under the watch's current policy, untimed).
+
+Floor: :mod:`agm.geodesic.graph`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from agm.geodesic.graph.curves import Decoder, PackedStream, PointTable, interior_decodings, packed_lengths
+from agm.geodesic.graph.policy import (
+    ELIMINATION,
+    Clock,
+    DecodePolicy,
+    applied,
+    score,
+    thread_candidates,
+    threads_held,
+)
+
+#: Seconds of calls under the current policy between two checks of its rival.
+WATCH_PERIOD_S = 2.0
+#: Timed calls of the rival per check.
+CHECK_CALLS = 2
+#: The rival takes over when its score (points per second, more threads divided by the margin) is this many times the
+#: current policy's over the last period: a rival measured ahead by less does not swap (no flip-flopping on noise).
+SWAP = ELIMINATION
+#: Seconds for the watched calls (injectable for tests).
+CLOCK: Clock = time.perf_counter
+#: Decodes the next at most ``size`` points of a stream and returns how many it decoded (0: nothing left).
+Step = Callable[[int], int]
+#: The watch of a policy, or None where it is not watched (a graph's: ``agm.geodesic.graph.completion.graph_watch``).
+WatchOf = Callable[[DecodePolicy], "PolicyWatch | None"]
+
+
+def rival_of(policy: DecodePolicy) -> DecodePolicy | None:
+    """The policy a watch compares ``policy`` with: the same batch size with the other thread count of
+    :func:`agm.geodesic.graph.policy.thread_candidates` (call outside any thread-holding ``applied`` block); None when
+    there is no other (one usable core, or torch set to one thread)."""
+    candidates = thread_candidates()
+    own = policy.threads if policy.threads is not None else max(candidates)
+    others = [t for t in candidates if t != min(own, max(candidates))]
+    if not others:
+        return None
+    return DecodePolicy(threads=max(others), batch_size=policy.batch_size)
+
+
+class PolicyWatch:
+    """A decode policy under watch (see the module docstring). Not thread-safe: its user holds :attr:`lock`.
+
+    Attributes:
+        base: the policy the watch started from (the graph's policy when it was made).
+        current: the policy of the next calls (``base`` or its rival, whichever won the last check).
+        rival: the policy it is checked against.
+        swaps: how many times the rival took over.
+        lock: held by the one call that feeds the watch.
+    """
+
+    def __init__(self, base: DecodePolicy, rival: DecodePolicy) -> None:
+        self.base, self.current, self.rival = base, base, rival
+        self.swaps = 0
+        self.lock = threading.Lock()
+        self._points, self._seconds = 0, 0.0
+
+    @property
+    def due(self) -> bool:
+        """Whether the current policy has run a period since the last check."""
+        return self._seconds >= WATCH_PERIOD_S
+
+    def record(self, points: int, seconds: float) -> None:
+        """One call of the current policy: ``points`` decoded in ``seconds``."""
+        self._points += points
+        self._seconds += seconds
+
+    def check(self, points: int, seconds: float) -> None:
+        """The rival's calls of a check: ``points`` in ``seconds``; the rival takes over when it wins by
+        :data:`SWAP`. Starts the next period."""
+        if points > 0 and seconds > 0.0 and self._points > 0:
+            mine = score(self.current, self._points / max(self._seconds, 1e-9))
+            theirs = score(self.rival, points / seconds)
+            if theirs > SWAP * mine:
+                self.current, self.rival = self.rival, self.current
+                self.swaps += 1
+        self._points, self._seconds = 0, 0.0
+
+
+def watch_for(policy: DecodePolicy) -> PolicyWatch | None:
+    """A new watch of ``policy``, or None where it has no rival (:func:`rival_of`)."""
+    rival = rival_of(policy)
+    return PolicyWatch(policy, rival) if rival is not None else None
+
+
+def watched_lengths(
+    decode: Decoder,
+    table: PointTable,
+    ends: torch.Tensor,
+    n_steps: int,
+    policy: DecodePolicy,
+    watch: PolicyWatch | None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments decoded by :func:`decode_rest` (call under
+    ``evaluating``). ``ends``: (E, 2) int64 rows of ``table`` on the decoder's device. (E,) float64 lengths."""
+    if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode
+        with applied(policy):
+            return packed_lengths(decode, table, ends, n_steps, policy.batch_size)
+    stream = PackedStream(decode, table, ends, n_steps)
+    with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+        decode_rest(stream_step(stream, bar), lambda: stream.remaining, policy, watch)
+    return stream.lengths
+
+
+def stream_step(stream: PackedStream, bar: tqdm) -> Step:
+    """The :data:`Step` of ``stream``, its finished segments counted on ``bar``."""
+
+    def step(size: int) -> int:
+        decoded, finished = stream.decode_next(size)
+        bar.update(finished)
+        return decoded
+
+    return step
+
+
+def decode_rest(step: Step, remaining: Callable[[], int], policy: DecodePolicy, watch: PolicyWatch | None) -> None:
+    """Decode a stream to its end (``step`` until ``remaining()`` is 0): under ``watch`` where one is given and free
+    (:func:`run_watched`; its current policy where another call feeds it), else under ``policy``."""
+    if watch is not None and not threads_held() and watch.lock.acquire(blocking=False):
+        try:
+            run_watched(step, remaining, watch)
+        finally:
+            watch.lock.release()
+        return
+    used = watch.current if watch is not None else policy
+    with applied(used):
+        while remaining():
+            step(used.batch_size)
+
+
+def run_watched(step: Step, remaining: Callable[[], int], watch: PolicyWatch) -> None:
+    """Decode a stream to its end under ``watch`` (hold its lock): periods of the current policy's calls, each
+    followed by a check of the rival on the next calls of the stream. Only calls of a full batch are timed."""
+    while remaining():
+        policy = watch.current
+        with applied(policy):
+            while remaining() and not watch.due:
+                points, seconds = _timed_call(step, policy.batch_size)
+                if points == policy.batch_size:
+                    watch.record(points, seconds)
+        if not remaining():
+            return
+        rival, points, seconds = watch.rival, 0, 0.0
+        with applied(rival):
+            for _ in range(CHECK_CALLS):
+                if remaining() < rival.batch_size:
+                    break
+                done, took = _timed_call(step, rival.batch_size)
+                points, seconds = points + done, seconds + took
+        watch.check(points, seconds)
+
+
+def _timed_call(step: Step, size: int) -> tuple[int, float]:
+    """One call of ``step``: the points it decoded and its seconds."""
+    started = CLOCK()
+    points = step(size)
+    return points, CLOCK() - started
