@@ -44,7 +44,7 @@ from agm.geodesic.graph.curves import (
     interior_decodings,
     packed_lengths,
 )
-from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held
+from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held, timed_call
 from agm.geodesic.graph.policy_cache import remember_policy
 from agm.geodesic.graph.policy_watch import Step, WatchOf, decode_rest, stream_step
 from agm.models.protocol import SemiAtlasModel
@@ -116,12 +116,8 @@ class EdgeFeed:
         """The trial's next calls on the stream, timed (hold the trial's lock); its end when it ends."""
         trial = self.node_trial.edges
         while remaining() and trial.request is not None and not threads_held():
-            policy = trial.request
-            with applied(policy):
-                started = CLOCK()
-                decoded = step(policy.batch_size)
-                seconds = CLOCK() - started
-            if decoded == policy.batch_size:  # a short call (the stream's end) measures nothing
+            seconds = timed_call(lambda policy: step(policy.batch_size), trial.request, CLOCK)
+            if seconds is not None:  # a short call (the stream's end) measures nothing
                 trial.record(seconds)
         if trial.result is not None and not self._ended:
             self._end(trial.result)
@@ -160,15 +156,19 @@ def decode_timed(
     trial, n = node_trial.trial, latents.shape[0]
     parts: list[torch.Tensor] = []
     done = 0
-    while trial.request is not None and n - done >= trial.request.batch_size:
-        policy = trial.request
+
+    def next_rows(policy: DecodePolicy) -> int:
+        nonlocal done
         stop = done + policy.batch_size
-        with applied(policy):
-            started = CLOCK()
-            parts.append(checked_decode(model.decode, latents[done:stop], charts[done:stop]))
-            seconds = CLOCK() - started
-        trial.record(seconds)
+        parts.append(checked_decode(model.decode, latents[done:stop], charts[done:stop]))
         done = stop
+        return policy.batch_size
+
+    while trial.request is not None and n - done >= trial.request.batch_size:
+        seconds = timed_call(next_rows, trial.request, CLOCK)
+        if seconds is None:
+            raise AssertionError("a full batch of rows measured nothing")
+        trial.record(seconds)
     if done < n:
         rest = trial.best() or fallback
         with applied(rest):

@@ -253,15 +253,16 @@ def _drive(steps: Steps[T], work: Work, clock: Clock) -> T:
     try:
         policy = next(steps)
         while True:
-            policy = steps.send(_timed(work, policy, clock))
+            policy = steps.send(timed_call(work, policy, clock))
     except StopIteration as stop:
         out: T = stop.value
         return out
 
 
-def _timed(work: Work, policy: DecodePolicy, clock: Clock) -> float | None:
-    """Seconds of one call of ``work`` under ``policy``; None when it decoded fewer than batch_size points (a short
-    call is not a measurement of the batch size)."""
+def timed_call(work: Work, policy: DecodePolicy, clock: Clock) -> float | None:
+    """Seconds of one call of ``work`` under ``policy`` (its thread count applied around the call, timed by
+    ``clock``); None when it decoded fewer than batch_size points (a short call is not a measurement of the batch
+    size)."""
     with applied(policy):
         started = clock()
         done = work(policy)
