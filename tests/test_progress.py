@@ -33,6 +33,17 @@ def test_decode_seconds_uses_the_measured_rate_or_a_slow_guess() -> None:
     assert _progress.decode_seconds(10_000, 0.0) == pytest.approx(10_000 / _progress.UNMEASURED_RATE)
 
 
+def test_a_hidden_bar_is_quiet_and_a_shown_one_is_tqdms(capsys: pytest.CaptureFixture[str]) -> None:
+    with _progress.progress_bar(False, 10, "edge weights", "edge") as quiet:
+        assert isinstance(quiet, _progress.QuietBar)
+        quiet.update(3)
+        quiet.set_postfix(edges_decoded=3)
+    with _progress.progress_bar(True, 10, "edge weights", "edge") as bar:
+        bar.update(10)
+    err = capsys.readouterr().err
+    assert "edge weights" in err and "/10 " in err and "edge/s" in err
+
+
 def _points(model: CylinderAtlas, n: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
     return model.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g))

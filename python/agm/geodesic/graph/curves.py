@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from agm._progress import progress_bar
 from agm.geodesic._support.checks import call_model, check_decoded
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -241,7 +241,7 @@ def packed_lengths(
     if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:
         return chord_lengths(table.positions[u], table.positions[v])
     stream = PackedStream(decode, table, ends, n_steps)
-    with tqdm(total=ends.shape[0], desc=desc, unit="edge", disable=not progress, leave=False) as bar:
+    with progress_bar(progress, ends.shape[0], desc, "edge") as bar:
         while stream.remaining:
             bar.update(stream.decode_next(batch_size)[1])
     return stream.lengths

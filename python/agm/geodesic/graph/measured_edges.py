@@ -18,8 +18,8 @@ Floor: :mod:`agm.geodesic.graph`.
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from agm._progress import progress_bar
 from agm.geodesic.graph.curves import PackedStream, interior_decodings
 from agm.geodesic.graph.edge_kinds import GraphEdgeKind, ordered_pending
 from agm.geodesic.graph.policy import FINAL_S, DecodePolicy, TrialResult, run_trial
@@ -79,7 +79,7 @@ def evaluate_edges_measured(
         return TrialResult(DecodePolicy(), complete=False)
     table, ends = kind.ends(todo, kind.table.latents.device)
     stream = PackedStream(model.decode, table, ends, n_steps)
-    with tqdm(total=todo.size, desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+    with progress_bar(progress, todo.size, "edge weights", "edge") as bar:
         step = stream_step(stream, bar)
         result = run_trial(lambda policy: step(policy.batch_size), final_s=final_seconds(expected_s))
         decode_rest(step, lambda: stream.remaining, result.policy, watch_for(result.policy))

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
+from agm._progress import progress_bar
 from agm.geodesic.graph.curves import (
     Decoder,
     PackedStream,
@@ -101,7 +101,7 @@ class EdgeFeed:
         if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode, nothing to time
             return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
         stream = PackedStream(decode, table, ends, n_steps)
-        with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+        with progress_bar(progress, int(ends.shape[0]), "edge weights", "edge") as bar:
             step = stream_step(stream, bar)
             if self.node_trial.lock.acquire(blocking=False):
                 try:

@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
+from agm._progress import Bar, progress_bar
 from agm.geodesic.graph.curves import Decoder, PackedStream, PointTable, interior_decodings, packed_lengths
 from agm.geodesic.graph.policy import (
     ELIMINATION,
@@ -129,12 +129,12 @@ def watched_lengths(
         with applied(policy):
             return packed_lengths(decode, table, ends, n_steps, policy.batch_size)
     stream = PackedStream(decode, table, ends, n_steps)
-    with tqdm(total=int(ends.shape[0]), desc="edge weights", unit="edge", disable=not progress, leave=False) as bar:
+    with progress_bar(progress, int(ends.shape[0]), "edge weights", "edge") as bar:
         decode_rest(stream_step(stream, bar), lambda: stream.remaining, policy, watch)
     return stream.lengths
 
 
-def stream_step(stream: PackedStream, bar: tqdm) -> Step:
+def stream_step(stream: PackedStream, bar: Bar) -> Step:
     """The :data:`Step` of ``stream``, its finished segments counted on ``bar``."""
 
     def step(size: int) -> int:

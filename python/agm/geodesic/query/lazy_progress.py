@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tqdm.auto import tqdm
-
-from agm._progress import decode_seconds, say, show
+from agm._progress import decode_seconds, progress_bar, say, show
 from agm.geodesic.graph.curves import interior_decodings
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
@@ -48,7 +46,7 @@ def lazy_progress(
     shown = show(progress, seconds)
     say(f"agm: {what} on {graph!r}; at most ~{bound:,} decodings (~{seconds:.0f} s), usually a small fraction", shown)
     decoded = [0]
-    with tqdm(total=n_pairs, desc=desc, unit="pair", disable=not shown, leave=False) as bar:
+    with progress_bar(shown, n_pairs, desc, "pair") as bar:
 
         def advance(done: int, n_edges: int) -> None:
             decoded[0] += n_edges
