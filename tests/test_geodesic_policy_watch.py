@@ -18,6 +18,7 @@ from agm.geodesic.graph import policy_watch
 from agm.geodesic.graph.policy import MULTI_THREAD_MARGIN, DecodePolicy, applied
 from agm.geodesic.graph.policy_watch import (
     CHECK_CALLS,
+    MAX_WATCH_PERIOD_S,
     SWAP,
     PolicyWatch,
     decode_rest,
@@ -119,6 +120,30 @@ def test_a_watched_stream_moves_to_the_rival_while_it_wins(
     else:  # two threads throughout but for the checks: CHECK_CALLS one-thread calls after every 24 two-thread calls
         assert threads[:24] == [2] * 24 and threads[24 : 24 + CHECK_CALLS] == [1] * CHECK_CALLS
         assert threads.count(1) <= checks and watch.current.threads == 2 and watch.swaps == 0
+
+
+@two_cores
+def test_the_period_doubles_while_the_rival_loses_and_restarts_after_a_swap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checks after 2, 4, 8, ... seconds of the current policy's calls (up to MAX_WATCH_PERIOD_S) while the rival
+    loses; a swap starts the period again at WATCH_PERIOD_S."""
+    fake = FakeCost(64 * 400, {1: 0.25, 2: 0.25})  # equal rates: one thread wins on the margin, two never do
+    monkeypatch.setattr(policy_watch, "CLOCK", fake.clock)
+    monkeypatch.setattr(policy_watch, "WATCH_PERIOD_S", 2.0)
+    with torch_threads(2):
+        watch = PolicyWatch(DecodePolicy(threads=1, batch_size=64), DecodePolicy(threads=2, batch_size=64))
+        run_watched(fake.step, fake.remaining, watch)
+    threads = "".join(str(t) for _, t in fake.calls)
+    runs = [len(run) for run in threads.split("2" * CHECK_CALLS) if run]
+    periods = [min(MAX_WATCH_PERIOD_S, 2.0 * 2**i) for i in range(len(runs))]
+    assert runs[:-1] == [int(p / 0.25) for p in periods[:-1]] and watch.swaps == 0
+    assert watch.period == MAX_WATCH_PERIOD_S
+    swapping = PolicyWatch(DecodePolicy(threads=2, batch_size=64), DecodePolicy(threads=1, batch_size=64))
+    swapping.record(64, 1.0)
+    swapping.check(64, 0.5)  # one thread twice as fast: it takes over, the period starts again
+    assert swapping.current.threads == 1 and swapping.period == 2.0 and swapping.swaps == 1
+    swapping.record(64, 1.0)
+    swapping.check(64, 1.0)  # two threads as fast as one: no swap (the margin), the period doubles
+    assert swapping.current.threads == 1 and swapping.period == 4.0
 
 
 def test_a_stream_shorter_than_a_period_makes_no_check(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,12 +7,13 @@ CPU-bound processes on the 2-core machine, that model's edge stream decoded 3,50
 thread and batch 64, 1,550 with two threads and batch 256 (torch's default) and 510-520 with two threads and batch 64,
 the choice a trial made in one run that had measured two threads ahead in its seconds (``benchmarks/README.md``,
 "Issue 19, the on-demand graph's decode policy"). So a policy with a thread count is never trusted for good: after
-every :data:`WATCH_PERIOD_S` seconds of calls under the current policy, :data:`CHECK_CALLS` calls of the same batch
-size with the other thread count (its rival: one thread for a multi-thread policy, torch's thread count for a
-one-thread policy; see :func:`rival_of`) decode the next points of the same stream, and the rival takes over when its
-score beats the current policy's by :data:`SWAP` (scores as in the trial: more threads must win by
-:data:`agm.geodesic.graph.policy.MULTI_THREAD_MARGIN`). Every watched call decodes points the work needs; the watch
-costs the rival's few calls per period, and nothing where the stream is shorter than a period.
+a period of calls under the current policy (:data:`WATCH_PERIOD_S` seconds, doubled after each check the rival loses,
+up to :data:`MAX_WATCH_PERIOD_S`), :data:`CHECK_CALLS` calls of the same batch size with the other thread count (its
+rival: one thread for a multi-thread policy, torch's thread count for a one-thread policy; see :func:`rival_of`)
+decode the next points of the same stream, and the rival takes over when its score beats the current policy's by
+:data:`SWAP` (scores as in the trial: more threads must win by :data:`agm.geodesic.graph.policy.MULTI_THREAD_MARGIN`).
+Every watched call decodes points the work needs; the watch costs the rival's few calls per period, and nothing where
+the stream is shorter than a period.
 
 Each graph keeps one watch for its own policy (:class:`PolicyWatch`, in memory, never in the graph file); its periods
 run on across calls (the rounds of ``distances`` are short). A policy passed to a call, or given to the build, is not
@@ -42,8 +43,11 @@ from agm.geodesic.graph.policy import (
     threads_held,
 )
 
-#: Seconds of calls under the current policy between two checks of its rival.
+#: Seconds of calls under the current policy before the first check of its rival, and after each swap.
 WATCH_PERIOD_S = 2.0
+#: Each check the rival loses doubles the period, up to this many seconds: a losing rival's calls cost up to 10% of
+#: the time beside busy processes (two threads at batch 64 decoded 7x slower than one there), about 1.5% at 16 s.
+MAX_WATCH_PERIOD_S = 16.0
 #: Timed calls of the rival per check.
 CHECK_CALLS = 2
 #: The rival takes over when its score (points per second, more threads divided by the margin) is this many times the
@@ -77,19 +81,21 @@ class PolicyWatch:
         current: the policy of the next calls (``base`` or its rival, whichever won the last check).
         rival: the policy it is checked against.
         swaps: how many times the rival took over.
+        period: seconds of the current policy's calls between two checks (doubling while the rival loses).
         lock: held by the one call that feeds the watch.
     """
 
     def __init__(self, base: DecodePolicy, rival: DecodePolicy) -> None:
         self.base, self.current, self.rival = base, base, rival
         self.swaps = 0
+        self.period = WATCH_PERIOD_S
         self.lock = threading.Lock()
         self._points, self._seconds = 0, 0.0
 
     @property
     def due(self) -> bool:
         """Whether the current policy has run a period since the last check."""
-        return self._seconds >= WATCH_PERIOD_S
+        return self._seconds >= self.period
 
     def record(self, points: int, seconds: float) -> None:
         """One call of the current policy: ``points`` decoded in ``seconds``."""
@@ -98,13 +104,19 @@ class PolicyWatch:
 
     def check(self, points: int, seconds: float) -> None:
         """The rival's calls of a check: ``points`` in ``seconds``; the rival takes over when it wins by
-        :data:`SWAP`. Starts the next period."""
+        :data:`SWAP` (the period starts again at :data:`WATCH_PERIOD_S`), else the period doubles. Starts the next
+        period."""
+        swapped = False
         if points > 0 and seconds > 0.0 and self._points > 0:
             mine = score(self.current, self._points / max(self._seconds, 1e-9))
             theirs = score(self.rival, points / seconds)
-            if theirs > SWAP * mine:
-                self.current, self.rival = self.rival, self.current
-                self.swaps += 1
+            swapped = theirs > SWAP * mine
+        if swapped:
+            self.current, self.rival = self.rival, self.current
+            self.swaps += 1
+            self.period = WATCH_PERIOD_S
+        else:
+            self.period = min(MAX_WATCH_PERIOD_S, 2 * self.period)
         self._points, self._seconds = 0, 0.0
 
 
