@@ -1,5 +1,5 @@
-"""A graph's decode policy kept under watch on its bulk edge decodes: checked now and then against the other thread
-count, and swapped while it loses.
+"""A graph's decode policy kept under watch on its edge decodes (its bulk work and its queries' rounds): checked now
+and then against the other thread count, and swapped while it loses.
 
 A decode policy is chosen by a trial of a few seconds (:mod:`agm.geodesic.graph.policy`) and then decodes for minutes
 (``evaluate_all`` of the trained 8-chart MNIST model: 616k decodings), while the machine's load changes. Beside two
@@ -15,10 +15,13 @@ decode the next points of the same stream, and the rival takes over when its sco
 Every watched call decodes points the work needs; the watch costs the rival's few calls per period, and nothing where
 the stream is shorter than a period.
 
-Each graph keeps one watch for its own policy (:class:`PolicyWatch`, in memory, never in the graph file); its periods
-run on across calls (the rounds of ``distances`` are short). A policy passed to a call, or given to the build, is not
-watched; nor is anything while a thread count is held (:func:`agm.geodesic.graph.policy.threads_held`) or another
-thread feeds the watch (that call decodes under the watch's current policy, untimed).
+Watched: the edge decodes of ``evaluate_all`` (so of the exact exports), of the rounds of ``distances`` and of the
+rounds of ``shortest_path(s)`` (whose first 2 s of calls, a first geodesic's, never see a check), the rest of an edge
+trial's stream and of an eager build's revised one. Each graph keeps one watch for its own policy
+(:class:`PolicyWatch`, in memory, never in the graph file); its periods run on across calls (rounds are short). A
+policy passed to a call, or given to the build, is not watched; nor is anything while a thread count is held
+(:func:`agm.geodesic.graph.policy.threads_held`) or another thread feeds the watch (that call decodes under the
+watch's current policy, untimed).
 
 Floor: :mod:`agm.geodesic.graph`.
 """
