@@ -15,9 +15,10 @@ round-robin, the order alternating by round:
 
 Each run builds the on-demand graph, completes its positions (timed: the trial's work) and computes
 ``distances`` of the first ``--distances`` points against themselves (timed: what the chosen policy serves); with
-``--bulk evaluate_all`` it decodes every edge weight instead (timed). ``--first-query`` runs one ``shortest_path``
-before (its node decodes are not timed by the trial; where it decodes every node, as on the trained model, the trial
-is left to ``evaluate_all``'s edges).
+``--bulk evaluate_all`` it decodes every edge weight instead (timed), with ``--bulk shortest_paths`` it finds the
+geodesics of ``--distances`` pairs of the next points in one ``shortest_paths`` call (timed: the queries' rounds).
+``--first-query`` runs one ``shortest_path`` before (its node decodes are not timed by the trial; where it decodes
+every node, as on the trained model, the trial is left to ``evaluate_all``'s edges).
 ``--spinners K`` starts K CPU-bound processes beside the runs (the shared machine's load; torch's two threads can
 then lose to one). Checks: the matrices of all runs agree (relative 1e-5, absolute floor 1e-6), every "trial" run
 ends with a measured policy and every other run with none, no "fixed" run has a watch.
@@ -90,6 +91,9 @@ def worker(args: Any) -> dict[str, Any]:
     wall, cpu = time.perf_counter(), time.process_time()
     if args.bulk == "distances":
         out["result"] = graph.distances(data[: args.distances]).tolist()
+    elif args.bulk == "shortest_paths":
+        n = args.distances
+        out["result"] = [p.length for p in graph.shortest_paths(data[2 : 2 + n], data[2 + n : 2 + 2 * n])]
     else:
         graph.evaluate_all()
         out["result"] = graph.record.edge_weights.values.tolist()
@@ -132,10 +136,14 @@ def main() -> None:
     p.add_argument("--checkpoint", default=None, help="a trained model's checkpoint (default: the cylinder)")
     p.add_argument("--data-dir", default=None, help="the data folder (default: the checkpoint's)")
     p.add_argument("--points", type=int, default=2000)
-    p.add_argument("--distances", type=int, default=30, help="distances of the first N points, N x N")
+    p.add_argument(
+        "--distances", type=int, default=30, help="distances of the first N points, N x N (shortest_paths: N pairs)"
+    )
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--spinners", type=int, default=0, help="CPU-bound processes beside the runs")
-    p.add_argument("--bulk", choices=("distances", "evaluate_all"), default="distances", help="the timed bulk work")
+    p.add_argument(
+        "--bulk", choices=("distances", "evaluate_all", "shortest_paths"), default="distances", help="the timed work"
+    )
     p.add_argument("--first-query", action="store_true", help="one shortest_path before the completion")
     p.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS), help="the peers to run (fixed first)")
     p.add_argument("--worker", choices=PEERS, default=None, help=argparse.SUPPRESS)
