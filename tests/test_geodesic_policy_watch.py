@@ -188,9 +188,9 @@ class SlowTwoThreads:
 @two_cores
 @pytest.mark.parametrize("bulk", ["evaluate_all", "distances", "shortest_paths"])
 def test_the_graphs_bulk_edge_decodes_watch_its_policy(bulk: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A lazy graph whose own policy has two threads, made slow by a fake clock: its bulk edge decodes and its
-    queries' rounds move to one thread and give the eager graph's results; the watch is the graph's, kept across
-    calls; a policy given to the build, or a default standing in for none, is not watched."""
+    """A lazy graph whose own policy has two threads, made slow by a fake clock: its bulk edge decodes move to one
+    thread and give the eager graph's results (its queries' rounds are not watched); the watch is the graph's, kept
+    across calls; a policy given to the build, or a default standing in for none, is not watched."""
     monkeypatch.setattr(policy_watch, "CLOCK", SlowTwoThreads())
     monkeypatch.setattr(policy_watch, "WATCH_PERIOD_S", 3.0)
     model = CylinderAtlas(radius=0.7, ambient_shape=(6,))
@@ -206,10 +206,12 @@ def test_the_graphs_bulk_edge_decodes_watch_its_policy(bulk: str, monkeypatch: p
             np.testing.assert_allclose(graph.record.edge_weights.values, eager.record.edge_weights.values, rtol=RTOL)
         elif bulk == "distances":
             np.testing.assert_allclose(graph.distances(data[:60]), eager.distances(data[:60]), rtol=RTOL, atol=ATOL)
-        else:  # the queries' rounds
+        else:  # the queries' rounds are not watched (a query's call chain stays short: tests/test_layout.py)
             lengths = [p.length for p in graph.shortest_paths(data[:60], data[60:120])]
             want = [p.length for p in eager.shortest_paths(data[:60], data[60:120])]
             np.testing.assert_allclose(lengths, want, rtol=RTOL, atol=ATOL)
+            assert graph.record.policy_watch is None
+            return
         watch = graph.record.policy_watch
         assert watch is not None and watch.base is own and watch.current.threads == 1 and watch.swaps >= 1
         assert graph.record.decode_policy is own  # the watch decides the calls, not what the graph file says

@@ -17,7 +17,7 @@ from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate
 from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy
-from agm.geodesic.graph.policy_watch import PolicyWatch, WatchOf, watch_for
+from agm.geodesic.graph.policy_watch import GraphWatch, WatchOf
 from agm.geodesic.graph.record import GraphRecord
 from agm.models.protocol import SemiAtlasModel, model_device
 
@@ -77,18 +77,9 @@ def edge_feed(graph: GraphRecord, policy: DecodePolicy) -> EdgeFeed | None:
 
 
 def graph_watch(graph: GraphRecord, device: torch.device) -> WatchOf | None:
-    """Where the graph's bulk edge decodes watch its decode policy (:mod:`agm.geodesic.graph.policy_watch`): on the
-    CPU, in one process, unless the build was given the policy; the graph's one watch of its current policy (made
-    anew when the policy changed), for that policy only (a policy passed to a call is not watched)."""
+    """Where the graph's edge decodes watch its decode policy (:mod:`agm.geodesic.graph.policy_watch`): on the CPU, in
+    one process, unless the build was given the policy (:class:`agm.geodesic.graph.policy_watch.GraphWatch`); else
+    None."""
     if device.type != "cpu" or not graph.watch_policy or is_sharded():
         return None
-
-    def watch_of(policy: DecodePolicy) -> PolicyWatch | None:
-        if policy is not graph.decode_policy:
-            return None
-        watch = graph.policy_watch
-        if watch is None or watch.base != policy:
-            watch = graph.policy_watch = watch_for(policy)
-        return watch
-
-    return watch_of
+    return GraphWatch(graph)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -119,13 +119,12 @@ def check_policy(policy: Any) -> DecodePolicy | None:
 SCOPE = "decode_policy"
 
 
-@contextmanager
-def applied(policy: DecodePolicy) -> Iterator[None]:
-    """Run the block with ``policy.threads`` torch threads, at most the cores this process may use: the one thread
-    context of the package (:func:`agm._threads.torch_threads`) in the decode policies' shared scope (nested and
-    concurrent entries share one setting; process-global: see the module docstring)."""
-    with torch_threads(policy.threads, "DecodePolicy.threads", scope=SCOPE):
-        yield
+def applied(policy: DecodePolicy) -> AbstractContextManager[int]:
+    """A context that runs its block with ``policy.threads`` torch threads, at most the cores this process may use:
+    the one thread context of the package (:func:`agm._threads.torch_threads`) in the decode policies' shared scope
+    (nested and concurrent entries share one setting; process-global: see the module docstring). It yields the
+    thread count in effect."""
+    return torch_threads(policy.threads, "DecodePolicy.threads", scope=SCOPE)
 
 
 def threads_held() -> bool:

@@ -1,5 +1,5 @@
-"""A graph's decode policy kept under watch on its edge decodes (its bulk work and its queries' rounds): checked now
-and then against the other thread count, and swapped while it loses.
+"""A graph's decode policy kept under watch on its bulk edge decodes: checked now and then against the other thread
+count, and swapped while it loses.
 
 A decode policy is chosen by a trial of a few seconds (:mod:`agm.geodesic.graph.policy`) and then decodes for minutes
 (``evaluate_all`` of the trained 8-chart MNIST model: 616k decodings), while the machine's load changes. Beside two
@@ -15,13 +15,14 @@ decode the next points of the same stream, and the rival takes over when its sco
 Every watched call decodes points the work needs; the watch costs the rival's few calls per period, and nothing where
 the stream is shorter than a period.
 
-Watched: the edge decodes of ``evaluate_all`` (so of the exact exports), of the rounds of ``distances`` and of the
-rounds of ``shortest_path(s)`` (whose first 2 s of calls, a first geodesic's, never see a check), the rest of an edge
-trial's stream and of an eager build's revised one. Each graph keeps one watch for its own policy
-(:class:`PolicyWatch`, in memory, never in the graph file); its periods run on across calls (rounds are short). A
-policy passed to a call, or given to the build, is not watched; nor is anything while a thread count is held
-(:func:`agm.geodesic.graph.policy.threads_held`) or another thread feeds the watch (that call decodes under the
-watch's current policy, untimed).
+Watched: the edge decodes of ``evaluate_all`` (so of the exact exports) and of the rounds of ``distances``, the rest of
+an edge trial's stream and of an eager build's revised one. Not the rounds of ``shortest_path(s)``: measured beside two
+busy processes, 100 pairs took a third of the unwatched time in a run where the watch never swapped, so the gain was not
+the watch's, and a query's call chain stays within six package files (``tests/test_layout.py``). Each graph keeps one
+watch for its own policy (:class:`PolicyWatch`, in memory, never in the graph file); its periods run on across calls
+(rounds are short). A policy passed to a call, or given to the build, is not watched; nor is anything while a thread
+count is held (:func:`agm.geodesic.graph.policy.threads_held`) or another thread feeds the watch (that call decodes
+under the watch's current policy, untimed).
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
@@ -60,7 +62,7 @@ SWAP = ELIMINATION
 CLOCK: Clock = time.perf_counter
 #: Decodes the next at most ``size`` points of a stream and returns how many it decoded (0: nothing left).
 Step = Callable[[int], int]
-#: The watch of a policy, or None where it is not watched (a graph's: ``agm.geodesic.graph.completion.graph_watch``).
+#: The watch of a policy, or None where it is not watched (a graph's: :class:`GraphWatch`).
 WatchOf = Callable[[DecodePolicy], "PolicyWatch | None"]
 
 
@@ -127,6 +129,31 @@ def watch_for(policy: DecodePolicy) -> PolicyWatch | None:
     """A new watch of ``policy``, or None where it has no rival (:func:`rival_of`)."""
     rival = rival_of(policy)
     return PolicyWatch(policy, rival) if rival is not None else None
+
+
+class WatchedGraph(Protocol):
+    """What :class:`GraphWatch` reads and keeps on a graph (:class:`agm.geodesic.graph.record.GraphRecord`)."""
+
+    decode_policy: DecodePolicy | None
+    policy_watch: PolicyWatch | None
+
+
+class GraphWatch:
+    """A graph's :data:`WatchOf`: the graph's one watch of its current policy (made anew when the policy changed), for
+    that policy only (None for a policy passed to a call); the caller decides whether the graph is watched at all
+    (:func:`agm.geodesic.graph.completion.graph_watch`)."""
+
+    def __init__(self, graph: WatchedGraph) -> None:
+        self.graph = graph
+
+    def __call__(self, policy: DecodePolicy) -> PolicyWatch | None:
+        graph = self.graph
+        if policy is not graph.decode_policy:
+            return None
+        watch = graph.policy_watch
+        if watch is None or watch.base != policy:
+            watch = graph.policy_watch = watch_for(policy)
+        return watch
 
 
 def watched_lengths(

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from agm.geodesic._support.sharding import is_sharded
-from agm.geodesic.graph.completion import graph_watch, node_table
+from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import PointTable, interior_decodings
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
 from agm.geodesic.graph.node_positions import decode_blocked_ends, ensure_positions
@@ -207,7 +207,7 @@ def lazy_routes(
     routes: list[Route | None] = [None] * n_pairs
     pending = np.arange(n_pairs)
     table: PointTable | None = None
-    context = DecodeContext(model, device, policy, graph.n_steps, watch=graph_watch(graph, device))  # rounds: watched
+    context = DecodeContext(model, device, policy, graph.n_steps)
     att_bounded = np.zeros(qs.unique.evaluated.shape[0], dtype=bool)
     # a bound saves decodings only with more than 2 interior points; in a process group each rank's share of pairs
     # would raise other edges' bounds, and the ranks share evaluated weights only (they must hold the same graph)
