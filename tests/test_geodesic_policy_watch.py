@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from agm import geodesic
 from agm._threads import torch_threads, usable_cores
 from agm.geodesic.graph import policy_watch
+from agm.geodesic.graph.file import read_graph
 from agm.geodesic.graph.policy import MULTI_THREAD_MARGIN, DecodePolicy, applied
 from agm.geodesic.graph.policy_watch import (
     CHECK_CALLS,
@@ -224,3 +226,17 @@ def test_the_graphs_bulk_edge_decodes_watch_its_policy(bulk: str, monkeypatch: p
         unstated.record.decode_policy = None  # a file from before policies were stored: a default, not the graph's
         unstated.evaluate_all()
         assert unstated.record.policy_watch is None
+
+
+def test_a_given_policy_stays_unwatched_after_a_save_and_load(tmp_path: Path) -> None:
+    """The graph file keeps whether the policy is watched: a policy given to the build is still not watched when the
+    graph is read back; a graph's own policy is."""
+    model = CylinderAtlas(radius=0.7, ambient_shape=(6,))
+    g = torch.Generator().manual_seed(4)
+    data = model.points(torch.rand(300, generator=g) * 2 * math.pi - math.pi, torch.rand(300, generator=g) * 2)
+    given = geodesic.build_graph(model, data, decode_policy=DecodePolicy(threads=1, batch_size=64), **KW)  # type: ignore[arg-type]
+    own = geodesic.build_graph(model, data, **KW)  # type: ignore[arg-type]
+    for graph, watched in ((given, False), (own, True)):
+        path = tmp_path / f"{watched}.agmg"
+        graph.save(path)
+        assert read_graph(path).watch_policy is watched

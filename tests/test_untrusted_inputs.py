@@ -152,6 +152,7 @@ def _meta_variants(meta: dict[str, Any]) -> list[tuple[str, bytes]]:
         "nodes": ["other", 3],
         "decode_policy": [{"threads": 10**6, "batch_size": 1}, {"threads": 1, "batch_size": 10**12}, 7],
         "evaluated": ["!!!", 3, "AAAA"],
+        "watch_policy": ["no", 0, None],
         "format": ["agm.geodesic.graph/0"],
     }
     fp = meta["fingerprint"]
@@ -255,7 +256,8 @@ def test_crafted_graph_files_end_in_typed_errors_without_large_allocations(graph
             "meta no decode_policy",
             "meta no evaluated",
             "meta no attach",
-        )  # files written before these fields
+            "meta no watch_policy",
+        )  # files written before these fields (watch_policy: or of a graph whose policy is watched)
         assert outcome.startswith("ValueError: ") or (optional and outcome == "loaded"), (name, outcome)
         assert grown_kib <= MEMORY_FACTOR * biggest + MEMORY_SLACK_KIB, (name, grown_kib)
 
@@ -280,6 +282,7 @@ def test_crafted_graph_file_errors_name_the_field(graph_file: Path, tmp_path: Pa
         "decode_policy.batch_size": _metadata_file(
             good, json.dumps({**meta, "decode_policy": {"threads": 1, "batch_size": 10**12}}).encode()
         ),
+        "watch_policy must be true or false": _metadata_file(good, json.dumps({**meta, "watch_policy": 1}).encode()),
         "more than 0 cross-chart edges": _cross_edge_bomb(50),
     }
     for match, data in cases.items():

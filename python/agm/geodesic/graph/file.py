@@ -3,7 +3,9 @@
 Besides the build parameters the metadata holds the decode policy (``decode_policy``: threads, batch size) and,
 for a graph with lazy weights, which edges are evaluated (``evaluated``: the (n_edges,) mask as base64 of
 ``np.packbits``; absent when every edge is). Files without them (written before) load as eager graphs without a
-policy. ``attach`` (the query attachment rule) defaults to "all" when absent.
+policy. ``attach`` (the query attachment rule) defaults to "all" when absent. ``watch_policy: false`` marks a
+policy given to the build, which is not watched (:mod:`agm.geodesic.graph.policy_watch`); absent, the policy is the
+graph's own and is watched.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def save_graph(graph: GraphRecord, path: str | os.PathLike[str]) -> None:
     }
     if graph.decode_policy is not None:
         meta["decode_policy"] = graph.decode_policy.to_json()
+    if not graph.watch_policy:  # a policy given to the build stays unwatched after a reload
+        meta["watch_policy"] = False
     weights = graph.edge_weights
     if not weights.complete:
         meta["evaluated"] = _pack_mask(weights.evaluated)
@@ -78,6 +82,7 @@ def read_graph(path: str | os.PathLike[str]) -> GraphRecord:
             evaluated=_unpack_mask(meta["evaluated"], native.n_edges) if "evaluated" in meta else None,
             attach=meta.get("attach", "all"),
         )
+        record.watch_policy = meta.get("watch_policy", True)
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{os.fspath(path)} is an agm graph file but not a geodesic graph ({err})") from err
     # As build_record does: A*'s one O(E D) consistency pass now, rows in parallel, not on the first query. Run,
@@ -112,7 +117,8 @@ def check_metadata(meta: Any, native: AtlasGraph) -> dict[str, Any]:
 
     Raises:
         ValueError: naming the first missing or bad field (format, charts, eps, k, n_steps, data_shape,
-            fingerprint, nodes, refine_steps; the decode policy and the evaluated mask are checked where read).
+            fingerprint, nodes, refine_steps, watch_policy; the decode policy and the evaluated mask are checked where
+            read).
     """
     if not isinstance(meta, dict):
         raise ValueError(f"the metadata must be a JSON object; got {type(meta).__name__}")
@@ -140,6 +146,8 @@ def check_metadata(meta: Any, native: AtlasGraph) -> dict[str, Any]:
         raise ValueError(f"data_shape {meta['data_shape']} differs from the fingerprint's {fingerprint['data_shape']}")
     if meta["nodes"] not in MODES:
         raise ValueError(f"nodes must be one of {sorted(MODES)}; got {meta['nodes']!r:.80}")
+    if not isinstance(meta.get("watch_policy", True), bool):
+        raise ValueError(f"watch_policy must be true or false; got {meta['watch_policy']!r:.80}")
     return meta
 
 

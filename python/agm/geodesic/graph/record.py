@@ -54,7 +54,7 @@ class GraphRecord:
         policy_trial: the trial that is to choose the decode policy of a graph built with nodes decoded on demand and
             no known policy (:mod:`agm.geodesic.graph.node_trial`); None once it has chosen (every other graph).
         watch_policy: whether bulk edge decodes watch the decode policy (:mod:`agm.geodesic.graph.policy_watch`):
-            True unless the build was given it.
+            True unless the build was given it (kept in the graph file).
         policy_watch: the watch of the decode policy once bulk edge decodes made one (in memory only), else None.
     """
 
