@@ -34,19 +34,15 @@ from typing import Any
 
 import torch
 
-from agm._progress import progress_bar
 from agm.geodesic.graph.curves import (
     Decoder,
-    PackedStream,
     PointTable,
     checked_decode,
     decode_points,
-    interior_decodings,
-    packed_lengths,
 )
 from agm.geodesic.graph.policy import DecodePolicy, ResumableTrial, TrialResult, applied, threads_held, timed_call
 from agm.geodesic.graph.policy_cache import remember_policy
-from agm.geodesic.graph.policy_watch import Step, WatchOf, decode_rest, stream_step
+from agm.geodesic.graph.policy_watch import Step, WatchOf, decode_rest, stream_lengths
 from agm.models.protocol import SemiAtlasModel
 
 #: Seconds for the trial's calls (injectable for tests).
@@ -98,19 +94,17 @@ class EdgeFeed:
         stream (call under ``evaluating``); the rest, or all of it while another thread feeds the trial or a thread
         count is held, in :meth:`current`, under its watch where ``watch_of`` gives one
         (:mod:`agm.geodesic.graph.policy_watch`). (E,) float64 lengths."""
-        if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode, nothing to time
-            return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
-        stream = PackedStream(decode, table, ends, n_steps)
-        with progress_bar(progress, int(ends.shape[0]), "edge weights", "edge") as bar:
-            step = stream_step(stream, bar)
+
+        def drive(step: Step, remaining: Callable[[], int]) -> None:
             if self.node_trial.lock.acquire(blocking=False):
                 try:
-                    self._feed(step, lambda: stream.remaining)
+                    self._feed(step, remaining)
                 finally:
                     self.node_trial.lock.release()
             rest = self.current(fallback)
-            decode_rest(step, lambda: stream.remaining, rest, watch_of(rest) if watch_of is not None else None)
-        return stream.lengths
+            decode_rest(step, remaining, rest, watch_of(rest) if watch_of is not None else None)
+
+        return stream_lengths(decode, table, ends, n_steps, drive, progress)
 
     def _feed(self, step: Step, remaining: Callable[[], int]) -> None:
         """The trial's next calls on the stream, timed (hold the trial's lock); its end when it ends."""

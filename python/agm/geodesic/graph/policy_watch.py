@@ -156,6 +156,32 @@ class GraphWatch:
         return watch
 
 
+#: Drives a stream to its end: called with its :data:`Step` and its remaining points (:func:`stream_lengths`).
+Drive = Callable[[Step, Callable[[], int]], None]
+
+
+def stream_lengths(
+    decode: Decoder, table: PointTable, ends: torch.Tensor, n_steps: int, drive: Drive, progress: bool = False
+) -> torch.Tensor:
+    """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments, their stream decoded by ``drive`` (call under
+    ``evaluating``; chords where n_steps = 1 or there are no segments: nothing to decode).
+
+    Args:
+        ends: (E, 2) int64 rows of ``table`` on the decoder's device.
+        drive: decodes the stream to its end, in calls of any size (the lengths do not depend on them).
+        progress: a bar over the segments.
+
+    Returns:
+        (E,) float64 lengths on the decoder's device.
+    """
+    if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:
+        return packed_lengths(decode, table, ends, n_steps, 1)
+    stream = PackedStream(decode, table, ends, n_steps)
+    with progress_bar(progress, int(ends.shape[0]), "edge weights", "edge") as bar:
+        drive(stream_step(stream, bar), lambda: stream.remaining)
+    return stream.lengths
+
+
 def watched_lengths(
     decode: Decoder,
     table: PointTable,
@@ -165,15 +191,12 @@ def watched_lengths(
     watch: PolicyWatch | None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """:func:`agm.geodesic.graph.curves.packed_lengths` of the segments decoded by :func:`decode_rest` (call under
-    ``evaluating``). ``ends``: (E, 2) int64 rows of ``table`` on the decoder's device. (E,) float64 lengths."""
-    if interior_decodings(n_steps) == 0 or ends.shape[0] == 0:  # chords: nothing to decode
-        with applied(policy):
-            return packed_lengths(decode, table, ends, n_steps, policy.batch_size)
-    stream = PackedStream(decode, table, ends, n_steps)
-    with progress_bar(progress, int(ends.shape[0]), "edge weights", "edge") as bar:
-        decode_rest(stream_step(stream, bar), lambda: stream.remaining, policy, watch)
-    return stream.lengths
+    """:func:`stream_lengths` decoded by :func:`decode_rest` under ``watch`` (else ``policy``). (E,) float64."""
+
+    def drive(step: Step, remaining: Callable[[], int]) -> None:
+        decode_rest(step, remaining, policy, watch)
+
+    return stream_lengths(decode, table, ends, n_steps, drive, progress)
 
 
 def stream_step(stream: PackedStream, bar: Bar) -> Step:
