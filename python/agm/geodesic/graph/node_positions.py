@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from agm._progress import decode_seconds, say, show
 from agm.geodesic._support.evaluating import evaluating
-from agm.geodesic.graph.curves import chord_lengths, decode_points, default_batch_size, interior_decodings
+from agm.geodesic.graph.curves import decode_points, default_batch_size, indexed_chords, interior_decodings
 from agm.geodesic.graph.node_trial import chosen_policy, decode_timed, unfinished_policy
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy, applied, threads_held
@@ -178,7 +178,8 @@ def _unblock(graph: GraphRecord, pending: PendingNodes, new: np.ndarray) -> None
         return
     pos = graph.positions
     ends = weights.edges[ids]
-    chords = chord_lengths(torch.from_numpy(pos[ends[:, 0]]), torch.from_numpy(pos[ends[:, 1]])).numpy()
+    ends_t = torch.from_numpy(ends)
+    chords = indexed_chords(torch.from_numpy(pos), ends_t[:, 0], ends_t[:, 1]).numpy()
     exact = ids >= graph.native.n_intra_edges
     if interior_decodings(graph.n_steps) == 0:
         exact[:] = True

@@ -13,11 +13,9 @@ import weakref
 import numpy as np
 import torch
 
+from agm.geodesic.graph.curves import CHORD_CHUNK_BYTES
 from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.record import GraphRecord
-
-#: Nodes whose data distance is measured at once by :func:`record_data_gap` (bounds its temporary memory).
-GAP_CHUNK = 16384
 
 #: Intra-chart edge weights whose median is the edge scale (evenly strided over the edge list beyond this: the
 #: median of 17M weights cost ~1 s of a 1M-point graph's first query; a warning threshold needs no exact median).
@@ -57,12 +55,15 @@ def record_data_gap(graph: GraphRecord, data: torch.Tensor, nodes: np.ndarray | 
         return
     every = np.arange(graph.n_nodes) if nodes is None else np.asarray(nodes, dtype=np.int64)
     flat = data.reshape(data.shape[0], -1)
+    positions = torch.from_numpy(graph.positions)  # (n_nodes, D) float32 on the host
+    step = max(1, CHORD_CHUNK_BYTES // max(1, int(positions.shape[1]) * positions.element_size()))
     gaps = np.full(data.shape[0], np.inf)
-    for start in range(0, every.size, GAP_CHUNK):
-        nodes = every[start : start + GAP_CHUNK]
-        points = graph.node_point[nodes]
-        rows = flat[torch.from_numpy(points).to(flat.device)].detach().to("cpu", torch.float64).numpy()
-        np.minimum.at(gaps, points, np.linalg.norm(rows - graph.positions[nodes], axis=1))
+    for start in range(0, every.size, step):
+        chunk = every[start : start + step]
+        points = graph.node_point[chunk]
+        rows = flat[torch.from_numpy(points).to(flat.device)].detach().to("cpu", torch.float32)
+        gap = torch.linalg.vector_norm(rows - positions[torch.from_numpy(chunk)], dim=1).double().numpy()
+        np.minimum.at(gaps, points, gap)
     finite = gaps[np.isfinite(gaps)]
     _DATA_GAPS[graph] = float(np.median(finite)) if finite.size else 0.0
 

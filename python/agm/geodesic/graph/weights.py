@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from agm._core import AtlasGraph
-from agm.geodesic.graph.curves import chord_lengths
+from agm.geodesic.graph.curves import indexed_chords
 from agm.geodesic.graph.pending_nodes import BLOCKED
 
 
@@ -171,9 +171,5 @@ class GraphWeights:
 def chord_weights(native: AtlasGraph, positions: torch.Tensor) -> np.ndarray:
     """(n_edges,) float64 decoded chords of every candidate edge, from (n_nodes, D) float32 node decodings."""
     ends = torch.from_numpy(native.edges).to(positions.device)
-    out = np.empty(ends.shape[0], dtype=np.float64)
-    step = 65536  # bounded memory: 64k edges x D floats at a time
-    for s in range(0, ends.shape[0], step):
-        e = ends[s : s + step]
-        out[s : s + e.shape[0]] = chord_lengths(positions[e[:, 0]], positions[e[:, 1]]).cpu().numpy()
+    out: np.ndarray = indexed_chords(positions, ends[:, 0], ends[:, 1]).cpu().numpy()
     return out
