@@ -116,3 +116,78 @@ def test_native_row_search_equals_scipy_on_the_augmented_graph(n_threads: int) -
     oracle = dijkstra(augmented_csr(g, src, dst), directed=True, indices=np.arange(n, n + 7))[:, n + 7 :]
     assert native.shape == (7, 11) and native.dtype == np.float64
     np.testing.assert_allclose(native, oracle, rtol=1e-12, atol=0.0)
+
+
+def _clustered(model: CylinderAtlas, n_clusters: int, size: int, seed: int) -> torch.Tensor:
+    """Query points in tight clusters (off the data): the pairs inside a cluster have direct edges."""
+    g = torch.Generator().manual_seed(seed)
+    angle = (torch.rand(n_clusters, generator=g) * 6 - 3).repeat_interleave(size)
+    height = (0.2 + 1.6 * torch.rand(n_clusters, generator=g)).repeat_interleave(size)
+    spread = 0.02 * torch.randn(2, n_clusters * size, generator=g)
+    return model.points(angle + spread[0], height + spread[1])
+
+
+def test_close_pairs_take_the_shorter_of_the_direct_edge_and_the_graph_route() -> None:
+    model, data, graph = _cylinder()
+    X = _clustered(model, 3, 4, 11)
+    D = graph.distances(X)
+    pairs = [(i, j) for i in range(len(X)) for j in range(len(X)) if i != j]
+    a = torch.stack([X[i] for i, _ in pairs])
+    b = torch.stack([X[j] for _, j in pairs])
+    L = [p.shortest_length for p in geodesic.shortest_paths(model, a, b, graph=graph)]
+    for (i, j), length in zip(pairs, L, strict=True):
+        assert D[i, j] == pytest.approx(length, rel=1e-5, abs=1e-6)
+    np.testing.assert_array_equal(D, D.T)
+
+
+class _CountingDecoder:
+    """Counts the points the wrapped model decodes."""
+
+    def __init__(self, model: CylinderAtlas) -> None:
+        self.model, self.count = model, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.model, name)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.count += int(z.shape[0])
+        return self.model.decode(z, y)
+
+
+def test_direct_edges_are_decoded_only_where_their_route_can_beat_the_graph_route() -> None:
+    from agm.geodesic.query import distances as distances_module
+    from agm.geodesic.query.direct import direct_edges
+
+    model, data, graph = _cylinder()
+    record, dev = graph.record, torch.device("cpu")
+    X = _clustered(model, 2, 4, 12)
+    att, inv = distances_module._attach_unique(model, record, dev, record.decode_policy, X, None)
+    src = att.select(inv)
+    counting = _CountingDecoder(model)
+    rows, cols = distances_module._candidate_pairs(src, src)
+    upper = rows < cols
+    edges = direct_edges(record, src.select(rows[upper]), src.select(cols[upper]))
+    n_edges = int((~edges.evaluated).sum())
+    assert n_edges >= 6  # two clusters of 4: the direct edges of the 12 pairs inside them
+
+    def apply(out: np.ndarray, symmetric: bool) -> int:
+        counting.count = 0
+        distances_module._apply_direct(counting, record, dev, record.decode_policy, src, src, out, symmetric)
+        return counting.count
+
+    # no graph route: every direct edge of the pairs i < j gets its bound, then its full decoding, once
+    free = np.full((8, 8), np.inf)
+    every = apply(free, True)
+    assert every == n_edges * (1 + (record.n_steps - 1))
+    assert np.isfinite(free[rows[upper], cols[upper]]).all() and np.isinf(free[np.tril_indices(8)]).all()
+    both = np.full((8, 8), np.inf)
+    apply(both, False)  # both directions: the same lengths up to float32 rounding of the reversed segment
+    np.testing.assert_allclose(both[rows[upper], cols[upper]], free[rows[upper], cols[upper]], rtol=1e-6)
+    # graph routes shorter than every chord: nothing decoded, nothing changed
+    short = np.full((8, 8), 1e-9)
+    assert apply(short, True) == 0 and (short == 1e-9).all()
+    # graph routes as long as the exact direct routes: none can be beaten (a route whose midpoint bound reaches
+    # its exact length is not decoded in full), the matrix is unchanged
+    tie = free.copy()
+    assert apply(tie, True) <= every
+    np.testing.assert_array_equal(tie, free)

@@ -10,10 +10,11 @@ exactly as in the pairwise query. The query points' attachment edges start at th
 graph's edges at theirs; one-to-many LazySP (:mod:`agm.geodesic.query.lazy_distances`: ``AtlasGraph.distance_routes``,
 one Dijkstra per row with its virtual source and all T virtual sinks, stopped when every pending target is
 settled, rows in parallel with the GIL released) decodes only the edges on the rows' current routes, round after
-round, until every route is exact: the matrix is the eager graph's. The direct edges of candidate pairs are decoded
-exactly. Inside a torch.distributed process group the graph is completed instead, its pending edges split across
-the ranks (``AtlasGraph.distances_many`` then searches); :func:`augmented_csr` is the same
-graph for scipy (the tests' oracle).
+round, until every route is exact: the matrix is the eager graph's. The direct edge of a candidate pair is decoded
+only where its route can still beat the pair's route through the graph (its chord, then its midpoint bound, below
+that route's exact length), and each unordered pair's once. Inside a torch.distributed process group the graph is
+completed instead, its pending edges split across the ranks (``AtlasGraph.distances_many`` then searches);
+:func:`augmented_csr` is the same graph for scipy (the tests' oracle).
 
 Lengths agree with :func:`agm.geodesic.shortest_paths` up to float32 rounding of the model's encodings (~1e-6
 relative; the pairwise query may return a route up to its switch tolerance (default 2e-2,
@@ -33,17 +34,16 @@ from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_rows, is_sharded, on_every_rank, share
 from agm.geodesic.graph.build import evaluate_edges_sharded
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate
+from agm.geodesic.graph.edge_kinds import DecodeContext, bound, evaluate
 from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments, attach
-from agm.geodesic.query.direct import DirectEdgeKind, PairEnds, direct_edges
+from agm.geodesic.query.direct import DirectEdgeKind, direct_edges
 from agm.geodesic.query.far import warn_far_queries
 from agm.geodesic.query.lazy_distances import lazy_graph_distances
 from agm.geodesic.query.lazy_progress import lazy_progress
 from agm.geodesic.query.lazysp import LazyStats
-from agm.geodesic.query.routes import cheapest_direct
 from agm.geodesic.query.search import prepare_query
 from agm.models.protocol import SemiAtlasModel
 
@@ -92,7 +92,7 @@ def distances(
         policy = graph.decode_policy or policy  # the graph's, as the rows' edge decodes may have chosen it
         if Y is None:
             out = np.minimum(out, out.T)
-        _apply_direct(model, graph, dev, policy, att.select(rows[0]), att.select(rows[1]), out)
+        _apply_direct(model, graph, dev, policy, att.select(rows[0]), att.select(rows[1]), out, Y is None)
     if Y is None:
         out = np.minimum(out, out.T)  # both directions are one undirected query; float rounding may differ
         np.fill_diagonal(out, 0.0)
@@ -275,17 +275,35 @@ def _apply_direct(
     src: Attachments,
     dst: Attachments,
     out: np.ndarray,
+    symmetric: bool = False,
 ) -> None:
-    """Lower ``out[i, j]`` to the cheapest direct route where X[i] and Y[j] have direct edges (in place)."""
+    """Lower ``out[i, j]`` to the cheapest direct route where X[i] and Y[j] have direct edges (in place).
+
+    A direct edge is decoded only while its route can still beat ``out[i, j]`` (the pair's exact route through the
+    graph): a route whose chord bound is not below it is dropped, the others get their midpoint bound (one decoding,
+    :mod:`agm.geodesic.graph.bounds`), and only the routes still below are decoded in full; a dropped route's exact
+    cost is at least its bound, so the result is the same. ``symmetric`` (Y is X, ``out`` symmetrised afterwards):
+    the pairs i < j only, each segment decoded once."""
     rows, cols = _candidate_pairs(src, dst)
+    if symmetric:
+        rows, cols = rows[rows < cols], cols[rows < cols]
     if rows.size == 0:
         return
     pair_src, pair_dst = src.select(rows), dst.select(cols)
     direct = direct_edges(graph, pair_src, pair_dst)
+    owner = np.repeat(np.arange(rows.size), np.diff(direct.offsets))
+    to_beat = out[rows, cols][owner]  # (E,) the exact graph route of each edge's pair (inf where none)
+    kind = DirectEdgeKind(pair_src, pair_dst, direct)
+
+    def route_costs() -> np.ndarray:  # (E,) each edge's route: the two copies' jumps and the edge's length (or bound)
+        to_copy, from_copy = pair_src.copy_jump[direct.source_copy], pair_dst.copy_jump[direct.target_copy]
+        return np.asarray(to_copy + direct.length + from_copy)  # as routes.direct_costs adds them
+
     with evaluating(model):
         context = DecodeContext(model, dev, policy, graph.n_steps)
-        evaluate(DirectEdgeKind(pair_src, pair_dst, direct), np.arange(direct.length.size), context)
-    for p in range(rows.size):
-        if len(direct.of(p)) > 0:
-            cost = cheapest_direct(PairEnds(graph, pair_src, pair_dst, direct), p)
-            out[rows[p], cols[p]] = min(out[rows[p], cols[p]], cost)
+        for step in (bound, evaluate):  # the midpoint bounds, then the full decodings, of the routes still below
+            live = np.flatnonzero(~direct.evaluated & (route_costs() < to_beat))
+            if live.size:
+                step(kind, live, context)
+    exact = np.where(direct.evaluated, route_costs(), np.inf)
+    np.minimum.at(out, (rows[owner], cols[owner]), exact)
