@@ -224,7 +224,7 @@ def test_close_pairs_benchmark_quick(tmp_path: Path) -> None:
 
 def test_lazy_distances_benchmark_quick(tmp_path: Path) -> None:
     out = tmp_path / "bench_lazy_distances.json"
-    cmd = [sys.executable, str(BENCHMARKS / "bench_lazy_distances.py"), "--quick", "--out", str(out)]
+    cmd = [sys.executable, str(BENCHMARKS / "bench_lazy_distances.py"), "--quick", "--floor", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"bench_lazy_distances failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(out.read_text())
@@ -234,6 +234,11 @@ def test_lazy_distances_benchmark_quick(tmp_path: Path) -> None:
     assert lazy["rounds"] >= 1 and lazy["graph_edges"] > 0 and sum(lazy["edges_per_round"]) > 0
     assert lazy["bounded_edges"] > 0  # midpoint bounds were taken
     assert 0 < lazy["decodes"] and eager["decodes"] > 0 and 0.0 < lazy["weights_evaluated"] < 1.0
+    # the floor: every pair's exact route, its cost equal to the matrix entry; no more than the lazy call decoded
+    floor = result["floor"]
+    assert floor["routes"] == 30 * 29 // 2 and floor["worst_route_cost_error"] <= 1e-6
+    assert 0 < floor["decodes"] <= lazy["graph_edges"] * 7 + lazy["attachment_edges"] * 7
+    assert eager["decodes"] == result["graph"]["n_intra_edges"] * 7  # evaluate_all: n_steps - 1 = 7 an edge
 
 
 def test_nodes_on_demand_benchmark_quick(tmp_path: Path) -> None:
