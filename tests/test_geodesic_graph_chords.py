@@ -61,3 +61,24 @@ def test_chord_weights_and_the_data_gap_do_not_depend_on_the_chunks(monkeypatch:
     np.testing.assert_array_equal(chord_weights(native, positions), whole)
     scales.record_data_gap(graph, noisy)
     assert scales._DATA_GAPS[graph] == pytest.approx(gap, rel=1e-6)
+
+
+def test_attachment_chords_do_not_depend_on_the_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agm.geodesic.query import attach as attach_module
+
+    model, data = _cylinder(300)
+    graph = build_graph(model, data, k=6, n_steps=3, progress=False).record
+    _, queries = _cylinder(40)
+    with torch.no_grad():
+        whole = attach_module.attach(graph, model, queries + 0.01, 256, torch.device("cpu"))
+        monkeypatch.setattr(attach_module, "CHORD_CHUNK_BYTES", 4 * queries[0].numel() * 7)  # 7 edges per chunk
+        chunked = attach_module.attach(graph, model, queries + 0.01, 256, torch.device("cpu"))
+    assert whole.nodes.size > 7 * 3
+    np.testing.assert_array_equal(chunked.segments, whole.segments)
+    np.testing.assert_array_equal(chunked.costs, whole.costs)
+    # the chord of each attachment edge: its copy's decoding to its node's decoding (float64 oracle)
+    owner = np.repeat(np.arange(whole.copy_chart.size), graph.k)
+    want = np.linalg.norm(
+        graph.positions[whole.nodes].astype(np.float64) - whole.copy_position[owner].astype(np.float64), axis=1
+    )
+    np.testing.assert_allclose(whole.segments, want, rtol=1e-6, atol=1e-7)
