@@ -71,7 +71,7 @@ def test_attachment_chords_do_not_depend_on_the_chunks(monkeypatch: pytest.Monke
     _, queries = _cylinder(40)
     with torch.no_grad():
         whole = attach_module.attach(graph, model, queries + 0.01, 256, torch.device("cpu"))
-        monkeypatch.setattr(attach_module, "CHORD_CHUNK_BYTES", 4 * queries[0].numel() * 7)  # 7 edges per chunk
+        monkeypatch.setattr(curves, "CHORD_CHUNK_BYTES", 4 * queries[0].numel() * 7)  # 7 edges per chunk
         chunked = attach_module.attach(graph, model, queries + 0.01, 256, torch.device("cpu"))
     assert whole.nodes.size > 7 * 3
     np.testing.assert_array_equal(chunked.segments, whole.segments)
