@@ -57,7 +57,6 @@ def test_chord_weights_and_the_data_gap_do_not_depend_on_the_chunks(monkeypatch:
     assert gap > 0.01
     assert gap == pytest.approx(float(np.median(nearest[np.isfinite(nearest)])), rel=1e-5)
     monkeypatch.setattr(curves, "CHORD_CHUNK_BYTES", 4 * noisy[0].numel() * 7)  # 7 rows per chunk
-    monkeypatch.setattr(scales, "CHORD_CHUNK_BYTES", 4 * noisy[0].numel() * 7)
     np.testing.assert_array_equal(chord_weights(native, positions), whole)
     scales.record_data_gap(graph, noisy)
     assert scales._DATA_GAPS[graph] == pytest.approx(gap, rel=1e-6)

@@ -99,6 +99,12 @@ def chord_lengths(x_start: torch.Tensor, x_end: torch.Tensor) -> torch.Tensor:
 CHORD_CHUNK_BYTES = 8 << 20
 
 
+def chunk_rows(row_bytes: int) -> int:
+    """Rows of ``row_bytes`` bytes each that one chunk of :data:`CHORD_CHUNK_BYTES` holds (at least 1): how many
+    decodings a chunked gather takes at a time."""
+    return max(1, CHORD_CHUNK_BYTES // max(1, int(row_bytes)))
+
+
 def indexed_chords(positions: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """(E,) float64 decoded chords ||positions[ends[i]] - positions[starts[i]]|| of many segments between rows of
     one table, gathered in chunks of :data:`CHORD_CHUNK_BYTES` per end (bounded memory, and faster than one gather).
@@ -111,8 +117,7 @@ def indexed_chords(positions: torch.Tensor, starts: torch.Tensor, ends: torch.Te
         (E,) float64 tensor on the device of ``positions``.
     """
     n = int(starts.shape[0])
-    row_bytes = max(1, int(positions.shape[1]) * positions.element_size())
-    step = max(1, CHORD_CHUNK_BYTES // row_bytes)
+    step = chunk_rows(int(positions.shape[1]) * positions.element_size())
     out = torch.empty(n, dtype=torch.float64, device=positions.device)
     for s in range(0, n, step):
         out[s : s + step] = chord_lengths(positions[starts[s : s + step]], positions[ends[s : s + step]])

@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 import torch
 
-from agm.geodesic.graph.curves import CHORD_CHUNK_BYTES
+from agm.geodesic.graph.curves import chunk_rows
 from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.record import GraphRecord
 
@@ -56,7 +56,7 @@ def record_data_gap(graph: GraphRecord, data: torch.Tensor, nodes: np.ndarray | 
     every = np.arange(graph.n_nodes) if nodes is None else np.asarray(nodes, dtype=np.int64)
     flat = data.reshape(data.shape[0], -1)
     positions = torch.from_numpy(graph.positions)  # (n_nodes, D) float32 on the host
-    step = max(1, CHORD_CHUNK_BYTES // max(1, int(positions.shape[1]) * positions.element_size()))
+    step = chunk_rows(int(positions.shape[1]) * positions.element_size())
     gaps = np.full(data.shape[0], np.inf)
     for start in range(0, every.size, step):
         chunk = every[start : start + step]
