@@ -46,6 +46,15 @@ class DirectEdges:
         """The direct edges of pair b."""
         return range(int(self.offsets[b]), int(self.offsets[b + 1]))
 
+    def route_costs(self, src: Attachments, dst: Attachments, edges: np.ndarray) -> np.ndarray:
+        """(n,) float64 the cost of the direct route through each of ``edges`` ((n,) int64): the jump from the source
+        query's main copy to its copy in the edge's chart, the edge's length (its bound while unevaluated) and the
+        jump from the target's copy to its main copy."""
+        out: np.ndarray = (
+            src.copy_jump[self.source_copy[edges]] + self.length[edges] + dst.copy_jump[self.target_copy[edges]]
+        )
+        return out
+
 
 def _candidates(src: Attachments, dst: Attachments) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Offsets and copy pairs of the shared charts in which the two queries are each other's k-NN candidates."""

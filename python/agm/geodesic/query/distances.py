@@ -293,17 +293,12 @@ def _apply_direct(
     direct = direct_edges(graph, pair_src, pair_dst)
     owner = np.repeat(np.arange(rows.size), np.diff(direct.offsets))
     to_beat = out[rows, cols][owner]  # (E,) the exact graph route of each edge's pair (inf where none)
-    kind = DirectEdgeKind(pair_src, pair_dst, direct)
-
-    def route_costs() -> np.ndarray:  # (E,) each edge's route: the two copies' jumps and the edge's length (or bound)
-        to_copy, from_copy = pair_src.copy_jump[direct.source_copy], pair_dst.copy_jump[direct.target_copy]
-        return np.asarray(to_copy + direct.length + from_copy)  # as routes.direct_costs adds them
-
+    kind, every = DirectEdgeKind(pair_src, pair_dst, direct), np.arange(owner.size)
     with evaluating(model):
         context = DecodeContext(model, dev, policy, graph.n_steps)
         for step in (bound, evaluate):  # the midpoint bounds, then the full decodings, of the routes still below
-            live = np.flatnonzero(~direct.evaluated & (route_costs() < to_beat))
+            live = np.flatnonzero(~direct.evaluated & (direct.route_costs(pair_src, pair_dst, every) < to_beat))
             if live.size:
                 step(kind, live, context)
-    exact = np.where(direct.evaluated, route_costs(), np.inf)
+    exact = np.where(direct.evaluated, direct.route_costs(pair_src, pair_dst, every), np.inf)
     np.minimum.at(out, (rows[owner], cols[owner]), exact)

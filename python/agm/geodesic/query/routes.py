@@ -106,10 +106,9 @@ def _end_switches(graph: GraphRecord, src: Attachments, dst: Attachments, b: int
 def direct_costs(ends: PairEnds, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Pair b's direct routes: their edge ids (E,) int64 and costs (E,) float64 (jump to x0's copy in the shared
     chart + the direct edge's curve length there + jump from x1's copy to its main copy); empty when none."""
-    src, dst, direct = ends.src, ends.dst, ends.direct
+    direct = ends.direct
     edges = np.arange(direct.offsets[b], direct.offsets[b + 1], dtype=np.int64)
-    total = src.copy_jump[direct.source_copy[edges]] + direct.length[edges] + dst.copy_jump[direct.target_copy[edges]]
-    return edges, total
+    return edges, direct.route_costs(ends.src, ends.dst, edges)
 
 
 def cheapest_direct(ends: PairEnds, b: int) -> float:
