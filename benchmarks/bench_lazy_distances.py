@@ -73,9 +73,9 @@ class FloorRoutes:
         """Wrap ``_pending`` (the routes) and ``lazy_graph_distances`` as ``distances`` calls it (rows, matrix)."""
         pending_fn, call_fn = lazy_distances._pending, distances_module.lazy_graph_distances
 
-        def pending(graph: Any, lookup: Any, as_of: int, att: Any, bounded: Any, src: np.ndarray, dst: np.ndarray,
+        def pending(graph: Any, lookup: Any, as_of: int, att: Any, levels: Any, src: np.ndarray, dst: np.ndarray,
                     offsets: np.ndarray, nodes: np.ndarray) -> Any:  # fmt: skip
-            exact, g_ids, a_ids = pending_fn(graph, lookup, as_of, att, bounded, src, dst, offsets, nodes)
+            exact, g_ids, a_ids = pending_fn(graph, lookup, as_of, att, levels, src, dst, offsets, nodes)
             for pair in np.flatnonzero(exact):
                 route = nodes[offsets[pair] : offsets[pair + 1]]
                 s, t = int(src[pair // dst.size]), int(dst[pair % dst.size])

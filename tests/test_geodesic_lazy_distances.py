@@ -51,7 +51,7 @@ def _graphs(
 @given(
     seed=st.integers(0, 10_000),
     k=st.integers(3, 8),
-    n_steps=st.integers(1, 6),
+    n_steps=st.integers(1, 9),
     amp=st.floats(0.0, 0.3),
     freq=st.integers(1, 4),
     n_x=st.integers(1, 9),

@@ -22,6 +22,7 @@ import torch
 from agm._core import AtlasGraph
 from agm.geodesic.graph.bounds import midpoint_lengths
 from agm.geodesic.graph.curves import PointTable, packed_lengths
+from agm.geodesic.graph.kept_points import KeptPoints, bound_lengths, level_steps, polylines
 from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.policy_watch import WatchOf, watched_lengths
@@ -128,6 +129,65 @@ def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> i
         bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, policy.batch_size)
     kind.raise_bounds(todo, bounds.cpu().numpy())
     return int(todo.size)
+
+
+def raise_level(kind: BoundedEdgeKind, edges: np.ndarray, level: int, context: DecodeContext, kept: KeptPoints) -> int:
+    """Raise the bounds of the pending ones of ``edges`` (all at bound level ``level`` - 1 in ``kept``) to the
+    polyline through the steps of ``level`` (1 or 2, :func:`agm.geodesic.graph.kept_points.level_steps`), decoding
+    only the steps the level below did not keep; their decodings kept while ``kept``'s budget allows (call under
+    ``evaluating``). The number of edges raised."""
+    todo = _by_chart(kind, kind.pending(_unique(edges)))
+    if todo.size == 0:
+        return 0
+    steps = level_steps(context.n_steps, level)
+    below = level_steps(context.n_steps, level - 1) if level > 1 else ()
+    policy = context.trial.current(context.policy) if context.trial is not None else context.policy
+    has = kept.known(todo, len(below)) if below else np.zeros(todo.size, dtype=bool)
+    for group, known_steps in ((todo[has], below), (todo[~has], ())):
+        if group.size == 0:
+            continue
+        table, ends = kind.ends(group, context.device)
+        known = (known_steps, kept.take(group)) if known_steps else None
+        room = kept.room(len(steps) * int(table.positions.shape[1]) * 4)
+        with applied(policy):
+            lengths, points = polylines(
+                context.model.decode, table, ends, context.n_steps, steps, known, policy.batch_size, keep=room
+            )
+        kind.raise_bounds(group, bound_lengths(lengths).cpu().numpy())
+        kept.keep(group, points)
+    kept.level[todo] = level
+    return int(todo.size)
+
+
+def evaluate_kept(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, kept: KeptPoints) -> int:
+    """Decode the lengths of the pending ones of ``edges`` and store them, as :func:`evaluate` does, reusing the
+    decodings ``kept`` holds of their bound levels (the rest of the steps decoded); edges with none go to
+    :func:`evaluate`, and all of them while the graph's decode policy trial runs (it times the edge stream of
+    :func:`evaluate`: the kept decodings are not used then). The number of edges evaluated."""
+    todo = ordered_pending(kind, edges)
+    if todo.size == 0 or context.trial is not None:
+        return evaluate(kind, todo, context) if todo.size else 0
+    every = tuple(range(1, context.n_steps))
+    policy = context.trial.current(context.policy) if context.trial is not None else context.policy
+    reused = np.zeros(todo.size, dtype=bool)
+    for level in (2, 1):
+        at = (kept.level[todo] == level) & ~reused
+        if not at.any():
+            continue
+        steps = level_steps(context.n_steps, level)
+        at[at] = kept.known(todo[at], len(steps))
+        group = todo[at]
+        if group.size == 0:
+            continue
+        table, ends = kind.ends(group, context.device)
+        with applied(policy):
+            lengths, _ = polylines(
+                context.model.decode, table, ends, context.n_steps, every, (steps, kept.take(group)), policy.batch_size
+            )
+        kind.store(group, lengths.cpu().numpy())
+        reused |= at
+    rest = todo[~reused]
+    return int(reused.sum()) + (evaluate(kind, rest, context) if rest.size else 0)
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,24 @@ query point (:mod:`agm.geodesic.query.attach`). A (B, T) matrix is found in roun
 2. a pair whose route is fully evaluated is exact (its cost is exact and every other route costs at least its
    bound: the LazySP argument of :mod:`agm.geodesic.query.lazysp`); the others collect the unevaluated graph and
    attachment edges of their routes;
-3. a route with edges that have no tighter bound yet gives those: they get the two-piece polyline through the
-   middle step, 1 decoding each (:mod:`agm.geodesic.graph.bounds`), which may refute the route; a route whose
-   unevaluated edges are all bounded gives them all, to be decoded in full. The union over all rows of the call
-   is bounded or decoded in one batched pass per kind, and the pending pairs go again.
+3. each pending route gives its unevaluated edges of the lowest bound level among them, and each of those goes one
+   level up (:mod:`agm.geodesic.graph.kept_points`): from the chord to the polyline through the middle step (1
+   decoding), then through the middles of both halves (2 more; with 6 or more interior steps), then to the weight
+   (the rest of the steps: the decodings of the levels below are kept and reused, so an edge that reaches its
+   weight costs n - 1 decodings in all). A route is thus refuted on its cheapest bounds first. The union over all
+   rows of the call goes up in one batched pass per kind and level, and the pending pairs go again.
 
-Where the chords mislead (a trained decoder: weight/chord up to 3.6), the midpoint bound refutes most misleading
-routes for 1 decoding per edge instead of n - 1. Measured (the 8-chart AWAE cpu preset, 2,000 MNIST points,
-3,240 nodes, 44,029 intra-chart edges, 200 x 200, decodes simulated from the eager weights): edges decoded in
-full 13,781 instead of 17,216 (graph + attachments), plus 17,083 single-point bounds: 0.341 of ``evaluate_all``'s
-decodings instead of 0.391. The
-floor of any exact method is the union of the exact routes (every edge of one shortest route must be decoded to
-know its length): 5,524 graph edges and 3,942 attachments there, 0.215.
+Where the chords mislead (a trained decoder: weight/chord up to 3.6), the bounds refute most misleading routes for
+1 or 3 decodings per edge instead of n - 1. Measured (benchmarks/README.md, "Issue 19, bounds in levels": the
+8-chart AWAE cpu preset, 2,000 MNIST points, 200 x 200, decodings counted): at eps = 0.05 (3,240 nodes, 44,032
+intra-chart edges) 0.311 of ``evaluate_all``'s decodings (midpoint bounds decoded again in full: 0.352); at
+eps = 1e-9 (15,973 nodes, 218k intra-chart edges, the issue's size) 0.122 (0.136). The floor of any exact method
+is the union of the exact routes (every edge of one shortest route must be decoded to know its length): 0.216 and
+0.085 there.
 
-Each round bounds or evaluates at least one edge of every pending pair (an edge is bounded once), so the loop
-ends; past
-:data:`agm.geodesic.query.lazysp.EAGER_SWITCH` of the intra-chart edges the rest are decoded at once, so no call decodes
-more than the eager graph plus the attachments.
+Each round raises or evaluates at least one edge of every pending pair (an edge goes up each level once), so the
+loop ends; past :data:`agm.geodesic.query.lazysp.EAGER_SWITCH` of the intra-chart edges the rest are decoded at
+once, so no call decodes more than the eager graph plus the attachments and their bounds.
 
 Thread safety: the graph's weights may grow while a round runs (other threads' queries evaluate edges). Which
 edges are pending is decided as of the weights' ``version`` read *before* the search: ``GraphWeights.store`` hands
@@ -44,7 +45,8 @@ import numpy as np
 import torch
 
 from agm.geodesic.graph.completion import edge_feed, graph_watch, node_table
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept, raise_level
+from agm.geodesic.graph.kept_points import KeptBytes, KeptPoints, top_level
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
@@ -111,8 +113,8 @@ def lazy_graph_distances(
     out = np.full((n_src, n_tgt), np.inf)
     want = np.array(want, dtype=bool, copy=True)
     lookup = AttachmentEdges(att, graph.n_nodes)
-    att_bounded = np.zeros(att.nodes.size, dtype=bool)
     kinds = _Kinds.of(graph, att, model, device, policy)
+    levels = _Levels(graph, att, top_level(graph.n_steps))
     while want.any():
         stats.rounds += 1
         as_of = graph.edge_weights.version  # before the search: see the module docstring
@@ -128,9 +130,7 @@ def lazy_graph_distances(
             lengths, offsets, nodes = graph.native.distance_routes(
                 src.offsets, src.nodes, src.costs, dst.offsets, dst.nodes, dst.costs, want[chunk], n_threads
             )
-            exact, g_ids, a_ids = _pending(
-                graph, lookup, as_of, att, att_bounded, src_rows[chunk], dst_rows, offsets, nodes
-            )
+            exact, g_ids, a_ids = _pending(graph, lookup, as_of, att, levels, src_rows[chunk], dst_rows, offsets, nodes)
             exact &= want[chunk].ravel()
             unreachable = want[chunk].ravel() & (np.diff(offsets) == 0)
             settle = (exact | unreachable).reshape(chunk.size, n_tgt)
@@ -140,15 +140,11 @@ def lazy_graph_distances(
             graph_ids.append(g_ids)
             att_ids.append(a_ids)
         g_ids, a_ids = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
-        # an edge on a route for the first time gets its midpoint bound (1 decoding); one that a route still
-        # uses with that bound is decoded in full
-        g_new = g_ids[~graph.edge_weights.bounded[g_ids]]
-        a_new = a_ids[~att_bounded[a_ids]]
-        stats.bounded_edges += _bound(kinds, g_new, a_new)
-        att_bounded[a_new] = True
-        g_ids = g_ids[~np.isin(g_ids, g_new)]
-        a_ids = a_ids[~np.isin(a_ids, a_new)]
-        decoded = _evaluate(kinds, g_ids, a_ids, stats)
+        # each edge goes up one level: to a bound level (its decodings kept) or, from the top bound, to its weight
+        g_full = levels.graph_levels(g_ids) == levels.top - 1
+        a_full = levels.att_levels(a_ids) == levels.top - 1
+        stats.bounded_edges += _raise(kinds, levels, g_ids[~g_full], a_ids[~a_full])
+        decoded = _evaluate(kinds, levels, g_ids[g_full], a_ids[a_full], stats)
         if progress is not None:
             progress(done, decoded)
     return out
@@ -159,15 +155,15 @@ def _pending(
     lookup: AttachmentEdges,
     as_of: int,
     att: Attachments,
-    att_bounded: np.ndarray,
+    levels: _Levels,
     src_queries: np.ndarray,
     dst_queries: np.ndarray,
     offsets: np.ndarray,
     nodes: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which routes of one native call are exact, and the edges to bound or decode on the others: a route with an
-    edge that has no midpoint bound yet gives only those (their bounds may refute it for 1 decoding each), a route
-    whose unevaluated edges are all bounded gives them all (to be decoded in full).
+    """Which routes of one native call are exact, and the edges to take one level up on the others: each route
+    gives its unevaluated edges of the lowest bound level among them (``levels``), so a route is refuted on its
+    cheapest bounds first and its edges are decoded in full only once all of them hold the top bound.
 
     Returns:
         exact: (B T,) bool, the route exists and every edge of it is evaluated (graph edges as of store ``as_of``);
@@ -193,14 +189,39 @@ def _pending(
     g_ids = ids[lazy]
     a_ids = np.concatenate([first[first_lazy], last[last_lazy]])
     a_pair = np.concatenate([routed[first_lazy], routed[last_lazy]])
-    g_fresh = ~graph.edge_weights.bounded[g_ids]
-    a_fresh = ~att_bounded[a_ids]
-    has_fresh = np.zeros(n_pairs, dtype=bool)
-    has_fresh[g_pair[g_fresh]] = True
-    has_fresh[a_pair[a_fresh]] = True
-    g_keep = g_fresh | ~has_fresh[g_pair]
-    a_keep = a_fresh | ~has_fresh[a_pair]
+    g_level, a_level = levels.graph_levels(g_ids), levels.att_levels(a_ids)
+    lowest = np.full(n_pairs, np.iinfo(np.int8).max, dtype=np.int8)
+    np.minimum.at(lowest, g_pair, g_level)
+    np.minimum.at(lowest, a_pair, a_level)
+    g_keep, a_keep = g_level == lowest[g_pair], a_level == lowest[a_pair]
     return exact, np.unique(g_ids[g_keep]), np.unique(a_ids[a_keep])
+
+
+class _Levels:
+    """The bound level of the graph's and the query points' unevaluated edges in one call (0: the chord; up to
+    ``top`` - 1: bound levels, :mod:`agm.geodesic.graph.kept_points`; an edge at ``top`` - 1 goes to its weight next)
+    and the decodings kept of each kind, in one byte budget. A graph edge bounded by an earlier query is at level 1,
+    with nothing kept."""
+
+    def __init__(self, graph: GraphRecord, att: Attachments, top: int) -> None:
+        self.top = top
+        budget = KeptBytes()
+        self.graph = KeptPoints(int(graph.native.n_intra_edges), budget)
+        self.att = KeptPoints(int(att.nodes.size), budget)
+        self._bounded = graph.edge_weights.bounded
+
+    def graph_levels(self, ids: np.ndarray) -> np.ndarray:
+        """(n,) int8 levels of unevaluated graph edges ``ids``."""
+        own: np.ndarray = self.graph.level[ids]
+        if self.top < 2:
+            return own
+        out: np.ndarray = np.maximum(own, self._bounded[ids].astype(np.int8))
+        return out
+
+    def att_levels(self, ids: np.ndarray) -> np.ndarray:
+        """(n,) int8 levels of unevaluated attachment edges ``ids``."""
+        out: np.ndarray = self.att.level[ids]
+        return out
 
 
 @dataclass(frozen=True)
@@ -221,22 +242,31 @@ class _Kinds:
         return cls(edges, AttachmentEdgeKind(graph, att), context)
 
 
-def _bound(kinds: _Kinds, graph_ids: np.ndarray, att_ids: np.ndarray) -> int:
-    """Raise the bounds of these graph and attachment edges to their midpoint bounds; the edges decoded."""
-    n = bound(kinds.graph, graph_ids, kinds.context) if graph_ids.size else 0
-    return n + (bound(kinds.attachments, att_ids, kinds.context) if att_ids.size else 0)
+def _raise(kinds: _Kinds, levels: _Levels, graph_ids: np.ndarray, att_ids: np.ndarray) -> int:
+    """Raise these graph and attachment edges (below the top bound) one bound level; the edges raised."""
+    n = 0
+    for ids, own, kind, kept in (
+        (graph_ids, levels.graph_levels(graph_ids), kinds.graph, levels.graph),
+        (att_ids, levels.att_levels(att_ids), kinds.attachments, levels.att),
+    ):
+        for level in range(levels.top - 1):
+            at = ids[own == level]
+            if at.size:
+                n += raise_level(kind, at, level + 1, kinds.context, kept)
+    return n
 
 
-def _evaluate(kinds: _Kinds, graph_ids: np.ndarray, att_ids: np.ndarray, stats: LazyStats) -> int:
-    """Decode the collected edges of one round (and the rest of the graph past the eager switch); the count."""
+def _evaluate(kinds: _Kinds, levels: _Levels, graph_ids: np.ndarray, att_ids: np.ndarray, stats: LazyStats) -> int:
+    """Decode the collected edges of one round, reusing their bounds' decodings (and the rest of the graph past
+    the eager switch); the count."""
     n = 0
     weights = kinds.graph.weights
     if graph_ids.size:
-        n += evaluate(kinds.graph, graph_ids, kinds.context)
+        n += evaluate_kept(kinds.graph, graph_ids, kinds.context, levels.graph)
         if not weights.complete and weights.fraction_evaluated >= EAGER_SWITCH:
             n += evaluate(kinds.graph, np.flatnonzero(~weights.evaluated), kinds.context)
     stats.graph_edges += n
-    n_att = evaluate(kinds.attachments, att_ids, kinds.context) if att_ids.size else 0
+    n_att = evaluate_kept(kinds.attachments, att_ids, kinds.context, levels.att) if att_ids.size else 0
     stats.attachment_edges += n_att
     stats.per_round.append(n + n_att)
     return n + n_att

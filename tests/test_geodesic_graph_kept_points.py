@@ -1,0 +1,137 @@
+"""Bounds in levels whose decodings are kept (agm.geodesic.graph.kept_points): each level's polyline lies between
+the chord and the weight, a level decodes only the steps below it did not, the full weight from kept decodings equals
+eq. 10 decoded at once, and a query's budget of kept bytes only changes how many decodings are repeated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agm import geodesic
+from agm.geodesic.graph import kept_points
+from agm.geodesic.graph.completion import node_table
+from agm.geodesic.graph.curves import packed_lengths
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate_kept, raise_level
+from agm.geodesic.graph.kept_points import KeptBytes, KeptPoints, level_steps, polylines, top_level
+from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query.lazysp import LazyStats
+from agm.models.analytic import CylinderAtlas
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+POLICY = DecodePolicy(threads=None, batch_size=37)  # an odd batch: calls cross edge boundaries
+N_STEPS = 15
+RTOL = 2e-6  # float32 decodings in other batches
+
+
+class Bumpy(CylinderAtlas):
+    """The cylinder with its height bumped (decoded curves bend away from their chords); counts decoded points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoded = 0
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.decoded += int(z.shape[0])
+        theta = z[:, 0] / self.radius + self.offsets[y]
+        return self.points(theta, z[:, 1] + 0.25 * torch.sin(3 * theta) * torch.cos(3 * z[:, 1]))
+
+
+def _graph(model: Bumpy, n: int, seed: int, n_steps: int = N_STEPS) -> geodesic.GeodesicGraph:
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.rand(n, generator=g) * 6.28 - 3.14, torch.rand(n, generator=g))
+    return geodesic.build_graph(
+        model, data, k=6, n_steps=n_steps, progress=False, decode_policy=POLICY, node_decodes="build"
+    )
+
+
+def test_levels_decode_the_middle_then_the_middles_of_the_halves() -> None:
+    assert level_steps(15, 1) == (7,) and level_steps(15, 2) == (3, 7, 11)
+    assert level_steps(7, 2) == (1, 3, 5) and level_steps(4, 1) == (2,)
+    assert [top_level(n) for n in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    for n in range(7, 40):  # the second level's steps: interior, distinct, the first level's among them
+        steps = level_steps(n, 2)
+        assert 0 < steps[0] < steps[1] < steps[2] < n and level_steps(n, 1)[0] == steps[1]
+    with pytest.raises(ValueError, match="level must be 1 or 2"):
+        level_steps(15, 3)
+
+
+def test_polylines_bound_from_below_and_the_full_one_is_eq_10_with_or_without_kept_points() -> None:
+    model = Bumpy()
+    rec = _graph(model, 300, 0).record
+    table = node_table(rec, torch.device("cpu"))
+    n = int(rec.native.n_intra_edges)
+    ends = torch.from_numpy(rec.edge_weights.edges[:n])
+    chord = rec.edge_weights.values[:n]
+    every = tuple(range(1, N_STEPS))
+    with torch.no_grad():
+        exact = packed_lengths(model.decode, table, ends, N_STEPS, 53).numpy()
+        one, p1 = polylines(model.decode, table, ends, N_STEPS, level_steps(N_STEPS, 1), None, 29, keep=n)
+        model.decoded = 0
+        two, p2 = polylines(model.decode, table, ends, N_STEPS, level_steps(N_STEPS, 2), ((7,), p1), 29, keep=n)
+        assert model.decoded == 2 * n  # the middle step is not decoded again
+        model.decoded = 0
+        full, none = polylines(model.decode, table, ends, N_STEPS, every, ((3, 7, 11), p2), 31)
+        assert model.decoded == (N_STEPS - 4) * n and none.shape[0] == 0
+        fresh, _ = polylines(model.decode, table, ends, N_STEPS, every, None, 64)
+    one, two = one.numpy(), two.numpy()
+    assert np.all(chord <= one * (1 + RTOL)) and np.all(one <= two * (1 + RTOL)) and np.all(two <= exact * (1 + RTOL))
+    assert np.mean(two > one * (1 + 1e-4)) > 0.2  # the second level is tighter where curves bend
+    np.testing.assert_allclose(full.numpy(), exact, rtol=RTOL)
+    np.testing.assert_allclose(fresh.numpy(), exact, rtol=RTOL)
+    np.testing.assert_allclose(p2[:, 1].numpy(), p1[:, 0].numpy(), rtol=0, atol=0)  # kept, not decoded again
+
+
+# decoded points for e edges raised twice then evaluated: all kept (each step once), nothing kept (1 + 3 + 14 per
+# edge), 360 bytes (a cylinder decoding is 3 float32: the middles of 30 edges, then the three steps of 10 of them)
+EXPECTED = {
+    None: lambda e: e * (N_STEPS - 1),
+    0: lambda e: e * (1 + 3 + N_STEPS - 1),
+    360: lambda e: e + (30 * 2 + (e - 30) * 3) + (10 * (N_STEPS - 4) + (e - 10) * (N_STEPS - 1)),
+}
+
+
+@pytest.mark.parametrize("budget", list(EXPECTED))
+def test_raise_level_then_evaluate_kept_decode_each_step_once_within_the_budget(budget: int | None) -> None:
+    model = Bumpy()
+    graph = _graph(model, 300, 1)
+    rec = graph.record
+    kind = GraphEdgeKind(node_table(rec, torch.device("cpu")), rec.native, rec.edge_weights)
+    context = DecodeContext(model, torch.device("cpu"), POLICY, N_STEPS)
+    ids = np.arange(0, int(rec.native.n_intra_edges), 3)
+    e = ids.size
+    with torch.no_grad():
+        want = packed_lengths(model.decode, kind.table, torch.from_numpy(rec.edge_weights.edges[ids]), N_STEPS, 64)
+    shared = KeptBytes(budget)
+    start = shared.left
+    kept = KeptPoints(int(rec.native.n_intra_edges), shared)
+    model.decoded = 0
+    with torch.no_grad():
+        assert raise_level(kind, ids, 1, context, kept) == e
+        first = rec.edge_weights.values[ids].copy()
+        assert raise_level(kind, ids, 2, context, kept) == e
+        second = rec.edge_weights.values[ids].copy()
+        assert not rec.edge_weights.evaluated[ids].any() and np.all(kept.level[ids] == 2)
+        assert evaluate_kept(kind, ids, context, kept) == e
+    assert e > 30 and model.decoded == EXPECTED[budget](e)
+    assert shared.left == start  # every kept decoding was taken back
+    assert rec.edge_weights.evaluated[ids].all()
+    np.testing.assert_allclose(rec.edge_weights.values[ids], want.numpy(), rtol=RTOL)
+    assert np.all(first <= second * (1 + RTOL)) and np.all(second <= want.numpy() * (1 + RTOL))
+
+
+@pytest.mark.parametrize("kept_bytes", [kept_points.KEPT_BYTES, 0])
+def test_lazy_distances_with_bound_levels_equal_the_eager_graph(
+    kept_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kept_points, "KEPT_BYTES", kept_bytes)
+    model = Bumpy()
+    lazy, eager = _graph(model, 400, 2), _graph(model, 400, 2)
+    eager.evaluate_all(progress=False)
+    g = torch.Generator().manual_seed(3)
+    X = model.points(torch.rand(25, generator=g) * 6.28 - 3.14, torch.rand(25, generator=g))
+    stats = LazyStats()
+    D = geodesic.distances(model, X, graph=lazy, lazy_stats=stats)
+    np.testing.assert_allclose(D, geodesic.distances(model, X, graph=eager), rtol=RTOL, atol=1e-7)
+    assert stats.bounded_edges > 0 and 0 < lazy.weights_evaluated < 1
