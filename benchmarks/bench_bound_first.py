@@ -1,8 +1,8 @@
-"""Midpoint bounds in ``shortest_paths``' LazySP (``agm.geodesic.query.lazysp.BOUND_FIRST``): on against off.
+"""Bounds in ``shortest_paths``' LazySP (``agm.geodesic.query.lazysp.BOUND_FIRST``): on against off.
 
-With the bounds on, an edge that a route uses for the first time is first bounded by the two-piece polyline through
-its middle step (one decoding, :mod:`agm.geodesic.graph.bounds`) and decoded in full (n_steps - 1 decodings) only
-if a route still needs it. Both peers answer the same pairs on fresh lazy graphs built alike (the decode policy of
+With the bounds on, an edge that a route uses goes up in bound levels, the polyline through its middle step (one
+decoding), then through the middles of both halves (two more), and is decoded in full (the rest of its n_steps - 1
+decodings, the kept ones reused) only if a route still needs it (:mod:`agm.geodesic.graph.kept_points`). Both peers answer the same pairs on fresh lazy graphs built alike (the decode policy of
 the first build passed to every later one), in turn, ``--rounds`` times; recorded per peer: points decoded (counted
 at the decoder), rounds, wall and CPU seconds of the ``shortest_paths`` call. The lengths must agree (rtol 2e-6,
 absolute floor 1e-6), else exit 1.
@@ -62,6 +62,7 @@ def main() -> int:
     p.add_argument("--checkpoint", default=None, help="a trained checkpoint.pt (not needed with --quick)")
     p.add_argument("--data-dir", default=None, help="folder of the MNIST files (default: the checkpoint's)")
     p.add_argument("--points", type=int, default=None, help="points in the graph (default 2000; --quick 600)")
+    p.add_argument("--eps", type=float, default=0.05, help="the graph's eps (a checkpoint's; default 0.05)")
     p.add_argument("--pairs", type=int, default=None, help="query pairs (default 100; --quick 20)")
     p.add_argument("--rounds", type=int, default=None, help="round-robin rounds (default 2; --quick 1)")
     args = p.parse_args()

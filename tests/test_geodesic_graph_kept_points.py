@@ -135,3 +135,54 @@ def test_lazy_distances_with_bound_levels_equal_the_eager_graph(
     D = geodesic.distances(model, X, graph=lazy, lazy_stats=stats)
     np.testing.assert_allclose(D, geodesic.distances(model, X, graph=eager), rtol=RTOL, atol=1e-7)
     assert stats.bounded_edges > 0 and 0 < lazy.weights_evaluated < 1
+
+
+@pytest.mark.parametrize("kept_bytes", [kept_points.KEPT_BYTES, 0])
+def test_lazy_shortest_paths_with_bound_levels_equal_the_eager_graph(
+    kept_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kept_points, "KEPT_BYTES", kept_bytes)
+    model = Bumpy()
+    lazy, eager = _graph(model, 400, 4), _graph(model, 400, 4)
+    eager.evaluate_all(progress=False)
+    g = torch.Generator().manual_seed(5)
+    x0 = model.points(torch.rand(20, generator=g) * 6.28 - 3.14, torch.rand(20, generator=g))
+    x1 = model.points(torch.rand(20, generator=g) * 6.28 - 3.14, torch.rand(20, generator=g))
+    stats = LazyStats()
+    got = [p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)]
+    want = [p.length for p in eager.shortest_paths(x0, x1)]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    assert stats.bounded_edges > stats.graph_edges > 0  # most edges were bounded, some twice, before any weight
+
+
+class _Trial:
+    """A stand-in for a graph's edge-decode trial (``EdgeFeed``): running or ended, its streams undisturbed."""
+
+    def __init__(self, running: bool) -> None:
+        self.running, self.streams = running, 0
+
+    def current(self, fallback: DecodePolicy) -> DecodePolicy:
+        return fallback
+
+    def lengths(self, decode, table, ends, n_steps, fallback, progress=False, watch_of=None):  # type: ignore[no-untyped-def]
+        self.streams += 1
+        return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_a_running_policy_trial_gets_the_whole_edge_stream(running: bool) -> None:
+    model = Bumpy()
+    rec = _graph(model, 300, 6).record
+    kind = GraphEdgeKind(node_table(rec, torch.device("cpu")), rec.native, rec.edge_weights)
+    trial = _Trial(running)
+    context = DecodeContext(model, torch.device("cpu"), POLICY, N_STEPS, trial)  # type: ignore[arg-type]
+    ids = np.arange(0, int(rec.native.n_intra_edges), 5)
+    kept = KeptPoints(int(rec.native.n_intra_edges), KeptBytes())
+    with torch.no_grad():
+        want = packed_lengths(model.decode, kind.table, torch.from_numpy(rec.edge_weights.edges[ids]), N_STEPS, 64)
+        raise_level(kind, ids, 1, context, kept)
+        model.decoded = 0
+        assert evaluate_kept(kind, ids, context, kept) == ids.size
+    # while the trial runs it times the full stream (the kept middles are not used); once it has chosen, they are
+    assert trial.streams == int(running) and model.decoded == ids.size * (N_STEPS - 1 - (0 if running else 1))
+    np.testing.assert_allclose(rec.edge_weights.values[ids], want.numpy(), rtol=RTOL)

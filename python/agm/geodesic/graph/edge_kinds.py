@@ -163,9 +163,9 @@ def evaluate_kept(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, kep
     """Decode the lengths of the pending ones of ``edges`` and store them, as :func:`evaluate` does, reusing the
     decodings ``kept`` holds of their bound levels (the rest of the steps decoded); edges with none go to
     :func:`evaluate`, and all of them while the graph's decode policy trial runs (it times the edge stream of
-    :func:`evaluate`: the kept decodings are not used then). The number of edges evaluated."""
+    :func:`evaluate`: the kept decodings are not used until it has chosen). The number of edges evaluated."""
     todo = ordered_pending(kind, edges)
-    if todo.size == 0 or context.trial is not None:
+    if todo.size == 0 or (context.trial is not None and context.trial.running):
         return evaluate(kind, todo, context) if todo.size else 0
     every = tuple(range(1, context.n_steps))
     policy = context.trial.current(context.policy) if context.trial is not None else context.policy

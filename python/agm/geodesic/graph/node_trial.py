@@ -80,6 +80,11 @@ class EdgeFeed:
     def __init__(self, node_trial: NodeTrial, on_end: Callable[[DecodePolicy], None]) -> None:
         self.node_trial, self._on_end, self._ended = node_trial, on_end, False
 
+    @property
+    def running(self) -> bool:
+        """Whether the trial on the edge decodes has not chosen yet (it times the streams of :meth:`lengths`)."""
+        return self.node_trial.edges.result is None
+
     def lengths(
         self,
         decode: Decoder,

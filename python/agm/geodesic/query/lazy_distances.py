@@ -45,11 +45,12 @@ import numpy as np
 import torch
 
 from agm.geodesic.graph.completion import edge_feed, graph_watch, node_table
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept, raise_level
-from agm.geodesic.graph.kept_points import KeptBytes, KeptPoints, top_level
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept
+from agm.geodesic.graph.kept_points import top_level
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
+from agm.geodesic.query.bound_levels import BoundLevels, raise_edges
 from agm.geodesic.query.lazysp import EAGER_SWITCH, LazyStats
 from agm.models.protocol import SemiAtlasModel
 
@@ -114,7 +115,7 @@ def lazy_graph_distances(
     want = np.array(want, dtype=bool, copy=True)
     lookup = AttachmentEdges(att, graph.n_nodes)
     kinds = _Kinds.of(graph, att, model, device, policy)
-    levels = _Levels(graph, att, top_level(graph.n_steps))
+    levels = BoundLevels(graph, int(att.nodes.size), top_level(graph.n_steps))
     while want.any():
         stats.rounds += 1
         as_of = graph.edge_weights.version  # before the search: see the module docstring
@@ -143,7 +144,9 @@ def lazy_graph_distances(
         # each edge goes up one level: to a bound level (its decodings kept) or, from the top bound, to its weight
         g_full = levels.graph_levels(g_ids) == levels.top - 1
         a_full = levels.att_levels(a_ids) == levels.top - 1
-        stats.bounded_edges += _raise(kinds, levels, g_ids[~g_full], a_ids[~a_full])
+        stats.bounded_edges += raise_edges(
+            levels, kinds.graph, kinds.attachments, g_ids[~g_full], a_ids[~a_full], kinds.context
+        )
         decoded = _evaluate(kinds, levels, g_ids[g_full], a_ids[a_full], stats)
         if progress is not None:
             progress(done, decoded)
@@ -155,7 +158,7 @@ def _pending(
     lookup: AttachmentEdges,
     as_of: int,
     att: Attachments,
-    levels: _Levels,
+    levels: BoundLevels,
     src_queries: np.ndarray,
     dst_queries: np.ndarray,
     offsets: np.ndarray,
@@ -197,33 +200,6 @@ def _pending(
     return exact, np.unique(g_ids[g_keep]), np.unique(a_ids[a_keep])
 
 
-class _Levels:
-    """The bound level of the graph's and the query points' unevaluated edges in one call (0: the chord; up to
-    ``top`` - 1: bound levels, :mod:`agm.geodesic.graph.kept_points`; an edge at ``top`` - 1 goes to its weight next)
-    and the decodings kept of each kind, in one byte budget. A graph edge bounded by an earlier query is at level 1,
-    with nothing kept."""
-
-    def __init__(self, graph: GraphRecord, att: Attachments, top: int) -> None:
-        self.top = top
-        budget = KeptBytes()
-        self.graph = KeptPoints(int(graph.native.n_intra_edges), budget)
-        self.att = KeptPoints(int(att.nodes.size), budget)
-        self._bounded = graph.edge_weights.bounded
-
-    def graph_levels(self, ids: np.ndarray) -> np.ndarray:
-        """(n,) int8 levels of unevaluated graph edges ``ids``."""
-        own: np.ndarray = self.graph.level[ids]
-        if self.top < 2:
-            return own
-        out: np.ndarray = np.maximum(own, self._bounded[ids].astype(np.int8))
-        return out
-
-    def att_levels(self, ids: np.ndarray) -> np.ndarray:
-        """(n,) int8 levels of unevaluated attachment edges ``ids``."""
-        out: np.ndarray = self.att.level[ids]
-        return out
-
-
 @dataclass(frozen=True)
 class _Kinds:
     """The two kinds of edges one distance call decodes (the graph's and its query points' attachments) and how."""
@@ -242,21 +218,7 @@ class _Kinds:
         return cls(edges, AttachmentEdgeKind(graph, att), context)
 
 
-def _raise(kinds: _Kinds, levels: _Levels, graph_ids: np.ndarray, att_ids: np.ndarray) -> int:
-    """Raise these graph and attachment edges (below the top bound) one bound level; the edges raised."""
-    n = 0
-    for ids, own, kind, kept in (
-        (graph_ids, levels.graph_levels(graph_ids), kinds.graph, levels.graph),
-        (att_ids, levels.att_levels(att_ids), kinds.attachments, levels.att),
-    ):
-        for level in range(levels.top - 1):
-            at = ids[own == level]
-            if at.size:
-                n += raise_level(kind, at, level + 1, kinds.context, kept)
-    return n
-
-
-def _evaluate(kinds: _Kinds, levels: _Levels, graph_ids: np.ndarray, att_ids: np.ndarray, stats: LazyStats) -> int:
+def _evaluate(kinds: _Kinds, levels: BoundLevels, graph_ids: np.ndarray, att_ids: np.ndarray, stats: LazyStats) -> int:
     """Decode the collected edges of one round, reusing their bounds' decodings (and the rest of the graph past
     the eager switch); the count."""
     n = 0

@@ -9,9 +9,11 @@ edges - weighs at least its decoded chord, known without decoding. The queries o
    chosen, and its unevaluated edges, if any, are collected;
 3. decode the union of the collected edges of all pairs in packed calls (one per kind: graph, attachment,
    direct), store them (graph edges stay evaluated in the graph), and repeat with the pairs that collected any.
-   A route that uses graph or attachment edges without a midpoint bound yet (:mod:`agm.geodesic.graph.bounds`)
-   first gets those bounds (one decoding per edge instead of n_steps - 1); only a route that still wins on bounded
-   edges has them decoded in full (:data:`BOUND_FIRST`).
+   A route's graph and attachment edges go up in bound levels first (:mod:`agm.geodesic.query.bound_levels`): the
+   route gives its unevaluated edges of the lowest level among them, raised from the chord to the polyline
+   through the middle step (1 decoding), then through the middles of both halves (2 more), and only a route that
+   still wins on its top bounds has them decoded in full, reusing the kept decodings
+   (:mod:`agm.geodesic.graph.kept_points`; :data:`BOUND_FIRST`).
    On a graph whose nodes are decoded on demand (:mod:`agm.geodesic.graph.node_positions`) a round first decodes
    the nodes a route within the pairs' budgets could pass (:mod:`agm.geodesic.query.on_demand`), and a route over a
    blocked edge decodes that edge's ends, before any edge is decoded.
@@ -40,13 +42,15 @@ import torch
 
 from agm.geodesic._support.sharding import is_sharded
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.curves import PointTable, interior_decodings
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate
+from agm.geodesic.graph.curves import PointTable
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept
+from agm.geodesic.graph.kept_points import top_level
 from agm.geodesic.graph.node_positions import decode_blocked_ends, ensure_positions
 from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments
+from agm.geodesic.query.bound_levels import BoundLevels, raise_edges
 from agm.geodesic.query.direct import DirectEdgeKind, DirectEdges, PairEnds
 from agm.geodesic.query.layered import SWITCH_TOLERANCE
 from agm.geodesic.query.on_demand import frontier_nodes
@@ -58,8 +62,9 @@ from agm.models.protocol import SemiAtlasModel
 #: 27 rounds, 0.98x CPU (0.87x wall); with tight bounds (0.4-7.5% of the edges for 100 pairs) it never triggers.
 EAGER_SWITCH = 0.3
 
-#: Whether an edge that a route uses for the first time gets its midpoint bound (one decoding,
-#: :mod:`agm.geodesic.graph.bounds`) before it is decoded in full (n_steps - 1 decodings) if a route still needs it.
+#: Whether an edge that a route uses goes up in bound levels (1, then 2 more decodings,
+#: :mod:`agm.geodesic.graph.kept_points`) before it is decoded in full (the rest of its n_steps - 1 decodings) if a
+#: route still needs it.
 BOUND_FIRST = True
 
 
@@ -72,7 +77,7 @@ class LazyStats:
     attachment_edges: int = 0
     direct_edges: int = 0
     per_round: list[int] = field(default_factory=list)
-    #: graph and attachment edges whose bound was raised by one midpoint decoding (:mod:`agm.geodesic.graph.bounds`)
+    #: graph and attachment edges raised one bound level (:mod:`agm.geodesic.graph.kept_points`), once per level
     bounded_edges: int = 0
 
 
@@ -208,10 +213,10 @@ def lazy_routes(
     pending = np.arange(n_pairs)
     table: PointTable | None = None
     context = DecodeContext(model, device, policy, graph.n_steps)
-    att_bounded = np.zeros(qs.unique.evaluated.shape[0], dtype=bool)
-    # a bound saves decodings only with more than 2 interior points; in a process group each rank's share of pairs
-    # would raise other edges' bounds, and the ranks share evaluated weights only (they must hold the same graph)
-    bound_first = BOUND_FIRST and interior_decodings(graph.n_steps) > 2 and not is_sharded()
+    # a bound saves decodings only with more than 2 interior points (top_level); in a process group each rank's share
+    # of pairs would raise other edges' bounds, and the ranks share evaluated weights only (they hold one graph)
+    top = top_level(graph.n_steps) if BOUND_FIRST and not is_sharded() else 1
+    levels = BoundLevels(graph, int(qs.unique.evaluated.shape[0]), top)
     while pending.size:
         stats.rounds += 1
         # Judge the routes as of the weights' version of *before* the search: GraphWeights.store hands weights to
@@ -255,14 +260,17 @@ def lazy_routes(
             known = [graph.edge_weights.values[t.graph] < BLOCKED for t in todo]  # before those decodings
             decode_blocked_ends(graph, model, np.concatenate([t.graph for t in todo]), device, policy)
             todo = [replace(t, graph=t.graph[ok]) for t, ok in zip(todo, known)]
-        work = _round_work(todo, graph.edge_weights.bounded, att_bounded, bound_first)
-        table = table or (node_table(graph, device) if work.graph.size + work.bound_graph.size else None)
-        if work.bound_graph.size + work.bound_attachments.size:
-            stats.bounded_edges += _bound(graph, qs, table, work, context)
-            att_bounded[work.bound_attachments] = True
-        if work.graph.size and table is not None:
-            stats.graph_edges += evaluate(GraphEdgeKind(table, graph.native, graph.edge_weights), work.graph, context)
-        stats.attachment_edges += evaluate(AttachmentEdgeKind(graph, qs.unique), work.attachments, context)
+        work = _round_work(todo, levels)
+        table = table or (node_table(graph, device) if work.graph.size + work.raise_graph.size else None)
+        graph_kind = None if table is None else GraphEdgeKind(table, graph.native, graph.edge_weights)
+        att_kind = AttachmentEdgeKind(graph, qs.unique)
+        if work.raise_graph.size + work.raise_attachments.size:
+            stats.bounded_edges += raise_edges(
+                levels, graph_kind, att_kind, work.raise_graph, work.raise_attachments, context
+            )
+        if work.graph.size and graph_kind is not None:
+            stats.graph_edges += evaluate_kept(graph_kind, work.graph, context, levels.graph)
+        stats.attachment_edges += evaluate_kept(att_kind, work.attachments, context, levels.att)
         stats.direct_edges += evaluate(DirectEdgeKind(src, dst, direct), work.direct, context)
         stats.per_round.append(int(work.graph.size + work.attachments.size + work.direct.size))
         if not graph.edge_weights.complete and graph.weights_evaluated >= EAGER_SWITCH:
@@ -279,47 +287,31 @@ def lazy_routes(
 
 @dataclass(frozen=True)
 class RoundWork:
-    """What one LazySP round decodes: edges to bound (one midpoint decoding each) and edges to evaluate in full."""
+    """What one LazySP round decodes: edges to raise one bound level and edges to evaluate in full."""
 
-    bound_graph: np.ndarray
-    bound_attachments: np.ndarray
+    raise_graph: np.ndarray
+    raise_attachments: np.ndarray
     graph: np.ndarray
     attachments: np.ndarray
     direct: np.ndarray
 
 
-def _round_work(
-    todo: list[Pending], graph_bounded: np.ndarray, att_bounded: np.ndarray, bound_first: bool
-) -> RoundWork:
-    """Split the pending routes' edges: a route with graph or attachment edges that have no midpoint bound yet gives
-    only those, to be bounded (the bounds may refute the route for one decoding each); a route whose unevaluated
-    edges are all bounded gives them all, to be evaluated (direct edges are always evaluated: a direct route is that
-    one edge). An edge both bounded and evaluated in one round is only evaluated."""
+def _round_work(todo: list[Pending], levels: BoundLevels) -> RoundWork:
+    """Split the pending routes' edges: each route gives its graph and attachment edges of the lowest bound level
+    among them (:class:`agm.geodesic.query.bound_levels.BoundLevels`), to be raised a level or, at the top bound, to
+    be evaluated (so a route is refuted on its cheapest bounds first); direct edges are always evaluated (a direct
+    route is that one edge). An edge's level decides which, whichever route gave it."""
     none = np.zeros(0, dtype=np.int64)
-    bound_g, bound_a, eval_g, eval_a = [none], [none], [none], [none]
+    graph_ids, att_ids = [none], [none]
     for t in todo:
-        fresh_g = t.graph[~graph_bounded[t.graph]] if bound_first else none
-        fresh_a = t.attachments[~att_bounded[t.attachments]] if bound_first else none
-        if fresh_g.size + fresh_a.size:
-            bound_g.append(fresh_g)
-            bound_a.append(fresh_a)
-        else:
-            eval_g.append(t.graph)
-            eval_a.append(t.attachments)
-    g, a = np.unique(np.concatenate(eval_g)), np.unique(np.concatenate(eval_a))
-    bg, ba = np.unique(np.concatenate(bound_g)), np.unique(np.concatenate(bound_a))
+        g_level, a_level = levels.graph_levels(t.graph), levels.att_levels(t.attachments)
+        lowest = min(int(g_level.min(initial=127)), int(a_level.min(initial=127)))
+        graph_ids.append(t.graph[g_level == lowest])
+        att_ids.append(t.attachments[a_level == lowest])
+    g, a = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
+    g_full, a_full = levels.graph_levels(g) >= levels.top - 1, levels.att_levels(a) >= levels.top - 1
     direct = np.unique(np.concatenate([none] + [t.direct for t in todo]))
-    return RoundWork(bg[~np.isin(bg, g)], ba[~np.isin(ba, a)], g, a, direct)
-
-
-def _bound(graph: GraphRecord, qs: QuerySet, table: PointTable | None, work: RoundWork, context: DecodeContext) -> int:
-    """Raise the round's fresh graph and attachment edges to their midpoint bounds; the edges decoded."""
-    n = 0
-    if work.bound_graph.size and table is not None:
-        n += bound(GraphEdgeKind(table, graph.native, graph.edge_weights), work.bound_graph, context)
-    if work.bound_attachments.size:
-        n += bound(AttachmentEdgeKind(graph, qs.unique), work.bound_attachments, context)
-    return n
+    return RoundWork(g[~g_full], a[~a_full], g[g_full], a[a_full], direct)
 
 
 def _decode_frontier(
