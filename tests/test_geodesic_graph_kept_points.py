@@ -121,38 +121,31 @@ def test_raise_level_then_evaluate_kept_decode_each_step_once_within_the_budget(
     assert np.all(first <= second * (1 + RTOL)) and np.all(second <= want.numpy() * (1 + RTOL))
 
 
+def _random_points(model: Bumpy, n: int, g: torch.Generator) -> torch.Tensor:
+    return model.points(torch.rand(n, generator=g) * 6.28 - 3.14, torch.rand(n, generator=g))
+
+
 @pytest.mark.parametrize("kept_bytes", [kept_points.KEPT_BYTES, 0])
-def test_lazy_distances_with_bound_levels_equal_the_eager_graph(
-    kept_bytes: int, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("query", ["distances", "shortest_paths"])
+def test_lazy_queries_with_bound_levels_equal_the_eager_graph(
+    query: str, kept_bytes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(kept_points, "KEPT_BYTES", kept_bytes)
     model = Bumpy()
     lazy, eager = _graph(model, 400, 2), _graph(model, 400, 2)
     eager.evaluate_all(progress=False)
     g = torch.Generator().manual_seed(3)
-    X = model.points(torch.rand(25, generator=g) * 6.28 - 3.14, torch.rand(25, generator=g))
+    x0, x1 = _random_points(model, 20, g), _random_points(model, 20, g)
     stats = LazyStats()
-    D = geodesic.distances(model, X, graph=lazy, lazy_stats=stats)
-    np.testing.assert_allclose(D, geodesic.distances(model, X, graph=eager), rtol=RTOL, atol=1e-7)
-    assert stats.bounded_edges > 0 and 0 < lazy.weights_evaluated < 1
-
-
-@pytest.mark.parametrize("kept_bytes", [kept_points.KEPT_BYTES, 0])
-def test_lazy_shortest_paths_with_bound_levels_equal_the_eager_graph(
-    kept_bytes: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(kept_points, "KEPT_BYTES", kept_bytes)
-    model = Bumpy()
-    lazy, eager = _graph(model, 400, 4), _graph(model, 400, 4)
-    eager.evaluate_all(progress=False)
-    g = torch.Generator().manual_seed(5)
-    x0 = model.points(torch.rand(20, generator=g) * 6.28 - 3.14, torch.rand(20, generator=g))
-    x1 = model.points(torch.rand(20, generator=g) * 6.28 - 3.14, torch.rand(20, generator=g))
-    stats = LazyStats()
-    got = [p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)]
-    want = [p.length for p in eager.shortest_paths(x0, x1)]
+    if query == "distances":
+        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
+        want = geodesic.distances(model, x0, graph=eager)
+    else:
+        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
+        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
-    assert stats.bounded_edges > stats.graph_edges > 0  # most edges were bounded, some twice, before any weight
+    # most edges were bounded (some twice) before any was decoded in full, and most were never decoded in full
+    assert stats.bounded_edges > stats.graph_edges > 0 and 0 < lazy.weights_evaluated < 0.5
 
 
 class _Trial:
