@@ -2,10 +2,10 @@
 
 With the bounds on, an edge that a route uses goes up in bound levels, the polyline through its middle step (one
 decoding), then through the middles of both halves (two more), and is decoded in full (the rest of its n_steps - 1
-decodings, the kept ones reused) only if a route still needs it (:mod:`agm.geodesic.graph.kept_points`). Both peers answer the same pairs on fresh lazy graphs built alike (the decode policy of
-the first build passed to every later one), in turn, ``--rounds`` times; recorded per peer: points decoded (counted
-at the decoder), rounds, wall and CPU seconds of the ``shortest_paths`` call. The lengths must agree (rtol 2e-6,
-absolute floor 1e-6), else exit 1.
+decodings, the kept ones reused) only if a route still needs it (:mod:`agm.geodesic.graph.bounds`). Both peers
+answer the same pairs on fresh lazy graphs built alike (the decode policy of the first build passed to every later
+one), in turn, ``--rounds`` times; recorded per peer: points decoded (counted at the decoder), rounds, wall and CPU
+seconds of the ``shortest_paths`` call. The lengths must agree (rtol 2e-6, absolute floor 1e-6), else exit 1.
 
 Workloads as in bench_lazy_distances.py: ``--checkpoint`` (a trained model, ``--points`` MNIST test points, k = 20,
 eps = 0.05, 15 steps; pairs from the next ``--pairs`` test points) or ``--quick`` (the closed-form sphere).

@@ -1,26 +1,40 @@
-"""Midpoint lower bounds of unevaluated edges (agm.geodesic.graph.bounds) and how lazy distances use them."""
+"""Lower bounds of unevaluated edges in levels (agm.geodesic.graph.bounds) and how lazy queries use them: each
+level's polyline lies between the chord and the weight, a level decodes only the steps the one below did not, the
+full weight from kept decodings equals eq. 10 decoded at once, a query's budget of kept bytes only changes how many
+decodings are repeated, and lazy distances and paths with bounds equal the eager graph's."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.graph.bounds import midpoint_lengths
+from agm.geodesic.graph import bounds
+from agm.geodesic.graph.bounds import KeptBytes, KeptPoints, bound_lengths, level_steps, polylines, top_level
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import packed_lengths
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate_kept, raise_level
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CylinderAtlas
 
-POLICY = DecodePolicy(threads=None, batch_size=37)
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+POLICY = DecodePolicy(threads=None, batch_size=37)  # an odd batch: calls cross edge boundaries
+N_STEPS = 15
+RTOL = 2e-6  # float32 decodings in other batches
 
 
 class Bumpy(CylinderAtlas):
-    """The cylinder with its height bumped: decoded curves bend away from their chords."""
+    """The cylinder with its height bumped (decoded curves bend away from their chords); counts decoded points."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoded = 0
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.decoded += int(z.shape[0])
         theta = z[:, 0] / self.radius + self.offsets[y]
         return self.points(theta, z[:, 1] + 0.25 * torch.sin(3 * theta) * torch.cos(3 * z[:, 1]))
 
@@ -40,15 +54,18 @@ def test_midpoint_bound_lies_between_the_chord_and_the_weight_and_is_often_tight
     ends = torch.from_numpy(rec.edge_weights.edges[: rec.native.n_intra_edges])
     chord = rec.edge_weights.values[: rec.native.n_intra_edges]
     with torch.no_grad():
-        bound = midpoint_lengths(model.decode, table, ends, 6, 37).numpy()
+        middle = bound_lengths(polylines(model.decode, table, ends, 6, level_steps(6, 1), None, 37)[0]).numpy()
         exact = packed_lengths(model.decode, table, ends, 6, 53).numpy()
-    assert np.all(bound >= chord * (1 - 2e-6)) and np.all(bound <= exact)
-    assert np.mean(bound > chord * (1 + 1e-4)) > 0.3  # tighter where the curve bends
-    gap_closed = (bound - chord) / np.maximum(exact - chord, 1e-12)
+    assert np.all(middle >= chord * (1 - 2e-6)) and np.all(middle <= exact)
+    assert np.mean(middle > chord * (1 + 1e-4)) > 0.3  # tighter where the curve bends
+    gap_closed = (middle - chord) / np.maximum(exact - chord, 1e-12)
     assert np.median(gap_closed[exact > chord * 1.01]) > 0.5
     # n_steps = 1: the weight is the chord; nothing to decode
+    model.decoded = 0
     with torch.no_grad():
-        np.testing.assert_allclose(midpoint_lengths(model.decode, table, ends, 1, 37).numpy(), chord, rtol=1e-6)
+        one = polylines(model.decode, table, ends, 1, level_steps(1, 1), None, 37)[0].numpy()
+    np.testing.assert_allclose(one, chord, rtol=1e-6)
+    assert model.decoded == 0
 
 
 def test_raise_bounds_only_raises_unevaluated_edges_and_leaves_the_version() -> None:
@@ -114,3 +131,146 @@ def test_shortest_paths_bound_nothing_with_two_interior_points_or_fewer() -> Non
     stats = LazyStats()
     lazy.shortest_paths(_data(model, 10, 8), _data(model, 10, 9), lazy_stats=stats)
     assert stats.bounded_edges == 0 and not lazy.edge_weights.bounded.any()
+
+
+def _graph(model: Bumpy, n: int, seed: int, n_steps: int = N_STEPS) -> geodesic.GeodesicGraph:
+    g = torch.Generator().manual_seed(seed)
+    data = model.points(torch.rand(n, generator=g) * 6.28 - 3.14, torch.rand(n, generator=g))
+    return geodesic.build_graph(
+        model, data, k=6, n_steps=n_steps, progress=False, decode_policy=POLICY, node_decodes="build"
+    )
+
+
+def test_levels_decode_the_middle_then_the_middles_of_the_halves() -> None:
+    assert level_steps(15, 1) == (7,) and level_steps(15, 2) == (3, 7, 11)
+    assert level_steps(7, 2) == (1, 3, 5) and level_steps(4, 1) == (2,)
+    assert [top_level(n) for n in range(1, 10)] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    for n in range(7, 40):  # the second level's steps: interior, distinct, the first level's among them
+        steps = level_steps(n, 2)
+        assert 0 < steps[0] < steps[1] < steps[2] < n and level_steps(n, 1)[0] == steps[1]
+    with pytest.raises(ValueError, match="level must be 1 or 2"):
+        level_steps(15, 3)
+
+
+def test_polylines_bound_from_below_and_the_full_one_is_eq_10_with_or_without_kept_points() -> None:
+    model = Bumpy()
+    rec = _graph(model, 300, 0).record
+    table = node_table(rec, torch.device("cpu"))
+    n = int(rec.native.n_intra_edges)
+    ends = torch.from_numpy(rec.edge_weights.edges[:n])
+    chord = rec.edge_weights.values[:n]
+    every = tuple(range(1, N_STEPS))
+    with torch.no_grad():
+        exact = packed_lengths(model.decode, table, ends, N_STEPS, 53).numpy()
+        one, p1 = polylines(model.decode, table, ends, N_STEPS, level_steps(N_STEPS, 1), None, 29, keep=n)
+        model.decoded = 0
+        two, p2 = polylines(model.decode, table, ends, N_STEPS, level_steps(N_STEPS, 2), ((7,), p1), 29, keep=n)
+        assert model.decoded == 2 * n  # the middle step is not decoded again
+        model.decoded = 0
+        full, none = polylines(model.decode, table, ends, N_STEPS, every, ((3, 7, 11), p2), 31)
+        assert model.decoded == (N_STEPS - 4) * n and none.shape[0] == 0
+        fresh, _ = polylines(model.decode, table, ends, N_STEPS, every, None, 64)
+    one, two = one.numpy(), two.numpy()
+    assert np.all(chord <= one * (1 + RTOL)) and np.all(one <= two * (1 + RTOL)) and np.all(two <= exact * (1 + RTOL))
+    assert np.mean(two > one * (1 + 1e-4)) > 0.2  # the second level is tighter where curves bend
+    np.testing.assert_allclose(full.numpy(), exact, rtol=RTOL)
+    np.testing.assert_allclose(fresh.numpy(), exact, rtol=RTOL)
+    np.testing.assert_allclose(p2[:, 1].numpy(), p1[:, 0].numpy(), rtol=0, atol=0)  # kept, not decoded again
+
+
+# decoded points for e edges raised twice then evaluated: all kept (each step once), nothing kept (1 + 3 + 14 per
+# edge), 360 bytes (a cylinder decoding is 3 float32: the middles of 30 edges, then the three steps of 10 of them)
+EXPECTED = {
+    None: lambda e: e * (N_STEPS - 1),
+    0: lambda e: e * (1 + 3 + N_STEPS - 1),
+    360: lambda e: e + (30 * 2 + (e - 30) * 3) + (10 * (N_STEPS - 4) + (e - 10) * (N_STEPS - 1)),
+}
+
+
+@pytest.mark.parametrize("budget", list(EXPECTED))
+def test_raise_level_then_evaluate_kept_decode_each_step_once_within_the_budget(budget: int | None) -> None:
+    model = Bumpy()
+    graph = _graph(model, 300, 1)
+    rec = graph.record
+    kind = GraphEdgeKind(node_table(rec, torch.device("cpu")), rec.native, rec.edge_weights)
+    context = DecodeContext(model, torch.device("cpu"), POLICY, N_STEPS)
+    ids = np.arange(0, int(rec.native.n_intra_edges), 3)
+    e = ids.size
+    with torch.no_grad():
+        want = packed_lengths(model.decode, kind.table, torch.from_numpy(rec.edge_weights.edges[ids]), N_STEPS, 64)
+    shared = KeptBytes(budget)
+    start = shared.left
+    kept = KeptPoints(int(rec.native.n_intra_edges), shared)
+    model.decoded = 0
+    with torch.no_grad():
+        assert raise_level(kind, ids, 1, context, kept) == e
+        first = rec.edge_weights.values[ids].copy()
+        assert raise_level(kind, ids, 2, context, kept) == e
+        second = rec.edge_weights.values[ids].copy()
+        assert not rec.edge_weights.evaluated[ids].any() and np.all(kept.level[ids] == 2)
+        assert evaluate_kept(kind, ids, context, kept) == e
+    assert e > 30 and model.decoded == EXPECTED[budget](e)
+    assert shared.left == start  # every kept decoding was taken back
+    assert rec.edge_weights.evaluated[ids].all()
+    np.testing.assert_allclose(rec.edge_weights.values[ids], want.numpy(), rtol=RTOL)
+    assert np.all(first <= second * (1 + RTOL)) and np.all(second <= want.numpy() * (1 + RTOL))
+
+
+def _random_points(model: Bumpy, n: int, g: torch.Generator) -> torch.Tensor:
+    return model.points(torch.rand(n, generator=g) * 6.28 - 3.14, torch.rand(n, generator=g))
+
+
+@pytest.mark.parametrize("kept_bytes", [bounds.KEPT_BYTES, 0])
+@pytest.mark.parametrize("query", ["distances", "shortest_paths"])
+def test_lazy_queries_with_bound_levels_equal_the_eager_graph(
+    query: str, kept_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bounds, "KEPT_BYTES", kept_bytes)
+    model = Bumpy()
+    lazy, eager = _graph(model, 400, 2), _graph(model, 400, 2)
+    eager.evaluate_all(progress=False)
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = _random_points(model, 20, g), _random_points(model, 20, g)
+    stats = LazyStats()
+    if query == "distances":
+        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
+        want = geodesic.distances(model, x0, graph=eager)
+    else:
+        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
+        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    # most edges were bounded (some twice) before any was decoded in full, and most were never decoded in full
+    assert stats.bounded_edges > stats.graph_edges > 0 and 0 < lazy.weights_evaluated < 0.5
+
+
+class _Trial:
+    """A stand-in for a graph's edge-decode trial (``EdgeFeed``): running or ended, its streams undisturbed."""
+
+    def __init__(self, running: bool) -> None:
+        self.running, self.streams = running, 0
+
+    def current(self, fallback: DecodePolicy) -> DecodePolicy:
+        return fallback
+
+    def lengths(self, decode, table, ends, n_steps, fallback, progress=False, watch_of=None):  # type: ignore[no-untyped-def]
+        self.streams += 1
+        return packed_lengths(decode, table, ends, n_steps, fallback.batch_size)
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_a_running_policy_trial_gets_the_whole_edge_stream(running: bool) -> None:
+    model = Bumpy()
+    rec = _graph(model, 300, 6).record
+    kind = GraphEdgeKind(node_table(rec, torch.device("cpu")), rec.native, rec.edge_weights)
+    trial = _Trial(running)
+    context = DecodeContext(model, torch.device("cpu"), POLICY, N_STEPS, trial)  # type: ignore[arg-type]
+    ids = np.arange(0, int(rec.native.n_intra_edges), 5)
+    kept = KeptPoints(int(rec.native.n_intra_edges), KeptBytes())
+    with torch.no_grad():
+        want = packed_lengths(model.decode, kind.table, torch.from_numpy(rec.edge_weights.edges[ids]), N_STEPS, 64)
+        raise_level(kind, ids, 1, context, kept)
+        model.decoded = 0
+        assert evaluate_kept(kind, ids, context, kept) == ids.size
+    # while the trial runs it times the full stream (the kept middles are not used); once it has chosen, they are
+    assert trial.streams == int(running) and model.decoded == ids.size * (N_STEPS - 1 - (0 if running else 1))
+    np.testing.assert_allclose(rec.edge_weights.values[ids], want.numpy(), rtol=RTOL)

@@ -6,7 +6,8 @@ edges of query points (:mod:`agm.geodesic.query.attach`) and the direct edges be
 two ends (latent, decoding, chart) and where the decoded lengths go (:class:`EdgeKind`); :func:`evaluate` does the
 rest the same way for all of them: eq. 10 in packed single-chart decoder calls under the decode policy. A kind that
 can also hold a tighter lower bound than the chord (:class:`BoundedEdgeKind`) is bounded by :func:`bound` the same
-way, one decoding per edge (:func:`agm.geodesic.graph.bounds.midpoint_lengths`).
+way, one decoding per edge (the first level of :mod:`agm.geodesic.graph.bounds`); :func:`raise_level` and
+:func:`evaluate_kept` go up the levels keeping the decodings.
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -20,9 +21,8 @@ import numpy as np
 import torch
 
 from agm._core import AtlasGraph
-from agm.geodesic.graph.bounds import midpoint_lengths
+from agm.geodesic.graph.bounds import KeptPoints, bound_lengths, level_steps, polylines
 from agm.geodesic.graph.curves import PointTable, packed_lengths
-from agm.geodesic.graph.kept_points import KeptPoints, bound_lengths, level_steps, polylines
 from agm.geodesic.graph.node_trial import EdgeFeed
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.policy_watch import WatchOf, watched_lengths
@@ -118,22 +118,25 @@ def _by_chart(kind: EdgeKind, ids: np.ndarray) -> np.ndarray:
 
 
 def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> int:
-    """Raise the bounds of the unbounded ones of ``edges`` to their midpoint bounds (one decoding each, packed
-    single-chart calls; call under ``evaluating``); the number of edges decoded."""
+    """Raise the bounds of the unbounded ones of ``edges`` to their midpoint bounds (level 1 of
+    :mod:`agm.geodesic.graph.bounds`: one decoding each, chart after chart; nothing kept; call under
+    ``evaluating``); the number of edges decoded."""
     todo = _by_chart(kind, kind.unbounded(_unique(edges)))
     if todo.size == 0:
         return 0
     table, ends = kind.ends(todo, context.device)
     policy = context.trial.current(context.policy) if context.trial is not None else context.policy
     with applied(policy):
-        bounds = midpoint_lengths(context.model.decode, table, ends, context.n_steps, policy.batch_size)
-    kind.raise_bounds(todo, bounds.cpu().numpy())
+        lengths, _ = polylines(
+            context.model.decode, table, ends, context.n_steps, level_steps(context.n_steps, 1), None, policy.batch_size
+        )
+    kind.raise_bounds(todo, bound_lengths(lengths).cpu().numpy())
     return int(todo.size)
 
 
 def raise_level(kind: BoundedEdgeKind, edges: np.ndarray, level: int, context: DecodeContext, kept: KeptPoints) -> int:
     """Raise the bounds of the pending ones of ``edges`` (all at bound level ``level`` - 1 in ``kept``) to the
-    polyline through the steps of ``level`` (1 or 2, :func:`agm.geodesic.graph.kept_points.level_steps`), decoding
+    polyline through the steps of ``level`` (1 or 2, :func:`agm.geodesic.graph.bounds.level_steps`), decoding
     only the steps the level below did not keep; their decodings kept while ``kept``'s budget allows (call under
     ``evaluating``). The number of edges raised."""
     todo = _by_chart(kind, kind.pending(_unique(edges)))

@@ -2,7 +2,7 @@
 
 A LazySP round (:mod:`agm.geodesic.query.lazysp`, :mod:`agm.geodesic.query.lazy_distances`) takes each pending route's
 unevaluated edges of the lowest bound level among them one level up: from the chord to the bounds of
-:mod:`agm.geodesic.graph.kept_points`, from the top bound to the weight. This module holds the levels of one call and
+:mod:`agm.geodesic.graph.bounds`, from the top bound to the weight. This module holds the levels of one call and
 the decodings it keeps; the rounds choose the edges.
 
 Floor: :mod:`agm.geodesic.query` (imports the graph floor only).
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agm.geodesic.graph.bounds import KeptBytes, KeptPoints
 from agm.geodesic.graph.edge_kinds import BoundedEdgeKind, DecodeContext, raise_level
-from agm.geodesic.graph.kept_points import KeptBytes, KeptPoints
 from agm.geodesic.graph.record import GraphRecord
 
 
@@ -26,7 +26,7 @@ class BoundLevels:
     Args:
         graph: the graph (its intra-chart edges are the graph kind's ids).
         n_attachments: the call's attachment edges (ids 0..n - 1 of the unique query points' attachments).
-        top: :func:`agm.geodesic.graph.kept_points.top_level` of the graph's n_steps, or 1 for no bounds.
+        top: :func:`agm.geodesic.graph.bounds.top_level` of the graph's n_steps, or 1 for no bounds.
     """
 
     def __init__(self, graph: GraphRecord, n_attachments: int, top: int) -> None:

@@ -11,7 +11,7 @@ query point (:mod:`agm.geodesic.query.attach`). A (B, T) matrix is found in roun
    bound: the LazySP argument of :mod:`agm.geodesic.query.lazysp`); the others collect the unevaluated graph and
    attachment edges of their routes;
 3. each pending route gives its unevaluated edges of the lowest bound level among them, and each of those goes one
-   level up (:mod:`agm.geodesic.graph.kept_points`): from the chord to the polyline through the middle step (1
+   level up (:mod:`agm.geodesic.graph.bounds`): from the chord to the polyline through the middle step (1
    decoding), then through the middles of both halves (2 more; with 6 or more interior steps), then to the weight
    (the rest of the steps: the decodings of the levels below are kept and reused, so an edge that reaches its
    weight costs n - 1 decodings in all). A route is thus refuted on its cheapest bounds first. The union over all
@@ -44,9 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from agm.geodesic.graph.bounds import top_level
 from agm.geodesic.graph.completion import edge_feed, graph_watch, node_table
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept
-from agm.geodesic.graph.kept_points import top_level
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.graph.record import GraphRecord
 from agm.geodesic.query.attach import AttachmentEdgeKind, Attachments

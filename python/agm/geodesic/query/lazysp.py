@@ -13,7 +13,7 @@ edges - weighs at least its decoded chord, known without decoding. The queries o
    route gives its unevaluated edges of the lowest level among them, raised from the chord to the polyline
    through the middle step (1 decoding), then through the middles of both halves (2 more), and only a route that
    still wins on its top bounds has them decoded in full, reusing the kept decodings
-   (:mod:`agm.geodesic.graph.kept_points`; :data:`BOUND_FIRST`).
+   (:mod:`agm.geodesic.graph.bounds`; :data:`BOUND_FIRST`).
    On a graph whose nodes are decoded on demand (:mod:`agm.geodesic.graph.node_positions`) a round first decodes
    the nodes a route within the pairs' budgets could pass (:mod:`agm.geodesic.query.on_demand`), and a route over a
    blocked edge decodes that edge's ends, before any edge is decoded.
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 
 from agm.geodesic._support.sharding import is_sharded
+from agm.geodesic.graph.bounds import top_level
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import PointTable
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate, evaluate_kept
-from agm.geodesic.graph.kept_points import top_level
 from agm.geodesic.graph.node_positions import decode_blocked_ends, ensure_positions
 from agm.geodesic.graph.pending_nodes import BLOCKED
 from agm.geodesic.graph.policy import DecodePolicy
@@ -63,7 +63,7 @@ from agm.models.protocol import SemiAtlasModel
 EAGER_SWITCH = 0.3
 
 #: Whether an edge that a route uses goes up in bound levels (1, then 2 more decodings,
-#: :mod:`agm.geodesic.graph.kept_points`) before it is decoded in full (the rest of its n_steps - 1 decodings) if a
+#: :mod:`agm.geodesic.graph.bounds`) before it is decoded in full (the rest of its n_steps - 1 decodings) if a
 #: route still needs it.
 BOUND_FIRST = True
 
@@ -77,7 +77,7 @@ class LazyStats:
     attachment_edges: int = 0
     direct_edges: int = 0
     per_round: list[int] = field(default_factory=list)
-    #: graph and attachment edges raised one bound level (:mod:`agm.geodesic.graph.kept_points`), once per level
+    #: graph and attachment edges raised one bound level (:mod:`agm.geodesic.graph.bounds`), once per level
     bounded_edges: int = 0
 
 
