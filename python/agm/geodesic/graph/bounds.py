@@ -138,7 +138,7 @@ def polylines(
     lengths = torch.zeros(e, dtype=torch.float64, device=device)
     kept = torch.empty(min(keep, e), len(steps), d_out, dtype=torch.float32, device=device)
     t = torch.tensor(missing, dtype=table.latents.dtype, device=device) / n_steps  # as PackedStream's
-    step = chunk_rows((len(steps) + 2) * d_out * 4)
+    step = _chunk_segments(len(steps) + 2, len(missing), d_out, batch_size)
     for s in range(0, e, step):
         u, v = ends[s : s + step, 0], ends[s : s + step, 1]
         points = torch.empty(u.shape[0], len(steps) + 2, d_out, dtype=torch.float32, device=device)
@@ -152,6 +152,18 @@ def polylines(
         if s < kept.shape[0]:
             kept[s : s + step] = points[: kept.shape[0] - s, 1:-1]
     return lengths, kept
+
+
+def _chunk_segments(n_points: int, n_missing: int, d_out: int, batch_size: int) -> int:
+    """Segments per chunk of :func:`polylines`: their ``n_points`` decodings of ``d_out`` float32 values in about
+    :data:`agm.geodesic.graph.curves.CHORD_CHUNK_BYTES`, but at least one decoder call's worth of the
+    ``n_missing`` decoded steps each, in whole calls where the steps allow (a large batch, e.g. on CUDA, stays
+    whole)."""
+    segments = chunk_rows(n_points * d_out * 4)
+    if n_missing == 0:
+        return segments
+    calls = max(1, segments * n_missing // batch_size)
+    return max(1, calls * batch_size // n_missing)
 
 
 def _decoded_steps(
