@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agm import geodesic
-from agm.geodesic.graph import bounds
+from agm.geodesic.graph import bounds, curves
 from agm.geodesic.graph.bounds import KeptBytes, KeptPoints, bound_lengths, level_steps, polylines, top_level
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import packed_lengths
@@ -274,3 +274,28 @@ def test_a_running_policy_trial_gets_the_whole_edge_stream(running: bool) -> Non
     # while the trial runs it times the full stream (the kept middles are not used); once it has chosen, they are
     assert trial.streams == int(running) and model.decoded == ids.size * (N_STEPS - 1 - (0 if running else 1))
     np.testing.assert_allclose(rec.edge_weights.values[ids], want.numpy(), rtol=RTOL)
+
+
+@pytest.mark.parametrize("batch", [16, 37, 4096])
+def test_polylines_decode_in_whole_calls_where_the_steps_allow(batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = Bumpy()
+    rec = _graph(model, 300, 7).record
+    table = node_table(rec, torch.device("cpu"))
+    ends = torch.from_numpy(rec.edge_weights.edges[: rec.native.n_intra_edges])
+    monkeypatch.setattr(curves, "CHORD_CHUNK_BYTES", 10 * (N_STEPS + 1) * 3 * 4)  # chunks of 10 edges' points
+    sizes: list[int] = []
+    inner = model.decode
+
+    def decode(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        sizes.append(int(z.shape[0]))
+        return inner(z, y)
+
+    with torch.no_grad():
+        got = polylines(decode, table, ends, N_STEPS, tuple(range(1, N_STEPS)), None, batch)[0]
+        want = packed_lengths(inner, table, ends, N_STEPS, 64)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=RTOL)
+    assert sum(sizes) == ends.shape[0] * (N_STEPS - 1) and len(sizes) > 2
+    # 14 steps an edge: whole calls of 16 (chunks of 8 edges) and of 37 (37 edges); 4096 (more than 4 chunks of
+    # edges would hold whole) at least one call's worth a chunk: 292 edges, 4,088 points
+    least = batch if batch < 4096 else 4088
+    assert all(size >= least for size in sizes[:-1]), sizes

@@ -23,6 +23,8 @@ Floor: :mod:`agm.geodesic.graph`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -156,14 +158,16 @@ def polylines(
 
 def _chunk_segments(n_points: int, n_missing: int, d_out: int, batch_size: int) -> int:
     """Segments per chunk of :func:`polylines`: their ``n_points`` decodings of ``d_out`` float32 values in about
-    :data:`agm.geodesic.graph.curves.CHORD_CHUNK_BYTES`, but at least one decoder call's worth of the
-    ``n_missing`` decoded steps each, in whole calls where the steps allow (a large batch, e.g. on CUDA, stays
-    whole)."""
+    :data:`agm.geodesic.graph.curves.CHORD_CHUNK_BYTES` (up to 4x that), holding whole decoder calls of their
+    ``n_missing`` decoded steps each where that fits, else at least one call's worth (a large batch, e.g. on CUDA,
+    stays whole)."""
     segments = chunk_rows(n_points * d_out * 4)
     if n_missing == 0:
         return segments
-    calls = max(1, segments * n_missing // batch_size)
-    return max(1, calls * batch_size // n_missing)
+    whole = batch_size // math.gcd(batch_size, n_missing)  # segments whose steps fill whole calls
+    if whole <= 4 * segments:
+        return max(whole, segments // whole * whole)
+    return max(1, max(1, segments * n_missing // batch_size) * batch_size // n_missing)
 
 
 def _decoded_steps(
