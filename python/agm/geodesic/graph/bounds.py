@@ -103,9 +103,10 @@ class KeptPoints:
         return max(0, self._budget.left // max(1, int(per_edge)))
 
     def keep(self, edges: np.ndarray, points: torch.Tensor) -> None:
-        """Keep ``points`` (k, s, D) float32, the decodings of the first k of ``edges`` (see :meth:`room`)."""
+        """Keep ``points`` (k, s, D) float32, the decodings of the first k of ``edges`` (see :meth:`room`), each in its
+        own copy (a view would hold the whole batch alive until its last edge is taken: more than the budget counts)."""
         for i, e in enumerate(edges[: points.shape[0]].tolist()):
-            self._points[e] = points[i]
+            self._points[e] = points[i].clone()
             self._budget.left -= int(points[i].numel() * points.element_size())
 
 
