@@ -30,11 +30,14 @@ def _points(n: int, g: torch.Generator) -> torch.Tensor:
     return MODEL.points(torch.rand(n, generator=g) * 2 * math.pi - math.pi, torch.rand(n, generator=g) * 2)
 
 
-def _graphs(n: int, seed: int) -> tuple[torch.Tensor, geodesic.GeodesicGraph, Callable[[], geodesic.GeodesicGraph]]:
+def _graphs(
+    n: int, seed: int, n_steps: int = 5
+) -> tuple[torch.Tensor, geodesic.GeodesicGraph, Callable[[], geodesic.GeodesicGraph]]:
     """Data, its eager graph, and a maker of fresh lazy graphs (same arguments)."""
     g = torch.Generator().manual_seed(seed)
     data = _points(n, g)
-    kw = {"k": 10, "eps": 0.05, "n_steps": 5, "progress": False, "decode_policy": geodesic.DecodePolicy(batch_size=256)}
+    policy = geodesic.DecodePolicy(batch_size=256)
+    kw = {"k": 10, "eps": 0.05, "n_steps": n_steps, "progress": False, "decode_policy": policy}
     eager = geodesic.build_graph(MODEL, data, weights="eager", **kw)  # type: ignore[arg-type]
     return data, eager, lambda: geodesic.build_graph(MODEL, data, weights="lazy", **kw)  # type: ignore[arg-type]
 
@@ -64,9 +67,11 @@ def test_the_issue_reproducer_eight_threads_of_shortest_paths_equal_serial() -> 
     assert 0.0 < shared.weights_evaluated < 1.0  # the threads shared one lazy graph and left it lazy
 
 
-@pytest.fixture(scope="module")
-def small() -> tuple[torch.Tensor, geodesic.GeodesicGraph, Callable[[], geodesic.GeodesicGraph]]:
-    return _graphs(400, 3)
+@pytest.fixture(scope="module", params=[5, 9])  # one bound level; two (bounds.top_level)
+def small(
+    request: pytest.FixtureRequest,
+) -> tuple[torch.Tensor, geodesic.GeodesicGraph, Callable[[], geodesic.GeodesicGraph]]:
+    return _graphs(400, 3, request.param)
 
 
 @settings(max_examples=6, deadline=None)
