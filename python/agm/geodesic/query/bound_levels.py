@@ -49,6 +49,15 @@ class BoundLevels:
         out: np.ndarray = self.att.level[ids]
         return out
 
+    def split(
+        self, graph_ids: np.ndarray, att_ids: np.ndarray
+    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """((graph, attachment) edges below the top bound: to be raised a level, (graph, attachment) edges at the
+        top bound: to be decoded in full) of the unevaluated ``graph_ids`` and ``att_ids``."""
+        g_full = self.graph_levels(graph_ids) >= self.top - 1
+        a_full = self.att_levels(att_ids) >= self.top - 1
+        return (graph_ids[~g_full], att_ids[~a_full]), (graph_ids[g_full], att_ids[a_full])
+
 
 def raise_edges(
     levels: BoundLevels,

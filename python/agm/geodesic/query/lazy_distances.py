@@ -142,12 +142,9 @@ def lazy_graph_distances(
             att_ids.append(a_ids)
         g_ids, a_ids = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
         # each edge goes up one level: to a bound level (its decodings kept) or, from the top bound, to its weight
-        g_full = levels.graph_levels(g_ids) == levels.top - 1
-        a_full = levels.att_levels(a_ids) == levels.top - 1
-        stats.bounded_edges += raise_edges(
-            levels, kinds.graph, kinds.attachments, g_ids[~g_full], a_ids[~a_full], kinds.context
-        )
-        decoded = _evaluate(kinds, levels, g_ids[g_full], a_ids[a_full], stats)
+        (raise_g, raise_a), (full_g, full_a) = levels.split(g_ids, a_ids)
+        stats.bounded_edges += raise_edges(levels, kinds.graph, kinds.attachments, raise_g, raise_a, kinds.context)
+        decoded = _evaluate(kinds, levels, full_g, full_a, stats)
         if progress is not None:
             progress(done, decoded)
     return out

@@ -308,10 +308,11 @@ def _round_work(todo: list[Pending], levels: BoundLevels) -> RoundWork:
         lowest = min(int(g_level.min(initial=127)), int(a_level.min(initial=127)))
         graph_ids.append(t.graph[g_level == lowest])
         att_ids.append(t.attachments[a_level == lowest])
-    g, a = np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
-    g_full, a_full = levels.graph_levels(g) >= levels.top - 1, levels.att_levels(a) >= levels.top - 1
+    (raise_g, raise_a), (full_g, full_a) = levels.split(
+        np.unique(np.concatenate(graph_ids)), np.unique(np.concatenate(att_ids))
+    )
     direct = np.unique(np.concatenate([none] + [t.direct for t in todo]))
-    return RoundWork(g[~g_full], a[~a_full], g[g_full], a[a_full], direct)
+    return RoundWork(raise_g, raise_a, full_g, full_a, direct)
 
 
 def _decode_frontier(
