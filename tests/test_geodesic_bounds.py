@@ -14,7 +14,7 @@ from agm.geodesic.graph import bounds, curves
 from agm.geodesic.graph.bounds import KeptBytes, KeptPoints, bound_lengths, level_steps, polylines, top_level
 from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import packed_lengths
-from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, bound, evaluate_kept, raise_level
+from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate_kept, raise_level
 from agm.geodesic.graph.policy import DecodePolicy
 from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CylinderAtlas
@@ -84,11 +84,15 @@ def test_raise_bounds_only_raises_unevaluated_edges_and_leaves_the_version() -> 
     assert w.values[2] == 9.0 and w.values[4] == before[4] * 2
     np.testing.assert_array_equal(w.native.weights, w.values)  # handed to the native graph
     assert w.bounded[[2, 3, 4]].all() and not w.bounded[0]
-    with torch.no_grad():  # bound() skips what is bounded or evaluated
+    with torch.no_grad():  # raise_level skips what is evaluated, and raises a bound only where higher
         kind = GraphEdgeKind(node_table(graph.record, torch.device("cpu")), w.native, w)
         context = DecodeContext(model, torch.device("cpu"), POLICY, 4)
-        assert bound(kind, np.array([0, 1, 2, 3, 4]), context) == 0
-        assert bound(kind, np.array([5, 6, 6]), context) == 2
+        kept = KeptPoints(w.native.n_intra_edges, KeptBytes())
+        model.decoded = 0
+        assert raise_level(kind, np.array([0, 1, 2, 3, 4, 5, 6, 6]), 1, context, kept) == 5
+        assert model.decoded == 5 and w.values[2] == 9.0 and w.values[0] == before[0]
+        raised = w.values[[3, 5, 6]] - before[[3, 5, 6]]  # a bound only where above the chord
+        assert (raised >= 0).all() and (raised > 0).any() and not w.evaluated[[2, 3, 4, 5, 6]].any()
 
 
 def test_lazy_distances_with_midpoint_bounds_equal_eager_and_decode_fewer_full_edges() -> None:

@@ -142,15 +142,17 @@ def polylines(
     kept = torch.empty(min(keep, e), len(steps), d_out, dtype=torch.float32, device=device)
     t = torch.tensor(missing, dtype=table.latents.dtype, device=device) / n_steps  # as PackedStream's
     step = _chunk_segments(len(steps) + 2, len(missing), d_out, batch_size)
+    decoded_at = [steps.index(m) + 1 for m in missing]  # columns of ``points`` (0 and -1: the ends)
+    known_at = [steps.index(k) + 1 for k in known_steps]
     for s in range(0, e, step):
         u, v = ends[s : s + step, 0], ends[s : s + step, 1]
         points = torch.empty(u.shape[0], len(steps) + 2, d_out, dtype=torch.float32, device=device)
         points[:, 0], points[:, -1] = table.positions[u], table.positions[v]
-        at = [steps.index(m) + 1 for m in missing]
         if missing:
-            points[:, at] = _decoded_steps(decode, table, u, v, t, batch_size).reshape(u.shape[0], len(missing), d_out)
+            decoded = _decoded_steps(decode, table, u, v, t, batch_size)
+            points[:, decoded_at] = decoded.reshape(u.shape[0], len(missing), d_out)
         if known_points is not None:
-            points[:, [steps.index(k) + 1 for k in known_steps]] = known_points[s : s + step]
+            points[:, known_at] = known_points[s : s + step]
         lengths[s : s + step] = torch.linalg.vector_norm(points[:, 1:] - points[:, :-1], dim=2).double().sum(dim=1)
         if s < kept.shape[0]:
             kept[s : s + step] = points[: kept.shape[0] - s, 1:-1]

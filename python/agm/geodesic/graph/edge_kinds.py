@@ -5,9 +5,9 @@ edges of query points (:mod:`agm.geodesic.query.attach`) and the direct edges be
 (:mod:`agm.geodesic.query.direct`). Each kind says which of some edges are still pending, the chart of each, their
 two ends (latent, decoding, chart) and where the decoded lengths go (:class:`EdgeKind`); :func:`evaluate` does the
 rest the same way for all of them: eq. 10 in packed single-chart decoder calls under the decode policy. A kind that
-can also hold a tighter lower bound than the chord (:class:`BoundedEdgeKind`) is bounded by :func:`bound` the same
-way, one decoding per edge (the first level of :mod:`agm.geodesic.graph.bounds`); :func:`raise_level` and
-:func:`evaluate_kept` go up the levels keeping the decodings.
+can also hold a tighter lower bound than the chord (:class:`BoundedEdgeKind`) goes up the bound levels of
+:mod:`agm.geodesic.graph.bounds` by :func:`raise_level` the same way, and :func:`evaluate_kept` decodes its weight
+reusing the levels' decodings.
 
 Floor: :mod:`agm.geodesic.graph`.
 """
@@ -68,10 +68,6 @@ class EdgeKind(Protocol):
 class BoundedEdgeKind(EdgeKind, Protocol):
     """An edge kind whose unevaluated edges can hold a lower bound above the chord."""
 
-    def unbounded(self, edges: np.ndarray) -> np.ndarray:
-        """The edges of ``edges`` (unique, int64) neither evaluated nor bounded yet."""
-        ...
-
     def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
         """Raise the lower bounds of ``edges`` to ``bounds`` (E,) float64 where higher (they stay unevaluated)."""
         ...
@@ -117,23 +113,6 @@ def _by_chart(kind: EdgeKind, ids: np.ndarray) -> np.ndarray:
     return ordered
 
 
-def bound(kind: BoundedEdgeKind, edges: np.ndarray, context: DecodeContext) -> int:
-    """Raise the bounds of the unbounded ones of ``edges`` to their midpoint bounds (level 1 of
-    :mod:`agm.geodesic.graph.bounds`: one decoding each, chart after chart; nothing kept; call under
-    ``evaluating``); the number of edges decoded."""
-    todo = _by_chart(kind, kind.unbounded(_unique(edges)))
-    if todo.size == 0:
-        return 0
-    table, ends = kind.ends(todo, context.device)
-    policy = context.trial.current(context.policy) if context.trial is not None else context.policy
-    with applied(policy):
-        lengths, _ = polylines(
-            context.model.decode, table, ends, context.n_steps, level_steps(context.n_steps, 1), None, policy.batch_size
-        )
-    kind.raise_bounds(todo, bound_lengths(lengths).cpu().numpy())
-    return int(todo.size)
-
-
 def raise_level(kind: BoundedEdgeKind, edges: np.ndarray, level: int, context: DecodeContext, kept: KeptPoints) -> int:
     """Raise the bounds of the pending ones of ``edges`` (all at bound level ``level`` - 1 in ``kept``) to the
     polyline through the steps of ``level`` (1 or 2, :func:`agm.geodesic.graph.bounds.level_steps`), decoding
@@ -173,11 +152,9 @@ def evaluate_kept(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, kep
     every = tuple(range(1, context.n_steps))
     policy = context.trial.current(context.policy) if context.trial is not None else context.policy
     reused = np.zeros(todo.size, dtype=bool)
-    for level in (2, 1):
-        at = (kept.level[todo] == level) & ~reused
-        if not at.any():
-            continue
+    for level in (1, 2):
         steps = level_steps(context.n_steps, level)
+        at = kept.level[todo] == level
         at[at] = kept.known(todo[at], len(steps))
         group = todo[at]
         if group.size == 0:
@@ -218,11 +195,6 @@ class GraphEdgeKind:
     def store(self, edges: np.ndarray, lengths: np.ndarray) -> None:
         """Into the graph's weights (and its native copy)."""
         self.weights.store(edges, lengths)
-
-    def unbounded(self, edges: np.ndarray) -> np.ndarray:
-        """Pending intra-chart edges without a midpoint bound yet."""
-        ids = self.pending(edges)
-        return np.asarray(ids[~self.weights.bounded[ids]])
 
     def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
         """Into the graph's weights (:meth:`GraphWeights.raise_bounds`)."""

@@ -252,10 +252,6 @@ class AttachmentEdgeKind:
         att.evaluated[edges] = True
         _check_finite(att.costs[edges], owner, lambda row: f"query copy {row} in chart {int(att.copy_chart[row])}")
 
-    def unbounded(self, edges: np.ndarray) -> np.ndarray:
-        """The edges not evaluated yet (a raised bound is only ever raised again to a higher one)."""
-        return self.pending(edges)
-
     def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
         """Segments and costs of ``att`` raised to the bounds where higher; the edges stay unevaluated."""
         att = self.att

@@ -132,10 +132,6 @@ class DirectEdgeKind:
         self.direct.length[edges] = lengths
         self.direct.evaluated[edges] = True
 
-    def unbounded(self, edges: np.ndarray) -> np.ndarray:
-        """The edges not evaluated yet (a raised bound is only ever raised again to a higher one)."""
-        return self.pending(edges)
-
     def raise_bounds(self, edges: np.ndarray, bounds: np.ndarray) -> None:
         """Lengths of ``direct`` raised to the bounds where higher; the edges stay unevaluated."""
         self.direct.length[edges] = np.maximum(self.direct.length[edges], bounds)

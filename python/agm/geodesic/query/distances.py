@@ -11,7 +11,7 @@ graph's edges at theirs; one-to-many LazySP (:mod:`agm.geodesic.query.lazy_dista
 one Dijkstra per row with its virtual source and all T virtual sinks, stopped when every pending target is
 settled, rows in parallel with the GIL released) decodes only the edges on the rows' current routes, round after
 round, until every route is exact: the matrix is the eager graph's. The direct edge of a candidate pair is decoded
-only where its route can still beat the pair's route through the graph (its chord, then its midpoint bound, below
+only where its route can still beat the pair's route through the graph (its chord, then its bound levels, below
 that route's exact length), and each unordered pair's once. Inside a torch.distributed process group the graph is
 completed instead, its pending edges split across the ranks (``AtlasGraph.distances_many`` then searches);
 :func:`augmented_csr` is the same graph for scipy (the tests' oracle).
@@ -32,9 +32,10 @@ import torch
 from agm.geodesic._support.checks import as_batch, check_non_negative_int
 from agm.geodesic._support.evaluating import evaluating
 from agm.geodesic._support.sharding import gather_rows, is_sharded, on_every_rank, share
+from agm.geodesic.graph.bounds import KeptBytes, KeptPoints, top_level
 from agm.geodesic.graph.build import evaluate_edges_sharded
 from agm.geodesic.graph.completion import node_table
-from agm.geodesic.graph.edge_kinds import DecodeContext, bound, evaluate
+from agm.geodesic.graph.edge_kinds import DecodeContext, evaluate, evaluate_kept, raise_level
 from agm.geodesic.graph.node_positions import complete_positions
 from agm.geodesic.graph.policy import DecodePolicy, applied
 from agm.geodesic.graph.record import GraphRecord
@@ -280,9 +281,10 @@ def _apply_direct(
     """Lower ``out[i, j]`` to the cheapest direct route where X[i] and Y[j] have direct edges (in place).
 
     A direct edge is decoded only while its route can still beat ``out[i, j]`` (the pair's exact route through the
-    graph): a route whose chord bound is not below it is dropped, the others get their midpoint bound (one decoding,
-    :mod:`agm.geodesic.graph.bounds`), and only the routes still below are decoded in full; a dropped route's exact
-    cost is at least its bound, so the result is the same. ``symmetric`` (Y is X, ``out`` symmetrised afterwards):
+    graph): a route whose chord bound is not below it is dropped, the others go up the bound levels of
+    :mod:`agm.geodesic.graph.bounds` (1 decoding, then 2 more; each level dropping the routes no longer below), and
+    only the routes still below are decoded in full, reusing the levels' decodings; a dropped route's exact cost is
+    at least its bound, so the result is the same. ``symmetric`` (Y is X, ``out`` symmetrised afterwards):
     the pairs i < j only, each segment decoded once."""
     rows, cols = _candidate_pairs(src, dst)
     if symmetric:
@@ -294,11 +296,14 @@ def _apply_direct(
     owner = np.repeat(np.arange(rows.size), np.diff(direct.offsets))
     to_beat = out[rows, cols][owner]  # (E,) the exact graph route of each edge's pair (inf where none)
     kind, every = DirectEdgeKind(pair_src, pair_dst, direct), np.arange(owner.size)
+    kept, top = KeptPoints(owner.size, KeptBytes()), top_level(graph.n_steps)
     with evaluating(model):
         context = DecodeContext(model, dev, policy, graph.n_steps)
-        for step in (bound, evaluate):  # the midpoint bounds, then the full decodings, of the routes still below
+        for level in range(1, top + 1):  # the bound levels, then the weights, of the routes still below
             live = np.flatnonzero(~direct.evaluated & (direct.route_costs(pair_src, pair_dst, every) < to_beat))
-            if live.size:
-                step(kind, live, context)
+            if live.size and level < top:
+                raise_level(kind, live, level, context, kept)
+            elif live.size:
+                evaluate_kept(kind, live, context, kept)
     exact = np.where(direct.evaluated, direct.route_costs(pair_src, pair_dst, every), np.inf)
     np.minimum.at(out, (rows[owner], cols[owner]), exact)
