@@ -114,10 +114,11 @@ def _by_chart(kind: EdgeKind, ids: np.ndarray) -> np.ndarray:
 
 
 def raise_level(kind: BoundedEdgeKind, edges: np.ndarray, level: int, context: DecodeContext, kept: KeptPoints) -> int:
-    """Raise the bounds of the pending ones of ``edges`` (all at bound level ``level`` - 1 in ``kept``) to the
-    polyline through the steps of ``level`` (1 or 2, :func:`agm.geodesic.graph.bounds.level_steps`), decoding
-    only the steps the level below did not keep; their decodings kept while ``kept``'s budget allows (call under
-    ``evaluating``). The number of edges raised."""
+    """Raise the bounds of the pending ones of ``edges`` ((n,) int array of ``kind``'s ids, all at bound level
+    ``level`` - 1 in ``kept``) to the polyline through the steps of ``level`` (1 or 2,
+    :func:`agm.geodesic.graph.bounds.level_steps`), decoding only the steps the level below did not keep (on
+    ``context.device``, under its policy); their decodings, (s, D) float32 per edge, kept while ``kept``'s budget
+    allows (call under ``evaluating``). The number of edges raised."""
     todo = _by_chart(kind, kind.pending(_unique(edges)))
     if todo.size == 0:
         return 0
@@ -142,10 +143,11 @@ def raise_level(kind: BoundedEdgeKind, edges: np.ndarray, level: int, context: D
 
 
 def evaluate_kept(kind: EdgeKind, edges: np.ndarray, context: DecodeContext, kept: KeptPoints) -> int:
-    """Decode the lengths of the pending ones of ``edges`` and store them, as :func:`evaluate` does, reusing the
-    decodings ``kept`` holds of their bound levels (the rest of the steps decoded); edges with none go to
-    :func:`evaluate`, and all of them while the graph's decode policy trial runs (it times the edge stream of
-    :func:`evaluate`: the kept decodings are not used until it has chosen). The number of edges evaluated."""
+    """Decode the lengths of the pending ones of ``edges`` ((n,) int array of ``kind``'s ids) and store them
+    ((P,) float64), as :func:`evaluate` does, reusing the decodings ``kept`` holds of their bound levels (the rest
+    of the steps decoded); edges with none go to :func:`evaluate`, and all of them while the graph's decode policy
+    trial runs (it times the edge stream of :func:`evaluate`: the kept decodings are not used until it has chosen).
+    The number of edges evaluated."""
     todo = ordered_pending(kind, edges)
     if todo.size == 0 or (context.trial is not None and context.trial.running):
         return evaluate(kind, todo, context) if todo.size else 0
