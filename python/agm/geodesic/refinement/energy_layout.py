@@ -51,7 +51,8 @@ class EnergyLayout:
     ia: np.ndarray  # (R,) int64 flat latent index of every row's start
     ib: np.ndarray  # (R,) int64 flat latent index of every row's end
     t: np.ndarray  # (R, 1) float32 every row's place between them
-    decode_charts: torch.Tensor  # (R + d P,) int64 on the device: the rows' charts, then the shifted points'
+    decode_charts: torch.Tensor  # (R + d P,) int64 on the device: the rows' charts, then the shifted points'; or,
+    # ``differenced``, ((1 + 2 d) R,): the rows' charts, then those of their 2 d shifted copies
     point_charts: np.ndarray  # (P,) int64 the chart of every point
     order: np.ndarray  # (B, M) int64: the rows of every fine polyline's vertices (``agm._core.curve_energy``)
     spread: scipy.sparse.csc_matrix  # (P, R) float64: the rows' derivative by the points' latents (lerp's adjoint)
@@ -59,6 +60,7 @@ class EnergyLayout:
     n_points: int  # P
     point_flat: np.ndarray  # (P,) int64 flat index (b L + i) of every row-point
     fuse: bool  # the Jacobians' shifted points decoded in the rows' call (a cheap decoder: one call less)
+    differenced: bool  # every row and its 2 d shifted copies decoded instead of a backward pass (see energy_layout)
     free: np.ndarray  # (F,) int64 the free points among the P (rows)
     curve_of_free: np.ndarray  # (F,) int64
     free_start: np.ndarray  # (C,) int64 where each curve with free points starts among the F
@@ -74,27 +76,37 @@ class EnergyLayout:
         return int(self.ia.size)
 
 
-def energy_layout(curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30, fuse: bool = False) -> EnergyLayout:
+def energy_layout(
+    curves: CurveBatch, sub_steps: int, batch_size: int = 1 << 30, fuse: bool = False, difference_rows: int = 0
+) -> EnergyLayout:
     """The layout of ``curves`` for the energy with ``sub_steps`` steps a segment; ``batch_size`` points per decoder
     call (curves whose rows do not fit one call are evaluated in groups); ``fuse``: one decoder call for the rows
-    and the Jacobians' shifted points. Kept by structure where the curves fit one call (module docstring)."""
+    and the Jacobians' shifted points. ``difference_rows``: where ``fuse`` and the 2 d R shifted copies of the R
+    rows number at most this (and all fit one call), the evaluation decodes every row's central differences instead
+    of running a backward pass (``differenced``: a decoder so cheap that autograd's fixed cost exceeds decoding
+    them, see :mod:`agm.geodesic.refinement.evaluation`); 0, the default: never. Kept by structure where the curves
+    fit one call (module docstring)."""
     count = curves.count.cpu().numpy()
     charts = curves.charts.cpu().numpy()
     weight = curves.weight.cpu().numpy()
     scale = curves.scale.cpu().numpy()
-    rows = _curve_rows(count, _sub_steps(count, charts, sub_steps) - 1)
+    n = _sub_steps(count, charts, sub_steps)
+    rows = _curve_rows(count, n - 1)
     total = int(rows.sum())
+    d = int(curves.latents.shape[2])
+    decoded = _decoded_rows(count, charts, n)
+    differenced = fuse and 2 * d * decoded <= difference_rows and (1 + 2 * d) * decoded <= batch_size
     if not _one_call(rows, batch_size) or total > CACHE_ROWS or not bool(np.all(scale > 0)):
-        return _layout(curves, count, charts, weight, sub_steps, batch_size, fuse)
+        return _layout(curves, count, charts, weight, sub_steps, batch_size, fuse, differenced)
     unit = _rounded(weight / scale[:, None])
-    where = (tuple(curves.latents.shape), str(curves.latents.device), sub_steps, fuse)
+    where = (tuple(curves.latents.shape), str(curves.latents.device), sub_steps, fuse, differenced)
     key = (*where, count.tobytes(), charts.tobytes(), unit.tobytes())
     with _LOCK:
         kept = _KEPT.get(key)
         if kept is not None:
             _KEPT.move_to_end(key)
     if kept is None:
-        kept = _read_only(_layout(curves, count, charts, unit, sub_steps, batch_size, fuse))
+        kept = _read_only(_layout(curves, count, charts, unit, sub_steps, batch_size, fuse, differenced))
         with _LOCK:
             _KEPT[key] = kept
             while len(_KEPT) > CACHE_SIZE:
@@ -145,6 +157,14 @@ def _sub_steps(count: np.ndarray, charts: np.ndarray, sub_steps: int) -> int:
     return sub_steps if length > 1 and sub_steps > 1 and bool(inner.any()) else 1
 
 
+def _decoded_rows(count: np.ndarray, charts: np.ndarray, n: int) -> int:
+    """R, the rows that a layout of curves of ``count`` (B,) points and ``charts`` (B, L) decodes at ``n`` steps a
+    segment: every point, and n - 1 sub-steps of every segment inside a chart (a transition has none)."""
+    segment = np.arange(charts.shape[1] - 1)[None, :] < count[:, None] - 1
+    inner = segment & (charts[:, 1:] == charts[:, :-1])
+    return int(count.sum()) + int(inner.sum()) * (n - 1)
+
+
 def _curve_rows(count: np.ndarray, n_sub: int) -> np.ndarray:
     """(B,) int64: the decoded rows of each curve of ``count`` (B,) points, ``n_sub`` sub-steps a segment."""
     out: np.ndarray = count + (count - 1) * n_sub
@@ -165,8 +185,10 @@ def _layout(
     sub_steps: int,
     batch_size: int,
     fuse: bool,
+    differenced: bool = False,
 ) -> EnergyLayout:
-    """The layout of ``curves`` (host copies of their count (B,), charts (B, L) and segment weights (B, L - 1))."""
+    """The layout of ``curves`` (host copies of their count (B,), charts (B, L) and segment weights (B, L - 1));
+    ``differenced`` only where they fit one call of ``batch_size`` (their groups never are)."""
     b, length, d = curves.latents.shape
     device = curves.latents.device
     positions = np.arange(length)
@@ -203,7 +225,10 @@ def _layout(
     pair = np.zeros_like(free)
     pair[:, :-1] = free[:, :-1] & free[:, 1:]  # free point i and free point i + 1
     off_weight = np.where(pair, -2.0 * np.pad(weight, ((0, 0), (0, 1))), 0.0)[free][:-1]
-    decode_charts = np.concatenate([row_charts, np.tile(row_charts[:n_points], d)])
+    if differenced:  # the rows, then their copies shifted by +h e_k, then by -h e_k (k = 1..d)
+        decode_charts = np.tile(row_charts, 1 + 2 * d)
+    else:  # the rows, then the points' copies shifted by +h e_k
+        decode_charts = np.concatenate([row_charts, np.tile(row_charts[:n_points], d)])
     return EnergyLayout(
         shape=(b, length, d),
         ia=ia,
@@ -217,6 +242,7 @@ def _layout(
         n_points=n_points,
         point_flat=point_flat,
         fuse=fuse,
+        differenced=differenced,
         free=free_rows,
         curve_of_free=curve_of_free,
         free_start=free_start,

@@ -13,7 +13,12 @@ gradient: its derivative by the decodings is written out, so autograd runs the d
 only), the Jacobians J = dG_c/dz of the points by d forward differences (forward-mode AD, ``torch.func.jvp`` or
 ``torch.autograd.forward_ad``, costs 3.8-5.6 s of imports (torch._dynamo) on its first use in a process with torch
 2.13, far above the decoder's own cost; for a cheap decoder the shifted points are decoded in the rows' own call) and
-the step (:mod:`agm.geodesic.refinement.banded_step`).
+the step (:mod:`agm.geodesic.refinement.banded_step`). A very cheap decoder (a ``differenced`` layout, see
+:func:`~agm.geodesic.refinement.energy_layout.energy_layout`: a closed-form chart map, whose backward pass is mostly
+autograd's fixed cost) decodes every row with its 2 d central-difference copies in one call instead, without
+autograd: the rows' Jacobians give the gradient (J^T of the derivative by the decodings) and the points' metric
+(measured one by one on the sphere's 20 paths: 3.6 -> 2.8 ms of CPU a ``refine()``, lengths and angles to the great
+circle equal to the printed digits).
 
 The device decodes; everything else is on the host: the decodings come back once per call, the energy, lengths and
 the derivative by the decodings of all curves are one call of the native core (``agm._core.curve_energy``), the
@@ -107,6 +112,7 @@ def begin_curves(
     data_shape: tuple[int, ...],
     batch_size: int = 1 << 30,
     fuse: bool = False,
+    difference_rows: int = 0,
 ) -> Pending:
     """The forward half of an evaluation of ``curves`` on their own layout (see the module docstring): its energy,
     lengths, violation and edge (the smallest psi_c of each curve's free points) can decide what to do with the
@@ -119,8 +125,10 @@ def begin_curves(
         curves: the curves (B >= 1).  sub_steps: n of the energy (>= 1).  eps: the chart threshold or None.
         data_shape: S, the shape of one decoding (for ``partition``).  batch_size: points per decoder call.
         fuse: the Jacobians' shifted points decoded in the rows' call (a cheap decoder).
+        difference_rows: central differences instead of a backward pass where the rows' 2 d shifted copies number
+            at most this (see :func:`~agm.geodesic.refinement.energy_layout.energy_layout`).
     """
-    layout = energy_layout(curves, sub_steps, batch_size, fuse)
+    layout = energy_layout(curves, sub_steps, batch_size, fuse, difference_rows)
     latents = curves.latents.detach().cpu().numpy()
     return begin(model, layout, latents, curves.latents.device, eps, data_shape, batch_size, True)
 
@@ -172,6 +180,8 @@ def begin(
     flat = np.ascontiguousarray(latents, dtype=np.float32).reshape(-1, d)
     start = flat[layout.ia]
     rows = start + layout.t * (flat[layout.ib] - start)  # (R, d) float32: lerp(z_a, z_b, t)
+    if layout.differenced:
+        return _begin_differenced(model, layout, rows, device, eps, data_shape, batch_size, check)
     width, shifted = _shifted(rows[:n])
     inputs = torch.from_numpy(np.concatenate([rows, shifted]) if layout.fuse else rows).to(device)
     with torch.enable_grad():
@@ -195,6 +205,40 @@ def begin(
             jt = _difference(moved.detach().cpu().numpy(), x, width)
         used[:] = [jt]
         return _evaluation(layout, jt, gradient, energy, length, violation, edge, secant)
+
+    return Pending(energy, length, violation, edge, finish, used)
+
+
+def _begin_differenced(
+    model: SemiAtlasModel,
+    layout: EnergyLayout,
+    rows: np.ndarray,
+    device: torch.device,
+    eps: float | None,
+    data_shape: tuple[int, ...],
+    batch_size: int,
+    check: bool,
+) -> Pending:
+    """:func:`begin` of a ``differenced`` layout (a very cheap decoder): the rows (R, d) float32 and their 2 d
+    shifted copies decoded in one call without autograd; every row's Jacobian by central differences gives both
+    the energy's gradient (J^T of the derivative by the decodings, through lerp's adjoint) and the points' metric.
+    Their error (float32 decodings over a 2 FD_STEP width: ~3e-5 relative, truncation ~1e-6) moves the minimum the
+    gradient finds by about that fraction of a segment; the length is measured on the decodings, as always."""
+    n, r = layout.n_points, layout.n_rows
+    span, copies = _central(rows)
+    with torch.no_grad():
+        decoded = _decoded(model, torch.from_numpy(copies).to(device), layout.decode_charts, batch_size, check)
+    host = decoded.cpu().numpy().reshape(copies.shape[0] // r, r, -1)
+    energy, length, upstream = curve_energy(host[0], layout.order, layout.fine_weight)
+    violation, edge = _chart_terms(model, layout, decoded[:n], eps, data_shape)
+    used: list[np.ndarray | None] = [None]
+
+    def finish(secant: Secant | None, stale: list[np.ndarray | None] | None, accepted: np.ndarray | None) -> Evaluation:
+        jt_rows = _central_difference(host[1:], span)  # (R, d, D) float64
+        through = np.einsum("rkx,rx->rk", jt_rows, upstream)
+        jt = np.ascontiguousarray(jt_rows[:n])
+        used[:] = [jt]
+        return _evaluation(layout, jt, layout.spread @ through, energy, length, violation, edge, secant)
 
     return Pending(energy, length, violation, edge, finish, used)
 
@@ -312,6 +356,29 @@ def _shifted(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     shifted = np.repeat(z[None], d, axis=0)
     shifted[np.arange(d), :, np.arange(d)] += width[:, 0]  # shifted[k, :, k] += width
     return width, shifted.reshape(d * n, d)
+
+
+def _central(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The central differences' spans (d, N, 1) float64 (the float32 shifted latents' own difference, exact) and
+    ((1 + 2 d) N, d) float32: latents z (N, d) float32, then their copies shifted by +h e_k (k = 1..d), then by
+    -h e_k, h = FD_STEP (1 + |z|_inf)."""
+    n, d = z.shape
+    width = (FD_STEP * (1.0 + np.abs(z).max(axis=1, keepdims=True, initial=0.0))).astype(np.float32)
+    copies = np.repeat(z[None], 1 + 2 * d, axis=0)
+    k = np.arange(d)
+    copies[1 + k, :, k] += width[:, 0]
+    copies[1 + d + k, :, k] -= width[:, 0]
+    span = copies[1 + k, :, k].astype(np.float64) - copies[1 + d + k, :, k]
+    return span[:, :, None], copies.reshape(-1, d)
+
+
+def _central_difference(shifted: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """(N, d, D) float64 central-difference Jacobians, transposed (J^T), from the decodings (2 d, N, D) float32 of
+    :func:`_central`'s shifted copies and their spans (d, N, 1) float64."""
+    d = shifted.shape[0] // 2
+    change = (shifted[:d] - shifted[d:]).astype(np.float64) / span
+    out: np.ndarray = change.transpose(1, 0, 2)
+    return out
 
 
 def _difference(moved: np.ndarray, x: np.ndarray, width: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ accepts a step only where the energy drops and no free point leaves its chart fu
 ``eps`` is given), and a curve stops when its step hardly moves it. All unconverged curves advance together: every
 iteration is one decoding of all their points and sub-steps (with its backward pass, for a trial that some curve
 accepts), one decoding of the d shifted copies of their points (the Jacobians; in the same call for a cheap decoder,
-``fuse``) and one partition call, whatever the number of curves.
+``fuse``) and one partition call, whatever the number of curves; a very cheap decoder's few curves decode their
+rows' central differences in that one call instead of running the backward pass (``difference_rows``).
 
 Measured (benchmarks/bench_refine.py, 20 sphere pairs, 2-core Xeon, CPU time per geodesic, see benchmarks/README.md):
 median / max length error 4.0e-6 / 1.1e-4 on all 20 pairs (GEORCE's max 2.3e-3, near its chart's pole), largest
@@ -103,6 +104,7 @@ def descend_measured(
     fuse: bool = False,
     begun: Pending | None = None,
     tolerance: float = MOVE_TOLERANCE,
+    difference_rows: int = 0,
 ) -> tuple[CurveBatch, Measured | None]:
     """:func:`minimise_energy`, and what it measured on its own decodings (:class:`Measured`: the final curves'
     lengths and edges, and the shortest curve each passed through), or None where nothing was evaluated
@@ -112,7 +114,9 @@ def descend_measured(
     zeros, then runs too: for a cheap decoder only). ``begun``: the forward half of the first evaluation, already
     run on these curves (:func:`~agm.geodesic.refinement.evaluation.begin_curves`), or None. ``tolerance``: a curve
     stops when its step moves no point by more than this fraction of its length (:data:`MOVE_TOLERANCE` by
-    default).
+    default). ``difference_rows``: with ``fuse``, curves whose rows' 2 d shifted copies number at most this are
+    evaluated by central differences of every row instead of a backward pass (a very cheap decoder, see
+    :func:`~agm.geodesic.refinement.energy_layout.energy_layout`; 0, the default: never).
 
     The loop's bookkeeping (which curves go on, the line search's step sizes, the latents themselves) is on the
     host, in numpy; the device decodes.
@@ -120,7 +124,7 @@ def descend_measured(
     if max_steps == 0 or not bool(curves.free.any()):
         return curves, None
     device = curves.latents.device
-    layout = energy_layout(curves, sub_steps, batch_size, fuse)
+    layout = energy_layout(curves, sub_steps, batch_size, fuse, difference_rows)
     z = curves.latents.detach().cpu().numpy().copy()
     if begun is None:
         begun = begin(model, layout, z, device, eps, data_shape, batch_size, True)
@@ -144,7 +148,8 @@ def descend_measured(
         if rows.size == curves.n_curves:
             lay = layout
         elif rows_then is None or not np.array_equal(rows, rows_then):
-            lay = energy_layout(curves.rows(torch.from_numpy(rows).to(device)), sub_steps, batch_size, fuse)
+            part = curves.rows(torch.from_numpy(rows).to(device))
+            lay = energy_layout(part, sub_steps, batch_size, fuse, difference_rows)
         rows_then = rows if rows.size < curves.n_curves else None
         trial = (z[rows] + alpha[rows, None, None] * step[rows]).astype(np.float32)
         pending = begin(model, lay, trial, device, eps, data_shape, batch_size, False)

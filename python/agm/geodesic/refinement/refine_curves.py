@@ -38,6 +38,7 @@ class RefineSettings:
     steps: int
     batch_size: int
     fuse: bool = False  # the Jacobians' decodings in the energy's call (a cheap decoder, see descend_measured)
+    difference_rows: int = 0  # central differences instead of a backward pass up to these shifted rows (idem)
     warm: bool = False  # the points alone descend first (an expensive decoder, see descend_and_measure)
     tolerance: float = MOVE_TOLERANCE  # a curve stops when its step moves no point by more than this of its length
 
@@ -97,6 +98,7 @@ def _descend(
         settings.fuse,
         begun,
         settings.tolerance,
+        settings.difference_rows,
     )
 
 
@@ -198,6 +200,7 @@ def near_edge_or_switching(settings: RefineSettings, curves: CurveBatch) -> tupl
             settings.data_shape,
             settings.batch_size,
             settings.fuse,
+            settings.difference_rows,
         )
         return begun.edge <= MARGIN * settings.eps, begun
     one_chart = curves if not out.any() else curves.rows(torch.nonzero(~switching)[:, 0])
