@@ -363,13 +363,17 @@ def _central(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ((1 + 2 d) N, d) float32: latents z (N, d) float32, then their copies shifted by +h e_k (k = 1..d), then by
     -h e_k, h = FD_STEP (1 + |z|_inf)."""
     n, d = z.shape
-    width = (FD_STEP * (1.0 + np.abs(z).max(axis=1, keepdims=True, initial=0.0))).astype(np.float32)
-    copies = np.repeat(z[None], 1 + 2 * d, axis=0)
-    k = np.arange(d)
-    copies[1 + k, :, k] += width[:, 0]
-    copies[1 + d + k, :, k] -= width[:, 0]
-    span = copies[1 + k, :, k].astype(np.float64) - copies[1 + d + k, :, k]
-    return span[:, :, None], copies.reshape(-1, d)
+    width = np.abs(z).max(axis=1, initial=0.0)
+    width += 1.0
+    width *= np.float32(FD_STEP)
+    copies = np.empty((1 + 2 * d, n, d), dtype=np.float32)
+    copies[:] = z
+    span = np.empty((d, n, 1))
+    for k in range(d):  # in place: the copies of a one-by-one curve are a few thousand rows, numpy's overhead counts
+        copies[1 + k, :, k] += width
+        copies[1 + d + k, :, k] -= width
+        np.subtract(copies[1 + k, :, k], copies[1 + d + k, :, k], out=span[k, :, 0], dtype=np.float64)
+    return span, copies.reshape(-1, d)
 
 
 def _central_difference(shifted: np.ndarray, span: np.ndarray) -> np.ndarray:
