@@ -9,6 +9,8 @@ seconds of the ``shortest_paths`` call. The lengths must agree (rtol 2e-6, absol
 
 Workloads as in bench_lazy_distances.py: ``--checkpoint`` (a trained model, ``--points`` MNIST test points, k = 20,
 eps = 0.05, 15 steps; pairs from the next ``--pairs`` test points) or ``--quick`` (the closed-form sphere).
+``--full-round-s`` sets ``agm.geodesic.query.bound_levels.FULL_ROUND_S`` (a round whose edges decode in full within
+it at the measured rate skips the levels: the sphere's rounds all do, so 0 measures the levels there).
 
 Usage: python benchmarks/bench_bound_first.py --checkpoint runs/awae8/checkpoint.pt [--pairs 100] [--rounds 2]
 """
@@ -25,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import environment, load_average, parser, write_json  # noqa: E402
 from agm import geodesic  # noqa: E402
-from agm.geodesic.query import lazysp  # noqa: E402
+from agm.geodesic.query import bound_levels, lazysp  # noqa: E402
 from bench_geodesic import DecodeCounter  # noqa: E402
 from bench_lazy_distances import ATOL, RTOL, clocked, workload  # noqa: E402
 
@@ -65,7 +67,14 @@ def main() -> int:
     p.add_argument("--eps", type=float, default=0.05, help="the graph's eps (a checkpoint's; default 0.05)")
     p.add_argument("--pairs", type=int, default=None, help="query pairs (default 100; --quick 20)")
     p.add_argument("--rounds", type=int, default=None, help="round-robin rounds (default 2; --quick 1)")
+    p.add_argument(
+        "--full-round-s",
+        type=float,
+        default=bound_levels.FULL_ROUND_S,
+        help="bound_levels.FULL_ROUND_S: rounds that decode in full within it skip the levels (0: never)",
+    )
     args = p.parse_args()
+    bound_levels.FULL_ROUND_S = args.full_round_s
     args.points = args.points or (600 if args.quick else 2000)
     n_pairs = args.pairs or (20 if args.quick else 100)
     rounds = args.rounds or (1 if args.quick else 2)
@@ -101,6 +110,7 @@ def main() -> int:
         "mode": "quick" if args.quick else "full",
         "workload": name,
         "pairs": n_pairs,
+        "full_round_s": args.full_round_s,
         "environment": environment(),
         "rows": rows,
         "on_over_off": ratio,

@@ -255,9 +255,11 @@ def test_nodes_on_demand_benchmark_quick(tmp_path: Path) -> None:
 
 
 def test_bound_first_benchmark_quick(tmp_path: Path) -> None:
-    """shortest_paths with and without midpoint bounds: the same lengths, and the bounds were taken."""
+    """shortest_paths with and without bound levels: the same lengths, and the bounds were taken (the sphere's
+    rounds would decode in full within FULL_ROUND_S: 0 keeps the levels)."""
     out = tmp_path / "bench_bound_first.json"
-    cmd = [sys.executable, str(BENCHMARKS / "bench_bound_first.py"), "--quick", "--out", str(out)]
+    cmd = [sys.executable, str(BENCHMARKS / "bench_bound_first.py"), "--quick", "--full-round-s", "0"]
+    cmd += ["--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"bench_bound_first failed:\n{proc.stdout}\n{proc.stderr}"
     result = json.loads(out.read_text())

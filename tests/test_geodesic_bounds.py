@@ -16,6 +16,7 @@ from agm.geodesic.graph.completion import node_table
 from agm.geodesic.graph.curves import packed_lengths
 from agm.geodesic.graph.edge_kinds import DecodeContext, GraphEdgeKind, evaluate_kept, raise_level
 from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query.bound_levels import BoundLevels
 from agm.geodesic.query.lazysp import LazyStats
 from agm.models.analytic import CylinderAtlas
 
@@ -245,6 +246,44 @@ def test_lazy_queries_with_bound_levels_equal_the_eager_graph(
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
     # most edges were bounded (some twice) before any was decoded in full, and most were never decoded in full
     assert stats.bounded_edges > stats.graph_edges > 0 and 0 < lazy.weights_evaluated < 0.5
+
+
+@pytest.mark.parametrize("query", ["distances", "shortest_paths"])
+def test_rounds_that_decode_in_full_within_full_round_s_skip_the_bound_levels(query: str) -> None:
+    """A decoder measured fast enough that a round's edges decode in full within FULL_ROUND_S: no bound is
+    decoded (a bound would only add a round), and the queries still equal the eager graph's."""
+    model = Bumpy()
+    fast = DecodePolicy(threads=None, batch_size=37, measured=1e12)
+    data = _data(model, 400, 2)
+    kw = {"k": 6, "n_steps": N_STEPS, "progress": False, "decode_policy": fast, "node_decodes": "build"}
+    lazy = geodesic.build_graph(model, data, **kw)  # type: ignore[arg-type]
+    eager = geodesic.build_graph(model, data, weights="eager", **kw)  # type: ignore[arg-type]
+    assert lazy.decode_policy is not None and lazy.decode_policy.measured == 1e12
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = _random_points(model, 20, g), _random_points(model, 20, g)
+    stats = LazyStats()
+    if query == "distances":
+        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
+        want = geodesic.distances(model, x0, graph=eager)
+    else:
+        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
+        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    assert stats.bounded_edges == 0 and stats.graph_edges > 0 and not lazy.edge_weights.bounded.any()
+
+
+def test_split_decodes_a_round_in_full_up_to_the_points_full_round_s_decodes() -> None:
+    model = Bumpy()
+    levels = BoundLevels(_graph(model, 200, 4), 10, top_level(N_STEPS))
+    assert levels.full_round_points == 0.0  # the policy was given, not measured: levels always
+    graph_ids, att_ids = np.arange(5), np.arange(3)
+    (raise_g, raise_a), (full_g, full_a) = levels.split(graph_ids, att_ids)
+    assert np.array_equal(raise_g, graph_ids) and np.array_equal(raise_a, att_ids) and full_g.size == full_a.size == 0
+    levels.full_round_points = 8 * (N_STEPS - 1)  # exactly these 8 edges' interior points
+    (raise_g, raise_a), (full_g, full_a) = levels.split(graph_ids, att_ids)
+    assert raise_g.size == raise_a.size == 0 and np.array_equal(full_g, graph_ids) and np.array_equal(full_a, att_ids)
+    levels.full_round_points -= 1  # one point beyond: the levels again
+    assert levels.split(graph_ids, att_ids)[0][0].size == 5
 
 
 class _Trial:
