@@ -7,7 +7,10 @@ method on all 20 pairs, in turn):
 
 * agm graph path (``shortest_path``), then ``path.refine()`` one by one (also at each ``--tolerances`` value of
   ``refine(tolerance=...)``); the 20 graph paths in one call (``shortest_paths``), then ``refine_paths`` of them in
-  one call; and the whole geodesic as issue 25 times it, graph path plus refinement, one by one and in one call;
+  one call; and the whole geodesic as issue 25 times it, graph path plus refinement, one by one and in one call
+  (the graph is built once, lazily: its first round's queries decode the edges the later rounds reuse, as an eager
+  build's setup would have; the median is of the rounds); the one-by-one graph paths also on a fresh lazy graph each
+  round (each first query decodes its edges) and that total;
 * agm's refine before this change (``--before REV``: refine.py of that git revision, L-BFGS), one by one and batched
   (skipped where that file no longer imports); ``--base DIR``: another revision's whole package (a ``python/`` tree
   with its built core, see ``_refine_base_worker.py``) in a fresh process per round, one by one and batched, and
@@ -60,6 +63,9 @@ BEFORE = "cbbd7c6"  # the last commit with the L-BFGS refine
 #: The whole geodesic as issue 25 times it (its table: "graph path + refine()"), one by one and in one call.
 ONE_TOTAL = "agm per geodesic, one by one: shortest_path + refine()"
 BATCH_TOTAL = "agm per geodesic, {n} in one call: shortest_paths + refine_paths"
+#: The graph paths on a fresh lazy graph each round (the first query of each pair decodes its edges), and the total.
+COLD_PATH = "agm graph path, one by one, on a fresh lazy graph"
+COLD_TOTAL = "agm per geodesic, one by one, fresh lazy graph: shortest_path + refine()"
 
 
 def _before_module(rev: str) -> ModuleType | None:
@@ -222,10 +228,13 @@ def _stochman() -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
 def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
     model = SphereAtlas()
     g = torch.Generator().manual_seed(args.seed)
+    data = model.points(torch.randn(N_POINTS, 3, generator=g))
+
+    def build() -> geodesic.GeodesicGraph:
+        return geodesic.build_graph(model, data, k=K, eps=EPS, n_steps=N_STEPS, progress=False)
+
     t0 = time.perf_counter()
-    graph = geodesic.build_graph(
-        model, model.points(torch.randn(N_POINTS, 3, generator=g)), k=K, eps=EPS, n_steps=N_STEPS, progress=False
-    )
+    graph = build()
     build_s = time.perf_counter() - t0
     n_good, n_pole = QUICK_PAIRS if args.quick else (N_GOOD, N_POLE)
     q0, q1 = _sphere_pairs(model, args.seed, n_good, n_pole)
@@ -274,6 +283,13 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
         lengths, curves = np.array([p.length for p in refined]), _agm_curves(model, refined)
         record("agm refine, one by one", seconds, cpu, lengths, curves)
         record(ONE_TOTAL, path_s + seconds, path_cpu + cpu, lengths, curves)
+        refine_s, refine_cpu = seconds, cpu
+        cold = build()  # a fresh lazy graph: the queries decode the edges they need (the rounds above reuse them)
+        cold_paths, seconds, cpu = clock(
+            lambda cold=cold: [geodesic.shortest_path(model, q0[i], q1[i], graph=cold) for i in range(n)]
+        )
+        record(COLD_PATH, seconds, cpu, np.array([p.length for p in cold_paths]), _agm_curves(model, cold_paths))
+        record(COLD_TOTAL, seconds + refine_s, cpu + refine_cpu, lengths, curves)
         many, seconds, cpu = clock(lambda: geodesic.shortest_paths(model, q0, q1, graph=graph))
         record(
             f"agm graph paths, {n} in one call",
@@ -331,6 +347,7 @@ def sphere(args: Any, before: ModuleType | None) -> dict[str, Any]:
     one, batch = results["agm refine, one by one"][0], results[f"agm refine_paths, {n} in one call"][0]
     correct = {
         "refined_never_above_graph": bool((one <= graph_len).all() and (batch <= graph_len).all()),
+        "fresh_graph_paths_equal": bool(np.allclose(results[COLD_PATH][0], graph_len, rtol=1e-5, atol=0)),
         "batched_equals_one_by_one": bool(np.allclose(one, batch, rtol=1e-5, atol=0)),
         "batched_paths_equal_one_by_one": bool(
             np.allclose(results[f"agm graph paths, {n} in one call"][0], graph_len, rtol=1e-5, atol=0)

@@ -9,6 +9,7 @@ other test runs in this process.
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 import time
@@ -290,3 +291,52 @@ def test_a_bad_torchrun_environment_is_refused_by_name(
 def test_backend_for_refuses_what_is_not_a_device() -> None:
     with pytest.raises(ValueError, match="device must be a torch.device or a device string; got 'gpu0'"):
         distributed.backend_for("gpu0")
+
+
+#: One process joins a gloo group of one through init_from_env, imports what an optimizer's first step imports
+#: (torch._dynamo imports torch.distributed.nn.functional, whose ``group=group.WORLD`` defaults are evaluated then),
+#: leaves it with cleanup and prints: threads before joining, threads after leaving, and the Python references left
+#: to the group. ``sys.argv[1] == "unguarded"`` skips agm's early import of those defaults (the behaviour before).
+_LEAVE_A_GROUP = """
+import os, sys
+import torch.distributed as dist
+from agm import distributed
+if sys.argv[1] == "unguarded":
+    distributed._import_group_defaults = lambda: None
+threads = lambda: len(os.listdir("/proc/self/task"))
+before = threads()
+assert distributed.init_from_env("cpu")
+group = dist.distributed_c10d._get_default_group()
+import torch.distributed.nn.functional
+assert distributed.cleanup()
+references = sys.getrefcount(group) - 2  # beyond this name and getrefcount's argument
+del group
+print(before, threads(), references)
+"""
+
+
+def _leave_a_group(guard: str) -> tuple[int, int, int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
+    env["MASTER_PORT"] = str(port)
+    done = subprocess.run(
+        [sys.executable, "-c", _LEAVE_A_GROUP, guard], capture_output=True, text=True, env=env, timeout=HANG_S
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after, references = (int(v) for v in done.stdout.split()[-3:])
+    return before, after, references
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_cleanup_frees_the_group_and_its_gloo_threads_whatever_is_imported_after_joining() -> None:
+    """The group's last reference goes with cleanup, so gloo's worker threads end before the interpreter does (a
+    collective finishing on one of them during Python's shutdown aborts the process: SIGABRT after a complete
+    run); the control shows the test can fail: without the early import the group outlives cleanup."""
+    before, after, references = _leave_a_group("guarded")
+    assert after == before and references == 0
+    before, after, references = _leave_a_group("unguarded")
+    assert after > before and references > 0

@@ -126,10 +126,21 @@ def init_from_env(device: torch.device | str) -> bool:
     if backend == "nccl":
         torch.cuda.set_device(local_rank())
     seconds = timeout_s()
+    _import_group_defaults()
     dist.init_process_group(
         backend, init_method="env://", rank=rank, world_size=size, timeout=datetime.timedelta(seconds=seconds)
     )
     return True
+
+
+def _import_group_defaults() -> None:
+    """Import :mod:`torch.distributed.nn.functional` before the group exists. Its functions' ``group=group.WORLD``
+    defaults are evaluated on import: imported after ``init_process_group`` (torch imports it with torch._dynamo,
+    e.g. on an optimizer's first step) they hold the default group for good, so ``destroy_process_group`` cannot
+    free it and gloo's worker threads outlive the interpreter. A collective that finishes while Python shuts down then
+    releases its tensors on such a thread without the GIL: the process aborts after a complete run ("terminate
+    called without an active exception", SIGABRT; 4 of 343 two-rank CPU launches of ``agm train`` before this)."""
+    import torch.distributed.nn.functional  # noqa: F401
 
 
 def is_initialized() -> bool:
