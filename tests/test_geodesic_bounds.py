@@ -225,6 +225,26 @@ def _random_points(model: Bumpy, n: int, g: torch.Generator) -> torch.Tensor:
     return model.points(torch.rand(n, generator=g) * 6.28 - 3.14, torch.rand(n, generator=g))
 
 
+def _query_both(
+    query: str,
+    model: Bumpy,
+    lazy: geodesic.GeodesicGraph,
+    eager: geodesic.GeodesicGraph,
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+) -> LazyStats:
+    """``distances`` of x0 or ``shortest_paths`` x0 -> x1 on both graphs: equal; what the lazy call decoded."""
+    stats = LazyStats()
+    if query == "distances":
+        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
+        want = geodesic.distances(model, x0, graph=eager)
+    else:
+        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
+        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    return stats
+
+
 @pytest.mark.parametrize("kept_bytes", [bounds.KEPT_BYTES, 0])
 @pytest.mark.parametrize("query", ["distances", "shortest_paths"])
 def test_lazy_queries_with_bound_levels_equal_the_eager_graph(
@@ -236,14 +256,7 @@ def test_lazy_queries_with_bound_levels_equal_the_eager_graph(
     eager.evaluate_all(progress=False)
     g = torch.Generator().manual_seed(3)
     x0, x1 = _random_points(model, 20, g), _random_points(model, 20, g)
-    stats = LazyStats()
-    if query == "distances":
-        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
-        want = geodesic.distances(model, x0, graph=eager)
-    else:
-        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
-        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
-    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    stats = _query_both(query, model, lazy, eager, x0, x1)
     # most edges were bounded (some twice) before any was decoded in full, and most were never decoded in full
     assert stats.bounded_edges > stats.graph_edges > 0 and 0 < lazy.weights_evaluated < 0.5
 
@@ -261,14 +274,7 @@ def test_rounds_that_decode_in_full_within_full_round_s_skip_the_bound_levels(qu
     assert lazy.decode_policy is not None and lazy.decode_policy.measured == 1e12
     g = torch.Generator().manual_seed(3)
     x0, x1 = _random_points(model, 20, g), _random_points(model, 20, g)
-    stats = LazyStats()
-    if query == "distances":
-        got = geodesic.distances(model, x0, graph=lazy, lazy_stats=stats)
-        want = geodesic.distances(model, x0, graph=eager)
-    else:
-        got = np.array([p.length for p in lazy.shortest_paths(x0, x1, lazy_stats=stats)])
-        want = np.array([p.length for p in eager.shortest_paths(x0, x1)])
-    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-7)
+    stats = _query_both(query, model, lazy, eager, x0, x1)
     assert stats.bounded_edges == 0 and stats.graph_edges > 0 and not lazy.edge_weights.bounded.any()
 
 

@@ -181,7 +181,7 @@ def begin(
     start = flat[layout.ia]
     rows = start + layout.t * (flat[layout.ib] - start)  # (R, d) float32: lerp(z_a, z_b, t)
     if layout.differenced:
-        return _begin_differenced(model, layout, rows, device, eps, data_shape, batch_size, check)
+        return _begin_differenced(_Calls(model, device, eps, data_shape, batch_size, check), layout, rows)
     width, shifted = _shifted(rows[:n])
     inputs = torch.from_numpy(np.concatenate([rows, shifted]) if layout.fuse else rows).to(device)
     with torch.enable_grad():
@@ -209,16 +209,19 @@ def begin(
     return Pending(energy, length, violation, edge, finish, used)
 
 
-def _begin_differenced(
-    model: SemiAtlasModel,
-    layout: EnergyLayout,
-    rows: np.ndarray,
-    device: torch.device,
-    eps: float | None,
-    data_shape: tuple[int, ...],
-    batch_size: int,
-    check: bool,
-) -> Pending:
+@dataclass(frozen=True)
+class _Calls:
+    """How one evaluation calls the model (the arguments of :func:`begin` beside the curves)."""
+
+    model: SemiAtlasModel
+    device: torch.device
+    eps: float | None
+    data_shape: tuple[int, ...]
+    batch_size: int
+    check: bool
+
+
+def _begin_differenced(calls: _Calls, layout: EnergyLayout, rows: np.ndarray) -> Pending:
     """:func:`begin` of a ``differenced`` layout (a very cheap decoder): the rows (R, d) float32 and their 2 d
     shifted copies decoded in one call without autograd; every row's Jacobian by central differences gives both
     the energy's gradient (J^T of the derivative by the decodings, through lerp's adjoint) and the points' metric.
@@ -226,11 +229,12 @@ def _begin_differenced(
     gradient finds by about that fraction of a segment; the length is measured on the decodings, as always."""
     n, r = layout.n_points, layout.n_rows
     span, copies = _central(rows)
+    inputs = torch.from_numpy(copies).to(calls.device)
     with torch.no_grad():
-        decoded = _decoded(model, torch.from_numpy(copies).to(device), layout.decode_charts, batch_size, check)
+        decoded = _decoded(calls.model, inputs, layout.decode_charts, calls.batch_size, calls.check)
     host = decoded.cpu().numpy().reshape(copies.shape[0] // r, r, -1)
     energy, length, upstream = curve_energy(host[0], layout.order, layout.fine_weight)
-    violation, edge = _chart_terms(model, layout, decoded[:n], eps, data_shape)
+    violation, edge = _chart_terms(calls.model, layout, decoded[:n], calls.eps, calls.data_shape)
     used: list[np.ndarray | None] = [None]
 
     def finish(secant: Secant | None, stale: list[np.ndarray | None] | None, accepted: np.ndarray | None) -> Evaluation:
