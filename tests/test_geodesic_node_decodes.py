@@ -22,6 +22,7 @@ from agm.geodesic.graph.node_decode_choice import GAP_SAMPLE, gap_sample
 from agm.geodesic.graph.node_positions import ensure_positions
 from agm.geodesic.graph.pending_nodes import BLOCKED, PendingNodes
 from agm.geodesic.graph.policy import DecodePolicy
+from agm.geodesic.query.lazysp import _decodable_edges
 from agm.models.analytic import CylinderAtlas, SphereAtlas
 
 POLICY = DecodePolicy(threads=1, batch_size=64)
@@ -122,6 +123,29 @@ def test_concurrent_queries_on_one_graph_equal_serial_ones(cylinder: tuple[Count
     with ThreadPoolExecutor(4) as pool:
         got = np.concatenate(list(pool.map(job, range(4))))
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def test_a_round_decodes_only_unblocked_intra_chart_edges_of_a_route(cylinder: tuple[Counted, torch.Tensor]) -> None:
+    """What a LazySP round on an on-demand graph may decode of a route's pending edges: an intra-chart edge whose
+    ends are decoded (a chord bound), not one still blocked, and never a cross-chart edge, even once another
+    thread's decodings made it exact after the search judged it pending (it reached the bound levels' per-edge
+    arrays, sized by the intra-chart edges: an IndexError under concurrent queries)."""
+    model, data = cylinder
+    record = geodesic.build_graph(model, data, node_decodes="on_demand", **KW).record  # type: ignore[arg-type]
+    edges, intra = record.edge_weights.edges, int(record.native.n_intra_edges)
+    assert record.pending_nodes is not None and edges.shape[0] > intra  # cross-chart edges exist
+    cross = intra
+    unblocked = next(i for i in range(intra) if not set(edges[i]) & set(edges[cross]))
+    ensure_positions(
+        record, model, np.unique(np.concatenate([edges[cross], edges[unblocked]])), torch.device("cpu"), POLICY
+    )
+    decoded = record.pending_nodes.decoded
+    blocked = next(i for i in range(intra) if not decoded[edges[i]].all())
+    assert record.edge_weights.evaluated[cross] and record.edge_weights.values[cross] < BLOCKED  # exact now
+    assert not record.edge_weights.evaluated[unblocked] and record.edge_weights.values[unblocked] < BLOCKED
+    assert record.edge_weights.values[blocked] >= BLOCKED
+    ids = np.array([cross, unblocked, blocked])
+    assert _decodable_edges(record, ids).tolist() == [False, True, False]
 
 
 def test_exports_and_files_decode_the_rest_first(cylinder: tuple[Counted, torch.Tensor], tmp_path: Path) -> None:

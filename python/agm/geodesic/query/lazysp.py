@@ -256,10 +256,11 @@ def lazy_routes(
                 progress(pending.size, 0)
             break
         before = stats.graph_edges + stats.attachment_edges + stats.direct_edges
-        if graph.pending_nodes is not None:  # nodes decoded on demand: a route over a blocked edge decodes its ends
-            known = [graph.edge_weights.values[t.graph] < BLOCKED for t in todo]  # before those decodings
-            decode_blocked_ends(graph, model, np.concatenate([t.graph for t in todo]), device, policy)
-            todo = [replace(t, graph=t.graph[ok]) for t, ok in zip(todo, known)]
+        # what this round may decode, judged before a route over a blocked edge decodes its ends (nodes decoded on
+        # demand; on any graph: another thread may have decoded the last pending node since this round's search)
+        known = [_decodable_edges(graph, t.graph) for t in todo]
+        decode_blocked_ends(graph, model, np.concatenate([t.graph for t in todo]), device, policy)
+        todo = [replace(t, graph=t.graph[ok]) for t, ok in zip(todo, known)]
         work = _round_work(todo, levels)
         table = table or (node_table(graph, device) if work.graph.size + work.raise_graph.size else None)
         graph_kind = None if table is None else GraphEdgeKind(table, graph.native, graph.edge_weights)
@@ -283,6 +284,16 @@ def lazy_routes(
         src, dst = qs.sides()
         pending = np.asarray(still, dtype=np.int64)
     return routes, src, dst, direct
+
+
+def _decodable_edges(graph: GraphRecord, ids: np.ndarray) -> np.ndarray:
+    """(n,) bool: which of a route's pending graph edges ``ids`` (n,) int64 this round may decode: the intra-chart
+    edges not blocked now. A blocked edge (a graph whose nodes are decoded on demand) has no known weight until its
+    ends are decoded (then a chord bound, and the route is searched again); a cross-chart edge has no decodings of its
+    own (its weight is its ends' gap, exact once they are decoded), so it is never one, even when another thread
+    decoded its ends, or the graph's last pending nodes, since the search judged it pending."""
+    out: np.ndarray = (ids < graph.native.n_intra_edges) & (graph.edge_weights.values[ids] < BLOCKED)
+    return out
 
 
 @dataclass(frozen=True)
