@@ -86,9 +86,10 @@ def test_central_differences_give_the_gradient_autograd_gives_and_the_true_jacob
     assert energy_layout(curves, 4, 4096, True, ALL_ROWS).differenced
     assert not energy_layout(curves, 4, 4096, True, 0).differenced
     (exact, _), (differenced, jt) = _evaluated(model, curves, 0), _evaluated(model, curves, ALL_ROWS)
-    # the rows decoded in another call: float32 rounding of another batch composition
-    np.testing.assert_allclose(differenced.energy, exact.energy, rtol=1e-6)
-    np.testing.assert_allclose(differenced.length, exact.length, rtol=1e-6)
+    # the rows decoded in another call: float32 rounding of another batch composition (equal on this CPU; another
+    # CPU's kernels may round the MLP's products differently, and the energy's differences of close points amplify it)
+    np.testing.assert_allclose(differenced.energy, exact.energy, rtol=1e-5)
+    np.testing.assert_allclose(differenced.length, exact.length, rtol=1e-5)
     scale = np.abs(exact.gradient).max()
     assert scale > 0
     np.testing.assert_allclose(differenced.gradient, exact.gradient, rtol=0, atol=1e-3 * scale)

@@ -151,18 +151,21 @@ def _scaled(layout: EnergyLayout, scale: np.ndarray) -> EnergyLayout:
 
 def _sub_steps(count: np.ndarray, charts: np.ndarray, sub_steps: int) -> int:
     """n, the steps of every segment inside a chart: ``sub_steps``, or 1 where no curve has such a segment."""
-    length = charts.shape[1]
-    segment = np.arange(length - 1)[None, :] < count[:, None] - 1
-    inner = segment & (charts[:, 1:] == charts[:, :-1])
-    return sub_steps if length > 1 and sub_steps > 1 and bool(inner.any()) else 1
+    inner = _inner_segments(count, charts)
+    return sub_steps if charts.shape[1] > 1 and sub_steps > 1 and bool(inner.any()) else 1
+
+
+def _inner_segments(count: np.ndarray, charts: np.ndarray) -> np.ndarray:
+    """(B, L - 1) bool: the segments inside a chart of curves of ``count`` (B,) points and ``charts`` (B, L)."""
+    segment = np.arange(charts.shape[1] - 1)[None, :] < count[:, None] - 1
+    out: np.ndarray = segment & (charts[:, 1:] == charts[:, :-1])
+    return out
 
 
 def _decoded_rows(count: np.ndarray, charts: np.ndarray, n: int) -> int:
     """R, the rows that a layout of curves of ``count`` (B,) points and ``charts`` (B, L) decodes at ``n`` steps a
     segment: every point, and n - 1 sub-steps of every segment inside a chart (a transition has none)."""
-    segment = np.arange(charts.shape[1] - 1)[None, :] < count[:, None] - 1
-    inner = segment & (charts[:, 1:] == charts[:, :-1])
-    return int(count.sum()) + int(inner.sum()) * (n - 1)
+    return int(count.sum()) + int(_inner_segments(count, charts).sum()) * (n - 1)
 
 
 def _curve_rows(count: np.ndarray, n_sub: int) -> np.ndarray:

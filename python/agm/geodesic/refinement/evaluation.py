@@ -356,10 +356,16 @@ def _shifted(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The forward differences' widths (N, 1) float32 and the d shifted copies (d N, d) float32 of latents z (N, d)
     float32, direction after direction."""
     n, d = z.shape
-    width = (FD_STEP * (1.0 + np.abs(z).max(axis=1, keepdims=True, initial=0.0))).astype(np.float32)
+    width = _fd_width(z)
     shifted = np.repeat(z[None], d, axis=0)
-    shifted[np.arange(d), :, np.arange(d)] += width[:, 0]  # shifted[k, :, k] += width
-    return width, shifted.reshape(d * n, d)
+    shifted[np.arange(d), :, np.arange(d)] += width  # shifted[k, :, k] += width
+    return width[:, None], shifted.reshape(d * n, d)
+
+
+def _fd_width(z: np.ndarray) -> np.ndarray:
+    """(N,) float32 the finite differences' step at latents z (N, d) float32: FD_STEP (1 + |z|_inf)."""
+    out: np.ndarray = (FD_STEP * (1.0 + np.abs(z).max(axis=1, initial=0.0))).astype(np.float32)
+    return out
 
 
 def _central(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -367,9 +373,7 @@ def _central(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ((1 + 2 d) N, d) float32: latents z (N, d) float32, then their copies shifted by +h e_k (k = 1..d), then by
     -h e_k, h = FD_STEP (1 + |z|_inf)."""
     n, d = z.shape
-    width = np.abs(z).max(axis=1, initial=0.0)
-    width += 1.0
-    width *= np.float32(FD_STEP)
+    width = _fd_width(z)
     copies = np.empty((1 + 2 * d, n, d), dtype=np.float32)
     copies[:] = z
     span = np.empty((d, n, 1))
